@@ -1,0 +1,1 @@
+"""Shared machinery below every service. Never imports a service."""

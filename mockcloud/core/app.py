@@ -1,0 +1,91 @@
+"""The one WSGI application every request goes through, however it was caught."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Callable
+
+from .errors import ServiceError
+from .faults import Faults
+from .log import RequestLog, RequestRecord
+from .request import Reply, Request
+from .router import Router
+
+logger = logging.getLogger("mockcloud")
+
+
+class Application:
+    """Route, then fault/throttle, authenticate, parse, validate, invoke, render, log."""
+
+    def __init__(
+        self,
+        router: Callable[[], Router],
+        service: Callable[[str], object],
+        faults: Faults,
+        log: RequestLog,
+        now: Callable[[], float],
+    ) -> None:
+        self._router = router
+        self._service = service
+        self.faults = faults
+        self.log = log
+        self._now = now
+
+    def __call__(self, environ, start_response):
+        reply = self.handle_environ(environ)
+        if reply.unclaimed:
+            reply = _unclaimed_reply(Request(environ))
+        start_response(reply.status_line, reply.headers)
+        return [reply.body]
+
+    def handle_environ(self, environ: dict) -> Reply:
+        return self.handle(Request(environ))
+
+    def handle(self, request: Request) -> Reply:
+        name = self._router().route(request)
+        if name is None:
+            return Reply(404, [], b"", unclaimed=True)
+        service = self._service(name)
+        operation = ""
+        error_code = None
+        try:
+            operation = service.operation_of(request)
+            verdict = self.faults.judge(name, operation)
+            if verdict is not None:
+                if verdict.latency:
+                    time.sleep(verdict.latency)
+                if verdict.throttle:
+                    raise service.throttling_error(operation, verdict.retry_after)
+                if verdict.error or verdict.status:
+                    raise service.injected_error(verdict.error, verdict.status, verdict.message)
+            caller = service.authenticate(request, operation)
+            params = service.parse(request, operation)
+            service.validate(operation, params)
+            result = service.invoke(operation, params, caller, request)
+            reply = service.render(operation, result, request)
+        except ServiceError as error:
+            error_code = error.code
+            reply = service.render_error(error, operation, request)
+        except Exception:  # a bug of ours must still answer in the service's format
+            logger.exception("mockcloud: %s %s failed inside the emulator", name, operation)
+            error = service.internal_error()
+            error_code = error.code
+            reply = service.render_error(error, operation, request)
+        self.log.record(
+            RequestRecord(name, operation or None, reply.status, error_code, request.method, request.url, self._now())
+        )
+        return reply
+
+
+def _unclaimed_reply(request: Request) -> Reply:
+    body = json.dumps(
+        {
+            "error": "NoServiceClaimsRequest",
+            "message": (
+                f"mockcloud: no emulated service claims {request.method} {request.url}. Requests are routed by "
+                "the service's real host name, the SigV4 credential scope, X-Amz-Target, Action+Version, or path."
+            ),
+        }
+    ).encode()
+    return Reply(404, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)

@@ -1,0 +1,1 @@
+"""Signature schemes the emulated front doors verify."""

@@ -1,0 +1,248 @@
+"""AWS Signature Version 4, Authorization-header form, checked as AWS checks it.
+
+Errors carry the code, message and status that AWS's JSON protocols return,
+so botocore raises the same ``ClientError`` a real endpoint would cause.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from urllib.parse import quote, unquote
+
+from ..credentials import Credentials
+from ..errors import ServiceError
+from ..request import Request, raw_path
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+MAX_SKEW_SECONDS = 300
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+@dataclass(frozen=True)
+class AwsPrincipal:
+    access_key_id: str
+    account_id: str
+    region: str
+    service: str
+
+
+def _error(code: str, message: str, status: int = 400) -> ServiceError:
+    return ServiceError(code, message, status, common=True)
+
+
+def missing_token() -> ServiceError:
+    return _error("MissingAuthenticationTokenException", "Request is missing Authentication Token", 400)
+
+
+def parse_authorization(header: str) -> dict[str, str]:
+    """``AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`` → its parts."""
+    algorithm, _, rest = header.strip().partition(" ")
+    if algorithm != ALGORITHM:
+        raise _error(
+            "IncompleteSignatureException",
+            f"Unsupported AWS 'algorithm': '{algorithm}'",
+        )
+    parts: dict[str, str] = {}
+    for item in rest.split(","):
+        key, sep, value = item.strip().partition("=")
+        if sep:
+            parts[key] = value
+    missing = [k for k in ("Credential", "Signature", "SignedHeaders") if not parts.get(k)]
+    if missing:
+        message = " ".join(f"Authorization header requires '{k}' parameter." for k in missing)
+        raise _error("IncompleteSignatureException", f"{message} Authorization={header}")
+    return parts
+
+
+def scope_of(header: str) -> list[str] | None:
+    """The credential scope's parts (key id, date, region, service, terminator), cheaply, for routing."""
+    start = header.find("Credential=")
+    if start < 0:
+        return None
+    end = header.find(",", start)
+    credential = header[start + 11 : end if end > 0 else None].strip()
+    parts = credential.split("/")
+    return parts if len(parts) == 5 else None
+
+
+@lru_cache(maxsize=256)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    key = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
+    key = hmac.new(key, region.encode(), hashlib.sha256).digest()
+    key = hmac.new(key, service.encode(), hashlib.sha256).digest()
+    return hmac.new(key, b"aws4_request", hashlib.sha256).digest()
+
+
+def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    return _signing_key(secret, date, region, service)
+
+
+def _canonical_path(path: str) -> str:
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment and segment != ".":
+            if segment == "..":
+                if segments:
+                    segments.pop()
+            else:
+                segments.append(segment)
+    normalized = "/" + "/".join(segments)
+    if path.endswith("/") and segments:
+        normalized += "/"
+    return quote(normalized, safe="/~")
+
+
+def _canonical_query(query: str) -> str:
+    if not query:
+        return ""
+    pairs = []
+    for item in query.split("&"):
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        pairs.append((quote(unquote(key), safe="-_.~"), quote(unquote(value), safe="-_.~")))
+    pairs.sort()
+    return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+def _header_values(request: Request, name: str) -> str | None:
+    if name == "host":
+        return request.environ.get("HTTP_HOST")
+    if name == "content-type":
+        return request.environ.get("CONTENT_TYPE")
+    if name == "content-length":
+        return request.environ.get("CONTENT_LENGTH")
+    return request.environ.get("HTTP_" + name.upper().replace("-", "_"))
+
+
+def canonical_request(request: Request, signed_headers: list[str], body: bytes) -> str:
+    lines = []
+    for name in signed_headers:
+        value = _header_values(request, name)
+        lines.append(f"{name}:{' '.join((value or '').split())}")
+    payload = request.environ.get("HTTP_X_AMZ_CONTENT_SHA256") or (
+        hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
+    )
+    return "\n".join(
+        (
+            request.method,
+            _canonical_path(raw_path(request)),
+            _canonical_query(request.environ.get("QUERY_STRING", "")),
+            "\n".join(lines) + "\n",
+            ";".join(signed_headers),
+            payload,
+        )
+    )
+
+
+def _parse_amz_date(value: str) -> datetime | None:
+    for fmt in ("%Y%m%dT%H%M%SZ", "%a, %d %b %Y %H:%M:%S GMT"):
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def verify(
+    request: Request,
+    credentials: Credentials,
+    now: float,
+    *,
+    service: str,
+    body: bytes,
+    max_skew: int = MAX_SKEW_SECONDS,
+) -> AwsPrincipal:
+    """Check the request's SigV4 signature; return who signed it or raise the AWS error."""
+    header = request.environ.get("HTTP_AUTHORIZATION")
+    if not header:
+        raise missing_token()
+    parts = parse_authorization(header)
+    scope = parts["Credential"].split("/")
+    if len(scope) != 5 or scope[4] != "aws4_request":
+        raise _error(
+            "IncompleteSignatureException",
+            f"Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
+            f"got '{parts['Credential']}'",
+        )
+    key_id, scope_date, region, scope_service, _ = scope
+    date_header = request.environ.get("HTTP_X_AMZ_DATE") or request.environ.get("HTTP_DATE")
+    if not date_header:
+        raise _error(
+            "IncompleteSignatureException",
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
+            f"Authorization={header}",
+        )
+    signed_at = _parse_amz_date(date_header)
+    if signed_at is None:
+        raise _error(
+            "IncompleteSignatureException",
+            f"Date must be in ISO-8601 'basic format'. Got '{date_header}'. See http://en.wikipedia.org/wiki/ISO_8601",
+        )
+    key = credentials.aws(key_id)
+    if key is None:
+        raise _error("UnrecognizedClientException", "The security token included in the request is invalid.")
+    if key.session_token is not None:
+        token = request.environ.get("HTTP_X_AMZ_SECURITY_TOKEN", "")
+        if not hmac.compare_digest(token.encode(), key.session_token.encode()):
+            raise _error("UnrecognizedClientException", "The security token included in the request is invalid.")
+    if scope_service != service:
+        raise _error(
+            "InvalidSignatureException",
+            f"Credential should be scoped to correct service: '{service}'. ",
+        )
+    stamp = _stamp(signed_at)
+    if scope_date != stamp[:8]:
+        raise _error(
+            "InvalidSignatureException",
+            f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+            f"'{scope_date}' != '{stamp[:8]}', from '{stamp}'.",
+        )
+    skew = signed_at.timestamp() - now
+    if abs(skew) > max_skew:
+        current = datetime.fromtimestamp(now, timezone.utc)
+        minutes = max_skew // 60
+        if skew < 0:
+            bound = datetime.fromtimestamp(now - max_skew, timezone.utc)
+            message = (
+                f"Signature expired: {stamp} is now earlier than {_stamp(bound)} "
+                f"({_stamp(current)} - {minutes} min.)"
+            )
+        else:
+            bound = datetime.fromtimestamp(now + max_skew, timezone.utc)
+            message = (
+                f"Signature not yet current: {stamp} is still later than {_stamp(bound)} "
+                f"({_stamp(current)} + {minutes} min.)"
+            )
+        raise _error("InvalidSignatureException", message)
+    signed_headers = parts["SignedHeaders"].split(";")
+    canonical = canonical_request(request, signed_headers, body)
+    string_to_sign = "\n".join(
+        (
+            ALGORITHM,
+            date_header if date_header[:8].isdigit() else stamp,
+            f"{scope_date}/{region}/{scope_service}/aws4_request",
+            hashlib.sha256(canonical.encode()).hexdigest(),
+        )
+    )
+    expected = hmac.new(
+        _signing_key(key.secret_access_key, scope_date, region, scope_service),
+        string_to_sign.encode(),
+        hashlib.sha256,
+    ).hexdigest()
+    if not hmac.compare_digest(expected, parts["Signature"]):
+        raise _error(
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. "
+            "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+            f"\n\nThe Canonical String for this request should have been\n'{canonical}'\n\n"
+            f"The String-to-Sign should have been\n'{string_to_sign}'\n",
+        )
+    return AwsPrincipal(key_id, key.account_id, region, scope_service)

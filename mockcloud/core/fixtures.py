@@ -1,0 +1,52 @@
+"""Default state: the embedded fixtures, or a test's own file, checked with jsonschema on load."""
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from pathlib import Path
+
+from .errors import MockCloudError
+
+EMBEDDED = Path(__file__).resolve().parent.parent / "_fixtures"
+_cache: dict[tuple, dict] = {}
+_lock = threading.Lock()
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise MockCloudError(f"fixtures file not found: {path}") from None
+    except ValueError as exc:
+        raise MockCloudError(f"fixtures file {path} is not valid JSON: {exc}") from None
+
+
+def load(path: str | Path | None = None) -> dict:
+    """The fixtures for a mock: embedded defaults, with the sections of ``path`` replacing theirs.
+
+    Parsed and validated once per file version; callers get their own copy.
+    """
+    key = (None,) if path is None else (str(Path(path).resolve()), Path(path).stat().st_mtime_ns if Path(path).exists() else 0)
+    cached = _cache.get(key)
+    if cached is None:
+        with _lock:
+            cached = _cache.get(key)
+            if cached is None:
+                cached = _validated(_read(EMBEDDED / "defaults.json"), EMBEDDED / "defaults.json")
+                if path is not None:
+                    own = _validated(_read(Path(path)), Path(path))
+                    cached = {**cached, **own}
+                _cache[key] = cached
+    return copy.deepcopy(cached)
+
+
+def _validated(data: dict, origin: Path) -> dict:
+    from jsonschema import Draft7Validator, FormatChecker
+
+    schema = json.loads((EMBEDDED / "schema.json").read_text())
+    errors = sorted(Draft7Validator(schema, format_checker=FormatChecker()).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        lines = [f"  at {'/'.join(map(str, e.path)) or '(top)'}: {e.message}" for e in errors[:10]]
+        raise MockCloudError(f"fixtures file {origin} does not match fixtures/schema.json:\n" + "\n".join(lines))
+    return data

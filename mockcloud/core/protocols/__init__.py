@@ -1,0 +1,1 @@
+"""Wire-protocol families shared by several services (AWS JSON, REST-JSON, ...)."""

@@ -1,0 +1,123 @@
+"""The request and reply that travel the one path.
+
+A request is a werkzeug ``Request`` over a WSGI environ; every interceptor
+builds that environ with :func:`build_environ` and every server hands over its
+own. A reply is a small triple, rendered by the service's protocol.
+"""
+from __future__ import annotations
+
+import io
+import sys
+from http import HTTPStatus
+from urllib.parse import quote, urlsplit
+
+from werkzeug.wrappers import Request
+
+__all__ = ["Request", "Reply", "build_environ", "raw_path", "request_host"]
+
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
+
+
+class Reply:
+    __slots__ = ("status", "headers", "body", "unclaimed")
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes, unclaimed: bool = False):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.unclaimed = unclaimed
+
+    @property
+    def status_line(self) -> str:
+        return f"{self.status} {_REASONS.get(self.status, 'Unknown')}"
+
+    @property
+    def reason(self) -> str:
+        return _REASONS.get(self.status, "Unknown")
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+
+_SPECIAL = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+
+
+def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
+    """A WSGI environ for a client's request, as a server would have built it."""
+    parts = urlsplit(url)
+    scheme = parts.scheme or "http"
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if scheme == "https" else 80)
+    path = parts.path or "/"
+    body = body or b""
+    environ = {
+        "REQUEST_METHOD": method.upper(),
+        "SCRIPT_NAME": "",
+        "PATH_INFO": _unquote_latin1(path),
+        "RAW_URI": path + ("?" + parts.query if parts.query else ""),
+        "QUERY_STRING": parts.query,
+        "SERVER_NAME": host,
+        "SERVER_PORT": str(port),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scheme,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "CONTENT_LENGTH": str(len(body)),
+        "mockcloud.in_process": True,
+    }
+    has_host = False
+    for name, value in headers.items():
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        lower = name.lower()
+        special = _SPECIAL.get(lower)
+        if special:
+            if special == "CONTENT_TYPE":
+                environ[special] = value
+            continue
+        if lower == "host":
+            has_host = True
+        key = "HTTP_" + lower.upper().replace("-", "_")
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    if not has_host:
+        default = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
+        environ["HTTP_HOST"] = host if default else f"{host}:{port}"
+    return environ
+
+
+def _unquote_latin1(path: str) -> str:
+    if "%" not in path:
+        return path
+    from urllib.parse import unquote_to_bytes
+
+    return unquote_to_bytes(path).decode("latin-1")
+
+
+def raw_path(request: Request) -> str:
+    """The path exactly as the client sent it (still percent-encoded)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw:
+        if "://" in raw:  # absolute-form request target
+            raw = urlsplit(raw).path or "/"
+        return raw.split("?", 1)[0] or "/"
+    return quote(request.environ.get("PATH_INFO", "/").encode("latin-1"), safe="/~!$&'()*+,;=:@")
+
+
+def request_host(request: Request) -> str:
+    """Lower-case host name without port, as the client addressed it."""
+    host = request.environ.get("HTTP_HOST") or request.environ.get("SERVER_NAME", "")
+    host = host.lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")]
+    return host.rsplit(":", 1)[0] if ":" in host else host

@@ -1,0 +1,98 @@
+"""Pick the service a request is for, from what a real endpoint would see.
+
+Routes are data (:class:`Claims`), compiled into dictionaries once per mock,
+so a request costs a few lookups, never a scan of patterns. The order is the
+host name first (when it is a service's real host), then the SigV4 signing
+scope, ``X-Amz-Target``, ``Action`` + ``Version``, and last the path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .auth.sigv4 import scope_of
+from .request import Request, request_host
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a service answers to. Every field is optional."""
+
+    hosts: tuple[str, ...] = ()  # exact host names, e.g. "ls.amazonaws.com"
+    host_labels: tuple[tuple[str, str], ...] = ()  # (first label, domain), e.g. ("license-manager", "amazonaws.com")
+    signing_names: tuple[str, ...] = ()  # SigV4 credential-scope service names
+    target_prefixes: tuple[str, ...] = ()  # X-Amz-Target prefix before the dot
+    api_versions: tuple[str, ...] = ()  # Version values of Action+Version protocols
+    path_prefixes: tuple[str, ...] = ()
+
+
+@dataclass
+class Router:
+    """Compiled claims of the services of one mock."""
+
+    _hosts: dict[str, Any] = field(default_factory=dict)
+    _labels: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
+    _signing: dict[str, Any] = field(default_factory=dict)
+    _targets: dict[str, Any] = field(default_factory=dict)
+    _versions: dict[str, Any] = field(default_factory=dict)
+    _paths: list[tuple[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, entries: Iterable[tuple[Claims, Any]]) -> "Router":
+        router = cls()
+        for claims, target in entries:
+            router.add(claims, target)
+        return router
+
+    def add(self, claims: Claims, target: Any) -> None:
+        for host in claims.hosts:
+            self._hosts[host.lower()] = target
+        for label, domain in claims.host_labels:
+            self._labels.setdefault(label.lower(), []).append(("." + domain.lower(), target))
+        for name in claims.signing_names:
+            self._signing[name] = target
+        for prefix in claims.target_prefixes:
+            self._targets[prefix] = target
+        for version in claims.api_versions:
+            self._versions[version] = target
+        self._paths.extend((p, target) for p in claims.path_prefixes)
+        self._paths.sort(key=lambda item: -len(item[0]))
+
+    def claims_host(self, host: str) -> Any:
+        """The service whose real host this is, if any."""
+        target = self._hosts.get(host)
+        if target is not None:
+            return target
+        label, dot, _ = host.partition(".")
+        if dot:
+            for suffix, target in self._labels.get(label, ()):
+                if host.endswith(suffix):
+                    return target
+        return None
+
+    def route(self, request: Request) -> Any:
+        environ = request.environ
+        target = self.claims_host(request_host(request))
+        if target is not None:
+            return target
+        auth = environ.get("HTTP_AUTHORIZATION")
+        if auth and self._signing:
+            scope = scope_of(auth)
+            if scope and scope[3] in self._signing:
+                return self._signing[scope[3]]
+        amz_target = environ.get("HTTP_X_AMZ_TARGET")
+        if amz_target and self._targets:
+            target = self._targets.get(amz_target.partition(".")[0])
+            if target is not None:
+                return target
+        if self._versions:
+            version = environ.get("HTTP_X_ACS_VERSION") or request.args.get("Version")
+            if version is None and request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+                version = request.form.get("Version")
+            if version is not None and version in self._versions:
+                return self._versions[version]
+        path = environ.get("PATH_INFO", "/")
+        for prefix, target in self._paths:
+            if path.startswith(prefix):
+                return target
+        return None

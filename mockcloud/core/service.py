@@ -1,0 +1,79 @@
+"""What a service gives the one request path: a wire protocol over a model.
+
+A service package exports ``NAME``, ``CLAIMS`` (a :class:`~.router.Claims`)
+and ``build(context) -> ServiceProtocol``. Its protocol object walks each
+request through the steps below; the model behind it holds state and rules
+and knows nothing of HTTP.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clock import Clock
+from .credentials import Credentials
+from .errors import ServiceError
+from .request import Reply, Request
+
+
+@dataclass
+class ServiceContext:
+    """What a service may use from its mock: never another service."""
+
+    name: str
+    clock: Clock
+    credentials: Credentials
+    fixtures: dict = field(default_factory=dict)  # this service's section of the fixtures
+    settings: dict = field(default_factory=dict)  # per-service options given to the mock
+
+
+class ServiceProtocol:
+    """One service's wire protocol. Protocol families subclass it in ``core/protocols``."""
+
+    name: str = ""
+
+    def __init__(self, context: ServiceContext, model: Any) -> None:
+        self.context = context
+        self.model = model
+        self.name = context.name
+
+    # the steps, in the order the request path calls them
+    def operation_of(self, request: Request) -> str:
+        """The operation name as sent (may be unknown: ``parse`` refuses it)."""
+        raise NotImplementedError
+
+    def authenticate(self, request: Request, operation: str) -> Any:
+        return None
+
+    def parse(self, request: Request, operation: str) -> Any:
+        raise NotImplementedError
+
+    def validate(self, operation: str, params: Any) -> None:
+        pass
+
+    def invoke(self, operation: str, params: Any, caller: Any, request: Request) -> Any:
+        raise NotImplementedError
+
+    def render(self, operation: str, result: Any, request: Request) -> Reply:
+        raise NotImplementedError
+
+    def render_error(self, error: ServiceError, operation: str, request: Request) -> Reply:
+        raise NotImplementedError
+
+    # the errors the shared layers need worded by the service
+    def throttling_error(self, operation: str, retry_after: float | None) -> ServiceError:
+        raise NotImplementedError
+
+    def internal_error(self) -> ServiceError:
+        return ServiceError("InternalFailure", "The request processing has failed because of an unknown error.", 500)
+
+    def injected_error(self, code: str | None, status: int | None, message: str | None) -> ServiceError:
+        if code is None:
+            if status is not None and status < 500:
+                return ServiceError("BadRequest", message or "mockcloud injected fault", status)
+            error = self.internal_error()
+            error.status = status or error.status
+            if message:
+                error.message = message
+            return error
+        return ServiceError(code, message or f"mockcloud injected fault: {code}", status or 400)

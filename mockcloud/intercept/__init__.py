@@ -1,0 +1,102 @@
+"""Interception: translate each client family's request into the one application's input.
+
+Interceptors hold no service logic. They are installed when the first mock
+starts and removed when the last one stops; while installed they hand every
+request to the innermost active mock.
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from ..core.errors import UnmockedRequestError
+from ..core.request import Reply, build_environ
+
+# module name -> the client library whose presence makes it worth installing
+INTERCEPTORS = {
+    "mockcloud.intercept.botocore_send": "botocore",
+    "mockcloud.intercept.requests_adapter": "requests",
+}
+
+
+class ActiveMock(Protocol):
+    def passes(self, host: str) -> bool: ...
+
+    @property
+    def app(self): ...
+
+
+_stack: list[ActiveMock] = []
+_installed: list = []
+_lock = threading.RLock()
+
+
+def current() -> ActiveMock | None:
+    return _stack[-1] if _stack else None
+
+
+def push(mock: ActiveMock) -> None:
+    with _lock:
+        if not _stack:
+            _install()
+        _stack.append(mock)
+
+
+def pop(mock: ActiveMock) -> None:
+    with _lock:
+        for i in range(len(_stack) - 1, -1, -1):
+            if _stack[i] is mock:
+                del _stack[i]
+                break
+        if not _stack:
+            _uninstall()
+
+
+def _install() -> None:
+    for module_name, library in INTERCEPTORS.items():
+        try:
+            importlib.import_module(library)
+        except ImportError:
+            continue
+        module = importlib.import_module(module_name)
+        module.install()
+        _installed.append(module)
+
+
+def _uninstall() -> None:
+    while _installed:
+        _installed.pop().uninstall()
+
+
+def answer(method: str, url: str, headers, body, blocked: type[UnmockedRequestError] = UnmockedRequestError) -> Reply | None:
+    """The emulator's reply, or None when the request may go to the real network (passthrough).
+
+    Raises ``blocked`` (the client family's own exception type) for a request
+    that no service claims.
+    """
+    mock = current()
+    host = urlsplit(url).hostname or ""
+    if mock is None or mock.passes(host):
+        return None
+    if body is None:
+        body = b""
+    elif isinstance(body, str):
+        body = body.encode("utf-8")
+    elif not isinstance(body, (bytes, bytearray)):
+        body = _read_body(body)
+    reply = mock.app.handle_environ(build_environ(method, url, headers, bytes(body)))
+    if reply.unclaimed:
+        raise blocked(method, url, host)
+    return reply
+
+
+def _read_body(body) -> bytes:
+    if hasattr(body, "read"):
+        position = body.tell() if hasattr(body, "tell") else None
+        data = body.read()
+        if position is not None and hasattr(body, "seek"):
+            body.seek(position)
+        return data.encode() if isinstance(data, str) else data
+    return b"".join(chunk.encode() if isinstance(chunk, str) else chunk for chunk in body)
