@@ -1,0 +1,20 @@
+"""Shared constants and client factories for the tests."""
+from __future__ import annotations
+
+import boto3
+from botocore.config import Config
+
+DEFAULT_LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef"
+REGION = "us-east-1"
+
+
+def lm_client(endpoint_url: str | None = None, *, key: str = "testing", secret: str = "testing", region: str = REGION, validate: bool = True, **config):
+    """A real boto3 License Manager client (no retries, so errors surface at once)."""
+    return boto3.client(
+        "license-manager",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=validate, **config),
+    )
