@@ -16,5 +16,5 @@ def lm_client(endpoint_url: str | None = None, *, key: str = "testing", secret: 
         endpoint_url=endpoint_url,
         aws_access_key_id=key,
         aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 1, "mode": "standard"}, parameter_validation=validate, **config),
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=validate, **config),
     )

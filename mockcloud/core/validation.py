@@ -47,11 +47,11 @@ class SchemaSet:
         validator = self._validator(operation)
         if validator.is_valid(params):
             return []
-        found: list[Violation] = []
+        found: dict[tuple, Violation] = {}
         for error in validator.iter_errors(params):
-            found.extend(_from_error(error))
-        found.sort(key=lambda v: tuple(str(p) for p in v.path))
-        return found
+            for violation in _from_error(error):
+                found.setdefault((violation.path, violation.kind), violation)
+        return sorted(found.values(), key=lambda v: tuple(str(p) for p in v.path))
 
 
 def _from_error(error) -> list[Violation]:

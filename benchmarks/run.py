@@ -1,0 +1,334 @@
+"""mockcloud performance benchmarks (informational: always exits 0 unless it crashes).
+
+Run from the repository root:
+
+    python benchmarks/run.py           # full run, well under a minute on 2 cores
+    python benchmarks/run.py --quick   # smaller counts for CI smoke runs (< 20 s)
+
+It prints one line per figure with its ratio, target and PASS/FAIL:
+
+1. boto3 License Manager ``get_access_token`` inside ``mock_cloud`` against a
+   client answered by a canned ``before-send`` handler (the botocore floor);
+2. ``mock_cloud()`` start plus stop;
+3. ``import mockcloud`` against ``import moto``, each in fresh subprocesses;
+4. server-mode requests/s of ``LiveServer`` against a bare WSGI app on the
+   same werkzeug server stack, loaded by keep-alive client processes.
+
+All network traffic goes to 127.0.0.1 with bounded request counts and times.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# Only the standard library at module level: spawned load clients import this
+# module as __mp_main__ and should not pay for boto3.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _loadgen  # noqa: E402
+
+LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef"
+REGION = "us-east-1"
+KEY = SECRET = "testing"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    call_rounds: int
+    calls_per_round: int
+    call_warmup: int
+    start_stop: int
+    import_runs: int
+    clients: int
+    requests_per_client: int
+    load_seconds: float
+    load_rounds: int
+
+
+FULL = Sizes(call_rounds=15, calls_per_round=200, call_warmup=200, start_stop=2000, import_runs=7,
+             clients=4, requests_per_client=1500, load_seconds=8.0, load_rounds=2)
+QUICK = Sizes(call_rounds=7, calls_per_round=100, call_warmup=100, start_stop=300, import_runs=3,
+              clients=4, requests_per_client=400, load_seconds=3.0, load_rounds=1)
+
+
+def report(label: str, ratio: float, op: str, target: float) -> str:
+    ok = ratio <= target if op == "<=" else ratio >= target
+    return f"{label} -> ratio {ratio:.2f} (target {op} {target:.2f}) {'PASS' if ok else 'FAIL'}"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def lm_client(endpoint_url: str | None = None):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "license-manager",
+        region_name=REGION,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=KEY,
+        aws_secret_access_key=SECRET,
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+
+
+class _RawBody(io.BytesIO):
+    """The ``raw`` botocore reads a response body from."""
+
+    def stream(self, amt: int = 65536, decode_content: bool = True):
+        while True:
+            chunk = self.read(amt)
+            if not chunk:
+                return
+            yield chunk
+
+
+def canned_reply(body: bytes):
+    """A ``before-send`` handler that answers every request with ``body`` (HTTP 200, AWS JSON 1.1)."""
+    from botocore.awsrequest import AWSResponse
+
+    headers = {"content-type": "application/x-amz-json-1.1", "content-length": str(len(body)),
+               "x-amzn-requestid": "00000000-0000-0000-0000-000000000000"}
+
+    def handler(request, **_):
+        return AWSResponse(request.url, 200, headers, _RawBody(body))
+
+    return handler
+
+
+def fake_jwt(length: int) -> str:
+    return ("eyJhbGciOiJSUzI1NiJ9." + "x" * length)[:length]
+
+
+# ---- 1. in-process call -----------------------------------------------------
+def bench_call(sizes: Sizes) -> list[str]:
+    from mockcloud import mock_cloud
+
+    with mock_cloud():
+        mocked = lm_client()
+        token = mocked.create_token(LicenseArn=LICENSE_ARN, ClientToken="bench")["Token"]
+        real_jwt = mocked.get_access_token(Token=token)["AccessToken"]
+        floor = lm_client()
+        floor.meta.events.register("before-send.license-manager.GetAccessToken",
+                                   canned_reply(json.dumps({"AccessToken": fake_jwt(len(real_jwt))}).encode()))
+
+        def per_call_us(client, n: int) -> float:
+            call = client.get_access_token
+            begin = time.perf_counter()
+            for _ in range(n):
+                call(Token=token)
+            return (time.perf_counter() - begin) / n * 1e6
+
+        per_call_us(floor, sizes.call_warmup)
+        per_call_us(mocked, sizes.call_warmup)
+        floor_us, mock_us = [], []
+        # Interleaved so that CPU frequency or noise drift hits both alike.
+        for _ in range(sizes.call_rounds):
+            floor_us.append(per_call_us(floor, sizes.calls_per_round))
+            mock_us.append(per_call_us(mocked, sizes.calls_per_round))
+    f, m = statistics.median(floor_us), statistics.median(mock_us)
+    return [report(f"get_access_token in-process: {m:.1f} us/call vs canned before-send floor {f:.1f} us/call "
+                   f"(access token {len(real_jwt)} chars, median of {sizes.call_rounds}x{sizes.calls_per_round})",
+                   m / f, "<=", 1.5)]
+
+
+# ---- 2. start + stop ----------------------------------------------------------
+def bench_start_stop(sizes: Sizes) -> list[str]:
+    import botocore.endpoint  # noqa: F401  (the interceptor patches it; not part of the cost)
+    from mockcloud import mock_cloud
+
+    for _ in range(20):
+        m = mock_cloud()
+        m.start()
+        m.stop()
+    samples = []
+    clock = time.perf_counter_ns
+    for _ in range(sizes.start_stop):
+        begin = clock()
+        m = mock_cloud()
+        m.start()
+        m.stop()
+        samples.append((clock() - begin) / 1000)
+    med, p90 = statistics.median(samples), percentile(samples, 0.9)
+    target_us = 1000.0
+    return [f"mock_cloud() start+stop: median {med:.1f} us, p90 {p90:.1f} us over {sizes.start_stop} "
+            f"(target median <= {target_us:.0f} us) -> ratio {med / target_us:.2f} of target "
+            f"{'PASS' if med <= target_us else 'FAIL'}"]
+
+
+# ---- 3. import time -----------------------------------------------------------
+def _import_seconds(code: str) -> float:
+    timed = f"import time; _t = time.perf_counter(); {code}; print(time.perf_counter() - _t)"
+    out = subprocess.run([sys.executable, "-c", timed], capture_output=True, text=True, check=True, timeout=60)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def bench_import(sizes: Sizes) -> list[str]:
+    cases = {"mockcloud": "import mockcloud", "moto": "import moto",
+             "mockcloud.mock_cloud": "import mockcloud; mockcloud.mock_cloud"}
+    for code in cases.values():  # warm the bytecode caches
+        _import_seconds(code)
+    runs: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(sizes.import_runs):
+        for name, code in cases.items():
+            runs[name].append(_import_seconds(code) * 1000)
+    ms = {name: statistics.median(values) for name, values in runs.items()}
+    return [
+        report(f"import mockcloud: {ms['mockcloud']:.2f} ms vs import moto {ms['moto']:.2f} ms "
+               f"(fresh subprocess, median of {sizes.import_runs})", ms["mockcloud"] / ms["moto"], "<=", 0.5),
+        f"import mockcloud + mockcloud.mock_cloud (lazy attribute): {ms['mockcloud.mock_cloud']:.2f} ms "
+        f"(informational, {ms['mockcloud.mock_cloud'] / ms['moto']:.2f}x import moto)",
+    ]
+
+
+# ---- 4. server requests/s -----------------------------------------------------
+def bare_app(body: bytes):
+    headers = [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))]
+
+    def app(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length:
+            environ["wsgi.input"].read(length)
+        start_response("200 OK", headers)
+        return [body]
+
+    return app
+
+
+class BareServer:
+    def __init__(self, app) -> None:
+        from werkzeug.serving import make_server
+        from mockcloud.server.live import QuietHandler
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name="bench-bare-server", daemon=True)
+
+    def start(self) -> "BareServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def signed_get_access_token(url: str) -> tuple[str, bytes, dict, str]:
+    """A SigV4-signed GetAccessToken for the server at ``url``: (path, body, headers, JWT from a real reply)."""
+    from urllib.parse import urlsplit
+
+    client = lm_client(url)
+    token = client.create_token(LicenseArn=LICENSE_ARN, ClientToken="bench")["Token"]
+    real_jwt = client.get_access_token(Token=token)["AccessToken"]
+    captured = {}
+
+    def capture(request, **_):
+        captured.update(url=request.url, headers=dict(request.headers), body=request.body)
+        return canned_reply(b'{"AccessToken": "x"}')(request)
+
+    client.meta.events.register("before-send.license-manager.GetAccessToken", capture)
+    client.get_access_token(Token=token)
+    parts = urlsplit(captured["url"])
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    body = captured["body"] or b""
+    body = body.encode() if isinstance(body, str) else bytes(body)
+    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in captured["headers"].items()
+               if k.lower() != "host"}  # http.client sends the same host:port botocore signed
+    return path, body, headers, real_jwt
+
+
+def run_load(ctx, port: int, path: str, body: bytes, headers: dict, sizes: Sizes) -> dict:
+    ready, start, results = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_loadgen.worker, daemon=True,
+                         args=(port, "POST", path, body, headers, sizes.requests_per_client, sizes.load_seconds,
+                               ready, start, results))
+             for _ in range(sizes.clients)]
+    reports = []
+    try:
+        for p in procs:
+            p.start()
+        for _ in procs:
+            if not ready.acquire(timeout=30):
+                raise RuntimeError("a load client did not get ready within 30 s")
+        start.set()
+        deadline = time.monotonic() + sizes.load_seconds + 15
+        for _ in procs:
+            reports.append(results.get(timeout=max(0.1, deadline - time.monotonic())))
+    finally:
+        start.set()
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+    sent = sum(r["sent"] for r in reports)
+    span = max(r["end"] for r in reports) - min(r["begin"] for r in reports)
+    statuses: dict = {}
+    for r in reports:
+        for status, count in r["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    return {"rps": sent / span if span > 0 else 0.0, "sent": sent, "seconds": span,
+            "non200": sum(r["non200"] for r in reports), "errors": sum(r["errors"] for r in reports),
+            "statuses": statuses, "last_error": next((r["error"] for r in reports if "error" in r), None)}
+
+
+def bench_server(sizes: Sizes) -> list[str]:
+    from mockcloud.server.live import LiveServer
+
+    ctx = multiprocessing.get_context("spawn")
+    live = LiveServer(host="127.0.0.1", port=0).start()
+    bare = None
+    try:
+        path, body, headers, real_jwt = signed_get_access_token(live.url)
+        reply = json.dumps({"AccessToken": fake_jwt(len(real_jwt))}).encode()
+        bare = BareServer(bare_app(reply)).start()
+        live_runs, bare_runs = [], []
+        for _ in range(sizes.load_rounds):
+            bare_runs.append(run_load(ctx, bare.port, path, body, headers, sizes))
+            live_runs.append(run_load(ctx, live.port, path, body, headers, sizes))
+    finally:
+        live.stop()
+        if bare is not None:
+            bare.stop()
+    live_rps = statistics.median(r["rps"] for r in live_runs)
+    bare_rps = statistics.median(r["rps"] for r in bare_runs)
+    lines = [report(f"server GetAccessToken: {live_rps:.0f} req/s vs bare werkzeug WSGI app {bare_rps:.0f} req/s "
+                    f"({sizes.clients} keep-alive client processes, median of {sizes.load_rounds} rounds)",
+                    live_rps / bare_rps, ">=", 0.6)]
+    for name, runs in (("mockcloud", live_runs), ("bare", bare_runs)):
+        for i, r in enumerate(runs, 1):
+            detail = f"{name} round {i}: {r['sent']} requests in {r['seconds']:.2f} s, non-200 {r['non200']}"
+            if r["statuses"]:
+                detail += f" {r['statuses']}"
+            if r["errors"]:
+                detail += f", connection errors {r['errors']} (last: {r['last_error']})"
+            lines.append("  " + detail)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller counts, for CI smoke runs")
+    sizes = QUICK if parser.parse_args(argv).quick else FULL
+    began = time.perf_counter()
+    for bench in (bench_call, bench_start_stop, bench_import, bench_server):
+        for line in bench(sizes):
+            print(line, flush=True)
+    print(f"total benchmark time {time.perf_counter() - began:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
