@@ -9,7 +9,7 @@ from typing import Callable
 from .errors import ServiceError
 from .faults import Faults
 from .log import RequestLog, RequestRecord
-from .request import Reply, Request
+from .request import Reply, Request, request_url
 from .router import Router
 
 logger = logging.getLogger("mockcloud")
@@ -73,7 +73,7 @@ class Application:
             error_code = error.code
             reply = service.render_error(error, operation, request)
         self.log.record(
-            RequestRecord(name, operation or None, reply.status, error_code, request.method, request.url, self._now())
+            RequestRecord(name, operation or None, reply.status, error_code, request.method, request_url(request), self._now())
         )
         return reply
 

@@ -1,18 +1,34 @@
 """The one clock that every expiry, time stamp and skew check reads."""
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime, timedelta, timezone
 
 
+def _checked(timestamp: float) -> float:
+    """A time the clock can stand at: finite and a representable date, or ValueError."""
+    if not math.isfinite(timestamp):
+        raise ValueError(f"not a finite time: {timestamp!r}")
+    try:
+        datetime.fromtimestamp(timestamp, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"time out of range: {timestamp!r}") from None
+    return timestamp
+
+
 def _as_timestamp(when: datetime | str | float | int) -> float:
+    if isinstance(when, bool):
+        raise TypeError("a time must be a datetime, an ISO-8601 string or epoch seconds")
     if isinstance(when, (int, float)):
-        return float(when)
+        return _checked(float(when))
     if isinstance(when, str):
         when = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    if not isinstance(when, datetime):
+        raise TypeError("a time must be a datetime, an ISO-8601 string or epoch seconds")
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
+    return _checked(when.timestamp())
 
 
 class Clock:
@@ -54,12 +70,14 @@ class Clock:
         return self.now()
 
     def advance(self, seconds: float | None = None, **delta: float) -> datetime:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float, type(None))):
+            raise TypeError("advance() takes seconds as a number")
         step = (seconds or 0.0) + timedelta(**delta).total_seconds()
         if self._frozen_at is not None:
-            self._frozen_at += step
+            self._frozen_at = _checked(self._frozen_at + step)
             self._move(self._frozen_at, tick=False)
         else:
-            self._move(self.time() + step, tick=True)
+            self._move(_checked(self.time() + step), tick=True)
         return self.now()
 
     def unfreeze(self) -> datetime:

@@ -14,6 +14,18 @@ from typing import Callable, Iterable
 from .errors import MockCloudError
 
 
+def _expect(name: str, value, kinds, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if kinds is bool:
+        ok = isinstance(value, bool)
+    else:
+        ok = isinstance(value, kinds) and not isinstance(value, bool)
+    if not ok:
+        kind = kinds.__name__ if isinstance(kinds, type) else " or ".join(k.__name__ for k in kinds)
+        raise MockCloudError(f"{name} must be {kind}, not {value!r}")
+
+
 @dataclass
 class FaultRule:
     service: str | None = None
@@ -85,6 +97,7 @@ class Faults:
         self._lock = threading.Lock()
 
     def _check_service(self, service: str | None) -> None:
+        _expect("service", service, str)
         if service is not None and self._services and service not in self._services:
             raise MockCloudError(f"unknown service {service!r}; this mock has {sorted(self._services)}")
 
@@ -102,6 +115,18 @@ class Faults:
         message: str | None = None,
     ) -> FaultRule:
         self._check_service(service)
+        _expect("operation", operation, str)
+        _expect("error", error, str)
+        _expect("message", message, str)
+        _expect("throttle", throttle, bool, optional=False)
+        _expect("status", status, int)
+        _expect("count", count, int)
+        _expect("latency", latency, (int, float))
+        _expect("probability", probability, (int, float), optional=False)
+        if status is not None and not 400 <= status <= 599:
+            raise MockCloudError("status must be an HTTP error status (400-599)")
+        if latency is not None and not 0 <= latency <= 300:
+            raise MockCloudError("latency must be between 0 and 300 seconds")
         if not (error or status or throttle or latency):
             raise MockCloudError("a fault needs error, status, throttle or latency")
         if count is not None and count < 1:
@@ -118,8 +143,11 @@ class Faults:
     ) -> RateLimit:
         """Throttle ``service`` (or one operation) beyond ``rate`` requests per mock-clock second."""
         self._check_service(service)
-        if rate < 0:
-            raise MockCloudError("rate must be >= 0")
+        _expect("operation", operation, str)
+        _expect("rate", rate, (int, float), optional=False)
+        _expect("burst", burst, (int, float))
+        if not 0 <= rate < float("inf") or (burst is not None and not 1 <= burst < float("inf")):
+            raise MockCloudError("rate must be a finite number >= 0 and burst a finite number >= 1")
         limit = RateLimit(service, operation, float(rate), float(burst if burst is not None else max(1.0, rate)))
         with self._lock:
             self._limits.append(limit)

@@ -41,11 +41,16 @@ def load(path: str | Path | None = None) -> dict:
     return copy.deepcopy(cached)
 
 
+def schema() -> dict:
+    """The JSON Schema every fixtures file must match."""
+    return json.loads((EMBEDDED / "schema.json").read_text())
+
+
 def _validated(data: dict, origin: Path) -> dict:
     from jsonschema import Draft7Validator, FormatChecker
 
-    schema = json.loads((EMBEDDED / "schema.json").read_text())
-    errors = sorted(Draft7Validator(schema, format_checker=FormatChecker()).iter_errors(data), key=lambda e: list(e.path))
+    schema_ = schema()
+    errors = sorted(Draft7Validator(schema_, format_checker=FormatChecker()).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         lines = [f"  at {'/'.join(map(str, e.path)) or '(top)'}: {e.message}" for e in errors[:10]]
         raise MockCloudError(f"fixtures file {origin} does not match fixtures/schema.json:\n" + "\n".join(lines))

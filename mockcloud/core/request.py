@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 
 from werkzeug.wrappers import Request
 
-__all__ = ["Request", "Reply", "build_environ", "raw_path", "request_host"]
+__all__ = ["Request", "Reply", "build_environ", "raw_path", "request_body", "request_host", "request_url"]
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -121,3 +121,31 @@ def request_host(request: Request) -> str:
     if host.startswith("["):
         return host[1 : host.find("]")]
     return host.rsplit(":", 1)[0] if ":" in host else host
+
+
+def request_body(request: Request) -> bytes:
+    """The body, read once (cheaper than ``get_data`` when the length is known)."""
+    environ = request.environ
+    body = environ.get("mockcloud.body")
+    if body is None:
+        length = environ.get("CONTENT_LENGTH")
+        if length and not environ.get("HTTP_TRANSFER_ENCODING"):
+            body = environ["wsgi.input"].read(int(length)) if int(length) > 0 else b""
+        else:
+            body = request.get_data()
+        environ["mockcloud.body"] = body
+    return body
+
+
+def request_url(request: Request) -> str:
+    """The URL as the client addressed it (for logs; no IRI decoding)."""
+    environ = request.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw is None:
+        raw = quote(environ.get("PATH_INFO", "/").encode("latin-1"), safe="/~!$&'()*+,;=:@")
+        if environ.get("QUERY_STRING"):
+            raw += "?" + environ["QUERY_STRING"]
+    elif "://" in raw:
+        return raw
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{raw}"

@@ -25,14 +25,15 @@ class AdminApp:
         self.cloud = cloud
 
     def __call__(self, environ, start_response):
-        if not environ.get("PATH_INFO", "").startswith(ADMIN_PREFIX):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(ADMIN_PREFIX) and path != ADMIN_PREFIX.rstrip("/"):
             return self.cloud.app(environ, start_response)
         request = Request(environ)
         try:
-            status, body = self.admin(request, request.path[len(ADMIN_PREFIX) :].strip("/"))
+            status, body = self.admin(request, path[len(ADMIN_PREFIX) :].strip("/"))
         except MockCloudError as exc:
             status, body = _json(400, {"error": "BadAdminRequest", "message": str(exc)})
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
             status, body = _json(400, {"error": "BadAdminRequest", "message": f"{type(exc).__name__}: {exc}"})
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}.get(status, "OK")
         start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -42,13 +43,18 @@ class AdminApp:
         data = request.get_data()
         if not data:
             return {}
-        payload = json.loads(data)
+        payload = json.loads(data, parse_constant=_no_constant)
         if not isinstance(payload, dict):
             raise ValueError("the body must be a JSON object")
         return payload
 
     def admin(self, request: Request, path: str) -> tuple[int, bytes]:
         cloud, method = self.cloud, request.method
+        allowed = _METHODS.get(path.partition("/")[0])
+        if allowed is None:
+            return _json(404, {"error": "NotFound", "message": f"no admin endpoint /_mockcloud/{path}; see {sorted(_METHODS)}"})
+        if method not in allowed:
+            return _json(405, {"error": "MethodNotAllowed", "message": f"/_mockcloud/{path} takes {', '.join(sorted(allowed))}"})
         if path == "health":
             from .. import __version__
 
@@ -62,7 +68,7 @@ class AdminApp:
                 if "freeze" in body:
                     cloud.clock.freeze(body["freeze"])
                 if "advance" in body:
-                    cloud.clock.advance(float(body["advance"]))
+                    cloud.clock.advance(body["advance"])
                 if body.get("unfreeze"):
                     cloud.clock.unfreeze()
                 if not {"freeze", "advance", "unfreeze"} & body.keys():
@@ -73,6 +79,8 @@ class AdminApp:
                 body = self._body(request)
                 if "rate_limit" in body:
                     spec = body["rate_limit"]
+                    if not isinstance(spec, dict):
+                        raise ValueError("rate_limit must be an object")
                     _only(spec, _LIMIT_FIELDS)
                     cloud.faults.rate_limit(spec.pop("service"), spec.pop("operation", None), **spec)
                 else:
@@ -86,7 +94,17 @@ class AdminApp:
                 cloud.requests.clear()
             return _json(200, {"requests": [r.as_dict() for r in cloud.requests]})
         if path == "credentials" and method == "POST":
-            cloud.credentials.load(self._body(request))
+            body = self._body(request)
+            _only(body, {"aws", "alibaba"})
+            from jsonschema import Draft7Validator
+
+            from ..core import fixtures
+
+            schema = fixtures.schema()["properties"]["credentials"]
+            problems = [e.message for e in Draft7Validator(schema).iter_errors(body)]
+            if problems:
+                raise ValueError("; ".join(problems[:5]))
+            cloud.credentials.load(body)
             return _json(200, {"ok": True})
         if path == "jwks" or path.startswith("jwks/"):
             wanted = path.partition("/")[2] or None
@@ -101,6 +119,21 @@ class AdminApp:
                 return _json(404, {"error": "NotFound", "message": f"no service {wanted!r}"})
             return _json(200, {"keys": keys})
         return _json(404, {"error": "NotFound", "message": f"no admin endpoint {method} /_mockcloud/{path}"})
+
+
+_METHODS = {
+    "health": {"GET"},
+    "reset": {"POST"},
+    "clock": {"GET", "POST"},
+    "faults": {"GET", "POST", "DELETE"},
+    "requests": {"GET", "DELETE"},
+    "credentials": {"POST"},
+    "jwks": {"GET"},
+}
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number here")
 
 
 def _only(body: dict, allowed: set) -> None:

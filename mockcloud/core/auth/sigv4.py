@@ -139,12 +139,15 @@ def canonical_request(request: Request, signed_headers: list[str], body: bytes) 
 
 
 def _parse_amz_date(value: str) -> datetime | None:
-    for fmt in ("%Y%m%dT%H%M%SZ", "%a, %d %b %Y %H:%M:%S GMT"):
+    if len(value) == 16 and value[8] == "T" and value[15] == "Z":  # the ISO-8601 basic form SDKs send
         try:
-            return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
+            return datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]), int(value[11:13]), int(value[13:15]), tzinfo=timezone.utc)
         except ValueError:
-            continue
-    return None
+            return None
+    try:
+        return datetime.strptime(value, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
 
 
 def _stamp(moment: datetime) -> str:

@@ -1,7 +1,7 @@
 """What every AWS (coral) protocol words the same way: validation messages, request ids."""
 from __future__ import annotations
 
-import uuid
+import os
 
 from ..errors import ServiceError
 from ..validation import Violation
@@ -18,7 +18,9 @@ _CONSTRAINTS = {
 
 
 def request_id() -> str:
-    return str(uuid.uuid4())
+    """A random id in UUID form, as AWS's x-amzn-RequestId (os.urandom: a quarter of uuid4's cost)."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _member_path(path: tuple) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..auth import sigv4
 from ..errors import ServiceError
-from ..request import Reply, Request
+from ..request import Reply, Request, request_body
 from ..service import ServiceProtocol
 from ..validation import SchemaSet
 from .aws_common import request_id, validation_error
@@ -41,7 +41,7 @@ class AwsJsonProtocol(ServiceProtocol):
             self.context.credentials,
             self.context.clock.time(),
             service=self.signing_name,
-            body=request.get_data(cache=True),
+            body=request_body(request),
         )
 
     def parse(self, request: Request, operation: str) -> Any:
@@ -49,7 +49,7 @@ class AwsJsonProtocol(ServiceProtocol):
             raise ServiceError("UnknownOperationException", "", 400, common=True)
         if request.method != "POST":
             raise ServiceError("UnknownOperationException", "", 400, common=True)
-        body = request.get_data(cache=True)
+        body = request_body(request)
         if not body:
             return {}
         try:

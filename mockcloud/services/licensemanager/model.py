@@ -5,6 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -113,6 +114,7 @@ class LicenseManagerModel:
         self._client_tokens: dict[tuple, _Idempotent] = {}
         self._key = None
         self._key_id = None
+        self._signer = None
         for item in context.fixtures.get("licenses", ()):
             self._add_license_from_fixture(item)
 
@@ -160,9 +162,12 @@ class LicenseManagerModel:
         return {"keys": [jwk]}
 
     def _sign(self, claims: dict) -> str:
-        import jwt
+        signer = self._signer
+        if signer is None:
+            from ...core.jwt_signing import JwtSigner
 
-        return jwt.encode(claims, self.signing_key, algorithm=self.algorithm, headers={"kid": self.key_id})
+            signer = self._signer = JwtSigner(self.signing_key, self.algorithm, self.key_id)
+        return signer.sign(claims)
 
     # ---- idempotency ------------------------------------------------------
     def _idempotent(self, scope: tuple, fingerprint: dict, create):
@@ -380,7 +385,7 @@ class LicenseManagerModel:
             "iat": int(now),
             "nbf": int(now),
             "exp": int(now + self.settings["access_token_seconds"]),
-            "jti": uuid.uuid4().hex,
+            "jti": os.urandom(16).hex(),
         }
         return self._sign(claims)
 

@@ -1,0 +1,58 @@
+"""Signing our own JWTs on the per-request path.
+
+pyjwt's ``encode`` spends more time preparing than the key spends signing;
+a signer with the header segment and key fixed once does only the signing.
+Decoding, and JWKs, stay with pyjwt.
+"""
+from __future__ import annotations
+
+import base64
+import json
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class JwtSigner:
+    """Signs claims with one key (ES256, RS256 or HS256) and one ``kid``."""
+
+    def __init__(self, key, algorithm: str, kid: str | None = None) -> None:
+        self.key = key
+        self.algorithm = algorithm
+        header = {"alg": algorithm, "kid": kid, "typ": "JWT"} if kid else {"alg": algorithm, "typ": "JWT"}
+        self._header = b64url(json.dumps(header, separators=(",", ":")).encode())
+        if algorithm == "ES256":
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.asymmetric import ec
+            from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+            scheme = ec.ECDSA(hashes.SHA256())
+
+            def sign(data: bytes) -> bytes:
+                r, s = decode_dss_signature(key.sign(data, scheme))
+                return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+        elif algorithm == "RS256":
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.asymmetric import padding
+
+            def sign(data: bytes) -> bytes:
+                return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+        elif algorithm == "HS256":
+            import hashlib
+            import hmac
+
+            secret = key.encode() if isinstance(key, str) else key
+
+            def sign(data: bytes) -> bytes:
+                return hmac.new(secret, data, hashlib.sha256).digest()
+
+        else:
+            raise ValueError(f"unsupported JWT algorithm {algorithm!r}")
+        self._sign = sign
+
+    def sign(self, claims: dict) -> str:
+        signing_input = f"{self._header}.{b64url(json.dumps(claims, separators=(',', ':')).encode())}"
+        return f"{signing_input}.{b64url(self._sign(signing_input.encode('ascii')))}"
