@@ -19,7 +19,6 @@ All network traffic goes to 127.0.0.1 with bounded request counts and times.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import multiprocessing
 import statistics
@@ -54,7 +53,7 @@ class Sizes:
 
 
 FULL = Sizes(call_rounds=15, calls_per_round=200, call_warmup=200, start_stop=2000, import_runs=7,
-             clients=4, requests_per_client=1500, load_seconds=8.0, load_rounds=2)
+             clients=4, requests_per_client=1500, load_seconds=8.0, load_rounds=3)
 QUICK = Sizes(call_rounds=7, calls_per_round=100, call_warmup=100, start_stop=300, import_runs=3,
               clients=4, requests_per_client=400, load_seconds=3.0, load_rounds=1)
 
@@ -83,26 +82,17 @@ def lm_client(endpoint_url: str | None = None):
     )
 
 
-class _RawBody(io.BytesIO):
-    """The ``raw`` botocore reads a response body from."""
-
-    def stream(self, amt: int = 65536, decode_content: bool = True):
-        while True:
-            chunk = self.read(amt)
-            if not chunk:
-                return
-            yield chunk
-
-
 def canned_reply(body: bytes):
     """A ``before-send`` handler that answers every request with ``body`` (HTTP 200, AWS JSON 1.1)."""
     from botocore.awsrequest import AWSResponse
+
+    from mockcloud.intercept.botocore_send import RawBody
 
     headers = {"content-type": "application/x-amz-json-1.1", "content-length": str(len(body)),
                "x-amzn-requestid": "00000000-0000-0000-0000-000000000000"}
 
     def handler(request, **_):
-        return AWSResponse(request.url, 200, headers, _RawBody(body))
+        return AWSResponse(request.url, 200, headers, RawBody(body))
 
     return handler
 

@@ -24,43 +24,45 @@ def error_of(excinfo) -> tuple[str, str, int]:
     return err["Error"]["Code"], err["Error"]["Message"], err["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def test_aws_published_test_vector_get_vanilla():
-    """AWS's SigV4 test suite, case get-vanilla: our canonical form and signature agree with it."""
+VECTOR_NOW = datetime(2015, 8, 30, 12, 36, tzinfo=timezone.utc).timestamp()
+
+
+def vector_request(url: str, signature: str) -> tuple[Request, Credentials]:
+    """A request from AWS's SigV4 test suite (key AKIDEXAMPLE, 2015-08-30 12:36:00Z, service 'service')."""
     credentials = Credentials()
     credentials.add_aws("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
     headers = {
         "Host": "example.amazonaws.com",
         "X-Amz-Date": "20150830T123600Z",
         "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
-        "SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
+        f"SignedHeaders=host;x-amz-date, Signature={signature}",
     }
-    request = Request(build_environ("GET", "https://example.amazonaws.com/", headers, b""))
-    now = datetime(2015, 8, 30, 12, 36, tzinfo=timezone.utc).timestamp()
-    principal = sigv4.verify(request, credentials, now, service="service", body=b"")
+    return Request(build_environ("GET", url, headers, b"")), credentials
+
+
+def test_aws_published_test_vector_get_vanilla():
+    """AWS's SigV4 test suite, case get-vanilla: our canonical form and signature agree with it."""
+    signature = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+    request, credentials = vector_request("https://example.amazonaws.com/", signature)
+    principal = sigv4.verify(request, credentials, VECTOR_NOW, service="service", body=b"")
     assert principal.access_key_id == "AKIDEXAMPLE" and principal.region == "us-east-1"
     assert sigv4.canonical_request(request, ["host", "x-amz-date"], b"") == (
         "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n"
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     )
-    tampered = dict(headers, Authorization=headers["Authorization"][:-1] + "0")
+    tampered, _ = vector_request("https://example.amazonaws.com/", signature[:-1] + "0")
     with pytest.raises(ServiceError) as exc:
-        sigv4.verify(Request(build_environ("GET", "https://example.amazonaws.com/", tampered, b"")), credentials, now, service="service", body=b"")
+        sigv4.verify(tampered, credentials, VECTOR_NOW, service="service", body=b"")
     assert exc.value.code == "InvalidSignatureException"
 
 
 def test_aws_published_test_vector_get_vanilla_query_order():
     """Case get-vanilla-query-order-key-case: parameters are sorted and re-encoded before signing."""
-    credentials = Credentials()
-    credentials.add_aws("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
-    headers = {
-        "Host": "example.amazonaws.com",
-        "X-Amz-Date": "20150830T123600Z",
-        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
-        "SignedHeaders=host;x-amz-date, Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500",
-    }
-    request = Request(build_environ("GET", "https://example.amazonaws.com/?Param2=value2&Param1=value1", headers, b""))
-    now = datetime(2015, 8, 30, 12, 36, tzinfo=timezone.utc).timestamp()
-    assert sigv4.verify(request, credentials, now, service="service", body=b"").access_key_id == "AKIDEXAMPLE"
+    request, credentials = vector_request(
+        "https://example.amazonaws.com/?Param2=value2&Param1=value1",
+        "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500",
+    )
+    assert sigv4.verify(request, credentials, VECTOR_NOW, service="service", body=b"").access_key_id == "AKIDEXAMPLE"
 
 
 @pytest.fixture

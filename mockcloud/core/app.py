@@ -9,7 +9,7 @@ from typing import Callable
 from .errors import ServiceError
 from .faults import Faults
 from .log import RequestLog, RequestRecord
-from .request import Reply, Request, request_url
+from .request import Reply, Request, request_target
 from .router import Router
 
 logger = logging.getLogger("mockcloud")
@@ -27,6 +27,7 @@ class Application:
         now: Callable[[], float],
     ) -> None:
         self._router = router
+        self._compiled: Router | None = None
         self._service = service
         self.faults = faults
         self.log = log
@@ -43,7 +44,10 @@ class Application:
         return self.handle(Request(environ))
 
     def handle(self, request: Request) -> Reply:
-        name = self._router().route(request)
+        router = self._compiled
+        if router is None:
+            router = self._compiled = self._router()
+        name = router.route(request)
         if name is None:
             return Reply(404, [], b"", unclaimed=True)
         service = self._service(name)
@@ -72,8 +76,19 @@ class Application:
             error = service.internal_error()
             error_code = error.code
             reply = service.render_error(error, operation, request)
+        environ = request.environ
         self.log.record(
-            RequestRecord(name, operation or None, reply.status, error_code, request.method, request_url(request), self._now())
+            RequestRecord(
+                name,
+                operation or None,
+                reply.status,
+                error_code,
+                environ["REQUEST_METHOD"],
+                environ.get("wsgi.url_scheme", "http"),
+                environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+                request_target(request),
+                self._now(),
+            )
         )
         return reply
 

@@ -10,6 +10,9 @@ import base64
 import json
 
 
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -21,7 +24,7 @@ class JwtSigner:
         self.key = key
         self.algorithm = algorithm
         header = {"alg": algorithm, "kid": kid, "typ": "JWT"} if kid else {"alg": algorithm, "typ": "JWT"}
-        self._header = b64url(json.dumps(header, separators=(",", ":")).encode())
+        self._header = b64url(_compact(header).encode())
         if algorithm == "ES256":
             from cryptography.hazmat.primitives import hashes
             from cryptography.hazmat.primitives.asymmetric import ec
@@ -41,18 +44,17 @@ class JwtSigner:
                 return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
         elif algorithm == "HS256":
-            import hashlib
             import hmac
 
             secret = key.encode() if isinstance(key, str) else key
 
             def sign(data: bytes) -> bytes:
-                return hmac.new(secret, data, hashlib.sha256).digest()
+                return hmac.digest(secret, data, "sha256")
 
         else:
             raise ValueError(f"unsupported JWT algorithm {algorithm!r}")
         self._sign = sign
 
     def sign(self, claims: dict) -> str:
-        signing_input = f"{self._header}.{b64url(json.dumps(claims, separators=(',', ':')).encode())}"
+        signing_input = f"{self._header}.{b64url(_compact(claims).encode())}"
         return f"{signing_input}.{b64url(self._sign(signing_input.encode('ascii')))}"

@@ -1,50 +1,65 @@
 """``cloud.requests``: what the mock answered, for assertions."""
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 
-@dataclass(frozen=True)
-class RequestRecord:
+class RequestRecord(NamedTuple):
     service: str | None
     operation: str | None
     status: int
     error_code: str | None
     method: str
-    url: str
+    scheme: str
+    host: str
+    target: str  # path and query as sent
     time: float  # mock-clock epoch seconds
+
+    @property
+    def url(self) -> str:
+        # Built when read, not on every request.
+        return self.target if "://" in self.target else f"{self.scheme}://{self.host}{self.target}"
 
     @property
     def ok(self) -> bool:
         return self.error_code is None and self.status < 400
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {
+            "service": self.service,
+            "operation": self.operation,
+            "status": self.status,
+            "error_code": self.error_code,
+            "method": self.method,
+            "url": self.url,
+            "time": self.time,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"RequestRecord(service={self.service!r}, operation={self.operation!r}, status={self.status}, "
+            f"error_code={self.error_code!r}, method={self.method!r}, url={self.url!r})"
+        )
 
 
 class RequestLog:
+    """Appends are atomic under the GIL, so recording takes no lock."""
+
     def __init__(self) -> None:
         self._records: list[RequestRecord] = []
-        self._lock = threading.Lock()
-
-    def record(self, entry: RequestRecord) -> None:
-        with self._lock:
-            self._records.append(entry)
+        self.record = self._records.append
 
     def filter(self, service: str | None = None, operation: str | None = None, error_code: str | None = None) -> list[RequestRecord]:
         return [
             r
-            for r in self._records
+            for r in list(self._records)
             if (service is None or r.service == service)
             and (operation is None or r.operation == operation)
             and (error_code is None or r.error_code == error_code)
         ]
 
     def clear(self) -> None:
-        with self._lock:
-            self._records.clear()
+        self._records.clear()
 
     def __iter__(self) -> Iterator[RequestRecord]:
         return iter(list(self._records))

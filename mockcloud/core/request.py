@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 
 from werkzeug.wrappers import Request
 
-__all__ = ["Request", "Reply", "build_environ", "raw_path", "request_body", "request_host", "request_url"]
+__all__ = ["Request", "Reply", "build_environ", "raw_path", "request_body", "request_host", "request_target"]
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -43,11 +43,30 @@ class Reply:
         return None
 
 
-_SPECIAL = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+_SKIP = "(content-length: computed from the body)"
+_ENVIRON_KEYS: dict = {}
+
+
+def _environ_key(name) -> str:
+    """``X-Amz-Date`` → ``HTTP_X_AMZ_DATE``, remembered: clients send the same few names."""
+    text = name.decode("latin-1") if isinstance(name, bytes) else name
+    lower = text.lower()
+    if lower == "content-type":
+        key = "CONTENT_TYPE"
+    elif lower == "content-length":
+        key = _SKIP
+    else:
+        key = "HTTP_" + lower.upper().replace("-", "_")
+    if len(_ENVIRON_KEYS) < 512:
+        _ENVIRON_KEYS[name] = key
+    return key
 
 
 def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
-    """A WSGI environ for a client's request, as a server would have built it."""
+    """A WSGI environ for a client's request, as a server would have built it.
+
+    ``headers`` is a mapping or a list of (name, value) pairs.
+    """
     parts = urlsplit(url)
     scheme = parts.scheme or "http"
     host = parts.hostname or "localhost"
@@ -73,23 +92,23 @@ def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
         "wsgi.run_once": False,
         "CONTENT_LENGTH": str(len(body)),
         "mockcloud.in_process": True,
+        "mockcloud.body": body,
     }
     has_host = False
-    for name, value in headers.items():
-        if isinstance(name, bytes):
-            name = name.decode("latin-1")
+    for name, value in headers.items() if hasattr(headers, "items") else headers:
+        key = _ENVIRON_KEYS.get(name)
+        if key is None:
+            key = _environ_key(name)
         if isinstance(value, bytes):
             value = value.decode("latin-1")
-        lower = name.lower()
-        special = _SPECIAL.get(lower)
-        if special:
-            if special == "CONTENT_TYPE":
-                environ[special] = value
+        if key is _SKIP:
             continue
-        if lower == "host":
+        if key == "HTTP_HOST":
             has_host = True
-        key = "HTTP_" + lower.upper().replace("-", "_")
-        environ[key] = f"{environ[key]},{value}" if key in environ else value
+        if key in environ and key.startswith("HTTP_"):
+            environ[key] = f"{environ[key]},{value}"
+        else:
+            environ[key] = value
     if not has_host:
         default = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
         environ["HTTP_HOST"] = host if default else f"{host}:{port}"
@@ -137,15 +156,12 @@ def request_body(request: Request) -> bytes:
     return body
 
 
-def request_url(request: Request) -> str:
-    """The URL as the client addressed it (for logs; no IRI decoding)."""
+def request_target(request: Request) -> str:
+    """Path and query as the client sent them (for logs; no IRI decoding)."""
     environ = request.environ
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw is None:
         raw = quote(environ.get("PATH_INFO", "/").encode("latin-1"), safe="/~!$&'()*+,;=:@")
         if environ.get("QUERY_STRING"):
             raw += "?" + environ["QUERY_STRING"]
-    elif "://" in raw:
-        return raw
-    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{raw}"
+    return raw

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import threading
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from ..core.errors import UnmockedRequestError
 from ..core.request import Reply, build_environ
@@ -77,8 +76,7 @@ def answer(method: str, url: str, headers, body, blocked: type[UnmockedRequestEr
     that no service claims.
     """
     mock = current()
-    host = urlsplit(url).hostname or ""
-    if mock is None or mock.passes(host):
+    if mock is None:
         return None
     if body is None:
         body = b""
@@ -86,7 +84,11 @@ def answer(method: str, url: str, headers, body, blocked: type[UnmockedRequestEr
         body = body.encode("utf-8")
     elif not isinstance(body, (bytes, bytearray)):
         body = _read_body(body)
-    reply = mock.app.handle_environ(build_environ(method, url, headers, bytes(body)))
+    environ = build_environ(method, url, headers, bytes(body))
+    host = environ["SERVER_NAME"]
+    if mock.passes(host):
+        return None
+    reply = mock.app.handle_environ(environ)
     if reply.unclaimed:
         raise blocked(method, url, host)
     return reply

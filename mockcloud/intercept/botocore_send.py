@@ -10,9 +10,10 @@ import io
 from . import answer
 
 _original = None
+_AWSResponse = _HeadersDict = None
 
 
-class _RawBody(io.BytesIO):
+class RawBody(io.BytesIO):
     """What botocore reads a response body from (``stream()`` and ``read()``)."""
 
     def stream(self, amt: int = 65536, decode_content: bool = True):
@@ -23,20 +24,28 @@ class _RawBody(io.BytesIO):
             yield chunk
 
 
+def _header_pairs(headers):
+    # botocore's HeadersDict rebuilds a case-folded key on every item lookup;
+    # reading its store directly costs a tenth of that.
+    try:
+        return [(key._key, value) for key, value in headers._dict.items()]
+    except AttributeError:
+        return list(headers.items())
+
+
 def _send(endpoint, request):
-    reply = answer(request.method, request.url, request.headers, request.body)
+    reply = answer(request.method, request.url, _header_pairs(request.headers), request.body)
     if reply is None:
         return _original(endpoint, request)
-    from botocore.awsrequest import AWSResponse
-    from urllib3._collections import HTTPHeaderDict
-
-    return AWSResponse(request.url, reply.status, HTTPHeaderDict(reply.headers), _RawBody(reply.body))
+    return _AWSResponse(request.url, reply.status, _HeadersDict(reply.headers), RawBody(reply.body))
 
 
 def install() -> None:
-    global _original
+    global _original, _AWSResponse, _HeadersDict
+    from botocore.awsrequest import AWSResponse, HeadersDict
     from botocore.endpoint import Endpoint
 
+    _AWSResponse, _HeadersDict = AWSResponse, HeadersDict
     if _original is None:
         _original = Endpoint._send
         Endpoint._send = _send

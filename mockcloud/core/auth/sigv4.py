@@ -5,11 +5,13 @@ so botocore raises the same ``ClientError`` a real endpoint would cause.
 """
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
-from dataclasses import dataclass
+import re
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
 from ..credentials import Credentials
@@ -21,8 +23,7 @@ MAX_SKEW_SECONDS = 300
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
-@dataclass(frozen=True)
-class AwsPrincipal:
+class AwsPrincipal(NamedTuple):
     access_key_id: str
     account_id: str
     region: str
@@ -37,8 +38,16 @@ def missing_token() -> ServiceError:
     return _error("MissingAuthenticationTokenException", "Request is missing Authentication Token", 400)
 
 
+_STANDARD_LAYOUT = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([^,\s]+), ?SignedHeaders=([^,\s]+), ?Signature=([0-9a-fA-F]+)\Z"
+)
+
+
 def parse_authorization(header: str) -> dict[str, str]:
     """``AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`` → its parts."""
+    match = _STANDARD_LAYOUT.match(header)
+    if match is not None:  # what every SDK sends; anything else takes the general path
+        return {"Credential": match[1], "SignedHeaders": match[2], "Signature": match[3]}
     algorithm, _, rest = header.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise _error(
@@ -81,6 +90,8 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 
 
 def _canonical_path(path: str) -> str:
+    if path == "/":
+        return path
     segments: list[str] = []
     for segment in path.split("/"):
         if segment and segment != ".":
@@ -108,21 +119,24 @@ def _canonical_query(query: str) -> str:
     return "&".join(f"{k}={v}" for k, v in pairs)
 
 
-def _header_values(request: Request, name: str) -> str | None:
-    if name == "host":
-        return request.environ.get("HTTP_HOST")
-    if name == "content-type":
-        return request.environ.get("CONTENT_TYPE")
-    if name == "content-length":
-        return request.environ.get("CONTENT_LENGTH")
-    return request.environ.get("HTTP_" + name.upper().replace("-", "_"))
+_ENVIRON_NAMES = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+
+
+def _environ_name(name: str) -> str:
+    key = _ENVIRON_NAMES.get(name)
+    if key is None:
+        key = "HTTP_" + name.upper().replace("-", "_")
+        if len(_ENVIRON_NAMES) < 512:
+            _ENVIRON_NAMES[name] = key
+    return key
 
 
 def canonical_request(request: Request, signed_headers: list[str], body: bytes) -> str:
+    environ = request.environ
     lines = []
     for name in signed_headers:
-        value = _header_values(request, name)
-        lines.append(f"{name}:{' '.join((value or '').split())}")
+        value = environ.get(_environ_name(name)) or ""
+        lines.append(f"{name}:{' '.join(value.split())}")
     payload = request.environ.get("HTTP_X_AMZ_CONTENT_SHA256") or (
         hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
     )
@@ -138,16 +152,22 @@ def canonical_request(request: Request, signed_headers: list[str], body: bytes) 
     )
 
 
-def _parse_amz_date(value: str) -> datetime | None:
-    if len(value) == 16 and value[8] == "T" and value[15] == "Z":  # the ISO-8601 basic form SDKs send
+@lru_cache(maxsize=64)  # a burst of requests shares a handful of time stamps
+def _parse_amz_date(value: str) -> tuple[float, str] | None:
+    """Epoch seconds and the ISO-8601 basic stamp of an X-Amz-Date (or RFC 1123 Date) value."""
+    if len(value) == 16 and value[8] == "T" and value[15] == "Z":  # the form SDKs send
         try:
-            return datetime(int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]), int(value[11:13]), int(value[13:15]), tzinfo=timezone.utc)
+            moment = (int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]), int(value[11:13]), int(value[13:15]))
+            if not (1 <= moment[1] <= 12 and 1 <= moment[2] <= 31 and moment[3] < 24 and moment[4] < 60 and moment[5] < 61):
+                return None
         except ValueError:
             return None
+        return calendar.timegm(moment + (0, 0, 0)), value
     try:
-        return datetime.strptime(value, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=timezone.utc)
+        parsed = datetime.strptime(value, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=timezone.utc)
     except ValueError:
         return None
+    return parsed.timestamp(), _stamp(parsed)
 
 
 def _stamp(moment: datetime) -> str:
@@ -183,8 +203,8 @@ def verify(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
             f"Authorization={header}",
         )
-    signed_at = _parse_amz_date(date_header)
-    if signed_at is None:
+    parsed = _parse_amz_date(date_header)
+    if parsed is None:
         raise _error(
             "IncompleteSignatureException",
             f"Date must be in ISO-8601 'basic format'. Got '{date_header}'. See http://en.wikipedia.org/wiki/ISO_8601",
@@ -201,14 +221,14 @@ def verify(
             "InvalidSignatureException",
             f"Credential should be scoped to correct service: '{service}'. ",
         )
-    stamp = _stamp(signed_at)
+    signed_at, stamp = parsed
     if scope_date != stamp[:8]:
         raise _error(
             "InvalidSignatureException",
             f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
             f"'{scope_date}' != '{stamp[:8]}', from '{stamp}'.",
         )
-    skew = signed_at.timestamp() - now
+    skew = signed_at - now
     if abs(skew) > max_skew:
         current = datetime.fromtimestamp(now, timezone.utc)
         minutes = max_skew // 60
@@ -230,16 +250,16 @@ def verify(
     string_to_sign = "\n".join(
         (
             ALGORITHM,
-            date_header if date_header[:8].isdigit() else stamp,
+            stamp,
             f"{scope_date}/{region}/{scope_service}/aws4_request",
             hashlib.sha256(canonical.encode()).hexdigest(),
         )
     )
-    expected = hmac.new(
+    expected = hmac.digest(
         _signing_key(key.secret_access_key, scope_date, region, scope_service),
         string_to_sign.encode(),
-        hashlib.sha256,
-    ).hexdigest()
+        "sha256",
+    ).hex()
     if not hmac.compare_digest(expected, parts["Signature"]):
         raise _error(
             "InvalidSignatureException",

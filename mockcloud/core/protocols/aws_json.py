@@ -11,6 +11,7 @@ from ..service import ServiceProtocol
 from ..validation import SchemaSet
 from .aws_common import request_id, validation_error
 
+_compact = json.JSONEncoder(separators=(",", ":")).encode
 _CORAL = "com.amazon.coral.service#"
 _CORAL_NS = "com.amazon.coral.service"
 
@@ -81,7 +82,7 @@ class AwsJsonProtocol(ServiceProtocol):
         return getattr(self, self.operations[operation])(params, caller)
 
     def _reply(self, status: int, payload: dict, extra: list[tuple[str, str]] = ()) -> Reply:
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = _compact(payload).encode()
         headers = [
             ("x-amzn-RequestId", request_id()),
             ("Content-Type", f"application/x-amz-json-{self.json_version}"),
