@@ -1,4 +1,9 @@
-"""AWS License Manager token lifecycle, driven in-process by the real boto3 client."""
+"""AWS License Manager token lifecycle, driven by the real boto3 client.
+
+Every test that does not move the clock runs twice: in-process under the
+mock, and against a live server over loopback. Tests that move the clock run
+in-process, where the client's clock moves with the emulator's.
+"""
 from __future__ import annotations
 
 import threading
@@ -14,15 +19,45 @@ from mockcloud import mock_cloud, mock_licensemanager
 from .helpers import DEFAULT_LICENSE_ARN, lm_client
 
 
+class Backend:
+    """Where the emulator runs, and how a test reaches it."""
+
+    def __init__(self, cloud, endpoint_url=None):
+        self.cloud, self.endpoint_url = cloud, endpoint_url
+
+    def client(self, **kwargs):
+        return lm_client(self.endpoint_url, **kwargs)
+
+    @property
+    def url(self) -> str:
+        return (self.endpoint_url or "https://license-manager.us-east-1.amazonaws.com") + "/"
+
+
+@pytest.fixture(params=["in-process", "server"])
+def backend(request):
+    if request.param == "in-process":
+        with mock_licensemanager() as cloud:
+            yield Backend(cloud)
+    else:
+        server = request.getfixturevalue("mockcloud_server")
+        yield Backend(server.cloud, server.url)
+
+
 @pytest.fixture
-def cloud():
+def cloud(backend):
+    return backend.cloud
+
+
+@pytest.fixture
+def lm(backend):
+    return backend.client()
+
+
+@pytest.fixture
+def local():
+    """In-process only: for tests that move the clock the client signs with."""
     with mock_licensemanager() as cloud:
         yield cloud
-
-
-@pytest.fixture
-def lm(cloud):
-    return lm_client()
 
 
 def code_of(excinfo) -> str:
@@ -72,8 +107,8 @@ def test_create_license_is_idempotent_on_client_token(lm):
     assert code_of(exc) == "ValidationException"
 
 
-def test_create_license_requires_every_member_boto3_requires(cloud):
-    raw = lm_client(validate=False)
+def test_create_license_requires_every_member_boto3_requires(backend):
+    raw = backend.client(validate=False)
     with pytest.raises(ClientError) as exc:
         raw.create_license(LicenseName="x", ClientToken="t")
     message = exc.value.response["Error"]["Message"]
@@ -117,7 +152,8 @@ def test_create_token_returns_a_jwt_refresh_token(cloud, lm):
     assert claims["exp"] - claims["iat"] == 365 * 86400
 
 
-def test_expiration_in_days_and_expiry_on_the_mock_clock(cloud, lm):
+def test_expiration_in_days_and_expiry_on_the_mock_clock(local):
+    cloud, lm = local, lm_client()
     token = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="c2", ExpirationInDays=2)["Token"]
     claims = cloud.licensemanager.decode(token)
     assert claims["exp"] - claims["iat"] == 2 * 86400
@@ -156,7 +192,8 @@ def test_create_token_validation(lm):
     assert code_of(exc) == "ValidationException"
 
 
-def test_client_token_idempotency_window(cloud, lm):
+def test_client_token_idempotency_window(local):
+    cloud, lm = local, lm_client()
     first = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="idem")
     again = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="idem")
     assert again["TokenId"] == first["TokenId"] and again["Token"] == first["Token"]
@@ -169,7 +206,8 @@ def test_client_token_idempotency_window(cloud, lm):
     assert len(lm.list_tokens()["Tokens"]) == 2
 
 
-def test_get_access_token_is_a_one_hour_jwt(cloud, lm):
+def test_get_access_token_is_a_one_hour_jwt(local):
+    cloud, lm = local, lm_client()
     refresh = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="c", TokenProperties=["p1", "p2"])
     access = lm.get_access_token(Token=refresh["Token"], TokenProperties=["p1"])["AccessToken"]
     claims = jwt.decode(access, cloud.licensemanager.public_key, algorithms=["ES256"], audience=DEFAULT_LICENSE_ARN)
@@ -191,7 +229,7 @@ def test_token_properties_must_be_present_in_the_refresh_token(lm):
     assert "p9" in exc.value.response["Error"]["Message"]
 
 
-def test_tampered_malformed_deleted_and_foreign_tokens_are_refused(cloud, lm):
+def test_tampered_malformed_deleted_and_foreign_tokens_are_refused(backend, cloud, lm):
     out = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="c")
     header, payload, signature = out["Token"].split(".")
     # tampered: same claims but another signature; and claims altered keeping the signature
@@ -205,7 +243,7 @@ def test_tampered_malformed_deleted_and_foreign_tokens_are_refused(cloud, lm):
     assert code_of(exc) == "ValidationException"
     # foreign: a token of another account
     cloud.credentials.add_aws("AKIDOTHERACCOUNT", "other-secret", account_id="210987654321")
-    other = lm_client(key="AKIDOTHERACCOUNT", secret="other-secret")
+    other = backend.client(key="AKIDOTHERACCOUNT", secret="other-secret")
     with pytest.raises(ClientError) as exc:
         other.get_access_token(Token=out["Token"])
     assert code_of(exc) == "AccessDeniedException"
@@ -266,9 +304,9 @@ def test_delete_token(lm):
     assert code_of(exc) == "ResourceNotFoundException"
 
 
-def test_delete_token_must_be_called_in_the_home_region(cloud, lm):
+def test_delete_token_must_be_called_in_the_home_region(backend, lm):
     token_id = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="r")["TokenId"]
-    west = lm_client(region="us-west-2")
+    west = backend.client(region="us-west-2")
     with pytest.raises(ClientError) as exc:
         west.delete_token(TokenId=token_id)
     assert code_of(exc) == "RedirectException"
@@ -277,10 +315,9 @@ def test_delete_token_must_be_called_in_the_home_region(cloud, lm):
     lm.delete_token(TokenId=token_id)
 
 
-def test_unknown_operation_and_bad_json(cloud):
+def test_unknown_operation_and_bad_json(backend):
     import requests
 
-    from mockcloud.core.auth.sigv4 import ALGORITHM  # noqa: F401  (the signer below is botocore's)
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -288,7 +325,7 @@ def test_unknown_operation_and_bad_json(cloud):
     def signed(target: str, body: bytes):
         request = AWSRequest(
             "POST",
-            "https://license-manager.us-east-1.amazonaws.com/",
+            backend.url,
             data=body,
             headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"},
         )
@@ -306,8 +343,8 @@ def test_unknown_operation_and_bad_json(cloud):
     assert reply.headers["x-amzn-RequestId"]
 
 
-def test_concurrent_creates_and_exchanges_keep_state_whole(cloud):
-    clients = [lm_client() for _ in range(4)]
+def test_concurrent_creates_and_exchanges_keep_state_whole(backend, cloud):
+    clients = [backend.client() for _ in range(4)]
     errors: list = []
 
     def work(client, n):
@@ -339,3 +376,33 @@ def test_rs256_setting_and_jwks(monkeypatch):
         assert jwks["keys"][0]["kty"] == "RSA" and jwks["keys"][0]["kid"] == jwt.get_unverified_header(access)["kid"]
         claims = jwt.decode(access, key.key, algorithms=["RS256"], audience=DEFAULT_LICENSE_ARN)
         assert claims["exp"] - claims["iat"] == 900
+
+
+def test_hs256_setting_publishes_the_shared_key():
+    with mock_cloud(settings={"licensemanager": {"jwt_algorithm": "HS256"}}) as cloud:
+        lm = lm_client()
+        token = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="hs")["Token"]
+        access = lm.get_access_token(Token=token)["AccessToken"]
+        jwk = cloud.licensemanager.jwks()["keys"][0]
+        assert jwk["kty"] == "oct" and jwk["alg"] == "HS256"
+        claims = jwt.decode(access, jwt.PyJWK(jwk).key, algorithms=["HS256"], audience=DEFAULT_LICENSE_ARN)
+        assert claims["rti"] == cloud.licensemanager.decode(token)["jti"]
+
+
+def test_concurrent_create_token_with_one_client_token_makes_one_token(backend, cloud):
+    """Racing retries of one CreateToken (same ClientToken) must not mint two tokens."""
+    clients = [backend.client() for _ in range(6)]
+    results: list = []
+    barrier = threading.Barrier(len(clients))
+
+    def create(client):
+        barrier.wait(timeout=10)
+        results.append(client.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="race")["TokenId"])
+
+    threads = [threading.Thread(target=create, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(results) == 6 and len(set(results)) == 1
+    assert len(cloud.licensemanager.tokens) == 1

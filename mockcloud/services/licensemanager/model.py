@@ -21,7 +21,7 @@ DEFAULTS = {
     "access_token_seconds": 3600,  # "Access tokens are valid for one hour."
     "default_expiration_days": 365,  # CreateToken ExpirationInDays default
     "client_token_seconds": 600,  # "Idempotency token, valid for 10 minutes."
-    "jwt_algorithm": "ES256",  # RS256 also works; ES256 signs ~7x faster
+    "jwt_algorithm": "ES256",  # or RS256 (slow to sign) or HS256 (fastest; the JWKS then carries the secret)
 }
 
 
@@ -138,15 +138,19 @@ class LicenseManagerModel:
                         from cryptography.hazmat.primitives.asymmetric import ec
 
                         key = ec.generate_private_key(ec.SECP256R1())
+                    elif self.algorithm == "HS256":
+                        key = os.urandom(32)
                     else:
-                        raise ValueError(f"unsupported jwt_algorithm {self.algorithm!r}; use ES256 or RS256")
+                        raise ValueError(f"unsupported jwt_algorithm {self.algorithm!r}; use ES256, RS256 or HS256")
                     self._key_id = uuid.uuid4().hex
                     self._key = key
         return self._key
 
     @property
     def public_key(self):
-        return self.signing_key.public_key()
+        """The key that verifies our tokens (for HS256, the shared secret itself)."""
+        key = self.signing_key
+        return key if isinstance(key, bytes) else key.public_key()
 
     @property
     def key_id(self) -> str:
@@ -155,9 +159,9 @@ class LicenseManagerModel:
 
     def jwks(self) -> dict:
         """The public signing key as a JSON Web Key Set, for code that verifies our tokens."""
-        from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+        from jwt.algorithms import ECAlgorithm, HMACAlgorithm, RSAAlgorithm
 
-        algorithm = RSAAlgorithm if self.algorithm == "RS256" else ECAlgorithm
+        algorithm = {"RS256": RSAAlgorithm, "HS256": HMACAlgorithm}.get(self.algorithm, ECAlgorithm)
         jwk = algorithm.to_jwk(self.public_key, as_dict=True)
         jwk.update({"kid": self.key_id, "alg": self.algorithm, "use": "sig"})
         return {"keys": [jwk]}
