@@ -406,3 +406,18 @@ def test_concurrent_create_token_with_one_client_token_makes_one_token(backend, 
         t.join(timeout=30)
     assert len(results) == 6 and len(set(results)) == 1
     assert len(cloud.licensemanager.tokens) == 1
+
+
+def test_enum_and_minimum_constraints_in_the_aws_wording(backend):
+    raw = backend.client(validate=False)
+    with pytest.raises(ClientError) as exc:
+        new_license(raw, Entitlements=[{"Name": "Seats", "Unit": "Parsecs"}])
+    message = exc.value.response["Error"]["Message"]
+    assert message.startswith("1 validation error detected: Value 'Parsecs' at 'entitlements.1.member.unit' ")
+    assert "Member must satisfy enum value set: [Count, None, Seconds," in message
+    with pytest.raises(ClientError) as exc:
+        raw.list_tokens(MaxResults=0)
+    assert exc.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 1"
+    )
