@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+from .services import SERVICE_PACKAGES as _SERVICES  # a dict of names only: cheap
+
 __all__ = [
     "MockCloud",
     "MockCloudError",
@@ -14,27 +16,25 @@ __all__ = [
     "UnmockedRequestError",
     "current_mock",
     "mock_cloud",
-    "mock_licensemanager",
+    *(f"mock_{name}" for name in _SERVICES),
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .core.errors import MockCloudError, ServiceError, UnmockedRequestError
     from .mock import MockCloud, current_mock, mock_cloud
 
-_SHORTCUTS = {"mock_licensemanager": "licensemanager"}
-
-
 def __getattr__(name: str):
     if name in ("MockCloud", "mock_cloud", "current_mock"):
         from . import mock
 
         return getattr(mock, name)
-    if name in _SHORTCUTS:
-        from .mock import _service_shortcut
+    if name.startswith("mock_"):
+        if name[5:] in _SERVICES:  # mock_licensemanager, mock_devpay, ...: one per service
+            from .mock import _service_shortcut
 
-        value = _service_shortcut(_SHORTCUTS[name])
-        globals()[name] = value
-        return value
+            value = _service_shortcut(name[5:])
+            globals()[name] = value
+            return value
     if name in ("MockCloudError", "ServiceError", "UnmockedRequestError"):
         from .core import errors
 

@@ -103,9 +103,22 @@ class MockCloud:
     def _get_router(self) -> Router:
         router = self._router
         if router is None:
-            router = Router.build((load(name).CLAIMS, name) for name in self.service_names)
-            self._router = router
+            with self._lock:
+                router = self._router
+                if router is None:
+                    router = Router.build((self._static_claims(name), name) for name in self.service_names)
+                    self._router = router
         return router
+
+    def _static_claims(self, name: str):
+        package = load(name)
+        if hasattr(package, "claims"):
+            return package.claims(self.fixtures.get(name, {}))
+        return package.CLAIMS
+
+    def _claim(self, name: str, claims) -> None:
+        """Routes a service adds at run time (a new mount, say)."""
+        self._get_router().add(claims, name)
 
     def service(self, name: str):
         """The wire protocol object of one service (its model is ``.model``)."""
@@ -122,6 +135,7 @@ class MockCloud:
                         credentials=self.credentials,
                         fixtures=self.fixtures.get(name, {}),
                         settings=dict(self.settings.get(name, {})),
+                        claim=functools.partial(self._claim, name),
                     )
                     built = load(name).build(context)
                     self._built[name] = built

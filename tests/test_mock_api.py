@@ -169,7 +169,7 @@ def test_custom_fixtures_file(tmp_path):
         assert exc.value.response["Error"]["Code"] == "UnrecognizedClientException"
     bad = tmp_path / "bad.json"
     bad.write_text('{"licensemanager": {"licenses": [{"license_arn": "nope"}]}}')
-    with pytest.raises(MockCloudError, match="does not match fixtures/schema.json"):
+    with pytest.raises(MockCloudError, match="do not match the fixtures schema"):
         with mock_cloud(fixtures=bad) as cloud:
             cloud.licensemanager
 

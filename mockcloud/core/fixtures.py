@@ -1,4 +1,10 @@
-"""Default state: the embedded fixtures, or a test's own file, checked with jsonschema on load."""
+"""Default state: the embedded fixtures, or a test's own file, checked with jsonschema on load.
+
+The embedded defaults are one file per service (``fixtures/<service>.json``)
+with its schema beside it (``fixtures/<service>.schema.json``), plus
+``credentials.json``; a test's own file is one JSON object with a section per
+service, and each section it has replaces the embedded one.
+"""
 from __future__ import annotations
 
 import copy
@@ -22,6 +28,23 @@ def _read(path: Path) -> dict:
         raise MockCloudError(f"fixtures file {path} is not valid JSON: {exc}") from None
 
 
+def schema() -> dict:
+    """The JSON Schema every fixtures file must match: the top level and each service's section."""
+    top = json.loads((EMBEDDED / "schema.json").read_text())
+    for path in sorted(EMBEDDED.glob("*.schema.json")):
+        top["properties"][path.name[: -len(".schema.json")]] = json.loads(path.read_text())
+    return top
+
+
+def embedded() -> dict:
+    data = _read(EMBEDDED / "credentials.json")
+    for path in sorted(EMBEDDED.glob("*.json")):
+        name = path.name[: -len(".json")]
+        if name not in ("credentials", "schema") and not name.endswith(".schema"):
+            data[name] = _read(path)
+    return data
+
+
 def load(path: str | Path | None = None) -> dict:
     """The fixtures for a mock: embedded defaults, with the sections of ``path`` replacing theirs.
 
@@ -33,7 +56,7 @@ def load(path: str | Path | None = None) -> dict:
         with _lock:
             cached = _cache.get(key)
             if cached is None:
-                cached = _validated(_read(EMBEDDED / "defaults.json"), EMBEDDED / "defaults.json")
+                cached = _validated(embedded(), EMBEDDED)
                 if path is not None:
                     own = _validated(_read(Path(path)), Path(path))
                     cached = {**cached, **own}
@@ -41,17 +64,11 @@ def load(path: str | Path | None = None) -> dict:
     return copy.deepcopy(cached)
 
 
-def schema() -> dict:
-    """The JSON Schema every fixtures file must match."""
-    return json.loads((EMBEDDED / "schema.json").read_text())
-
-
 def _validated(data: dict, origin: Path) -> dict:
     from jsonschema import Draft7Validator, FormatChecker
 
-    schema_ = schema()
-    errors = sorted(Draft7Validator(schema_, format_checker=FormatChecker()).iter_errors(data), key=lambda e: list(e.path))
+    errors = sorted(Draft7Validator(schema(), format_checker=FormatChecker()).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         lines = [f"  at {'/'.join(map(str, e.path)) or '(top)'}: {e.message}" for e in errors[:10]]
-        raise MockCloudError(f"fixtures file {origin} does not match fixtures/schema.json:\n" + "\n".join(lines))
+        raise MockCloudError(f"fixtures {origin} do not match the fixtures schema (fixtures/*.schema.json):\n" + "\n".join(lines))
     return data

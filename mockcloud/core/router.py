@@ -45,6 +45,7 @@ class Router:
         return router
 
     def add(self, claims: Claims, target: Any) -> None:
+        """Add routes; safe while other threads route requests (each store is updated in one step)."""
         for host in claims.hosts:
             self._hosts[host.lower()] = target
         for label, domain in claims.host_labels:
@@ -55,8 +56,10 @@ class Router:
             self._targets[prefix] = target
         for version in claims.api_versions:
             self._versions[version] = target
-        self._paths.extend((p, target) for p in claims.path_prefixes)
-        self._paths.sort(key=lambda item: -len(item[0]))
+        if claims.path_prefixes:
+            # a new list, assigned at once: routes may be added while requests are being routed
+            paths = self._paths + [(p, target) for p in claims.path_prefixes]
+            self._paths = sorted(paths, key=lambda item: -len(item[0]))
 
     def claims_host(self, host: str) -> Any:
         """The service whose real host this is, if any."""

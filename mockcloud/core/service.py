@@ -1,6 +1,7 @@
 """What a service gives the one request path: a wire protocol over a model.
 
 A service package exports ``NAME``, ``CLAIMS`` (a :class:`~.router.Claims`)
+or ``claims(fixtures) -> Claims`` when its routes depend on its fixtures,
 and ``build(context) -> ServiceProtocol``. Its protocol object walks each
 request through the steps below; the model behind it holds state and rules
 and knows nothing of HTTP.
@@ -8,12 +9,13 @@ and knows nothing of HTTP.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .clock import Clock
 from .credentials import Credentials
 from .errors import ServiceError
 from .request import Reply, Request
+from .router import Claims
 
 
 @dataclass
@@ -25,6 +27,7 @@ class ServiceContext:
     credentials: Credentials
     fixtures: dict = field(default_factory=dict)  # this service's section of the fixtures
     settings: dict = field(default_factory=dict)  # per-service options given to the mock
+    claim: Callable[[Claims], None] = lambda claims: None  # add routes to this service at run time
 
 
 class ServiceProtocol:
