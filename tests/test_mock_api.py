@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import http.server
 import os
 import threading
 import time
@@ -345,27 +344,6 @@ def test_existing_aws_credentials_are_left_alone(monkeypatch):
 
 
 # ---- interception ----------------------------------------------------------------
-
-
-@pytest.fixture
-def loopback_server():
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = b"real loopback"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/"
-    server.shutdown()
-    server.server_close()
 
 
 def test_unclaimed_host_fails_loudly_for_requests(loopback_server):

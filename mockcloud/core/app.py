@@ -37,6 +37,8 @@ class Application:
         reply = self.handle_environ(environ)
         if reply.unclaimed:
             reply = _unclaimed_reply(Request(environ))
+        if reply.delay:
+            time.sleep(reply.delay)
         start_response(reply.status_line, reply.headers)
         return [reply.body]
 
@@ -53,12 +55,12 @@ class Application:
         service = self._service(name)
         operation = ""
         error_code = None
+        delay = 0.0
         try:
             operation = service.operation_of(request)
             verdict = self.faults.judge(name, operation)
             if verdict is not None:
-                if verdict.latency:
-                    time.sleep(verdict.latency)
+                delay = verdict.latency
                 if verdict.throttle:
                     raise service.throttling_error(operation, verdict.retry_after)
                 if verdict.error or verdict.status:
@@ -76,6 +78,7 @@ class Application:
             error = service.internal_error()
             error_code = error.code
             reply = service.render_error(error, operation, request)
+        reply.delay = delay
         environ = request.environ
         self.log.record(
             RequestRecord(

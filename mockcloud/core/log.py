@@ -18,7 +18,7 @@ class RequestRecord(NamedTuple):
     @property
     def url(self) -> str:
         # Built when read, not on every request.
-        return self.target if "://" in self.target else f"{self.scheme}://{self.host}{self.target}"
+        return self.target if self.target.startswith(("http://", "https://")) else f"{self.scheme}://{self.host}{self.target}"
 
     @property
     def ok(self) -> bool:

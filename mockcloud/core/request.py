@@ -19,13 +19,17 @@ _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
 
 class Reply:
-    __slots__ = ("status", "headers", "body", "unclaimed")
+    """A rendered answer. ``delay`` is injected latency, applied by whoever delivers the reply
+    (the server sleeps; an interceptor waits as its client would, honouring the client's timeout)."""
+
+    __slots__ = ("status", "headers", "body", "unclaimed", "delay")
 
     def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes, unclaimed: bool = False):
         self.status = status
         self.headers = headers
         self.body = body
         self.unclaimed = unclaimed
+        self.delay = 0.0
 
     @property
     def status_line(self) -> str:
@@ -127,7 +131,7 @@ def raw_path(request: Request) -> str:
     """The path exactly as the client sent it (still percent-encoded)."""
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
     if raw:
-        if "://" in raw:  # absolute-form request target
+        if raw.startswith(("http://", "https://")):  # absolute-form request target
             raw = urlsplit(raw).path or "/"
         return raw.split("?", 1)[0] or "/"
     return quote(request.environ.get("PATH_INFO", "/").encode("latin-1"), safe="/~!$&'()*+,;=:@")

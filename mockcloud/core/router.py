@@ -24,6 +24,9 @@ class Claims:
     target_prefixes: tuple[str, ...] = ()  # X-Amz-Target prefix before the dot
     api_versions: tuple[str, ...] = ()  # Version values of Action+Version protocols
     path_prefixes: tuple[str, ...] = ()
+    # path prefixes matched only on requests that reached the standalone server (any host), never
+    # in-process: a service mounted at a base URL answers there under the server's own host
+    server_path_prefixes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Router:
     _targets: dict[str, Any] = field(default_factory=dict)
     _versions: dict[str, Any] = field(default_factory=dict)
     _paths: list[tuple[str, Any]] = field(default_factory=list)
+    _server_paths: list[tuple[str, Any]] = field(default_factory=list)
 
     @classmethod
     def build(cls, entries: Iterable[tuple[Claims, Any]]) -> "Router":
@@ -60,6 +64,9 @@ class Router:
             # a new list, assigned at once: routes may be added while requests are being routed
             paths = self._paths + [(p, target) for p in claims.path_prefixes]
             self._paths = sorted(paths, key=lambda item: -len(item[0]))
+        if claims.server_path_prefixes:
+            paths = self._server_paths + [(p, target) for p in claims.server_path_prefixes]
+            self._server_paths = sorted(paths, key=lambda item: -len(item[0]))
 
     def claims_host(self, host: str) -> Any:
         """The service whose real host this is, if any."""
@@ -98,4 +105,8 @@ class Router:
         for prefix, target in self._paths:
             if path.startswith(prefix):
                 return target
+        if self._server_paths and "mockcloud.in_process" not in environ:
+            for prefix, target in self._server_paths:
+                if path.startswith(prefix):
+                    return target
         return None

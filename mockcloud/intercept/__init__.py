@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 import threading
-from typing import Protocol
+import time
+from typing import Callable, Protocol
 
 from ..core.errors import UnmockedRequestError
 from ..core.request import Reply, build_environ
@@ -17,6 +18,12 @@ from ..core.request import Reply, build_environ
 INTERCEPTORS = {
     "mockcloud.intercept.botocore_send": "botocore",
     "mockcloud.intercept.requests_adapter": "requests",
+    "mockcloud.intercept.stdlib_http": "http.client",
+    "mockcloud.intercept.aiohttp_connector": "aiohttp",
+    "mockcloud.intercept.httpx_transport": "httpx",
+    "mockcloud.intercept.urllib3_pool": "urllib3",
+    "mockcloud.intercept.aiobotocore_send": "aiobotocore.endpoint",
+    "mockcloud.intercept.aliyun_vendored": "aliyunsdkcore.vendored.requests",
 }
 
 
@@ -69,11 +76,24 @@ def _uninstall() -> None:
         _installed.pop().uninstall()
 
 
-def answer(method: str, url: str, headers, body, blocked: type[UnmockedRequestError] = UnmockedRequestError) -> Reply | None:
+def answer(
+    method: str,
+    url: str,
+    headers,
+    body,
+    blocked: type[UnmockedRequestError] = UnmockedRequestError,
+    *,
+    timeout: float | None = None,
+    timed_out: Callable[[], Exception] | None = None,
+    wait: bool = True,
+) -> Reply | None:
     """The emulator's reply, or None when the request may go to the real network (passthrough).
 
     Raises ``blocked`` (the client family's own exception type) for a request
-    that no service claims.
+    that no service claims. Injected latency is waited out here (``wait``),
+    and a client read ``timeout`` shorter than it raises ``timed_out()`` after
+    ``timeout`` seconds, as a silent server would make the client do; async
+    interceptors pass ``wait=False`` and wait in their own loop.
     """
     mock = current()
     if mock is None:
@@ -91,7 +111,38 @@ def answer(method: str, url: str, headers, body, blocked: type[UnmockedRequestEr
     reply = mock.app.handle_environ(environ)
     if reply.unclaimed:
         raise blocked(method, url, host)
+    if reply.delay and wait:
+        wait_for(reply, timeout, timed_out)
     return reply
+
+
+def wait_for(reply: Reply, timeout: float | None, timed_out: Callable[[], Exception] | None) -> None:
+    if timeout is not None and timed_out is not None and reply.delay > timeout:
+        time.sleep(timeout)
+        raise timed_out()
+    time.sleep(reply.delay)
+
+
+async def async_wait_for(reply: Reply, timeout: float | None, timed_out: Callable[[], Exception] | None) -> None:
+    import asyncio
+
+    if timeout is not None and timed_out is not None and reply.delay > timeout:
+        await asyncio.sleep(timeout)
+        raise timed_out()
+    await asyncio.sleep(reply.delay)
+
+
+def read_timeout(timeout) -> float | None:
+    """The read part of a client's timeout setting: a number, a (connect, read) pair, or an object."""
+    if timeout is None or isinstance(timeout, (int, float)):
+        return timeout
+    if isinstance(timeout, tuple):
+        return timeout[1] if len(timeout) > 1 else timeout[0]
+    for attribute in ("read_timeout", "read", "total"):
+        value = getattr(timeout, attribute, None)
+        if isinstance(value, (int, float)):
+            return value
+    return None
 
 
 def _read_body(body) -> bytes:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 
-from . import answer
+from . import answer, read_timeout
 
 _original = None
 _AWSResponse = _HeadersDict = None
@@ -33,8 +33,21 @@ def _header_pairs(headers):
         return list(headers.items())
 
 
+def _timed_out(url: str):
+    def error():
+        from botocore.exceptions import ReadTimeoutError
+
+        return ReadTimeoutError(endpoint_url=url)
+
+    return error
+
+
 def _send(endpoint, request):
-    reply = answer(request.method, request.url, _header_pairs(request.headers), request.body)
+    timeout = read_timeout(getattr(getattr(endpoint, "http_session", None), "_timeout", None))
+    reply = answer(
+        request.method, request.url, _header_pairs(request.headers), request.body,
+        timeout=timeout, timed_out=_timed_out(request.url),
+    )
     if reply is None:
         return _original(endpoint, request)
     return _AWSResponse(request.url, reply.status, _HeadersDict(reply.headers), RawBody(reply.body))

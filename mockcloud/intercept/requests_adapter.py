@@ -12,7 +12,7 @@ from urllib3 import HTTPResponse
 from urllib3._collections import HTTPHeaderDict
 
 from ..core.errors import UnmockedRequestError
-from . import answer, current
+from . import answer, current, read_timeout
 
 
 class RequestsUnmockedRequest(UnmockedRequestError, requests.exceptions.ConnectionError):
@@ -47,7 +47,11 @@ class _CloudRoute(responses.BaseResponse):
         return True, ""
 
     def get_response(self, request) -> HTTPResponse:
-        reply = answer(request.method, request.url, request.headers, request.body, RequestsUnmockedRequest)
+        timeout = read_timeout(getattr(request, "req_kwargs", {}).get("timeout"))
+        reply = answer(
+            request.method, request.url, request.headers, request.body, RequestsUnmockedRequest,
+            timeout=timeout, timed_out=lambda: requests.exceptions.ReadTimeout(f"Read timed out. (read timeout={timeout})", request=request),
+        )
         headers = HTTPHeaderDict(reply.headers)
         original = HTTPResponse(body=io.BytesIO(), headers=headers, preload_content=False)
         original.msg = headers

@@ -10,6 +10,7 @@ from types import ModuleType
 
 SERVICE_PACKAGES: dict[str, str] = {
     "licensemanager": "mockcloud.services.licensemanager",
+    "amplifyuibuilder": "mockcloud.services.amplifyuibuilder",
 }
 
 

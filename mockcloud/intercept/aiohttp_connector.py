@@ -1,0 +1,116 @@
+"""aiohttp: the connector hands out in-memory connections.
+
+aiohttp serializes the request into our transport and parses our raw
+response with its own protocol, so ``ClientSession`` and everything on it
+(redirects, streaming, cookies, timeouts; the Alibaba tea SDK's async
+methods) behave as over a socket.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.connector import BaseConnector, Connection
+
+from ..core.errors import UnmockedRequestError
+from .. import intercept
+from .wire import RequestAssembler, answer_raw, render
+
+_original_connect = None
+
+
+class AiohttpUnmockedRequest(UnmockedRequestError, aiohttp.ClientConnectionError):
+    """aiohttp's own connection-error family, naming the host."""
+
+
+class MemoryTransport(asyncio.Transport):
+    def __init__(self, protocol: ResponseHandler, scheme: str, host: str, port: int, loop) -> None:
+        super().__init__()
+        self._protocol, self._loop = protocol, loop
+        self.scheme, self.host, self.port = scheme, host, port
+        self._request = RequestAssembler()
+        self._closing = False
+
+    def write(self, data) -> None:
+        if self._closing or not self._request.feed(bytes(data)):
+            return
+        request, self._request = self._request, RequestAssembler()
+        try:
+            reply = answer_raw(self.scheme, self.host, self.port, request, AiohttpUnmockedRequest, wait=False)
+            if reply is None:
+                raise AiohttpUnmockedRequest(request.method, request.target, self.host)
+        except Exception as exc:  # surfaces where aiohttp waits for the response
+            self._loop.call_soon(self._protocol.set_exception, exc)
+            return
+        # injected latency: the response arrives late, and aiohttp's own timeouts decide
+        self._loop.call_later(reply.delay, self._protocol.data_received, render(reply))
+
+    def writelines(self, chunks) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        if not self._closing:
+            self._closing = True
+            self._loop.call_soon(self._protocol.connection_lost, None)
+
+    abort = close
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_write_buffer_limits(self):
+        return (0, 0)
+
+    def set_write_buffer_limits(self, high=None, low=None) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def is_reading(self) -> bool:
+        return True
+
+    def get_extra_info(self, name, default=None):
+        if name == "peername":
+            return (self.host, self.port)
+        if name == "sockname":
+            return ("127.0.0.1", 0)
+        return default
+
+
+async def _connect(self: BaseConnector, req, traces, timeout) -> Connection:
+    mock = intercept.current()
+    host = req.url.host or ""
+    if mock is None or mock.passes(host):
+        return await _original_connect(self, req, traces, timeout)
+    loop = asyncio.get_running_loop()
+    protocol = ResponseHandler(loop=loop)
+    transport = MemoryTransport(protocol, req.url.scheme, host, req.url.port, loop)
+    protocol.connection_made(transport)
+    protocol.force_close()  # never pooled: each request gets a fresh in-memory connection
+    return Connection(self, req.connection_key, protocol, loop)
+
+
+def install() -> None:
+    global _original_connect
+    if _original_connect is None:
+        _original_connect = BaseConnector.connect
+        BaseConnector.connect = _connect
+
+
+def uninstall() -> None:
+    global _original_connect
+    if _original_connect is not None:
+        BaseConnector.connect = _original_connect
+        _original_connect = None
