@@ -8,7 +8,9 @@ Run from the repository root:
 It prints one line per figure with its ratio, target and PASS/FAIL:
 
 1. boto3 License Manager ``get_access_token`` inside ``mock_cloud`` against a
-   client answered by a canned ``before-send`` handler (the botocore floor);
+   client answered by a canned ``before-send`` handler (the botocore floor),
+   and requests / httpx under ``mock_cloud`` against ``responses`` / ``respx``
+   answering the same signed request;
 2. ``mock_cloud()`` start plus stop;
 3. ``import mockcloud`` against ``import moto``, each in fresh subprocesses;
 4. server-mode requests/s of ``LiveServer`` against a bare WSGI app on the
@@ -131,6 +133,80 @@ def bench_call(sizes: Sizes) -> list[str]:
     return [report(f"get_access_token in-process: {m:.1f} us/call vs canned before-send floor {f:.1f} us/call "
                    f"(access token {len(real_jwt)} chars, median of {sizes.call_rounds}x{sizes.calls_per_round})",
                    m / f, "<=", 1.5)]
+
+
+# ---- 1b. plain HTTP clients against their own minimal mocks --------------------
+def _signed_list_tokens() -> tuple[str, bytes, dict]:
+    """A License Manager ListTokens request, SigV4-signed once (replays are valid for 5 minutes)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url, body = f"https://license-manager.{REGION}.amazonaws.com/", b"{}"
+    request = AWSRequest("POST", url, data=body, headers={
+        "X-Amz-Target": "AWSLicenseManager.ListTokens", "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials(KEY, SECRET), "license-manager", REGION).add_auth(request)
+    return url, body, dict(request.headers)
+
+
+def bench_http_clients(sizes: Sizes) -> list[str]:
+    """requests vs ``responses`` and httpx vs ``respx``, each answering the same signed request."""
+    import httpx
+    import requests
+    import respx
+    import responses
+
+    from mockcloud import mock_cloud
+
+    url, body, headers = _signed_list_tokens()
+    reply_headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "00000000-0000-4000-8000-000000000000"}
+    canned = b'{"Tokens":[]}'
+    session, client = requests.Session(), httpx.Client()
+
+    def per_call_us(call, n: int) -> float:
+        begin = time.perf_counter()
+        for _ in range(n):
+            call()
+        return (time.perf_counter() - begin) / n * 1e6
+
+    def with_requests():
+        assert session.post(url, data=body, headers=headers).content == canned
+
+    def with_httpx():
+        assert client.post(url, content=body, headers=headers).content == canned
+
+    def floor_requests(n):
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            mock.add(responses.POST, url, body=canned, headers=reply_headers, status=200)
+            return per_call_us(with_requests, n)
+
+    def floor_httpx(n):
+        with respx.mock(assert_all_called=False) as router:
+            router.post(url).mock(return_value=httpx.Response(200, content=canned, headers=reply_headers))
+            return per_call_us(with_httpx, n)
+
+    def mocked(call, n):
+        with mock_cloud():
+            return per_call_us(call, n)
+
+    lines = []
+    for label, floor, call, floor_name in (
+        ("requests", floor_requests, with_requests, "responses"),
+        ("httpx", floor_httpx, with_httpx, "respx"),
+    ):
+        floor(sizes.call_warmup)
+        mocked(call, sizes.call_warmup)
+        floor_us, mock_us = [], []
+        for _ in range(sizes.call_rounds):  # interleaved, as above
+            floor_us.append(floor(sizes.calls_per_round))
+            mock_us.append(mocked(call, sizes.calls_per_round))
+        f, m = statistics.median(floor_us), statistics.median(mock_us)
+        lines.append(report(f"{label} ListTokens in-process: {m:.1f} us/call vs {floor_name} answering the same "
+                            f"request {f:.1f} us/call (median of {sizes.call_rounds}x{sizes.calls_per_round})",
+                            m / f, "<=", 1.5))
+    session.close()
+    client.close()
+    return lines
 
 
 # ---- 2. start + stop ----------------------------------------------------------
@@ -313,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller counts, for CI smoke runs")
     sizes = QUICK if parser.parse_args(argv).quick else FULL
     began = time.perf_counter()
-    for bench in (bench_call, bench_start_stop, bench_import, bench_server):
+    for bench in (bench_call, bench_http_clients, bench_start_stop, bench_import, bench_server):
         for line in bench(sizes):
             print(line, flush=True)
     print(f"total benchmark time {time.perf_counter() - began:.1f} s")

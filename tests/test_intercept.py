@@ -424,3 +424,29 @@ def test_aiobotocore_unclaimed_host_fails_loudly():
     with mock_cloud():
         with pytest.raises(UnmockedRequestError, match="sts"):
             asyncio.run(go())
+
+
+def test_libraries_are_patched_when_imported_not_before():
+    """Starting a mock imports no client library; one first imported inside the mock is caught all the same."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from mockcloud import mock_cloud
+with mock_cloud():
+    assert not {"aiohttp", "httpx", "aiobotocore", "aliyunsdkcore"} & set(sys.modules), sorted(sys.modules)
+    import httpx
+    try:
+        httpx.get("http://late.example.org/")
+    except httpx.ConnectError as err:
+        assert "late.example.org" in str(err)
+    else:
+        raise SystemExit("not intercepted")
+import httpx
+assert httpx.HTTPTransport.handle_request.__module__ == "httpx._transports.default"
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -7,6 +7,9 @@ request to the innermost active mock.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
 import threading
 import time
 from typing import Callable, Protocol
@@ -61,19 +64,85 @@ def pop(mock: ActiveMock) -> None:
 
 
 def _install() -> None:
+    pending = {}
     for module_name, library in INTERCEPTORS.items():
-        try:
-            importlib.import_module(library)
-        except ImportError:
-            continue
-        module = importlib.import_module(module_name)
-        module.install()
-        _installed.append(module)
+        if library in sys.modules:
+            _install_one(module_name)
+        elif importlib.util.find_spec(library.partition(".")[0]) is not None:
+            pending[library] = module_name  # installed but not imported: patch it when it is
+    if pending:
+        _hook.watch(pending)
+
+
+def _install_one(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    module.install()
+    _installed.append(module)
 
 
 def _uninstall() -> None:
+    _hook.watch({})
     while _installed:
         _installed.pop().uninstall()
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Patches a client library the moment it is imported while a mock runs.
+
+    So a mock never imports a library the test does not use, and a library
+    first imported inside the mock is caught all the same.
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[str, str] = {}
+
+    def watch(self, pending: dict[str, str]) -> None:
+        self.pending = dict(pending)
+        if self.pending and self not in sys.meta_path:
+            sys.meta_path.insert(0, self)
+        elif not self.pending and self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in self.pending:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _ThenPatch(spec.loader, self, fullname)
+        return spec
+
+    def loaded(self, fullname: str) -> None:
+        with _lock:
+            module_name = self.pending.pop(fullname, None)
+            if module_name is not None and _stack:
+                _install_one(module_name)
+            if not self.pending:
+                self.watch({})
+
+
+class _ThenPatch(importlib.abc.Loader):
+    def __init__(self, loader, hook: _PatchOnImport, fullname: str) -> None:
+        self._loader, self._hook, self._fullname = loader, hook, fullname
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self._loader.exec_module(module)
+        self._hook.loaded(self._fullname)
+
+    def __getattr__(self, name):  # get_resource_reader, is_package, ... of the real loader
+        return getattr(self._loader, name)
+
+
+_hook = _PatchOnImport()
 
 
 def answer(
