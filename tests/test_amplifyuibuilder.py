@@ -126,7 +126,7 @@ def assert_invalid(excinfo, fragment: str = "") -> None:
     assert excinfo.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == "InvalidParameterException"
 
 
-def signed(backend, method: str, path: str, body: bytes, *, host: str = AWS_HOST) -> requests.Response:
+def signed(backend, method: str, path: str, body: bytes) -> requests.Response:
     """A request signed by botocore's own SigV4 signer, sent by requests (for bodies boto3 cannot send)."""
     url = f"{backend.aws_url}{path}"
     request = AWSRequest(method, url, data=body, headers={"Content-Type": "application/json"})

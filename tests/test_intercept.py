@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import time
 import urllib.error
 import urllib.request
@@ -272,7 +273,27 @@ def probe_licensemanager(cloud, client: Client) -> None:
     assert cloud.requests[-1].operation == "ListLicenses"
 
 
-PROBES: dict[str, Callable] = {"licensemanager": probe_licensemanager}
+def _sigv4_rest(method, url, service, body: bytes) -> dict:
+    request = AWSRequest(method, url, data=body, headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials("testing", "testing"), service, "us-east-1").add_auth(request)
+    return dict(request.headers)
+
+
+def probe_amplifyuibuilder(cloud, client: Client) -> None:
+    """ExchangeCodeForToken (REST-JSON, SigV4), then Figma's /v1/me with the token (plain bearer)."""
+    code = cloud.amplifyuibuilder.create_authorization_code()
+    url = "https://amplifyuibuilder.us-east-1.amazonaws.com/tokens/figma"
+    body = json.dumps({"code": code, "redirectUri": "https://mockcloud.example/figma/callback",
+                       "clientId": "mockcloud-amplify-figma-client"}).encode()
+    result = client.call("POST", url, _sigv4_rest("POST", url, "amplifyuibuilder", body), body)
+    assert result.status == 200, result.body
+    access = json.loads(result.body)["accessToken"]
+    me = client.call("GET", "https://api.figma.com/v1/me", {"Authorization": f"Bearer {access}"})
+    assert me.status == 200 and json.loads(me.body)["email"] == "designer@example.com"
+    assert [r.operation for r in cloud.requests][-2] == "ExchangeCodeForToken"
+
+
+PROBES: dict[str, Callable] = {"licensemanager": probe_licensemanager, "amplifyuibuilder": probe_amplifyuibuilder}
 
 
 def test_every_service_has_a_probe():
@@ -349,7 +370,7 @@ def test_every_patch_point_is_restored():
 def test_echo_sees_what_the_client_sent(client, echo):
     result = client.call("POST", f"{ECHO}/echo?x=1", {"X-Test": "yes", "Content-Type": "text/plain"}, b"hello body")
     assert result.status == 200
-    sent = __import__("json").loads(result.body)
+    sent = json.loads(result.body)
     assert (sent["method"], sent["path"], sent["query"], sent["body"]) == ("POST", "/echo", {"x": "1"}, "hello body")
     assert sent["headers"]["x-test"] == "yes"
 
@@ -386,7 +407,7 @@ def test_injected_latency_and_client_timeouts(client, echo):
 def test_session_reuse(client, echo):
     results = client.session_calls([f"{ECHO}/echo?n={i}" for i in range(3)])
     assert [r.status for r in results] == [200, 200, 200]
-    assert [__import__("json").loads(r.body)["query"]["n"] for r in results] == ["0", "1", "2"]
+    assert [json.loads(r.body)["query"]["n"] for r in results] == ["0", "1", "2"]
     assert len(echo.requests) == 3
 
 
