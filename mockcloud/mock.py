@@ -4,8 +4,8 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 import threading
-import unittest
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
 from urllib.parse import urlsplit
@@ -228,7 +228,8 @@ class MockCloud:
         return wrapper  # type: ignore[return-value]
 
     def _decorate_class(self, cls: type) -> type:
-        if issubclass(cls, unittest.TestCase):
+        unittest = sys.modules.get("unittest")  # a TestCase means unittest is imported already
+        if unittest is not None and issubclass(cls, unittest.TestCase):
             original_setup = cls.setUp
             mock = self
 

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from .errors import ServiceError
 from .faults import Faults
 from .log import RequestLog, RequestRecord
-from .request import Reply, Request, request_target
+from .request import Reply, request_target
+
+if TYPE_CHECKING:
+    from .request import Request
 from .router import Router
 
-logger = logging.getLogger("mockcloud")
 
 
 class Application:
@@ -26,6 +27,9 @@ class Application:
         log: RequestLog,
         now: Callable[[], float],
     ) -> None:
+        from werkzeug.wrappers import Request  # here, not at import: mockcloud imports in milliseconds
+
+        self._request_class = Request
         self._router = router
         self._compiled: Router | None = None
         self._service = service
@@ -36,14 +40,14 @@ class Application:
     def __call__(self, environ, start_response):
         reply = self.handle_environ(environ)
         if reply.unclaimed:
-            reply = _unclaimed_reply(Request(environ))
+            reply = _unclaimed_reply(self._request_class(environ))
         if reply.delay:
             time.sleep(reply.delay)
         start_response(reply.status_line, reply.headers)
         return [reply.body]
 
     def handle_environ(self, environ: dict) -> Reply:
-        return self.handle(Request(environ))
+        return self.handle(self._request_class(environ))
 
     def handle(self, request: Request) -> Reply:
         router = self._compiled
@@ -74,7 +78,9 @@ class Application:
             error_code = error.code
             reply = service.render_error(error, operation, request)
         except Exception:  # a bug of ours must still answer in the service's format
-            logger.exception("mockcloud: %s %s failed inside the emulator", name, operation)
+            import logging
+
+            logging.getLogger("mockcloud").exception("mockcloud: %s %s failed inside the emulator", name, operation)
             error = service.internal_error()
             error_code = error.code
             reply = service.render_error(error, operation, request)

@@ -11,7 +11,10 @@ import sys
 from http import HTTPStatus
 from urllib.parse import quote, urlsplit
 
-from werkzeug.wrappers import Request
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Request
 
 __all__ = ["Request", "Reply", "build_environ", "raw_path", "request_body", "request_host", "request_target"]
 
@@ -169,3 +172,13 @@ def request_target(request: Request) -> str:
         if environ.get("QUERY_STRING"):
             raw += "?" + environ["QUERY_STRING"]
     return raw
+
+
+def __getattr__(name: str):
+    # werkzeug is imported on first use, not by ``import mockcloud``
+    if name == "Request":
+        from werkzeug.wrappers import Request
+
+        globals()["Request"] = Request
+        return Request
+    raise AttributeError(name)

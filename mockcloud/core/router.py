@@ -8,10 +8,13 @@ scope, ``X-Amz-Target``, ``Action`` + ``Version``, and last the path.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .auth.sigv4 import scope_of
-from .request import Request, request_host
+from .request import request_host
+
+if TYPE_CHECKING:
+    from .request import Request
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,15 @@ and knows nothing of HTTP.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .clock import Clock
 from .credentials import Credentials
 from .errors import ServiceError
-from .request import Reply, Request
+from .request import Reply
+
+if TYPE_CHECKING:
+    from .request import Request
 from .router import Claims
 
 

@@ -11,12 +11,15 @@ import hmac
 import re
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, unquote
 
 from ..credentials import Credentials
 from ..errors import ServiceError
-from ..request import Request, raw_path
+from ..request import raw_path
+
+if TYPE_CHECKING:
+    from ..request import Request
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW_SECONDS = 300
