@@ -293,7 +293,22 @@ def probe_amplifyuibuilder(cloud, client: Client) -> None:
     assert [r.operation for r in cloud.requests][-2] == "ExchangeCodeForToken"
 
 
-PROBES: dict[str, Callable] = {"licensemanager": probe_licensemanager, "amplifyuibuilder": probe_amplifyuibuilder}
+def probe_userapi(cloud, client: Client) -> None:
+    """Login (JSON), then /User/Me with the JWT bearer token."""
+    base = "https://userapi.example.com"
+    body = json.dumps({"username": "api_user", "password": "secure_password_123"}).encode()
+    login = client.call("POST", f"{base}/User/Login", {"Version": "2.0", "Content-Type": "application/json"}, body)
+    assert login.status == 200, login.body
+    access = json.loads(login.body)["accessToken"]
+    me = client.call("GET", f"{base}/User/Me", {"Version": "2.0", "Authorization": f"Bearer {access}"})
+    assert me.status == 200 and json.loads(me.body)["userID"] == "1001"
+
+
+PROBES: dict[str, Callable] = {
+    "licensemanager": probe_licensemanager,
+    "amplifyuibuilder": probe_amplifyuibuilder,
+    "userapi": probe_userapi,
+}
 
 
 def test_every_service_has_a_probe():

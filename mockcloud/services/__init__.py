@@ -10,7 +10,9 @@ from types import ModuleType
 
 SERVICE_PACKAGES: dict[str, str] = {
     "licensemanager": "mockcloud.services.licensemanager",
+    "wuying": "mockcloud.services.wuying",
     "amplifyuibuilder": "mockcloud.services.amplifyuibuilder",
+    "userapi": "mockcloud.services.userapi",
 }
 
 
