@@ -304,8 +304,25 @@ def probe_userapi(cloud, client: Client) -> None:
     assert me.status == 200 and json.loads(me.body)["userID"] == "1001"
 
 
+def probe_wuying(cloud, client: Client) -> None:
+    """Anonymous Alibaba RPC: GetLoginToken (form body), then RefreshLoginToken (query string)."""
+    from urllib.parse import urlencode
+
+    url = "https://ecd.cn-hangzhou.aliyuncs.com/"
+    common = {"Version": "2020-10-02", "RegionId": "cn-hangzhou", "ClientId": "probe-client", "EndUserId": "alice"}
+    form = urlencode({**common, "Action": "GetLoginToken", "Password": "Alice-Passw0rd", "CurrentStage": "ADPassword"})
+    login = client.call("POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, form.encode())
+    assert login.status == 200, login.body
+    token = json.loads(login.body)["LoginToken"]
+    query = urlencode({**common, "Action": "RefreshLoginToken", "LoginToken": token})
+    refreshed = client.call("GET", f"{url}?{query}")
+    assert refreshed.status == 200, refreshed.body
+    assert json.loads(refreshed.body)["LoginToken"] not in ("", token)
+
+
 PROBES: dict[str, Callable] = {
     "licensemanager": probe_licensemanager,
+    "wuying": probe_wuying,
     "amplifyuibuilder": probe_amplifyuibuilder,
     "userapi": probe_userapi,
 }
