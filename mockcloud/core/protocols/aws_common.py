@@ -72,3 +72,25 @@ def validation_error(violations: list[Violation], code: str = "ValidationExcepti
     noun = "error" if count == 1 else "errors"
     message = f"{count} validation {noun} detected: " + "; ".join(describe(v) for v in violations)
     return ServiceError(code, message, 400)
+
+
+def raise_for_violations(
+    violations: list[Violation],
+    *,
+    validation_code: str = "ValidationException",
+    serialization_code: str = "SerializationException",
+    common: bool = True,
+) -> None:
+    """Coral's answer to invalid input: a wrong type fails to deserialize, anything else fails validation."""
+    if not violations:
+        return
+    wrong_types = [v for v in violations if v.kind == "type"]
+    if wrong_types:
+        bad = wrong_types[0]
+        raise ServiceError(
+            serialization_code,
+            f"Unexpected value type for {'.'.join(map(str, bad.path)) or 'the request'}: expected {bad.limit}",
+            400,
+            common=common,
+        )
+    raise validation_error(violations, validation_code)

@@ -9,7 +9,7 @@ from ..errors import ServiceError
 from ..request import Reply, Request, request_body
 from ..service import ServiceProtocol
 from ..validation import SchemaSet
-from .aws_common import request_id, validation_error
+from .aws_common import raise_for_violations, request_id
 
 _compact = json.JSONEncoder(separators=(",", ":")).encode
 _CORAL = "com.amazon.coral.service#"
@@ -64,19 +64,7 @@ class AwsJsonProtocol(ServiceProtocol):
     def validate(self, operation: str, params: Any) -> None:
         if self.schemas is None:
             return
-        violations = self.schemas.violations(operation, params)
-        if not violations:
-            return
-        wrong_types = [v for v in violations if v.kind == "type"]
-        if wrong_types:
-            bad = wrong_types[0]
-            raise ServiceError(
-                "SerializationException",
-                f"Unexpected value type for {'.'.join(map(str, bad.path)) or 'the request'}: expected {bad.limit}",
-                400,
-                common=True,
-            )
-        raise validation_error(violations)
+        raise_for_violations(self.schemas.violations(operation, params))
 
     def invoke(self, operation: str, params: Any, caller: Any, request: Request) -> Any:
         return getattr(self, self.operations[operation])(params, caller)

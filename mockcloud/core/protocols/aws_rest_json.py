@@ -26,7 +26,7 @@ from ..errors import ServiceError
 from ..request import Reply, Request, raw_path, request_body
 from ..service import ServiceProtocol
 from ..validation import SchemaSet
-from .aws_common import request_id, validation_error
+from .aws_common import raise_for_violations, request_id
 
 _compact = json.JSONEncoder(separators=(",", ":")).encode
 _ROUTE_KEY = "mockcloud.rest_route"
@@ -164,18 +164,12 @@ class AwsRestJsonProtocol(ServiceProtocol):
     def validate(self, operation: str, params: Any) -> None:
         if self.schemas is None:
             return
-        violations = self.schemas.violations(operation, params)
-        if not violations:
-            return
-        wrong_types = [v for v in violations if v.kind == "type"]
-        if wrong_types:
-            bad = wrong_types[0]
-            raise ServiceError(
-                self.serialization_code,
-                f"Unexpected value type for {'.'.join(map(str, bad.path)) or 'the request'}: expected {bad.limit}",
-                400,
-            )
-        raise validation_error(violations, self.validation_code)
+        raise_for_violations(
+            self.schemas.violations(operation, params),
+            validation_code=self.validation_code,
+            serialization_code=self.serialization_code,
+            common=False,
+        )
 
     def invoke(self, operation: str, params: Any, caller: Any, request: Request) -> Any:
         return getattr(self, self.operations[operation])(params, caller)
