@@ -63,12 +63,23 @@ def pop(mock: ActiveMock) -> None:
             _uninstall()
 
 
+_present: dict[str, bool] = {}  # is this library installed at all? asked once per process
+
+
+def _is_installed(library: str) -> bool:
+    top = library.partition(".")[0]
+    present = _present.get(top)
+    if present is None:
+        present = _present[top] = importlib.util.find_spec(top) is not None
+    return present
+
+
 def _install() -> None:
     pending = {}
     for module_name, library in INTERCEPTORS.items():
         if library in sys.modules:
             _install_one(module_name)
-        elif importlib.util.find_spec(library.partition(".")[0]) is not None:
+        elif _is_installed(library):
             pending[library] = module_name  # installed but not imported: patch it when it is
     if pending:
         _hook.watch(pending)
