@@ -320,7 +320,37 @@ def probe_wuying(cloud, client: Client) -> None:
     assert json.loads(refreshed.body)["LoginToken"] not in ("", token)
 
 
+def probe_devpay(cloud, client: Client) -> None:
+    """ActivateDesktopProduct (unsigned GET), then VerifyProductSubscriptionByTokens signed (version 1) with
+    the customer key pair it returned, as a form POST."""
+    import base64
+    import hashlib
+    import hmac
+    import xml.etree.ElementTree as ET
+    from urllib.parse import urlencode
+
+    ls = "{http://ls.amazonaws.com/doc/2008-04-28/}"
+    url = "https://ls.amazonaws.com/"
+    token = cloud.devpay.product("6883959E").token
+    query = urlencode({"Action": "ActivateDesktopProduct", "Version": "2008-04-28",
+                       "ActivationKey": "ADMAY7DVLJTWHJ76MMBMQEXAMPLE", "ProductToken": token})
+    activated = client.call("GET", f"{url}?{query}")
+    assert activated.status == 200, activated.body
+    root = ET.fromstring(activated.body)
+    key, secret = root.find(f".//{ls}AWSAccessKeyId").text, root.find(f".//{ls}SecretAccessKey").text
+    params = {"Action": "VerifyProductSubscriptionByTokens", "Version": "2008-04-28", "AWSAccessKeyId": key,
+              "SignatureVersion": "1", "Timestamp": cloud.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "ProductToken": token, "UserToken": root.find(f".//{ls}UserToken").text}
+    text = "".join(n + params[n] for n in sorted(params, key=str.lower))
+    params["Signature"] = base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()).decode()
+    verified = client.call("POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, urlencode(params).encode())
+    assert verified.status == 200, verified.body
+    assert ET.fromstring(verified.body).find(f".//{ls}Subscribed").text == "true"
+    assert cloud.requests[-1].operation == "VerifyProductSubscriptionByTokens"
+
+
 PROBES: dict[str, Callable] = {
+    "devpay": probe_devpay,
     "licensemanager": probe_licensemanager,
     "wuying": probe_wuying,
     "amplifyuibuilder": probe_amplifyuibuilder,

@@ -157,6 +157,7 @@ def request_body(request: Request) -> bytes:
         length = environ.get("CONTENT_LENGTH")
         if length and not environ.get("HTTP_TRANSFER_ENCODING"):
             body = environ["wsgi.input"].read(int(length)) if int(length) > 0 else b""
+            environ["wsgi.input"] = io.BytesIO(body)  # still readable for werkzeug's form parsing
         else:
             body = request.get_data()
         environ["mockcloud.body"] = body

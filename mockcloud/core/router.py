@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .auth.sigv4 import scope_of
-from .request import request_host
+from .request import request_body, request_host
 
 if TYPE_CHECKING:
     from .request import Request
@@ -101,7 +101,8 @@ class Router:
         if self._versions:
             version = environ.get("HTTP_X_ACS_VERSION") or request.args.get("Version")
             if version is None and request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
-                version = request.form.get("Version")
+                # read through request_body, not request.form: the service may still need the raw body
+                version = _form_value(request_body(request), "Version")
             if version is not None and version in self._versions:
                 return self._versions[version]
         path = environ.get("PATH_INFO", "/")
@@ -113,3 +114,13 @@ class Router:
                 if path.startswith(prefix):
                     return target
         return None
+
+
+def _form_value(body: bytes, name: str) -> str | None:
+    """The first value of ``name`` in a form-encoded body, or None."""
+    from urllib.parse import parse_qsl
+
+    for key, value in parse_qsl(body.decode("latin-1")):
+        if key == name:
+            return value
+    return None

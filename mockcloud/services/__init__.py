@@ -10,6 +10,7 @@ from types import ModuleType
 
 SERVICE_PACKAGES: dict[str, str] = {
     "licensemanager": "mockcloud.services.licensemanager",
+    "devpay": "mockcloud.services.devpay",
     "wuying": "mockcloud.services.wuying",
     "amplifyuibuilder": "mockcloud.services.amplifyuibuilder",
     "userapi": "mockcloud.services.userapi",

@@ -1,0 +1,256 @@
+"""The AWS Query protocol of the SQS/EC2/DevPay era: ``Action``+``Version`` over GET or form POST, XML answers.
+
+Success::
+
+    <{Action}Response xmlns="{namespace of the Version}">
+      <{Action}Result>...</{Action}Result>
+      <ResponseMetadata><RequestId>…</RequestId></ResponseMetadata>
+    </{Action}Response>
+
+Errors::
+
+    <ErrorResponse xmlns="…"><Error><Type>Sender</Type><Code>…</Code><Message>…</Message><Detail/></Error>
+      <RequestId>…</RequestId></ErrorResponse>
+
+with the HTTP status of the code from one table (:data:`COMMON_ERRORS`, which
+a service extends). Requests are signed with signature version 0, 1 or 2
+(:mod:`..auth.aws_query_signature`). A service subclasses
+:class:`AwsQueryProtocol`, sets its namespaces and operations, and returns
+each result as ``[(element, value), ...]`` in schema order.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+from xml.sax.saxutils import escape
+
+from ..auth import aws_query_signature as query_auth
+from ..auth.aws_query_signature import QueryAuthRules, QueryParams, QuerySigner
+from ..errors import ServiceError
+from ..request import Reply, Request, raw_path, request_body
+from ..service import ServiceProtocol
+from .aws_common import request_id
+
+# code -> (HTTP status, message). Statuses are those the AWS Query framework
+# documented (SQS 2008-01-01 "Errors Common to all Actions"); the ones it left
+# open are marked [I] and are choices.
+COMMON_ERRORS: dict[str, tuple[int, str]] = {
+    "AccessDenied": (403, "Access to the resource is denied."),
+    "AuthFailure": (401, "A value used for authentication could not be validated, such as Signature."),
+    "CannotValidateCredentials": (403, "The provided security credentials are not valid."),  # [I]
+    "ConflictingQueryParameter": (400, "The query parameter is invalid. Its structure conflicts with that of another parameter."),
+    "ElementNotSigned": (403, "The element is not signed."),
+    "InternalError": (500, "We encountered an internal error. Please try again."),
+    "InvalidAccessKeyId": (401, "AWS was not able to validate the provided access credentials."),
+    "InvalidAction": (400, "The action is not valid for this web service."),
+    "InvalidAddress": (404, "The address is not valid for this web service."),
+    "InvalidClientTokenId": (403, "The AWS Access Key Id you provided does not exist in our records."),  # [I]
+    "InvalidHttpRequest": (400, "Invalid HTTP request."),
+    "InvalidParameterCombination": (400, "Two parameters were specified that cannot be used together, such as Timestamp and Expires."),
+    "InvalidParameterValue": (400, "One or more parameters cannot be validated."),
+    "InvalidQueryParameter": (400, "The query parameter is invalid. Please see service documentation for correct syntax."),
+    "InvalidRequest": (400, "The service cannot handle the request. Request is invalid."),
+    "InvalidSecurity": (403, "The provided security credentials are not valid."),
+    "InvalidSecurityToken": (400, "The security token used in the request is invalid."),
+    "MalformedSOAPSignature": (400, "Invalid SOAP Signature."),
+    "MalformedVersion": (400, "Version not well formed. Must be in YYYY-MM-DD format."),
+    "MissingAction": (400, "No action was supplied with this request."),  # [I]
+    "MissingClientTokenId": (403, "Request must contain AWSAccessKeyId or X.509 certificate."),
+    "MissingCredentials": (401, "AWS was not able to authenticate the request: access credentials are missing."),
+    "MissingParameter": (400, "A required parameter is missing."),
+    "NoSuchVersion": (400, "An incorrect version was specified in the request."),
+    "RequestExpired": (400, "Request has expired."),
+    "RequestThrottled": (503, "Request is throttled."),  # [I]
+    "ServiceUnavailable": (503, "Service is unavailable. This error is often temporary; resend the request after a short wait."),
+    "SignatureDoesNotMatch": (403, "The request signature we calculated does not match the signature you provided."),  # [I]
+    "UnsupportedHttpVerb": (405, "The requested HTTP verb is not supported."),  # [I]
+    "URITooLong": (414, "The URI exceeded the maximum limit."),  # [I]
+}
+
+_STATE = "mockcloud.aws_query"  # per-request state kept in the WSGI environ
+FORM = "application/x-www-form-urlencoded"
+
+
+def xml_elements(items: Iterable[tuple[str, Any]]) -> str:
+    """``[(name, value), ...]`` as XML elements in that order; a list value nests, None is left out."""
+    out = []
+    for name, value in items:
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out.append(f"<{name}>{'true' if value else 'false'}</{name}>")
+        elif isinstance(value, (list, tuple)):
+            out.append(f"<{name}>{xml_elements(value)}</{name}>")
+        else:
+            out.append(f"<{name}>{escape(str(value))}</{name}>")
+    return "".join(out)
+
+
+def response_xml(action: str, namespace: str, result: Iterable[tuple[str, Any]], rid: str) -> str:
+    """``<{Action}Response>`` with its Result and ResponseMetadata, without the XML declaration."""
+    return (
+        f'<{action}Response xmlns="{namespace}"><{action}Result>{xml_elements(result)}</{action}Result>'
+        f"<ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata></{action}Response>"
+    )
+
+
+def error_type(status: int) -> str:
+    return "Receiver" if status >= 500 else "Sender"
+
+
+class AwsQueryProtocol(ServiceProtocol):
+    """Subclasses set the class attributes and implement one method per operation.
+
+    ``operations`` maps an Action to the protocol method that carries it out
+    with the parsed parameters and the signer. ``namespaces`` maps each
+    accepted API version to its response namespace.
+    """
+
+    namespaces: Mapping[str, str] = {}
+    error_namespace: str | None = None  # None: the namespace of the request's version
+    operations: Mapping[str, str] = {}
+    unsigned_operations: frozenset[str] = frozenset()
+    list_params: frozenset[str] = frozenset()  # names sent as Name, Name.1, Name.2 ... (or repeated)
+    errors: Mapping[str, tuple[int, str]] = COMMON_ERRORS
+    server_header: str | None = None
+    throttling_code: str = "ServiceUnavailable"
+    query_auth: QueryAuthRules = QueryAuthRules()
+
+    # ---- errors ----------------------------------------------------------------
+    def error(self, code: str, message: str | None = None) -> ServiceError:
+        """The service's error with its status from the one table (400 for a code not in it)."""
+        status, default = self.errors.get(code, (400, ""))
+        return ServiceError(code, default if message is None else message, status)
+
+    def throttling_error(self, operation: str, retry_after: float | None) -> ServiceError:
+        return self.error(self.throttling_code)
+
+    def internal_error(self) -> ServiceError:
+        return self.error("InternalError")
+
+    def injected_error(self, code: str | None, status: int | None, message: str | None) -> ServiceError:
+        if code is not None and status is None:
+            return self.error(code, message or f"mockcloud injected fault: {code}")
+        return super().injected_error(code, status, message)
+
+    # ---- the request -------------------------------------------------------------
+    def state(self, request: Request) -> dict:
+        state = request.environ.get(_STATE)
+        if state is None:
+            state = request.environ[_STATE] = {}
+        return state
+
+    def query(self, request: Request) -> QueryParams:
+        """The query string and (for a form POST) the body's parameters, decoded once per request."""
+        state = self.state(request)
+        query = state.get("query")
+        if query is None:
+            body = ""
+            if request.method == "POST" and request.mimetype == FORM:
+                try:
+                    body = request_body(request).decode("utf-8")
+                except UnicodeDecodeError:
+                    raise self.error("InvalidQueryParameter", "The request body is not valid UTF-8.") from None
+            query = state["query"] = QueryParams(request.environ.get("QUERY_STRING", ""), body)
+        return query
+
+    def operation_of(self, request: Request) -> str:
+        return self.query(request).first("Action") or ""
+
+    def check_action_and_version(self, request: Request, action: str, version: str | None) -> str:
+        """The framework's checks before authentication: verb, Action, Version. Returns the version."""
+        if request.method not in ("GET", "POST"):
+            raise self.error("UnsupportedHttpVerb", f"The requested HTTP verb is not supported: {request.method}")
+        if not action:
+            raise self.error("MissingAction")
+        if action not in self.operations:
+            raise self.error("InvalidAction", f"The action {action} is not valid for this web service.")
+        if not version:
+            raise query_auth.missing("Version")
+        if version not in self.namespaces:
+            if len(version) != 10 or version[4] != "-" or version[7] != "-" or not version.replace("-", "").isdigit():
+                raise self.error("MalformedVersion", f"Version not well formed: {version}. Must be in YYYY-MM-DD format.")
+            raise self.error("NoSuchVersion", f"The requested version ({version}) is not valid.")
+        return version
+
+    def secret_for(self, access_key_id: str) -> str | None:
+        """The secret of a key that may sign (the shared AWS credentials; services may add their own)."""
+        key = self.context.credentials.aws(access_key_id)
+        return key.secret_access_key if key is not None else None
+
+    def authenticate(self, request: Request, operation: str) -> QuerySigner | None:
+        query = self.query(request)
+        state = self.state(request)
+        state["version"] = self.check_action_and_version(request, operation, query.first("Version"))
+        if operation in self.unsigned_operations:
+            return None
+        environ = request.environ
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        try:
+            signer = query_auth.verify(
+                query,
+                method=request.method,
+                hosts=query_auth.host_candidates(host, environ.get("wsgi.url_scheme", "http")),
+                path=raw_path(request),
+                lookup=self.secret_for,
+                now=self.context.clock.time(),
+                rules=self.query_auth,
+            )
+        except ServiceError as error:  # the status comes from the service's one table
+            raise self.error(error.code, error.message) from None
+        state["pairs"] = signer.pairs
+        return signer
+
+    def parse(self, request: Request, operation: str) -> dict[str, Any]:
+        state = self.state(request)
+        pairs = state.get("pairs")
+        if pairs is None:
+            pairs = self.query(request).pairs
+        return self.params_of(pairs)
+
+    def params_of(self, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+        """Single values (the first of a repeated name wins) and, for ``list_params``, lists in member order."""
+        params: dict[str, Any] = {}
+        members: dict[str, list[tuple[int, str]]] = {}
+        for name, value in pairs:
+            base, dot, index = name.partition(".")
+            if base in self.list_params:
+                order = int(index) if dot and index.isdigit() else 0
+                members.setdefault(base, []).append((order, value))
+            elif name not in params:
+                params[name] = value
+        for base, values in members.items():
+            params[base] = [v for _, v in sorted(values, key=lambda item: item[0])]
+        return params
+
+    def invoke(self, operation: str, params: Any, caller: Any, request: Request) -> Any:
+        return getattr(self, self.operations[operation])(params, caller)
+
+    # ---- the reply -----------------------------------------------------------------
+    def namespace_of(self, request: Request) -> str:
+        version = self.state(request).get("version")
+        if version is None:
+            return next(iter(self.namespaces.values()))
+        return self.namespaces[version]
+
+    def _xml_reply(self, status: int, text: str) -> Reply:
+        body = ('<?xml version="1.0" encoding="UTF-8"?>\n' + text).encode("utf-8")
+        headers = [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))]
+        if self.server_header:
+            headers.append(("Server", self.server_header))
+        return Reply(status, headers, body)
+
+    def render(self, operation: str, result: Any, request: Request) -> Reply:
+        rid = request_id()
+        return self._xml_reply(200, response_xml(operation, self.namespace_of(request), result, rid))
+
+    def render_error(self, error: ServiceError, operation: str, request: Request) -> Reply:
+        rid = request_id()
+        namespace = self.error_namespace or self.namespace_of(request)
+        text = (
+            f'<ErrorResponse xmlns="{namespace}"><Error><Type>{error_type(error.status)}</Type>'
+            f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message><Detail/></Error>"
+            f"<RequestId>{rid}</RequestId></ErrorResponse>"
+        )
+        reply = self._xml_reply(error.status, text)
+        reply.headers.extend(error.headers.items())
+        return reply

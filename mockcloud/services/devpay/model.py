@@ -1,0 +1,540 @@
+"""The DevPay License Service's state and rules. No HTTP here.
+
+Developers are AWS access keys; each product belongs to one of them. A
+customer subscribes to products; an activation key (28 characters, one hour
+on the mock clock) ties one customer to one product. Activating it gives a
+user token (``{UserToken}…``) and, for web products, the persistent
+identifier (PID) of the customer at that developer; for desktop products, a
+key pair of the customer's, which then signs VerifyProductSubscriptionByTokens
+and RefreshUserToken. Secrets and tokens are random; presented ones are
+compared in constant time.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import string
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from ...core.errors import MockCloudError
+from ...core.service import ServiceContext
+from .errors import ls_error
+
+DEFAULTS: dict[str, Any] = {
+    "activation_key_seconds": 3600,  # "Activation keys expire one hour after creation."
+    "activation_key_single_use": False,  # unknown; keys may be reused within their hour
+    "default_token_expiration_seconds": None,  # user tokens without TokenExpiration never expire
+    "refresh_web_requires_product_token": False,  # AdditionalTokens for a web product's RefreshUserToken
+    "signature_versions": ["0", "1", "2"],
+    "default_signature_version": "0",  # when SignatureVersion is absent (the Query framework's default); null: required
+    "request_max_age_seconds": 900,  # Timestamp window, both ways
+    "bad_signature_code": "SignatureDoesNotMatch",  # or AuthFailure (401)
+    "unknown_key_code": "InvalidClientTokenId",  # or InvalidAccessKeyId (401)
+    "throttling_code": "ServiceUnavailable",  # or RequestThrottled; both 503
+    "soap_timestamp_seconds": 900,  # lifetime of a wsu:Timestamp without Expires
+    "soap_allow_sha1": True,  # RSA-SHA1 / SHA-1 digests in WS-Security signatures
+    "require_https": True,  # in-process http://ls.amazonaws.com is refused, as the real service refused HTTP
+}
+
+PRODUCT_PREFIX = "{ProductToken}"
+USER_PREFIX = "{UserToken}"
+CURRENT_USER_TOKEN_VERSION = 3  # decoded user tokens start 00 <version> 07 'UserTkn'
+LEGACY_USER_TOKEN_VERSION = 0  # issued before 2008-05-15; RefreshUserToken upgrades them
+KINDS = ("desktop", "web")
+SUBSCRIPTION_STATES = ("active", "cancelled", "payment_pending")
+_KEY_ALPHABET = string.ascii_uppercase + string.digits
+_ACTIVATION_KEY = re.compile(r"[A-Z0-9]{1,30}\Z")
+_PRODUCT_CODE = re.compile(r"[A-Z0-9]{8}\Z")
+_DURATION = re.compile(
+    r"(-)?P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?\Z"
+)
+
+
+def _token(prefix: str, kind: bytes, version: int, size: int) -> str:
+    """``prefix`` + base64 of ``00 <version> <len> <kind>`` and random bytes, ``size`` bytes in all."""
+    head = bytes((0, version, len(kind))) + kind
+    return prefix + base64.b64encode(head + os.urandom(size - len(head))).decode("ascii")
+
+
+def new_product_token() -> str:
+    return _token(PRODUCT_PREFIX, b"AppTkn", 1, 234)  # 312 base64 characters, as observed
+
+
+def new_user_token(version: int = CURRENT_USER_TOKEN_VERSION) -> str:
+    return _token(USER_PREFIX, b"UserTkn", version, 300)  # 400 base64 characters, as observed
+
+
+def _random_key(length: int) -> str:
+    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(length))
+
+
+def new_activation_key() -> str:
+    return base64.b32encode(os.urandom(17)).decode("ascii").rstrip("=")  # 28 characters A-Z 2-7
+
+
+def new_persistent_identifier() -> str:
+    return "P" + base64.b32encode(os.urandom(17)).decode("ascii")[:26]  # 27 characters, like PPHUXKJYQBLH753XI5BBW5DMW54
+
+
+def parse_duration(text: str) -> float:
+    """``xs:duration`` (PnYnMnDTnHnMnS; a year 365 days, a month 30) or bare seconds → seconds > 0."""
+    value = text.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value)
+        if match is None or value in ("P", "-P") or value.endswith("T"):
+            raise ls_error(
+                "InvalidParameterValue",
+                f"Value {text} for parameter TokenExpiration is invalid. Reason: must be an xs:duration such as PT3600S.",
+            )
+        sign, years, months, days, hours, minutes, secs = match.groups()
+        seconds = (
+            int(years or 0) * 365 * 86400
+            + int(months or 0) * 30 * 86400
+            + int(days or 0) * 86400
+            + int(hours or 0) * 3600
+            + int(minutes or 0) * 60
+            + float(secs or 0)
+        )
+        if sign:
+            seconds = -seconds
+    if seconds <= 0:
+        raise ls_error("InvalidParameterValue", f"Value {text} for parameter TokenExpiration is invalid. Reason: must be positive.")
+    return seconds
+
+
+def _same(stored: str, presented: str) -> bool:
+    return hmac.compare_digest(stored.encode(), presented.encode())
+
+
+def _clean(value: str | None) -> str | None:
+    """Tokens and keys are base64 or alphanumeric: a space is a ``+`` that form decoding changed."""
+    return None if value is None else value.strip().replace(" ", "+")
+
+
+@dataclass
+class Product:
+    code: str
+    token: str
+    kind: str  # desktop | web
+    owner_access_key_id: str
+    name: str = ""
+
+
+@dataclass
+class Subscription:
+    customer_id: str
+    product_code: str
+    status: str = "active"
+
+
+class ActivationKey(str):
+    """An activation key (a ``str``), with the customer and product it is tied to and its expiry."""
+
+    customer_id: str
+    product_code: str
+    created: float
+    expires: float
+    used: bool
+
+    def __new__(cls, key: str, customer_id: str, product_code: str, created: float, expires: float) -> "ActivationKey":
+        self = super().__new__(cls, key)
+        self.customer_id, self.product_code, self.created, self.expires, self.used = customer_id, product_code, created, expires, False
+        return self
+
+
+@dataclass
+class UserToken:
+    token: str
+    customer_id: str
+    product_code: str
+    version: int
+    issued: float
+    expires: float | None = None
+    upgraded_to: str | None = None
+
+
+@dataclass
+class DesktopKey:
+    access_key_id: str
+    secret_access_key: str
+    customer_id: str
+    product_code: str
+
+
+@dataclass
+class Certificate:
+    fingerprint: str  # SHA-256 of the DER
+    owner_access_key_id: str
+    pem: str
+
+
+@dataclass
+class Activation:
+    user_token: str
+    persistent_identifier: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+
+
+class DevpayModel:
+    """``cloud.devpay``: the License Service's state, and helpers for tests."""
+
+    def __init__(self, context: ServiceContext) -> None:
+        self.clock = context.clock
+        self.credentials = context.credentials
+        self.settings = _settings(context)
+        self._lock = threading.RLock()
+        self._products: dict[str, Product] = {}  # code -> product
+        self._by_product_token: dict[str, Product] = {}
+        self._subscriptions: dict[tuple[str, str], Subscription] = {}  # (customer, code)
+        self._activation_keys: dict[str, ActivationKey] = {}
+        self._pids: dict[tuple[str, str], str] = {}  # (owner key, customer) -> PID
+        self._pid_owner: dict[str, tuple[str, str]] = {}
+        self._user_tokens: dict[str, UserToken] = {}
+        self._desktop_keys: dict[str, DesktopKey] = {}  # access key id -> pair
+        self._desktop_by_customer: dict[tuple[str, str], DesktopKey] = {}  # (customer, code) -> pair
+        self._certificates: dict[str, Certificate] = {}
+        self._customer_counter = 0
+        fixtures = context.fixtures
+        for item in fixtures.get("products", ()):
+            self.create_product(item["kind"], item.get("owner_access_key_id", "testing"), code=item["code"], token=item["token"], name=item.get("name", ""))
+        for item in fixtures.get("activation_keys", ()):
+            self.create_activation_key(
+                item["product_code"], item.get("customer_id"), key=item["key"], payment_pending=item.get("status") == "payment_pending"
+            )
+        for item in fixtures.get("certificates", ()):
+            self.register_certificate(item["pem"], item.get("owner_access_key_id", "testing"))
+
+    # ---- test-side helpers ------------------------------------------------------------
+    def create_product(
+        self,
+        kind: str = "desktop",
+        owner_access_key_id: str = "testing",
+        *,
+        code: str | None = None,
+        token: str | None = None,
+        name: str = "",
+    ) -> Product:
+        """A DevPay product of a developer's (its access key): ``.code`` (8 characters) and ``.token``."""
+        if kind not in KINDS:
+            raise MockCloudError(f"kind must be 'desktop' or 'web', not {kind!r}")
+        with self._lock:
+            if code is None:
+                code = secrets.token_hex(4).upper()
+                while code in self._products:
+                    code = secrets.token_hex(4).upper()
+            elif not _PRODUCT_CODE.match(code) or code in self._products:
+                raise MockCloudError(f"product code {code!r} is not 8 characters A-Z 0-9, or is taken")
+            token = token or new_product_token()
+            if not token.startswith(PRODUCT_PREFIX) or token in self._by_product_token:
+                raise MockCloudError("a product token starts with {ProductToken} and is unique")
+            product = Product(code, token, kind, owner_access_key_id, name)
+            self._products[code] = product
+            self._by_product_token[token] = product
+            return product
+
+    def create_activation_key(
+        self, product_code: str, customer_id: str | None = None, *, key: str | None = None, payment_pending: bool = False
+    ) -> ActivationKey:
+        """A customer's sign-up: subscribes them (a new customer when None) and returns the one-hour key.
+
+        The key is a ``str`` with ``.customer_id``, ``.product_code`` and ``.expires``.
+        ``payment_pending=True`` makes the subscription one whose payment failed (UserNotSubscribed).
+        """
+        with self._lock:
+            self.product(product_code)
+            if customer_id is None:
+                self._customer_counter += 1
+                customer_id = f"customer-{self._customer_counter:04d}-{secrets.token_hex(3)}"
+            key = key or new_activation_key()
+            if not _ACTIVATION_KEY.match(key) or key in self._activation_keys:
+                raise MockCloudError(f"activation key {key!r} is not 1-30 characters A-Z 0-9, or is taken")
+            now = self.clock.time()
+            created = ActivationKey(key, customer_id, product_code, now, now + self.settings["activation_key_seconds"])
+            self._activation_keys[key] = created
+            status = "payment_pending" if payment_pending else "active"
+            subscription = self._subscriptions.get((customer_id, product_code))
+            if subscription is None:
+                self._subscriptions[(customer_id, product_code)] = Subscription(customer_id, product_code, status)
+            else:
+                subscription.status = status
+            return created
+
+    def cancel_subscription(self, product_code: str, customer_id: str) -> None:
+        """The customer cancels: VerifyProductSubscription* answer Subscribed=false from now on."""
+        self.set_subscription_status(product_code, customer_id, "cancelled")
+
+    def set_subscription_status(self, product_code: str, customer_id: str, status: str) -> None:
+        """``active``, ``cancelled`` or ``payment_pending`` (a failed sign-up payment)."""
+        if status not in SUBSCRIPTION_STATES:
+            raise MockCloudError(f"status must be one of {SUBSCRIPTION_STATES}, not {status!r}")
+        with self._lock:
+            subscription = self._subscriptions.get((customer_id, product_code))
+            if subscription is None:
+                raise MockCloudError(f"customer {customer_id!r} has no subscription to product {product_code!r}")
+            subscription.status = status
+
+    def issue_legacy_user_token(self, product_code: str, customer_id: str) -> str:
+        """A user token of the old version (before 2008-05-15), which RefreshUserToken upgrades."""
+        with self._lock:
+            self.product(product_code)
+            if (customer_id, product_code) not in self._subscriptions:
+                raise MockCloudError(f"customer {customer_id!r} has no subscription to product {product_code!r}")
+            return self._issue_user_token(customer_id, product_code, None, LEGACY_USER_TOKEN_VERSION).token
+
+    def register_certificate(self, certificate: Any, owner_access_key_id: str = "testing") -> str:
+        """Register a developer's X.509 certificate (PEM text or bytes, or a ``cryptography`` certificate)
+        for WS-Security SOAP requests; returns its SHA-256 fingerprint."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        if isinstance(certificate, (str, bytes)):
+            data = certificate.encode() if isinstance(certificate, str) else certificate
+            try:
+                certificate = x509.load_pem_x509_certificate(data)
+            except ValueError:
+                raise MockCloudError("not a PEM X.509 certificate") from None
+        fingerprint = hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
+        with self._lock:
+            self._certificates[fingerprint] = Certificate(
+                fingerprint, owner_access_key_id, certificate.public_bytes(Encoding.PEM).decode("ascii")
+            )
+        return fingerprint
+
+    def product(self, code: str) -> Product:
+        product = self._products.get(code)
+        if product is None:
+            raise MockCloudError(f"no DevPay product {code!r}")
+        return product
+
+    @property
+    def products(self) -> list[Product]:
+        return list(self._products.values())
+
+    def subscription(self, product_code: str, customer_id: str) -> Subscription | None:
+        return self._subscriptions.get((customer_id, product_code))
+
+    def user_token(self, token: str) -> UserToken | None:
+        return self._user_tokens.get(token)
+
+    def desktop_key(self, access_key_id: str) -> DesktopKey | None:
+        return self._desktop_keys.get(access_key_id)
+
+    def persistent_identifier(self, owner_access_key_id: str, customer_id: str) -> str | None:
+        return self._pids.get((owner_access_key_id, customer_id))
+
+    # ---- what the protocol asks ---------------------------------------------------------
+    def desktop_secret(self, access_key_id: str) -> str | None:
+        pair = self._desktop_keys.get(access_key_id)
+        return pair.secret_access_key if pair is not None else None
+
+    def certificate_owner(self, certificate) -> str | None:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        found = self._certificates.get(hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest())
+        return found.owner_access_key_id if found is not None else None
+
+    # ---- the actions -------------------------------------------------------------------
+    def activate_desktop_product(self, activation_key: str | None, product_token: str | None, token_expiration: str | None) -> Activation:
+        """Unsigned: a desktop customer's user token and DevPay-only key pair."""
+        with self._lock:
+            key, product, lifetime = self._activation(activation_key, product_token, token_expiration, signer=None)
+            pair = self._desktop_by_customer.get((key.customer_id, product.code))
+            if pair is None:
+                access_key_id = _random_key(20)
+                while access_key_id in self._desktop_keys or self.credentials.aws(access_key_id) is not None:
+                    access_key_id = _random_key(20)
+                secret = base64.b64encode(os.urandom(30)).decode("ascii")
+                pair = DesktopKey(access_key_id, secret, key.customer_id, product.code)
+                self._desktop_keys[access_key_id] = pair
+                self._desktop_by_customer[(key.customer_id, product.code)] = pair
+            key.used = True
+            user = self._issue_user_token(key.customer_id, product.code, lifetime)
+            return Activation(user.token, access_key_id=pair.access_key_id, secret_access_key=pair.secret_access_key)
+
+    def activate_hosted_product(
+        self, signer: str, activation_key: str | None, product_token: str | None, token_expiration: str | None
+    ) -> Activation:
+        """Signed by the product's owner: the customer's user token and persistent identifier."""
+        with self._lock:
+            key, product, lifetime = self._activation(activation_key, product_token, token_expiration, signer=signer)
+            pid = self._pids.get((signer, key.customer_id))
+            if pid is None:
+                pid = new_persistent_identifier()
+                while pid in self._pid_owner:
+                    pid = new_persistent_identifier()
+                self._pids[(signer, key.customer_id)] = pid
+                self._pid_owner[pid] = (signer, key.customer_id)
+            key.used = True
+            user = self._issue_user_token(key.customer_id, product.code, lifetime)
+            return Activation(user.token, persistent_identifier=pid)
+
+    def get_active_subscriptions_by_pid(self, signer: str, persistent_identifier: str | None) -> list[str]:
+        """Codes of the signer's products the customer is subscribed to now."""
+        with self._lock:
+            customer = self._customer_of_pid(signer, persistent_identifier)
+            return [
+                p.code
+                for p in self._products.values()
+                if p.owner_access_key_id == signer and self._active(customer, p.code)
+            ]
+
+    def verify_product_subscription_by_pid(self, signer: str, persistent_identifier: str | None, product_code: str | None) -> bool:
+        with self._lock:
+            if not persistent_identifier:
+                raise ls_error("MissingPersistentIdentifier")
+            if not product_code:
+                raise ls_error("MissingParameter", "The request must contain the parameter ProductCode")
+            customer = self._customer_of_pid(signer, persistent_identifier)
+            if not _PRODUCT_CODE.match(product_code):
+                raise ls_error(
+                    "InvalidParameterValue",
+                    f"Value {product_code} for parameter ProductCode is invalid. Reason: a product code is 8 characters A-Z 0-9.",
+                )
+            product = self._products.get(product_code)
+            if product is None or product.owner_access_key_id != signer:
+                raise ls_error("InvalidProductToken", f"The product code {product_code} is invalid for the signer.")
+            return self._active(customer, product.code)
+
+    def verify_product_subscription_by_tokens(self, signer: str, product_token: str | None, user_token: str | None) -> bool:
+        """Signed with the customer's desktop key pair, which must be the one of that user token."""
+        with self._lock:
+            product_token, user_token = _clean(product_token), _clean(user_token)
+            if not product_token:
+                raise ls_error("MissingProductToken")
+            if not user_token:
+                raise ls_error("MissingUserToken")
+            user = self._user(user_token)
+            product = self._product_by_token(product_token)
+            if product.code != user.product_code:
+                raise ls_error("InvalidProductToken", "The product token does not correspond to the user token.")
+            self._check_desktop_signer(signer, user)
+            return self._active(user.customer_id, product.code)
+
+    def refresh_user_token(self, signer: str, user_token: str | None, additional_tokens: Iterable[str] | None, *, via_soap: bool = False) -> str:
+        """The current version of a user token: itself when it is current, an upgraded one when it is old."""
+        with self._lock:
+            user_token = _clean(user_token)
+            if not user_token:
+                raise ls_error("MissingUserToken")
+            given = []
+            for item in additional_tokens or ():
+                item = _clean(item)
+                if not item:
+                    continue
+                if not item.startswith(PRODUCT_PREFIX):
+                    raise ls_error(
+                        "InvalidParameterValue",
+                        f"Value {item[:24]}... for parameter AdditionalTokens is invalid. Reason: only a product token is accepted.",
+                    )
+                given.append(item)
+            user = self._user(user_token)
+            product = self._products[user.product_code]
+            if product.kind == "desktop":
+                if via_soap:
+                    raise ls_error("InvalidRequest", "RefreshUserToken over SOAP is allowed for web products only.")
+                self._check_desktop_signer(signer, user)
+            elif signer != product.owner_access_key_id:
+                raise ls_error("InvalidUserToken", "The user token is invalid for the signer.")
+            if not given and (product.kind == "desktop" or self.settings["refresh_web_requires_product_token"]):
+                raise ls_error("MissingProductToken")
+            for item in given:
+                if not _same(product.token, item):
+                    raise ls_error("InvalidProductToken")
+            if user.version == CURRENT_USER_TOKEN_VERSION:
+                return user.token
+            if user.upgraded_to is None:
+                upgraded = self._issue_user_token(user.customer_id, user.product_code, None)
+                upgraded.expires = user.expires
+                user.upgraded_to = upgraded.token
+            return user.upgraded_to
+
+    # ---- rules -----------------------------------------------------------------------
+    def _activation(self, activation_key, product_token, token_expiration, *, signer: str | None):
+        """The checks both activations make, in order: missing, malformed, product, key, subscription."""
+        activation_key, product_token = _clean(activation_key), _clean(product_token)
+        if not activation_key:
+            raise ls_error("MissingParameter", "The request must contain the parameter ActivationKey")
+        if not product_token:
+            raise ls_error("MissingProductToken")
+        lifetime = parse_duration(token_expiration) if token_expiration else self.settings["default_token_expiration_seconds"]
+        if not _ACTIVATION_KEY.match(activation_key):
+            raise ls_error("InvalidActivationKey")
+        product = self._product_by_token(product_token)
+        if signer is None and product.kind != "desktop":
+            raise ls_error("InvalidProductToken", "The product token is not that of a desktop product.")
+        if signer is not None and product.owner_access_key_id != signer:
+            raise ls_error("InvalidProductToken")
+        key = self._activation_keys.get(activation_key)
+        if key is None or not _same(key, activation_key):
+            raise ls_error("InvalidActivationKey")
+        if key.product_code != product.code:
+            raise ls_error("IncorrectActivationKey")
+        if self.clock.time() >= key.expires:
+            raise ls_error("ExpiredActivationKey")
+        if key.used and self.settings["activation_key_single_use"]:
+            raise ls_error("InvalidActivationKey", "The activation key has already been used.")
+        if not self._active(key.customer_id, product.code):
+            raise ls_error("UserNotSubscribed")
+        return key, product, lifetime
+
+    def _product_by_token(self, token: str) -> Product:
+        product = self._by_product_token.get(token)
+        if product is None or not _same(product.token, token):
+            raise ls_error("InvalidProductToken")
+        return product
+
+    def _user(self, token: str) -> UserToken:
+        user = self._user_tokens.get(token)
+        if user is None or not _same(user.token, token):
+            raise ls_error("InvalidUserToken")
+        if user.expires is not None and self.clock.time() >= user.expires:
+            raise ls_error("InvalidUserToken", "The user token has expired.")
+        return user
+
+    def _check_desktop_signer(self, signer: str, user: UserToken) -> None:
+        pair = self._desktop_by_customer.get((user.customer_id, user.product_code))
+        if pair is None or not _same(pair.access_key_id, signer):
+            raise ls_error("InvalidUserToken", "The user token is invalid for the signer: sign with the customer's key pair.")
+
+    def _customer_of_pid(self, signer: str, pid: str | None) -> str:
+        pid = _clean(pid)
+        if not pid:
+            raise ls_error("MissingPersistentIdentifier")
+        owner = self._pid_owner.get(pid)
+        if owner is None or owner[0] != signer:
+            raise ls_error("InvalidPersistentIdentifier")
+        return owner[1]
+
+    def _active(self, customer_id: str, product_code: str) -> bool:
+        subscription = self._subscriptions.get((customer_id, product_code))
+        return subscription is not None and subscription.status == "active"
+
+    def _issue_user_token(self, customer_id: str, product_code: str, lifetime: float | None, version: int = CURRENT_USER_TOKEN_VERSION) -> UserToken:
+        now = self.clock.time()
+        token = new_user_token(version)
+        user = UserToken(token, customer_id, product_code, version, now, None if lifetime is None else now + lifetime)
+        self._user_tokens[token] = user
+        return user
+
+
+def _settings(context: ServiceContext) -> dict:
+    own = context.settings
+    if own:
+        from jsonschema import Draft7Validator
+
+        from ...core import fixtures
+
+        schema = fixtures.schema()["properties"]["devpay"]["properties"]["settings"]
+        problems = [e.message for e in Draft7Validator(schema).iter_errors(own)]
+        if problems:
+            raise MockCloudError("devpay settings: " + "; ".join(problems[:5]))
+    return {**DEFAULTS, **context.fixtures.get("settings", {}), **own}
