@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-from mockcloud import mock_devpay
+
+from .helpers import BACKENDS, emulator
 
 LS = "http://ls.amazonaws.com/doc/2008-04-28/"
 LS_ERRORS = "http://ls.amazonaws.com/doc/2007-06-05/"
@@ -187,15 +188,14 @@ class Backend:
         return LsClient(self.endpoint, self.cloud.clock, **kwargs)
 
 
-@pytest.fixture(params=["in-process", "server"])
+@pytest.fixture(params=BACKENDS)
 def backend(request):
-    """Each test twice: under ``mock_devpay`` (requests and urllib intercepted) and against a live server."""
-    if request.param == "in-process":
-        with mock_devpay() as cloud:
+    """Each test twice: under the mock (requests and urllib intercepted) and against a live server."""
+    with emulator(request, "devpay") as (cloud, server_url):
+        if server_url is None:
             yield Backend(cloud, "https://ls.amazonaws.com/", "https://ls.amazonaws.com/")
-    else:
-        server = request.getfixturevalue("mockcloud_server")
-        yield Backend(server.cloud, server.url + "/", server.url + "/devpay/")
+        else:
+            yield Backend(cloud, server_url + "/", server_url + "/devpay/")
 
 
 @pytest.fixture

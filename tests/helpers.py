@@ -1,8 +1,13 @@
 """Shared constants and client factories for the tests."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import boto3
 from botocore.config import Config
+
+from mockcloud import mock_cloud
 
 DEFAULT_LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef"
 REGION = "us-east-1"
@@ -18,3 +23,18 @@ def lm_client(endpoint_url: str | None = None, *, key: str = "testing", secret: 
         aws_secret_access_key=secret,
         config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=validate, **config),
     )
+
+
+BACKENDS = ["in-process", "server"]
+
+
+@contextmanager
+def emulator(request, service: str) -> Iterator[tuple]:
+    """``(cloud, server_url)`` for a test parametrized over BACKENDS: the in-process mock
+    (``server_url`` None) or the session's live server (the ``mockcloud_server`` fixture)."""
+    if request.param == "in-process":
+        with mock_cloud(services=[service]) as cloud:
+            yield cloud, None
+    else:
+        server = request.getfixturevalue("mockcloud_server")
+        yield server.cloud, server.url

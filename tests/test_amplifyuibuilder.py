@@ -24,6 +24,8 @@ from botocore.exceptions import ClientError
 import mockcloud
 from mockcloud import MockCloudError, mock_amplifyuibuilder, mock_cloud
 
+from .helpers import BACKENDS, emulator
+
 REGION = "us-east-1"
 AWS_HOST = f"amplifyuibuilder.{REGION}.amazonaws.com"
 CLIENT_ID = "mockcloud-amplify-figma-client"  # the embedded default app
@@ -91,14 +93,10 @@ class Backend:
         return time_machine.travel(self.cloud.clock.now(), tick=True)
 
 
-@pytest.fixture(params=["in-process", "server"])
+@pytest.fixture(params=BACKENDS)
 def backend(request):
-    if request.param == "in-process":
-        with mock_amplifyuibuilder() as cloud:
-            yield Backend(cloud)
-    else:
-        server = request.getfixturevalue("mockcloud_server")
-        yield Backend(server.cloud, server.url)
+    with emulator(request, "amplifyuibuilder") as (cloud, server_url):
+        yield Backend(cloud, server_url)
 
 
 @pytest.fixture

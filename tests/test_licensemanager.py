@@ -16,7 +16,7 @@ from botocore.paginate import Paginator
 
 from mockcloud import mock_cloud, mock_licensemanager
 
-from .helpers import DEFAULT_LICENSE_ARN, lm_client
+from .helpers import BACKENDS, DEFAULT_LICENSE_ARN, emulator, lm_client
 
 
 class Backend:
@@ -33,14 +33,10 @@ class Backend:
         return (self.endpoint_url or "https://license-manager.us-east-1.amazonaws.com") + "/"
 
 
-@pytest.fixture(params=["in-process", "server"])
+@pytest.fixture(params=BACKENDS)
 def backend(request):
-    if request.param == "in-process":
-        with mock_licensemanager() as cloud:
-            yield Backend(cloud)
-    else:
-        server = request.getfixturevalue("mockcloud_server")
-        yield Backend(server.cloud, server.url)
+    with emulator(request, "licensemanager") as (cloud, server_url):
+        yield Backend(cloud, server_url)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 import unittest
 from datetime import datetime, timezone

@@ -6,7 +6,6 @@ a subprocess. Everything binds and talks to 127.0.0.1 only.
 """
 from __future__ import annotations
 
-import json
 import os
 import queue
 import re

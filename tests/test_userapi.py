@@ -22,6 +22,8 @@ from mockcloud.core.auth.bearer import MalformedBearer, bearer_token, challenge
 from mockcloud.core.errors import MockCloudError
 from mockcloud.services.userapi import split_base_url
 
+from .helpers import BACKENDS, emulator
+
 DEFAULT_BASE = "https://userapi.example.com"
 USERNAME, PASSWORD = "api_user", "secure_password_123"
 NAMEIDENTIFIER = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier"
@@ -67,15 +69,10 @@ class Backend:
         return self.call("POST", "Logout", token=access, **kwargs)
 
 
-@pytest.fixture(params=["in-process", "server"])
+@pytest.fixture(params=BACKENDS)
 def backend(request):
-    if request.param == "in-process":
-        with mock_userapi() as cloud:
-            backend = Backend(cloud)
-            yield backend
-    else:
-        server = request.getfixturevalue("mockcloud_server")
-        backend = Backend(server.cloud, server.url)
+    with emulator(request, "userapi") as (cloud, server_url):
+        backend = Backend(cloud, server_url)
         yield backend
     backend.http.close()
 

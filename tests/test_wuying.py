@@ -36,6 +36,8 @@ from darabonba.runtime import RuntimeOptions
 
 from mockcloud import MockCloudError, mock_cloud, mock_wuying
 
+from .helpers import BACKENDS, emulator
+
 REGION = "cn-hangzhou"
 SITE = "cn-hangzhou+dir-0123456789"
 ALICE, ALICE_PASSWORD = "alice", "Alice-Passw0rd"
@@ -73,14 +75,10 @@ class Backend:
         return requests.request(method, self.url + "?" + urlencode(query), headers=headers, data=data, timeout=5)
 
 
-@pytest.fixture(params=["in-process", "server"])
+@pytest.fixture(params=BACKENDS)
 def backend(request):
-    if request.param == "in-process":
-        with mock_wuying() as cloud:
-            yield Backend(cloud)
-    else:
-        server = request.getfixturevalue("mockcloud_server")
-        yield Backend(server.cloud, server.url)
+    with emulator(request, "wuying") as (cloud, server_url):
+        yield Backend(cloud, server_url)
 
 
 @pytest.fixture
