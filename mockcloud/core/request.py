@@ -74,18 +74,14 @@ def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
 
     ``headers`` is a mapping or a list of (name, value) pairs.
     """
-    parts = urlsplit(url)
-    scheme = parts.scheme or "http"
-    host = parts.hostname or "localhost"
-    port = parts.port or (443 if scheme == "https" else 80)
-    path = parts.path or "/"
+    scheme, host, port, path, query = _split_url(url)
     body = body or b""
     environ = {
         "REQUEST_METHOD": method.upper(),
         "SCRIPT_NAME": "",
         "PATH_INFO": _unquote_latin1(path),
-        "RAW_URI": path + ("?" + parts.query if parts.query else ""),
-        "QUERY_STRING": parts.query,
+        "RAW_URI": path + ("?" + query if query else ""),
+        "QUERY_STRING": query,
         "SERVER_NAME": host,
         "SERVER_PORT": str(port),
         "SERVER_PROTOCOL": "HTTP/1.1",
@@ -120,6 +116,20 @@ def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
         default = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
         environ["HTTP_HOST"] = host if default else f"{host}:{port}"
     return environ
+
+
+def _split_url(url: str) -> tuple[str, str, int, str, str]:
+    """scheme, host, port, path, query: the common ``scheme://host[:port]/path?query`` by hand, the rest by urlsplit."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, target = rest.partition("/")
+    if sep and scheme in ("http", "https") and not any(c in netloc for c in "@[?") and "#" not in url:
+        host, colon, port = netloc.partition(":")
+        if host and (not colon or port.isdigit()):
+            path, _, query = target.partition("?")
+            return scheme, host.lower(), int(port) if colon else (443 if scheme == "https" else 80), slash + path or "/", query
+    parts = urlsplit(url)
+    scheme = parts.scheme or "http"
+    return scheme, parts.hostname or "localhost", parts.port or (443 if scheme == "https" else 80), parts.path or "/", parts.query
 
 
 def _unquote_latin1(path: str) -> str:
