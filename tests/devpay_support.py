@@ -74,7 +74,7 @@ def stamp(moment: datetime) -> str:
 
 
 @dataclass
-class LsReply:
+class XmlReply:
     status: int
     body: bytes
     headers: dict
@@ -86,6 +86,10 @@ class LsReply:
     def text(self, name: str) -> str | None:
         found = self.root.find(f".//{{{LS}}}{name}")
         return None if found is None else found.text
+
+
+class LsReply(XmlReply):
+    """A REST-Query reply."""
 
     def texts(self, name: str) -> list[str]:
         return [e.text for e in self.root.iter(f"{{{LS}}}{name}")]
@@ -344,19 +348,8 @@ def _sign(security, parts, developer: Developer, digest: str) -> None:
     reference.set("ValueType", X509V3)
 
 
-@dataclass
-class SoapReply:
-    status: int
-    body: bytes
-    headers: dict
-
-    @property
-    def root(self) -> ET.Element:
-        return ET.fromstring(self.body)
-
-    def text(self, name: str) -> str | None:
-        found = self.root.find(f".//{{{LS}}}{name}")
-        return None if found is None else found.text
+class SoapReply(XmlReply):
+    """A SOAP reply (envelope or fault)."""
 
     @property
     def fault_code(self) -> str | None:

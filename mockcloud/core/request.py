@@ -43,11 +43,16 @@ class Reply:
         return _REASONS.get(self.status, "Unknown")
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
+        return header_value(self.headers, name)
+
+
+def header_value(pairs, name: str) -> str | None:
+    """The first value of header ``name`` among (name, value) pairs, case-insensitively."""
+    name = name.lower()
+    for key, value in pairs:
+        if key.lower() == name:
+            return value
+    return None
 
 
 _SKIP = "(content-length: computed from the body)"

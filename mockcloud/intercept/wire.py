@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .. import intercept
 from ..core.errors import UnmockedRequestError
-from ..core.request import Reply
+from ..core.request import Reply, header_value
 
 
 class RequestAssembler:
@@ -37,11 +37,7 @@ class RequestAssembler:
         return self._body_complete()
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
+        return header_value(self.headers, name)
 
     def _body_complete(self) -> bool:
         rest = bytes(self._buffer[self._head_end :])

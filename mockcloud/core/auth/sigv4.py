@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote
 
 from ..credentials import Credentials
 from ..errors import ServiceError
-from ..request import raw_path
+from ..request import raw_path, request_body
 
 if TYPE_CHECKING:
     from ..request import Request
@@ -272,3 +272,8 @@ def verify(
             f"The String-to-Sign should have been\n'{string_to_sign}'\n",
         )
     return AwsPrincipal(key_id, key.account_id, region, scope_service)
+
+
+def authenticate(request: Request, context, service: str) -> AwsPrincipal:
+    """``verify`` with a service's own keys and clock (its ``ServiceContext``)."""
+    return verify(request, context.credentials, context.clock.time(), service=service, body=request_body(request))

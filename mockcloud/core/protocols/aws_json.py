@@ -37,13 +37,7 @@ class AwsJsonProtocol(ServiceProtocol):
         return operation if prefix == self.target_prefix else target
 
     def authenticate(self, request: Request, operation: str) -> sigv4.AwsPrincipal:
-        return sigv4.verify(
-            request,
-            self.context.credentials,
-            self.context.clock.time(),
-            service=self.signing_name,
-            body=request_body(request),
-        )
+        return sigv4.authenticate(request, self.context, self.signing_name)
 
     def parse(self, request: Request, operation: str) -> Any:
         if operation not in self.operations:

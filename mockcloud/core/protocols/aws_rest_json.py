@@ -118,13 +118,7 @@ class AwsRestJsonProtocol(ServiceProtocol):
 
     def authenticate(self, request: Request, operation: str) -> sigv4.AwsPrincipal:
         try:
-            return sigv4.verify(
-                request,
-                self.context.credentials,
-                self.context.clock.time(),
-                service=self.signing_name,
-                body=request_body(request),
-            )
+            return sigv4.authenticate(request, self.context, self.signing_name)
         except ServiceError as error:
             raise self._front_door_error(error) from None
 

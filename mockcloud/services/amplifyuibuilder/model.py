@@ -100,10 +100,7 @@ class AmplifyUIBuilderModel:
 
     def __init__(self, context: ServiceContext) -> None:
         self.clock = context.clock
-        self.settings = {**DEFAULTS, **context.fixtures.get("settings", {}), **context.settings}
-        unknown = set(self.settings) - set(DEFAULTS)
-        if unknown:
-            raise MockCloudError(f"unknown amplifyuibuilder setting(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+        self.settings = context.merged_settings(DEFAULTS, strict=True)
         self._lock = threading.RLock()
         self.apps: dict[str, FigmaApp] = {}
         self.users: dict[str, FigmaUser] = {}

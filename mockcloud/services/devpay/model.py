@@ -537,4 +537,4 @@ def _settings(context: ServiceContext) -> dict:
         problems = [e.message for e in Draft7Validator(schema).iter_errors(own)]
         if problems:
             raise MockCloudError("devpay settings: " + "; ".join(problems[:5]))
-    return {**DEFAULTS, **context.fixtures.get("settings", {}), **own}
+    return context.merged_settings(DEFAULTS)

@@ -107,7 +107,7 @@ class LicenseManagerModel:
 
     def __init__(self, context: ServiceContext) -> None:
         self.clock = context.clock
-        self.settings = {**DEFAULTS, **context.fixtures.get("settings", {}), **context.settings}
+        self.settings = context.merged_settings(DEFAULTS)
         self._lock = threading.RLock()
         self._licenses: dict[str, License] = {}
         self._tokens: dict[str, Token] = {}

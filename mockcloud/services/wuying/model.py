@@ -199,7 +199,7 @@ class WuyingModel:
     def __init__(self, context: ServiceContext) -> None:
         self.clock = context.clock
         fixtures = context.fixtures
-        self.settings = {**DEFAULTS, **fixtures.get("settings", {}), **context.settings}
+        self.settings = context.merged_settings(DEFAULTS)
         self.errors = {
             case: (self.settings["error_codes"].get(case, code), status, message)
             for case, (code, status, message) in ERRORS.items()
