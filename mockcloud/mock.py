@@ -23,10 +23,60 @@ from .services import SERVICE_PACKAGES, load
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_FAKE_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-}
+MOTO_AWS_KEY = ("FOOBARKEY", "FOOBARSECRET")  # moto's mock_aws puts these in the environment
+
+
+class FakeAwsEnvironment:
+    """Fake AWS keys in ``os.environ`` while a mock runs, as moto sets them, so real keys are never used.
+
+    Real keys (and any session token) are replaced by the mock's first key
+    pair (``testing``/``testing`` by default); moto's fake pair, when found,
+    is kept, and accepted. On stop, each variable goes back to what it was
+    only if it still holds what we set: another mock that changed it since
+    owns it now.
+    """
+
+    def __init__(self) -> None:
+        self._set: dict[str, tuple[str | None, str | None]] = {}  # name -> (value before, value we set)
+        self._session: Any = None  # boto3's default session before we started
+
+    def start(self, key: str, secret: str) -> None:
+        env = os.environ
+        found = (env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY"))
+        wanted: dict[str, str | None] = {}
+        if found not in ((key, secret), MOTO_AWS_KEY):
+            wanted = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": None, "AWS_SECURITY_TOKEN": None}
+        if not env.get("AWS_DEFAULT_REGION") and not env.get("AWS_REGION"):
+            wanted["AWS_DEFAULT_REGION"] = "us-east-1"
+        self._set = {}
+        boto3 = sys.modules.get("boto3")
+        self._session = getattr(boto3, "DEFAULT_SESSION", None)
+        if boto3 is not None:  # its cached credentials would outlive the environment's (moto does the same)
+            boto3.DEFAULT_SESSION = None
+        for name, value in wanted.items():
+            before = env.get(name)
+            if before == value:
+                continue
+            self._set[name] = (before, value)
+            if value is None:
+                del env[name]
+            else:
+                env[name] = value
+
+    def stop(self) -> None:
+        env = os.environ
+        for name, (before, ours) in self._set.items():
+            if env.get(name) != ours:
+                continue  # changed since: whoever changed it restores it
+            if before is None:
+                env.pop(name, None)
+            else:
+                env[name] = before
+        self._set = {}
+        boto3 = sys.modules.get("boto3")
+        if boto3 is not None:
+            boto3.DEFAULT_SESSION = self._session
+        self._session = None
 
 
 class MockCloud:
@@ -34,6 +84,15 @@ class MockCloud:
 
     Use it as ``@mock_cloud``, ``with mock_cloud() as cloud:``, or
     ``cloud.start()`` / ``cloud.stop()``. Starting gives fresh state.
+
+    Options: ``services`` (a name or names; default all), ``passthrough``
+    (hosts, ``*.suffix`` or URLs that may reach the real network — or the
+    outer mock that handled them before), ``fixtures`` (a JSON file whose
+    sections replace the embedded defaults), ``settings`` (per service,
+    checked against its schema), ``patch_time`` (the clock moves
+    ``time.time()`` too), ``fake_credentials`` (fake AWS keys in the
+    environment while running), ``allow_loopback`` (sockets to loopback stay
+    open for the test's own servers).
     """
 
     def __init__(
@@ -45,7 +104,11 @@ class MockCloud:
         settings: dict[str, dict] | None = None,
         patch_time: bool = True,
         intercept: bool = True,
+        fake_credentials: bool = True,
+        allow_loopback: bool = True,
     ) -> None:
+        if isinstance(services, str):  # mock_cloud("licensemanager"): one service, not its letters
+            services = (services,)
         names = tuple(services) if services is not None else tuple(SERVICE_PACKAGES)
         unknown = [n for n in names if n not in SERVICE_PACKAGES]
         if unknown:
@@ -58,11 +121,18 @@ class MockCloud:
         unknown = [n for n in self.settings if n not in names]
         if unknown:
             raise MockCloudError(f"settings for service(s) not in this mock: {unknown}")
+        if self.settings:
+            from .core.fixtures import check_settings
+
+            for name, values in self.settings.items():
+                check_settings(name, values)
         self.patch_time = patch_time
         self.intercepting = intercept
+        self.fake_credentials = fake_credentials
+        self.allow_loopback = allow_loopback
         self._depth = 0
         self._lock = threading.RLock()
-        self._saved_env: dict[str, str | None] = {}
+        self._environment = FakeAwsEnvironment()
         self._fresh()
 
     # ---- state ------------------------------------------------------------
@@ -97,6 +167,8 @@ class MockCloud:
                 if self._credentials is None:
                     credentials = Credentials()
                     credentials.load(self.fixtures.get("credentials", {}))
+                    if "moto" in sys.modules and credentials.aws(MOTO_AWS_KEY[0]) is None:
+                        credentials.add_aws(*MOTO_AWS_KEY)  # what a client signs with inside moto's mock_aws
                     self._credentials = credentials
         return self._credentials
 
@@ -165,7 +237,10 @@ class MockCloud:
             if self._depth > 1:
                 return self
             self.reset()
-            self._set_fake_aws_env()
+            fixtures = self.fixtures  # a bad fixtures file fails here, at start, not at the first request
+            if self.fake_credentials:
+                keys = fixtures.get("credentials", {}).get("aws") or [{"access_key_id": "testing", "secret_access_key": "testing"}]
+                self._environment.start(keys[0]["access_key_id"], keys[0]["secret_access_key"])
             if self.intercepting:
                 intercept.push(self)
         return self
@@ -179,7 +254,7 @@ class MockCloud:
                 return
             if self.intercepting:
                 intercept.pop(self)
-            self._restore_env()
+            self._environment.stop()
             self.clock.close()
 
     def __enter__(self) -> "MockCloud":
@@ -187,25 +262,6 @@ class MockCloud:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-    def _set_fake_aws_env(self) -> None:
-        self._saved_env = {}
-        if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_SECRET_ACCESS_KEY"):
-            return
-        for key, value in _FAKE_AWS_ENV.items():
-            self._saved_env[key] = os.environ.get(key)
-            os.environ[key] = value
-        if not os.environ.get("AWS_DEFAULT_REGION") and not os.environ.get("AWS_REGION"):
-            self._saved_env["AWS_DEFAULT_REGION"] = None
-            os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
-
-    def _restore_env(self) -> None:
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_env = {}
 
     # ---- decorator --------------------------------------------------------
     def __call__(self, target: F) -> F:

@@ -407,24 +407,20 @@ def test_no_patch_is_left_behind(client, loopback_server):
 
 
 def test_every_patch_point_is_restored():
-    import aiobotocore.endpoint
-    import botocore.endpoint
-    from aiohttp.connector import BaseConnector
-    from aliyunsdkcore.vendored.requests import adapters
-    from urllib3.connectionpool import HTTPConnectionPool
+    import importlib
 
-    points = [
-        (botocore.endpoint.Endpoint, "_send"), (aiobotocore.endpoint.AioEndpoint, "_send"),
-        (BaseConnector, "connect"), (httpx.HTTPTransport, "handle_request"),
-        (httpx.AsyncHTTPTransport, "handle_async_request"), (HTTPConnectionPool, "urlopen"),
-        (http.client.HTTPConnection, "connect"), (http.client.HTTPSConnection, "connect"),
-        (adapters.HTTPAdapter, "send"), (requests.adapters.HTTPAdapter, "send"),
-    ]
-    before = [getattr(owner, name) for owner, name in points]
+    from mockcloud.intercept import INTERCEPTORS
+    from mockcloud.intercept.chain import Interceptor, resolve
+
+    for module in INTERCEPTORS:
+        importlib.import_module(module)
+    points = [resolve(path) for interceptor in Interceptor.registry.values() for path in interceptor.patches]
+    assert len(points) == len({(id(o), n) for o, n in points}) >= 14
+    before = [vars(owner).get(name) for owner, name in points]
     with mock_cloud():
-        during = [getattr(owner, name) for owner, name in points]
-    after = [getattr(owner, name) for owner, name in points]
-    assert all(d is not b for d, b in zip(during, before))
+        during = [vars(owner).get(name) for owner, name in points]
+    after = [vars(owner).get(name) for owner, name in points]
+    assert all(d is not b and d is not None for d, b in zip(during, before))
     assert after == before
 
 

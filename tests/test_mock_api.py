@@ -334,12 +334,41 @@ def test_fake_aws_credentials_are_set_and_restored(monkeypatch):
     assert "AWS_ACCESS_KEY_ID" not in os.environ and "AWS_DEFAULT_REGION" not in os.environ
 
 
-def test_existing_aws_credentials_are_left_alone(monkeypatch):
+def test_real_aws_credentials_are_replaced_while_the_mock_runs(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALLOOKINGKEY01")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "real-session-token")
+    with mock_cloud():
+        assert (os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]) == ("testing", "testing")
+        assert "AWS_SESSION_TOKEN" not in os.environ
+        client = boto3.client("license-manager", region_name="us-east-1")  # no explicit keys: the environment's
+        assert client.list_tokens()["Tokens"] == []
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIAREALLOOKINGKEY01"
+    assert os.environ["AWS_SESSION_TOKEN"] == "real-session-token"
+
+
+def test_fake_credentials_false_keeps_the_environment(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDFROMENV")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "fromenv")
-    with mock_cloud():
+    with mock_cloud(fake_credentials=False):
         assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIDFROMENV"
     assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIDFROMENV"
+
+
+def test_a_changed_environment_is_not_put_back(monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    cloud = mock_cloud().start()
+    os.environ["AWS_ACCESS_KEY_ID"] = "set-by-someone-else"
+    cloud.stop()
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "set-by-someone-else"
+
+
+def test_custom_fixtures_put_their_first_key_in_the_environment(tmp_path):
+    fixtures = tmp_path / "fx.json"
+    fixtures.write_text('{"credentials": {"aws": [{"access_key_id": "AKIDMINE", "secret_access_key": "mine"}]}}')
+    with mock_cloud(fixtures=fixtures):
+        assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIDMINE"
+        assert boto3.client("license-manager", region_name="us-east-1").list_tokens()["Tokens"] == []
 
 
 # ---- interception ----------------------------------------------------------------

@@ -72,3 +72,29 @@ def _validated(data: dict, origin: Path) -> dict:
         lines = [f"  at {'/'.join(map(str, e.path)) or '(top)'}: {e.message}" for e in errors[:10]]
         raise MockCloudError(f"fixtures {origin} do not match the fixtures schema (fixtures/*.schema.json):\n" + "\n".join(lines))
     return data
+
+
+_settings_schemas: dict[str, dict] = {}
+
+
+def check_settings(service: str, settings: dict, where: str = "settings") -> None:
+    """Settings given in code, checked against the schema of the fixtures' settings: unknown names by name."""
+    if not settings:
+        return
+    if not isinstance(settings, dict):
+        raise MockCloudError(f"{service} {where} must be a dict of setting names to values, not {type(settings).__name__}")
+    section = _settings_schemas.get(service)
+    if section is None:
+        path = EMBEDDED / f"{service}.schema.json"
+        section = json.loads(path.read_text())["properties"]["settings"] if path.exists() else {}
+        _settings_schemas[service] = section
+    known = sorted(section.get("properties", {}))
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise MockCloudError(f"unknown {service} setting(s) {unknown}; known: {known}")
+    from jsonschema import Draft7Validator
+
+    problems = sorted(Draft7Validator(section).iter_errors(settings), key=lambda e: list(e.path))
+    if problems:
+        details = "; ".join(f"{'/'.join(map(str, e.path)) or where}: {e.message}" for e in problems[:5])
+        raise MockCloudError(f"{service} {where} are not valid: {details}")

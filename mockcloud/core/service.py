@@ -32,14 +32,14 @@ class ServiceContext:
     settings: dict = field(default_factory=dict)  # per-service options given to the mock
     claim: Callable[[Claims], None] = lambda claims: None  # add routes to this service at run time
 
-    def merged_settings(self, defaults: dict, *, strict: bool = False) -> dict:
+    def merged_settings(self, defaults: dict) -> dict:
         """The service's defaults, then its fixtures' ``settings``, then the mock's (later ones win).
 
-        ``strict`` refuses names the defaults do not have.
+        Names the defaults do not have are refused, with the list of those they have.
         """
         merged = {**defaults, **self.fixtures.get("settings", {}), **self.settings}
         unknown = set(merged) - set(defaults)
-        if strict and unknown:
+        if unknown:
             from .errors import MockCloudError
 
             raise MockCloudError(f"unknown {self.name} setting(s) {sorted(unknown)}; known: {sorted(defaults)}")

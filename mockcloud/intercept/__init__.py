@@ -1,8 +1,10 @@
 """Interception: translate each client family's request into the one application's input.
 
 Interceptors hold no service logic. They are installed when the first mock
-starts and removed when the last one stops; while installed they hand every
-request to the innermost active mock.
+starts and removed when the last one stops (see :mod:`.chain` for how they
+live beside other mocks). A request goes to the mock its thread started,
+or, from a thread that started none (a test's pool workers), to the
+innermost active mock.
 """
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ import importlib.util
 import sys
 import threading
 import time
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from ..core.errors import UnmockedRequestError
 from ..core.request import Reply, build_environ
+from .chain import Interceptor, is_library_own
 
-# module name -> the client library whose presence makes it worth installing
+# module name -> the client library whose presence makes it worth installing. The guard
+# (socket level) comes last: it is the chain's final link, under every client library.
 INTERCEPTORS = {
     "mockcloud.intercept.botocore_send": "botocore",
     "mockcloud.intercept.requests_adapter": "requests",
@@ -27,6 +31,7 @@ INTERCEPTORS = {
     "mockcloud.intercept.urllib3_pool": "urllib3",
     "mockcloud.intercept.aiobotocore_send": "aiobotocore.endpoint",
     "mockcloud.intercept.aliyun_vendored": "aliyunsdkcore.vendored.requests",
+    "mockcloud.intercept.guard": "socket",
 }
 
 
@@ -34,15 +39,24 @@ class ActiveMock(Protocol):
     def passes(self, host: str) -> bool: ...
 
     @property
-    def app(self): ...
+    def app(self) -> Any: ...
+
+    @property
+    def allow_loopback(self) -> bool: ...
 
 
-_stack: list[ActiveMock] = []
-_installed: list = []
+_stack: list[ActiveMock] = []  # every active mock, innermost last
+_by_thread: dict[int, list[ActiveMock]] = {}  # the mocks each thread started
+_installed: list[type[Interceptor]] = []
 _lock = threading.RLock()
+_get_ident = threading.get_ident
 
 
 def current() -> ActiveMock | None:
+    """The mock this thread started last, else the innermost active mock."""
+    own = _by_thread.get(_get_ident())
+    if own:
+        return own[-1]
     return _stack[-1] if _stack else None
 
 
@@ -51,16 +65,25 @@ def push(mock: ActiveMock) -> None:
         if not _stack:
             _install()
         _stack.append(mock)
+        _by_thread.setdefault(_get_ident(), []).append(mock)
 
 
 def pop(mock: ActiveMock) -> None:
     with _lock:
-        for i in range(len(_stack) - 1, -1, -1):
-            if _stack[i] is mock:
-                del _stack[i]
-                break
+        _remove(_stack, mock)
+        for ident, mocks in list(_by_thread.items()):
+            if _remove(mocks, mock) and not mocks:
+                del _by_thread[ident]
         if not _stack:
             _uninstall()
+
+
+def _remove(mocks: list[ActiveMock], mock: ActiveMock) -> bool:
+    for i in range(len(mocks) - 1, -1, -1):
+        if mocks[i] is mock:
+            del mocks[i]
+            return True
+    return False
 
 
 _present: dict[str, bool] = {}  # is this library installed at all? asked once per process
@@ -86,9 +109,10 @@ def _install() -> None:
 
 
 def _install_one(module_name: str) -> None:
-    module = importlib.import_module(module_name)
-    module.install()
-    _installed.append(module)
+    importlib.import_module(module_name)
+    interceptor = Interceptor.registry[module_name]
+    interceptor.install()
+    _installed.append(interceptor)
 
 
 def _uninstall() -> None:
@@ -114,7 +138,7 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
         elif not self.pending and self in sys.meta_path:
             sys.meta_path.remove(self)
 
-    def find_spec(self, fullname, path, target=None):
+    def find_spec(self, fullname, path, target=None):  # type: ignore[no-untyped-def]
         if fullname not in self.pending:
             return None
         for finder in sys.meta_path:
@@ -139,17 +163,17 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 
 
 class _ThenPatch(importlib.abc.Loader):
-    def __init__(self, loader, hook: _PatchOnImport, fullname: str) -> None:
+    def __init__(self, loader: Any, hook: _PatchOnImport, fullname: str) -> None:
         self._loader, self._hook, self._fullname = loader, hook, fullname
 
-    def create_module(self, spec):
+    def create_module(self, spec):  # type: ignore[no-untyped-def]
         return self._loader.create_module(spec)
 
-    def exec_module(self, module) -> None:
+    def exec_module(self, module) -> None:  # type: ignore[no-untyped-def]
         self._loader.exec_module(module)
         self._hook.loaded(self._fullname)
 
-    def __getattr__(self, name):  # get_resource_reader, is_package, ... of the real loader
+    def __getattr__(self, name: str) -> Any:  # get_resource_reader, is_package, ... of the real loader
         return getattr(self._loader, name)
 
 
@@ -159,21 +183,28 @@ _hook = _PatchOnImport()
 def answer(
     method: str,
     url: str,
-    headers,
-    body,
-    blocked: type[UnmockedRequestError] = UnmockedRequestError,
+    headers: Any,
+    body: Any,
+    blocked: type[UnmockedRequestError] | None = UnmockedRequestError,
     *,
+    next_link: Any = None,
+    library: str = "",
     timeout: float | None = None,
     timed_out: Callable[[], Exception] | None = None,
     wait: bool = True,
 ) -> Reply | None:
-    """The emulator's reply, or None when the request may go to the real network (passthrough).
+    """The emulator's reply, or None when the request is not the emulator's to answer.
 
-    Raises ``blocked`` (the client family's own exception type) for a request
-    that no service claims. Injected latency is waited out here (``wait``),
-    and a client read ``timeout`` shorter than it raises ``timed_out()`` after
-    ``timeout`` seconds, as a silent server would make the client do; async
-    interceptors pass ``wait=False`` and wait in their own loop.
+    None means: hand it on to the next link (a passthrough host, or a host no
+    service claims while another mock lies beyond). A host no service claims
+    with only the library's own code beyond (``next_link`` is ``library``'s
+    own, or no ``next_link`` is given) raises ``blocked``, the client
+    family's own exception type; ``blocked=None`` always hands it on (a link
+    further down decides). Injected latency is waited out here
+    (``wait``), and a client read ``timeout`` shorter than it raises
+    ``timed_out()`` after ``timeout`` seconds, as a silent server would make
+    the client do; async interceptors pass ``wait=False`` and wait in their
+    own loop.
     """
     mock = current()
     if mock is None:
@@ -190,10 +221,19 @@ def answer(
         return None
     reply = mock.app.handle_environ(environ)
     if reply.unclaimed:
-        raise blocked(method, url, host)
+        if blocked is not None and (next_link is None or is_library_own(next_link, library)):
+            raise blocked(method, url, host)
+        return None
     if reply.delay and wait:
         wait_for(reply, timeout, timed_out)
     return reply
+
+
+def refuse_unless_passed(next_link: Any, library: str, method: str, url: str, host: str, blocked: type[UnmockedRequestError]) -> None:
+    """For a last link below the emulator: refuse what reached it when only the real network lies beyond."""
+    mock = current()
+    if mock is not None and not mock.passes(host) and is_library_own(next_link, library):
+        raise blocked(method, url, host)
 
 
 def wait_for(reply: Reply, timeout: float | None, timed_out: Callable[[], Exception] | None) -> None:
@@ -212,7 +252,7 @@ async def async_wait_for(reply: Reply, timeout: float | None, timed_out: Callabl
     await asyncio.sleep(reply.delay)
 
 
-def read_timeout(timeout) -> float | None:
+def read_timeout(timeout: Any) -> float | None:
     """The read part of a client's timeout setting: a number, a (connect, read) pair, or an object."""
     if timeout is None or isinstance(timeout, (int, float)):
         return timeout
@@ -225,7 +265,7 @@ def read_timeout(timeout) -> float | None:
     return None
 
 
-def _read_body(body) -> bytes:
+def _read_body(body: Any) -> bytes:
     if hasattr(body, "read"):
         position = body.tell() if hasattr(body, "tell") else None
         data = body.read()

@@ -1,12 +1,14 @@
-"""aiobotocore: replace ``AioEndpoint._send`` while a mock is active (as for botocore)."""
+"""aiobotocore: as for botocore, answered ahead of ``before-send`` and refused at ``AioEndpoint._send``."""
 from __future__ import annotations
 
 import io
+from typing import Any
+from urllib.parse import urlsplit
 
-from . import answer, async_wait_for
-from .botocore_send import _header_pairs
-
-_original = None
+from ..core.errors import UnmockedRequestError
+from . import answer, async_wait_for, refuse_unless_passed
+from .botocore_send import AnsweredEmitter, AnsweredEndpoint, header_pairs
+from .chain import Interceptor
 
 
 class _AsyncContent:
@@ -40,31 +42,41 @@ class AsyncRawBody:
         pass
 
 
-async def _send(endpoint, request):
-    reply = answer(request.method, request.url, _header_pairs(request.headers), request.body, wait=False)
-    if reply is None:
-        return await _original(endpoint, request)
-    if reply.delay:
-        await async_wait_for(reply, None, None)
-    from aiobotocore.awsrequest import AioAWSResponse
-    from botocore.awsrequest import HeadersDict
+class AsyncAnsweredEmitter(AnsweredEmitter):
+    __slots__ = ()
 
-    return AioAWSResponse(request.url, reply.status, HeadersDict(reply.headers), AsyncRawBody(request.url, reply.body))
+    async def emit(self, event_name: str, **kwargs: Any) -> Any:
+        if event_name.startswith("before-send."):
+            return [(None, self._response)]
+        return await self._emitter.emit(event_name, **kwargs)
 
 
-def install() -> None:
-    global _original
-    from aiobotocore.endpoint import AioEndpoint
+class AiobotocoreInterceptor(Interceptor):
+    library = "aiobotocore"
+    patches = {
+        "aiobotocore.endpoint:AioEndpoint._do_get_response": "get_response",
+        "aiobotocore.endpoint:AioEndpoint._send": "send",
+    }
 
-    if _original is None:
-        _original = AioEndpoint._send
-        AioEndpoint._send = _send
+    @staticmethod
+    async def get_response(nxt: Any, endpoint: Any, request: Any, operation_model: Any, context: Any) -> Any:
+        try:
+            reply = answer(request.method, request.url, header_pairs(request.headers), request.body, None, wait=False)
+            if reply is not None and reply.delay:
+                await async_wait_for(reply, None, None)
+        except Exception as error:  # as aiobotocore's own step returns a failed send
+            return None, error
+        if reply is None:
+            return await nxt(endpoint, request, operation_model, context)
+        from aiobotocore.awsrequest import AioAWSResponse
+        from botocore.awsrequest import HeadersDict
 
+        response = AioAWSResponse(request.url, reply.status, HeadersDict(reply.headers), AsyncRawBody(request.url, reply.body))
+        answered = AnsweredEndpoint(endpoint, AsyncAnsweredEmitter(endpoint._event_emitter, response))
+        return await nxt(answered, request, operation_model, context)
 
-def uninstall() -> None:
-    global _original
-    from aiobotocore.endpoint import AioEndpoint
-
-    if _original is not None:
-        AioEndpoint._send = _original
-        _original = None
+    @staticmethod
+    async def send(nxt: Any, endpoint: Any, request: Any) -> Any:
+        host = urlsplit(request.url).hostname or ""
+        refuse_unless_passed(nxt, "aiobotocore", request.method, request.url, host, UnmockedRequestError)
+        return await nxt(endpoint, request)

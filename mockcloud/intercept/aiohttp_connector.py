@@ -8,20 +8,17 @@ methods) behave as over a socket.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
 from aiohttp.connector import BaseConnector, Connection
 
-from ..core.errors import UnmockedRequestError
 from .. import intercept
+from .chain import Interceptor, blocked_error
 from .wire import RequestAssembler, answer_raw, render
 
-_original_connect = None
-
-
-class AiohttpUnmockedRequest(UnmockedRequestError, aiohttp.ClientConnectionError):
-    """aiohttp's own connection-error family, naming the host."""
+AiohttpUnmockedRequest = blocked_error(aiohttp.ClientConnectionError)
 
 
 class MemoryTransport(asyncio.Transport):
@@ -89,28 +86,19 @@ class MemoryTransport(asyncio.Transport):
         return default
 
 
-async def _connect(self: BaseConnector, req, traces, timeout) -> Connection:
-    mock = intercept.current()
-    host = req.url.host or ""
-    if mock is None or mock.passes(host):
-        return await _original_connect(self, req, traces, timeout)
-    loop = asyncio.get_running_loop()
-    protocol = ResponseHandler(loop=loop)
-    transport = MemoryTransport(protocol, req.url.scheme, host, req.url.port, loop)
-    protocol.connection_made(transport)
-    protocol.force_close()  # never pooled: each request gets a fresh in-memory connection
-    return Connection(self, req.connection_key, protocol, loop)
+class AiohttpInterceptor(Interceptor):
+    library = "aiohttp"
+    patches = {"aiohttp.connector:BaseConnector.connect": "connect"}
 
-
-def install() -> None:
-    global _original_connect
-    if _original_connect is None:
-        _original_connect = BaseConnector.connect
-        BaseConnector.connect = _connect
-
-
-def uninstall() -> None:
-    global _original_connect
-    if _original_connect is not None:
-        BaseConnector.connect = _original_connect
-        _original_connect = None
+    @staticmethod
+    async def connect(nxt: Any, connector: BaseConnector, req: Any, traces: Any, timeout: Any) -> Connection:
+        mock = intercept.current()
+        host = req.url.host or ""
+        if mock is None or mock.passes(host):
+            return await nxt(connector, req, traces, timeout)
+        loop = asyncio.get_running_loop()
+        protocol = ResponseHandler(loop=loop)
+        transport = MemoryTransport(protocol, req.url.scheme, host, req.url.port, loop)
+        protocol.connection_made(transport)
+        protocol.force_close()  # never pooled: each request gets a fresh in-memory connection
+        return Connection(connector, req.connection_key, protocol, loop)

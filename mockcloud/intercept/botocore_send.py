@@ -1,22 +1,31 @@
-"""botocore: replace ``Endpoint._send`` while a mock is active.
+"""botocore: answered ahead of the ``before-send`` handlers; refused at ``Endpoint._send``.
 
-Patching the class (not a session's event hooks) catches clients created
-before the mock started and leaves boto3's default session alone.
+moto answers AWS requests from a ``before-send`` handler, so the emulator
+answers what it claims before that event is emitted: the endpoint's own
+``_do_get_response`` then runs on with the emulator's response as the event's
+answer, and parses it as botocore always does. What the emulator does not
+claim goes through ``before-send`` untouched (moto, a Stubber-like handler),
+and what nothing answered is refused at ``_send``, the last step before the
+network. Patching the class catches clients created before the mock started.
 """
 from __future__ import annotations
 
 import io
+from typing import Any
+from urllib.parse import urlsplit
 
-from . import answer, read_timeout
+from ..core.errors import UnmockedRequestError
+from . import answer, read_timeout, refuse_unless_passed
+from .chain import Interceptor
 
-_original = None
-_AWSResponse = _HeadersDict = None
+_AWSResponse: Any = None
+_HeadersDict: Any = None
 
 
 class RawBody(io.BytesIO):
     """What botocore reads a response body from (``stream()`` and ``read()``)."""
 
-    def stream(self, amt: int = 65536, decode_content: bool = True):
+    def stream(self, amt: int = 65536, decode_content: bool = True):  # type: ignore[no-untyped-def]
         while True:
             chunk = self.read(amt)
             if not chunk:
@@ -24,7 +33,7 @@ class RawBody(io.BytesIO):
             yield chunk
 
 
-def _header_pairs(headers):
+def header_pairs(headers: Any) -> list[tuple[str, str]]:
     # botocore's HeadersDict rebuilds a case-folded key on every item lookup;
     # reading its store directly costs a tenth of that.
     try:
@@ -33,8 +42,37 @@ def _header_pairs(headers):
         return list(headers.items())
 
 
-def _timed_out(url: str):
-    def error():
+class AnsweredEmitter:
+    """The endpoint's emitter, but ``before-send`` is answered: by the emulator, and by nobody else."""
+
+    __slots__ = ("_emitter", "_response")
+
+    def __init__(self, emitter: Any, response: Any) -> None:
+        self._emitter, self._response = emitter, response
+
+    def emit(self, event_name: str, **kwargs: Any) -> Any:
+        if event_name.startswith("before-send."):
+            return [(None, self._response)]
+        return self._emitter.emit(event_name, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._emitter, name)
+
+
+class AnsweredEndpoint:
+    """The endpoint as its own ``_do_get_response`` sees it for one answered request."""
+
+    __slots__ = ("_endpoint", "_event_emitter")
+
+    def __init__(self, endpoint: Any, emitter: Any) -> None:
+        self._endpoint, self._event_emitter = endpoint, emitter
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._endpoint, name)
+
+
+def _timed_out(url: str):  # type: ignore[no-untyped-def]
+    def error() -> Exception:
         from botocore.exceptions import ReadTimeoutError
 
         return ReadTimeoutError(endpoint_url=url)
@@ -42,32 +80,39 @@ def _timed_out(url: str):
     return error
 
 
-def _send(endpoint, request):
-    timeout = read_timeout(getattr(getattr(endpoint, "http_session", None), "_timeout", None))
-    reply = answer(
-        request.method, request.url, _header_pairs(request.headers), request.body,
-        timeout=timeout, timed_out=_timed_out(request.url),
-    )
-    if reply is None:
-        return _original(endpoint, request)
-    return _AWSResponse(request.url, reply.status, _HeadersDict(reply.headers), RawBody(reply.body))
+class BotocoreInterceptor(Interceptor):
+    library = "botocore"
+    patches = {
+        "botocore.endpoint:Endpoint._do_get_response": "get_response",
+        "botocore.endpoint:Endpoint._send": "send",
+    }
 
+    @classmethod
+    def install(cls) -> None:
+        global _AWSResponse, _HeadersDict
+        from botocore.awsrequest import AWSResponse, HeadersDict
 
-def install() -> None:
-    global _original, _AWSResponse, _HeadersDict
-    from botocore.awsrequest import AWSResponse, HeadersDict
-    from botocore.endpoint import Endpoint
+        _AWSResponse, _HeadersDict = AWSResponse, HeadersDict
+        super().install()
 
-    _AWSResponse, _HeadersDict = AWSResponse, HeadersDict
-    if _original is None:
-        _original = Endpoint._send
-        Endpoint._send = _send
+    @staticmethod
+    def get_response(nxt: Any, endpoint: Any, request: Any, operation_model: Any, context: Any) -> Any:
+        try:
+            timeout = read_timeout(getattr(getattr(endpoint, "http_session", None), "_timeout", None))
+            reply = answer(
+                request.method, request.url, header_pairs(request.headers), request.body, None,
+                timeout=timeout, timed_out=_timed_out(request.url),
+            )
+        except Exception as error:  # as botocore's own step returns a failed send: retry logic sees it
+            return None, error
+        if reply is None:
+            return nxt(endpoint, request, operation_model, context)
+        response = _AWSResponse(request.url, reply.status, _HeadersDict(reply.headers), RawBody(reply.body))
+        answered = AnsweredEndpoint(endpoint, AnsweredEmitter(endpoint._event_emitter, response))
+        return nxt(answered, request, operation_model, context)
 
+    @staticmethod
+    def send(nxt: Any, endpoint: Any, request: Any) -> Any:
+        refuse_unless_passed(nxt, "botocore", request.method, request.url, urlsplit(request.url).hostname or "", UnmockedRequestError)
+        return nxt(endpoint, request)
 
-def uninstall() -> None:
-    global _original
-    from botocore.endpoint import Endpoint
-
-    if _original is not None:
-        Endpoint._send = _original
-        _original = None

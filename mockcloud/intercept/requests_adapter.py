@@ -1,86 +1,88 @@
-"""requests: one catch-all route in a ``responses`` mock, answered by the application."""
+"""requests: ``Session.get_adapter`` hands out an adapter that asks the emulator first.
+
+The patch point is the session's choice of adapter, not ``HTTPAdapter.send``:
+that is where ``responses`` (and moto, through it) patch, so mockcloud and
+they never overwrite each other, whatever order they start and stop in.
+What the emulator does not claim goes to the adapter requests chose, and so
+to an outer ``responses`` mock when one is active, else (for a passthrough
+host) to the network.
+"""
 from __future__ import annotations
 
 import io
-import re
 from http.client import responses as reasons
-from urllib.parse import urlsplit
+from types import ModuleType
+from typing import Any, ClassVar
 
-import requests
-import responses
-from urllib3 import HTTPResponse
-from urllib3._collections import HTTPHeaderDict
-
-from ..core.errors import UnmockedRequestError
-from . import answer, current, read_timeout
+from . import answer, read_timeout
+from .chain import Interceptor, blocked_error
 
 
-class RequestsUnmockedRequest(UnmockedRequestError, requests.exceptions.ConnectionError):
-    """Raised in requests' own exception family for a host no service claims."""
+class AnsweringAdapter:
+    """Wraps the adapter requests chose: the emulator answers first, the adapter gets the rest."""
 
-    def __init__(self, method: str, url: str, host: str) -> None:
-        UnmockedRequestError.__init__(self, method, url, host)
-        self.request = None
-        self.response = None
+    __slots__ = ("adapter", "interceptor")
 
+    def __init__(self, adapter: Any, interceptor: type[RequestsInterceptor]) -> None:
+        self.adapter, self.interceptor = adapter, interceptor
 
-def _passes(request) -> bool:
-    mock = current()
-    return mock is None or mock.passes(urlsplit(request.url).hostname or "")
-
-
-class _PassRoute(responses.BaseResponse):
-    """Sends passthrough hosts to the real network."""
-
-    def __init__(self) -> None:
-        super().__init__(method="GET", url=re.compile(".*"), passthrough=True)
-
-    def matches(self, request):
-        return _passes(request), ""
-
-
-class _CloudRoute(responses.BaseResponse):
-    def __init__(self) -> None:
-        super().__init__(method="GET", url=re.compile(".*"))
-
-    def matches(self, request):
-        return True, ""
-
-    def get_response(self, request) -> HTTPResponse:
-        timeout = read_timeout(getattr(request, "req_kwargs", {}).get("timeout"))
+    def send(self, request: Any, stream: bool = False, timeout: Any = None, verify: Any = True, cert: Any = None, proxies: Any = None) -> Any:
+        interceptor = self.interceptor
+        exceptions = interceptor.requests.exceptions
+        limit = read_timeout(timeout)
         reply = answer(
-            request.method, request.url, request.headers, request.body, RequestsUnmockedRequest,
-            timeout=timeout, timed_out=lambda: requests.exceptions.ReadTimeout(f"Read timed out. (read timeout={timeout})", request=request),
+            request.method, request.url, request.headers, request.body, interceptor.blocked(),
+            next_link=type(self.adapter).send, library=interceptor.library,
+            timeout=limit, timed_out=lambda: exceptions.ReadTimeout(f"Read timed out. (read timeout={limit})", request=request),
         )
-        headers = HTTPHeaderDict(reply.headers)
-        original = HTTPResponse(body=io.BytesIO(), headers=headers, preload_content=False)
+        if reply is None:
+            return self.adapter.send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+        return self.adapter.build_response(request, interceptor.raw_response(reply, request.method))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.adapter, name)
+
+
+class RequestsInterceptor(Interceptor):
+    library = "requests"
+    patches = {"requests.sessions:Session.get_adapter": "get_adapter"}
+    requests: ClassVar[ModuleType]
+    urllib3: ClassVar[ModuleType]
+
+    @classmethod
+    def install(cls) -> None:
+        import requests
+        import urllib3
+
+        cls.requests, cls.urllib3 = requests, urllib3
+        super().install()
+
+    @classmethod
+    def blocked(cls) -> type:
+        return blocked_error(cls.requests.exceptions.ConnectionError, request=None, response=None)
+
+    @classmethod
+    def get_adapter(cls, nxt: Any, session: Any, url: str) -> Any:
+        adapter = nxt(session, url)
+        from . import current
+
+        if current() is None:
+            return adapter
+        return AnsweringAdapter(adapter, cls)
+
+    @classmethod
+    def raw_response(cls, reply: Any, method: str) -> Any:
+        """The urllib3 response requests builds its own from (cookies read ``_original_response.msg``)."""
+        urllib3 = cls.urllib3
+        headers = urllib3._collections.HTTPHeaderDict(reply.headers)
+        original = urllib3.HTTPResponse(body=io.BytesIO(), headers=headers, preload_content=False)
         original.msg = headers
-        return HTTPResponse(
+        return urllib3.HTTPResponse(
             body=io.BytesIO(reply.body),
             headers=headers,
             status=reply.status,
             reason=reasons.get(reply.status),
             preload_content=False,
             original_response=original,
-            request_method=request.method,
+            request_method=method,
         )
-
-
-_mock: responses.RequestsMock | None = None
-
-
-def install() -> None:
-    global _mock
-    if _mock is None:
-        _mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-        _mock.add(_PassRoute())
-        _mock.add(_CloudRoute())
-        _mock.start()
-
-
-def uninstall() -> None:
-    global _mock
-    if _mock is not None:
-        _mock.stop(allow_assert=False)
-        _mock.reset()
-        _mock = None

@@ -10,55 +10,81 @@ from __future__ import annotations
 
 import http.client
 import io
+from typing import Any
 
 from .. import intercept
-from ..core.request import Reply
 from ..core.errors import UnmockedRequestError
+from ..core.request import Reply
+from .chain import Interceptor
 from .wire import RequestAssembler, answer_raw, render
-
-_originals: dict = {}
 
 
 class StdlibUnmockedRequest(UnmockedRequestError):
     """A ConnectionError (an OSError), as a refused connection is; urllib wraps it in URLError."""
 
 
+class SlowResponse(io.BytesIO):
+    """The response bytes, held back by injected latency until the client first reads them.
+
+    http.client reads the status line in ``getresponse``: that is where a slow
+    server is felt, and where a socket timeout fires (``TimeoutError``).
+    """
+
+    def __init__(self, data: bytes, delay_reply: Reply | None, timeout: float | None) -> None:
+        super().__init__(data)
+        self._pending, self._timeout = delay_reply, timeout
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            reply, self._pending = self._pending, None
+            intercept.wait_for(reply, self._timeout, lambda: TimeoutError("timed out"))
+
+    def readline(self, *args: Any) -> bytes:  # type: ignore[override]
+        self._wait()
+        return super().readline(*args)
+
+    def read(self, *args: Any) -> bytes:  # type: ignore[override]
+        self._wait()
+        return super().read(*args)
+
+    def readinto(self, buffer: Any) -> int:  # type: ignore[override]
+        self._wait()
+        return super().readinto(buffer)
+
+
 class MemorySocket:
     """Takes the request bytes, answers them once complete, serves the response to ``makefile``."""
 
-    def __init__(self, scheme: str, host: str, port: int, timeout=None) -> None:
+    def __init__(self, scheme: str, host: str, port: int, timeout: Any = None) -> None:
         self.scheme, self.host, self.port = scheme, host, port
         self._request = RequestAssembler()
-        self._response = io.BytesIO()
-        self._reply: Reply | None = None
+        self._response: io.BytesIO = io.BytesIO()
         self._timeout = timeout if isinstance(timeout, (int, float)) else None
 
-    def sendall(self, data) -> None:
+    def sendall(self, data: Any) -> None:
         if not isinstance(data, (bytes, bytearray)):
             data = bytes(data)
         if self._request.feed(bytes(data)):
             reply = answer_raw(self.scheme, self.host, self.port, self._request, StdlibUnmockedRequest, wait=False)
             if reply is None:  # passthrough was decided at connect(); a mock change since is a misuse
                 raise StdlibUnmockedRequest(self._request.method, self._request.target, self.host)
-            self._reply, self._response = reply, io.BytesIO(render(reply))
+            self._response = SlowResponse(render(reply), reply if reply.delay else None, self._timeout)
             self._request = RequestAssembler()
 
     send = sendall
 
-    def makefile(self, mode: str = "rb", *args, **kwargs):
-        # http.client reads the response here (getresponse): where a slow server is felt
-        if self._reply is not None and self._reply.delay:
-            reply, self._reply = self._reply, None
-            intercept.wait_for(reply, self._timeout, lambda: TimeoutError("timed out"))
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BytesIO:
         return self._response
 
-    def settimeout(self, timeout) -> None:
+    def settimeout(self, timeout: Any) -> None:
         self._timeout = timeout if isinstance(timeout, (int, float)) else None
+        if isinstance(self._response, SlowResponse):
+            self._response._timeout = self._timeout
 
-    def gettimeout(self):
+    def gettimeout(self) -> float | None:
         return self._timeout
 
-    def setsockopt(self, *args) -> None:
+    def setsockopt(self, *args: Any) -> None:
         pass
 
     def close(self) -> None:
@@ -68,23 +94,18 @@ class MemorySocket:
         return -1
 
 
-def _connect(self) -> None:
-    mock = intercept.current()
-    secure = isinstance(self, http.client.HTTPSConnection)
-    if mock is None or mock.passes(self.host):
-        return _originals[http.client.HTTPSConnection if secure else http.client.HTTPConnection](self)
-    scheme = "https" if secure else "http"
-    self.sock = MemorySocket(scheme, self.host, self.port, self.timeout)
+class StdlibInterceptor(Interceptor):
+    library = "http.client"
+    patches = {
+        "http.client:HTTPConnection.connect": "connect",
+        "http.client:HTTPSConnection.connect": "connect",
+    }
 
-
-def install() -> None:
-    for cls in (http.client.HTTPConnection, http.client.HTTPSConnection):
-        if cls not in _originals:
-            _originals[cls] = cls.__dict__["connect"]
-            cls.connect = _connect
-
-
-def uninstall() -> None:
-    while _originals:
-        cls, original = _originals.popitem()
-        cls.connect = original
+    @staticmethod
+    def connect(nxt: Any, connection: http.client.HTTPConnection) -> None:
+        mock = intercept.current()
+        if mock is None or mock.passes(connection.host):
+            return nxt(connection)
+        scheme = "https" if isinstance(connection, http.client.HTTPSConnection) else "http"
+        connection.sock = MemorySocket(scheme, connection.host, connection.port, connection.timeout)
+        return None

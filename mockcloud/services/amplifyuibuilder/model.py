@@ -100,7 +100,7 @@ class AmplifyUIBuilderModel:
 
     def __init__(self, context: ServiceContext) -> None:
         self.clock = context.clock
-        self.settings = context.merged_settings(DEFAULTS, strict=True)
+        self.settings = context.merged_settings(DEFAULTS)
         self._lock = threading.RLock()
         self.apps: dict[str, FigmaApp] = {}
         self.users: dict[str, FigmaUser] = {}

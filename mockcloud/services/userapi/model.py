@@ -25,6 +25,7 @@ from typing import Any
 import jwt
 
 from ...core.errors import MockCloudError, ServiceError
+from ...core.fixtures import check_settings
 from ...core.jwt_signing import JwtSigner, b64url
 from ...core.service import ServiceContext
 from . import mount_claims, split_base_url
@@ -409,24 +410,8 @@ class UserApiModel:
         return session
 
 
-_settings_schema = None
-
-
 def _check_settings(settings: dict, where: str) -> None:
-    """Settings given in code are checked against the same schema as the fixtures' settings."""
-    if not settings:
-        return
-    global _settings_schema
-    if _settings_schema is None:
-        from ...core.fixtures import EMBEDDED
-
-        _settings_schema = json.loads((EMBEDDED / "userapi.schema.json").read_text())["properties"]["settings"]
-    from jsonschema import Draft7Validator
-
     key = settings.get("signing_key")
     if isinstance(key, (bytes, bytearray)):  # bytes keys are fine in code; the schema speaks of JSON strings
         settings = {**settings, "signing_key": bytes(key).decode("latin-1")}
-    problems = sorted(Draft7Validator(_settings_schema).iter_errors(settings), key=lambda e: list(e.path))
-    if problems:
-        details = "; ".join(f"{'/'.join(map(str, e.path)) or '(settings)'}: {e.message}" for e in problems[:5])
-        raise MockCloudError(f"userapi {where} are not valid: {details}")
+    check_settings("userapi", settings, where)
