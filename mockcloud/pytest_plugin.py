@@ -1,4 +1,9 @@
-"""pytest plugin: the ``mockcloud`` and ``mockcloud_server`` fixtures and the ``mockcloud`` marker."""
+"""pytest plugin: the ``mockcloud`` and ``mockcloud_server`` fixtures and the ``mockcloud`` marker.
+
+Installed as the ``pytest11`` entry point named after this module, so that
+``-p mockcloud.pytest_plugin`` and ``pytest_plugins = ["mockcloud.pytest_plugin"]``
+find it already loaded instead of registering it twice.
+"""
 from __future__ import annotations
 
 import pytest
@@ -18,8 +23,8 @@ def mockcloud(request):
 
     marker = request.node.get_closest_marker("mockcloud")
     options = dict(marker.kwargs) if marker else {}
-    if marker and marker.args:
-        options.setdefault("services", marker.args[0])
+    if marker and marker.args:  # mockcloud("licensemanager") or mockcloud("licensemanager", "devpay")
+        options.setdefault("services", marker.args[0] if len(marker.args) == 1 else list(marker.args))
     with MockCloud(**options) as cloud:
         yield cloud
 

@@ -438,3 +438,19 @@ def test_routing_by_signing_scope_on_any_host():
         lm = lm_client(endpoint_url="http://localhost:4566")
         assert lm.list_tokens()["Tokens"] == []
         assert cloud.requests[-1].url.startswith("http://localhost:4566/")
+
+
+# ---- options ------------------------------------------------------------------------
+
+
+def test_a_string_names_one_service():
+    assert mock_cloud("licensemanager").service_names == ("licensemanager",)
+    assert mock_cloud(services="devpay").service_names == ("devpay",)
+    with pytest.raises(MockCloudError, match=r"unknown service\(s\) \['licensemanagerx'\]"):
+        mock_cloud("licensemanagerx")
+
+
+@pytest.mark.parametrize("service", sorted(mockcloud.services.SERVICE_PACKAGES))
+def test_every_service_refuses_unknown_settings_by_name(service):
+    with pytest.raises(MockCloudError, match=rf"unknown {service} setting\(s\) \['no_such_setting'\]; known: \['\w+"):
+        mock_cloud(services=[service], settings={service: {"no_such_setting": 1}})

@@ -87,6 +87,32 @@ def test_marker_activates_mock_without_the_fixture(pytester):
     result.assert_outcomes(passed=2)
 
 
+@pytest.mark.parametrize(
+    "how", ["entry point", "-p mockcloud.pytest_plugin", "pytest_plugins in conftest", "-p with autoload disabled"]
+)
+def test_every_way_of_loading_the_plugin_works(pytester, monkeypatch, how):
+    """Loading it a second way finds it loaded, instead of registering it twice."""
+    args: list[str] = []
+    if how.startswith("-p"):
+        args = ["-p", "mockcloud.pytest_plugin"]
+    if how == "pytest_plugins in conftest":
+        pytester.makeconftest('pytest_plugins = ["mockcloud.pytest_plugin"]')
+    if how == "-p with autoload disabled":
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(
+        test_inner='''
+        import pytest
+
+
+        @pytest.mark.mockcloud("licensemanager")
+        def test_one_service_by_name(mockcloud):
+            assert mockcloud.service_names == ("licensemanager",)
+        '''
+    )
+    result = run_inner(pytester, *args)
+    result.assert_outcomes(passed=1)
+
+
 def test_marker_options_reach_the_fixture(pytester):
     """The marker's keyword arguments configure the mock the fixture yields."""
     pytester.makepyfile(

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 
 def _checked(timestamp: float) -> float:
@@ -34,19 +36,29 @@ def _as_timestamp(when: datetime | str | float | int) -> float:
 class Clock:
     """Mock time, optionally shared with the code under test.
 
-    With ``patch_time`` (the in-process default) a moved clock is a
-    time-machine traveller, so ``time.time()`` *is* the mock's time for the
-    emulator and the code under test alike, and an untouched clock follows
-    whatever freezegun or time-machine the test set itself. Without it the
-    clock keeps its own offset and touches nothing global.
+    With ``patch_time`` (the in-process default) ``time.time()`` *is* the
+    mock's time, for the emulator and the code under test alike. An
+    untouched clock follows whatever freezegun or time-machine the test set
+    itself. A move (``advance``, ``freeze``, ``unfreeze``) applies to every
+    timeline the mock can see from where it started: the mock's own
+    time-machine traveller, slipped in beneath any the test started inside
+    the mock so that their end never undoes the move, those travellers
+    themselves, and freezegun's frozen times while freezegun is active
+    (moves on a freezegun begun before the mock are taken back when the mock
+    stops). Without ``patch_time`` the clock keeps its own offset and
+    touches nothing global.
     """
 
     def __init__(self, *, patch_time: bool = True) -> None:
         self.patch_time = patch_time
-        self._traveller = None  # time_machine.travel while patching
-        self._coordinates = None
+        self._travel: Any = None  # our time_machine.travel while patching
+        self._traveller: Any = None  # its entry in time-machine's stack
         self._offset = 0.0
         self._frozen_at: float | None = None
+        # what the test had running when the mock started: ours goes above those, below later ones
+        self._travellers_before = len(_travellers() or ())
+        self._factories_before = list(_freezegun_factories() or ())
+        self._outer_moves: dict[int, tuple[Any, float]] = {}  # id -> (freezegun factory older than the mock, seconds moved)
 
     # reading
     def time(self) -> float:
@@ -64,49 +76,137 @@ class Clock:
 
     # moving
     def freeze(self, when: datetime | str | float | None = None) -> datetime:
-        target = self.time() if when is None else _as_timestamp(when)
+        """Stop the clock, where it stands or at ``when``."""
+        now = self.time()
+        target = now if when is None else _as_timestamp(when)
+        self._move(target - now, tick=False, to=None if when is None else target)
         self._frozen_at = target
-        self._move(target, tick=False)
         return self.now()
 
     def advance(self, seconds: float | None = None, **delta: float) -> datetime:
+        """Move the clock forward (or back), frozen or running."""
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float, type(None))):
             raise TypeError("advance() takes seconds as a number")
         step = (seconds or 0.0) + timedelta(**delta).total_seconds()
+        target = _checked(self.time() + step)
+        self._move(step, tick=None, to=None)
         if self._frozen_at is not None:
-            self._frozen_at = _checked(self._frozen_at + step)
-            self._move(self._frozen_at, tick=False)
-        else:
-            self._move(_checked(self.time() + step), tick=True)
+            self._frozen_at = target
         return self.now()
 
     def unfreeze(self) -> datetime:
+        """Let time run on from where it stands."""
         if self._frozen_at is not None:
-            at = self._frozen_at
+            self._move(0.0, tick=True, to=None)
             self._frozen_at = None
-            self._move(at, tick=True)
         return self.now()
 
-    def _move(self, target: float, *, tick: bool) -> None:
+    def _move(self, step: float, *, tick: bool | None, to: float | None) -> None:
+        """Apply one move: ``step`` seconds, then stop (False) or run (True) or keep (None); ``to`` sets it absolutely."""
         if not self.patch_time:
-            if tick:
-                self._offset = target - time.time()
+            if self._frozen_at is None or tick is True:
+                base = self._frozen_at if self._frozen_at is not None else self.time()
+                self._offset = (to if to is not None else base + step) - time.time()
             return
+        factories = _freezegun_factories()
+        if factories:
+            self._move_freezegun(factories, step, tick)
+            if self._traveller is not None:  # the mock's own timeline beneath keeps the move too
+                _move_traveller(self._traveller, step, tick, to)
+            return
+        self._move_time_machine(step, tick, to)
+
+    def _move_time_machine(self, step: float, tick: bool | None, to: float | None) -> None:
         import time_machine
 
-        if self._traveller is None:
-            self._traveller = time_machine.travel(target, tick=tick)
-            self._coordinates = self._traveller.start()
+        stack = _travellers()
+        assert stack is not None
+        if self._traveller is None or not any(t is self._traveller for t in stack):
+            position = min(self._travellers_before, len(stack))
+            # the time beneath the test's own travellers: the one the mock started in, or real time
+            if position:
+                beneath = stack[position - 1].time_ns() / 1e9
+            else:
+                beneath = time_machine.escape_hatch.time.time() if stack else time.time()
+            target = to if to is not None else _checked(beneath + step)
+            running = self._frozen_at is None if tick is None else tick
+            self._travel = time_machine.travel(target, tick=running)
+            self._traveller = self._travel.start()  # on top; moved down beneath the test's own
+            if stack[position] is not self._traveller:
+                stack.remove(self._traveller)
+                stack.insert(position, self._traveller)
+            above = stack[position + 1 :]
         else:
-            self._coordinates.move_to(target, tick=tick)
+            position = next(i for i, t in enumerate(stack) if t is self._traveller)
+            above = stack[position:]
+        for traveller in above:
+            _move_traveller(traveller, step, tick, to)
+
+    def _move_freezegun(self, factories: list, step: float, tick: bool | None) -> None:
+        from ..core.errors import MockCloudError
+
+        for factory in factories:
+            running = type(factory).__name__ != "FrozenDateTimeFactory"
+            if tick is False and running:
+                raise MockCloudError(
+                    "freezegun's freeze_time(tick=True) (or auto_tick_seconds) is active: its time keeps running and "
+                    "mockcloud cannot stop it. Freeze with freezegun's freeze_time() without tick, or move time with "
+                    "cloud.clock.advance()."
+                )
+            if tick is True and not running:
+                raise MockCloudError(
+                    "freezegun's freeze_time() holds time still and mockcloud cannot make it run. Use "
+                    "freeze_time(..., tick=True), or leave the clock frozen and move it with cloud.clock.advance()."
+                )
+        for factory in factories:
+            if step:
+                factory.move_to(factory() + timedelta(seconds=step))
+                if any(factory is outer for outer in self._factories_before):
+                    moved = self._outer_moves.get(id(factory), (factory, 0.0))[1] + step
+                    self._outer_moves[id(factory)] = (factory, moved)
 
     def close(self) -> None:
         """Give real time back (the mock stopped)."""
-        if self._traveller is not None:
-            self._traveller.stop()
-        self._traveller = self._coordinates = None
+        stack = _travellers()
+        if self._traveller is not None and stack:
+            if stack[-1] is self._traveller:
+                self._travel.stop()
+            elif any(t is self._traveller for t in stack):
+                stack[:] = [t for t in stack if t is not self._traveller]
+        factories = _freezegun_factories() or []
+        for factory, moved in self._outer_moves.values():  # a freezegun older than the mock: its moves undone
+            if any(f is factory for f in factories):
+                factory.move_to(factory() - timedelta(seconds=moved))
+        self._outer_moves = {}
+        self._travel = self._traveller = None
         self._offset = 0.0
         self._frozen_at = None
 
     def __repr__(self) -> str:
         return f"<Clock {self.now().isoformat()}{' frozen' if self.frozen else ''}>"
+
+
+def _travellers() -> list | None:
+    """time-machine's stack of active travellers (its module global), or None when it is not imported."""
+    module = sys.modules.get("time_machine")
+    if module is None:
+        return None
+    stack = getattr(module, "traveller_stack", None)
+    return stack if stack is not None else getattr(module, "coordinates_stack", None)
+
+
+def _freezegun_factories() -> list | None:
+    """freezegun's active frozen times, innermost last, or None when freezegun is not active."""
+    api = sys.modules.get("freezegun.api")
+    factories = getattr(api, "freeze_factories", None)
+    return factories or None
+
+
+def _move_traveller(traveller: Any, step: float, tick: bool | None, to: float | None) -> None:
+    if to is not None:
+        traveller.move_to(to, tick=tick)
+        return
+    if step:
+        traveller.shift(step)
+    if tick is not None:
+        traveller.move_to(traveller.time_ns() / 1e9, tick=tick)

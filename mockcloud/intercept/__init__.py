@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
+import io
 import importlib.util
 import sys
 import threading
@@ -209,13 +210,17 @@ def answer(
     mock = current()
     if mock is None:
         return None
+    stream = None
     if body is None:
         body = b""
     elif isinstance(body, str):
         body = body.encode("utf-8")
     elif not isinstance(body, (bytes, bytearray)):
-        body = _read_body(body)
+        stream, body = LazyBody(body), b""
     environ = build_environ(method, url, headers, bytes(body))
+    if stream is not None:  # read only if the request turns out to be ours (routing rarely needs the body)
+        environ["wsgi.input"], environ["wsgi.input_terminated"] = stream, True
+        del environ["mockcloud.body"], environ["CONTENT_LENGTH"]
     host = environ["SERVER_NAME"]
     if mock.passes(host):
         return None
@@ -265,11 +270,32 @@ def read_timeout(timeout: Any) -> float | None:
     return None
 
 
+class LazyBody(io.RawIOBase):
+    """A client's streamed body as ``wsgi.input``: read when the emulator needs it, and left rewound.
+
+    So a request handed on to the next link (moto, the network) still has
+    its whole body, and a large upload nobody claims is never read here.
+    """
+
+    def __init__(self, source: Any) -> None:
+        super().__init__()
+        self._source = source
+        self._data: io.BytesIO | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._data is None:
+            self._data = io.BytesIO(_read_body(self._source))
+        return self._data.readinto(buffer)
+
+
 def _read_body(body: Any) -> bytes:
     if hasattr(body, "read"):
-        position = body.tell() if hasattr(body, "tell") else None
+        position = body.tell() if hasattr(body, "tell") else 0
         data = body.read()
-        if position is not None and hasattr(body, "seek"):
+        if hasattr(body, "seek"):  # botocore's streams rewind for retries the same way
             body.seek(position)
         return data.encode() if isinstance(data, str) else data
     return b"".join(chunk.encode() if isinstance(chunk, str) else chunk for chunk in body)

@@ -214,7 +214,7 @@ def verify(
         )
     key = credentials.aws(key_id)
     if key is None:
-        raise _error("UnrecognizedClientException", "The security token included in the request is invalid.")
+        raise _error("UnrecognizedClientException", "The security token included in the request is invalid." + _real_key_hint(key_id))
     if key.session_token is not None:
         token = request.environ.get("HTTP_X_AMZ_SECURITY_TOKEN", "")
         if not hmac.compare_digest(token.encode(), key.session_token.encode()):
@@ -277,3 +277,14 @@ def verify(
 def authenticate(request: Request, context, service: str) -> AwsPrincipal:
     """``verify`` with a service's own keys and clock (its ``ServiceContext``)."""
     return verify(request, context.credentials, context.clock.time(), service=service, body=request_body(request))
+
+
+def _real_key_hint(key_id: str) -> str:
+    """A word for the developer whose real keys reached the mock (AKIA… long-term, ASIA… temporary)."""
+    if len(key_id) != 20 or not key_id.startswith(("AKIA", "ASIA")) or not key_id.isalnum() or not key_id.isupper():
+        return ""
+    return (
+        f" (mockcloud: {key_id} looks like a real AWS access key, and this mock does not know it. Real keys are never "
+        "needed: mock_cloud() puts fake keys in the environment unless fake_credentials=False; or register this key "
+        "with cloud.credentials.add_aws(access_key_id, secret_access_key).)"
+    )
