@@ -237,7 +237,10 @@ class MockCloud:
             if self._depth > 1:
                 return self
             self.reset()
-            fixtures = self.fixtures  # a bad fixtures file fails here, at start, not at the first request
+            from .core import fixtures as fixtures_module
+
+            # a bad fixtures file fails here, at start, not at the first request
+            fixtures = self._fixtures if self._fixtures is not None else fixtures_module.shared(self.fixtures_path)
             if self.fake_credentials:
                 keys = fixtures.get("credentials", {}).get("aws") or [{"access_key_id": "testing", "secret_access_key": "testing"}]
                 self._environment.start(keys[0]["access_key_id"], keys[0]["secret_access_key"])

@@ -50,6 +50,11 @@ def load(path: str | Path | None = None) -> dict:
 
     Parsed and validated once per file version; callers get their own copy.
     """
+    return copy.deepcopy(shared(path))
+
+
+def shared(path: str | Path | None = None) -> dict:
+    """The validated fixtures, shared and read-only: for a look without paying for a copy."""
     key = (None,) if path is None else (str(Path(path).resolve()), Path(path).stat().st_mtime_ns if Path(path).exists() else 0)
     cached = _cache.get(key)
     if cached is None:
@@ -61,7 +66,7 @@ def load(path: str | Path | None = None) -> dict:
                     own = _validated(_read(Path(path)), Path(path))
                     cached = {**cached, **own}
                 _cache[key] = cached
-    return copy.deepcopy(cached)
+    return cached
 
 
 def _validated(data: dict, origin: Path) -> dict:
