@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import random
 import sys
 import threading
 from pathlib import Path
@@ -138,7 +139,8 @@ class MockCloud:
     # ---- state ------------------------------------------------------------
     def _fresh(self) -> None:
         self.clock = Clock(patch_time=self.patch_time)
-        self.faults = Faults(self.clock.time, self.service_names)
+        self.random = random.Random()  # every random choice of the fault layer (seedable)
+        self.faults = Faults(self.clock.time, self.service_names, self.random)
         self.requests = RequestLog()
         self._credentials: Credentials | None = None
         self._fixtures: dict | None = None

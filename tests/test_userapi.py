@@ -309,19 +309,30 @@ def test_of_concurrent_refreshes_with_one_refresh_token_exactly_one_wins(backend
     problem(backend.me(winner["accessToken"]), 401, "invalid_token", "revoked")
 
 
-def test_a_reuse_grace_period_keeps_the_winner_of_a_race(backend, api):
+def test_a_reuse_grace_period_exchanges_the_latest_rotated_token_again(backend, api):
     api.mount(DEFAULT_BASE, reuse_grace_seconds=30)
     original = backend.tokens()
     replies = _race(backend, original)
-    assert sorted(r.status_code for r in replies) == [200] + [401] * (len(replies) - 1)
-    for loser in (r for r in replies if r.status_code == 401):
-        problem(loser, 401, "invalid_token", "used")
-    winner = next(r for r in replies if r.status_code == 200).json()
-    assert backend.me(winner["accessToken"]).status_code == 200
-    # past the grace period a replay is reuse again, and revokes the family
+    assert [r.status_code for r in replies] == [200] * len(replies)  # every retry within the grace period
+    pairs = [r.json() for r in replies]
+    live = [p for p in pairs if backend.me(p["accessToken"]).status_code == 200]
+    assert len(live) == 1  # the last exchange's pair is the session's; the others gave way to it
+    for replaced in (p for p in pairs if p is not live[0]):
+        problem(backend.refresh(replaced), 401, "invalid_token", "revoked")
+    assert backend.me(live[0]["accessToken"]).status_code == 200  # giving way revoked nothing else
+    # once the chain moved on, the old token is reuse again, even within the grace period
+    newest = backend.refresh(live[0]).json()
+    problem(backend.refresh(original), 401, "invalid_token", "reused")
+    problem(backend.me(newest["accessToken"]), 401, "invalid_token", "revoked")
+
+
+def test_past_the_grace_period_a_retry_is_reuse(backend, api):
+    api.mount(DEFAULT_BASE, reuse_grace_seconds=30)
+    original = backend.tokens()
+    rotated = backend.refresh(original).json()
     backend.cloud.clock.advance(seconds=31)
     problem(backend.refresh(original), 401, "invalid_token", "reused")
-    problem(backend.me(winner["accessToken"]), 401, "invalid_token", "revoked")
+    problem(backend.me(rotated["accessToken"]), 401, "invalid_token", "revoked")
 
 
 # ---- expiry on the mock clock ---------------------------------------------------------------------

@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from .errors import ServiceError
-from .faults import Faults
+from .faults import COMMITTING_FAULTS, Faults
 from .log import RequestLog, RequestRecord
 from .request import Reply, request_target
 
@@ -60,20 +60,25 @@ class Application:
         operation = ""
         error_code = None
         delay = 0.0
+        fault = None
         try:
             operation = service.operation_of(request)
             verdict = self.faults.judge(name, operation)
             if verdict is not None:
-                delay = verdict.latency
+                delay, fault = verdict.latency, verdict.network
                 if verdict.throttle:
                     raise service.throttling_error(operation, verdict.retry_after)
                 if verdict.error or verdict.status:
                     raise service.injected_error(verdict.error, verdict.status, verdict.message)
+                if fault is not None and fault not in COMMITTING_FAULTS:
+                    raise _LostBeforeCommit
             caller = service.authenticate(request, operation)
             params = service.parse(request, operation)
             service.validate(operation, params)
             result = service.invoke(operation, params, caller, request)
             reply = service.render(operation, result, request)
+        except _LostBeforeCommit:
+            reply = Reply(0, [], b"")  # the connection fails before the service sees the request
         except ServiceError as error:
             error_code = error.code
             reply = service.render_error(error, operation, request)
@@ -84,7 +89,7 @@ class Application:
             error = service.internal_error()
             error_code = error.code
             reply = service.render_error(error, operation, request)
-        reply.delay = delay
+        reply.delay, reply.fault = delay, fault
         environ = request.environ
         self.log.record(
             RequestRecord(
@@ -97,9 +102,14 @@ class Application:
                 environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
                 request_target(request),
                 self._now(),
+                fault,
             )
         )
         return reply
+
+
+class _LostBeforeCommit(Exception):
+    """A network fault that drops the request before the service acts on it."""
 
 
 def _unclaimed_reply(request: Request) -> Reply:

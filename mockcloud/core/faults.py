@@ -6,6 +6,7 @@ and advance the clock to refill it.
 """
 from __future__ import annotations
 
+import math
 import random
 import threading
 from dataclasses import dataclass, field
@@ -26,6 +27,67 @@ def _expect(name: str, value, kinds, optional: bool = True) -> None:
         raise MockCloudError(f"{name} must be {kind}, not {value!r}")
 
 
+# What a client sees of the connection. All but the last two stop the request before the service
+# acts on it; "truncated" and "reset_after_commit" let it act, then lose (part of) the reply.
+NETWORK_FAULTS = ("reset", "empty", "truncated", "malformed", "stall", "reset_after_commit")
+COMMITTING_FAULTS = frozenset({"truncated", "reset_after_commit"})
+STALL_LIMIT = 120.0  # seconds a stalled connection is held when the client sets no timeout of its own
+
+
+@dataclass(frozen=True)
+class Delay:
+    """A latency: fixed seconds, or a distribution drawn from the mock's random generator."""
+
+    fixed: float = 0.0
+    uniform: tuple[float, float] | None = None
+    lognormal: tuple[float, float] | None = None  # (median seconds, sigma)
+
+    @classmethod
+    def parse(cls, spec: object) -> Delay:
+        if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+            return cls(fixed=_seconds("latency", spec))
+        if isinstance(spec, dict) and len(spec) == 1:
+            (kind, value), = spec.items()
+            if kind == "uniform" and isinstance(value, (list, tuple)) and len(value) == 2:
+                low, high = (_seconds("latency uniform bound", v) for v in value)
+                if low > high:
+                    raise MockCloudError("latency uniform bounds must be [low, high] with low <= high")
+                return cls(uniform=(low, high))
+            if kind == "lognormal" and isinstance(value, dict) and set(value) == {"median", "sigma"}:
+                median = _seconds("latency lognormal median", value["median"])
+                sigma = value["sigma"]
+                if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 <= sigma <= 5:
+                    raise MockCloudError("latency lognormal sigma must be a number between 0 and 5")
+                if median <= 0:
+                    raise MockCloudError("latency lognormal median must be more than 0 seconds")
+                return cls(lognormal=(median, float(sigma)))
+        raise MockCloudError(
+            'latency must be seconds, {"uniform": [low, high]} or {"lognormal": {"median": m, "sigma": s}}, '
+            f"not {spec!r}"
+        )
+
+    def draw(self, rng: random.Random) -> float:
+        if self.uniform is not None:
+            return rng.uniform(*self.uniform)
+        if self.lognormal is not None:
+            median, sigma = self.lognormal
+            return min(300.0, rng.lognormvariate(math.log(median), sigma))
+        return self.fixed
+
+    def as_json(self) -> object:
+        if self.uniform is not None:
+            return {"uniform": list(self.uniform)}
+        if self.lognormal is not None:
+            return {"lognormal": {"median": self.lognormal[0], "sigma": self.lognormal[1]}}
+        return self.fixed
+
+
+def _seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 300:
+        raise MockCloudError(f"{name} must be a number of seconds between 0 and 300, not {value!r}")
+    return float(value)
+
+
 @dataclass
 class FaultRule:
     service: str | None = None
@@ -33,10 +95,11 @@ class FaultRule:
     error: str | None = None
     status: int | None = None
     throttle: bool = False
-    latency: float | None = None
+    latency: Delay | None = None
     count: int | None = None  # None: always
     probability: float = 1.0
     message: str | None = None
+    network: str | None = None
 
     def applies_to(self, service: str, operation: str) -> bool:
         return (self.service is None or self.service == service) and (
@@ -44,7 +107,9 @@ class FaultRule:
         )
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items()}
+        fields = dict(self.__dict__)
+        fields["latency"] = None if self.latency is None else self.latency.as_json()
+        return fields
 
 
 @dataclass
@@ -84,13 +149,15 @@ class Verdict:
     error: str | None = None
     status: int | None = None
     message: str | None = None
+    network: str | None = None
 
 
 class Faults:
     """``cloud.faults``: rules for errors, throttling and latency; rate limits."""
 
-    def __init__(self, now: Callable[[], float], services: Iterable[str] = ()) -> None:
+    def __init__(self, now: Callable[[], float], services: Iterable[str] = (), rng: random.Random | None = None) -> None:
         self._now = now
+        self._rng = rng or random.Random()
         self._services = frozenset(services)
         self._rules: list[FaultRule] = []
         self._limits: list[RateLimit] = []
@@ -109,11 +176,19 @@ class Faults:
         error: str | None = None,
         status: int | None = None,
         throttle: bool = False,
-        latency: float | None = None,
+        latency: float | dict | None = None,
         count: int | None = None,
         probability: float = 1.0,
         message: str | None = None,
+        network: str | None = None,
     ) -> FaultRule:
+        """Inject a fault into matching requests (all of ``service``'s, or one ``operation``'s).
+
+        ``error``/``status`` answer an error; ``throttle`` the service's own throttling error;
+        ``latency`` delays the reply (seconds, ``{"uniform": [lo, hi]}`` or
+        ``{"lognormal": {"median": m, "sigma": s}}``); ``network`` fails the connection (one of
+        ``NETWORK_FAULTS``). ``count`` limits it to that many requests, ``probability`` to a share.
+        """
         self._check_service(service)
         _expect("operation", operation, str)
         _expect("error", error, str)
@@ -121,19 +196,22 @@ class Faults:
         _expect("throttle", throttle, bool, optional=False)
         _expect("status", status, int)
         _expect("count", count, int)
-        _expect("latency", latency, (int, float))
+        _expect("network", network, str)
         _expect("probability", probability, (int, float), optional=False)
         if status is not None and not 400 <= status <= 599:
             raise MockCloudError("status must be an HTTP error status (400-599)")
-        if latency is not None and not 0 <= latency <= 300:
-            raise MockCloudError("latency must be between 0 and 300 seconds")
-        if not (error or status or throttle or latency):
-            raise MockCloudError("a fault needs error, status, throttle or latency")
+        delay = None if latency is None else Delay.parse(latency)
+        if network is not None and network not in NETWORK_FAULTS:
+            raise MockCloudError(f"network must be one of {list(NETWORK_FAULTS)}, not {network!r}")
+        if network is not None and (error or status or throttle):
+            raise MockCloudError("a network fault loses the reply: it does not go with error, status or throttle")
+        if not (error or status or throttle or delay or network):
+            raise MockCloudError("a fault needs error, status, throttle, latency or network")
         if count is not None and count < 1:
             raise MockCloudError("count must be a positive number of calls, or None for always")
         if not 0.0 <= probability <= 1.0:
             raise MockCloudError("probability must be between 0 and 1")
-        rule = FaultRule(service, operation, error, status, throttle, latency, count, probability, message)
+        rule = FaultRule(service, operation, error, status, throttle, delay, count, probability, message, network)
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -179,14 +257,14 @@ class Faults:
             for rule in list(self._rules):
                 if not rule.applies_to(service, operation):
                     continue
-                if rule.probability < 1.0 and random.random() >= rule.probability:
+                if rule.probability < 1.0 and self._rng.random() >= rule.probability:
                     continue
                 if rule.count is not None:
                     rule.count -= 1
                     if rule.count <= 0:
                         self._rules.remove(rule)
-                if rule.latency:
-                    latency += rule.latency
-                if rule.throttle or rule.error or rule.status:
-                    return Verdict(latency, rule.throttle, None, rule.error, rule.status, rule.message)
+                if rule.latency is not None:
+                    latency += rule.latency.draw(self._rng)
+                if rule.throttle or rule.error or rule.status or rule.network:
+                    return Verdict(latency, rule.throttle, None, rule.error, rule.status, rule.message, rule.network)
         return Verdict(latency) if latency else None

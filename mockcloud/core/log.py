@@ -14,6 +14,7 @@ class RequestRecord(NamedTuple):
     host: str
     target: str  # path and query as sent
     time: float  # mock-clock epoch seconds
+    fault: str | None = None  # the network fault this attempt met, if any
 
     @property
     def url(self) -> str:
@@ -33,12 +34,14 @@ class RequestRecord(NamedTuple):
             "method": self.method,
             "url": self.url,
             "time": self.time,
+            "fault": self.fault,
         }
 
     def __repr__(self) -> str:
         return (
             f"RequestRecord(service={self.service!r}, operation={self.operation!r}, status={self.status}, "
-            f"error_code={self.error_code!r}, method={self.method!r}, url={self.url!r})"
+            f"error_code={self.error_code!r}, method={self.method!r}, url={self.url!r}"
+            + (f", fault={self.fault!r})" if self.fault else ")")
         )
 
 

@@ -22,10 +22,11 @@ _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
 
 class Reply:
-    """A rendered answer. ``delay`` is injected latency, applied by whoever delivers the reply
-    (the server sleeps; an interceptor waits as its client would, honouring the client's timeout)."""
+    """A rendered answer. ``delay`` is injected latency and ``fault`` an injected network fault,
+    both delivered by whoever holds the connection (the server on its socket; an interceptor as
+    its client would meet them, honouring the client's own timeout)."""
 
-    __slots__ = ("status", "headers", "body", "unclaimed", "delay")
+    __slots__ = ("status", "headers", "body", "unclaimed", "delay", "fault")
 
     def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes, unclaimed: bool = False):
         self.status = status
@@ -33,6 +34,7 @@ class Reply:
         self.body = body
         self.unclaimed = unclaimed
         self.delay = 0.0
+        self.fault: str | None = None
 
     @property
     def status_line(self) -> str:

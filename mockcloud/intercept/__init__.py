@@ -120,6 +120,9 @@ def _uninstall() -> None:
     _hook.watch({})
     while _installed:
         _installed.pop().uninstall()
+    from . import misbehave
+
+    misbehave.stop()
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):

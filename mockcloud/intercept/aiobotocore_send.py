@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..core.errors import UnmockedRequestError
-from . import answer, async_wait_for, refuse_unless_passed
+from . import answer, async_wait_for, misbehave, refuse_unless_passed
 from .botocore_send import AnsweredEmitter, AnsweredEndpoint, header_pairs
 from .chain import Interceptor
 
@@ -47,7 +47,8 @@ class AsyncAnsweredEmitter(AnsweredEmitter):
 
     async def emit(self, event_name: str, **kwargs: Any) -> Any:
         if event_name.startswith("before-send."):
-            return [(None, self._response)]
+            response = self._response
+            return [(None, await response() if callable(response) else response)]
         return await self._emitter.emit(event_name, **kwargs)
 
 
@@ -71,7 +72,14 @@ class AiobotocoreInterceptor(Interceptor):
         from aiobotocore.awsrequest import AioAWSResponse
         from botocore.awsrequest import HeadersDict
 
-        response = AioAWSResponse(request.url, reply.status, HeadersDict(reply.headers), AsyncRawBody(request.url, reply.body))
+        if reply.fault is not None:  # aiobotocore's own HTTP session meets the fault
+
+            async def response() -> Any:
+                with misbehave.faulting(reply):
+                    return await endpoint.http_session.send(request)
+
+        else:
+            response = AioAWSResponse(request.url, reply.status, HeadersDict(reply.headers), AsyncRawBody(request.url, reply.body))
         answered = AnsweredEndpoint(endpoint, AsyncAnsweredEmitter(endpoint._event_emitter, response))
         return await nxt(answered, request, operation_model, context)
 

@@ -15,6 +15,9 @@ from aiohttp.client_proto import ResponseHandler
 from aiohttp.connector import BaseConnector, Connection
 
 from .. import intercept
+from ..core.faults import STALL_LIMIT
+from ..core.request import Reply
+from . import misbehave
 from .chain import Interceptor, blocked_error
 from .wire import RequestAssembler, answer_raw, render
 
@@ -22,17 +25,27 @@ AiohttpUnmockedRequest = blocked_error(aiohttp.ClientConnectionError)
 
 
 class MemoryTransport(asyncio.Transport):
-    def __init__(self, protocol: ResponseHandler, scheme: str, host: str, port: int, loop) -> None:
+    """An in-memory connection: aiohttp writes a request, and reads the emulator's reply.
+
+    ``fault`` is a reply already decided (a faulted request that aiobotocore
+    sends through aiohttp): the connection fails as it says, whatever is written.
+    """
+
+    def __init__(self, protocol: ResponseHandler, scheme: str, host: str, port: int, loop: Any, fault: Reply | None = None) -> None:
         super().__init__()
         self._protocol, self._loop = protocol, loop
         self.scheme, self.host, self.port = scheme, host, port
         self._request = RequestAssembler()
         self._closing = False
+        self._fault = fault
 
-    def write(self, data) -> None:
+    def write(self, data: Any) -> None:
         if self._closing or not self._request.feed(bytes(data)):
             return
         request, self._request = self._request, RequestAssembler()
+        if self._fault is not None:
+            self._loop.call_soon(self._fail, self._fault)
+            return
         try:
             reply = answer_raw(self.scheme, self.host, self.port, request, AiohttpUnmockedRequest, wait=False)
             if reply is None:
@@ -41,7 +54,29 @@ class MemoryTransport(asyncio.Transport):
             self._loop.call_soon(self._protocol.set_exception, exc)
             return
         # injected latency: the response arrives late, and aiohttp's own timeouts decide
-        self._loop.call_later(reply.delay, self._protocol.data_received, render(reply))
+        if reply.fault is not None:
+            self._loop.call_later(reply.delay, self._fail, reply)
+        else:
+            self._loop.call_later(reply.delay, self._protocol.data_received, render(reply))
+
+    def _fail(self, reply: Reply) -> None:
+        """What asyncio's socket transport tells the protocol when the peer fails the connection so."""
+        if self._closing:
+            return
+        data = misbehave.fault_bytes(reply)
+        if data:
+            self._protocol.data_received(data)
+        if reply.fault in ("reset", "reset_after_commit"):
+            self._closing = True
+            self._protocol.connection_lost(ConnectionResetError(*misbehave.RESET.args))
+        elif reply.fault == "stall":
+            self._loop.call_later(STALL_LIMIT, self._end_of_stream)
+        else:
+            self._end_of_stream()
+
+    def _end_of_stream(self) -> None:
+        if not self._closing and not self._protocol.eof_received():
+            self.close()
 
     def writelines(self, chunks) -> None:
         for chunk in chunks:
@@ -94,11 +129,12 @@ class AiohttpInterceptor(Interceptor):
     async def connect(nxt: Any, connector: BaseConnector, req: Any, traces: Any, timeout: Any) -> Connection:
         mock = intercept.current()
         host = req.url.host or ""
-        if mock is None or mock.passes(host):
+        fault = misbehave.take()
+        if fault is None and (mock is None or mock.passes(host)):
             return await nxt(connector, req, traces, timeout)
         loop = asyncio.get_running_loop()
         protocol = ResponseHandler(loop=loop)
-        transport = MemoryTransport(protocol, req.url.scheme, host, req.url.port, loop)
+        transport = MemoryTransport(protocol, req.url.scheme, host, req.url.port, loop, fault)
         protocol.connection_made(transport)
         protocol.force_close()  # never pooled: each request gets a fresh in-memory connection
         return Connection(connector, req.connection_key, protocol, loop)

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..core.errors import UnmockedRequestError
-from . import answer, read_timeout, refuse_unless_passed
+from . import answer, misbehave, read_timeout, refuse_unless_passed
 from .chain import Interceptor
 
 _AWSResponse: Any = None
@@ -52,7 +52,8 @@ class AnsweredEmitter:
 
     def emit(self, event_name: str, **kwargs: Any) -> Any:
         if event_name.startswith("before-send."):
-            return [(None, self._response)]
+            response = self._response
+            return [(None, response() if callable(response) else response)]
         return self._emitter.emit(event_name, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -107,7 +108,14 @@ class BotocoreInterceptor(Interceptor):
             return None, error
         if reply is None:
             return nxt(endpoint, request, operation_model, context)
-        response = _AWSResponse(request.url, reply.status, _HeadersDict(reply.headers), RawBody(reply.body))
+        if reply.fault is not None:  # botocore's own HTTP session meets the fault on a real socket
+
+            def response() -> Any:
+                with misbehave.faulting(reply):
+                    return endpoint.http_session.send(request)
+
+        else:
+            response = _AWSResponse(request.url, reply.status, _HeadersDict(reply.headers), RawBody(reply.body))
         answered = AnsweredEndpoint(endpoint, AnsweredEmitter(endpoint._event_emitter, response))
         return nxt(answered, request, operation_model, context)
 

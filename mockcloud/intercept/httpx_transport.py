@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import answer, async_wait_for
+from . import answer, async_wait_for, misbehave
 from .chain import Interceptor, blocked_error
 
 
@@ -27,6 +27,63 @@ def _read_timeout(request: Any) -> tuple[Any, Any]:
 
     timeout = (request.extensions.get("timeout") or {}).get("read")
     return timeout, (lambda: httpx.ReadTimeout("timed out", request=request))
+
+
+class _LoopbackFault:
+    """httpcore's network backend for a faulted request: a plain connection to the loopback end that fails it."""
+
+    def __init__(self, reply: Any, backend: Any) -> None:
+        self._reply, self._backend = reply, backend
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: Any = None, socket_options: Any = None) -> Any:
+        host, port = misbehave.server().address
+        stream = self._backend.connect_tcp(host, port, timeout=timeout)
+        misbehave.server().expect(stream.get_extra_info("socket").getsockname()[1], self._reply)
+        return _NoTls(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class _AsyncLoopbackFault(_LoopbackFault):
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: Any = None, socket_options: Any = None) -> Any:  # type: ignore[override]
+        host, port = misbehave.server().address
+        stream = await self._backend.connect_tcp(host, port, timeout=timeout)
+        misbehave.server().expect(stream.get_extra_info("socket").getsockname()[1], self._reply)
+        return _NoTls(stream)
+
+    async def sleep(self, seconds: float) -> None:  # type: ignore[override]
+        await self._backend.sleep(seconds)
+
+
+class _NoTls:
+    """The real stream, but ``start_tls`` keeps it plain: the loopback end speaks plain HTTP."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def start_tls(self, *args: Any, **kwargs: Any) -> Any:
+        return self._start_tls_async() if hasattr(self._stream, "aclose") else self
+
+    async def _start_tls_async(self) -> Any:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _faulty_transport(reply: Any, asynchronous: bool) -> Any:
+    """A transport of httpx's own class whose pool connects to the loopback end (httpx maps the errors)."""
+    import httpcore
+    import httpx
+
+    if asynchronous:
+        transport = object.__new__(httpx.AsyncHTTPTransport)
+        transport._pool = httpcore.AsyncConnectionPool(network_backend=_AsyncLoopbackFault(reply, httpcore.AnyIOBackend()))
+    else:
+        transport = object.__new__(httpx.HTTPTransport)
+        transport._pool = httpcore.ConnectionPool(network_backend=_LoopbackFault(reply, httpcore.SyncBackend()))
+    return transport
 
 
 def _blocked() -> type:
@@ -53,6 +110,8 @@ class HttpxInterceptor(Interceptor):
         )
         if reply is None:
             return nxt(transport, request)
+        if reply.fault is not None:  # the pool's connection lives as long as the response reads from it
+            return nxt(_faulty_transport(reply, asynchronous=False), request)
         return _response(request, reply)
 
     @staticmethod
@@ -68,4 +127,6 @@ class HttpxInterceptor(Interceptor):
             return await nxt(transport, request)
         if reply.delay:
             await async_wait_for(reply, *_read_timeout(request))
+        if reply.fault is not None:
+            return await nxt(_faulty_transport(reply, asynchronous=True), request)
         return _response(request, reply)

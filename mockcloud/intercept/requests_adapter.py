@@ -14,7 +14,7 @@ from http.client import responses as reasons
 from types import ModuleType
 from typing import Any, ClassVar
 
-from . import answer, read_timeout
+from . import answer, misbehave, read_timeout
 from .chain import Interceptor, blocked_error
 
 
@@ -37,6 +37,9 @@ class AnsweringAdapter:
         )
         if reply is None:
             return self.adapter.send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+        if reply.fault is not None:  # the adapter's own urllib3 meets the fault on a real socket
+            with misbehave.faulting(reply):
+                return self.adapter.send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         return self.adapter.build_response(request, interceptor.raw_response(reply, request.method))
 
     def __getattr__(self, name: str) -> Any:

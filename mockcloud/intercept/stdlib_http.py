@@ -15,6 +15,7 @@ from typing import Any
 from .. import intercept
 from ..core.errors import UnmockedRequestError
 from ..core.request import Reply
+from . import misbehave
 from .chain import Interceptor
 from .wire import RequestAssembler, answer_raw, render
 
@@ -52,6 +53,20 @@ class SlowResponse(io.BytesIO):
         return super().readinto(buffer)
 
 
+class FaultyResponse(misbehave.FaultStream):
+    """The read side of a faulted connection, after the injected latency (as a slow server's)."""
+
+    def __init__(self, reply: Reply, timeout: float | None) -> None:
+        super().__init__(reply, timeout)
+        self._pending: Reply | None = reply if reply.delay else None
+
+    def readinto(self, buffer: Any) -> int:
+        if self._pending is not None:
+            reply, self._pending = self._pending, None
+            intercept.wait_for(reply, self.timeout, lambda: TimeoutError("timed out"))
+        return super().readinto(buffer)
+
+
 class MemorySocket:
     """Takes the request bytes, answers them once complete, serves the response to ``makefile``."""
 
@@ -68,7 +83,10 @@ class MemorySocket:
             reply = answer_raw(self.scheme, self.host, self.port, self._request, StdlibUnmockedRequest, wait=False)
             if reply is None:  # passthrough was decided at connect(); a mock change since is a misuse
                 raise StdlibUnmockedRequest(self._request.method, self._request.target, self.host)
-            self._response = SlowResponse(render(reply), reply if reply.delay else None, self._timeout)
+            if reply.fault is not None:
+                self._response = io.BufferedReader(FaultyResponse(reply, self._timeout))
+            else:
+                self._response = SlowResponse(render(reply), reply if reply.delay else None, self._timeout)
             self._request = RequestAssembler()
 
     send = sendall
@@ -80,6 +98,8 @@ class MemorySocket:
         self._timeout = timeout if isinstance(timeout, (int, float)) else None
         if isinstance(self._response, SlowResponse):
             self._response._timeout = self._timeout
+        elif isinstance(self._response, io.BufferedReader):
+            self._response.raw.timeout = self._timeout
 
     def gettimeout(self) -> float | None:
         return self._timeout

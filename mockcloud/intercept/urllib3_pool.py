@@ -12,21 +12,30 @@ import urllib3
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
+from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
-from . import answer, read_timeout
+from . import answer, misbehave, read_timeout
 from .chain import Interceptor, blocked_error
 
 
 class Urllib3Interceptor(Interceptor):
     library = "urllib3"
-    patches = {"urllib3.connectionpool:HTTPConnectionPool.urlopen": "urlopen"}
+    patches = {
+        "urllib3.connectionpool:HTTPConnectionPool.urlopen": "urlopen",
+        "urllib3.connection:HTTPConnection.connect": "connect",
+        "urllib3.connection:HTTPSConnection.connect": "connect",
+    }
+
+    connect = staticmethod(misbehave.connect_urllib3)
 
     @staticmethod
-    def urlopen(nxt: Any, pool: HTTPConnectionPool, method: str, url: str, body: Any = None, headers: Any = None, retries: Any = None, redirect: bool = True, assert_same_host: bool = True, timeout: Any = None, pool_timeout: Any = None, release_conn: Any = None, chunked: bool = False, body_pos: Any = None, preload_content: bool = True, decode_content: bool = True, **response_kw: Any) -> Any:
+    def urlopen(nxt: Any, pool: HTTPConnectionPool, method: str, url: str, body: Any = None, headers: Any = None, retries: Any = None, redirect: bool = True, assert_same_host: bool = True, timeout: Any = _DEFAULT_TIMEOUT, pool_timeout: Any = None, release_conn: Any = None, chunked: bool = False, body_pos: Any = None, preload_content: bool = True, decode_content: bool = True, **response_kw: Any) -> Any:
+        if misbehave.pending() is not None:  # a faulted request on its way to its connection
+            return nxt(pool, method, url, body, headers, retries, redirect, assert_same_host, timeout, pool_timeout, release_conn, chunked, body_pos, preload_content, decode_content, **response_kw)
         port = pool.port or (443 if pool.scheme == "https" else 80)
         default = port == (443 if pool.scheme == "https" else 80)
         full = url if url.startswith(("http://", "https://")) else f"{pool.scheme}://{pool.host}{'' if default else f':{port}'}{url}"
-        limit = read_timeout(pool.timeout if timeout is None or not isinstance(timeout, (int, float, urllib3.Timeout)) else timeout)
+        limit = read_timeout(pool.timeout if not isinstance(timeout, (int, float, urllib3.Timeout)) else timeout)
         reply = answer(
             method, full, dict(headers or pool.headers or {}), body, blocked_error(NewConnectionError, conn=None),
             next_link=nxt, library="urllib3",
@@ -34,6 +43,9 @@ class Urllib3Interceptor(Interceptor):
         )
         if reply is None:
             return nxt(pool, method, url, body, headers, retries, redirect, assert_same_host, timeout, pool_timeout, release_conn, chunked, body_pos, preload_content, decode_content, **response_kw)
+        if reply.fault is not None:
+            with misbehave.faulting(reply):
+                return nxt(pool, method, url, body, headers, retries, redirect, assert_same_host, timeout, pool_timeout, release_conn, chunked, body_pos, preload_content, decode_content, **response_kw)
         if not isinstance(retries, Retry):
             retries = Retry.from_int(retries, redirect=redirect, default=pool.retries)
         response = urllib3.HTTPResponse(

@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "signing_key": None,  # None: a random key per mount (read it with signing_key())
     "access_token_seconds": 3600,
     "refresh_token_seconds": 30 * 86400,  # "Refresh token must not be expired (typically 30-day lifetime)"
-    "reuse_grace_seconds": 0,  # > 0: a rotated refresh token re-presented this soon is refused without revoking
+    "reuse_grace_seconds": 0,  # > 0: the latest rotated refresh token re-presented this soon is exchanged again
     "leeway_seconds": 0,  # clock skew allowed on access token expiry
     "versions": ["2.0"],  # accepted values of the Version header
     "instance_id": "1",  # InstanceID of users created without one
@@ -116,7 +116,10 @@ class RefreshRecord:
     session: Session
     issued: float
     expires: float
+    access_jti: str = ""  # the access token issued with it: the one a retry of its rotation presents
     used_at: float | None = None  # set when rotated: the token is retired
+    successor: str | None = None  # digest of the refresh token its rotation issued
+    replaced: bool = False  # issued by a rotation whose reply a retry within the grace period replaced
 
 
 class Mount:
@@ -346,9 +349,10 @@ class UserApiModel:
             session = record.session
             if session.revoked:
                 raise invalid_token("revoked", "The refresh token has been revoked.")
-            if record.used_at is not None:
-                if now - record.used_at < mount.settings["reuse_grace_seconds"]:
-                    raise invalid_token("used", "The refresh token has already been used.")
+            if record.replaced:
+                raise invalid_token("revoked", "The refresh token was replaced by a retry of the rotation that issued it.")
+            retry = record.used_at is not None
+            if retry and not self._retry_in_grace(mount, record, claims, now):
                 self._revoke(session, now, "reuse")
                 raise invalid_token(
                     "reused", "The refresh token was already used: every token of its session has been revoked."
@@ -357,10 +361,28 @@ class UserApiModel:
                 raise invalid_token("mismatch", "The refresh token does not belong to the session of the access token.")
             if now >= record.expires:
                 raise invalid_token("expired", f"The refresh token expired at {iso(record.expires)}.")
-            if session.access_jti != claims["jti"]:
+            if not retry and session.access_jti != claims["jti"]:
                 raise invalid_token("revoked", "The access token has been revoked.")
-            record.used_at = now
-            return self._issue(mount, session, now)
+            if retry:  # the first rotation's reply was lost: its pair gives way to this one
+                mount._refresh[record.successor].replaced = True  # type: ignore[index]
+            else:
+                record.used_at = now
+            access, refresh = self._issue(mount, session, now)
+            record.successor = _digest(refresh)
+            return access, refresh
+
+    @staticmethod
+    def _retry_in_grace(mount: Mount, record: RefreshRecord, claims: dict, now: float) -> bool:
+        """A client retrying a rotation whose reply it never saw, within ``reuse_grace_seconds``.
+
+        As Auth0's reuse interval and Cognito's retry grace period: only the
+        latest rotated token (its successor unused), presented with its own
+        access token, is exchanged again.
+        """
+        if record.used_at is None or now - record.used_at >= mount.settings["reuse_grace_seconds"]:
+            return False
+        successor = mount._refresh.get(record.successor or "")
+        return successor is not None and successor.used_at is None and record.access_jti == claims["jti"]
 
     def logout(self, mount: Mount, claims: dict) -> None:
         """Revoke the session of a live access token: every token of its family."""
@@ -390,7 +412,7 @@ class UserApiModel:
             }
         )
         refresh = base64.b64encode(secrets.token_bytes(64)).decode("ascii")
-        mount._refresh[_digest(refresh)] = RefreshRecord(session, now, now + mount.settings["refresh_token_seconds"])
+        mount._refresh[_digest(refresh)] = RefreshRecord(session, now, now + mount.settings["refresh_token_seconds"], jti)
         session.access_jti = jti  # the previous access token is revoked from here on
         return access, refresh
 
