@@ -314,3 +314,20 @@ def test_sts_is_claimed_by_its_hosts_in_process():
             assert client.get_caller_identity()["Account"] == "123456789012"
         assert [r.service for r in cloud.requests] == ["sts", "sts"]
         assert time.time() == pytest.approx(cloud.clock.time(), abs=1)
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "RS256", "HS256"])
+def test_every_license_manager_signing_algorithm_is_verified(algorithm):
+    with mock_cloud(services=["licensemanager", "sts"], settings={"licensemanager": {"jwt_algorithm": algorithm}}) as cloud:
+        backend = Backend(cloud, None)
+        token = backend.access_token()
+        assert backend.assume(token)["Credentials"]["AccessKeyId"].startswith("ASIA")
+        claims = jwt.decode(token, options={"verify_signature": False})
+        kid = jwt.get_unverified_header(token)["kid"]
+        # alg confusion and "none": a token must use the algorithm its key was published for
+        confused = jwt.encode(claims, "k" * 32 if algorithm != "HS256" else "x" * 32, algorithm="HS256", headers={"kid": kid})
+        unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": kid})
+        for bad in (confused, unsigned):
+            with pytest.raises(ClientError) as exc:
+                backend.assume(bad)
+            assert error_of(exc)[:2] == ("InvalidIdentityToken", 400)

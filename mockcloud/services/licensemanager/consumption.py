@@ -11,6 +11,7 @@ counted, so moving the clock is all it takes.
 """
 from __future__ import annotations
 
+import hmac
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -274,6 +275,8 @@ class ConsumptionMixin:
 
     def _consumption(self, account_id: str, token: str) -> Consumption:
         c = self._consumptions.get(token)
+        if c is not None and not hmac.compare_digest(c.token.encode(), token.encode()):
+            c = None
         if c is None or c.account_id != account_id or not c.live(self.clock.time()):
             raise _error("ResourceNotFoundException", "License consumption token not found, checked in, or expired.")
         return c
