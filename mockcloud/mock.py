@@ -18,6 +18,7 @@ from .core.credentials import Credentials
 from .core.errors import MockCloudError
 from .core.faults import Faults
 from .core.log import RequestLog
+from .core.oidc import TrustedIssuers
 from .core.router import Router
 from .core.service import ServiceContext
 from .services import SERVICE_PACKAGES, load
@@ -143,6 +144,7 @@ class MockCloud:
         self.faults = Faults(self.clock.time, self.service_names, self.random)
         self.requests = RequestLog()
         self._credentials: Credentials | None = None
+        self.issuers = TrustedIssuers()  # web-identity token issuers its services register and trust
         self._fixtures: dict | None = None
         self._built: dict[str, Any] = {}
         self._router: Router | None = None
@@ -210,6 +212,7 @@ class MockCloud:
                         fixtures=self.fixtures.get(name, {}),
                         settings=dict(self.settings.get(name, {})),
                         claim=functools.partial(self._claim, name),
+                        issuers=self.issuers,
                     )
                     built = load(name).build(context)
                     self._built[name] = built

@@ -349,7 +349,36 @@ def probe_devpay(cloud, client: Client) -> None:
     assert cloud.requests[-1].operation == "VerifyProductSubscriptionByTokens"
 
 
+def probe_sts(cloud, client: Client) -> None:
+    """AssumeRoleWithWebIdentity (unsigned form POST) with a License Manager access token, then GetCallerIdentity
+    signed (SigV4, session token) with the temporary credentials it returned."""
+    import xml.etree.ElementTree as ET
+    from urllib.parse import urlencode
+
+    ns = "{https://sts.amazonaws.com/doc/2011-06-15/}"
+    role = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
+    refresh = cloud.licensemanager.create_token(
+        account_id="123456789012", region="us-east-1", license_arn=cloud.licensemanager.licenses[0].arn, client_token="probe"
+    )
+    access = cloud.licensemanager.get_access_token(account_id=None, token=refresh.jwt)
+    url = "https://sts.amazonaws.com/"
+    form = urlencode({"Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15", "RoleArn": role,
+                      "RoleSessionName": "probe", "WebIdentityToken": access}).encode()
+    assumed = client.call("POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, form)
+    assert assumed.status == 200, assumed.body
+    creds = ET.fromstring(assumed.body).find(f".//{ns}Credentials")
+    key, secret, token = (creds.find(f"{ns}{n}").text for n in ("AccessKeyId", "SecretAccessKey", "SessionToken"))
+    body = b"Action=GetCallerIdentity&Version=2011-06-15"
+    request = AWSRequest("POST", url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(Credentials(key, secret, token), "sts", "us-east-1").add_auth(request)
+    who = client.call("POST", url, dict(request.headers), body)
+    assert who.status == 200, who.body
+    assert ET.fromstring(who.body).find(f".//{ns}Arn").text.endswith(":assumed-role/AWSLicenseManagerConsumptionRole/probe")
+    assert cloud.requests[-1].operation == "GetCallerIdentity"
+
+
 PROBES: dict[str, Callable] = {
+    "sts": probe_sts,
     "devpay": probe_devpay,
     "licensemanager": probe_licensemanager,
     "wuying": probe_wuying,
@@ -497,11 +526,11 @@ def test_aiobotocore_license_manager_in_process():
 
 def test_aiobotocore_unclaimed_host_fails_loudly():
     async def go():
-        async with get_session().create_client("sts", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing") as sts:
-            await sts.get_caller_identity()
+        async with get_session().create_client("sns", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing") as sns:
+            await sns.list_topics()  # an AWS service mockcloud does not emulate
 
     with mock_cloud():
-        with pytest.raises(UnmockedRequestError, match="sts"):
+        with pytest.raises(UnmockedRequestError, match="sns"):
             asyncio.run(go())
 
 

@@ -208,7 +208,9 @@ def test_get_access_token_is_a_one_hour_jwt(local):
     access = lm.get_access_token(Token=refresh["Token"], TokenProperties=["p1"])["AccessToken"]
     claims = jwt.decode(access, cloud.licensemanager.public_key, algorithms=["ES256"], audience=DEFAULT_LICENSE_ARN)
     assert claims["exp"] - claims["iat"] == 3600
-    assert claims["amr"] == ["p1", "p2"]
+    # the TokenProperties, and the token issuer's account that the consumption role's trust policy checks
+    assert claims["amr"] == ["p1", "p2", "aws:license-manager:token-issuer-account-id:123456789012"]
+    assert claims["iss"] == "https://openid-license-manager.amazonaws.com"
     assert claims["rti"] == refresh["TokenId"]
     assert access != refresh["Token"]
     # the access token expires on the mock clock, as code under test would see it

@@ -96,7 +96,7 @@ def test_access_token_verifies_with_published_jwks(mockcloud_server, lm):
 
     claims = jwt.decode(access, key.key, algorithms=["ES256"], audience=DEFAULT_LICENSE_ARN)
     assert claims["aud"] == DEFAULT_LICENSE_ARN
-    assert claims["amr"] == ["seat=1", "tier=pro"]
+    assert claims["amr"] == ["seat=1", "tier=pro", "aws:license-manager:token-issuer-account-id:123456789012"]
     assert claims["token_type"] == "access_token"
     assert claims["rti"] == created["TokenId"]
     assert jwt.get_unverified_header(access)["kid"] == jwks["keys"][0]["kid"]

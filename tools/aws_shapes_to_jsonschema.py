@@ -5,7 +5,10 @@ service (``mockcloud/services/<name>/schemas``) so the emulator needs no
 botocore at run time.
 
     python tools/aws_shapes_to_jsonschema.py license-manager mockcloud/services/licensemanager/schemas \
-        CreateLicense GetLicense ListLicenses CreateToken GetAccessToken ListTokens DeleteToken
+        CreateLicense GetLicense ListLicenses CreateToken GetAccessToken ListTokens DeleteToken \
+        CheckoutLicense CheckoutBorrowLicense ExtendLicenseConsumption CheckInLicense GetLicenseUsage
+    python tools/aws_shapes_to_jsonschema.py sts mockcloud/services/sts/schemas \
+        AssumeRoleWithWebIdentity GetCallerIdentity
 """
 from __future__ import annotations
 

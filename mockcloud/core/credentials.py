@@ -1,22 +1,38 @@
-"""Key pairs the emulated front doors accept."""
+"""Key pairs the emulated front doors accept: long-term keys, and temporary ones a service issued."""
 from __future__ import annotations
 
+import base64
+import secrets
 import threading
 from dataclasses import dataclass
 
 DEFAULT_ACCOUNT_ID = "123456789012"
+_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # what AWS access key ids are made of (base32)
 
 
 @dataclass(frozen=True)
 class AwsKey:
+    """One AWS key pair. Temporary keys (``ASIA…``) carry a session token and an expiry on the mock clock."""
+
     access_key_id: str
     secret_access_key: str
     account_id: str = DEFAULT_ACCOUNT_ID
     session_token: str | None = None
+    expires: float | None = None  # epoch seconds; None: never
+    arn: str | None = None  # who signs with it (GetCallerIdentity); None: the account's root
+    user_id: str | None = None
+
+    @property
+    def caller_arn(self) -> str:
+        return self.arn or f"arn:aws:iam::{self.account_id}:root"
+
+    @property
+    def caller_user_id(self) -> str:
+        return self.user_id or self.account_id
 
 
 class Credentials:
-    """AWS and Alibaba key pairs, registered by fixtures or by the test."""
+    """AWS and Alibaba key pairs, registered by fixtures, by the test, or issued by a service (STS)."""
 
     def __init__(self) -> None:
         self._aws: dict[str, AwsKey] = {}
@@ -30,11 +46,28 @@ class Credentials:
         *,
         account_id: str = DEFAULT_ACCOUNT_ID,
         session_token: str | None = None,
+        expires: float | None = None,
+        arn: str | None = None,
+        user_id: str | None = None,
     ) -> AwsKey:
-        key = AwsKey(access_key_id, secret_access_key, account_id, session_token)
+        key = AwsKey(access_key_id, secret_access_key, account_id, session_token, expires, arn, user_id)
         with self._lock:
             self._aws[access_key_id] = key
         return key
+
+    def issue_temporary(self, *, account_id: str, expires: float, arn: str, user_id: str) -> AwsKey:
+        """New temporary credentials, as STS hands them out: an ``ASIA…`` key id, a secret and a session token.
+
+        All three are random (``secrets``); the key is accepted by every AWS service of the mock
+        until ``expires`` on the mock clock, and only with its session token.
+        """
+        while True:
+            key_id = "ASIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
+            if key_id not in self._aws:
+                break
+        secret = base64.b64encode(secrets.token_bytes(30)).decode()  # 40 characters, as AWS's
+        token = base64.b64encode(secrets.token_bytes(264)).decode()  # a few hundred characters, as AWS's
+        return self.add_aws(key_id, secret, account_id=account_id, session_token=token, expires=expires, arn=arn, user_id=user_id)
 
     def add_alibaba(self, access_key_id: str, secret: str) -> None:
         with self._lock:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .clock import Clock
 from .credentials import Credentials
 from .errors import ServiceError
+from .oidc import TrustedIssuers
 from .request import Reply
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class ServiceContext:
     fixtures: dict = field(default_factory=dict)  # this service's section of the fixtures
     settings: dict = field(default_factory=dict)  # per-service options given to the mock
     claim: Callable[[Claims], None] = lambda claims: None  # add routes to this service at run time
+    issuers: TrustedIssuers = field(default_factory=TrustedIssuers)  # the mock's trusted web-identity token issuers
 
     def merged_settings(self, defaults: dict) -> dict:
         """The service's defaults, then its fixtures' ``settings``, then the mock's (later ones win).

@@ -14,6 +14,7 @@ SERVICE_PACKAGES: dict[str, str] = {
     "wuying": "mockcloud.services.wuying",
     "amplifyuibuilder": "mockcloud.services.amplifyuibuilder",
     "userapi": "mockcloud.services.userapi",
+    "sts": "mockcloud.services.sts",
 }
 
 

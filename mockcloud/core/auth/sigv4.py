@@ -219,6 +219,8 @@ def verify(
         token = request.environ.get("HTTP_X_AMZ_SECURITY_TOKEN", "")
         if not hmac.compare_digest(token.encode(), key.session_token.encode()):
             raise _error("UnrecognizedClientException", "The security token included in the request is invalid.")
+    if key.expires is not None and now >= key.expires:  # temporary credentials past their Expiration
+        raise _error("ExpiredTokenException", "The security token included in the request is expired", 403)
     if scope_service != service:
         raise _error(
             "InvalidSignatureException",

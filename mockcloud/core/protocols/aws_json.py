@@ -9,7 +9,7 @@ from ..errors import ServiceError
 from ..request import Reply, Request, request_body
 from ..service import ServiceProtocol
 from ..validation import SchemaSet
-from .aws_common import raise_for_violations, request_id
+from .aws_common import http_date, raise_for_violations, request_id
 
 _compact = json.JSONEncoder(separators=(",", ":")).encode
 _CORAL = "com.amazon.coral.service#"
@@ -69,6 +69,7 @@ class AwsJsonProtocol(ServiceProtocol):
             ("x-amzn-RequestId", request_id()),
             ("Content-Type", f"application/x-amz-json-{self.json_version}"),
             ("Content-Length", str(len(body))),
+            ("Date", http_date(self.context.clock.time())),
         ]
         headers.extend(extra)
         return Reply(status, headers, body)

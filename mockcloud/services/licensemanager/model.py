@@ -15,6 +15,7 @@ from typing import Any
 from ...core.credentials import DEFAULT_ACCOUNT_ID
 from ...core.errors import ServiceError
 from ...core.service import ServiceContext
+from .consumption import ConsumptionMixin
 
 DEFAULT_REGION = "us-east-1"
 DEFAULTS = {
@@ -23,6 +24,11 @@ DEFAULTS = {
     "client_token_seconds": 600,  # "Idempotency token, valid for 10 minutes."
     "jwt_algorithm": "ES256",  # or RS256 (slow to sign) or HS256 (fastest; the JWKS then carries the secret)
 }
+# Access tokens are web-identity tokens for STS: their issuer is the federated provider that the consumption
+# role's trust policy names, and their amr claim carries the token issuer's account, which that policy checks.
+ACCESS_TOKEN_ISSUER = "https://openid-license-manager.amazonaws.com"
+PROVIDER = "openid-license-manager.amazonaws.com"
+ISSUER_ACCOUNT_AMR = "aws:license-manager:token-issuer-account-id:{}"
 
 
 def iso(ts: float) -> str:
@@ -102,7 +108,7 @@ class _Idempotent:
     result: Any
 
 
-class LicenseManagerModel:
+class LicenseManagerModel(ConsumptionMixin):
     """``cloud.licensemanager``: the service's state, and helpers for tests."""
 
     def __init__(self, context: ServiceContext) -> None:
@@ -116,8 +122,17 @@ class LicenseManagerModel:
         self._key = None
         self._key_id = None
         self._signer = None
+        self._consumptions_init()
         for item in context.fixtures.get("licenses", ()):
             self._add_license_from_fixture(item)
+        # STS verifies our access tokens with our published keys; the audience must be one of our licenses
+        context.issuers.register(
+            ACCESS_TOKEN_ISSUER,
+            provider=PROVIDER,
+            jwks=self.jwks,
+            accepts_audience=self._licenses.__contains__,
+            roles_claim="roles",
+        )
 
     # ---- keys -------------------------------------------------------------
     @property
@@ -164,7 +179,8 @@ class LicenseManagerModel:
         algorithm = {"RS256": RSAAlgorithm, "HS256": HMACAlgorithm}.get(self.algorithm, ECAlgorithm)
         jwk = algorithm.to_jwk(self.public_key, as_dict=True)
         jwk.update({"kid": self.key_id, "alg": self.algorithm, "use": "sig"})
-        return {"keys": [jwk]}
+        borrow = self._borrow_jwk()  # CheckoutBorrowLicense's PS384 key, once it has signed
+        return {"keys": [jwk, borrow] if borrow else [jwk]}
 
     def _sign(self, claims: dict) -> str:
         signer = self._signer
@@ -368,9 +384,10 @@ class LicenseManagerModel:
             raise _error("AuthorizationException", "The token signature is not valid.")
         return stored
 
-    def get_access_token(self, *, account_id: str, token: str, token_properties: list | None = None) -> str:
+    def get_access_token(self, *, account_id: str | None, token: str, token_properties: list | None = None) -> str:
+        """An access token for the refresh token. ``account_id`` None: an unsigned call, the token alone authenticates."""
         stored = self._presented(token)
-        if stored.account_id != account_id:
+        if account_id is not None and stored.account_id != account_id:
             raise _error("AccessDeniedException", "Access to resource denied: the token belongs to another account.")
         if stored.deleted:
             raise _error("AuthorizationException", "The token has been deleted.")
@@ -384,10 +401,10 @@ class LicenseManagerModel:
                 f"Token properties {missing} are not present in the token.",
             )
         claims = {
-            "iss": f"https://license-manager.{stored.home_region}.amazonaws.com",
-            "sub": account_id,
+            "iss": ACCESS_TOKEN_ISSUER,
+            "sub": stored.account_id,
             "aud": stored.license_arn,
-            "amr": stored.token_properties,
+            "amr": [*stored.token_properties, ISSUER_ACCOUNT_AMR.format(stored.account_id)],
             "roles": stored.role_arns,
             "token_type": "access_token",
             "rti": stored.token_id,

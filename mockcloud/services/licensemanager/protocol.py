@@ -33,7 +33,20 @@ class LicenseManagerProtocol(AwsJsonProtocol):
         "GetAccessToken": "get_access_token",
         "ListTokens": "list_tokens",
         "DeleteToken": "delete_token",
+        "CheckoutLicense": "checkout_license",
+        "CheckoutBorrowLicense": "checkout_borrow_license",
+        "ExtendLicenseConsumption": "extend_license_consumption",
+        "CheckInLicense": "check_in_license",
+        "GetLicenseUsage": "get_license_usage",
     }
+    # the refresh token authenticates GetAccessToken: AWS's own credential providers call it anonymously
+    # (AnonymousCredentialsProvider in the Marketplace seller guide); a signed call is checked as any other
+    unsigned_operations = frozenset({"GetAccessToken"})
+
+    def authenticate(self, request, operation: str):
+        if operation in self.unsigned_operations and not request.environ.get("HTTP_AUTHORIZATION"):
+            return None
+        return super().authenticate(request, operation)
 
     def internal_error(self) -> ServiceError:
         return ServiceError("ServerInternalException", "The server experienced an internal error. Try again.", 500)
@@ -77,7 +90,7 @@ class LicenseManagerProtocol(AwsJsonProtocol):
 
     def get_access_token(self, p: dict, caller) -> dict:
         access = self.model.get_access_token(
-            account_id=caller.account_id, token=p["Token"], token_properties=p.get("TokenProperties")
+            account_id=caller.account_id if caller is not None else None, token=p["Token"], token_properties=p.get("TokenProperties")
         )
         return {"AccessToken": access}
 
@@ -91,3 +104,38 @@ class LicenseManagerProtocol(AwsJsonProtocol):
     def delete_token(self, p: dict, caller) -> dict:
         self.model.delete_token(account_id=caller.account_id, region=caller.region, token_id=p["TokenId"])
         return {}
+
+    # ---- consumption ---------------------------------------------------------------------
+    def checkout_license(self, p: dict, caller) -> dict:
+        return self.model.checkout_license(
+            account_id=caller.account_id,
+            product_sku=p["ProductSKU"],
+            checkout_type=p["CheckoutType"],
+            key_fingerprint=p["KeyFingerprint"],
+            entitlements=p["Entitlements"],
+            client_token=p["ClientToken"],
+            beneficiary=p.get("Beneficiary"),
+            node_id=p.get("NodeId"),
+        )
+
+    def checkout_borrow_license(self, p: dict, caller) -> dict:
+        return self.model.checkout_borrow_license(
+            account_id=caller.account_id,
+            license_arn=p["LicenseArn"],
+            entitlements=p["Entitlements"],
+            client_token=p["ClientToken"],
+            node_id=p.get("NodeId"),
+            checkout_metadata=p.get("CheckoutMetadata"),
+        )
+
+    def extend_license_consumption(self, p: dict, caller) -> dict:
+        return self.model.extend_license_consumption(
+            account_id=caller.account_id, token=p["LicenseConsumptionToken"], dry_run=bool(p.get("DryRun"))
+        )
+
+    def check_in_license(self, p: dict, caller) -> dict:
+        self.model.check_in_license(account_id=caller.account_id, token=p["LicenseConsumptionToken"], beneficiary=p.get("Beneficiary"))
+        return {}
+
+    def get_license_usage(self, p: dict, caller) -> dict:
+        return {"LicenseUsage": self.model.get_license_usage(account_id=caller.account_id, license_arn=p["LicenseArn"])}

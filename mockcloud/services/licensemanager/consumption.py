@@ -1,0 +1,320 @@
+"""License consumption: CheckoutLicense, ExtendLicenseConsumption, CheckInLicense, GetLicenseUsage, CheckoutBorrowLicense.
+
+Capacity is counted per license across every consumer: a checkout takes
+units of an entitlement's ``MaxCount`` (``NoEntitlementsAllowedException``
+when they would run out, unless the entitlement allows ``Overage``), a
+check-in gives them back, and a provisional or borrowed checkout gives them
+back by itself when it expires on the mock clock (its license's
+``MaxTimeToLiveInMinutes``, 60 by default) unless it was extended. Nothing
+runs in the background: expiry is read from the clock when capacity is
+counted, so moving the clock is all it takes.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ...core.errors import ServiceError
+
+DEFAULT_TTL_MINUTES = 60  # "the entitlement is checked back into the pool automatically after 60 minutes"
+NO_ENTITLEMENTS = "No Entitlements Allowed"
+
+
+def lm_time(ts: float) -> str:
+    """License Manager's consumption time stamps: ISO 8601 without a zone, as its signed tokens show them."""
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _error(code: str, message: str) -> ServiceError:
+    return ServiceError(code, message, 400)
+
+
+@dataclass
+class Consumption:
+    """One checkout: what it holds of which license, for whom, until when."""
+
+    token: str
+    license_arn: str
+    account_id: str
+    checkout_type: str  # PROVISIONAL, PERPETUAL or BORROW
+    entitlements: list  # EntitlementsAllowed as answered
+    held: dict  # entitlement name -> units given back on check-in or expiry
+    permanent: dict  # entitlement name -> units consumed for good (PERPETUAL, no AllowCheckIn)
+    ttl: int  # seconds a checkout lives, and an extension adds from now
+    issued: float
+    expires: float
+    beneficiary: str | None = None
+    node_id: str | None = None
+    early_check_in: bool = True
+    checked_in: bool = False
+    metadata: list = field(default_factory=list)
+
+    def live(self, now: float) -> bool:
+        """Whether its token still answers (not checked in; not expired, unless consumed for good)."""
+        if self.checked_in:
+            return False
+        return self.checkout_type == "PERPETUAL" or now < self.expires
+
+    def holding(self, now: float) -> dict:
+        return self.held if self.live(now) else {}
+
+
+class ConsumptionMixin:
+    """License consumption on :class:`~.model.LicenseManagerModel` (its licenses, lock, clock, keys)."""
+
+    _lock: threading.RLock
+
+    def _consumptions_init(self) -> None:
+        self._consumptions: dict[str, Consumption] = {}
+        self._borrow_key = None
+
+    # ---- counting ----------------------------------------------------------------------
+    def _consumed(self, license_arn: str, now: float) -> dict:
+        used: dict[str, int] = {}
+        for c in self._consumptions.values():
+            if c.license_arn != license_arn:
+                continue
+            for source in (c.holding(now), c.permanent):
+                for name, units in source.items():
+                    used[name] = used.get(name, 0) + units
+        return used
+
+    def _active(self, lic, now: float) -> bool:
+        if lic.status != "AVAILABLE":
+            return False
+        begin = datetime.fromisoformat(lic.validity["Begin"].replace("Z", "+00:00")).timestamp()
+        end = lic.validity.get("End")
+        return begin <= now and (not end or now < datetime.fromisoformat(end.replace("Z", "+00:00")).timestamp())
+
+    def _take(self, lic, requested: list, now: float, *, perpetual: bool, borrow: bool) -> tuple[list, dict, dict]:
+        """The entitlements allowed and the units they take (held, permanent), or the error AWS answers."""
+        by_name = {e["Name"]: e for e in lic.entitlements}
+        used = self._consumed(lic.arn, now)
+        allowed, held, permanent = [], {}, {}
+        for want in requested:
+            entitlement = by_name.get(want["Name"])
+            if entitlement is None or entitlement.get("Unit") != want.get("Unit"):
+                raise _error("NoEntitlementsAllowedException", NO_ENTITLEMENTS)
+            if borrow and not entitlement.get("AllowCheckIn"):
+                raise _error("EntitlementNotAllowedException", f"Entitlement {want['Name']} does not allow check-in, so it cannot be borrowed.")
+            value = want.get("Value")
+            if entitlement.get("MaxCount") is not None:
+                try:
+                    units = int(value) if value not in (None, "") else 1
+                except ValueError:
+                    raise _error("InvalidParameterValueException", f"Entitlement {want['Name']} counts units: Value must be a whole number, not {value!r}.") from None
+                if units < 0:
+                    raise _error("InvalidParameterValueException", f"Entitlement {want['Name']}: Value must not be negative.")
+                if used.get(want["Name"], 0) + units > entitlement["MaxCount"] and not entitlement.get("Overage"):
+                    raise _error("NoEntitlementsAllowedException", NO_ENTITLEMENTS)
+                target = permanent if perpetual and not entitlement.get("AllowCheckIn") else held
+                target[want["Name"]] = target.get(want["Name"], 0) + units
+                used[want["Name"]] = used.get(want["Name"], 0) + units
+                value = str(units)
+            elif value is None:
+                value = entitlement.get("Value")
+            allowed.append({k: v for k, v in (("Name", want["Name"]), ("Unit", want["Unit"]), ("Value", value)) if v is not None})
+        return allowed, held, permanent
+
+    def _signed_token(self, c: Consumption, lic, extra: dict, *, borrow: bool) -> str:
+        payload = {
+            "entitlementsAllowed": [{k.lower(): v for k, v in e.items()} for e in c.entitlements],
+            "expiration": lm_time(c.expires),
+            "issuedAt": lm_time(c.issued),
+            "licenseArn": c.license_arn,
+            "licenseConsumptionToken": c.token,
+            **({"nodeId": c.node_id} if c.node_id else {}),
+            **extra,
+        }
+        if not borrow:
+            return self._sign(payload)
+        import jwt
+
+        key = self._borrow_signing_key()
+        return jwt.encode(payload, key, algorithm="PS384", headers={"kid": self._borrow_kid()})
+
+    def _borrow_signing_key(self):
+        """The RSA key of the JWT_PS384 signatures CheckoutBorrowLicense returns (made on first use)."""
+        if self._borrow_key is None:
+            with self._lock:
+                if self._borrow_key is None:
+                    from cryptography.hazmat.primitives.asymmetric import rsa
+
+                    self._borrow_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return self._borrow_key
+
+    def _borrow_kid(self) -> str:
+        return f"{self.key_id}-borrow"
+
+    def _borrow_jwk(self) -> dict | None:
+        if self._borrow_key is None:
+            return None
+        from jwt.algorithms import RSAAlgorithm
+
+        jwk = RSAAlgorithm.to_jwk(self._borrow_key.public_key(), as_dict=True)
+        jwk.update({"kid": self._borrow_kid(), "alg": "PS384", "use": "sig"})
+        return jwk
+
+    # ---- operations ----------------------------------------------------------------------
+    def checkout_license(
+        self,
+        *,
+        account_id: str,
+        product_sku: str,
+        checkout_type: str,
+        key_fingerprint: str,
+        entitlements: list,
+        client_token: str,
+        beneficiary: str | None = None,
+        node_id: str | None = None,
+    ) -> dict:
+        """CheckoutLicense: take entitlements of the newest license of that issuer and SKU (the response's fields)."""
+        params = {"sku": product_sku, "type": checkout_type, "fp": key_fingerprint, "ent": entitlements, "b": beneficiary, "n": node_id}
+        with self._lock:
+            return self._idempotent(
+                ("CheckoutLicense", account_id, client_token),
+                params,
+                lambda: self._checkout(account_id, product_sku, checkout_type, key_fingerprint, entitlements, beneficiary, node_id),
+            )
+
+    def _checkout(self, account_id, product_sku, checkout_type, key_fingerprint, entitlements, beneficiary, node_id) -> dict:
+        now = self.clock.time()
+        of_issuer = [l for l in self._licenses.values() if l.account_id == account_id and l.issuer.get("KeyFingerprint") == key_fingerprint]
+        if not of_issuer:
+            raise _error("ResourceNotFoundException", f"No license found for key fingerprint {key_fingerprint}.")
+        for_sku = [l for l in of_issuer if l.product_sku == product_sku]
+        if not for_sku:
+            raise _error("InvalidParameterValueException", f"No license of issuer {key_fingerprint} is for product SKU {product_sku}.")
+        usable = [l for l in for_sku if self._active(l, now)]
+        if not usable:
+            raise _error("NoEntitlementsAllowedException", NO_ENTITLEMENTS)
+        lic = max(usable, key=lambda l: l.created)  # the newest, as AWS checks out (aws/aws-sdk#506)
+        if not beneficiary:
+            raise _error(
+                "ValidationException",
+                "The account that created the license is performing the check out: specify the account as the beneficiary.",
+            )
+        allowed, held, permanent = self._take(lic, entitlements, now, perpetual=checkout_type == "PERPETUAL", borrow=False)
+        provisional = (lic.consumption_configuration or {}).get("ProvisionalConfiguration") or {}
+        ttl = 60 * int(provisional.get("MaxTimeToLiveInMinutes") or DEFAULT_TTL_MINUTES)
+        consumption = Consumption(
+            secrets.token_hex(16), lic.arn, account_id, checkout_type, allowed, held, permanent, ttl, now, now + ttl,
+            beneficiary, node_id,
+        )
+        self._consumptions[consumption.token] = consumption
+        signed = self._signed_token(
+            consumption, lic,
+            {"checkoutType": checkout_type, "keyFingerprint": key_fingerprint, "productSKU": product_sku, "beneficiary": beneficiary},
+            borrow=False,
+        )
+        out: dict[str, Any] = {
+            "CheckoutType": checkout_type,
+            "LicenseConsumptionToken": consumption.token,
+            "EntitlementsAllowed": allowed,
+            "SignedToken": signed,
+            "IssuedAt": lm_time(now),
+            "Expiration": lm_time(consumption.expires),
+            "LicenseArn": lic.arn,
+        }
+        if node_id:
+            out["NodeId"] = node_id
+        return out
+
+    def checkout_borrow_license(
+        self,
+        *,
+        account_id: str,
+        license_arn: str,
+        entitlements: list,
+        client_token: str,
+        node_id: str | None = None,
+        checkout_metadata: list | None = None,
+    ) -> dict:
+        """CheckoutBorrowLicense: entitlements of a license with a BorrowConfiguration, for offline use, signed PS384."""
+        params = {"arn": license_arn, "ent": entitlements, "n": node_id, "m": checkout_metadata}
+        with self._lock:
+            return self._idempotent(
+                ("CheckoutBorrowLicense", account_id, client_token),
+                params,
+                lambda: self._borrow(account_id, license_arn, entitlements, node_id, list(checkout_metadata or [])),
+            )
+
+    def _borrow(self, account_id, license_arn, entitlements, node_id, metadata) -> dict:
+        now = self.clock.time()
+        lic = self.license(license_arn, account_id)
+        if lic is None:
+            raise _error("ResourceNotFoundException", f"License is not found: {license_arn}")
+        borrow = (lic.consumption_configuration or {}).get("BorrowConfiguration")
+        if not borrow or not self._active(lic, now):
+            raise _error("NoEntitlementsAllowedException", NO_ENTITLEMENTS)
+        allowed, held, _ = self._take(lic, entitlements, now, perpetual=False, borrow=True)
+        ttl = 60 * int(borrow["MaxTimeToLiveInMinutes"])
+        consumption = Consumption(
+            secrets.token_hex(16), lic.arn, account_id, "BORROW", allowed, held, {}, ttl, now, now + ttl,
+            None, node_id, bool(borrow.get("AllowEarlyCheckIn")), metadata=metadata,
+        )
+        self._consumptions[consumption.token] = consumption
+        extra = {"checkoutMetadata": {m["Name"]: m.get("Value", "") for m in metadata}} if metadata else {}
+        out: dict[str, Any] = {
+            "LicenseArn": lic.arn,
+            "LicenseConsumptionToken": consumption.token,
+            "EntitlementsAllowed": allowed,
+            "SignedToken": self._signed_token(consumption, lic, extra, borrow=True),
+            "IssuedAt": lm_time(now),
+            "Expiration": lm_time(consumption.expires),
+        }
+        if node_id:
+            out["NodeId"] = node_id
+        if metadata:
+            out["CheckoutMetadata"] = metadata
+        return out
+
+    def _consumption(self, account_id: str, token: str) -> Consumption:
+        c = self._consumptions.get(token)
+        if c is not None and not hmac.compare_digest(c.token.encode(), token.encode()):
+            c = None
+        if c is None or c.account_id != account_id or not c.live(self.clock.time()):
+            raise _error("ResourceNotFoundException", "License consumption token not found, checked in, or expired.")
+        return c
+
+    def extend_license_consumption(self, *, account_id: str, token: str, dry_run: bool = False) -> dict:
+        """ExtendLicenseConsumption: the checkout lives its time to live again, from now."""
+        with self._lock:
+            c = self._consumption(account_id, token)
+            if not dry_run:
+                c.expires = self.clock.time() + c.ttl
+            return {"LicenseConsumptionToken": c.token, "Expiration": lm_time(c.expires)}
+
+    def check_in_license(self, *, account_id: str, token: str, beneficiary: str | None = None) -> None:
+        """CheckInLicense: the units the checkout held go back to the pool."""
+        with self._lock:
+            c = self._consumption(account_id, token)
+            if beneficiary is not None and c.beneficiary is not None and beneficiary != c.beneficiary:
+                raise _error("InvalidParameterValueException", "The beneficiary does not match the checkout's beneficiary.")
+            if c.checkout_type == "BORROW" and not c.early_check_in:
+                raise _error("ConflictException", "The license's BorrowConfiguration does not allow early check-in.")
+            c.checked_in = True
+
+    def get_license_usage(self, *, account_id: str, license_arn: str) -> dict:
+        """GetLicenseUsage: what every consumer holds of each entitlement now."""
+        with self._lock:
+            lic = self.license(license_arn, account_id)
+            if lic is None:
+                raise _error("InvalidParameterValueException", f"License is not found: {license_arn}")
+            used = self._consumed(lic.arn, self.clock.time())
+            usages = []
+            for e in lic.entitlements:
+                usage = {"Name": e["Name"], "ConsumedValue": str(used.get(e["Name"], 0)), "Unit": e["Unit"]}
+                if e.get("MaxCount") is not None:
+                    usage["MaxCount"] = str(e["MaxCount"])
+                usages.append(usage)
+            return {"EntitlementUsages": usages}
+
+    # ---- for tests -------------------------------------------------------------------------
+    @property
+    def consumptions(self) -> list[Consumption]:
+        return list(self._consumptions.values())
