@@ -365,3 +365,52 @@ def test_pool_workers_go_to_the_innermost_mock():
                 tokens = list(pool.map(lambda i: lm_client().create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken=f"p{i}"), range(4)))
         assert len(tokens) == 4
         assert len(inner.requests) == 4 and len(outer.requests) == 0
+
+
+# ---- STS beside moto -------------------------------------------------------------------------
+
+
+def test_sts_with_moto_mockcloud_answers_its_own_tokens_and_credentials_moto_the_rest():
+    """A License Manager token and the credentials it buys are mockcloud's; every other STS call is moto's."""
+    with mock_aws(), mock_cloud():
+        sts = boto3.client("sts", region_name="us-east-1", config=NO_RETRY)
+        moto_caller = sts.get_caller_identity()  # signed with the environment's fake keys: moto's to answer
+        assert moto_caller["Account"] == "123456789012" and moto_caller["Arn"].startswith("arn:aws:")
+        assumed = sts.assume_role(RoleArn="arn:aws:iam::123456789012:role/anything", RoleSessionName="s1")  # moto's
+        assert assumed["Credentials"]["AccessKeyId"]
+        other_token = sts.assume_role_with_web_identity(  # a token of no issuer mockcloud trusts: moto takes anything
+            RoleArn="arn:aws:iam::123456789012:role/web", RoleSessionName="w1", WebIdentityToken="x" * 40
+        )
+        assert other_token["Credentials"]["AccessKeyId"]
+
+        lm = lm_from_environment()
+        refresh = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="sts")["Token"]
+        access = lm.get_access_token(Token=refresh)["AccessToken"]
+        ours = sts.assume_role_with_web_identity(
+            RoleArn="arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole", RoleSessionName="isv", WebIdentityToken=access
+        )["Credentials"]
+        assert ours["AccessKeyId"].startswith("ASIA")
+        temporary = boto3.client(
+            "sts", region_name="us-east-1", aws_access_key_id=ours["AccessKeyId"], aws_secret_access_key=ours["SecretAccessKey"],
+            aws_session_token=ours["SessionToken"], config=NO_RETRY,
+        )
+        assert temporary.get_caller_identity()["Arn"] == (
+            "arn:aws:sts::123456789012:assumed-role/AWSLicenseManagerConsumptionRole/isv"
+        )
+        with pytest.raises(ClientError) as forged:  # mockcloud's issuer, bad signature: mockcloud's verdict, not moto's
+            sts.assume_role_with_web_identity(
+                RoleArn="arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole", RoleSessionName="x1",
+                WebIdentityToken=access[:-4] + ("AAAA" if not access.endswith("AAAA") else "BBBB"),
+            )
+        assert forged.value.response["Error"]["Code"] == "InvalidIdentityToken"
+
+
+def test_sts_without_moto_answers_what_it_emulates_and_refuses_the_rest_loudly():
+    with mock_cloud():
+        sts = boto3.client("sts", region_name="us-east-1", config=NO_RETRY)
+        with pytest.raises(ClientError) as refused:
+            sts.assume_role_with_web_identity(
+                RoleArn="arn:aws:iam::123456789012:role/web", RoleSessionName="w1", WebIdentityToken="x" * 40
+            )
+        assert refused.value.response["Error"]["Code"] == "InvalidIdentityToken"
+        assert sts.get_caller_identity()["Arn"] == "arn:aws:iam::123456789012:root"

@@ -16,6 +16,10 @@ from .router import Router
 
 
 
+# Set in the environ by an interceptor when another mock (moto, an outer responses) lies beyond it.
+OTHERS_ANSWER = "mockcloud.others_answer"
+
+
 class Application:
     """Route, then fault/throttle, authenticate, parse, validate, invoke, render, log."""
 
@@ -63,6 +67,8 @@ class Application:
         fault = None
         try:
             operation = service.operation_of(request)
+            if OTHERS_ANSWER in request.environ and service.defers(request, operation):
+                return Reply(404, [], b"", unclaimed=True)
             verdict = self.faults.judge(name, operation)
             if verdict is not None:
                 delay, fault = verdict.latency, verdict.network

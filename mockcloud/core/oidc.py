@@ -89,6 +89,15 @@ class TrustedIssuers:
     def get(self, issuer: str) -> TrustedIssuer | None:
         return self._issuers.get(issuer)
 
+    def named_by(self, token: str) -> TrustedIssuer | None:
+        """The trusted issuer a token claims to come from, unverified: which mock should judge it."""
+        parts = token.split(".")
+        try:
+            iss = _b64json(parts[1]).get("iss") if len(parts) == 3 else None
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return self._issuers.get(iss) if isinstance(iss, str) else None
+
     def __iter__(self):
         return iter(list(self._issuers.values()))
 

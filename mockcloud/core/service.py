@@ -63,6 +63,14 @@ class ServiceProtocol:
         """The operation name as sent (may be unknown: ``parse`` refuses it)."""
         raise NotImplementedError
 
+    def defers(self, request: Request, operation: str) -> bool:
+        """Whether to leave this request to another mock that lies beyond (moto), when one does.
+
+        For a service emulated in part: what it cannot answer faithfully is
+        better answered by a mock that can. Asked only when one is there.
+        """
+        return False
+
     def authenticate(self, request: Request, operation: str) -> Any:
         return None
 

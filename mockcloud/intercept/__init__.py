@@ -18,6 +18,7 @@ import time
 from typing import Any, Callable, Protocol
 
 from ..core.errors import UnmockedRequestError
+from ..core.app import OTHERS_ANSWER
 from ..core.request import Reply, build_environ
 from .chain import Interceptor, is_library_own
 
@@ -193,6 +194,7 @@ def answer(
     *,
     next_link: Any = None,
     library: str = "",
+    others_answer: bool | None = None,
     timeout: float | None = None,
     timed_out: Callable[[], Exception] | None = None,
     wait: bool = True,
@@ -204,7 +206,8 @@ def answer(
     with only the library's own code beyond (``next_link`` is ``library``'s
     own, or no ``next_link`` is given) raises ``blocked``, the client
     family's own exception type; ``blocked=None`` always hands it on (a link
-    further down decides). Injected latency is waited out here
+    further down decides). ``others_answer`` says whether another mock lies
+    beyond when ``next_link`` cannot tell (botocore's before-send handlers). Injected latency is waited out here
     (``wait``), and a client read ``timeout`` shorter than it raises
     ``timed_out()`` after ``timeout`` seconds, as a silent server would make
     the client do; async interceptors pass ``wait=False`` and wait in their
@@ -221,6 +224,10 @@ def answer(
     elif not isinstance(body, (bytes, bytearray)):
         stream, body = LazyBody(body), b""
     environ = build_environ(method, url, headers, bytes(body))
+    if others_answer is None:
+        others_answer = next_link is not None and not is_library_own(next_link, library)
+    if others_answer:
+        environ[OTHERS_ANSWER] = True  # a service emulated in part may leave a request to that mock
     if stream is not None:  # read only if the request turns out to be ours (routing rarely needs the body)
         environ["wsgi.input"], environ["wsgi.input_terminated"] = stream, True
         del environ["mockcloud.body"], environ["CONTENT_LENGTH"]
@@ -229,7 +236,7 @@ def answer(
         return None
     reply = mock.app.handle_environ(environ)
     if reply.unclaimed:
-        if blocked is not None and (next_link is None or is_library_own(next_link, library)):
+        if blocked is not None and not others_answer:
             raise blocked(method, url, host)
         return None
     if reply.delay and wait:

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from ..core.errors import UnmockedRequestError
 from . import answer, async_wait_for, misbehave, refuse_unless_passed
-from .botocore_send import AnsweredEmitter, AnsweredEndpoint, header_pairs
+from .botocore_send import AnsweredEmitter, AnsweredEndpoint, header_pairs, moto_answers
 from .chain import Interceptor
 
 
@@ -62,7 +62,7 @@ class AiobotocoreInterceptor(Interceptor):
     @staticmethod
     async def get_response(nxt: Any, endpoint: Any, request: Any, operation_model: Any, context: Any) -> Any:
         try:
-            reply = answer(request.method, request.url, header_pairs(request.headers), request.body, None, wait=False)
+            reply = answer(request.method, request.url, header_pairs(request.headers), request.body, None, others_answer=moto_answers(), wait=False)
             if reply is not None and reply.delay:
                 await async_wait_for(reply, None, None)
         except Exception as error:  # as aiobotocore's own step returns a failed send

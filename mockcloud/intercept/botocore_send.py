@@ -11,6 +11,7 @@ network. Patching the class catches clients created before the mock started.
 from __future__ import annotations
 
 import io
+import sys
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -72,6 +73,12 @@ class AnsweredEndpoint:
         return getattr(self._endpoint, name)
 
 
+def moto_answers() -> bool:
+    """Whether moto's ``before-send`` handler, beyond ours, answers AWS requests now (``mock_aws`` runs)."""
+    models = sys.modules.get("moto.core.models")
+    return bool(models is not None and getattr(getattr(models, "botocore_stubber", None), "enabled", False))
+
+
 def _timed_out(url: str):  # type: ignore[no-untyped-def]
     def error() -> Exception:
         from botocore.exceptions import ReadTimeoutError
@@ -102,7 +109,7 @@ class BotocoreInterceptor(Interceptor):
             timeout = read_timeout(getattr(getattr(endpoint, "http_session", None), "_timeout", None))
             reply = answer(
                 request.method, request.url, header_pairs(request.headers), request.body, None,
-                timeout=timeout, timed_out=_timed_out(request.url),
+                others_answer=moto_answers(), timeout=timeout, timed_out=_timed_out(request.url),
             )
         except Exception as error:  # as botocore's own step returns a failed send: retry logic sees it
             return None, error

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ...core.auth.sigv4 import scope_of
 from ...core.errors import ServiceError
 from ...core.protocols.aws_common import raise_for_violations
 from ...core.protocols.aws_query import COMMON_ERRORS, AwsQuerySigV4Protocol
@@ -35,6 +36,18 @@ class StsProtocol(AwsQuerySigV4Protocol):
         "GetCallerIdentity": "get_caller_identity",
     }
     unsigned_operations = frozenset({"AssumeRoleWithWebIdentity"})  # "does not require ... AWS security credentials"
+
+    def defers(self, request, operation: str) -> bool:
+        """With moto beyond: only web-identity tokens of a trusted issuer, and requests signed with
+        credentials this mock issued, are this STS's; every other STS request is moto's."""
+        if operation == "AssumeRoleWithWebIdentity":
+            return self.context.issuers.named_by(self.query(request).first("WebIdentityToken") or "") is None
+        if operation not in self.operations:
+            return True
+        scope = scope_of(request.environ.get("HTTP_AUTHORIZATION", ""))
+        key_id = scope[0] if scope else (self.query(request).first("X-Amz-Credential") or "").partition("/")[0]
+        key = self.context.credentials.aws(key_id) if key_id else None
+        return key is None or key.session_token is None
 
     def throttling_error(self, operation: str, retry_after: float | None) -> ServiceError:
         return ServiceError("Throttling", "Rate exceeded", 400)
