@@ -5,7 +5,6 @@ so botocore raises the same ``ClientError`` a real endpoint would cause.
 """
 from __future__ import annotations
 
-import calendar
 import hashlib
 import hmac
 import re
@@ -14,9 +13,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, unquote
 
-from ..credentials import Credentials
+from ..credentials import Credentials, same_secret
 from ..errors import ServiceError
 from ..request import raw_path, request_body
+from ..text import is_ascii_digits
+from ..timestamps import utc_epoch
 
 if TYPE_CHECKING:
     from ..request import Request
@@ -159,13 +160,11 @@ def canonical_request(request: Request, signed_headers: list[str], body: bytes) 
 def _parse_amz_date(value: str) -> tuple[float, str] | None:
     """Epoch seconds and the ISO-8601 basic stamp of an X-Amz-Date (or RFC 1123 Date) value."""
     if len(value) == 16 and value[8] == "T" and value[15] == "Z":  # the form SDKs send
-        try:
-            moment = (int(value[:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]), int(value[11:13]), int(value[13:15]))
-            if not (1 <= moment[1] <= 12 and 1 <= moment[2] <= 31 and moment[3] < 24 and moment[4] < 60 and moment[5] < 61):
-                return None
-        except ValueError:
+        digits = value[:8] + value[9:15]
+        if not is_ascii_digits(digits):
             return None
-        return calendar.timegm(moment + (0, 0, 0)), value
+        epoch = utc_epoch(int(digits[:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]), int(digits[10:12]), int(digits[12:]))
+        return None if epoch is None else (epoch, value)
     try:
         parsed = datetime.strptime(value, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=timezone.utc)
     except ValueError:
@@ -217,7 +216,7 @@ def verify(
         raise _error("UnrecognizedClientException", "The security token included in the request is invalid.")
     if key.session_token is not None:
         token = request.environ.get("HTTP_X_AMZ_SECURITY_TOKEN", "")
-        if not hmac.compare_digest(token.encode(), key.session_token.encode()):
+        if not same_secret(key.session_token, token):
             raise _error("UnrecognizedClientException", "The security token included in the request is invalid.")
     if scope_service != service:
         raise _error(
@@ -263,7 +262,7 @@ def verify(
         string_to_sign.encode(),
         "sha256",
     ).hex()
-    if not hmac.compare_digest(expected, parts["Signature"]):
+    if not same_secret(expected, parts["Signature"]):
         raise _error(
             "InvalidSignatureException",
             "The request signature we calculated does not match the signature you provided. "
