@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .auth.sigv4 import scope_of
+from .auth.sigv4 import presigned_scope_of, scope_of
 from .request import request_body, request_host
 
 if TYPE_CHECKING:
@@ -88,9 +88,10 @@ class Router:
         target = self.claims_host(request_host(request))
         if target is not None:
             return target
-        auth = environ.get("HTTP_AUTHORIZATION")
-        if auth and self._signing:
-            scope = scope_of(auth)
+        if self._signing:
+            auth = environ.get("HTTP_AUTHORIZATION")
+            query = environ.get("QUERY_STRING", "")
+            scope = scope_of(auth) if auth else presigned_scope_of(query) if "X-Amz-Credential=" in query else None
             if scope and scope[3] in self._signing:
                 return self._signing[scope[3]]
         amz_target = environ.get("HTTP_X_AMZ_TARGET")
