@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from mockcloud.core.auth import alibaba as alibaba_auth  # noqa: E402
 from mockcloud.core.auth import aws_query_signature as query_auth  # noqa: E402
 from mockcloud.core.auth.sigv4 import signing_key  # noqa: E402
+from mockcloud.services.devpay.protocol import PARAMETERS as DEVPAY_PARAMETERS, DevpayProtocol  # noqa: E402
 from tests.service_formats import verdict  # noqa: E402
 
 SCHEMAS = ROOT / "mockcloud" / "services"
@@ -58,12 +59,8 @@ TIMEOUT = 10
 
 # DevPay's actions and their parameters (the License Service has no JSON schemas: Query parameters are strings).
 DEVPAY_ACTIONS = {
-    "ActivateDesktopProduct": ("ActivationKey", "ProductToken", "TokenExpiration"),
-    "ActivateHostedProduct": ("ActivationKey", "ProductToken", "TokenExpiration"),
-    "GetActiveSubscriptionsByPid": ("PersistentIdentifier",),
-    "VerifyProductSubscriptionByPid": ("PersistentIdentifier", "ProductCode"),
-    "VerifyProductSubscriptionByTokens": ("ProductToken", "UserToken"),
-    "RefreshUserToken": ("UserToken", "AdditionalTokens.1", "AdditionalTokens.2"),
+    action: tuple(p for name in names for p in ((f"{name}.1", f"{name}.2") if name in DevpayProtocol.list_params else (name,)))
+    for action, names in DEVPAY_PARAMETERS.items()
 }
 USERAPI_OPERATIONS = {"Login": "POST", "RefreshToken": "POST", "Logout": "POST", "Me": "GET"}
 
