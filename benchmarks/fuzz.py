@@ -228,7 +228,8 @@ class Generator:
             path, mark, query = case.target.partition("?")
             path = rng.choice([path + "%", path + "%zz", path + "%ff%fe", "//" + path.lstrip("/"), path + "/../..", path + "/" + "a" * 3000,
                                path + "%2F", path.replace("/", "/./"), "*", "http://127.0.0.1" + path])
-            case.target = path + mark + query + rng.choice(["", "&", "&&=&", "&%ZZ=1", "&x=%ED%A0%80", "&" + "y=1&" * 200])
+            case.target = path + mark + query + rng.choice(["", "&", "&&=&", "&%ZZ=1", "&x=%ED%A0%80", "&" + "y=1&" * 200,
+                                                            "&Version=\xff", "&\xff\xfe=\xc3", "&Format=XML&x=\x7f\x80"])  # raw bytes, not UTF-8
 
     def weird(self):
         rng = self.rng

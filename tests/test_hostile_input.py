@@ -258,6 +258,33 @@ def raw_http(base_url: str, request: bytes) -> tuple[int, bytes]:
     return int(head.split(b" ", 2)[1]), body
 
 
+# ---- bytes that are not UTF-8, text that is not latin-1 --------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["Version=\xff", "Action=GetLoginToken&Version=2020-10-02&\xff\xfe=\xc3", "Version=2008-04-28&Action=\xed\xa0\x80"])
+def test_query_strings_of_raw_bytes_that_are_not_utf8(query):
+    """A server hands the query's raw bytes over as latin-1 characters; routing must not decode them strictly."""
+    with mock_cloud() as cloud:
+        environ = build_environ("GET", "http://127.0.0.1:4566/", {}, b"")
+        del environ["mockcloud.in_process"]
+        environ["QUERY_STRING"] = query
+        statuses = []
+        body = b"".join(cloud.app(environ, lambda status, headers: statuses.append(status)))
+    assert statuses[0].startswith(("400", "404")), (statuses, body)
+
+
+def test_paths_and_headers_beyond_latin1_in_process():
+    """What a client library may hand an interceptor as text becomes bytes, as on a wire."""
+    with mock_cloud() as cloud:
+        for url, headers in [
+            ("https://license-manager.us-east-1.amazonaws.com/\u4e2d\udc80", {"X-Amz-Target": "AWSLicenseManager.ListTokens"}),
+            ("https://ecd.cn-hangzhou.aliyuncs.com/?Action=\ud800&Version=2020-10-02", {"X-Note": "\u4e2d\ud800"}),
+            ("http://unclaimed.example/\udc80?\u4e2d=\ud800", {}),
+        ]:
+            reply = cloud.app.handle_environ(build_environ("GET", url, headers, b""))
+            assert reply.unclaimed or 400 <= reply.status < 500, (url, reply.status, reply.body)
+
+
 # ---- framing the application cannot read ------------------------------------------------------
 
 

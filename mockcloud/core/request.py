@@ -80,6 +80,7 @@ def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
     ``headers`` is a mapping or a list of (name, value) pairs.
     """
     scheme, host, port, path, query = _split_url(url)
+    path, query = _wsgi_str(path), _wsgi_str(query)
     body = body or b""
     environ = {
         "REQUEST_METHOD": method.upper(),
@@ -109,6 +110,8 @@ def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
             key = _environ_key(name)
         if isinstance(value, bytes):
             value = value.decode("latin-1")
+        elif not value.isascii():
+            value = _wsgi_str(value)
         if key is _SKIP:
             continue
         if key == "HTTP_HOST":
@@ -121,6 +124,21 @@ def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
         default = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
         environ["HTTP_HOST"] = host if default else f"{host}:{port}"
     return environ
+
+
+def _wsgi_str(text: str) -> str:
+    """Text fit for a WSGI environ, whose strings are bytes one latin-1 character each.
+
+    A client library may give a path or a header as text beyond latin-1 (even a lone surrogate),
+    which werkzeug could not encode back: such text becomes its UTF-8 bytes, as it would on a wire.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("latin-1")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("latin-1")
 
 
 def _split_url(url: str) -> tuple[str, str, int, str, str]:
