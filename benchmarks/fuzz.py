@@ -143,30 +143,41 @@ def amz_date(now: float) -> str:
 
 
 def sigv4_sign(case: Case, host: str, service: str, now: float, *, date: str | None = None, scope_service: str | None = None,
-               payload_hash: str | None = None, token: str | None = None) -> None:
-    """Add X-Amz-Date and Authorization to the case, as an SDK signs (host and x-amz-* headers signed)."""
+               payload_hash: str | None = None, token: str | None = None, presign: int | None = None) -> None:
+    """Sign the case as an SDK does: an Authorization header (host and x-amz-* headers signed), or with
+    ``presign`` (X-Amz-Expires seconds) the query-string form, as botocore's SigV4QueryAuth."""
     date = date or amz_date(now)
-    case.header("X-Amz-Date", date)
-    if token is not None:
-        case.header("X-Amz-Security-Token", token)
-    if payload_hash is not None:
-        case.header("X-Amz-Content-Sha256", payload_hash)
-    path, _, query = case.target.partition("?")
+    scope = f"{date[:8]}/{REGION}/{scope_service or service}/aws4_request"
+    if presign is None:
+        case.header("X-Amz-Date", date)
+        if token is not None:
+            case.header("X-Amz-Security-Token", token)
+        if payload_hash is not None:
+            case.header("X-Amz-Content-Sha256", payload_hash)
     signed = {"host": host}
     for name, value in case.headers:
         lower = name.lower()
         if lower.startswith("x-amz-") or lower == "content-type":
             signed[lower] = value.decode("latin-1") if isinstance(value, bytes) else value
     names = sorted(signed)
+    if presign is not None:
+        params = [("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", f"{KEY}/{scope}"), ("X-Amz-Date", date),
+                  ("X-Amz-Expires", str(presign)), ("X-Amz-SignedHeaders", ";".join(names))]
+        if token is not None:
+            params.append(("X-Amz-Security-Token", token))
+        case.target += ("&" if "?" in case.target else "?") + query_string(params)
+    path, _, query = case.target.partition("?")
     canonical_query = "&".join(sorted(p if "=" in p else p + "=" for p in query.split("&") if p))
     canonical = "\n".join(
         [case.method, path, canonical_query, "".join(f"{n}:{' '.join(signed[n].split())}\n" for n in names), ";".join(names),
          hashlib.sha256(case.body).hexdigest()]
     )
-    scope = f"{date[:8]}/{REGION}/{scope_service or service}/aws4_request"
     to_sign = f"AWS4-HMAC-SHA256\n{date}\n{scope}\n{hashlib.sha256(canonical.encode('utf-8', 'surrogatepass')).hexdigest()}"
     signature = hmac.new(signing_key(SECRET, date[:8], REGION, scope_service or service), to_sign.encode("utf-8", "surrogatepass"), "sha256").hexdigest()
-    case.header("Authorization", f"AWS4-HMAC-SHA256 Credential={KEY}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}")
+    if presign is None:
+        case.header("Authorization", f"AWS4-HMAC-SHA256 Credential={KEY}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}")
+    else:
+        case.target += f"&X-Amz-Signature={signature}"
 
 
 def query_string(pairs: list[tuple[str, str]]) -> str:
@@ -359,6 +370,9 @@ class Generator:
                 ["00000101T000000Z", "99991231T235959Z", "20240231T000000Z", "2024-01-01T00:00:00Z", "\u00b2" * 16, "20240101T250000Z", amz_date(now - 3600)]))
         elif roll < 0.85:
             sigv4_sign(case, self.host, service, now, scope_service=rng.choice(["sts", "", "license-manager", "amplifyuibuilder"]))
+        elif roll < 0.87:  # presigned properly, for a while
+            sigv4_sign(case, self.host, service, now, presign=rng.choice([1, 60, 604800]), token=rng.choice([None, None, "x"]),
+                       date=rng.choice([None, None, amz_date(now - 120), amz_date(now + 3600)]))
         elif roll < 0.9:  # presigned-looking query parameters
             date = amz_date(now)
             params = [("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", f"{KEY}/{date[:8]}/{REGION}/{service}/aws4_request"),
@@ -695,9 +709,7 @@ def main(argv: list[str] | None = None) -> int:
 
         server = LiveServer("127.0.0.1", 0).start()
         address, host, cloud = ("127.0.0.1", server.port), f"127.0.0.1:{server.port}", server.cloud
-    import logging
-
-    logging.getLogger("mockcloud").setLevel(logging.CRITICAL)  # internal errors are counted here, not logged twice
+    tracebacks = _capture_tracebacks()  # our own server's: shown with the internal errors, not logged as they come
     try:
         result = run(address, host, cloud, requests=args.requests, seconds=args.seconds, seed=args.seed, workers=args.workers)
     finally:
@@ -720,7 +732,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"internal errors: {len(problems)}")
     for problem in problems[: args.show]:
         print("  " + problem)
+    for trace in tracebacks[: min(args.show, 3)]:
+        print("  the emulator's traceback:\n    " + trace.replace("\n", "\n    "))
     return 1 if problems else 0
+
+
+def _capture_tracebacks() -> list[str]:
+    """Collect the tracebacks the emulator logs for internal errors (in this process's server) instead of printing them."""
+    import logging
+    import traceback
+
+    found: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.exc_info:
+                found.append("".join(traceback.format_exception(*record.exc_info)).rstrip())
+
+    logger = logging.getLogger("mockcloud")
+    logger.addHandler(Collect())
+    logger.propagate = False
+    return found
 
 
 if __name__ == "__main__":
