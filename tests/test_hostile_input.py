@@ -309,16 +309,20 @@ SERVICE_REQUESTS = {
 }
 
 
-@pytest.mark.parametrize("framing", ["content-length", "chunks"])
+@pytest.mark.parametrize("framing", ["content-length", "5000-digit-length", "short-body", "chunks"])
 @pytest.mark.parametrize("service", sorted(SERVICE_REQUESTS))
 def test_unreadable_bodies_get_the_services_own_400(service, framing):
     method, url, headers, kind = SERVICE_REQUESTS[service]
     with mock_cloud() as cloud:
-        environ = build_environ(method, url, headers, b"")
+        environ = build_environ(method, url, headers, b"{}")
         for key in ("mockcloud.in_process", "mockcloud.body"):  # as a server hands it over
             del environ[key]
         if framing == "content-length":
             environ["CONTENT_LENGTH"] = "abc"
+        elif framing == "5000-digit-length":
+            environ["CONTENT_LENGTH"] = "9" * 5000
+        elif framing == "short-body":  # the client stopped sending before its Content-Length
+            environ["CONTENT_LENGTH"] = "100"
         else:
             del environ["CONTENT_LENGTH"]
             environ["HTTP_TRANSFER_ENCODING"] = "chunked"

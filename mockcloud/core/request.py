@@ -202,6 +202,7 @@ def request_body(request: Request) -> bytes:
                     body = environ["wsgi.input"].read(size) if size > 0 else b""
                 except (OSError, ValueError):  # the client went away, or the server's stream refused
                     body = b""
+                if len(body) < size:
                     environ[_FRAMING] = "The request body ended before its Content-Length."
             environ["wsgi.input"] = io.BytesIO(body)  # still readable for werkzeug's form parsing
         else:
@@ -218,9 +219,9 @@ _FRAMING = "mockcloud.framing_problem"
 
 
 def _content_length(value: str) -> int | None:
-    """A Content-Length as RFC 9110 §8.6 has it (1*DIGIT), or None."""
+    """A Content-Length as RFC 9110 §8.6 has it (1*DIGIT, here at most 18 of them), or None."""
     value = value.strip()
-    return int(value) if value.isascii() and value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
 def framing_problem(environ: dict) -> str | None:
@@ -233,7 +234,7 @@ def framing_problem(environ: dict) -> str | None:
         return problem
     length = environ.get("CONTENT_LENGTH")
     if length and _content_length(length) is None:
-        return f"The Content-Length header {length[:40]!r} is not a number."
+        return f"The Content-Length header {length[:40]!r} is not a number of bytes."
     return None
 
 
