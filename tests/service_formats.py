@@ -39,7 +39,7 @@ def _headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str
     return {name.lower(): value for name, value in pairs}
 
 
-def verdict(service: str, status: int, headers, body: bytes) -> str | None:
+def verdict(service: str, status: int, headers: Mapping[str, str] | Iterable[tuple[str, str]], body: bytes) -> str | None:
     """None when the reply is fine; else what is wrong (an internal error, or not the service's format)."""
     headers = _headers(headers)
     if status == 404 and body.startswith(b'{"error": "NoServiceClaimsRequest"'):
