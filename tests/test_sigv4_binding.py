@@ -248,6 +248,15 @@ def test_a_presigned_request_is_bound_to_its_headers_method_and_body(backend):
         assert coral_error(reply)[:2] == (400, "InvalidSignatureException")
 
 
+def test_a_presigned_request_with_a_payload_hash_header_other_than_the_bodys_is_refused(backend):
+    url = presign(backend, "ListTokens")
+    for declared in ("UNSIGNED-PAYLOAD", hashlib.sha256(b"{}").hexdigest()):
+        reply = requests.post(url, headers={**lm_headers("ListTokens"), "X-Amz-Content-Sha256": declared}, timeout=HTTP_TIMEOUT)
+        assert coral_error(reply)[:2] == (400, "InvalidSignatureException")
+    headers = {**lm_headers("ListTokens"), "X-Amz-Content-Sha256": hashlib.sha256(b"").hexdigest()}
+    assert requests.post(url, headers=headers, timeout=HTTP_TIMEOUT).status_code == 200
+
+
 def test_header_and_query_authentication_together_are_refused(backend):
     url = presign(backend, "ListTokens")
     headers = aws_signed_headers("POST", url, b"", "license-manager", lm_headers("ListTokens"))

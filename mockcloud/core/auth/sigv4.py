@@ -232,7 +232,7 @@ def _from_header(environ: dict, header: str) -> _Presented:
     )
 
 
-def _from_query(query: str) -> _Presented:
+def _from_query(environ: dict, query: str) -> _Presented:
     """The X-Amz-* parameters of a presigned request (the first of a repeated one), checked for form."""
     params: dict[str, str] = {}
     for item in query.split("&"):
@@ -263,7 +263,7 @@ def _from_query(query: str) -> _Presented:
         raise _error("IncompleteSignatureException", "X-Amz-Expires must be at least 1 second")
     return _Presented(
         params["X-Amz-Credential"], params["X-Amz-SignedHeaders"], params["X-Amz-Signature"], params["X-Amz-Date"],
-        params.get("X-Amz-Security-Token"), params.get("X-Amz-Content-Sha256"), seconds,
+        params.get("X-Amz-Security-Token"), params.get("X-Amz-Content-Sha256") or environ.get("HTTP_X_AMZ_CONTENT_SHA256"), seconds,
     )
 
 
@@ -292,7 +292,7 @@ def verify(
             "should be specified",
         )
     if presigned:
-        presented = _from_query(environ["QUERY_STRING"])
+        presented = _from_query(environ, environ["QUERY_STRING"])
     elif header:
         presented = _from_header(environ, header)
     else:
