@@ -29,12 +29,24 @@ BACKENDS = ["in-process", "server"]
 
 
 @contextmanager
-def emulator(request, service: str) -> Iterator[tuple]:
+def emulator(request, service: str | None) -> Iterator[tuple]:
     """``(cloud, server_url)`` for a test parametrized over BACKENDS: the in-process mock
-    (``server_url`` None) or the session's live server (the ``mockcloud_server`` fixture)."""
+    (``server_url`` None; of ``service`` alone, or of every service for None) or the
+    session's live server (the ``mockcloud_server`` fixture)."""
     if request.param == "in-process":
-        with mock_cloud(services=[service]) as cloud:
+        with mock_cloud(services=None if service is None else [service]) as cloud:
             yield cloud, None
     else:
         server = request.getfixturevalue("mockcloud_server")
         yield server.cloud, server.url
+
+
+def aws_signed_headers(method: str, url: str, body: bytes, service: str, headers: dict | None = None, *, region: str = REGION, key: str = "testing", secret: str = "testing", token: str | None = None) -> dict:
+    """The headers botocore's own SigV4 signer adds to a request (for bodies and headers boto3 would not send)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
+    SigV4Auth(Credentials(key, secret, token), service, region).add_auth(request)
+    return dict(request.headers)

@@ -60,7 +60,16 @@ def convert(shapes: dict, name: str, stack: tuple = ()) -> dict:
             out["enum"] = list(shape["enum"])
         return out
     if kind in ("integer", "long"):
-        out = {"type": "integer"}
+        # A member is a Java int or long behind the front door; unmodelled bounds are that type's range.
+        # ``x-aws-java`` lets validation tell a value that cannot deserialize (SerializationException)
+        # from one that breaks a modelled bound (ValidationException).
+        bits = 32 if kind == "integer" else 64
+        return {
+            "type": "integer",
+            "minimum": shape.get("min", -(2 ** (bits - 1))),
+            "maximum": shape.get("max", 2 ** (bits - 1) - 1),
+            "x-aws-java": kind,
+        }
     elif kind in ("float", "double"):
         out = {"type": "number"}
     elif kind == "boolean":

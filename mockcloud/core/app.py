@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Callable
 from .errors import ServiceError
 from .faults import COMMITTING_FAULTS, Faults
 from .log import RequestLog, RequestRecord
-from .request import Reply, request_target
+from .request import Reply, framing_problem, request_body, request_target
 
 if TYPE_CHECKING:
     from .request import Request
@@ -65,7 +65,13 @@ class Application:
         error_code = None
         delay = 0.0
         fault = None
+        environ = request.environ
         try:
+            if "mockcloud.in_process" not in environ:  # from a server: read now, so broken framing is known first
+                request_body(request)
+                problem = framing_problem(environ)
+                if problem is not None:
+                    raise service.malformed_request(request, problem)
             operation = service.operation_of(request)
             if OTHERS_ANSWER in request.environ and service.defers(request, operation):
                 return Reply(404, [], b"", unclaimed=True)
@@ -96,7 +102,6 @@ class Application:
             error_code = error.code
             reply = service.render_error(error, operation, request)
         reply.delay, reply.fault = delay, fault
-        environ = request.environ
         self.log.record(
             RequestRecord(
                 name,

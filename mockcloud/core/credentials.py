@@ -2,12 +2,26 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import secrets
 import threading
 from dataclasses import dataclass
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 _KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # what AWS access key ids are made of (base32)
+
+
+def same_secret(expected: str | bytes, presented: str | bytes) -> bool:
+    """Constant-time equality of a secret and what a client presented, for any text it sends.
+
+    ``hmac.compare_digest`` refuses non-ASCII ``str``, and a plain ``.encode()`` fails on a
+    lone surrogate, so both sides are compared as bytes that every ``str`` has.
+    """
+    if isinstance(expected, str):
+        expected = expected.encode("utf-8", "surrogatepass")
+    if isinstance(presented, str):
+        presented = presented.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(expected, presented)
 
 
 @dataclass(frozen=True)

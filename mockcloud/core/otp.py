@@ -11,6 +11,8 @@ import os
 import struct
 from urllib.parse import quote, urlencode
 
+from .text import is_ascii_digits
+
 PERIOD = 30
 DIGITS = 6
 
@@ -44,7 +46,7 @@ def totp(secret: str, timestamp: float, *, digits: int = DIGITS, period: int = P
 
 def matching_step(secret: str, code: str, timestamp: float, *, window: int = 1, period: int = PERIOD) -> int | None:
     """The time step (within ``window`` steps of now) whose code is ``code``, compared in constant time."""
-    if not code.isdigit() or len(code) != DIGITS:
+    if not is_ascii_digits(code) or len(code) != DIGITS:
         return None
     key = _key(secret)
     now = time_step(timestamp, period)

@@ -5,6 +5,8 @@ import base64
 import json
 from typing import Sequence, TypeVar
 
+from . import jsonbody
+
 T = TypeVar("T")
 
 
@@ -17,11 +19,11 @@ def paginate(items: Sequence[T], max_results: int | None, next_token: str | None
     start = 0
     if next_token:
         try:
-            data = json.loads(base64.urlsafe_b64decode(next_token.encode()))
-            start = int(data["o"])
-            if data.get("s") != scope or start < 0:
+            data = jsonbody.loads(base64.urlsafe_b64decode(next_token.encode("ascii")))
+            start = data["o"]
+            if type(start) is not int or start < 0 or data.get("s") != scope:
                 raise ValueError
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):  # not base64, not our JSON, not our offset
             raise BadPageToken(next_token) from None
     size = max_results or default
     page = list(items[start : start + size])

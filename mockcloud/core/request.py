@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
 
-__all__ = ["Request", "Reply", "build_environ", "raw_path", "request_body", "request_host", "request_target"]
+__all__ = ["Request", "Reply", "build_environ", "framing_problem", "raw_path", "request_body", "request_host", "request_target"]
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -82,6 +82,7 @@ def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
     ``headers`` is a mapping or a list of (name, value) pairs.
     """
     scheme, host, port, path, query = _split_url(url)
+    path, query = _wsgi_str(path), _wsgi_str(query)
     body = body or b""
     environ = {
         "REQUEST_METHOD": method.upper(),
@@ -111,6 +112,8 @@ def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
             key = _environ_key(name)
         if isinstance(value, bytes):
             value = value.decode("latin-1")
+        elif not value.isascii():
+            value = _wsgi_str(value)
         if key is _SKIP:
             continue
         if key == "HTTP_HOST":
@@ -123,6 +126,21 @@ def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
         default = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
         environ["HTTP_HOST"] = host if default else f"{host}:{port}"
     return environ
+
+
+def _wsgi_str(text: str) -> str:
+    """Text fit for a WSGI environ, whose strings are bytes one latin-1 character each.
+
+    A client library may give a path or a header as text beyond latin-1 (even a lone surrogate),
+    which werkzeug could not encode back: such text becomes its UTF-8 bytes, as it would on a wire.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("latin-1")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("latin-1")
 
 
 def _split_url(url: str) -> tuple[str, str, int, str, str]:
@@ -167,18 +185,59 @@ def request_host(request: Request) -> str:
 
 
 def request_body(request: Request) -> bytes:
-    """The body, read once (cheaper than ``get_data`` when the length is known)."""
+    """The body, read once (cheaper than ``get_data`` when the length is known).
+
+    Never raises: a body that cannot be read (a ``Content-Length`` that is no
+    number, a broken chunked upload) is empty, and :func:`framing_problem`
+    says what was wrong so the service can answer its own 400.
+    """
     environ = request.environ
     body = environ.get("mockcloud.body")
     if body is None:
         length = environ.get("CONTENT_LENGTH")
         if length and not environ.get("HTTP_TRANSFER_ENCODING"):
-            body = environ["wsgi.input"].read(int(length)) if int(length) > 0 else b""
+            size = _content_length(length)
+            if size is None:
+                body = b""
+            else:
+                try:
+                    body = environ["wsgi.input"].read(size) if size > 0 else b""
+                except (OSError, ValueError):  # the client went away, or the server's stream refused
+                    body = b""
+                if len(body) < size:
+                    environ[_FRAMING] = "The request body ended before its Content-Length."
             environ["wsgi.input"] = io.BytesIO(body)  # still readable for werkzeug's form parsing
         else:
-            body = request.get_data()
+            try:
+                body = request.get_data()
+            except (OSError, ValueError):  # werkzeug's dechunker: "Invalid chunk header"
+                body = b""
+                environ[_FRAMING] = "The chunked request body is malformed."
         environ["mockcloud.body"] = body
     return body
+
+
+_FRAMING = "mockcloud.framing_problem"
+
+
+def _content_length(value: str) -> int | None:
+    """A Content-Length as RFC 9110 §8.6 has it (1*DIGIT, here at most 18 of them), or None."""
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
+
+
+def framing_problem(environ: dict) -> str | None:
+    """Why the request's body framing is unusable (bad Content-Length, broken chunks), or None.
+
+    Cheap for a well-formed request: one look-up and a digit test.
+    """
+    problem = environ.get(_FRAMING)
+    if problem is not None:
+        return problem
+    length = environ.get("CONTENT_LENGTH")
+    if length and _content_length(length) is None:
+        return f"The Content-Length header {length[:40]!r} is not a number of bytes."
+    return None
 
 
 def request_target(request: Request) -> str:

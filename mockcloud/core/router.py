@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .auth.sigv4 import scope_of
+from .auth.sigv4 import presigned_scope_of, scope_of
 from .request import request_body, request_host
 
 if TYPE_CHECKING:
@@ -88,9 +88,10 @@ class Router:
         target = self.claims_host(request_host(request))
         if target is not None:
             return target
-        auth = environ.get("HTTP_AUTHORIZATION")
-        if auth and self._signing:
-            scope = scope_of(auth)
+        if self._signing:
+            auth = environ.get("HTTP_AUTHORIZATION")
+            query = environ.get("QUERY_STRING", "")
+            scope = scope_of(auth) if auth else presigned_scope_of(query) if "X-Amz-Credential=" in query else None
             if scope and scope[3] in self._signing:
                 return self._signing[scope[3]]
         amz_target = environ.get("HTTP_X_AMZ_TARGET")
@@ -99,10 +100,11 @@ class Router:
             if target is not None:
                 return target
         if self._versions:
-            version = environ.get("HTTP_X_ACS_VERSION") or request.args.get("Version")
+            # not request.args: werkzeug decodes a query string strictly as UTF-8, and clients may send any bytes
+            version = environ.get("HTTP_X_ACS_VERSION") or _form_value(environ.get("QUERY_STRING", ""), "Version")
             if version is None and request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
                 # read through request_body, not request.form: the service may still need the raw body
-                version = _form_value(request_body(request), "Version")
+                version = _form_value(request_body(request).decode("latin-1"), "Version")
             if version is not None and version in self._versions:
                 return self._versions[version]
         path = environ.get("PATH_INFO", "/")
@@ -116,11 +118,13 @@ class Router:
         return None
 
 
-def _form_value(body: bytes, name: str) -> str | None:
-    """The first value of ``name`` in a form-encoded body, or None."""
+def _form_value(text: str, name: str) -> str | None:
+    """The first value of ``name`` in a query string or form-encoded body (bytes as latin-1), or None."""
+    if name not in text:
+        return None
     from urllib.parse import parse_qsl
 
-    for key, value in parse_qsl(body.decode("latin-1")):
+    for key, value in parse_qsl(text, errors="replace"):
         if key == name:
             return value
     return None

@@ -96,6 +96,10 @@ class ServiceProtocol:
     def internal_error(self) -> ServiceError:
         return ServiceError("InternalFailure", "The request processing has failed because of an unknown error.", 500)
 
+    def malformed_request(self, request: Request, message: str) -> ServiceError:
+        """The service's own 400 for a request whose body cannot be read (a bad Content-Length, broken chunks)."""
+        return ServiceError("BadRequest", message, 400)
+
     def injected_error(self, code: str | None, status: int | None, message: str | None) -> ServiceError:
         if code is None:
             if status is not None and status < 500:

@@ -79,4 +79,12 @@ def _from_error(error) -> list[Violation]:
         limit = error.validator_value
     if kind not in {"maxLength", "minLength", "maxItems", "minItems", "maximum", "minimum", "pattern", "enum", "type"}:
         kind = "type"
+    elif kind in ("maximum", "minimum") and error.schema.get("x-aws-java") in _JAVA_BITS:
+        java = error.schema["x-aws-java"]
+        bits = _JAVA_BITS[java]
+        if not -(2 ** (bits - 1)) <= error.instance < 2 ** (bits - 1):  # cannot even become a Java number
+            kind, limit = "type", java
     return [Violation(path, kind, limit, error.instance)]
+
+
+_JAVA_BITS = {"integer": 32, "long": 64}  # ``x-aws-java``: what an AWS member deserializes into

@@ -20,7 +20,6 @@ server's string to sign out of ``SignatureDoesNotMatch``).
 from __future__ import annotations
 
 import base64
-import calendar
 import hashlib
 import hmac
 import threading
@@ -29,9 +28,11 @@ from functools import lru_cache
 from typing import Callable, Iterable, Mapping, NamedTuple
 from urllib.parse import quote
 
-from ..credentials import Credentials
+from ..credentials import Credentials, same_secret
 from ..errors import ServiceError
 from ..request import Request, raw_path
+from ..text import is_ascii_digits
+from ..timestamps import utc_epoch
 
 TIME_WINDOW_SECONDS = 900  # "the time stamp is valid for 15 minutes"
 RPC_METHOD = "HMAC-SHA1"
@@ -149,18 +150,16 @@ def parse_timestamp(value: str) -> float | None:
     text = value.strip()
     if len(text) < 20 or text[-1] not in "Zz" or text[10] not in "Tt" or text[4] != "-" or text[7] != "-":
         return None
-    try:
-        moment = (int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:19]))
-    except ValueError:
-        return None
     if text[13] != ":" or text[16] != ":":
         return None
+    digits = text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
     rest = text[19:-1]
-    if rest and not (rest[0] == "." and rest[1:].isdigit()):
+    if not is_ascii_digits(digits) or (rest and not (rest[0] == "." and is_ascii_digits(rest[1:]))):
         return None
-    if not (1 <= moment[1] <= 12 and 1 <= moment[2] <= 31 and moment[3] < 24 and moment[4] < 60 and moment[5] < 61):
+    epoch = utc_epoch(int(digits[:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]), int(digits[10:12]), int(digits[12:]))
+    if epoch is None:
         return None
-    return calendar.timegm(moment + (0, 0, 0)) + (float("0" + rest) if rest else 0.0)
+    return epoch + (float("0" + rest) if rest else 0.0)
 
 
 def _check_time(value: str, now: float, window: float) -> float:
@@ -221,7 +220,7 @@ def _verify_rpc(
     key_id = params["AccessKeyId"]
     secret = _secret(credentials, key_id)
     string_to_sign = rpc_string_to_sign(method, params)
-    if not hmac.compare_digest(rpc_signature(secret, string_to_sign).encode(), params["Signature"].encode()):
+    if not same_secret(rpc_signature(secret, string_to_sign), params["Signature"]):
         raise _error(
             "SignatureDoesNotMatch",
             "Specified signature is not matched with our calculation. server string to sign is:" + string_to_sign,
@@ -282,7 +281,7 @@ def _verify_acs3(
     payload = hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
     canonical = acs3_canonical_request(request.method, raw_path(request), query, value, signed_headers, payload)
     string_to_sign = acs3_string_to_sign(canonical)
-    if not hmac.compare_digest(acs3_signature(secret, string_to_sign).encode(), parts["Signature"].lower().encode()):
+    if not same_secret(acs3_signature(secret, string_to_sign), parts["Signature"].lower()):
         raise _error(
             "SignatureDoesNotMatch",
             f"Specified signature does not match our calculation. server StringToSign is [{string_to_sign}]",

@@ -27,6 +27,8 @@ from typing import Callable, Iterable, Sequence
 from urllib.parse import quote, unquote, unquote_plus
 
 from ..errors import ServiceError
+from ..text import is_ascii_digits
+from ..timestamps import utc_iso, valid_offset
 
 Pairs = Sequence[tuple[str, str]]
 
@@ -147,15 +149,16 @@ def parse_timestamp(value: str) -> datetime | None:
     if text[-1] in "Zz":
         text = text[:-1]
     elif len(text) > 19 and text[-6] in "+-" and text[-3] == ":":
-        try:
-            hours, minutes = int(text[-5:-3]), int(text[-2:])
-        except ValueError:
+        if not is_ascii_digits(text[-5:-3] + text[-2:]):
+            return None
+        hours, minutes = int(text[-5:-3]), int(text[-2:])
+        if not valid_offset(hours, minutes):
             return None
         offset = timedelta(hours=hours, minutes=minutes)
         zone = timezone(-offset if text[-6] == "-" else offset)
         text = text[:-6]
     main, dot, fraction = text.partition(".")
-    if dot and not (fraction.isdigit() and 0 < len(fraction) <= 9):
+    if dot and not (is_ascii_digits(fraction) and len(fraction) <= 9):
         return None
     try:
         moment = datetime.strptime(main, "%Y-%m-%dT%H:%M:%S")
@@ -166,7 +169,8 @@ def parse_timestamp(value: str) -> datetime | None:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The moment in UTC (``timestamp()`` works at both ends of the calendar, ``astimezone`` does not)."""
+    return utc_iso(moment.timestamp())
 
 
 # ---- verification ----------------------------------------------------------------

@@ -74,7 +74,10 @@ def check_times(created_text: str | None, expires_text: str | None, now: float, 
     if created is None and expires is None:
         raise _error("WSSecurityTimestampExpiresMissing", "Timestamp must have Expires element.")
     if expires is None:
-        expires = created + timedelta(seconds=rules.timestamp_seconds)
+        try:
+            expires = created + timedelta(seconds=rules.timestamp_seconds)
+        except OverflowError:  # created at the calendar's end: it expires there too
+            expires = datetime.max.replace(tzinfo=timezone.utc)
     current = datetime.fromtimestamp(now, timezone.utc)
     if current > expires:
         raise _error("WSSecurityTimestampExpired", f"Request has expired. Expires date is {iso(expires)}, now is {iso(current)}.")

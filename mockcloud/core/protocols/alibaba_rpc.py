@@ -20,6 +20,7 @@ from ..auth import alibaba
 from ..errors import ServiceError
 from ..request import Reply, Request, request_body, request_host
 from ..service import ServiceContext, ServiceProtocol
+from ..text import xml_safe
 from ..validation import SchemaSet
 
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -176,10 +177,10 @@ class AlibabaRpcProtocol(ServiceProtocol):
         if self._format(request) == "xml":
             import xmltodict
 
-            body = xmltodict.unparse({root: payload}, encoding="UTF-8").encode()
+            body = xmltodict.unparse({root: _xml_safe(payload)}, encoding="UTF-8").encode()
             content_type = "text/xml;charset=utf-8"
         else:
-            body = _compact(payload).encode()
+            body = _compact(payload).encode("utf-8", "replace")  # client text may hold a lone surrogate
             content_type = "application/json;charset=utf-8"
         headers = [
             ("Content-Type", content_type),
@@ -221,12 +222,27 @@ class AlibabaRpcProtocol(ServiceProtocol):
             common=True,
         )
 
+    def malformed_request(self, request: Request, message: str) -> ServiceError:
+        """The gateway's generic ``InvalidParameter`` (400), with the reason."""
+        return ServiceError("InvalidParameter", f"Specified parameter is not valid. {message}", 400, common=True)
+
     def injected_error(self, code: str | None, status: int | None, message: str | None) -> ServiceError:
         if code is None and status == 503:
             return ServiceError(
                 "ServiceUnavailable", message or "The request has failed due to a temporary failure of the server.", 503
             )
         return super().injected_error(code, status, message)
+
+
+def _xml_safe(value: Any) -> Any:
+    """The payload with its text fit for XML 1.0 (client text such as HostId may hold control characters)."""
+    if isinstance(value, str):
+        return xml_safe(value)
+    if isinstance(value, dict):
+        return {key: _xml_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_xml_safe(item) for item in value]
+    return value
 
 
 def invalid(name: str) -> ServiceError:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import jsonbody
+
 from ..auth import sigv4
 from ..errors import ServiceError
 from ..request import Reply, Request, request_body
@@ -48,8 +50,8 @@ class AwsJsonProtocol(ServiceProtocol):
         if not body:
             return {}
         try:
-            params = json.loads(body)
-        except ValueError:
+            params = jsonbody.loads(body)
+        except jsonbody.BadJson:
             raise ServiceError("SerializationException", "Start of structure or map found where not expected.", 400, common=True) from None
         if not isinstance(params, dict):
             raise ServiceError("SerializationException", "Start of structure or map found where not expected.", 400, common=True)
@@ -94,3 +96,6 @@ class AwsJsonProtocol(ServiceProtocol):
 
     def internal_error(self) -> ServiceError:
         return ServiceError("InternalFailure", "The request processing has failed because of an unknown error, exception or failure.", 500, common=True)
+
+    def malformed_request(self, request: Request, message: str) -> ServiceError:
+        return ServiceError("SerializationException", message, 400, common=True)

@@ -21,13 +21,13 @@ each result as ``[(element, value), ...]`` in schema order.
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
-from xml.sax.saxutils import escape
 
 from ..auth import aws_query_signature as query_auth
 from ..auth.aws_query_signature import QueryAuthRules, QueryParams, QuerySigner
 from ..errors import ServiceError
 from ..request import Reply, Request, raw_path, request_body
 from ..service import ServiceProtocol
+from ..text import is_ascii_digits, xml_escape
 from .aws_common import request_id
 
 # code -> (HTTP status, message). Statuses are those the AWS Query framework
@@ -81,7 +81,7 @@ def xml_elements(items: Iterable[tuple[str, Any]]) -> str:
         elif isinstance(value, (list, tuple)):
             out.append(f"<{name}>{xml_elements(value)}</{name}>")
         else:
-            out.append(f"<{name}>{escape(str(value))}</{name}>")
+            out.append(f"<{name}>{xml_escape(str(value))}</{name}>")
     return "".join(out)
 
 
@@ -107,6 +107,7 @@ class AwsQueryProtocol(ServiceProtocol):
 
     namespaces: Mapping[str, str] = {}
     error_namespace: str | None = None  # None: the namespace of the request's version
+    error_detail: bool = True  # an empty <Detail/> in <Error>, as the 2007-era Query services send it
     operations: Mapping[str, str] = {}
     unsigned_operations: frozenset[str] = frozenset()
     list_params: frozenset[str] = frozenset()  # names sent as Name, Name.1, Name.2 ... (or repeated)
@@ -126,6 +127,9 @@ class AwsQueryProtocol(ServiceProtocol):
 
     def internal_error(self) -> ServiceError:
         return self.error("InternalError")
+
+    def malformed_request(self, request: Request, message: str) -> ServiceError:
+        return self.error("InvalidHttpRequest", f"Invalid HTTP request. Reason: {message}")
 
     def injected_error(self, code: str | None, status: int | None, message: str | None) -> ServiceError:
         if code is not None and status is None:
@@ -167,7 +171,7 @@ class AwsQueryProtocol(ServiceProtocol):
         if not version:
             raise query_auth.missing("Version")
         if version not in self.namespaces:
-            if len(version) != 10 or version[4] != "-" or version[7] != "-" or not version.replace("-", "").isdigit():
+            if len(version) != 10 or version[4] != "-" or version[7] != "-" or not is_ascii_digits(version.replace("-", "")):
                 raise self.error("MalformedVersion", f"Version not well formed: {version}. Must be in YYYY-MM-DD format.")
             raise self.error("NoSuchVersion", f"The requested version ({version}) is not valid.")
         return version
@@ -214,7 +218,8 @@ class AwsQueryProtocol(ServiceProtocol):
         for name, value in pairs:
             base, dot, index = name.partition(".")
             if base in self.list_params:
-                order = int(index) if dot and index.isdigit() else 0
+                # member order by number, compared as digits (no int(): any length, no Unicode digits)
+                order = (len(index.lstrip("0")), index.lstrip("0")) if dot and is_ascii_digits(index) else (0, "")
                 members.setdefault(base, []).append((order, value))
             elif name not in params:
                 params[name] = value
@@ -239,19 +244,24 @@ class AwsQueryProtocol(ServiceProtocol):
             headers.append(("Server", self.server_header))
         return Reply(status, headers, body)
 
+    def _reply_with_id(self, status: int, text: str, rid: str) -> Reply:
+        """The XML reply; a protocol that also sends the request id in a header adds it here."""
+        return self._xml_reply(status, text)
+
     def render(self, operation: str, result: Any, request: Request) -> Reply:
         rid = request_id()
-        return self._xml_reply(200, response_xml(operation, self.namespace_of(request), result, rid))
+        return self._reply_with_id(200, response_xml(operation, self.namespace_of(request), result, rid), rid)
 
     def render_error(self, error: ServiceError, operation: str, request: Request) -> Reply:
         rid = request_id()
         namespace = self.error_namespace or self.namespace_of(request)
+        detail = "<Detail/>" if self.error_detail else ""
         text = (
             f'<ErrorResponse xmlns="{namespace}"><Error><Type>{error_type(error.status)}</Type>'
-            f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message><Detail/></Error>"
+            f"<Code>{xml_escape(error.code)}</Code><Message>{xml_escape(error.message)}</Message>{detail}</Error>"
             f"<RequestId>{rid}</RequestId></ErrorResponse>"
         )
-        reply = self._xml_reply(error.status, text)
+        reply = self._reply_with_id(error.status, text, rid)
         reply.headers.extend(error.headers.items())
         return reply
 
@@ -304,19 +314,3 @@ class AwsQuerySigV4Protocol(AwsQueryProtocol):
         reply.headers.append(("Date", http_date(self.context.clock.time())))
         return reply
 
-    def render(self, operation: str, result: Any, request: Request) -> Reply:
-        rid = request_id()
-        return self._reply_with_id(200, response_xml(operation, self.namespace_of(request), result, rid), rid)
-
-    def render_error(self, error: ServiceError, operation: str, request: Request) -> Reply:
-        rid = request_id()
-        namespace = self.error_namespace or self.namespace_of(request)
-        detail = "<Detail/>" if self.error_detail else ""
-        text = (
-            f'<ErrorResponse xmlns="{namespace}"><Error><Type>{error_type(error.status)}</Type>'
-            f"<Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>{detail}</Error>"
-            f"<RequestId>{rid}</RequestId></ErrorResponse>"
-        )
-        reply = self._reply_with_id(error.status, text, rid)
-        reply.headers.extend(error.headers.items())
-        return reply

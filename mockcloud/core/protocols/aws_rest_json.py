@@ -21,6 +21,7 @@ import json
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
+from .. import jsonbody
 from ..auth import sigv4
 from ..errors import ServiceError
 from ..request import Reply, Request, raw_path, request_body
@@ -138,9 +139,9 @@ class AwsRestJsonProtocol(ServiceProtocol):
         body = request_body(request)
         if body.strip():
             try:
-                document = json.loads(body)
-            except ValueError:
-                raise ServiceError(self.serialization_code, "The request body is not valid JSON.", 400) from None
+                document = jsonbody.loads(body)
+            except jsonbody.BadJson as exc:
+                raise ServiceError(self.serialization_code, f"The request body is not valid: {exc}.", 400) from None
             if not isinstance(document, dict):
                 raise ServiceError(self.serialization_code, "The request body must be a JSON object.", 400)
             payload = self.payloads.get(operation)
@@ -195,3 +196,6 @@ class AwsRestJsonProtocol(ServiceProtocol):
 
     def internal_error(self) -> ServiceError:
         return ServiceError(self.internal_code, self.internal_message, 500)
+
+    def malformed_request(self, request: Request, message: str) -> ServiceError:
+        return ServiceError(self.serialization_code, message, 400)

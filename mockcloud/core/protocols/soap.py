@@ -23,12 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element
-from xml.sax.saxutils import escape
 
 from ..auth import wssecurity
 from ..auth.wssecurity import WsSecurityRules
 from ..errors import ServiceError
 from ..request import Reply, Request, request_body
+from ..text import xml_escape
 from .aws_common import request_id
 from .aws_query import AwsQueryProtocol, response_xml
 
@@ -128,7 +128,7 @@ def parse_envelope(raw: bytes, declared: str) -> SoapMessage:
 
     try:
         root = fromstring(raw, forbid_dtd=True)
-    except (ParseError, DefusedXmlException, ValueError):
+    except (ParseError, DefusedXmlException, ValueError, LookupError):  # LookupError: an unknown encoding="..."
         raise _fault("SoapEnvelopeParseError") from None
     _check_depth(root)
     namespace, _, local = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", root.tag)
@@ -169,13 +169,13 @@ def fault_xml(version: str, code: str, message: str, receiver: bool, rid: str) -
     if version == "1.2":
         return (
             f'<soap:Fault xmlns:aws="{AWS_FAULT}"><soap:Code><soap:Value>soap:{"Receiver" if receiver else "Sender"}</soap:Value>'
-            f"<soap:Subcode><soap:Value>aws:{escape(code)}</soap:Value></soap:Subcode></soap:Code>"
-            f'<soap:Reason><soap:Text xml:lang="en-US">{escape(message)}</soap:Text></soap:Reason>'
+            f"<soap:Subcode><soap:Value>aws:{xml_escape(code)}</soap:Value></soap:Subcode></soap:Code>"
+            f'<soap:Reason><soap:Text xml:lang="en-US">{xml_escape(message)}</soap:Text></soap:Reason>'
             f"<soap:Detail>{detail}</soap:Detail></soap:Fault>"
         )
     return (
-        f'<soap:Fault xmlns:aws="{AWS_FAULT}"><faultcode>aws:{"Server" if receiver else "Client"}.{escape(code)}</faultcode>'
-        f"<faultstring>{escape(message)}</faultstring><detail>{detail}</detail></soap:Fault>"
+        f'<soap:Fault xmlns:aws="{AWS_FAULT}"><faultcode>aws:{"Server" if receiver else "Client"}.{xml_escape(code)}</faultcode>'
+        f"<faultstring>{xml_escape(message)}</faultstring><detail>{detail}</detail></soap:Fault>"
     )
 
 
@@ -238,6 +238,12 @@ class AwsQuerySoapProtocol(AwsQueryProtocol):
             )
         except ServiceError as error:  # the status comes from the service's one table
             raise self.error(error.code, error.message) from None
+
+    def malformed_request(self, request: Request, message: str) -> ServiceError:
+        version = soap_version_of(request)
+        if version is not None:  # a SOAP client gets its fault in the envelope it used
+            self.state(request)["soap_version"] = version
+        return super().malformed_request(request, message)
 
     def certificate_owner(self, certificate) -> Any | None:
         """The identity a registered certificate stands for (None: not registered)."""

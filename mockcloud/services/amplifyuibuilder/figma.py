@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 
+from ...core.auth.sigv4 import is_presigned
 from ...core.errors import ServiceError
 from ...core.request import Reply, Request, request_host
 
@@ -26,7 +27,7 @@ def is_figma(request: Request) -> bool:
     """Whether a request routed to this service is for Figma rather than Amplify UI Builder.
 
     Figma's host always is; an Amplify UI Builder host never is; elsewhere (the
-    server on loopback) a request without a SigV4 signature is Figma's.
+    server on loopback) a request without a SigV4 signature (header or query) is Figma's.
     """
     environ = request.environ
     flag = environ.get(_FLAG)
@@ -36,8 +37,8 @@ def is_figma(request: Request) -> bool:
             flag = True
         elif host.startswith("amplifyuibuilder."):
             flag = False
-        else:
-            flag = not environ.get("HTTP_AUTHORIZATION", "").startswith("AWS4-")
+        else:  # SigV4 in the Authorization header or in the query string (presigned) is Amplify's
+            flag = not environ.get("HTTP_AUTHORIZATION", "").startswith("AWS4-") and not is_presigned(environ.get("QUERY_STRING", ""))
         environ[_FLAG] = flag
     return flag
 

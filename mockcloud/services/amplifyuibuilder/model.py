@@ -8,12 +8,12 @@ not an AWS account's: any signed caller in any Region sees the same state.
 """
 from __future__ import annotations
 
-import hmac
 import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from ...core.credentials import same_secret
 from ...core.errors import MockCloudError, ServiceError
 from ...core.service import ServiceContext
 
@@ -35,8 +35,7 @@ def _invalid(message: str) -> ServiceError:
     return ServiceError(INVALID_PARAMETER, message, 400)
 
 
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
+_same = same_secret
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import os
 import re
 import secrets
@@ -22,7 +21,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from ...core.credentials import same_secret
 from ...core.errors import MockCloudError
+from ...core.text import is_ascii_digits
 from ...core.service import ServiceContext
 from .errors import ls_error
 
@@ -52,8 +53,9 @@ _KEY_ALPHABET = string.ascii_uppercase + string.digits
 _ACTIVATION_KEY = re.compile(r"[A-Z0-9]{1,30}\Z")
 _PRODUCT_CODE = re.compile(r"[A-Z0-9]{8}\Z")
 _DURATION = re.compile(
-    r"(-)?P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?\Z"
+    r"(-)?P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?\Z", re.ASCII
 )
+MAX_DURATION_SECONDS = 10**12  # ~31,700 years: a longer token lifetime never ends on any mock clock either
 
 
 def _token(prefix: str, kind: bytes, version: int, size: int) -> str:
@@ -83,10 +85,13 @@ def new_persistent_identifier() -> str:
 
 
 def parse_duration(text: str) -> float:
-    """``xs:duration`` (PnYnMnDTnHnMnS; a year 365 days, a month 30) or bare seconds → seconds > 0."""
+    """``xs:duration`` (PnYnMnDTnHnMnS; a year 365 days, a month 30) or bare seconds → seconds > 0.
+
+    Any length of digits is a valid duration; past :data:`MAX_DURATION_SECONDS` it is capped there.
+    """
     value = text.strip()
-    if value.isdigit():
-        seconds = float(value)
+    if is_ascii_digits(value):
+        seconds: float = _capped(value)
     else:
         match = _DURATION.match(value)
         if match is None or value in ("P", "-P") or value.endswith("T"):
@@ -95,23 +100,24 @@ def parse_duration(text: str) -> float:
                 f"Value {text} for parameter TokenExpiration is invalid. Reason: must be an xs:duration such as PT3600S.",
             )
         sign, years, months, days, hours, minutes, secs = match.groups()
-        seconds = (
-            int(years or 0) * 365 * 86400
-            + int(months or 0) * 30 * 86400
-            + int(days or 0) * 86400
-            + int(hours or 0) * 3600
-            + int(minutes or 0) * 60
-            + float(secs or 0)
-        )
+        whole, _, fraction = (secs or "0").partition(".")
+        units = ((years, 365 * 86400), (months, 30 * 86400), (days, 86400), (hours, 3600), (minutes, 60), (whole, 1))
+        seconds = min(sum(_capped(part) * size for part, size in units if part), MAX_DURATION_SECONDS)
+        seconds += float("0." + fraction) if fraction else 0.0
         if sign:
             seconds = -seconds
     if seconds <= 0:
         raise ls_error("InvalidParameterValue", f"Value {text} for parameter TokenExpiration is invalid. Reason: must be positive.")
-    return seconds
+    return float(min(seconds, MAX_DURATION_SECONDS))
 
 
-def _same(stored: str, presented: str) -> bool:
-    return hmac.compare_digest(stored.encode(), presented.encode())
+def _capped(digits: str) -> int:
+    """ASCII digits as an int, at most MAX_DURATION_SECONDS (no 4300-digit ``int()`` limit to trip over)."""
+    digits = digits.lstrip("0") or "0"
+    return MAX_DURATION_SECONDS if len(digits) > 13 else min(int(digits), MAX_DURATION_SECONDS)
+
+
+_same = same_secret
 
 
 def _clean(value: str | None) -> str | None:

@@ -16,6 +16,16 @@ NAMESPACES = {
     "2007-12-01": "http://ls.amazonaws.com/doc/2007-12-01/",
 }
 ERROR_NAMESPACE = "http://ls.amazonaws.com/doc/2007-06-05/"  # as captured from the live service
+# Each action's request parameters, as the Developer Guide lists them (the Query protocol has no JSON
+# schema); AdditionalTokens is a list, sent as AdditionalTokens.1, .2, ...
+PARAMETERS = {
+    "ActivateDesktopProduct": ("ActivationKey", "ProductToken", "TokenExpiration"),
+    "ActivateHostedProduct": ("ActivationKey", "ProductToken", "TokenExpiration"),
+    "GetActiveSubscriptionsByPid": ("PersistentIdentifier",),
+    "VerifyProductSubscriptionByPid": ("PersistentIdentifier", "ProductCode"),
+    "VerifyProductSubscriptionByTokens": ("ProductToken", "UserToken"),
+    "RefreshUserToken": ("UserToken", "AdditionalTokens"),
+}
 HOST = "ls.amazonaws.com"
 
 

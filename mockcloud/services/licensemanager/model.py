@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ...core.credentials import DEFAULT_ACCOUNT_ID
+from ...core import jsonbody
+from ...core.credentials import DEFAULT_ACCOUNT_ID, same_secret
 from ...core.errors import ServiceError
 from ...core.service import ServiceContext
+from ...core.timestamps import utc_iso
 from .consumption import ConsumptionMixin
 
 DEFAULT_REGION = "us-east-1"
@@ -32,7 +34,8 @@ ISSUER_ACCOUNT_AMR = "aws:license-manager:token-issuer-account-id:{}"
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """ISO8601DateTime, whose pattern allows years past 9999 (an ExpirationInDays of millions reaches them)."""
+    return utc_iso(ts)
 
 
 def _error(code: str, message: str, **fields: Any) -> ServiceError:
@@ -260,12 +263,16 @@ class LicenseManagerModel(ConsumptionMixin):
 
     @staticmethod
     def _check_validity(validity: dict) -> None:
+        def moment(text: str) -> float:  # naive times are UTC; .timestamp() works at either end of the calendar
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+
         try:
-            begin = datetime.fromisoformat(validity["Begin"].replace("Z", "+00:00"))
-            end = validity.get("End") and datetime.fromisoformat(validity["End"].replace("Z", "+00:00"))
-        except (KeyError, ValueError):
+            begin = moment(validity["Begin"])
+            end = moment(validity["End"]) if validity.get("End") else None
+        except (KeyError, ValueError, TypeError):
             raise _error("ValidationException", "Validity must be an ISO 8601 date and time range.") from None
-        if end and end <= begin:
+        if end is not None and end <= begin:
             raise _error("ValidationException", "Validity End must be later than Begin.")
 
     def _add_license_from_fixture(self, item: dict) -> None:
@@ -366,13 +373,13 @@ class LicenseManagerModel(ConsumptionMixin):
     def _presented(self, token_string: str) -> Token:
         """The stored token this string is, or the reason it is refused."""
         stored = self._by_jwt.get(token_string)
-        if stored is not None and hmac.compare_digest(stored.jwt.encode(), token_string.encode()):
+        if stored is not None and same_secret(stored.jwt, token_string):
             return stored
         parts = token_string.split(".")
         try:
             if len(parts) != 3:
                 raise ValueError
-            claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+            claims = jsonbody.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
             token_id = claims["jti"]
             if not isinstance(token_id, str):
                 raise ValueError
@@ -380,7 +387,7 @@ class LicenseManagerModel(ConsumptionMixin):
             raise _error("ValidationException", "The token is not a valid JWT refresh token.") from None
         stored = self._tokens.get(token_id)
         # The exact string we issued, compared in constant time: anything else was altered or forged.
-        if stored is None or not hmac.compare_digest(stored.jwt.encode(), token_string.encode()):
+        if stored is None or not same_secret(stored.jwt, token_string):
             raise _error("AuthorizationException", "The token signature is not valid.")
         return stored
 

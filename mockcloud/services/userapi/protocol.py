@@ -7,6 +7,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from ...core import jsonbody
 from ...core.auth.bearer import MalformedBearer, bearer_token, challenge
 from ...core.errors import ServiceError
 from ...core.request import Reply, Request, request_body, request_host
@@ -108,9 +109,9 @@ class UserApiProtocol(ServiceProtocol):
         if not body.strip():
             raise ServiceError("invalid_request", "A non-empty request body is required.", 400)
         try:
-            params = json.loads(body)
-        except (ValueError, RecursionError):  # also bytes that are not UTF-8, and absurdly deep nesting
-            raise ServiceError("invalid_request", "The request body is not valid JSON.", 400) from None
+            params = jsonbody.loads(body)
+        except jsonbody.BadJson as exc:
+            raise ServiceError("invalid_request", f"The request body is not valid JSON: {exc}.", 400) from None
         if not isinstance(params, dict):
             raise ServiceError("invalid_request", "The request body must be a JSON object.", 400)
         return params
@@ -141,7 +142,7 @@ class UserApiProtocol(ServiceProtocol):
         mount = request.environ[_MOUNT]
         if operation == "Logout":
             return Reply(204, [self._versions(mount)], b"")
-        body = _compact(result).encode()
+        body = _compact(result).encode("utf-8", "replace")
         headers = [_JSON_HEADER, ("Content-Length", str(len(body))), self._versions(mount)]
         if operation in _WITH_BODY:
             headers.extend(_NO_STORE)
@@ -158,7 +159,7 @@ class UserApiProtocol(ServiceProtocol):
             "error": error.code,
         }
         payload.update(error.fields)
-        body = _compact(payload).encode()
+        body = _compact(payload).encode("utf-8", "replace")  # client text may hold a lone surrogate
         headers = [_PROBLEM_HEADER, ("Content-Length", str(len(body)))]
         mount = request.environ.get(_MOUNT)
         if mount is not None:
@@ -189,6 +190,9 @@ class UserApiProtocol(ServiceProtocol):
 
     def internal_error(self) -> ServiceError:
         return ServiceError("server_error", "An unexpected error occurred.", 500)
+
+    def malformed_request(self, request: Request, message: str) -> ServiceError:
+        return ServiceError("invalid_request", message, 400)
 
     def injected_error(self, code: str | None, status: int | None, message: str | None) -> ServiceError:
         if code is None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from ...core import otp
 from ...core.auth.alibaba import missing
+from ...core.credentials import same_secret
 from ...core.errors import MockCloudError, ServiceError
 from ...core.service import ServiceContext
 
@@ -577,7 +578,7 @@ class WuyingModel:
         session = self._sessions.get(session_id)
         if session is None:
             raise self._fail("session_not_found")
-        if not hmac.compare_digest(session.client_id.encode(), params["ClientId"].encode()) or (
+        if not same_secret(session.client_id, params["ClientId"]) or (
             params.get("EndUserId") and params["EndUserId"] != session.end_user_id
         ):
             raise self._fail("session_mismatch")
@@ -625,7 +626,7 @@ class WuyingModel:
             raise missing("TokenCode")
         if session.email_code is None or now >= session.email_code_expires:
             raise self._fail("email_code_expired")
-        if not hmac.compare_digest(session.email_code.encode(), code.strip().encode()):
+        if not same_secret(session.email_code, code.strip()):
             raise self._failed(user, now, "wrong_email_code")
         user.failed_attempts = 0
         session.email_code = None
@@ -653,11 +654,11 @@ class WuyingModel:
         if not presented:
             raise missing("KeepAliveToken")
         stored = self._keep_alive_tokens.get(_digest(presented))
-        if stored is None or not hmac.compare_digest(stored.token.encode(), presented.encode()):
+        if stored is None or not same_secret(stored.token, presented):
             raise self._fail("keep_alive_token_not_found")
         if params.get("EndUserId") and params["EndUserId"] != stored.end_user_id:
             raise self._fail("keep_alive_token_mismatch", what="end user")
-        if not hmac.compare_digest(stored.client_id.encode(), params["ClientId"].encode()):
+        if not same_secret(stored.client_id, params["ClientId"]):
             raise self._fail("keep_alive_token_mismatch", what="client")
         if params["RegionId"] != stored.region_id:
             raise self._fail("keep_alive_token_mismatch", what="region")
@@ -693,7 +694,7 @@ class WuyingModel:
         presented = params["LoginToken"]
         with self._lock:
             stored = self._login_tokens.get(_digest(presented))
-            if stored is None or not hmac.compare_digest(stored.token.encode(), presented.encode()):
+            if stored is None or not same_secret(stored.token, presented):
                 raise self._fail("login_token_not_found")
             site_id = params.get("OfficeSiteId")
             if site_id:
@@ -704,7 +705,7 @@ class WuyingModel:
                     raise self._fail("login_token_mismatch", what="office site")
             if params["EndUserId"] != stored.end_user_id:
                 raise self._fail("login_token_mismatch", what="end user")
-            if not hmac.compare_digest(stored.client_id.encode(), params["ClientId"].encode()):
+            if not same_secret(stored.client_id, params["ClientId"]):
                 raise self._fail("login_token_mismatch", what="client")
             if params.get("SessionId") and params["SessionId"] != stored.session_id:
                 raise self._fail("login_token_mismatch", what="session")

@@ -1,0 +1,33 @@
+"""Text from clients, made safe to parse and to echo.
+
+- ``str.isdigit`` is true for ``²`` and ``١``, which ``int`` then refuses or
+  reads as another number: protocol fields are ASCII digits, so
+  :func:`is_ascii_digits` is the test to use before ``int()``.
+- XML 1.0 forbids most control characters (and lone surrogates) even when
+  escaped, so any client text echoed in an XML reply goes through
+  :func:`xml_escape` (or :func:`xml_safe` where a library escapes).
+"""
+from __future__ import annotations
+
+import re
+from xml.sax.saxutils import escape
+
+__all__ = ["is_ascii_digits", "xml_escape", "xml_safe"]
+
+# XML 1.0 §2.2 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+_NOT_XML_CHAR = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def is_ascii_digits(text: str) -> bool:
+    """Whether ``text`` is one or more of 0-9 (and nothing ``int`` would read differently)."""
+    return text.isascii() and text.isdigit()
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot carry replaced by U+FFFD."""
+    return text if text.isascii() and text.isprintable() else _NOT_XML_CHAR.sub("\ufffd", text)
+
+
+def xml_escape(text: str) -> str:
+    """``text`` as XML character data: ``&``, ``<``, ``>`` escaped, forbidden characters replaced."""
+    return escape(xml_safe(text))
