@@ -16,7 +16,7 @@ from .core.clock import Clock
 from .core.credentials import Credentials
 from .core.errors import MockCloudError
 from .core.faults import Faults
-from .core.log import RequestLog
+from .core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE, RequestLog
 from .core.router import Router
 from .core.service import ServiceContext
 from .services import SERVICE_PACKAGES, load
@@ -45,6 +45,7 @@ class MockCloud:
         settings: dict[str, dict] | None = None,
         patch_time: bool = True,
         intercept: bool = True,
+        request_log_size: int = DEFAULT_LOG_SIZE,
     ) -> None:
         names = tuple(services) if services is not None else tuple(SERVICE_PACKAGES)
         unknown = [n for n in names if n not in SERVICE_PACKAGES]
@@ -60,6 +61,7 @@ class MockCloud:
             raise MockCloudError(f"settings for service(s) not in this mock: {unknown}")
         self.patch_time = patch_time
         self.intercepting = intercept
+        self.request_log_size = request_log_size
         self._depth = 0
         self._lock = threading.RLock()
         self._saved_env: dict[str, str | None] = {}
@@ -69,7 +71,7 @@ class MockCloud:
     def _fresh(self) -> None:
         self.clock = Clock(patch_time=self.patch_time)
         self.faults = Faults(self.clock.time, self.service_names)
-        self.requests = RequestLog()
+        self.requests = RequestLog(self.request_log_size)
         self._credentials: Credentials | None = None
         self._fixtures: dict | None = None
         self._built: dict[str, Any] = {}
@@ -161,6 +163,10 @@ class MockCloud:
 
     def start(self) -> "MockCloud":
         with self._lock:
+            if self._depth == 0 and self.fixtures_path is not None:
+                from .core import fixtures
+
+                fixtures.check(self.fixtures_path)  # a bad file fails here, not in the first request
             self._depth += 1
             if self._depth > 1:
                 return self
