@@ -446,3 +446,18 @@ def test_cli_busy_port_is_one_line_and_exit_2():
         done = run_cli("--port", str(live.port))
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
     assert "cannot listen" in done.stderr and str(live.port) in done.stderr
+
+
+def test_cli_verbose_logs_each_request_without_its_secrets():
+    proc = subprocess.Popen([sys.executable, "-m", "mockcloud", "server", "--port", "0", "--verbose"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        port = int(line.split("http://127.0.0.1:", 1)[1].split()[0])
+        query = "Action=GetLoginToken&Version=2020-10-02&Password=hunter2"
+        assert requests.get(f"http://127.0.0.1:{port}/?{query}", timeout=5).status_code == 400
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert '"GET /?Action=GetLoginToken&Version=2020-10-02&Password=REDACTED" 400' in err
+    assert "hunter2" not in err

@@ -5,7 +5,7 @@ import json
 import logging
 from http import HTTPStatus
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from werkzeug.wrappers import Request
 
@@ -20,7 +20,7 @@ TOO_LARGE = "mockcloud.too_large"  # set by the server when it stopped reading a
 _FAULT_FIELDS = {"service", "operation", "error", "status", "throttle", "latency", "count", "probability", "message"}
 _LIMIT_FIELDS = {"service", "operation", "rate", "burst"}
 # what bad input raises on its way through json and the mock's setters; each is the client's fault
-_BAD_INPUT = (MockCloudError, ValueError, TypeError, KeyError, OverflowError, AttributeError, RecursionError, LookupError)
+_BAD_INPUT = (MockCloudError, ValueError, TypeError, LookupError, OverflowError, AttributeError, RecursionError)
 
 
 def _json(status: int, payload) -> tuple[int, bytes]:
@@ -47,7 +47,7 @@ class AdminApp:
         self.guard = guard or AdminGuard(frozenset((name, None) for name in LOOPBACK_NAMES))
         self.max_body_size = max_body_size
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(ADMIN_PREFIX) or path == "/_mockcloud":
             return self._admin(environ, start_response, path[len(ADMIN_PREFIX) :].strip("/"))

@@ -55,6 +55,8 @@ class LiveServer:
         if admin_token is None and not self.loopback:
             admin_token = secrets.token_urlsafe(32)
         self.admin_token = admin_token
+        allowed_hosts = tuple(allowed_hosts)
+        AdminGuard.for_bind(host, port, allowed_hosts=allowed_hosts)  # a bad entry raises ValueError before we bind
         self._server = make_server(_AccessLog(app) if not quiet else app, host, port, self.limits)
         self.port = self._server.port
         app.guard = AdminGuard.for_bind(host, self.port, allowed_hosts=allowed_hosts, token=admin_token)
