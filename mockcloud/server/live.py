@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Iterable
 
-from ..core.log import redact_target
+from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE, redact_target
 from .app import AdminApp, create_app
 from .guard import AdminGuard, is_loopback
 from .serving import ServerLimits, make_server
@@ -22,7 +22,8 @@ class LiveServer:
     loopback the server makes one if none is given (``server.admin_token``)
     and warns, since anything on the network can then reach the emulator.
     ``allowed_hosts`` are extra ``Host`` names (``name`` or ``name:port``)
-    that the admin API accepts besides the server's own.
+    that the admin API accepts besides the server's own. ``request_log_size``
+    bounds the request log (when the app is made here, from ``fixtures``).
     A busy port raises ``OSError``.
     """
 
@@ -42,11 +43,11 @@ class LiveServer:
         connection_limit: int = ServerLimits.connection_limit,
         admin_token: str | None = None,
         allowed_hosts: Iterable[str] = (),
-        request_log_size: int | None = None,
+        request_log_size: int = DEFAULT_LOG_SIZE,
     ) -> None:
         self.limits = ServerLimits(max_body_size, max_header_size, idle_timeout, request_timeout, threads, connection_limit)
         if app is None:
-            app = create_app(fixtures) if request_log_size is None else create_app(fixtures, request_log_size=request_log_size)
+            app = create_app(fixtures, request_log_size=request_log_size)
         self.app = app
         self.host = host
         self.loopback = is_loopback(host)
