@@ -14,14 +14,19 @@ It prints one line per figure with its ratio, target and PASS/FAIL:
    answering the same signed request;
 2. ``mock_cloud()`` start plus stop;
 3. ``import mockcloud`` against ``import moto``, each in fresh subprocesses;
-4. server-mode requests/s of ``LiveServer`` against a bare WSGI app on the
-   same werkzeug server stack, loaded by keep-alive client processes.
+4. server-mode requests/s of a signed License Manager GetAccessToken on
+   mockcloud's stack (``mockcloud server``: waitress) against the same
+   application on werkzeug's development server (the stack before), moto_server
+   answering a signed ssm.GetParameter, and a bare WSGI app on mockcloud's
+   stack; each server in its own process, loaded by wrk (2 threads, 8
+   keep-alive connections) or, without wrk, keep-alive client processes.
 
 All network traffic goes to 127.0.0.1 with bounded request counts and times.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing
 import statistics
@@ -56,9 +61,9 @@ class Sizes:
 
 
 FULL = Sizes(call_rounds=15, calls_per_round=200, call_warmup=200, start_stop=2000, import_runs=7,
-             clients=4, requests_per_client=1500, load_seconds=8.0, load_rounds=3)
+             clients=4, requests_per_client=50000, load_seconds=5.0, load_rounds=3)
 QUICK = Sizes(call_rounds=7, calls_per_round=100, call_warmup=100, start_stop=300, import_runs=3,
-              clients=4, requests_per_client=400, load_seconds=3.0, load_rounds=1)
+              clients=4, requests_per_client=50000, load_seconds=2.0, load_rounds=1)
 
 
 def report(label: str, ratio: float, op: str, target: float) -> str:
@@ -268,63 +273,58 @@ def bench_import(sizes: Sizes) -> list[str]:
 
 
 # ---- 4. server requests/s -----------------------------------------------------
-def bare_app(body: bytes):
-    headers = [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))]
+def capture_signed(client, operation: str, **params) -> tuple[str, bytes, dict]:
+    """The request botocore signs for ``operation`` (path, body, headers), captured before it is sent.
 
-    def app(environ, start_response):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        if length:
-            environ["wsgi.input"].read(length)
-        start_response("200 OK", headers)
-        return [body]
-
-    return app
-
-
-class BareServer:
-    def __init__(self, app) -> None:
-        from werkzeug.serving import make_server
-        from mockcloud.server.live import QuietHandler
-
-        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-        self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="bench-bare-server", daemon=True)
-
-    def start(self) -> "BareServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
-def signed_get_access_token(url: str) -> tuple[str, bytes, dict, str]:
-    """A SigV4-signed GetAccessToken for the server at ``url``: (path, body, headers, JWT from a real reply)."""
+    A SigV4 signature stays valid for 5 minutes, so the request can be replayed.
+    """
     from urllib.parse import urlsplit
 
-    client = lm_client(url)
-    token = client.create_token(LicenseArn=LICENSE_ARN, ClientToken="bench")["Token"]
-    real_jwt = client.get_access_token(Token=token)["AccessToken"]
     captured = {}
 
     def capture(request, **_):
         captured.update(url=request.url, headers=dict(request.headers), body=request.body)
-        return canned_reply(b'{"AccessToken": "x"}')(request)
+        return canned_reply(b"{}")(request)
 
-    client.meta.events.register("before-send.license-manager.GetAccessToken", capture)
-    client.get_access_token(Token=token)
+    event = f"before-send.{client.meta.service_model.endpoint_prefix}.{operation}"
+    client.meta.events.register(event, capture)
+    try:
+        getattr(client, _snake(operation))(**params)
+    finally:
+        client.meta.events.unregister(event, capture)
     parts = urlsplit(captured["url"])
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     body = captured["body"] or b""
     body = body.encode() if isinstance(body, str) else bytes(body)
     headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in captured["headers"].items()
-               if k.lower() != "host"}  # http.client sends the same host:port botocore signed
-    return path, body, headers, real_jwt
+               if k.lower() != "host"}  # the load client sends the same host:port botocore signed
+    return path, body, headers
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+def signed_get_access_token(url: str) -> tuple[str, bytes, dict, str]:
+    """A signed GetAccessToken for a refresh token made on the server at ``url``, and a real reply's JWT."""
+    client = lm_client(url)
+    token = client.create_token(LicenseArn=LICENSE_ARN, ClientToken="bench")["Token"]
+    real_jwt = client.get_access_token(Token=token)["AccessToken"]
+    return (*capture_signed(client, "GetAccessToken", Token=token), real_jwt)
+
+
+def signed_ssm_get_parameter(url: str) -> tuple[str, bytes, dict]:
+    """A signed ssm.GetParameter of a parameter put on the moto_server at ``url``."""
+    import boto3
+
+    ssm = boto3.client("ssm", region_name=REGION, endpoint_url=url, aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+    ssm.put_parameter(Name="/bench/parameter", Value="value", Type="String", Overwrite=True)
+    assert ssm.get_parameter(Name="/bench/parameter")["Parameter"]["Value"] == "value"
+    return capture_signed(ssm, "GetParameter", Name="/bench/parameter")
 
 
 def run_load(ctx, port: int, path: str, body: bytes, headers: dict, sizes: Sizes) -> dict:
+    """Keep-alive load from ``sizes.clients`` client processes (the fallback without wrk)."""
     ready, start, results = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
     procs = [ctx.Process(target=_loadgen.worker, daemon=True,
                          args=(port, "POST", path, body, headers, sizes.requests_per_client, sizes.load_seconds,
@@ -350,45 +350,125 @@ def run_load(ctx, port: int, path: str, body: bytes, headers: dict, sizes: Sizes
                 p.join(timeout=5)
     sent = sum(r["sent"] for r in reports)
     span = max(r["end"] for r in reports) - min(r["begin"] for r in reports)
-    statuses: dict = {}
-    for r in reports:
-        for status, count in r["statuses"].items():
-            statuses[status] = statuses.get(status, 0) + count
-    return {"rps": sent / span if span > 0 else 0.0, "sent": sent, "seconds": span,
-            "non200": sum(r["non200"] for r in reports), "errors": sum(r["errors"] for r in reports),
-            "statuses": statuses, "last_error": next((r["error"] for r in reports if "error" in r), None)}
+    non200 = sum(r["non200"] for r in reports)
+    return {"rps": (sent - non200) / span if span > 0 else 0.0, "sent": sent, "seconds": span, "non200": non200,
+            "errors": sum(r["errors"] for r in reports)}
+
+
+def split_cpus() -> tuple[set[int], set[int]] | None:
+    """(the server's CPU, the load generator's CPUs) on a Linux machine with two or more; else None.
+
+    On 2 cores a server left to the scheduler shares its core with wrk and
+    with whatever else runs; one core each makes the figures steadier, for
+    every server alike.
+    """
+    import os
+
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return ({cpus[-1]}, set(cpus[:-1])) if len(cpus) >= 2 else None
+
+
+def run_wrk(port: int, path: str, body: bytes, headers: dict, sizes: Sizes, connections: int = 8) -> dict:
+    """wrk, 2 threads and ``connections`` keep-alive connections, replaying one request; 200s per second."""
+    import os
+    import tempfile
+
+    def lua(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+    script = ['wrk.method = "POST"', f"wrk.body = {lua(body.decode('latin-1'))}"]
+    script += [f"wrk.headers[{lua(k)}] = {lua(v)}" for k, v in headers.items()]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write("\n".join(script) + "\n")
+    try:
+        split = split_cpus()
+        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{sizes.load_seconds:g}s", "-s", f.name,
+                              f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True,
+                             timeout=sizes.load_seconds + 30,
+                             preexec_fn=(lambda: os.sched_setaffinity(0, split[1])) if split else None).stdout
+    finally:
+        os.unlink(f.name)
+    total = next(int(line.split()[0]) for line in out.splitlines() if " requests in " in line)
+    seconds = next(float(line.split(" in ")[1].split("s,")[0].rstrip("m")) for line in out.splitlines() if " requests in " in line)
+    non200 = next((int(line.split()[-1]) for line in out.splitlines() if "Non-2xx" in line), 0)
+    errors = next((sum(int(x.split()[-1]) for x in line.split(":", 1)[1].split(",")) for line in out.splitlines()
+                   if line.strip().startswith("Socket errors")), 0)
+    return {"rps": (total - non200) / seconds if seconds else 0.0, "sent": total, "seconds": seconds,
+            "non200": non200, "errors": errors}
+
+
+WRK_CONNECTIONS = 8
 
 
 def bench_server(sizes: Sizes) -> list[str]:
-    from mockcloud.server.live import LiveServer
+    """Signed GetAccessToken on mockcloud's stack against today's stack, moto_server and a bare app, one run."""
+    import importlib.util
+    import shutil
 
-    ctx = multiprocessing.get_context("spawn")
-    live = LiveServer(host="127.0.0.1", port=0).start()
-    bare = None
+    from _servers import BARE_REPLY_ENV, Child
+
+    use_wrk = shutil.which("wrk") is not None
+    load = run_wrk if use_wrk else functools.partial(run_load, multiprocessing.get_context("spawn"))
+    how = (f"wrk, 2 threads, {WRK_CONNECTIONS} keep-alive connections" if use_wrk
+           else f"{sizes.clients} keep-alive client processes (no wrk)")
+    targets: dict[str, tuple] = {}
+    children = []
     try:
-        path, body, headers, real_jwt = signed_get_access_token(live.url)
-        reply = json.dumps({"AccessToken": fake_jwt(len(real_jwt))}).encode()
-        bare = BareServer(bare_app(reply)).start()
-        live_runs, bare_runs = [], []
-        for _ in range(sizes.load_rounds):
-            bare_runs.append(run_load(ctx, bare.port, path, body, headers, sizes))
-            live_runs.append(run_load(ctx, live.port, path, body, headers, sizes))
+        new = Child("mockcloud")
+        children.append(new)
+        path, body, headers, real_jwt = signed_get_access_token(new.url)
+        targets["mockcloud"] = (new.port, path, body, headers)
+        old = Child("werkzeug-dev")
+        children.append(old)
+        targets["today"] = (old.port, *signed_get_access_token(old.url)[:3])
+        reply = json.dumps({"AccessToken": fake_jwt(len(real_jwt))})
+        bare = Child("bare", env={BARE_REPLY_ENV: reply})
+        children.append(bare)
+        targets["bare"] = (bare.port, path, body, headers)
+        if importlib.util.find_spec("moto") is not None:
+            moto = Child("moto")
+            children.append(moto)
+            targets["moto"] = (moto.port, *signed_ssm_get_parameter(moto.url))
+        split = split_cpus() if use_wrk else None
+        if split:
+            for child in children:
+                child.pin(split[0])
+            how += f"; each server on CPU {min(split[0])}, wrk on the other{'s' if len(split[1]) > 1 else ''}"
+        warm = Sizes(**{**sizes.__dict__, "load_seconds": 1.0, "requests_per_client": 200})
+        for target in targets.values():
+            load(*target, warm)
+        runs: dict[str, list[dict]] = {name: [] for name in targets}
+        for round_ in range(sizes.load_rounds):  # interleaved, in a rotating order: drift hits all alike
+            names = list(targets)
+            names = names[round_ % len(names):] + names[:round_ % len(names)]
+            for name in names:
+                runs[name].append(load(*targets[name], sizes))
     finally:
-        live.stop()
-        if bare is not None:
-            bare.stop()
-    live_rps = statistics.median(r["rps"] for r in live_runs)
-    bare_rps = statistics.median(r["rps"] for r in bare_runs)
-    lines = [report(f"server GetAccessToken: {live_rps:.0f} req/s vs bare werkzeug WSGI app {bare_rps:.0f} req/s "
-                    f"({sizes.clients} keep-alive client processes, median of {sizes.load_rounds} rounds)",
-                    live_rps / bare_rps, ">=", 0.6)]
-    for name, runs in (("mockcloud", live_runs), ("bare", bare_runs)):
-        for i, r in enumerate(runs, 1):
-            detail = f"{name} round {i}: {r['sent']} requests in {r['seconds']:.2f} s, non-200 {r['non200']}"
-            if r["statuses"]:
-                detail += f" {r['statuses']}"
+        for child in children:
+            child.stop()
+    rps = {name: statistics.median(r["rps"] for r in rounds) for name, rounds in runs.items()}
+    mine = rps["mockcloud"]
+    label = f"({how}, {sizes.load_seconds:g} s, median of {sizes.load_rounds})"
+    lines = [
+        report(f"server GetAccessToken: mockcloud's stack (waitress) {mine:.0f} req/s vs today's stack "
+               f"(werkzeug's development server) {rps['today']:.0f} req/s {label}", mine / rps["today"], ">=", 1.5),
+        report(f"server GetAccessToken: mockcloud {mine:.0f} req/s vs a bare WSGI app on the same stack "
+               f"{rps['bare']:.0f} req/s", mine / rps["bare"], ">=", 0.6),
+    ]
+    if "moto" in rps:
+        lines.append(report(f"server: mockcloud GetAccessToken {mine:.0f} req/s vs moto_server ssm.GetParameter "
+                            f"{rps['moto']:.0f} req/s", mine / rps["moto"], ">=", 6.0))
+    else:
+        lines.append("moto is not installed: no moto_server figure (pip install -e '.[bench]')")
+    for name, rounds in runs.items():
+        for i, r in enumerate(rounds, 1):
+            detail = f"{name} round {i}: {r['sent']} requests in {r['seconds']:.2f} s, {r['rps']:.0f} ok/s"
+            if r["non200"]:
+                detail += f", non-200 {r['non200']}"
             if r["errors"]:
-                detail += f", connection errors {r['errors']} (last: {r['last_error']})"
+                detail += f", connection errors {r['errors']}"
             lines.append("  " + detail)
     return lines
 

@@ -17,7 +17,7 @@ from .core.clock import Clock
 from .core.credentials import Credentials
 from .core.errors import MockCloudError
 from .core.faults import Faults
-from .core.log import RequestLog
+from .core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE, RequestLog
 from .core.oidc import TrustedIssuers
 from .core.router import Router
 from .core.service import ServiceContext
@@ -108,6 +108,7 @@ class MockCloud:
         intercept: bool = True,
         fake_credentials: bool = True,
         allow_loopback: bool = True,
+        request_log_size: int = DEFAULT_LOG_SIZE,
     ) -> None:
         if isinstance(services, str):  # mock_cloud("licensemanager"): one service, not its letters
             services = (services,)
@@ -132,6 +133,7 @@ class MockCloud:
         self.intercepting = intercept
         self.fake_credentials = fake_credentials
         self.allow_loopback = allow_loopback
+        self.request_log_size = request_log_size
         self._depth = 0
         self._lock = threading.RLock()
         self._environment = FakeAwsEnvironment()
@@ -142,7 +144,7 @@ class MockCloud:
         self.clock = Clock(patch_time=self.patch_time)
         self.random = random.Random()  # every random choice of the fault layer (seedable)
         self.faults = Faults(self.clock.time, self.service_names, self.random)
-        self.requests = RequestLog()
+        self.requests = RequestLog(self.request_log_size)
         self._credentials: Credentials | None = None
         self.issuers = TrustedIssuers()  # web-identity token issuers its services register and trust
         self._fixtures: dict | None = None
@@ -238,14 +240,14 @@ class MockCloud:
 
     def start(self) -> "MockCloud":
         with self._lock:
+            from .core import fixtures as fixtures_module
+
+            # a bad fixtures file fails here, at start, not at the first request
+            fixtures = fixtures_module.shared(self.fixtures_path)
             self._depth += 1
             if self._depth > 1:
                 return self
             self.reset()
-            from .core import fixtures as fixtures_module
-
-            # a bad fixtures file fails here, at start, not at the first request
-            fixtures = self._fixtures if self._fixtures is not None else fixtures_module.shared(self.fixtures_path)
             if self.fake_credentials:
                 keys = fixtures.get("credentials", {}).get("aws") or [{"access_key_id": "testing", "secret_access_key": "testing"}]
                 self._environment.start(keys[0]["access_key_id"], keys[0]["secret_access_key"])

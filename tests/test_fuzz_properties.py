@@ -169,6 +169,11 @@ def query_string(pairs: list[tuple[str, str]]) -> str:
 # ---- the wires -----------------------------------------------------------------------------
 
 
+def _not_a_field_value(value: str | bytes) -> bool:
+    data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+    return any(byte < 0x20 and byte != 0x09 or byte == 0x7F for byte in data)
+
+
 class Wire:
     """One way to the emulator: requests under mock_cloud, the raw WSGI callable, or requests to a live server."""
 
@@ -190,6 +195,10 @@ class Wire:
 
     def check(self, service: str, method: str, url: str, headers: dict, body: bytes) -> None:
         status, reply_headers, reply = self.send(method, url, headers, body)
+        if self.kind == "server" and any(_not_a_field_value(v) for v in headers.values()):
+            # RFC 9110 §5.5: no control characters in a field value: the server refuses the framing itself
+            assert status == 400, f"{self.kind} {method} {url[:200]} headers {headers} -> {status} {reply[:200]!r}"
+            return
         problem = verdict(service, status, reply_headers, reply)
         assert problem is None, f"{self.kind} {method} {url[:200]}\n  headers {headers}\n  body {body[:300]!r}\n  -> {problem}"
 

@@ -172,6 +172,54 @@ def test_custom_fixtures_file(tmp_path):
             cloud.licensemanager
 
 
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "fixtures file not found"),
+        ("{not json", "is not valid JSON"),
+        (b"\xff\xfe{}", "is not valid JSON"),
+        ("[1, 2]", "do not match the fixtures schema"),
+        ('{"licensemanager": {"licenses": [{"license_arn": "nope"}]}}', "do not match the fixtures schema"),
+    ],
+    ids=["missing", "malformed", "not-utf8", "not-an-object", "schema-invalid"],
+)
+def test_bad_fixtures_fail_at_start(tmp_path, content, message):
+    """start() raises at once, before anything is patched, instead of failing the first request."""
+    path = tmp_path / "fixtures.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    cloud = mock_cloud(fixtures=path)
+    env_before = dict(os.environ)
+    with pytest.raises(MockCloudError, match=message):
+        cloud.start()
+    assert not cloud.active and current_mock() is None
+    assert dict(os.environ) == env_before  # nothing was set up, so nothing is left behind
+    path.write_text('{"licensemanager": {"licenses": []}}')  # fixed: the same mock starts now
+    with cloud:
+        assert lm_client().list_licenses()["Licenses"] == []
+
+
+def test_fixtures_are_read_once_per_file_version(tmp_path, monkeypatch):
+    """Eager checking keeps start+stop cheap: a file is parsed and validated once, again only when it changes."""
+    from mockcloud.core import fixtures
+
+    path = tmp_path / "fixtures.json"
+    path.write_text('{"licensemanager": {"licenses": []}}')
+    reads = []
+    real_read = fixtures._read
+    monkeypatch.setattr(fixtures, "_read", lambda p: reads.append(p) or real_read(p))
+    for _ in range(5):
+        with mock_cloud(fixtures=path):
+            pass
+    assert reads.count(path) == 1
+    path.write_text('{"licensemanager": {"licenses": "broken"}}')
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))  # a new version, even within the mtime's granularity
+    with pytest.raises(MockCloudError, match="do not match"):
+        mock_cloud(fixtures=path).start()
+
+
 # ---- clock -------------------------------------------------------------------
 
 

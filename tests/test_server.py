@@ -34,6 +34,9 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/license-reader"
 
 # ---- helpers ----------------------------------------------------------------
 def admin(server, method: str, path: str, **kwargs) -> requests.Response:
+    """An admin call as a test client makes it: state-changing calls say they send JSON (the admin API requires it)."""
+    if method in ("POST", "PUT", "DELETE") and "json" not in kwargs:
+        kwargs["headers"] = {"Content-Type": "application/json", **kwargs.get("headers", {})}
     return requests.request(method, f"{server.url}/_mockcloud/{path}", timeout=HTTP_TIMEOUT, **kwargs)
 
 

@@ -1,6 +1,7 @@
 """The one WSGI application every request goes through, however it was caught."""
 from __future__ import annotations
 
+import io
 import json
 import time
 from typing import TYPE_CHECKING, Callable
@@ -53,6 +54,29 @@ class Application:
     def handle_environ(self, environ: dict) -> Reply:
         return self.handle(self._request_class(environ))
 
+    def refuse_too_large(self, environ: dict, limit: int) -> Reply:
+        """A 413 for a request whose body is over ``limit``, in the format of the service it is for.
+
+        The server calls it without the body (it was never read, or only in
+        part): the request is routed on its host, headers, query and path,
+        and logged like any other.
+        """
+        environ["wsgi.input"] = io.BytesIO(b"")
+        environ["mockcloud.body"] = b""  # routing and rendering must not look for a body
+        request = self._request_class(environ)
+        router = self._compiled
+        if router is None:
+            router = self._compiled = self._router()
+        name = router.route(request)
+        if name is None:
+            body = json.dumps({"error": "RequestEntityTooLarge", "message": f"The request body is larger than the limit of {limit} bytes."}).encode()
+            return Reply(413, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
+        service = self._service(name)
+        error = service.too_large_error(limit)
+        reply = service.render_error(error, "", request)
+        self._record(request, name, "", reply.status, error.code)
+        return reply
+
     def handle(self, request: Request) -> Reply:
         router = self._compiled
         if router is None:
@@ -102,11 +126,16 @@ class Application:
             error_code = error.code
             reply = service.render_error(error, operation, request)
         reply.delay, reply.fault = delay, fault
+        self._record(request, name, operation, reply.status, error_code, fault)
+        return reply
+
+    def _record(self, request: Request, name: str, operation: str, status: int, error_code: str | None, fault: str | None = None) -> None:
+        environ = request.environ
         self.log.record(
             RequestRecord(
                 name,
                 operation or None,
-                reply.status,
+                status,
                 error_code,
                 environ["REQUEST_METHOD"],
                 environ.get("wsgi.url_scheme", "http"),
@@ -116,7 +145,6 @@ class Application:
                 fault,
             )
         )
-        return reply
 
 
 class _LostBeforeCommit(Exception):

@@ -24,8 +24,10 @@ def _read(path: Path) -> dict:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise MockCloudError(f"fixtures file not found: {path}") from None
-    except ValueError as exc:
+    except ValueError as exc:  # also bytes that are not UTF-8
         raise MockCloudError(f"fixtures file {path} is not valid JSON: {exc}") from None
+    except OSError as exc:  # a directory, no permission, ...
+        raise MockCloudError(f"fixtures file {path} cannot be read: {exc.strerror or exc}") from None
 
 
 def schema() -> dict:
@@ -53,9 +55,25 @@ def load(path: str | Path | None = None) -> dict:
     return copy.deepcopy(shared(path))
 
 
+def check(path: str | Path | None = None) -> None:
+    """Raise :class:`MockCloudError` now if ``path`` is missing, not JSON or not valid fixtures.
+
+    What a mock's start and the server's start call to fail fast; after the
+    first call for a file version it costs a ``stat``, not a parse.
+    """
+    shared(path)
+
+
 def shared(path: str | Path | None = None) -> dict:
     """The validated fixtures, shared and read-only: for a look without paying for a copy."""
-    key = (None,) if path is None else (str(Path(path).resolve()), Path(path).stat().st_mtime_ns if Path(path).exists() else 0)
+    if path is None:
+        key: tuple = (None,)
+    else:
+        try:
+            mtime = Path(path).stat().st_mtime_ns
+        except OSError:
+            mtime = 0  # _read says what is wrong
+        key = (str(Path(path).resolve()), mtime)
     cached = _cache.get(key)
     if cached is None:
         with _lock:
@@ -72,7 +90,7 @@ def shared(path: str | Path | None = None) -> dict:
 def _validated(data: dict, origin: Path) -> dict:
     from jsonschema import Draft7Validator, FormatChecker
 
-    errors = sorted(Draft7Validator(schema(), format_checker=FormatChecker()).iter_errors(data), key=lambda e: list(e.path))
+    errors = sorted(Draft7Validator(schema(), format_checker=FormatChecker()).iter_errors(data), key=lambda e: [str(p) for p in e.path])
     if errors:
         lines = [f"  at {'/'.join(map(str, e.path)) or '(top)'}: {e.message}" for e in errors[:10]]
         raise MockCloudError(f"fixtures {origin} do not match the fixtures schema (fixtures/*.schema.json):\n" + "\n".join(lines))

@@ -1,7 +1,26 @@
-"""``cloud.requests``: what the mock answered, for assertions."""
+"""``cloud.requests``: what the mock answered, for assertions.
+
+A bounded ring buffer (a long-running server must not grow without end), and
+secrets in query strings (passwords, tokens, signatures) are redacted when a
+request is recorded, so that neither the admin API nor a test's failure output
+shows them. Bodies are not logged.
+"""
 from __future__ import annotations
 
+import re
+from collections import deque
 from typing import Iterator, NamedTuple
+from urllib.parse import unquote_plus
+
+DEFAULT_SIZE = 1000
+REDACTED = "REDACTED"
+# A query parameter whose name (lower case, letters and digits only) contains one of these holds a secret:
+# WUYING's Password/NewPassword/OldPassword, LoginToken, KeepAliveToken, SessionId, AuthenticationCode,
+# TokenCode; DevPay's UserToken, ProductToken, ActivationKey; every Signature and security token.
+_SECRET_WORDS = ("password", "passwd", "secret", "token", "signature", "sessionid", "activationkey", "apikey")
+_SECRET_NAMES = frozenset({"code", "authenticationcode", "tokencode", "mfacode", "otp"})
+_NOT_SECRET = frozenset({"signaturemethod", "signatureversion", "signaturetype", "signaturenonce", "tokentype"})
+_PARAM = re.compile(r"(^|[?&;])([^=&;]*)=([^&;]*)")
 
 
 class RequestRecord(NamedTuple):
@@ -45,12 +64,42 @@ class RequestRecord(NamedTuple):
         )
 
 
-class RequestLog:
-    """Appends are atomic under the GIL, so recording takes no lock."""
+def _is_secret(name: str) -> bool:
+    if "%" in name or "+" in name:
+        name = unquote_plus(name)
+    key = "".join(c for c in name.lower() if c.isalnum())
+    if key in _SECRET_NAMES:
+        return True
+    return key not in _NOT_SECRET and any(word in key for word in _SECRET_WORDS)
 
-    def __init__(self) -> None:
-        self._records: list[RequestRecord] = []
-        self.record = self._records.append
+
+def _redact_param(match: re.Match) -> str:
+    sep, name, value = match.groups()
+    return f"{sep}{name}={REDACTED}" if value and _is_secret(name) else match.group(0)
+
+
+def redact_target(target: str) -> str:
+    """``target`` (path and query) with the values of secret-looking query parameters replaced."""
+    path, mark, query = target.partition("?")
+    if not mark:
+        return target
+    return path + mark + _PARAM.sub(_redact_param, query)
+
+
+class RequestLog:
+    """The last ``size`` requests. Appends to a deque are atomic under the GIL, so recording takes no lock."""
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        if size < 1:
+            raise ValueError(f"the request log keeps at least one request, not {size}")
+        self.size = size
+        self._records: deque[RequestRecord] = deque(maxlen=size)
+        self._append = self._records.append
+
+    def record(self, record: RequestRecord) -> None:
+        if "?" in record.target:  # the common POST to "/" costs one test
+            record = record._replace(target=redact_target(record.target))
+        self._append(record)
 
     def filter(self, service: str | None = None, operation: str | None = None, error_code: str | None = None) -> list[RequestRecord]:
         return [
@@ -71,7 +120,9 @@ class RequestLog:
         return len(self._records)
 
     def __getitem__(self, index):
+        if isinstance(index, slice):
+            return list(self._records)[index]
         return self._records[index]
 
     def __repr__(self) -> str:
-        return f"<RequestLog {len(self._records)} requests>"
+        return f"<RequestLog {len(self._records)} of at most {self.size} requests>"

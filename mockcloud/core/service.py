@@ -100,6 +100,10 @@ class ServiceProtocol:
         """The service's own 400 for a request whose body cannot be read (a bad Content-Length, broken chunks)."""
         return ServiceError("BadRequest", message, 400)
 
+    def too_large_error(self, limit: int) -> ServiceError:
+        """What the server answers, in this service's format, to a body over its size limit."""
+        return ServiceError("RequestEntityTooLarge", f"The request body is larger than the limit of {limit} bytes.", 413, common=True)
+
     def injected_error(self, code: str | None, status: int | None, message: str | None) -> ServiceError:
         if code is None:
             if status is not None and status < 500:

@@ -1,43 +1,83 @@
-"""The server's WSGI app: admin endpoints in front of the mock's one application."""
+"""The server's WSGI app: admin endpoints and the server's limits in front of the mock's one application."""
 from __future__ import annotations
 
 import json
+import logging
+from http import HTTPStatus
 from pathlib import Path
+from typing import Callable, Iterable
 
 from werkzeug.wrappers import Request
 
 from ..core.errors import MockCloudError
+from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
 from ..mock import MockCloud
+from .guard import LOOPBACK_NAMES, AdminGuard
 
 ADMIN_PREFIX = "/_mockcloud/"
+DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
+TOO_LARGE = "mockcloud.too_large"  # set by the server when it stopped reading a body over the limit
 _FAULT_FIELDS = {"service", "operation", "error", "status", "throttle", "latency", "count", "probability", "message"}
 _LIMIT_FIELDS = {"service", "operation", "rate", "burst"}
+# what bad input raises on its way through json and the mock's setters; each is the client's fault
+_BAD_INPUT = (MockCloudError, ValueError, TypeError, LookupError, OverflowError, AttributeError, RecursionError)
 
 
 def _json(status: int, payload) -> tuple[int, bytes]:
     return status, json.dumps(payload, default=str).encode()
 
 
+def _start(start_response, status: int, body: bytes, extra: Iterable[tuple[str, str]] = ()) -> list[bytes]:
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra]
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+    return [body]
+
+
 class AdminApp:
-    """``/_mockcloud/{health,reset,clock,faults,requests,credentials,jwks}``, everything else to the emulator."""
+    """``/_mockcloud/{health,reset,clock,faults,requests,credentials,jwks}``, everything else to the emulator.
 
-    def __init__(self, cloud: MockCloud) -> None:
+    Admin requests pass the ``guard`` first (Host, Origin, token, content
+    type). A body over ``max_body_size`` gets a 413 in the format of the
+    service it was for, without being read.
+    """
+
+    def __init__(self, cloud: MockCloud, *, guard: AdminGuard | None = None, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
         self.cloud = cloud
+        # outside LiveServer (the app mounted in another WSGI server) the loopback names, any port
+        self.guard = guard or AdminGuard(frozenset((name, None) for name in LOOPBACK_NAMES))
+        self.max_body_size = max_body_size
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if not path.startswith(ADMIN_PREFIX) and path != ADMIN_PREFIX.rstrip("/"):
-            return self.cloud.app(environ, start_response)
-        request = Request(environ)
+        if path.startswith(ADMIN_PREFIX) or path == "/_mockcloud":
+            return self._admin(environ, start_response, path[len(ADMIN_PREFIX) :].strip("/"))
+        if TOO_LARGE in environ or self._declares_too_much(environ):
+            reply = self.cloud.app.refuse_too_large(environ, self.max_body_size)
+            start_response(reply.status_line, reply.headers)
+            return [reply.body]
+        return self.cloud.app(environ, start_response)
+
+    def _declares_too_much(self, environ: dict) -> bool:
+        length = environ.get("CONTENT_LENGTH")
+        return bool(length) and length.isdigit() and int(length) > self.max_body_size
+
+    def _admin(self, environ, start_response, path: str):
+        refusal = self.guard.refusal(environ)
+        if refusal is not None:
+            status, code, message = refusal
+            extra = [("WWW-Authenticate", 'Bearer realm="mockcloud admin"')] if status == 401 else []
+            return _start(start_response, status, _json(status, {"error": code, "message": message})[1], extra)
+        if TOO_LARGE in environ or self._declares_too_much(environ):
+            message = f"the body is larger than the limit of {self.max_body_size} bytes"
+            return _start(start_response, 413, _json(413, {"error": "RequestEntityTooLarge", "message": message})[1])
         try:
-            status, body = self.admin(request, path[len(ADMIN_PREFIX) :].strip("/"))
-        except MockCloudError as exc:
-            status, body = _json(400, {"error": "BadAdminRequest", "message": str(exc)})
-        except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
-            status, body = _json(400, {"error": "BadAdminRequest", "message": f"{type(exc).__name__}: {exc}"})
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}.get(status, "OK")
-        start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-        return [body]
+            status, body = self.admin(Request(environ), path)
+        except _BAD_INPUT as exc:
+            status, body = _json(400, {"error": "BadAdminRequest", "message": _describe(exc)})
+        except Exception:  # a bug of ours: still JSON, and logged
+            logging.getLogger("mockcloud").exception("mockcloud: admin %s /_mockcloud/%s failed", environ.get("REQUEST_METHOD"), path)
+            status, body = _json(500, {"error": "InternalError", "message": "the admin endpoint failed; see the server's log"})
+        return _start(start_response, status, body)
 
     def _body(self, request: Request) -> dict:
         data = request.get_data()
@@ -46,6 +86,8 @@ class AdminApp:
         payload = json.loads(data, parse_constant=_no_constant)
         if not isinstance(payload, dict):
             raise ValueError("the body must be a JSON object")
+        # lone surrogates ("\ud800") parse, but are no text: refuse them before they reach any state
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
         return payload
 
     def admin(self, request: Request, path: str) -> tuple[int, bytes]:
@@ -132,6 +174,15 @@ _METHODS = {
 }
 
 
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "the JSON body is nested too deeply"
+    if isinstance(exc, UnicodeError):
+        return "the JSON body holds text that is not valid Unicode (a lone surrogate?)"
+    text = str(exc)
+    return text if isinstance(exc, MockCloudError) else f"{type(exc).__name__}: {text}"
+
+
 def _no_constant(name: str):
     raise ValueError(f"{name} is not a number here")
 
@@ -142,7 +193,22 @@ def _only(body: dict, allowed: set) -> None:
         raise ValueError(f"unknown field(s) {sorted(extra)}; allowed: {sorted(allowed)}")
 
 
-def create_app(fixtures: str | Path | None = None, services=None, settings=None) -> AdminApp:
-    """A WSGI app serving a fresh mock (no interception, its own clock)."""
-    cloud = MockCloud(services, fixtures=fixtures, settings=settings, patch_time=False, intercept=False)
-    return AdminApp(cloud)
+def create_app(
+    fixtures: str | Path | None = None,
+    services: Iterable[str] | None = None,
+    settings: dict[str, dict] | None = None,
+    *,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    request_log_size: int = DEFAULT_LOG_SIZE,
+    guard: AdminGuard | None = None,
+) -> AdminApp:
+    """A WSGI app serving a fresh mock (no interception, its own clock).
+
+    The fixtures are loaded and checked now, so that a bad file stops the
+    server before it listens rather than failing every request.
+    """
+    from ..core import fixtures as fixtures_module
+
+    fixtures_module.check(fixtures)
+    cloud = MockCloud(services, fixtures=fixtures, settings=settings, patch_time=False, intercept=False, request_log_size=request_log_size)
+    return AdminApp(cloud, guard=guard, max_body_size=max_body_size)

@@ -2,8 +2,50 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import warnings
+
+from .serving import ServerLimits
+
+_DEFAULTS = ServerLimits()
+
+
+def _whole(low: int, high: int | None, what: str, hint: str = ""):
+    """An argparse type: a whole number in [low, high], refused with a message that names the range."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"outside {low}-{high}" if high is not None else f"less than {low}"
+            raise argparse.ArgumentTypeError(f"{value} is {bounds}{hint}")
+        return value
+
+    return convert
+
+
+_port = _whole(0, 65535, "a port number", " (0 picks a free port)")
+_positive_int = _whole(1, None, "a whole number")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < 86400 * 365:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
+def _one_line(text: str) -> str:
+    """A message on one line: the first, then the details after it, separated by semicolons."""
+    first, *rest = [line.strip() for line in text.splitlines() if line.strip()] or [text]
+    return " ".join([first, "; ".join(rest)]) if rest else first
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -11,19 +53,64 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("server", help="serve the emulator over HTTP (loopback by default)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; use 0.0.0.0 deliberately)")
-    serve.add_argument("--port", type=int, default=4566, help="port (default 4566; 0 picks a free one and prints it)")
+    serve.add_argument("--port", type=_port, default=4566, help="port (default 4566; 0 picks a free one and prints it)")
     serve.add_argument("--fixtures", help="JSON file whose sections replace the embedded default state")
     serve.add_argument("--verbose", action="store_true", help="log every request")
+    limits = serve.add_argument_group("limits")
+    limits.add_argument("--max-body-size", type=_positive_int, default=_DEFAULTS.max_body_size, metavar="BYTES",
+                        help=f"larger request bodies get a 413 in the service's format (default {_DEFAULTS.max_body_size})")
+    limits.add_argument("--max-header-size", type=_positive_int, default=_DEFAULTS.max_header_size, metavar="BYTES",
+                        help=f"request line and headers; larger gets a 431 (default {_DEFAULTS.max_header_size})")
+    limits.add_argument("--idle-timeout", type=_seconds, default=_DEFAULTS.idle_timeout, metavar="SECONDS",
+                        help=f"close a connection silent this long (default {_DEFAULTS.idle_timeout:g})")
+    limits.add_argument("--request-timeout", type=_seconds, default=_DEFAULTS.request_timeout, metavar="SECONDS",
+                        help=f"close a connection whose request has not arrived whole this long after it began (default {_DEFAULTS.request_timeout:g})")
+    limits.add_argument("--threads", type=_positive_int, default=_DEFAULTS.threads,
+                        help=f"worker threads that run requests (default {_DEFAULTS.threads})")
+    limits.add_argument("--connection-limit", type=_positive_int, default=_DEFAULTS.connection_limit, metavar="N",
+                        help=f"open connections; more wait to be accepted (default {_DEFAULTS.connection_limit})")
+    limits.add_argument("--request-log-size", type=_positive_int, default=1000, metavar="N",
+                        help="requests kept in the request log (default 1000)")
+    admin = serve.add_argument_group("admin API")
+    admin.add_argument("--admin-token", default=os.environ.get("MOCKCLOUD_ADMIN_TOKEN") or None,
+                       help="token the admin API requires (default $MOCKCLOUD_ADMIN_TOKEN; off loopback one is generated and printed)")
+    admin.add_argument("--allow-host", action="append", default=[], metavar="NAME[:PORT]",
+                       help="another Host name the admin API accepts (repeatable), e.g. the docker-compose service name")
     args = parser.parse_args(argv)
 
     from ..core.errors import MockCloudError
     from .live import LiveServer
+    from .serving import raise_open_files_limit
 
+    raise_open_files_limit(args.connection_limit)
     try:
-        server = LiveServer(args.host, args.port, fixtures=args.fixtures, quiet=not args.verbose)
-    except (MockCloudError, OSError) as exc:
-        print(f"mockcloud: {exc}", file=sys.stderr)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            server = LiveServer(
+                args.host,
+                args.port,
+                fixtures=args.fixtures,
+                quiet=not args.verbose,
+                max_body_size=args.max_body_size,
+                max_header_size=args.max_header_size,
+                idle_timeout=args.idle_timeout,
+                request_timeout=args.request_timeout,
+                threads=args.threads,
+                connection_limit=args.connection_limit,
+                admin_token=args.admin_token,
+                allowed_hosts=args.allow_host,
+                request_log_size=args.request_log_size,
+            )
+    except OSError as exc:
+        print(f"mockcloud: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    except (MockCloudError, ValueError) as exc:
+        print(f"mockcloud: {_one_line(str(exc) or type(exc).__name__)}", file=sys.stderr)
+        return 2
+    for warning in caught:
+        print(f"mockcloud: WARNING: {warning.message}", file=sys.stderr, flush=True)
+    if server.admin_token is not None and args.admin_token is None:
+        print(f"mockcloud: admin token (send as 'Authorization: Bearer TOKEN'): {server.admin_token}", flush=True)
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -35,6 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server._server.server_close()
+        server.stop()
     print("mockcloud server stopped", flush=True)
     return 0

@@ -1,30 +1,77 @@
-"""A mockcloud server on a werkzeug threaded server, in a background thread or in the foreground."""
+"""A mockcloud server on waitress, in a background thread or in the foreground."""
 from __future__ import annotations
 
+import secrets
+import sys
 import threading
+import warnings
 from pathlib import Path
+from typing import Iterable
 
-from werkzeug.serving import WSGIRequestHandler, make_server
-
+from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE, redact_target
 from .app import AdminApp, create_app
-
-
-class QuietHandler(WSGIRequestHandler):
-    """No per-request access log line: it costs more than answering the request."""
-
-    def log_request(self, code="-", size="-"):
-        pass
+from .guard import AdminGuard, is_loopback
+from .serving import ServerLimits, make_server
 
 
 class LiveServer:
-    """``with LiveServer() as server: server.url`` — a real HTTP endpoint on loopback."""
+    """``with LiveServer() as server: server.url`` — a real HTTP endpoint, on loopback unless told otherwise.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, fixtures: str | Path | None = None, app: AdminApp | None = None, quiet: bool = True):
-        self.app = app or create_app(fixtures)
-        self._server = make_server(host, port, self.app, threaded=True, request_handler=QuietHandler if quiet else None)
+    The keyword arguments after ``quiet`` are the server's limits (see
+    :class:`ServerLimits`). ``admin_token`` protects the admin API; bound off
+    loopback the server makes one if none is given (``server.admin_token``)
+    and warns, since anything on the network can then reach the emulator.
+    ``allowed_hosts`` are extra ``Host`` names (``name`` or ``name:port``)
+    that the admin API accepts besides the server's own. ``request_log_size``
+    bounds the request log (when the app is made here, from ``fixtures``).
+    A busy port raises ``OSError``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        fixtures: str | Path | None = None,
+        app: AdminApp | None = None,
+        quiet: bool = True,
+        max_body_size: int = ServerLimits.max_body_size,
+        max_header_size: int = ServerLimits.max_header_size,
+        idle_timeout: float = ServerLimits.idle_timeout,
+        request_timeout: float = ServerLimits.request_timeout,
+        threads: int = ServerLimits.threads,
+        connection_limit: int = ServerLimits.connection_limit,
+        admin_token: str | None = None,
+        allowed_hosts: Iterable[str] = (),
+        request_log_size: int = DEFAULT_LOG_SIZE,
+    ) -> None:
+        self.limits = ServerLimits(max_body_size, max_header_size, idle_timeout, request_timeout, threads, connection_limit)
+        if app is None:
+            app = create_app(fixtures, request_log_size=request_log_size)
+        self.app = app
         self.host = host
-        self.port = self._server.server_port
+        self.loopback = is_loopback(host)
+        if admin_token is not None and not admin_token:
+            raise ValueError("admin_token must not be empty")
+        if admin_token is None and not self.loopback:
+            admin_token = secrets.token_urlsafe(32)
+        self.admin_token = admin_token
+        allowed_hosts = tuple(allowed_hosts)
+        AdminGuard.for_bind(host, port, allowed_hosts=allowed_hosts)  # a bad entry raises ValueError before we bind
+        self._server = make_server(_AccessLog(app) if not quiet else app, host, port, self.limits)
+        self.port = self._server.port
+        app.guard = AdminGuard.for_bind(host, self.port, allowed_hosts=allowed_hosts, token=admin_token)
+        app.max_body_size = self.limits.max_body_size
         self._thread: threading.Thread | None = None
+        self._serving = threading.Event()
+        self._stopped = threading.Event()
+        if not self.loopback:
+            warnings.warn(
+                f"mockcloud server bound to {host}, off loopback: anything that reaches this address can use the emulator "
+                "with its example credentials; the admin API needs the admin token",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     @property
     def url(self) -> str:
@@ -36,16 +83,35 @@ class LiveServer:
         return self.app.cloud
 
     def serve_forever(self) -> None:
-        self._server.serve_forever()
+        """Serve in this thread until :meth:`stop` (from another thread) or Ctrl-C."""
+        self._serving.set()
+        try:
+            self._server.run()  # returns on KeyboardInterrupt too, after stopping the workers
+        finally:
+            self._server.task_dispatcher.shutdown(timeout=5)
+            if self._server._map:
+                self._server.close_all()
+            self._stopped.set()
 
     def start(self) -> "LiveServer":
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"mockcloud-server-{self.port}", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name=f"mockcloud-server-{self.port}", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop serving and close every connection; safe to call twice."""
+        server = self._server
+        if not self._stopped.is_set():
+            if self._serving.is_set():
+                try:
+                    server.trigger.pull_trigger(server.close_all)  # closed in the loop's own thread
+                except OSError:
+                    pass  # the loop already closed its trigger: it is ending
+                self._stopped.wait(timeout=10)
+            else:  # never served (or not yet): no loop runs, so close here; a loop starting now ends at once
+                server.close_all()
+                server.task_dispatcher.shutdown(timeout=5)
+                self._stopped.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -54,3 +120,19 @@ class LiveServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class _AccessLog:
+    """``--verbose``: one line per request on stderr (method, path, status)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        target = redact_target(environ.get("REQUEST_URI") or environ.get("PATH_INFO", ""))
+
+        def logged(status, headers, exc_info=None):
+            print(f'{environ.get("REMOTE_ADDR", "-")} "{environ["REQUEST_METHOD"]} {target}" {status.split(" ", 1)[0]}', file=sys.stderr, flush=True)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, logged)

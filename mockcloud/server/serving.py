@@ -1,0 +1,238 @@
+"""The HTTP server under ``mockcloud server`` and ``LiveServer``: waitress, with limits.
+
+waitress was chosen by measuring it against werkzeug's development server,
+cheroot and granian (``benchmarks/compare_servers.py``; the figures are in the
+README): its I/O loop holds idle and slow connections without a thread each,
+it buffers a request (to a temporary file past 512 KiB) before a worker sees
+it, so a worker never waits on a slow client, and it bounds every part of a
+request. What we add is small: a body over the limit is answered by the
+application, in the format of the service it was for (waitress's own answer
+is plain text), and a request must arrive whole within ``request_timeout``
+(waitress closes only connections that are silent for ``idle_timeout``, so a
+client trickling a byte at a time would otherwise hold its connection).
+
+Both timeouts run on the monotonic clock: waitress reads ``time.time()``,
+which a test that moves time (time-machine, freezegun, the mock's own clock
+in-process) would make jump, closing live connections mid-request.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from dataclasses import dataclass
+
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask, WSGITask
+from waitress.utilities import RequestEntityTooLarge
+
+from .app import DEFAULT_MAX_BODY_SIZE, TOO_LARGE
+
+try:
+    import resource
+except ImportError:  # Windows: no descriptor limit to respect
+    resource = None  # type: ignore[assignment]
+
+# the waitress listener and its wake-up pipe count against waitress's connection limit
+_OWN_DESCRIPTORS = 2
+# descriptors kept free below the soft RLIMIT_NOFILE for files, pipes and the temp files of large bodies
+_SPARE_DESCRIPTORS = 64
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """The server's limits. Every one bounds what a client can make the server hold.
+
+    - ``max_body_size``: bytes of a request body; more is answered 413 in the service's format.
+    - ``max_header_size``: bytes of the request line and headers; more is answered 431.
+    - ``idle_timeout``: seconds a connection may stay silent (between requests, or stalled in one).
+    - ``request_timeout``: seconds a client has to send one whole request once it began.
+    - ``threads``: the worker pool that runs the application.
+    - ``connection_limit``: open client connections; beyond it new ones wait in the listen backlog.
+    """
+
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    max_header_size: int = 64 * 1024
+    idle_timeout: float = 60.0
+    request_timeout: float = 30.0
+    threads: int = 4
+    connection_limit: int = 2048
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_size", "max_header_size", "threads", "connection_limit"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive whole number, not {value!r}")
+        for name in ("idle_timeout", "request_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 86400 * 365:
+                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+
+
+class _Monotonic:
+    # not a module attribute: freezegun swaps the time functions it finds in modules' globals
+    now = time.monotonic
+
+
+class _Parser(HTTPRequestParser):
+    """waitress's parser, remembering when the request began (for ``request_timeout``)."""
+
+    def __init__(self, adj: Adjustments) -> None:
+        super().__init__(adj)
+        self.started = _Monotonic.now()
+
+
+class _ErrorTask(WSGITask):
+    """waitress's plain-text error answers (400, 431, ...), except for a body over the limit.
+
+    That one goes to the application, marked, so that the service the request
+    was for answers the 413 in its own format. The rest of the body is never
+    read, so the connection closes after the answer.
+    """
+
+    def execute(self) -> None:
+        if isinstance(self.request.error, RequestEntityTooLarge):
+            self.set_close_on_finish()
+            super().execute()
+        else:
+            self.complete = True  # what ErrorTask declares: there is no start_response
+            ErrorTask.execute(self)
+
+    def get_environment(self) -> dict:
+        environ = super().get_environment()
+        environ[TOO_LARGE] = True
+        return environ
+
+
+class _Channel(HTTPChannel):
+    error_task_class = _ErrorTask
+    parser_class = _Parser
+    _seen = 0.0
+
+    @property
+    def last_activity(self) -> float:
+        return self._seen
+
+    @last_activity.setter
+    def last_activity(self, wall_clock: float) -> None:
+        self._seen = _Monotonic.now()  # waitress sets time.time(); we keep the monotonic moment
+
+
+class Server(TcpWSGIServer):
+    """A waitress TCP server on a socket we bound, closing requests that take too long to arrive."""
+
+    channel_class = _Channel
+    request_timeout = ServerLimits.request_timeout
+    _next_cleanup = 0.0
+
+    def readable(self) -> bool:
+        now = _Monotonic.now()
+        if now >= self._next_cleanup:
+            self._next_cleanup = now + self.adj.cleanup_interval
+            self._close_stale(now)
+        self.next_channel_cleanup = float("inf")  # waitress's own maintenance, on the wall clock, never runs
+        return super().readable()
+
+    def maintenance(self, now: float) -> None:
+        """Replaced by :meth:`_close_stale` (monotonic clock)."""
+
+    def _close_stale(self, now: float) -> None:
+        """Close connections silent for ``idle_timeout`` and requests not whole after ``request_timeout``."""
+        idle_cutoff = now - self.adj.channel_timeout
+        request_cutoff = now - self.request_timeout
+        for channel in list(self.active_channels.values()):
+            request = channel.request
+            if (not channel.requests and channel.last_activity < idle_cutoff) or (request is not None and request.started < request_cutoff):
+                channel.will_close = True
+
+    @property
+    def port(self) -> int:
+        return self.socket.getsockname()[1]
+
+    def close_all(self) -> None:
+        """Close the listener and every connection; ``run()`` returns once its map is empty.
+
+        Run it in the loop's thread (``trigger.pull_trigger(server.close_all)``)
+        while ``run()`` runs, or directly when it does not.
+        """
+        for dispatcher in list(self._map.values()):
+            if dispatcher is not self and dispatcher is not self.trigger:
+                dispatcher.handle_close()
+        self.close()  # the listener and the trigger
+
+
+def usable_connection_limit(wanted: int) -> int:
+    """``wanted``, or less if the soft limit on open files would make accept() fail first.
+
+    waitress would otherwise spin on a listener it cannot accept from.
+    """
+    if resource is None:
+        return wanted
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, soft - _SPARE_DESCRIPTORS))
+
+
+def raise_open_files_limit(connections: int) -> None:
+    """Raise this process's soft RLIMIT_NOFILE (up to the hard limit) to fit ``connections``.
+
+    For the ``mockcloud server`` process only: a library must not change its host's limits.
+    """
+    if resource is None:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + _SPARE_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host``:``port`` (IPv4 first when a name has both). A busy port raises OSError."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = sorted(infos, key=lambda info: info[0] != socket.AF_INET)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart at once; a live listener still refuses
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        sock.listen(1024)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def make_server(app, host: str, port: int, limits: ServerLimits = ServerLimits()) -> Server:
+    """``app`` served by waitress with ``limits`` on ``host``:``port`` (0: a free port); not yet running."""
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth is N" on every busy moment
+    sock = bind(host, port)
+    try:
+        adj = Adjustments(
+            threads=limits.threads,
+            connection_limit=usable_connection_limit(limits.connection_limit) + _OWN_DESCRIPTORS,
+            max_request_header_size=limits.max_header_size,
+            max_request_body_size=limits.max_body_size + 1,  # waitress refuses at >= its limit
+            asyncore_use_poll=True,  # select() cannot watch descriptors above 1023
+            clear_untrusted_proxy_headers=False,  # the emulator sees the headers the client sent (and signed)
+            ident="mockcloud",
+            backlog=1024,
+        )
+        # waitress takes whole seconds here; both are only compared with time.time()
+        adj.channel_timeout = limits.idle_timeout
+        adj.cleanup_interval = max(0.25, min(10.0, limits.idle_timeout / 4, limits.request_timeout / 4))
+        sockinfo = (sock.family, sock.type, sock.proto, sock.getsockname())
+        server = Server(app, _sock=sock, adj=adj, bind_socket=False, sockinfo=sockinfo)
+    except BaseException:
+        sock.close()
+        raise
+    server.request_timeout = limits.request_timeout
+    return server
