@@ -15,7 +15,7 @@ from mockcloud.core.service import ServiceProtocol
 
 NAME = "echo"
 HOST = "echo.mockcloud.test"
-CLAIMS = Claims(hosts=(HOST,))
+CLAIMS = Claims(hosts=(HOST,), server_path_prefixes=("/echo", "/bytes", "/redirect"))
 
 
 class EchoProtocol(ServiceProtocol):

@@ -191,6 +191,52 @@ def test_each_client_raises_in_process_what_it_raises_on_a_real_socket(client, f
     assert [r.fault for r in echo.requests] == [fault]
 
 
+@pytest.fixture(scope="module")
+def server():
+    from mockcloud.server import LiveServer, create_app
+
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setitem(SERVICE_PACKAGES, "echo", "tests.echo_service")
+    try:
+        with LiveServer(app=create_app(services=["echo", "licensemanager"]), idle_timeout=10) as live:
+            yield live
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_the_server_fails_the_socket_as_the_network_would(client, fault, server):
+    """Against ``mockcloud server``, the fault happens on the real socket: the same exception again."""
+    call = CLIENTS[client]
+    with misbehaving_server(fault) as base:
+        expected = raised(lambda: call(base))
+    server.cloud.reset()
+    server.cloud.faults.add("echo", network=fault, count=1)
+    got = raised(lambda: call(server.url))
+    assert got == expected, f"{client} under {fault}"
+    assert [r.fault for r in server.cloud.requests] == [fault]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_botocore_meets_the_servers_faults_as_a_real_sockets(fault, server):
+    with misbehaving_server(fault) as base:
+        expected = raised(lambda: lm(base).get_access_token(Token="x"))
+    server.cloud.reset()
+    token = lm_client(server.url).create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="nf")["Token"]
+    server.cloud.faults.add("licensemanager", "GetAccessToken", network=fault, count=1)
+    assert raised(lambda: lm(server.url).get_access_token(Token=token)) == expected
+
+
+def test_a_committed_then_lost_reply_took_effect_on_the_server(server):
+    server.cloud.reset()
+    server.cloud.faults.add("licensemanager", "CreateToken", network="reset_after_commit", count=1)
+    with pytest.raises(Exception) as lost:
+        lm(server.url).create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="lost")
+    assert type(lost.value).__name__ == "ConnectionClosedError"
+    assert len(server.cloud.licensemanager.tokens) == 1  # the token exists: only the reply was lost
+
+
 # ---- botocore and aiobotocore, whose retry logic must see what it sees in production --------
 
 

@@ -19,6 +19,9 @@ from .router import Router
 
 # Set in the environ by an interceptor when another mock (moto, an outer responses) lies beyond it.
 OTHERS_ANSWER = "mockcloud.others_answer"
+# Present in the environ when the server can fail a connection on its socket; the application puts the
+# faulted reply there, and the server delivers the fault instead of an HTTP answer.
+NETWORK_FAULT = "mockcloud.network_fault"
 
 
 class Application:
@@ -48,6 +51,11 @@ class Application:
             reply = _unclaimed_reply(self._request_class(environ))
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.fault is not None and NETWORK_FAULT in environ:
+            # the server fails the connection as the fault says, instead of sending this reply
+            environ[NETWORK_FAULT] = reply
+            start_response("500 Internal Server Error", [("Content-Length", "0")])
+            return [b""]
         start_response(reply.status_line, reply.headers)
         return [reply.body]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from .errors import MockCloudError
+from .request import Reply
 
 
 def _expect(name: str, value, kinds, optional: bool = True) -> None:
@@ -268,3 +269,13 @@ class Faults:
                 if rule.throttle or rule.error or rule.status or rule.network:
                     return Verdict(latency, rule.throttle, None, rule.error, rule.status, rule.message, rule.network)
         return Verdict(latency) if latency else None
+
+
+def fault_bytes(reply: Reply) -> bytes:
+    """What reaches the client before a faulted connection ends, for the faults that send anything."""
+    if reply.fault == "truncated":
+        whole = reply.http_bytes(close=False)
+        return whole[: len(whole) - max(1, len(reply.body) // 2)]
+    if reply.fault == "malformed":
+        return b"\x8f\x00\x17mockcloud: not HTTP at all\r\n\r\n"
+    return b""

@@ -47,6 +47,20 @@ class Reply:
     def header(self, name: str) -> str | None:
         return header_value(self.headers, name)
 
+    def http_bytes(self, *, close: bool = True) -> bytes:
+        """The bytes a server sends for this reply (with Content-Length; Connection: close when asked)."""
+        lines = [f"HTTP/1.1 {self.status} {self.reason}"]
+        has_length = False
+        for name, value in self.headers:
+            if name.lower() == "content-length":
+                has_length = True
+            lines.append(f"{name}: {value}")
+        if not has_length:
+            lines.append(f"Content-Length: {len(self.body)}")
+        if close:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
+
 
 def header_value(pairs, name: str) -> str | None:
     """The first value of header ``name`` among (name, value) pairs, case-insensitively."""

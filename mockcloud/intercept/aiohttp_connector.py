@@ -15,11 +15,11 @@ from aiohttp.client_proto import ResponseHandler
 from aiohttp.connector import BaseConnector, Connection
 
 from .. import intercept
-from ..core.faults import STALL_LIMIT
+from ..core.faults import STALL_LIMIT, fault_bytes
 from ..core.request import Reply
 from . import misbehave
 from .chain import Interceptor, blocked_error
-from .wire import RequestAssembler, answer_raw, render
+from .wire import RequestAssembler, answer_raw
 
 AiohttpUnmockedRequest = blocked_error(aiohttp.ClientConnectionError)
 
@@ -57,13 +57,13 @@ class MemoryTransport(asyncio.Transport):
         if reply.fault is not None:
             self._loop.call_later(reply.delay, self._fail, reply)
         else:
-            self._loop.call_later(reply.delay, self._protocol.data_received, render(reply))
+            self._loop.call_later(reply.delay, self._protocol.data_received, reply.http_bytes())
 
     def _fail(self, reply: Reply) -> None:
         """What asyncio's socket transport tells the protocol when the peer fails the connection so."""
         if self._closing:
             return
-        data = misbehave.fault_bytes(reply)
+        data = fault_bytes(reply)
         if data:
             self._protocol.data_received(data)
         if reply.fault in ("reset", "reset_after_commit"):

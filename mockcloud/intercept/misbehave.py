@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any, Iterator
 
-from ..core.faults import STALL_LIMIT
+from ..core.faults import STALL_LIMIT, fault_bytes
 from ..core.request import Reply
 
 _pending: contextvars.ContextVar[Reply | None] = contextvars.ContextVar("mockcloud_network_fault", default=None)
@@ -49,18 +49,6 @@ def take() -> Reply | None:
     if reply is not None:
         _pending.set(None)
     return reply
-
-
-def fault_bytes(reply: Reply) -> bytes:
-    """What reaches the client before the connection ends, for the faults that send anything."""
-    if reply.fault == "truncated":
-        from .wire import render
-
-        whole = render(reply, close=False)
-        return whole[: len(whole) - max(1, len(reply.body) // 2)]
-    if reply.fault == "malformed":
-        return b"\x8f\x00\x17mockcloud: not HTTP at all\r\n\r\n"
-    return b""
 
 
 class FaultStream(io.RawIOBase):

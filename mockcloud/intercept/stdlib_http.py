@@ -17,7 +17,7 @@ from ..core.errors import UnmockedRequestError
 from ..core.request import Reply
 from . import misbehave
 from .chain import Interceptor
-from .wire import RequestAssembler, answer_raw, render
+from .wire import RequestAssembler, answer_raw
 
 
 class StdlibUnmockedRequest(UnmockedRequestError):
@@ -86,7 +86,7 @@ class MemorySocket:
             if reply.fault is not None:
                 self._response = io.BufferedReader(FaultyResponse(reply, self._timeout))
             else:
-                self._response = SlowResponse(render(reply), reply if reply.delay else None, self._timeout)
+                self._response = SlowResponse(reply.http_bytes(), reply if reply.delay else None, self._timeout)
             self._request = RequestAssembler()
 
     send = sendall

@@ -77,18 +77,3 @@ def answer_raw(scheme: str, host: str, port: int, request: RequestAssembler, blo
     target = request.target
     url = target if target.startswith(("http://", "https://")) else f"{scheme}://{netloc}{target}"
     return intercept.answer(request.method, url, request.headers, request.body, blocked, wait=wait)
-
-
-def render(reply: Reply, *, close: bool = True) -> bytes:
-    """The bytes a server sends for ``reply`` (with Content-Length; Connection: close when asked)."""
-    lines = [f"HTTP/1.1 {reply.status} {reply.reason}"]
-    has_length = False
-    for name, value in reply.headers:
-        if name.lower() == "content-length":
-            has_length = True
-        lines.append(f"{name}: {value}")
-    if not has_length:
-        lines.append(f"Content-Length: {len(reply.body)}")
-    if close:
-        lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + reply.body

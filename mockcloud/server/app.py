@@ -17,7 +17,7 @@ from .guard import LOOPBACK_NAMES, AdminGuard
 ADMIN_PREFIX = "/_mockcloud/"
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
 TOO_LARGE = "mockcloud.too_large"  # set by the server when it stopped reading a body over the limit
-_FAULT_FIELDS = {"service", "operation", "error", "status", "throttle", "latency", "count", "probability", "message"}
+_FAULT_FIELDS = {"service", "operation", "error", "status", "throttle", "latency", "count", "probability", "message", "network"}
 _LIMIT_FIELDS = {"service", "operation", "rate", "burst"}
 # what bad input raises on its way through json and the mock's setters; each is the client's fault
 _BAD_INPUT = (MockCloudError, ValueError, TypeError, LookupError, OverflowError, AttributeError, RecursionError)

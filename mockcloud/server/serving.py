@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import struct
 import time
 from dataclasses import dataclass
 
@@ -29,6 +30,9 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, WSGITask
 from waitress.utilities import RequestEntityTooLarge
 
+from ..core.app import NETWORK_FAULT
+from ..core.faults import fault_bytes
+from ..core.request import Reply
 from .app import DEFAULT_MAX_BODY_SIZE, TOO_LARGE
 
 try:
@@ -107,7 +111,45 @@ class _ErrorTask(WSGITask):
         return environ
 
 
+class _Task(WSGITask):
+    """waitress's task, which can fail its connection the way a network does (``cloud.faults``'s ``network``).
+
+    The application leaves the faulted reply in the environ; then nothing of
+    its answer is written, and the socket is reset, closed after garbage or
+    half a reply, or left silent until the client gives up.
+    """
+
+    def get_environment(self) -> dict:
+        environ = super().get_environment()
+        environ.setdefault(NETWORK_FAULT, None)
+        return environ
+
+    def _fault(self) -> Reply | None:
+        environ = self.environ
+        return environ.get(NETWORK_FAULT) if environ is not None else None
+
+    def write(self, data: bytes) -> None:
+        if self._fault() is None:
+            super().write(data)
+
+    def finish(self) -> None:
+        reply = self._fault()
+        if reply is None:
+            super().finish()
+            return
+        self.wrote_header = True
+        if reply.fault in ("reset", "reset_after_commit"):
+            self.channel.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_on_finish = True
+        elif reply.fault != "stall":  # a stall writes nothing and keeps the connection: the client's timeout ends it
+            data = fault_bytes(reply)
+            if data:
+                self.channel.write_soon(data)
+            self.close_on_finish = True
+
+
 class _Channel(HTTPChannel):
+    task_class = _Task
     error_task_class = _ErrorTask
     parser_class = _Parser
     _seen = 0.0
