@@ -641,7 +641,7 @@ def router_of(cloud):
     from mockcloud.core.request import Request, build_environ
     from mockcloud.mock import MockCloud
 
-    route = (cloud or MockCloud(intercept=False, patch_time=False)).app._router().route
+    route = (cloud or MockCloud(intercept=False, patch_time=False)).services.router().route
 
     def service_of(case: Case, host: str) -> str | None:
         headers = [(n, v.decode("latin-1") if isinstance(v, bytes) else v.encode("utf-8", "surrogatepass").decode("latin-1")) for n, v in case.headers]

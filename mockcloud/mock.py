@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import random
 import sys
 import threading
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from . import intercept
 from .core.app import Application
@@ -17,68 +16,26 @@ from .core.clock import Clock
 from .core.credentials import Credentials
 from .core.errors import MockCloudError
 from .core.faults import Faults
-from .core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE, RequestLog
+from .core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
+from .core.log import RequestLog
 from .core.oidc import TrustedIssuers
-from .core.router import Router
-from .core.service import ServiceContext
+from .core.passthrough import Passthrough
+from .core.registry import ServiceRegistry
+from .environment import MOTO_AWS_KEY, FakeAwsEnvironment
 from .services import SERVICE_PACKAGES, load
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from .core.service import ServiceProtocol
+    from .services.amplifyuibuilder.model import AmplifyUIBuilderModel
+    from .services.devpay.model import DevpayModel
+    from .services.licensemanager.model import LicenseManagerModel
+    from .services.sts.model import StsModel
+    from .services.userapi.model import UserApiModel
+    from .services.wuying.model import WuyingModel
 
-MOTO_AWS_KEY = ("FOOBARKEY", "FOOBARSECRET")  # moto's mock_aws puts these in the environment
-
-
-class FakeAwsEnvironment:
-    """Fake AWS keys in ``os.environ`` while a mock runs, as moto sets them, so real keys are never used.
-
-    Real keys (and any session token) are replaced by the mock's first key
-    pair (``testing``/``testing`` by default); moto's fake pair, when found,
-    is kept, and accepted. On stop, each variable goes back to what it was
-    only if it still holds what we set: another mock that changed it since
-    owns it now.
-    """
-
-    def __init__(self) -> None:
-        self._set: dict[str, tuple[str | None, str | None]] = {}  # name -> (value before, value we set)
-        self._session: Any = None  # boto3's default session before we started
-
-    def start(self, key: str, secret: str) -> None:
-        env = os.environ
-        found = (env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY"))
-        wanted: dict[str, str | None] = {}
-        if found not in ((key, secret), MOTO_AWS_KEY):
-            wanted = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": None, "AWS_SECURITY_TOKEN": None}
-        if not env.get("AWS_DEFAULT_REGION") and not env.get("AWS_REGION"):
-            wanted["AWS_DEFAULT_REGION"] = "us-east-1"
-        self._set = {}
-        boto3 = sys.modules.get("boto3")
-        self._session = getattr(boto3, "DEFAULT_SESSION", None)
-        if boto3 is not None:  # its cached credentials would outlive the environment's (moto does the same)
-            boto3.DEFAULT_SESSION = None
-        for name, value in wanted.items():
-            before = env.get(name)
-            if before == value:
-                continue
-            self._set[name] = (before, value)
-            if value is None:
-                del env[name]
-            else:
-                env[name] = value
-
-    def stop(self) -> None:
-        env = os.environ
-        for name, (before, ours) in self._set.items():
-            if env.get(name) != ours:
-                continue  # changed since: whoever changed it restores it
-            if before is None:
-                env.pop(name, None)
-            else:
-                env[name] = before
-        self._set = {}
-        boto3 = sys.modules.get("boto3")
-        if boto3 is not None:
-            boto3.DEFAULT_SESSION = self._session
-        self._session = None
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C", bound=type)
 
 
 class MockCloud:
@@ -87,23 +44,25 @@ class MockCloud:
     Use it as ``@mock_cloud``, ``with mock_cloud() as cloud:``, or
     ``cloud.start()`` / ``cloud.stop()``. Starting gives fresh state.
 
-    Options: ``services`` (a name or names; default all), ``passthrough``
-    (hosts, ``*.suffix`` or URLs that may reach the real network — or the
-    outer mock that handled them before), ``fixtures`` (a JSON file whose
-    sections replace the embedded defaults), ``settings`` (per service,
-    checked against its schema), ``patch_time`` (the clock moves
-    ``time.time()`` too), ``fake_credentials`` (fake AWS keys in the
-    environment while running), ``allow_loopback`` (sockets to loopback stay
-    open for the test's own servers).
+    :param services: a name or names of the services to emulate (default: all).
+    :param passthrough: hosts (``"api.example.com"``, ``"*.example.com"`` or URLs) that may
+        go past the mock: to the mock that handled the client library before it, else the network.
+    :param fixtures: a JSON file whose sections replace the embedded default state.
+    :param settings: per service, checked against its schema (``{"licensemanager": {...}}``).
+    :param patch_time: whether the clock moves ``time.time()`` and ``datetime.now()`` too.
+    :param intercept: whether to catch this process's HTTP clients (off in server mode).
+    :param fake_credentials: whether to put fake AWS keys in the environment while running.
+    :param allow_loopback: whether the network guard lets sockets reach loopback.
+    :param request_log_size: how many requests ``cloud.requests`` keeps.
     """
 
     def __init__(
         self,
-        services: Iterable[str] | None = None,
+        services: str | Iterable[str] | None = None,
         *,
         passthrough: Iterable[str] = (),
         fixtures: str | Path | None = None,
-        settings: dict[str, dict] | None = None,
+        settings: dict[str, dict[str, Any]] | None = None,
         patch_time: bool = True,
         intercept: bool = True,
         fake_credentials: bool = True,
@@ -117,8 +76,7 @@ class MockCloud:
         if unknown:
             raise MockCloudError(f"unknown service(s) {unknown}; known: {sorted(SERVICE_PACKAGES)}")
         self.service_names = names
-        self.passthrough = tuple(passthrough)
-        self._pass_hosts, self._pass_suffixes = _passthrough_matchers(self.passthrough)
+        self.passthrough = Passthrough(passthrough)
         self.fixtures_path = fixtures
         self.settings = settings or {}
         unknown = [n for n in self.settings if n not in names]
@@ -145,12 +103,14 @@ class MockCloud:
         self.random = random.Random()  # every random choice of the fault layer (seedable)
         self.faults = Faults(self.clock.time, self.service_names, self.random)
         self.requests = RequestLog(self.request_log_size)
-        self._credentials: Credentials | None = None
         self.issuers = TrustedIssuers()  # web-identity token issuers its services register and trust
-        self._fixtures: dict | None = None
-        self._built: dict[str, Any] = {}
-        self._router: Router | None = None
-        self.app = Application(self._get_router, self.service, self.faults, self.requests, self.clock.time)
+        self._credentials: Credentials | None = None
+        self._fixtures: dict[str, Any] | None = None
+        self.services = ServiceRegistry(
+            self.service_names, load, clock=self.clock, credentials=lambda: self.credentials,
+            fixtures=lambda: self.fixtures, settings=self.settings, issuers=self.issuers,
+        )
+        self.app = Application(self.services, self.faults, self.requests, self.clock.time)
 
     def reset(self) -> None:
         """Back to the fixtures' state: services, keys, faults, request log and clock."""
@@ -159,7 +119,8 @@ class MockCloud:
             self._fresh()
 
     @property
-    def fixtures(self) -> dict:
+    def fixtures(self) -> dict[str, Any]:
+        """This mock's own copy of its fixtures (the embedded defaults, or its file's sections over them)."""
         if self._fixtures is None:
             from .core import fixtures
 
@@ -168,6 +129,7 @@ class MockCloud:
 
     @property
     def credentials(self) -> Credentials:
+        """The key pairs the emulated services accept."""
         if self._credentials is None:
             with self._lock:
                 if self._credentials is None:
@@ -178,67 +140,52 @@ class MockCloud:
                     self._credentials = credentials
         return self._credentials
 
-    def _get_router(self) -> Router:
-        router = self._router
-        if router is None:
-            with self._lock:
-                router = self._router
-                if router is None:
-                    router = Router.build((self._static_claims(name), name) for name in self.service_names)
-                    self._router = router
-        return router
+    def protocol(self, name: str) -> ServiceProtocol:
+        """The wire protocol object of one service; its model is ``.model`` (and ``cloud.<name>``)."""
+        return self.services.protocol(name)
 
-    def _static_claims(self, name: str):
-        package = load(name)
-        if hasattr(package, "claims"):
-            return package.claims(self.fixtures.get(name, {}))
-        return package.CLAIMS
+    # the service handles: each service's model and its test-side helpers, typed for completion
+    @property
+    def licensemanager(self) -> LicenseManagerModel:
+        return self.protocol("licensemanager").model  # type: ignore[no-any-return]
 
-    def _claim(self, name: str, claims) -> None:
-        """Routes a service adds at run time (a new mount, say)."""
-        self._get_router().add(claims, name)
+    @property
+    def sts(self) -> StsModel:
+        return self.protocol("sts").model  # type: ignore[no-any-return]
 
-    def service(self, name: str):
-        """The wire protocol object of one service (its model is ``.model``)."""
-        built = self._built.get(name)
-        if built is None:
-            if name not in self.service_names:
-                raise MockCloudError(f"service {name!r} is not part of this mock (services={list(self.service_names)})")
-            with self._lock:
-                built = self._built.get(name)
-                if built is None:
-                    context = ServiceContext(
-                        name=name,
-                        clock=self.clock,
-                        credentials=self.credentials,
-                        fixtures=self.fixtures.get(name, {}),
-                        settings=dict(self.settings.get(name, {})),
-                        claim=functools.partial(self._claim, name),
-                        issuers=self.issuers,
-                    )
-                    built = load(name).build(context)
-                    self._built[name] = built
-        return built
+    @property
+    def amplifyuibuilder(self) -> AmplifyUIBuilderModel:
+        return self.protocol("amplifyuibuilder").model  # type: ignore[no-any-return]
 
-    def __getattr__(self, name: str):
-        # cloud.licensemanager, cloud.devpay, ...: the service's model and test helpers
+    @property
+    def devpay(self) -> DevpayModel:
+        return self.protocol("devpay").model  # type: ignore[no-any-return]
+
+    @property
+    def wuying(self) -> WuyingModel:
+        return self.protocol("wuying").model  # type: ignore[no-any-return]
+
+    @property
+    def userapi(self) -> UserApiModel:
+        return self.protocol("userapi").model  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        # a service registered at run time (a test's own) has no property: its model by name
         if name in SERVICE_PACKAGES:
-            return self.service(name).model
+            return self.protocol(name).model
         raise AttributeError(name)
 
-    def passes(self, host: str) -> bool:
-        """Whether requests to ``host`` may reach the real network."""
-        if not self._pass_hosts and not self._pass_suffixes:
-            return False
-        host = host.lower()
-        return host in self._pass_hosts or any(host.endswith(s) for s in self._pass_suffixes)
+    def allows_passthrough(self, host: str) -> bool:
+        """Whether requests to ``host`` may go past the mock (to another mock, or the network)."""
+        return self.passthrough.allows(host)
 
     # ---- lifecycle --------------------------------------------------------
     @property
     def active(self) -> bool:
         return self._depth > 0
 
-    def start(self) -> "MockCloud":
+    def start(self) -> MockCloud:
+        """Start (fresh state), or enter again (state kept until the outermost stop)."""
         with self._lock:
             from .core import fixtures as fixtures_module
 
@@ -267,45 +214,54 @@ class MockCloud:
             self._environment.stop()
             self.clock.close()
 
-    def __enter__(self) -> "MockCloud":
+    def __enter__(self) -> MockCloud:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # ---- decorator --------------------------------------------------------
-    def __call__(self, target: F) -> F:
+    @overload
+    def __call__(self, target: C) -> C: ...
+
+    @overload
+    def __call__(self, target: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]: ...
+
+    @overload
+    def __call__(self, target: Callable[P, R]) -> Callable[P, R]: ...
+
+    def __call__(self, target: Any) -> Any:
         if isinstance(target, type):
             return self._decorate_class(target)
         if inspect.iscoroutinefunction(target):
 
             @functools.wraps(target)
-            async def async_wrapper(*args, **kwargs):
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 with self:
                     return await target(*args, **kwargs)
 
-            return async_wrapper  # type: ignore[return-value]
+            return async_wrapper
 
         @functools.wraps(target)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             with self:
                 return target(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
-    def _decorate_class(self, cls: type) -> type:
+    def _decorate_class(self, cls: C) -> C:
         unittest = sys.modules.get("unittest")  # a TestCase means unittest is imported already
         if unittest is not None and issubclass(cls, unittest.TestCase):
             original_setup = cls.setUp
             mock = self
 
             @functools.wraps(original_setup)
-            def setUp(test_self, *args, **kwargs):
+            def setUp(test_self: Any, *args: Any, **kwargs: Any) -> Any:
                 mock.start()
                 test_self.addCleanup(mock.stop)
                 return original_setup(test_self, *args, **kwargs)
 
-            cls.setUp = setUp
+            cls.setUp = setUp  # type: ignore[attr-defined]
             return cls
         for attr, value in list(vars(cls).items()):
             if attr.startswith("test") and callable(value):
@@ -317,32 +273,66 @@ class MockCloud:
         return f"<MockCloud {state} services={list(self.service_names)}>"
 
 
-def _passthrough_matchers(entries: Iterable[str]) -> tuple[frozenset, tuple]:
-    hosts, suffixes = set(), []
-    for entry in entries:
-        entry = entry.strip().lower()
-        if "://" in entry:
-            entry = urlsplit(entry).hostname or ""
-        if entry.startswith("*."):
-            suffixes.append(entry[1:])
-        elif entry.startswith("."):
-            suffixes.append(entry)
-        elif entry:
-            hosts.add(entry)
-    return frozenset(hosts), tuple(suffixes)
+@overload
+def mock_cloud(
+    target: None = None,
+    /,
+    *,
+    services: str | Iterable[str] | None = None,
+    passthrough: Iterable[str] = (),
+    fixtures: str | Path | None = None,
+    settings: dict[str, dict[str, Any]] | None = None,
+    patch_time: bool = True,
+    fake_credentials: bool = True,
+    allow_loopback: bool = True,
+    request_log_size: int = DEFAULT_LOG_SIZE,
+) -> MockCloud: ...
 
 
-def mock_cloud(target: Any = None, /, **options: Any):
-    """``@mock_cloud``, ``@mock_cloud(...)``, ``with mock_cloud(...) as cloud``."""
+@overload
+def mock_cloud(
+    target: str | Iterable[str],
+    /,
+    *,
+    passthrough: Iterable[str] = (),
+    fixtures: str | Path | None = None,
+    settings: dict[str, dict[str, Any]] | None = None,
+    patch_time: bool = True,
+    fake_credentials: bool = True,
+    allow_loopback: bool = True,
+    request_log_size: int = DEFAULT_LOG_SIZE,
+) -> MockCloud: ...
+
+
+@overload
+def mock_cloud(target: C, /) -> C: ...
+
+
+@overload
+def mock_cloud(target: Callable[P, Awaitable[R]], /) -> Callable[P, Awaitable[R]]: ...
+
+
+@overload
+def mock_cloud(target: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+def mock_cloud(target: Any = None, /, **options: Any) -> Any:
+    """``@mock_cloud``, ``@mock_cloud(...)``, ``with mock_cloud(...) as cloud``, ``mock_cloud("licensemanager")``.
+
+    Bare on a function, an ``async def`` or a class, it runs each call (each
+    ``test*`` method; a ``unittest.TestCase``'s ``setUp`` to its cleanup)
+    inside a fresh mock; called, it returns a :class:`MockCloud` with the
+    options given, which is itself a decorator and a context manager.
+    """
     if target is None:
         return MockCloud(**options)
-    if callable(target) and not isinstance(target, (list, tuple)):
+    if callable(target) and not isinstance(target, (str, list, tuple)):
         return MockCloud(**options)(target)
     return MockCloud(target, **options)
 
 
-def _service_shortcut(name: str):
-    def shortcut(target: Any = None, /, **options: Any):
+def _service_shortcut(name: str) -> Callable[..., Any]:
+    def shortcut(target: Any = None, /, **options: Any) -> Any:
         options["services"] = [name]
         return mock_cloud(target, **options)
 
@@ -352,5 +342,5 @@ def _service_shortcut(name: str):
 
 
 def current_mock() -> MockCloud | None:
-    """The innermost active in-process mock, if any."""
+    """The mock this thread started last, else the innermost active in-process mock, if any."""
     return intercept.current()  # type: ignore[return-value]

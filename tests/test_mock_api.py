@@ -43,7 +43,7 @@ def test_called_decorator_with_options():
         return current_mock()
 
     mock = inner()
-    assert mock.service_names == ("licensemanager",) and mock.passthrough == ("localhost",)
+    assert mock.service_names == ("licensemanager",) and mock.passthrough.entries == ("localhost",)
     assert not mock.active
 
 

@@ -131,7 +131,7 @@ def test_marker_options_reach_the_fixture(pytester):
         )
         def test_options(mockcloud):
             assert mockcloud.service_names == ("licensemanager",)
-            assert mockcloud.passthrough == ("example.org",)
+            assert mockcloud.passthrough.entries == ("example.org",)
             client = lm_client()
             refresh = client.create_token(LicenseArn=LICENSE_ARN, ClientToken="ct-1")["Token"]
             access = client.get_access_token(Token=refresh)["AccessToken"]

@@ -12,6 +12,7 @@ from .log import RequestLog, RequestRecord
 from .request import Reply, framing_problem, request_body, request_target
 
 if TYPE_CHECKING:
+    from .registry import ServiceRegistry
     from .request import Request
 from .router import Router
 
@@ -27,20 +28,13 @@ NETWORK_FAULT = "mockcloud.network_fault"
 class Application:
     """Route, then fault/throttle, authenticate, parse, validate, invoke, render, log."""
 
-    def __init__(
-        self,
-        router: Callable[[], Router],
-        service: Callable[[str], object],
-        faults: Faults,
-        log: RequestLog,
-        now: Callable[[], float],
-    ) -> None:
+    def __init__(self, services: ServiceRegistry, faults: Faults, log: RequestLog, now: Callable[[], float]) -> None:
         from werkzeug.wrappers import Request  # here, not at import: mockcloud imports in milliseconds
 
         self._request_class = Request
-        self._router = router
+        self.services = services
         self._compiled: Router | None = None
-        self._service = service
+        self._service = services.protocol
         self.faults = faults
         self.log = log
         self._now = now
@@ -74,7 +68,7 @@ class Application:
         request = self._request_class(environ)
         router = self._compiled
         if router is None:
-            router = self._compiled = self._router()
+            router = self._compiled = self.services.router()
         name = router.route(request)
         if name is None:
             body = json.dumps({"error": "RequestEntityTooLarge", "message": f"The request body is larger than the limit of {limit} bytes."}).encode()
@@ -88,7 +82,7 @@ class Application:
     def handle(self, request: Request) -> Reply:
         router = self._compiled
         if router is None:
-            router = self._compiled = self._router()
+            router = self._compiled = self.services.router()
         name = router.route(request)
         if name is None:
             return Reply(404, [], b"", unclaimed=True)

@@ -38,7 +38,7 @@ INTERCEPTORS = {
 
 
 class ActiveMock(Protocol):
-    def passes(self, host: str) -> bool: ...
+    def allows_passthrough(self, host: str) -> bool: ...
 
     @property
     def app(self) -> Any: ...
@@ -232,7 +232,7 @@ def answer(
         environ["wsgi.input"], environ["wsgi.input_terminated"] = stream, True
         del environ["mockcloud.body"], environ["CONTENT_LENGTH"]
     host = environ["SERVER_NAME"]
-    if mock.passes(host):
+    if mock.allows_passthrough(host):
         return None
     reply = mock.app.handle_environ(environ)
     if reply.unclaimed:
@@ -247,7 +247,7 @@ def answer(
 def refuse_unless_passed(next_link: Any, library: str, method: str, url: str, host: str, blocked: type[UnmockedRequestError]) -> None:
     """For a last link below the emulator: refuse what reached it when only the real network lies beyond."""
     mock = current()
-    if mock is not None and not mock.passes(host) and is_library_own(next_link, library):
+    if mock is not None and not mock.allows_passthrough(host) and is_library_own(next_link, library):
         raise blocked(method, url, host)
 
 

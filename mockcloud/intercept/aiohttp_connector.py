@@ -130,7 +130,7 @@ class AiohttpInterceptor(Interceptor):
         mock = intercept.current()
         host = req.url.host or ""
         fault = misbehave.take()
-        if fault is None and (mock is None or mock.passes(host)):
+        if fault is None and (mock is None or mock.allows_passthrough(host)):
             return await nxt(connector, req, traces, timeout)
         loop = asyncio.get_running_loop()
         protocol = ResponseHandler(loop=loop)

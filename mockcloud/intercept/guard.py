@@ -59,7 +59,7 @@ def _is_loopback(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 def _allowed_name(mock: Any, name: str) -> bool:
     if name == "localhost" or name.endswith(".localhost"):
         return bool(mock.allow_loopback)
-    return bool(mock.passes(name))
+    return bool(mock.allows_passthrough(name))
 
 
 def _check(address: Any, family: int) -> None:
@@ -78,7 +78,7 @@ def _check(address: Any, family: int) -> None:
     if _is_loopback(ip) and mock.allow_loopback:
         return
     name = _passed.get(text)
-    if name is not None and mock.passes(name) or mock.passes(text):
+    if name is not None and mock.allows_passthrough(name) or mock.allows_passthrough(text):
         return
     raise NetworkBlockedError(name or text, port, text)
 

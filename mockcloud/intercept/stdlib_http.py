@@ -124,7 +124,7 @@ class StdlibInterceptor(Interceptor):
     @staticmethod
     def connect(nxt: Any, connection: http.client.HTTPConnection) -> None:
         mock = intercept.current()
-        if mock is None or mock.passes(connection.host):
+        if mock is None or mock.allows_passthrough(connection.host):
             return nxt(connection)
         scheme = "https" if isinstance(connection, http.client.HTTPSConnection) else "http"
         connection.sock = MemorySocket(scheme, connection.host, connection.port, connection.timeout)

@@ -7,6 +7,8 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Callable, Iterable
 
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
 from ..core.errors import MockCloudError
@@ -34,12 +36,28 @@ def _start(start_response, status: int, body: bytes, extra: Iterable[tuple[str, 
 
 
 class AdminApp:
-    """``/_mockcloud/{health,reset,clock,faults,requests,credentials,jwks}``, everything else to the emulator.
+    """``/_mockcloud/...`` admin endpoints, everything else to the emulator.
 
-    Admin requests pass the ``guard`` first (Host, Origin, token, content
-    type). A body over ``max_body_size`` gets a 413 in the format of the
-    service it was for, without being read.
+    The endpoints are rules of a werkzeug routing ``Map``, one method each
+    (``on_<endpoint>``): unknown paths answer 404 and wrong methods 405 with
+    ``Allow``, as JSON. Admin requests pass the ``guard`` first (Host, Origin,
+    token, content type). A body over ``max_body_size`` gets a 413 in the
+    format of the service it was for, without being read.
     """
+
+    url_map = Map(
+        [
+            Rule("/_mockcloud/health", endpoint="health", methods=["GET"]),
+            Rule("/_mockcloud/reset", endpoint="reset", methods=["POST"]),
+            Rule("/_mockcloud/clock", endpoint="clock", methods=["GET", "POST"]),
+            Rule("/_mockcloud/faults", endpoint="faults", methods=["GET", "POST", "DELETE"]),
+            Rule("/_mockcloud/requests", endpoint="requests", methods=["GET", "DELETE"]),
+            Rule("/_mockcloud/credentials", endpoint="credentials", methods=["POST"]),
+            Rule("/_mockcloud/jwks", endpoint="jwks", methods=["GET"]),
+            Rule("/_mockcloud/jwks/<service>", endpoint="jwks", methods=["GET"]),
+        ],
+        strict_slashes=False,
+    )
 
     def __init__(self, cloud: MockCloud, *, guard: AdminGuard | None = None, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
         self.cloud = cloud
@@ -50,7 +68,7 @@ class AdminApp:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(ADMIN_PREFIX) or path == "/_mockcloud":
-            return self._admin(environ, start_response, path[len(ADMIN_PREFIX) :].strip("/"))
+            return self._admin(environ, start_response)
         if TOO_LARGE in environ or self._declares_too_much(environ):
             reply = self.cloud.app.refuse_too_large(environ, self.max_body_size)
             start_response(reply.status_line, reply.headers)
@@ -61,7 +79,7 @@ class AdminApp:
         length = environ.get("CONTENT_LENGTH")
         return bool(length) and length.isdigit() and int(length) > self.max_body_size
 
-    def _admin(self, environ, start_response, path: str):
+    def _admin(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         refusal = self.guard.refusal(environ)
         if refusal is not None:
             status, code, message = refusal
@@ -70,16 +88,27 @@ class AdminApp:
         if TOO_LARGE in environ or self._declares_too_much(environ):
             message = f"the body is larger than the limit of {self.max_body_size} bytes"
             return _start(start_response, 413, _json(413, {"error": "RequestEntityTooLarge", "message": message})[1])
+        request = Request(environ)
+        extra: list[tuple[str, str]] = []
         try:
-            status, body = self.admin(Request(environ), path)
+            endpoint, arguments = self.url_map.bind_to_environ(environ).match()
+            status, body = getattr(self, f"on_{endpoint}")(request, **arguments)
+        except NotFound:
+            paths = sorted({rule.rule for rule in self.url_map.iter_rules()})
+            status, body = _json(404, {"error": "NotFound", "message": f"no admin endpoint {request.path}; see {paths}"})
+        except MethodNotAllowed as exc:
+            allowed = sorted(exc.valid_methods or ())
+            extra = [("Allow", ", ".join(allowed))]
+            status, body = _json(405, {"error": "MethodNotAllowed", "message": f"{request.path} takes {', '.join(allowed)}"})
         except _BAD_INPUT as exc:
             status, body = _json(400, {"error": "BadAdminRequest", "message": _describe(exc)})
         except Exception:  # a bug of ours: still JSON, and logged
-            logging.getLogger("mockcloud").exception("mockcloud: admin %s /_mockcloud/%s failed", environ.get("REQUEST_METHOD"), path)
+            logging.getLogger("mockcloud").exception("mockcloud: admin %s %s failed", request.method, request.path)
             status, body = _json(500, {"error": "InternalError", "message": "the admin endpoint failed; see the server's log"})
-        return _start(start_response, status, body)
+        return _start(start_response, status, body, extra)
 
-    def _body(self, request: Request) -> dict:
+    @staticmethod
+    def _body(request: Request) -> dict:
         data = request.get_data()
         if not data:
             return {}
@@ -90,88 +119,77 @@ class AdminApp:
         json.dumps(payload, ensure_ascii=False).encode("utf-8")
         return payload
 
-    def admin(self, request: Request, path: str) -> tuple[int, bytes]:
-        cloud, method = self.cloud, request.method
-        allowed = _METHODS.get(path.partition("/")[0])
-        if allowed is None:
-            return _json(404, {"error": "NotFound", "message": f"no admin endpoint /_mockcloud/{path}; see {sorted(_METHODS)}"})
-        if method not in allowed:
-            return _json(405, {"error": "MethodNotAllowed", "message": f"/_mockcloud/{path} takes {', '.join(sorted(allowed))}"})
-        if path == "health":
-            from .. import __version__
+    # ---- the endpoints ---------------------------------------------------------------------
+    def on_health(self, request: Request) -> tuple[int, bytes]:
+        from .. import __version__
 
-            return _json(200, {"status": "ok", "version": __version__, "services": list(cloud.service_names)})
-        if path == "reset" and method == "POST":
-            cloud.reset()
-            return _json(200, {"reset": True})
-        if path == "clock":
-            if method == "POST":
-                body = self._body(request)
-                if "freeze" in body:
-                    cloud.clock.freeze(body["freeze"])
-                if "advance" in body:
-                    cloud.clock.advance(body["advance"])
-                if body.get("unfreeze"):
-                    cloud.clock.unfreeze()
-                if not {"freeze", "advance", "unfreeze"} & body.keys():
-                    raise ValueError("POST /_mockcloud/clock takes {'advance': seconds}, {'freeze': ISO-8601} or {'unfreeze': true}")
-            return _json(200, {"now": cloud.clock.now().isoformat(), "frozen": cloud.clock.frozen})
-        if path == "faults":
-            if method == "POST":
-                body = self._body(request)
-                if "rate_limit" in body:
-                    spec = body["rate_limit"]
-                    if not isinstance(spec, dict):
-                        raise ValueError("rate_limit must be an object")
-                    _only(spec, _LIMIT_FIELDS)
-                    cloud.faults.rate_limit(spec.pop("service"), spec.pop("operation", None), **spec)
-                else:
-                    _only(body, _FAULT_FIELDS)
-                    cloud.faults.add(**body)
-            elif method == "DELETE":
-                cloud.faults.clear()
-            return _json(200, {"rules": [r.as_dict() for r in cloud.faults.rules], "rate_limits": [l.as_dict() for l in cloud.faults.limits]})
-        if path == "requests":
-            if method == "DELETE":
-                cloud.requests.clear()
-            return _json(200, {"requests": [r.as_dict() for r in cloud.requests]})
-        if path == "credentials" and method == "POST":
+        return _json(200, {"status": "ok", "version": __version__, "services": list(self.cloud.service_names)})
+
+    def on_reset(self, request: Request) -> tuple[int, bytes]:
+        self.cloud.reset()
+        return _json(200, {"reset": True})
+
+    def on_clock(self, request: Request) -> tuple[int, bytes]:
+        clock = self.cloud.clock
+        if request.method == "POST":
             body = self._body(request)
-            _only(body, {"aws", "alibaba"})
-            from jsonschema import Draft7Validator
+            _only(body, {"freeze", "advance", "unfreeze"})
+            if not body:
+                raise ValueError("POST /_mockcloud/clock takes {'advance': seconds}, {'freeze': ISO-8601} or {'unfreeze': true}")
+            if "freeze" in body:
+                clock.freeze(body["freeze"])
+            if "advance" in body:
+                clock.advance(body["advance"])
+            if body.get("unfreeze"):
+                clock.unfreeze()
+        return _json(200, {"now": clock.now().isoformat(), "frozen": clock.frozen})
 
-            from ..core import fixtures
+    def on_faults(self, request: Request) -> tuple[int, bytes]:
+        faults = self.cloud.faults
+        if request.method == "POST":
+            body = self._body(request)
+            if "rate_limit" in body:
+                spec = body["rate_limit"]
+                if not isinstance(spec, dict):
+                    raise ValueError("rate_limit must be an object")
+                _only(spec, _LIMIT_FIELDS)
+                faults.rate_limit(spec.pop("service"), spec.pop("operation", None), **spec)
+            else:
+                _only(body, _FAULT_FIELDS)
+                faults.add(**body)
+        elif request.method == "DELETE":
+            faults.clear()
+        return _json(200, {"rules": [r.as_dict() for r in faults.rules], "rate_limits": [limit.as_dict() for limit in faults.limits]})
 
-            schema = fixtures.schema()["properties"]["credentials"]
-            problems = [e.message for e in Draft7Validator(schema).iter_errors(body)]
-            if problems:
-                raise ValueError("; ".join(problems[:5]))
-            cloud.credentials.load(body)
-            return _json(200, {"ok": True})
-        if path == "jwks" or path.startswith("jwks/"):
-            wanted = path.partition("/")[2] or None
-            keys = []
-            for name in cloud.service_names:
-                if wanted and name != wanted:
-                    continue
-                model = cloud.service(name).model
-                if hasattr(model, "jwks"):
-                    keys.extend(model.jwks()["keys"])
-            if wanted and wanted not in cloud.service_names:
-                return _json(404, {"error": "NotFound", "message": f"no service {wanted!r}"})
-            return _json(200, {"keys": keys})
-        return _json(404, {"error": "NotFound", "message": f"no admin endpoint {method} /_mockcloud/{path}"})
+    def on_requests(self, request: Request) -> tuple[int, bytes]:
+        if request.method == "DELETE":
+            self.cloud.requests.clear()
+        return _json(200, {"requests": [r.as_dict() for r in self.cloud.requests]})
 
+    def on_credentials(self, request: Request) -> tuple[int, bytes]:
+        body = self._body(request)
+        _only(body, {"aws", "alibaba"})
+        from jsonschema import Draft7Validator
 
-_METHODS = {
-    "health": {"GET"},
-    "reset": {"POST"},
-    "clock": {"GET", "POST"},
-    "faults": {"GET", "POST", "DELETE"},
-    "requests": {"GET", "DELETE"},
-    "credentials": {"POST"},
-    "jwks": {"GET"},
-}
+        from ..core import fixtures
+
+        schema = fixtures.schema()["properties"]["credentials"]
+        problems = [e.message for e in Draft7Validator(schema).iter_errors(body)]
+        if problems:
+            raise ValueError("; ".join(problems[:5]))
+        self.cloud.credentials.load(body)
+        return _json(200, {"ok": True})
+
+    def on_jwks(self, request: Request, service: str | None = None) -> tuple[int, bytes]:
+        cloud = self.cloud
+        if service is not None and service not in cloud.service_names:
+            return _json(404, {"error": "NotFound", "message": f"no service {service!r}"})
+        keys = []
+        for name in (service,) if service else cloud.service_names:
+            model = cloud.protocol(name).model
+            if hasattr(model, "jwks"):
+                keys.extend(model.jwks()["keys"])
+        return _json(200, {"keys": keys})
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,0 +1,89 @@
+"""The services of one mock: built on first use, with the router over their claims.
+
+The registry is what the application asks for a request's service; it knows
+services only by name and by a loader it is given, so core still imports none.
+"""
+from __future__ import annotations
+
+import threading
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from .errors import MockCloudError
+from .router import Claims, Router
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .credentials import Credentials
+    from .oidc import TrustedIssuers
+    from .service import ServiceProtocol
+
+
+class ServiceRegistry:
+    """Builds each service's protocol (and model) from its package, and the router, lazily and once."""
+
+    def __init__(
+        self,
+        names: Iterable[str],
+        load: Callable[[str], ModuleType],
+        *,
+        clock: Clock,
+        credentials: Callable[[], Credentials],
+        fixtures: Callable[[], dict[str, Any]],
+        settings: dict[str, dict[str, Any]],
+        issuers: TrustedIssuers,
+    ) -> None:
+        self.names = tuple(names)
+        self._load = load
+        self._clock = clock
+        self._credentials = credentials
+        self._fixtures = fixtures
+        self._settings = settings
+        self._issuers = issuers
+        self._built: dict[str, ServiceProtocol] = {}
+        self._router: Router | None = None
+        self._lock = threading.RLock()
+
+    def router(self) -> Router:
+        """Every service's claims, compiled: a request costs a few lookups."""
+        router = self._router
+        if router is None:
+            with self._lock:
+                router = self._router
+                if router is None:
+                    router = self._router = Router.build((self._claims(name), name) for name in self.names)
+        return router
+
+    def _claims(self, name: str) -> Claims:
+        package = self._load(name)
+        if hasattr(package, "claims"):  # routes that depend on the service's fixtures (User API mounts)
+            return package.claims(self._fixtures().get(name, {}))  # type: ignore[no-any-return]
+        return package.CLAIMS  # type: ignore[no-any-return]
+
+    def protocol(self, name: str) -> ServiceProtocol:
+        """The wire protocol object of one service; its model is ``.model``."""
+        built = self._built.get(name)
+        if built is not None:
+            return built
+        if name not in self.names:
+            raise MockCloudError(f"service {name!r} is not part of this mock (services={list(self.names)})")
+        with self._lock:
+            built = self._built.get(name)
+            if built is None:
+                from .service import ServiceContext
+
+                context = ServiceContext(
+                    name=name,
+                    clock=self._clock,
+                    credentials=self._credentials(),
+                    fixtures=self._fixtures().get(name, {}),
+                    settings=dict(self._settings.get(name, {})),
+                    claim=lambda claims: self.router().add(claims, name),
+                    issuers=self._issuers,
+                )
+                built = self._built[name] = self._load(name).build(context)
+        return built
+
+    def built(self) -> dict[str, ServiceProtocol]:
+        """The services built so far (what a reset or a snapshot has to consider)."""
+        return dict(self._built)
