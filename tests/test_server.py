@@ -500,3 +500,15 @@ def test_console_script():
             pytest.fail(message)
         pytest.skip(message)
     _serve_and_stop([str(script), "server", "--port", "0"], signal.SIGTERM)
+
+
+def test_admin_routes_answer_404_and_405_with_allow_as_json(mockcloud_server):
+    unknown = admin(mockcloud_server, "GET", "nope")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "NotFound"
+    assert "/_mockcloud/clock" in unknown.json()["message"]
+    wrong = admin(mockcloud_server, "PUT", "clock", json={})
+    assert wrong.status_code == 405 and wrong.json()["error"] == "MethodNotAllowed"
+    assert set(wrong.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+    assert admin(mockcloud_server, "GET", "jwks/licensemanager").json()["keys"]
+    assert admin(mockcloud_server, "GET", "jwks/nosuch").status_code == 404
+    assert admin(mockcloud_server, "GET", "health/").json()["status"] == "ok"  # a trailing slash is fine
