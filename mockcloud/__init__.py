@@ -14,6 +14,7 @@ __all__ = [
     "MockCloudError",
     "ServiceError",
     "UnmockedRequestError",
+    "connect",
     "current_mock",
     "mock_cloud",
     *(f"mock_{name}" for name in _SERVICES),
@@ -22,6 +23,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from .core.errors import MockCloudError, ServiceError, UnmockedRequestError
     from .mock import MockCloud, current_mock, mock_cloud
+    from .remote import connect
 
 def __getattr__(name: str):
     if name in ("MockCloud", "mock_cloud", "current_mock"):
@@ -35,6 +37,10 @@ def __getattr__(name: str):
             value = _service_shortcut(name[5:])
             globals()[name] = value
             return value
+    if name == "connect":
+        from .remote import connect
+
+        return connect
     if name in ("MockCloudError", "ServiceError", "UnmockedRequestError"):
         from .core import errors
 

@@ -6,6 +6,8 @@ find it already loaded instead of registering it twice.
 """
 from __future__ import annotations
 
+from typing import Any, Iterator
+
 import pytest
 
 
@@ -37,20 +39,58 @@ def _mockcloud_marker(request):
     yield
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--mockcloud-url",
+        default=None,
+        help="use the mockcloud server at this URL for the mockcloud_server fixture (default: $MOCKCLOUD_URL, "
+        "else one started per session on loopback)",
+    )
+
+
+class ServerHandle:
+    """What ``mockcloud_server`` gives: ``url``, ``cloud`` (the remote handle), and ``server``.
+
+    ``server`` is the :class:`~mockcloud.server.LiveServer` when it runs in
+    this process, else None (a server given by ``--mockcloud-url``).
+    """
+
+    def __init__(self, url: str, cloud: Any, server: Any = None) -> None:
+        from urllib.parse import urlsplit
+
+        self.url, self.cloud, self.server = url, cloud, server
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+
+    def __repr__(self) -> str:
+        return f"<mockcloud server {self.url}>"
+
+
 @pytest.fixture(scope="session")
-def _mockcloud_live_server():
+def _mockcloud_live_server(request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
+    import os
+
+    from mockcloud.remote import connect
+
+    url = request.config.getoption("--mockcloud-url", default=None) or os.environ.get("MOCKCLOUD_URL")
+    if url:
+        yield ServerHandle(url.rstrip("/"), connect(url))
+        return
     from mockcloud.server.live import LiveServer
 
     with LiveServer("127.0.0.1", 0) as server:
-        yield server
+        yield ServerHandle(server.url, connect(server.url), server)
 
 
 @pytest.fixture
-def mockcloud_server(_mockcloud_live_server):
+def mockcloud_server(_mockcloud_live_server: ServerHandle) -> Iterator[ServerHandle]:
     """One live server per test session (per xdist worker), reset before each test.
 
-    ``mockcloud_server.url`` is its base URL; ``.cloud`` is its mock, for the
-    same helpers as in-process (clock, faults, credentials, services).
+    ``mockcloud_server.url`` is its base URL; ``.cloud`` is its remote handle
+    (:func:`mockcloud.connect`), with the same surface as the in-process mock:
+    clock, faults, credentials, requests, and every helper of every service.
+    It works the same against a server in another process or container
+    (``--mockcloud-url`` or ``$MOCKCLOUD_URL``).
     """
     _mockcloud_live_server.cloud.reset()
     yield _mockcloud_live_server

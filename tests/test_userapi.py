@@ -520,7 +520,7 @@ def test_the_longest_mounted_path_of_a_host_wins(backend, api):
 def test_remounting_a_base_url_reconfigures_it_and_keeps_its_users(backend, api):
     pair = backend.tokens()
     key = "k" * 40
-    assert api.mount(DEFAULT_BASE + "/", signing_key=key) is api.get_mount()
+    assert api.mount(DEFAULT_BASE + "/", signing_key=key) == api.get_mount()
     assert api.signing_key() == key
     problem(backend.me(pair["accessToken"]), 401, "invalid_token", "signature")  # a new key: old tokens fail
     fresh = backend.tokens()

@@ -5,13 +5,16 @@ import json
 import logging
 from http import HTTPStatus
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
-from ..core.errors import MockCloudError
+from ..core import jsonform
+from ..core.errors import MockCloudError, ServiceError
+from ..core.helpers import Helper, helpers
+from ..core.helpers import call as call_helper
 from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
 from ..mock import MockCloud
 from .guard import LOOPBACK_NAMES, AdminGuard
@@ -55,6 +58,9 @@ class AdminApp:
             Rule("/_mockcloud/credentials", endpoint="credentials", methods=["POST"]),
             Rule("/_mockcloud/jwks", endpoint="jwks", methods=["GET"]),
             Rule("/_mockcloud/jwks/<service>", endpoint="jwks", methods=["GET"]),
+            Rule("/_mockcloud/services", endpoint="services", methods=["GET"]),
+            Rule("/_mockcloud/services/<service>", endpoint="service_helpers", methods=["GET"]),
+            Rule("/_mockcloud/services/<service>/<name>", endpoint="service_call", methods=["GET", "POST"]),
         ],
         strict_slashes=False,
     )
@@ -100,6 +106,8 @@ class AdminApp:
             allowed = sorted(exc.valid_methods or ())
             extra = [("Allow", ", ".join(allowed))]
             status, body = _json(405, {"error": "MethodNotAllowed", "message": f"{request.path} takes {', '.join(allowed)}"})
+        except ServiceError as exc:  # a helper refused, as the service would (an unknown license, say)
+            status, body = _json(400, {"error": exc.code, "message": exc.message})
         except _BAD_INPUT as exc:
             status, body = _json(400, {"error": "BadAdminRequest", "message": _describe(exc)})
         except Exception:  # a bug of ours: still JSON, and logged
@@ -179,6 +187,37 @@ class AdminApp:
             raise ValueError("; ".join(problems[:5]))
         self.cloud.credentials.load(body)
         return _json(200, {"ok": True})
+
+    # ---- every helper of every service handle, over HTTP ---------------------------------------
+    def _helpers(self, service: str) -> dict[str, Helper] | None:
+        if service not in self.cloud.service_names:
+            return None
+        return helpers(self.cloud.protocol(service).model)
+
+    def on_services(self, request: Request) -> tuple[int, bytes]:
+        return _json(200, {"services": {name: [h.describe() for h in (self._helpers(name) or {}).values()] for name in self.cloud.service_names}})
+
+    def on_service_helpers(self, request: Request, service: str) -> tuple[int, bytes]:
+        found = self._helpers(service)
+        if found is None:
+            return _json(404, {"error": "NotFound", "message": f"no service {service!r}; this server has {list(self.cloud.service_names)}"})
+        return _json(200, {"service": service, "helpers": [h.describe() for h in found.values()]})
+
+    def on_service_call(self, request: Request, service: str, name: str) -> tuple[int, bytes]:
+        found = self._helpers(service)
+        if found is None:
+            return _json(404, {"error": "NotFound", "message": f"no service {service!r}; this server has {list(self.cloud.service_names)}"})
+        helper = found.get(name)
+        if helper is None:
+            return _json(404, {"error": "NotFound", "message": f"{service} has no helper {name!r}; see GET /_mockcloud/services/{service}"})
+        if request.method == "GET":
+            if not helper.reads_only:
+                raise MethodNotAllowed(valid_methods=["POST"])
+            arguments: dict[str, Any] = dict(request.args.items())
+        else:
+            arguments = jsonform.load(self._body(request))
+        result = call_helper(self.cloud.protocol(service).model, helper, arguments)
+        return _json(200, {"result": jsonform.dump(result)})
 
     def on_jwks(self, request: Request, service: str | None = None) -> tuple[int, bytes]:
         cloud = self.cloud
