@@ -6,6 +6,7 @@ the service's real client for the rest.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import boto3
@@ -163,3 +164,33 @@ def test_userapi_login_and_rotation_over_http(mockcloud_server):
     rotated = requests.post(f"{base}/User/RefreshToken", json={"refreshToken": pair["refreshToken"]},
                             headers={**version, "Authorization": f"Bearer {pair['accessToken']}"}, timeout=TIMEOUT)
     assert rotated.status_code == 200 and rotated.json()["refreshToken"] != pair["refreshToken"]
+
+
+# ---- the admin API from the shell ---------------------------------------------------------------
+
+
+def run_cli(*args: str) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "mockcloud", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_the_cli_moves_the_clock_and_calls_helpers(mockcloud_server):
+    url = ["--url", mockcloud_server.url]
+    frozen = run_cli("clock", "freeze", "2031-01-01T00:00:00+00:00", *url)
+    assert frozen.returncode == 0 and frozen.stdout.strip() == "2031-01-01T00:00:00+00:00"
+    advanced = run_cli("clock", "advance", "3600", *url)
+    assert advanced.stdout.strip() == "2031-01-01T01:00:00+00:00"
+    created = run_cli("call", "wuying", "create_user", "end_user_id=shell", "password=Shell-Passw0rd", "mfa=true", *url)
+    assert created.returncode == 0, created.stderr
+    user = json.loads(created.stdout)
+    assert user["end_user_id"] == "shell" and user["mfa"] is True and "password_hash" not in user  # repr=False: kept back
+    assert mockcloud.connect(mockcloud_server.url).wuying.user("shell").end_user_id == "shell"
+    bad = run_cli("call", "wuying", "create_user", "nonsense", *url)
+    assert bad.returncode == 2 and "key=value" in bad.stderr
+
+
+def test_the_cli_says_when_no_server_answers():
+    result = run_cli("clock", "now", "--url", "http://127.0.0.1:9")
+    assert result.returncode == 2 and result.stderr.startswith("mockcloud: no mockcloud server answers at http://127.0.0.1:9")

@@ -10,7 +10,8 @@ kinds of value in :func:`mockcloud.connect`'s remote handle:
   an X.509 certificate → ``{"$certificate": "<PEM>"}``
 - a ``str`` that carries fields → ``{"$type": ..., "$value": "<the text>", <field>: ...}``
 - a dataclass (or another object) → ``{"$type": "<class name>", <field>: <value>, ...}``,
-  read back as an :class:`Record` (attribute access, read-only)
+  read back as an :class:`Record` (attribute access, read-only); fields declared
+  ``repr=False`` (password hashes, salts) are kept back
 - an ``Enum`` → its value; tuples and sets → lists; dict keys → strings.
 """
 from __future__ import annotations
@@ -89,7 +90,7 @@ def dump(value: Any) -> Any:
     if key is not None:
         return key
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        fields = {f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value) if f.repr}  # repr=False: kept back
         return {"$type": type(value).__name__, **fields}
     if isinstance(value, Record):
         return {"$type": value._type, **{k: dump(v) for k, v in value._fields.items()}}

@@ -51,6 +51,15 @@ def _one_line(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mockcloud", description="Emulator of cloud token APIs for tests.")
     commands = parser.add_subparsers(dest="command", required=True)
+    _server_parser(commands)
+    _client_parsers(commands)
+    args = parser.parse_args(argv)
+    if args.command == "server":
+        return _serve(args)
+    return _client_command(args)
+
+
+def _server_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = commands.add_parser("server", help="serve the emulator over HTTP (loopback by default)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; use 0.0.0.0 deliberately)")
     serve.add_argument("--port", type=_port, default=4566, help="port (default 4566; 0 picks a free one and prints it)")
@@ -76,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="token the admin API requires (default $MOCKCLOUD_ADMIN_TOKEN; off loopback one is generated and printed)")
     admin.add_argument("--allow-host", action="append", default=[], metavar="NAME[:PORT]",
                        help="another Host name the admin API accepts (repeatable), e.g. the docker-compose service name")
-    args = parser.parse_args(argv)
 
+
+def _serve(args: argparse.Namespace) -> int:
     from ..core.errors import MockCloudError
     from .live import LiveServer
     from .serving import raise_open_files_limit
@@ -125,3 +135,84 @@ def main(argv: list[str] | None = None) -> int:
         server.stop()
     print("mockcloud server stopped", flush=True)
     return 0
+
+
+# ---- the admin API from the shell ------------------------------------------------------------
+
+
+def _client_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    def with_url(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument("--url", default=None, help="the server (default $MOCKCLOUD_URL, then http://127.0.0.1:4566)")
+        parser.add_argument("--admin-token", default=None, help="the admin token, if the server needs one (default $MOCKCLOUD_ADMIN_TOKEN)")
+        return parser
+
+    state = commands.add_parser("state", help="save or load the whole emulator's state (a JSON snapshot)")
+    state_commands = state.add_subparsers(dest="action", required=True)
+    with_url(state_commands.add_parser("save", help="write the server's state to FILE")).add_argument("file")
+    with_url(state_commands.add_parser("load", help="put FILE's state into the server")).add_argument("file")
+
+    clock = commands.add_parser("clock", help="read or move the server's clock")
+    clock_commands = clock.add_subparsers(dest="action", required=True)
+    with_url(clock_commands.add_parser("now", help="print the server's time"))
+    with_url(clock_commands.add_parser("advance", help="move the clock forward SECONDS")).add_argument("seconds", type=float)
+    with_url(clock_commands.add_parser("freeze", help="stop the clock (at WHEN, ISO-8601, if given)")).add_argument("when", nargs="?")
+    with_url(clock_commands.add_parser("unfreeze", help="let the clock run again"))
+
+    call = with_url(commands.add_parser("call", help="call a helper of a service: mockcloud call wuying create_user end_user_id=bob password=...",
+                                        description="Arguments are key=value; a value is read as JSON when it parses (42, true, [1, 2]), else as text."))
+    call.add_argument("service")
+    call.add_argument("helper")
+    call.add_argument("arguments", nargs="*", metavar="key=value")
+
+
+def _client_command(args: argparse.Namespace) -> int:
+    import json
+
+    from ..core.errors import MockCloudError
+    from ..remote import RemoteError, connect
+
+    try:
+        remote = connect(args.url, admin_token=args.admin_token)
+        if args.command == "state":
+            if args.action == "save":
+                document = remote.snapshot()
+                with open(args.file, "w", encoding="utf-8") as out:
+                    json.dump(document, out, indent=2, sort_keys=True)
+                print(f"mockcloud: state of {remote.url} saved to {args.file}")
+            else:
+                with open(args.file, encoding="utf-8") as source:
+                    remote.restore(json.load(source))
+                print(f"mockcloud: state of {remote.url} loaded from {args.file}")
+        elif args.command == "clock":
+            if args.action == "advance":
+                now = remote.clock.advance(args.seconds)
+            elif args.action == "freeze":
+                now = remote.clock.freeze(args.when)
+            elif args.action == "unfreeze":
+                now = remote.clock.unfreeze()
+            else:
+                now = remote.clock.now()
+            print(now.isoformat())
+        else:
+            arguments = dict(_key_value(item) for item in args.arguments)
+            result = getattr(getattr(remote, args.service), args.helper)
+            value = result(**arguments) if callable(result) else result
+            from ..core import jsonform
+
+            print(json.dumps(jsonform.dump(value), indent=2, default=str))
+    except (RemoteError, MockCloudError, AttributeError, TypeError, OSError, ValueError) as exc:
+        print(f"mockcloud: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _key_value(item: str) -> tuple[str, object]:
+    import json
+
+    key, equals, value = item.partition("=")
+    if not equals or not key:
+        raise ValueError(f"{item!r}: arguments are key=value")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
