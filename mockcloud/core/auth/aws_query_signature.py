@@ -312,7 +312,8 @@ def _strings_to_sign(version: str, params: dict, pairs: Pairs, method: str, host
 def _b64(text: str) -> bytes | None:
     """The signature's bytes; a raw ``+`` that form decoding turned into a space is put back."""
     try:
-        return base64.b64decode(text.strip().replace(" ", "+"), validate=True)
+        # replace before stripping: a signature that begins or ends with a raw "+" arrives with a space there
+        return base64.b64decode(text.replace(" ", "+").strip(), validate=True)
     except (binascii.Error, ValueError):
         return None
 
