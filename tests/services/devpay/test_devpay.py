@@ -18,8 +18,7 @@ import mockcloud
 from mockcloud import mock_cloud, mock_devpay
 from mockcloud.core.auth import aws_query_signature as sig
 from mockcloud.core.errors import MockCloudError, ServiceError
-
-from .devpay_support import (  # noqa: F401 (fixtures)
+from tests.services.devpay.support import (  # noqa: F401 (fixtures)
     DESKTOP_CODE,
     DESKTOP_KEY,
     LS,

@@ -23,8 +23,7 @@ from botocore.exceptions import ClientError
 
 import mockcloud
 from mockcloud import MockCloudError, mock_amplifyuibuilder, mock_cloud
-
-from .helpers import BACKENDS, emulator
+from tests.helpers import BACKENDS, emulator
 
 REGION = "us-east-1"
 AWS_HOST = f"amplifyuibuilder.{REGION}.amazonaws.com"

@@ -21,8 +21,7 @@ from mockcloud import UnmockedRequestError, mock_cloud, mock_userapi
 from mockcloud.core.auth.bearer import MalformedBearer, bearer_token, challenge
 from mockcloud.core.errors import MockCloudError
 from mockcloud.services.userapi import split_base_url
-
-from .helpers import BACKENDS, emulator
+from tests.helpers import BACKENDS, emulator
 
 DEFAULT_BASE = "https://userapi.example.com"
 USERNAME, PASSWORD = "api_user", "secure_password_123"

@@ -14,8 +14,7 @@ from datetime import timedelta
 import pytest
 
 from mockcloud import mock_cloud, mock_devpay
-
-from .devpay_support import (  # noqa: F401 (fixtures)
+from tests.services.devpay.support import (  # noqa: F401 (fixtures)
     AWS_FAULT,
     DESKTOP_CODE,
     DESKTOP_KEY,

@@ -26,8 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-
-from .helpers import BACKENDS, emulator
+from tests.helpers import BACKENDS, emulator
 
 LS = "http://ls.amazonaws.com/doc/2008-04-28/"
 LS_ERRORS = "http://ls.amazonaws.com/doc/2007-06-05/"

@@ -20,8 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from mockcloud import MockCloudError, mock_cloud
-
-from .helpers import BACKENDS, DEFAULT_LICENSE_ARN, lm_client
+from tests.helpers import BACKENDS, DEFAULT_LICENSE_ARN, lm_client
 
 ROLE = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
 NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"

@@ -8,8 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from mockcloud import mock_licensemanager
-
-from .helpers import BACKENDS, emulator, lm_client
+from tests.helpers import BACKENDS, emulator, lm_client
 
 FINGERPRINT = "aws:123456789012:Widget Co:issuer-fingerprint"
 

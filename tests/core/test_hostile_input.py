@@ -22,9 +22,8 @@ from botocore.exceptions import ClientError
 
 from mockcloud import mock_cloud
 from mockcloud.core.request import build_environ
-
-from .helpers import BACKENDS, DEFAULT_LICENSE_ARN, aws_signed_headers, emulator, lm_client
-from .service_formats import server_refused_framing
+from tests.helpers import BACKENDS, DEFAULT_LICENSE_ARN, aws_signed_headers, emulator, lm_client
+from tests.service_formats import server_refused_framing
 
 HTTP_TIMEOUT = 5
 DEEP = b"[" * 100_000 + b"]" * 100_000

@@ -1,7 +1,7 @@
-"""The token journey with the AWS SDK for JavaScript v3 (tests/js/journey.mjs) against the live server.
+"""The token journey with the AWS SDK for JavaScript v3 (js/journey.mjs, beside this file) against the live server.
 
-The SDK is installed from tests/js/package-lock.json (``npm ci``) when
-tests/js/node_modules is missing. Without node the test is skipped on a
+The SDK is installed from js/package-lock.json (``npm ci``) when
+js/node_modules is missing. Without node the test is skipped on a
 developer's machine and fails in CI (``CI=true``), where node must be present.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _tools() -> tuple[str, str]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node and npm:
         return node, npm
-    message = "node and npm are needed for the AWS SDK for JavaScript journey (tests/js)"
+    message = "node and npm are needed for the AWS SDK for JavaScript journey (tests/services/licensemanager/js)"
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message}, and CI must have them")
     pytest.skip(message)

@@ -29,8 +29,7 @@ from moto import mock_aws
 from mockcloud import MockCloudError, UnmockedRequestError, mock_cloud
 from mockcloud.intercept import INTERCEPTORS
 from mockcloud.intercept.chain import Interceptor, resolve
-
-from .helpers import DEFAULT_LICENSE_ARN, lm_client
+from tests.helpers import DEFAULT_LICENSE_ARN, lm_client
 
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 

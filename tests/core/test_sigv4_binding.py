@@ -19,7 +19,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from .helpers import BACKENDS, DEFAULT_LICENSE_ARN, REGION, aws_signed_headers, emulator, lm_client
+from tests.helpers import BACKENDS, DEFAULT_LICENSE_ARN, REGION, aws_signed_headers, emulator, lm_client
 
 HTTP_TIMEOUT = 5
 LM_TARGET = "AWSLicenseManager.{}"

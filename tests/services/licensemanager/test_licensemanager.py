@@ -15,8 +15,7 @@ from botocore.exceptions import ClientError
 from botocore.paginate import Paginator
 
 from mockcloud import mock_cloud, mock_licensemanager
-
-from .helpers import BACKENDS, DEFAULT_LICENSE_ARN, emulator, lm_client
+from tests.helpers import BACKENDS, DEFAULT_LICENSE_ARN, emulator, lm_client
 
 
 class Backend:

@@ -25,8 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from mockcloud import mock_cloud
-
-from .helpers import BACKENDS, lm_client
+from tests.helpers import BACKENDS, lm_client
 
 ROLE = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
 ISSUER = "Widget Co"

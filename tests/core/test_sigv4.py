@@ -12,8 +12,7 @@ from mockcloud.core.auth import sigv4
 from mockcloud.core.credentials import Credentials
 from mockcloud.core.errors import ServiceError
 from mockcloud.core.request import Request, build_environ
-
-from .helpers import DEFAULT_LICENSE_ARN, lm_client
+from tests.helpers import DEFAULT_LICENSE_ARN, lm_client
 
 LM_URL = "https://license-manager.us-east-1.amazonaws.com/"
 JSON_HEADERS = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AWSLicenseManager.ListTokens"}

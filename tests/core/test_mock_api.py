@@ -15,8 +15,7 @@ from botocore.exceptions import ClientError
 
 import mockcloud
 from mockcloud import MockCloudError, UnmockedRequestError, current_mock, mock_cloud, mock_licensemanager
-
-from .helpers import DEFAULT_LICENSE_ARN, lm_client
+from tests.helpers import DEFAULT_LICENSE_ARN, lm_client
 
 
 def make_token(lm, client_token="t") -> str:

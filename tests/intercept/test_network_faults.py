@@ -30,9 +30,8 @@ from botocore.config import Config
 
 from mockcloud import MockCloudError, mock_cloud
 from mockcloud.services import SERVICE_PACKAGES
-
-from . import echo_service
-from .helpers import DEFAULT_LICENSE_ARN, lm_client
+from tests.helpers import DEFAULT_LICENSE_ARN, lm_client
+from tests.intercept import echo_service
 
 FAULTS = ["reset", "empty", "truncated", "malformed", "stall"]
 TIMEOUT = 0.5
@@ -168,7 +167,7 @@ CLIENTS = {
 
 @pytest.fixture
 def echo(monkeypatch):
-    monkeypatch.setitem(SERVICE_PACKAGES, "echo", "tests.echo_service")
+    monkeypatch.setitem(SERVICE_PACKAGES, "echo", "tests.intercept.echo_service")
     with mock_cloud(services=["echo", "licensemanager", "userapi"]) as cloud:
         yield cloud
 
@@ -196,7 +195,7 @@ def server():
     from mockcloud.server import LiveServer, create_app
 
     monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setitem(SERVICE_PACKAGES, "echo", "tests.echo_service")
+    monkeypatch.setitem(SERVICE_PACKAGES, "echo", "tests.intercept.echo_service")
     try:
         with LiveServer(app=create_app(services=["echo", "licensemanager"]), idle_timeout=10) as live:
             yield live

@@ -29,8 +29,7 @@ from botocore.credentials import Credentials
 
 from mockcloud import UnmockedRequestError, mock_cloud
 from mockcloud.services import SERVICE_PACKAGES
-
-from . import echo_service
+from tests.intercept import echo_service
 
 ECHO = f"http://{echo_service.HOST}"
 
@@ -403,7 +402,7 @@ def test_real_call_per_client_and_service(client, service):
 
 @pytest.fixture
 def echo(monkeypatch):
-    monkeypatch.setitem(SERVICE_PACKAGES, "echo", "tests.echo_service")
+    monkeypatch.setitem(SERVICE_PACKAGES, "echo", "tests.intercept.echo_service")
     with mock_cloud(services=["echo", "licensemanager"]) as cloud:
         yield cloud
 

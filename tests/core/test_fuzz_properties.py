@@ -30,12 +30,11 @@ from mockcloud import mock_cloud
 from mockcloud.core.request import build_environ
 from mockcloud.server.live import LiveServer
 from mockcloud.services.devpay.protocol import PARAMETERS as DEVPAY_PARAMETERS
+from tests.helpers import DEFAULT_LICENSE_ARN, aws_signed_headers
+from tests.service_formats import verdict
+from tests.services.devpay.support import hmac_b64, v2_string
 
-from .devpay_support import hmac_b64, v2_string
-from .helpers import DEFAULT_LICENSE_ARN, aws_signed_headers
-from .service_formats import verdict
-
-SCHEMAS = Path(__file__).resolve().parent.parent / "mockcloud" / "services"
+SCHEMAS = Path(__file__).resolve().parents[2] / "mockcloud" / "services"
 TIMEOUT = 10
 settings.register_profile(
     "mockcloud-fuzz",

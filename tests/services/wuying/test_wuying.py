@@ -35,8 +35,7 @@ from aliyunsdkcore.request import CommonRequest, RpcRequest
 from darabonba.runtime import RuntimeOptions
 
 from mockcloud import MockCloudError, mock_cloud, mock_wuying
-
-from .helpers import BACKENDS, emulator
+from tests.helpers import BACKENDS, emulator
 
 REGION = "cn-hangzhou"
 SITE = "cn-hangzhou+dir-0123456789"
