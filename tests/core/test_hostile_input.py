@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from mockcloud import mock_cloud
 from mockcloud.core.request import build_environ
-from tests.helpers import BACKENDS, DEFAULT_LICENSE_ARN, aws_signed_headers, emulator, lm_client
+from tests.helpers import DEFAULT_LICENSE_ARN, aws_signed_headers, lm_client
 from tests.service_formats import server_refused_framing
 
 HTTP_TIMEOUT = 5
@@ -63,10 +63,14 @@ class Target:
         return requests.get(self.url(LS_HOST, "/?" + query), timeout=HTTP_TIMEOUT)
 
 
-@pytest.fixture(params=BACKENDS)
-def target(request):
-    with emulator(request, None) as (cloud, server_url):
-        yield Target(cloud, server_url)
+@pytest.fixture
+def make_backend():
+    return Target
+
+
+@pytest.fixture
+def target(backend):
+    return backend
 
 
 def coral(reply: requests.Response) -> str:

@@ -19,7 +19,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.helpers import BACKENDS, DEFAULT_LICENSE_ARN, REGION, aws_signed_headers, emulator, lm_client
+from tests.helpers import DEFAULT_LICENSE_ARN, REGION, aws_signed_headers, lm_client
 
 HTTP_TIMEOUT = 5
 LM_TARGET = "AWSLicenseManager.{}"
@@ -46,10 +46,9 @@ class Backend:
         self.cloud.clock.freeze(datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc))
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    with emulator(request, None) as (cloud, server_url):
-        yield Backend(cloud, server_url)
+@pytest.fixture
+def make_backend():
+    return Backend
 
 
 def lm_headers(operation: str) -> dict:

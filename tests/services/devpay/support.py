@@ -1,4 +1,4 @@
-"""Client-side helpers for the DevPay tests (no tests here): an independent signer and two clients.
+"""Client-side helpers for the DevPay tests (no tests or fixtures here): an independent signer and two clients.
 
 The signer is written from the DevPay Developer Guide's algorithm (and boto's
 and Amazon's own sample clients for versions 0 and 2), not from mockcloud's
@@ -18,15 +18,12 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
-
-from tests.helpers import BACKENDS, emulator
 
 LS = "http://ls.amazonaws.com/doc/2008-04-28/"
 LS_ERRORS = "http://ls.amazonaws.com/doc/2007-06-05/"
@@ -189,26 +186,6 @@ class Backend:
 
     def client(self, **kwargs) -> LsClient:
         return LsClient(self.endpoint, self.cloud.clock, **kwargs)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    """Each test twice: under the mock (requests and urllib intercepted) and against a live server."""
-    with emulator(request, "devpay") as (cloud, server_url):
-        if server_url is None:
-            yield Backend(cloud, "https://ls.amazonaws.com/", "https://ls.amazonaws.com/")
-        else:
-            yield Backend(cloud, server_url + "/", server_url + "/devpay/")
-
-
-@pytest.fixture
-def cloud(backend):
-    return backend.cloud
-
-
-@pytest.fixture
-def ls(backend) -> LsClient:
-    return backend.client()
 
 
 def error(reply, code: str, status: int = 400) -> str:

@@ -1,7 +1,7 @@
 """Amazon DevPay License Service over REST-Query: all six actions, signature versions 0-2, errors, throttling.
 
 Clients are ``requests`` and the standard library's ``urllib`` with the
-independent signer of ``devpay_support``; every backend test runs
+independent signer of ``support.py``; every backend test runs
 in-process under ``mock_devpay`` and against a live server. Time stamps come
 from the mock's clock, so tests that move it run in both modes.
 """
@@ -18,7 +18,7 @@ import mockcloud
 from mockcloud import mock_cloud, mock_devpay
 from mockcloud.core.auth import aws_query_signature as sig
 from mockcloud.core.errors import MockCloudError, ServiceError
-from tests.services.devpay.support import (  # noqa: F401 (fixtures)
+from tests.services.devpay.support import (
     DESKTOP_CODE,
     DESKTOP_KEY,
     LS,
@@ -27,11 +27,8 @@ from tests.services.devpay.support import (  # noqa: F401 (fixtures)
     WEB_CODE,
     WEB_KEY,
     LsClient,
-    backend,
-    cloud,
     error,
     hmac_b64,
-    ls,
     ok,
     v0_string,
     v1_string,

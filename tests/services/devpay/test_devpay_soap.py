@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from mockcloud import mock_cloud, mock_devpay
-from tests.services.devpay.support import (  # noqa: F401 (fixtures)
+from tests.services.devpay.support import (
     AWS_FAULT,
     DESKTOP_CODE,
     DESKTOP_KEY,
@@ -26,8 +26,6 @@ from tests.services.devpay.support import (  # noqa: F401 (fixtures)
     WEB_KEY,
     Developer,
     LsClient,
-    backend,
-    cloud,
     ok,
     post_soap,
     soap_request,

@@ -24,8 +24,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from mockcloud import mock_cloud
-from tests.helpers import BACKENDS, lm_client
+from tests.helpers import lm_client
 
 ROLE = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
 ISSUER = "Widget Co"
@@ -68,15 +67,28 @@ def _keys(credentials: dict | None) -> dict:
             "aws_session_token": credentials["SessionToken"]}
 
 
-@pytest.fixture(params=BACKENDS)
-def world(request):
-    if request.param == "in-process":
-        with mock_cloud(services=["licensemanager", "sts"]) as cloud:
+@pytest.fixture
+def backend_services():
+    return ["licensemanager", "sts"]
+
+
+@pytest.fixture
+def make_backend():
+    """On the server, time moves by travelling this process's clock (``World.advance``): the travel starts here."""
+
+    def make(cloud, server_url):
+        if server_url is None:
             yield World(cloud, None)
-    else:
-        server = request.getfixturevalue("mockcloud_server")
-        with time_machine.travel(time.time(), tick=True) as traveller:
-            yield World(server.cloud, server.url, traveller)
+        else:
+            with time_machine.travel(time.time(), tick=True) as traveller:
+                yield World(cloud, server_url, traveller)
+
+    return make
+
+
+@pytest.fixture
+def world(backend):
+    return backend
 
 
 def error_of(excinfo) -> tuple[str, int, str]:

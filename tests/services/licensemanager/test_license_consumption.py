@@ -8,17 +8,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from mockcloud import mock_licensemanager
-from tests.helpers import BACKENDS, emulator, lm_client
+from tests.helpers import lm_client
 
 FINGERPRINT = "aws:123456789012:Widget Co:issuer-fingerprint"
-
-
-@pytest.fixture(params=BACKENDS)
-def lm(request):
-    with emulator(request, "licensemanager") as (cloud, url):
-        client = lm_client(url)
-        client.cloud = cloud
-        yield client
 
 
 @pytest.fixture

@@ -15,37 +15,7 @@ from botocore.exceptions import ClientError
 from botocore.paginate import Paginator
 
 from mockcloud import mock_cloud, mock_licensemanager
-from tests.helpers import BACKENDS, DEFAULT_LICENSE_ARN, emulator, lm_client
-
-
-class Backend:
-    """Where the emulator runs, and how a test reaches it."""
-
-    def __init__(self, cloud, endpoint_url=None):
-        self.cloud, self.endpoint_url = cloud, endpoint_url
-
-    def client(self, **kwargs):
-        return lm_client(self.endpoint_url, **kwargs)
-
-    @property
-    def url(self) -> str:
-        return (self.endpoint_url or "https://license-manager.us-east-1.amazonaws.com") + "/"
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    with emulator(request, "licensemanager") as (cloud, server_url):
-        yield Backend(cloud, server_url)
-
-
-@pytest.fixture
-def cloud(backend):
-    return backend.cloud
-
-
-@pytest.fixture
-def lm(backend):
-    return backend.client()
+from tests.helpers import DEFAULT_LICENSE_ARN, lm_client
 
 
 @pytest.fixture

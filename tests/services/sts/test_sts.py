@@ -20,53 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from mockcloud import MockCloudError, mock_cloud
-from tests.helpers import BACKENDS, DEFAULT_LICENSE_ARN, lm_client
+from tests.helpers import DEFAULT_LICENSE_ARN
+from tests.services.sts.support import NO_RETRY, ROLE, Backend
 
-ROLE = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
 NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
-NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 ISSUER_AMR = "aws:license-manager:token-issuer-account-id:123456789012"
-
-
-class Backend:
-    def __init__(self, cloud, url):
-        self.cloud, self.url = cloud, url
-
-    def sts(self, credentials: dict | None = None, **keys):
-        if credentials is not None:
-            keys = {"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
-                    "aws_session_token": credentials.get("SessionToken")}
-        return boto3.client("sts", region_name="us-east-1", endpoint_url=self.url, config=NO_RETRY, **keys)
-
-    def lm(self, credentials: dict | None = None):
-        if credentials is None:
-            return lm_client(self.url)
-        return boto3.client("license-manager", region_name="us-east-1", endpoint_url=self.url, config=NO_RETRY,
-                            aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
-                            aws_session_token=credentials.get("SessionToken"))
-
-    @property
-    def sts_url(self) -> str:
-        return (self.url or "https://sts.amazonaws.com") + "/"
-
-    def access_token(self, roles=(ROLE,), properties=()) -> str:
-        lm = self.lm()
-        refresh = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, RoleArns=list(roles), TokenProperties=list(properties),
-                                  ClientToken=uuid.uuid4().hex)["Token"]
-        return lm.get_access_token(Token=refresh)["AccessToken"]
-
-    def assume(self, token: str, role: str = ROLE, **extra) -> dict:
-        return self.sts().assume_role_with_web_identity(RoleArn=role, RoleSessionName="app", WebIdentityToken=token, **extra)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    if request.param == "in-process":
-        with mock_cloud(services=["licensemanager", "sts"]) as cloud:
-            yield Backend(cloud, None)
-    else:
-        server = request.getfixturevalue("mockcloud_server")
-        yield Backend(server.cloud, server.url)
 
 
 @pytest.fixture

@@ -35,12 +35,10 @@ from aliyunsdkcore.request import CommonRequest, RpcRequest
 from darabonba.runtime import RuntimeOptions
 
 from mockcloud import MockCloudError, mock_cloud, mock_wuying
-from tests.helpers import BACKENDS, emulator
+from tests.services.wuying.support import ECD_HOST, REGION, Backend
 
-REGION = "cn-hangzhou"
 SITE = "cn-hangzhou+dir-0123456789"
 ALICE, ALICE_PASSWORD = "alice", "Alice-Passw0rd"
-ECD_HOST = f"ecd.{REGION}.aliyuncs.com"
 
 
 @pytest.fixture(autouse=True)
@@ -48,51 +46,6 @@ def _no_proxies(monkeypatch):
     """darabonba hands HTTP(S)_PROXY to every request; loopback must not go through one."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
-
-
-class Backend:
-    """Where the emulator runs, and how a test reaches it."""
-
-    def __init__(self, cloud, server_url: str | None = None) -> None:
-        self.cloud, self.server_url = cloud, server_url
-
-    @property
-    def endpoint(self) -> str | None:
-        return self.server_url.split("//", 1)[1] if self.server_url else None
-
-    @property
-    def url(self) -> str:
-        return (self.server_url or f"https://{ECD_HOST}") + "/"
-
-    def client(self, **config) -> EcdClient:
-        if self.server_url:
-            config = {"endpoint": self.endpoint, "protocol": "http", **config}
-        return EcdClient(utils_models.Config(region_id=REGION, **config))
-
-    def raw(self, method: str = "POST", params: dict | None = None, headers: dict | None = None, data=None) -> requests.Response:
-        query = {"Action": "GetLoginToken", "Version": "2020-10-02", "Format": "json", **(params or {})}
-        return requests.request(method, self.url + "?" + urlencode(query), headers=headers, data=data, timeout=5)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request):
-    with emulator(request, "wuying") as (cloud, server_url):
-        yield Backend(cloud, server_url)
-
-
-@pytest.fixture
-def cloud(backend):
-    return backend.cloud
-
-
-@pytest.fixture
-def ecd(backend) -> EcdClient:
-    return backend.client()
-
-
-@pytest.fixture
-def server(mockcloud_server):
-    return Backend(mockcloud_server.cloud, mockcloud_server.url)
 
 
 def logon(ecd: EcdClient, end_user_id: str = ALICE, password: str = ALICE_PASSWORD, client_id: str = "client-1", **extra):
