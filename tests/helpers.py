@@ -1,13 +1,8 @@
-"""Shared constants and client factories for the tests."""
+"""Shared constants and client factories for the tests (no fixtures: those are in conftest.py files)."""
 from __future__ import annotations
-
-from contextlib import contextmanager
-from typing import Iterator
 
 import boto3
 from botocore.config import Config
-
-from mockcloud import mock_cloud
 
 DEFAULT_LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef"
 REGION = "us-east-1"
@@ -23,22 +18,6 @@ def lm_client(endpoint_url: str | None = None, *, key: str = "testing", secret: 
         aws_secret_access_key=secret,
         config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=validate, **config),
     )
-
-
-BACKENDS = ["in-process", "server"]
-
-
-@contextmanager
-def emulator(request, service: str | None) -> Iterator[tuple]:
-    """``(cloud, server_url)`` for a test parametrized over BACKENDS: the in-process mock
-    (``server_url`` None; of ``service`` alone, or of every service for None) or the
-    session's live server (the ``mockcloud_server`` fixture)."""
-    if request.param == "in-process":
-        with mock_cloud(services=None if service is None else [service]) as cloud:
-            yield cloud, None
-    else:
-        server = request.getfixturevalue("mockcloud_server")
-        yield server.cloud, server.url
 
 
 def aws_signed_headers(method: str, url: str, body: bytes, service: str, headers: dict | None = None, *, region: str = REGION, key: str = "testing", secret: str = "testing", token: str | None = None) -> dict:
