@@ -80,3 +80,12 @@ def loopback_server():
     yield f"http://127.0.0.1:{server.server_port}/"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def own_cloud(request, backend):
+    """The emulator's own in-process mock, whichever backend: for the few checks that read what never
+    leaves the emulator (a password's hash); the live server of the session runs in this process."""
+    if request.node.callspec.params.get("backend") == "server":
+        return request.getfixturevalue("mockcloud_server").server.cloud
+    return backend.cloud

@@ -21,8 +21,8 @@ import mockcloud
 from mockcloud.core import jsonform
 from mockcloud.remote import RemoteError
 
-from .devpay_support import LsClient
-from .helpers import DEFAULT_LICENSE_ARN
+from tests.services.devpay.support import LsClient
+from tests.helpers import DEFAULT_LICENSE_ARN
 
 TIMEOUT = 10
 JSON = {"Content-Type": "application/json"}
