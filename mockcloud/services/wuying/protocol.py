@@ -2,28 +2,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from ...core.protocols.alibaba_rpc import AlibabaRpcProtocol, boolean
+from ...core.protocols.alibaba_rpc import AlibabaRpcProtocol, RpcExchange, boolean
+from ...core.service import operation
 from ...core.validation import SchemaSet
-
-_SCHEMAS = SchemaSet(Path(__file__).with_name("schemas"))
 
 
 class WuyingProtocol(AlibabaRpcProtocol):
     api_version = "2020-10-02"
     product = "ecd"
-    schemas = _SCHEMAS
-    operations = {
-        "GetLoginToken": "get_login_token",
-        "RefreshLoginToken": "refresh_login_token",
-    }
-    # every ecd 2020-10-02 operation is auth_type="Anonymous" in the SDKs; a signature, when sent, is verified
-    anonymous_operations = frozenset(operations)
+    schemas = SchemaSet(Path(__file__).with_name("schemas"))
 
-    def get_login_token(self, params: dict, caller) -> dict:
+    # every ecd 2020-10-02 operation is auth_type="Anonymous" in the SDKs; a signature, when sent, is verified
+    @operation(anonymous=True)
+    def get_login_token(self, x: RpcExchange) -> dict[str, Any]:
+        params = x.params
         if "KeepAlive" in params:
             params["KeepAlive"] = boolean(params["KeepAlive"])
         return self.model.get_login_token(params)
 
-    def refresh_login_token(self, params: dict, caller) -> dict:
-        return self.model.refresh_login_token(params)
+    @operation(anonymous=True)
+    def refresh_login_token(self, x: RpcExchange) -> dict[str, Any]:
+        return self.model.refresh_login_token(x.params)
