@@ -14,6 +14,7 @@ from .request import Reply, framing_problem, request_body, request_target
 if TYPE_CHECKING:
     from .registry import ServiceRegistry
     from .request import Request
+    from .service import Exchange, ServiceProtocol
 from .router import Router
 
 
@@ -73,62 +74,63 @@ class Application:
         if name is None:
             body = json.dumps({"error": "RequestEntityTooLarge", "message": f"The request body is larger than the limit of {limit} bytes."}).encode()
             return Reply(413, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
-        service = self._service(name)
+        service: ServiceProtocol[Exchange] = self._service(name)  # type: ignore[assignment]
+        exchange = service.exchange_type(request, name, "mockcloud.in_process" in environ)
         error = service.too_large_error(limit)
-        reply = service.render_error(error, "", request)
+        reply = service.render_error(exchange, error)
         self._record(request, name, "", reply.status, error.code)
         return reply
 
     def handle(self, request: Request) -> Reply:
+        """One request through its service's steps, each handed the same :class:`Exchange`."""
         router = self._compiled
         if router is None:
             router = self._compiled = self.services.router()
         name = router.route(request)
         if name is None:
             return Reply(404, [], b"", unclaimed=True)
-        service = self._service(name)
-        operation = ""
+        service: ServiceProtocol[Exchange] = self._service(name)  # type: ignore[assignment]
+        environ = request.environ
+        exchange = service.exchange_type(request, name, "mockcloud.in_process" in environ)
         error_code = None
         delay = 0.0
         fault = None
-        environ = request.environ
         try:
-            if "mockcloud.in_process" not in environ:  # from a server: read now, so broken framing is known first
+            if not exchange.in_process:  # from a server: read now, so broken framing is known first
                 request_body(request)
                 problem = framing_problem(environ)
                 if problem is not None:
-                    raise service.malformed_request(request, problem)
-            operation = service.operation_of(request)
-            if OTHERS_ANSWER in request.environ and service.defers(request, operation):
+                    raise service.malformed_request(exchange, problem)
+            operation = exchange.operation = service.operation_of(exchange)
+            if OTHERS_ANSWER in environ and service.defers(exchange):
                 return Reply(404, [], b"", unclaimed=True)
             verdict = self.faults.judge(name, operation)
             if verdict is not None:
                 delay, fault = verdict.latency, verdict.network
                 if verdict.throttle:
-                    raise service.throttling_error(operation, verdict.retry_after)
+                    raise service.throttling_error(exchange, verdict.retry_after)
                 if verdict.error or verdict.status:
                     raise service.injected_error(verdict.error, verdict.status, verdict.message)
                 if fault is not None and fault not in COMMITTING_FAULTS:
                     raise _LostBeforeCommit
-            caller = service.authenticate(request, operation)
-            params = service.parse(request, operation)
-            service.validate(operation, params)
-            result = service.invoke(operation, params, caller, request)
-            reply = service.render(operation, result, request)
+            exchange.caller = service.authenticate(exchange)
+            exchange.params = service.parse(exchange)
+            service.validate(exchange)
+            reply = service.render(exchange, service.invoke(exchange))
         except _LostBeforeCommit:
             reply = Reply(0, [], b"")  # the connection fails before the service sees the request
         except ServiceError as error:
             error_code = error.code
-            reply = service.render_error(error, operation, request)
+            reply = service.render_error(exchange, error)
         except Exception:  # a bug of ours must still answer in the service's format
             import logging
 
-            logging.getLogger("mockcloud").exception("mockcloud: %s %s failed inside the emulator", name, operation)
-            error = service.internal_error()
-            error_code = error.code
-            reply = service.render_error(error, operation, request)
+            logging.getLogger("mockcloud").exception("mockcloud: %s %s failed inside the emulator", name, exchange.operation)
+            failure = service.internal_error()
+            error_code = failure.code
+            reply = service.render_error(exchange, failure)
         reply.delay, reply.fault = delay, fault
-        self._record(request, name, operation, reply.status, error_code, fault)
+        self._record(request, name, exchange.operation, reply.status, error_code, fault)
         return reply
 
     def _record(self, request: Request, name: str, operation: str, status: int, error_code: str | None, fault: str | None = None) -> None:

@@ -1,5 +1,8 @@
-"""Errors that travel through the one request path."""
+"""Errors that travel through the one request path, and the table each service words its own in."""
 from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 
 
 class ServiceError(Exception):
@@ -43,3 +46,75 @@ class UnmockedRequestError(ConnectionError):
             f"and nothing under the mock may reach the real network. To let it through, "
             f"use mock_cloud(passthrough=[{host!r}])."
         )
+
+
+class ErrorCase(NamedTuple):
+    """One failure a service answers: its error code, HTTP status and message (a ``str.format`` template)."""
+
+    code: str
+    status: int
+    message: str = ""
+
+
+class ErrorTable(Mapping[str, ErrorCase]):
+    """A service's errors, by case: one place for each failure's code, status and wording.
+
+    A case is the name the code raises by (``"wrong_password"``), or the code
+    itself where the code is the only name the service has for it
+    (:meth:`of_codes`). Settings rename codes with :meth:`renamed`, so a
+    service whose sources leave its codes open can match what a user sees.
+    Tables are immutable; ``|`` combines them (the right one wins).
+    """
+
+    __slots__ = ("_cases",)
+
+    def __init__(self, cases: Mapping[str, ErrorCase | tuple[str, int, str]] = {}) -> None:
+        self._cases: dict[str, ErrorCase] = {case: ErrorCase(*spec) for case, spec in cases.items()}
+
+    @classmethod
+    def of_codes(cls, codes: Mapping[str, tuple[int, str]]) -> ErrorTable:
+        """A table whose cases are the codes themselves: ``{code: (status, message)}``."""
+        return cls({code: ErrorCase(code, status, message) for code, (status, message) in codes.items()})
+
+    def __getitem__(self, case: str) -> ErrorCase:
+        return self._cases[case]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cases)
+
+    def __len__(self) -> int:
+        return len(self._cases)
+
+    def __or__(self, other: Mapping[str, ErrorCase]) -> ErrorTable:
+        return ErrorTable({**self._cases, **other})
+
+    def __repr__(self) -> str:
+        return f"ErrorTable({self._cases!r})"
+
+    def renamed(self, codes: Mapping[str, str]) -> ErrorTable:
+        """The table with the codes of some cases replaced (``{case: code}``); an unknown case is refused."""
+        unknown = set(codes) - set(self._cases)
+        if unknown:
+            raise MockCloudError(f"no error case(s) {sorted(unknown)} to rename; known: {sorted(self._cases)}")
+        return ErrorTable(
+            {case: spec._replace(code=codes[case]) if case in codes else spec for case, spec in self._cases.items()}
+        )
+
+    def error(
+        self,
+        case: str,
+        message: str | None = None,
+        /,
+        *,
+        fields: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        **values: Any,
+    ) -> ServiceError:
+        """The case as a :class:`ServiceError`: ``message`` as given, else the template filled with ``values``.
+
+        An unknown case is a ``KeyError``: a typo fails the first time it is raised, in any test that reaches it.
+        """
+        code, status, template = self._cases[case]
+        if message is None:
+            message = template.format(**values).strip() if values else template
+        return ServiceError(code, message, status, fields=fields, headers=headers)

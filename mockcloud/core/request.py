@@ -7,16 +7,20 @@ own. A reply is a small triple, rendered by the service's protocol.
 from __future__ import annotations
 
 import io
+import json
 import sys
+from collections.abc import Iterable
 from http import HTTPStatus
 from urllib.parse import quote, urlsplit
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
 
-__all__ = ["Request", "Reply", "build_environ", "framing_problem", "raw_path", "request_body", "request_host", "request_target"]
+__all__ = [
+    "Request", "Reply", "build_environ", "framing_problem", "json_reply", "raw_path", "request_body", "request_host", "request_target",
+]
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -60,6 +64,24 @@ class Reply:
         if close:
             lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
+
+
+_ASCII_JSON = json.JSONEncoder(separators=(",", ":")).encode
+_UTF8_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def json_reply(
+    status: int, payload: Any, content_type: str, headers: Iterable[tuple[str, str]] = (), *, ascii_only: bool = True
+) -> Reply:
+    """A JSON answer as every JSON family sends it: compact, its type and length first, then the family's headers.
+
+    ``ascii_only`` escapes non-ASCII text (AWS's encoders do); otherwise text is
+    UTF-8 and a lone surrogate from client text becomes ``?`` rather than a crash.
+    """
+    body = _ASCII_JSON(payload).encode() if ascii_only else _UTF8_JSON(payload).encode("utf-8", "replace")
+    reply_headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+    reply_headers.extend(headers)
+    return Reply(status, reply_headers, body)
 
 
 def header_value(pairs, name: str) -> str | None:

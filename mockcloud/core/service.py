@@ -5,21 +5,38 @@ or ``claims(fixtures) -> Claims`` when its routes depend on its fixtures,
 and ``build(context) -> ServiceProtocol``. Its protocol object walks each
 request through the steps below; the model behind it holds state and rules
 and knows nothing of HTTP.
+
+The contract, in short::
+
+    class LicenseManagerProtocol(AwsJsonProtocol):
+        schemas = SchemaSet(...)               # every operation must have one (checked at class definition)
+
+        @operation                             # "CreateLicense", from the method's name
+        def create_license(self, x: Exchange) -> dict:
+            return self.model.create_license(account_id=x.caller.account_id, ...)
+
+The application makes one :class:`Exchange` per request (of the protocol's
+``exchange_type``) and hands it to every step, so what one step learns (the
+operation, the caller, the parameters, a family's parsed query or route) is
+a typed field the next step reads, never a key in the WSGI environ.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from .clock import Clock
 from .credentials import Credentials
 from .errors import ServiceError
 from .oidc import TrustedIssuers
-from .request import Reply
+from .request import Reply, request_body
+from .router import Claims
 
 if TYPE_CHECKING:
     from .request import Request
-from .router import Claims
+    from .validation import SchemaSet
 
 
 @dataclass
@@ -48,10 +65,131 @@ class ServiceContext:
         return merged
 
 
-class ServiceProtocol:
-    """One service's wire protocol. Protocol families subclass it in ``core/protocols``."""
+@dataclass(slots=True, eq=False)
+class Exchange:
+    """One request on its way through a service: what each step learns, for the steps after it.
+
+    Protocol families subclass it with typed fields for what they keep per
+    request (a parsed query, a matched route). Transport facts that cross the
+    WSGI boundary (``mockcloud.in_process``, the body) are read into it once.
+    """
+
+    request: Request
+    service: str
+    in_process: bool  # answered inside the test process (an interceptor), not by a server
+    operation: str = ""  # as sent: may be unknown until ``parse`` refuses it
+    caller: Any = None  # what ``authenticate`` returned
+    params: Any = None  # what ``parse`` returned
+
+    @property
+    def body(self) -> bytes:
+        """The request body, read once per request."""
+        return request_body(self.request)
+
+
+X = TypeVar("X", bound=Exchange)
+F = TypeVar("F", bound=Callable[..., Any])
+_MARK = "__mockcloud_operation__"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One operation a protocol carries out, as its decorator declared it."""
+
+    name: str  # the wire name: CreateLicense
+    attribute: str  # the protocol method: create_license
+    function: Callable[[Any, Any], Any]
+    options: Mapping[str, Any]  # the family's per-operation options (a route, "unsigned", ...)
+
+
+def camel_case(attribute: str) -> str:
+    """``check_in_license`` → ``CheckInLicense``: the operation a method carries out unless it names another."""
+    return "".join(part[:1].upper() + part[1:] for part in attribute.split("_"))
+
+
+@overload
+def operation(name: F, /) -> F: ...
+@overload
+def operation(name: str | None = None, /, **options: Any) -> Callable[[F], F]: ...
+def operation(name: Any = None, /, **options: Any) -> Any:
+    """Declare a protocol method as the operation ``name`` (default: the method's name in CamelCase).
+
+    ``options`` are the protocol family's (see its ``operation_options``), e.g.
+    a REST-JSON route: ``@operation(method="POST", path="/tokens/{provider}")``.
+    The class checks every declaration when it is defined, so a typo, a
+    missing schema or two methods for one operation fail at import, not when
+    a request arrives.
+    """
+
+    def mark(function: F) -> F:
+        setattr(function, _MARK, (name, options))
+        return function
+
+    if callable(name):  # bare @operation
+        function, name = name, None
+        return mark(function)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"@operation takes an operation name, not {name!r}")
+    return mark
+
+
+class ServiceProtocol(Generic[X]):
+    """One service's wire protocol. Protocol families subclass it in ``core/protocols``.
+
+    Subclasses declare their operations with :func:`operation`; the class
+    collects them into ``operations`` once, when it is defined, and the family
+    compiles its per-operation options into lookup tables then too
+    (:meth:`compile_operations`), so a request costs a dictionary look-up.
+    """
 
     name: str = ""
+    exchange_type: type[X] = Exchange  # type: ignore[assignment]  # families narrow it
+    schemas: SchemaSet | None = None  # when set, every operation must have a schema
+    operation_options: ClassVar[frozenset[str]] = frozenset()  # the options @operation takes in this family
+    operations: ClassVar[Mapping[str, Operation]] = MappingProxyType({})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found: dict[str, Operation] = {}
+        attributes = dict.fromkeys(  # in the order of definition, base classes first
+            name for klass in reversed(cls.__mro__) for name, value in vars(klass).items() if hasattr(value, _MARK)
+        )
+        for attribute in attributes:
+            function = getattr(cls, attribute)
+            mark = getattr(function, _MARK, None)
+            if mark is None:  # overridden by a method that is no operation
+                continue
+            name, options = mark
+            declared = Operation(name or camel_case(attribute), attribute, function, MappingProxyType(options))
+            where = f"{cls.__qualname__}.{attribute}"
+            unknown = set(options) - cls.operation_options
+            if unknown:
+                raise TypeError(
+                    f"{where}: @operation option(s) {sorted(unknown)} are not {cls.__name__}'s; "
+                    f"it takes {sorted(cls.operation_options) or 'none'}"
+                )
+            other = found.get(declared.name)
+            if other is not None:
+                raise TypeError(
+                    f"{where} and {cls.__qualname__}.{other.attribute} both declare operation {declared.name}"
+                )
+            schemas = cls.schemas
+            if schemas is not None and cls.needs_schema(declared) and not schemas.has(declared.name):
+                raise TypeError(
+                    f"{where}: operation {declared.name} has no schema {declared.name}.json in {schemas.directory}"
+                )
+            found[declared.name] = declared
+        cls.operations = MappingProxyType(found)
+        cls.compile_operations()
+
+    @classmethod
+    def needs_schema(cls, declared: Operation) -> bool:
+        """Whether this operation's input is checked against a schema (when the class has ``schemas``)."""
+        return True
+
+    @classmethod
+    def compile_operations(cls) -> None:
+        """Turn the operations' options into the family's lookup tables; raise ``TypeError`` for bad ones."""
 
     def __init__(self, context: ServiceContext, model: Any) -> None:
         self.context = context
@@ -59,11 +197,11 @@ class ServiceProtocol:
         self.name = context.name
 
     # the steps, in the order the request path calls them
-    def operation_of(self, request: Request) -> str:
+    def operation_of(self, exchange: X) -> str:
         """The operation name as sent (may be unknown: ``parse`` refuses it)."""
         raise NotImplementedError
 
-    def defers(self, request: Request, operation: str) -> bool:
+    def defers(self, exchange: X) -> bool:
         """Whether to leave this request to another mock that lies beyond (moto), when one does.
 
         For a service emulated in part: what it cannot answer faithfully is
@@ -71,32 +209,35 @@ class ServiceProtocol:
         """
         return False
 
-    def authenticate(self, request: Request, operation: str) -> Any:
+    def authenticate(self, exchange: X) -> Any:
+        """Who sent the request (``exchange.caller`` from then on), or the service's refusal."""
         return None
 
-    def parse(self, request: Request, operation: str) -> Any:
+    def parse(self, exchange: X) -> Any:
+        """The operation's parameters (``exchange.params``), or the service's refusal of the request."""
         raise NotImplementedError
 
-    def validate(self, operation: str, params: Any) -> None:
-        pass
+    def validate(self, exchange: X) -> None:
+        """Refuse parameters the operation's schema does not allow, in the service's words."""
 
-    def invoke(self, operation: str, params: Any, caller: Any, request: Request) -> Any:
+    def invoke(self, exchange: X) -> Any:
+        """Carry the operation out: the method its ``@operation`` declared, with the exchange."""
+        return self.operations[exchange.operation].function(self, exchange)
+
+    def render(self, exchange: X, result: Any) -> Reply:
         raise NotImplementedError
 
-    def render(self, operation: str, result: Any, request: Request) -> Reply:
-        raise NotImplementedError
-
-    def render_error(self, error: ServiceError, operation: str, request: Request) -> Reply:
+    def render_error(self, exchange: X, error: ServiceError) -> Reply:
         raise NotImplementedError
 
     # the errors the shared layers need worded by the service
-    def throttling_error(self, operation: str, retry_after: float | None) -> ServiceError:
+    def throttling_error(self, exchange: X, retry_after: float | None) -> ServiceError:
         raise NotImplementedError
 
     def internal_error(self) -> ServiceError:
         return ServiceError("InternalFailure", "The request processing has failed because of an unknown error.", 500)
 
-    def malformed_request(self, request: Request, message: str) -> ServiceError:
+    def malformed_request(self, exchange: X, message: str) -> ServiceError:
         """The service's own 400 for a request whose body cannot be read (a bad Content-Length, broken chunks)."""
         return ServiceError("BadRequest", message, 400)
 

@@ -32,6 +32,10 @@ class SchemaSet:
         self._fast: dict[str, Any] = {}
         self._lock = threading.Lock()
 
+    def has(self, operation: str) -> bool:
+        """Whether the operation has a schema file (protocols check it when their class is defined)."""
+        return (self.directory / f"{operation}.json").is_file()
+
     def schema(self, operation: str) -> dict:
         schema = self._schemas.get(operation)
         if schema is None:

@@ -9,52 +9,58 @@ import json
 from urllib.parse import parse_qs
 
 from mockcloud.core.errors import ServiceError
-from mockcloud.core.request import Reply, request_body
+from mockcloud.core.request import Reply
 from mockcloud.core.router import Claims
-from mockcloud.core.service import ServiceProtocol
+from mockcloud.core.service import Exchange, ServiceProtocol, operation
 
 NAME = "echo"
 HOST = "echo.mockcloud.test"
 CLAIMS = Claims(hosts=(HOST,), server_path_prefixes=("/echo", "/bytes", "/redirect"))
 
 
-class EchoProtocol(ServiceProtocol):
-    def operation_of(self, request) -> str:
-        return request.path
+class EchoProtocol(ServiceProtocol[Exchange]):
+    def operation_of(self, exchange):
+        return exchange.request.path
 
-    def parse(self, request, operation):
+    def parse(self, exchange):
+        if exchange.operation not in self.operations:
+            raise ServiceError("NotFound", f"no such echo path {exchange.operation}", 404)
+        request = exchange.request
         return {
             "method": request.method,
             "path": request.path,
             "query": {k: v[0] for k, v in parse_qs(request.environ.get("QUERY_STRING", "")).items()},
             "headers": {k.lower(): v for k, v in request.headers.items()},
-            "body": request_body(request).decode("latin-1"),
+            "body": exchange.body.decode("latin-1"),
         }
 
-    def invoke(self, operation, params, caller, request):
-        query = params["query"]
-        if operation == "/redirect":
-            status = int(query.get("status", "302"))
-            return Reply(status, [("Location", query["to"]), ("Content-Length", "0")], b"")
-        if operation == "/bytes":
-            size = int(query["n"])
-            body = bytes(i % 251 for i in range(size))
-            return Reply(200, [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))], body)
-        if operation == "/echo":
-            return params
-        raise ServiceError("NotFound", f"no such echo path {operation}", 404)
+    @operation("/redirect")
+    def redirect(self, exchange):
+        query = exchange.params["query"]
+        status = int(query.get("status", "302"))
+        return Reply(status, [("Location", query["to"]), ("Content-Length", "0")], b"")
 
-    def render(self, operation, result, request) -> Reply:
+    @operation("/bytes")
+    def sized_bytes(self, exchange):
+        size = int(exchange.params["query"]["n"])
+        body = bytes(i % 251 for i in range(size))
+        return Reply(200, [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))], body)
+
+    @operation("/echo")
+    def echo(self, exchange):
+        return exchange.params
+
+    def render(self, exchange, result) -> Reply:
         if isinstance(result, Reply):
             return result
         body = json.dumps(result).encode()
         return Reply(200, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
 
-    def render_error(self, error, operation, request) -> Reply:
+    def render_error(self, exchange, error) -> Reply:
         body = json.dumps({"code": error.code, "message": error.message}).encode()
         return Reply(error.status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
 
-    def throttling_error(self, operation, retry_after):
+    def throttling_error(self, exchange, retry_after):
         return ServiceError("Throttled", "slow down", 429)
 
 

@@ -10,22 +10,17 @@ because both Python SDKs judge success by the status alone.
 """
 from __future__ import annotations
 
-import json
 import math
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterable
 from urllib.parse import parse_qsl
 
 from ..auth import alibaba
 from ..errors import ServiceError
-from ..request import Reply, Request, request_body, request_host
-from ..service import ServiceContext, ServiceProtocol
+from ..request import Reply, json_reply, request_host
+from ..service import Exchange, ServiceContext, ServiceProtocol
 from ..text import xml_safe
-from ..validation import SchemaSet
-
-_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_PARAMS = "mockcloud.alibaba.params"
-_QUERY = "mockcloud.alibaba.query"
 
 # Parameters of the protocol itself, never handed to an operation.
 COMMON_PARAMETERS = frozenset(
@@ -74,70 +69,80 @@ def _text(raw: str) -> str:
         return raw
 
 
-def request_parameters(request: Request) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """All parameters (query, then form body over it) and the query's own pairs; parsed once per request."""
-    environ = request.environ
-    params = environ.get(_PARAMS)
-    if params is not None:
-        return params, environ[_QUERY]
-    query = parse_qsl(_text(environ.get("QUERY_STRING", "")), keep_blank_values=True, errors="replace")
-    params = dict(query)
-    if environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded":
-        body = request_body(request)
-        if body:
-            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, errors="replace"))
-    environ[_PARAMS] = params
-    environ[_QUERY] = query
-    return params, query
+@dataclass(slots=True, eq=False)
+class RpcExchange(Exchange):
+    wire: dict[str, str] | None = None  # every parameter (query, then form body over it), parsed once
+    query: list[tuple[str, str]] | None = None  # the query string's own pairs, for the signature
 
 
-class AlibabaRpcProtocol(ServiceProtocol):
-    """Subclasses set the class attributes and implement one method per operation.
+class AlibabaRpcProtocol(ServiceProtocol[RpcExchange]):
+    """Subclasses set the class attributes and declare one ``@operation`` method per Action.
 
-    ``operations`` maps an Action to the name of the protocol method that
-    carries it out with the operation's parameters (a dict of strings, common
-    parameters removed) and the signer (an :class:`~..auth.alibaba.AlibabaPrincipal`
-    or None for an anonymous request).
+    Each method gets the exchange, whose ``params`` are the operation's
+    parameters (a dict of strings, common parameters removed) and whose
+    ``caller`` is the signer (an :class:`~..auth.alibaba.AlibabaPrincipal`, or
+    None for an anonymous request). ``@operation(anonymous=True)`` lets an
+    operation be called without a signature; a signature, when sent, is verified.
     """
 
+    exchange_type = RpcExchange
     api_version: str = ""
     product: str = ""  # for the Recommend link, as the API troubleshooter names it
-    operations: dict[str, str] = {}
-    anonymous_operations: frozenset[str] | None = None  # None: every operation needs a signature
-    schemas: SchemaSet | None = None
+    operation_options = frozenset({"anonymous"})
+    anonymous_operations: frozenset[str] = frozenset()
     time_window: float = alibaba.TIME_WINDOW_SECONDS
+
+    @classmethod
+    def compile_operations(cls) -> None:
+        cls.anonymous_operations = frozenset(name for name, op in cls.operations.items() if op.options.get("anonymous"))
 
     def __init__(self, context: ServiceContext, model: Any) -> None:
         super().__init__(context, model)
         self.nonces = alibaba.NonceCache(self.time_window)
 
-    # ---- steps --------------------------------------------------------------
-    def operation_of(self, request: Request) -> str:
-        params, _ = request_parameters(request)
-        return params.get("Action") or request.environ.get("HTTP_X_ACS_ACTION") or ""
+    @staticmethod
+    def parameters(exchange: RpcExchange) -> dict[str, str]:
+        """All parameters (query, then form body over it); parsed once per request, with the query's own pairs."""
+        params = exchange.wire
+        if params is not None:
+            return params
+        environ = exchange.request.environ
+        query = parse_qsl(_text(environ.get("QUERY_STRING", "")), keep_blank_values=True, errors="replace")
+        params = dict(query)
+        if environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded":
+            body = exchange.body
+            if body:
+                params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, errors="replace"))
+        exchange.wire, exchange.query = params, query
+        return params
 
-    def authenticate(self, request: Request, operation: str) -> alibaba.AlibabaPrincipal | None:
-        params, query = request_parameters(request)
+    # ---- steps --------------------------------------------------------------
+    def operation_of(self, exchange: RpcExchange) -> str:
+        return self.parameters(exchange).get("Action") or exchange.request.environ.get("HTTP_X_ACS_ACTION") or ""
+
+    def authenticate(self, exchange: RpcExchange) -> alibaba.AlibabaPrincipal | None:
+        params = self.parameters(exchange)
         principal = alibaba.verify(
-            request,
+            exchange.request,
             params,
             self.context.credentials,
             self.context.clock.time(),
             self.nonces,
-            body=request_body(request),
-            query=query,
+            body=exchange.body,
+            query=exchange.query or (),
             window=self.time_window,
         )
-        if principal is None and operation in self.operations:
-            anonymous = self.anonymous_operations
-            if anonymous is None or operation not in anonymous:
-                raise alibaba.missing("AccessKeyId")
+        operation = exchange.operation
+        if principal is None and operation in self.operations and operation not in self.anonymous_operations:
+            raise alibaba.missing("AccessKeyId")
         return principal
 
-    def parse(self, request: Request, operation: str) -> dict[str, str]:
+    def parse(self, exchange: RpcExchange) -> dict[str, str]:
+        request = exchange.request
         if request.method not in ("GET", "POST"):
             raise ServiceError("UnsupportedHTTPMethod", "Specified http method is not supported.", 400, common=True)
-        params, _ = request_parameters(request)
+        params = self.parameters(exchange)
+        operation = exchange.operation
         version = params.get("Version") or request.environ.get("HTTP_X_ACS_VERSION")
         if not operation:
             raise alibaba.missing("Action")
@@ -151,10 +156,11 @@ class AlibabaRpcProtocol(ServiceProtocol):
             )
         return {k: v for k, v in params.items() if k not in COMMON_PARAMETERS}
 
-    def validate(self, operation: str, params: Any) -> None:
+    def validate(self, exchange: RpcExchange) -> None:
         if self.schemas is None:
             return
-        violations = self.schemas.violations(operation, params)
+        operation = exchange.operation
+        violations = self.schemas.violations(operation, exchange.params)
         if not violations:
             return
         # one error per response, as the gateway gives: the first missing parameter in the schema's order
@@ -165,49 +171,38 @@ class AlibabaRpcProtocol(ServiceProtocol):
             raise alibaba.missing(name)  # a blank value counts as a missing one
         raise invalid(name)
 
-    def invoke(self, operation: str, params: Any, caller: Any, request: Request) -> Any:
-        return getattr(self, self.operations[operation])(params, caller)
-
     # ---- replies ------------------------------------------------------------
-    def _format(self, request: Request) -> str:
-        params, _ = request_parameters(request)
-        return "xml" if params.get("Format", "").lower() == "xml" else "json"
-
-    def _reply(self, status: int, payload: dict, request_id_: str, request: Request, root: str, extra=()) -> Reply:
-        if self._format(request) == "xml":
+    def _reply(
+        self, exchange: RpcExchange, status: int, payload: dict[str, Any], request_id_: str, root: str, extra: Iterable[tuple[str, str]] = ()
+    ) -> Reply:
+        headers = [("x-acs-request-id", request_id_)]
+        headers.extend(extra)
+        if self.parameters(exchange).get("Format", "").lower() == "xml":
             import xmltodict
 
             body = xmltodict.unparse({root: _xml_safe(payload)}, encoding="UTF-8").encode()
             content_type = "text/xml;charset=utf-8"
-        else:
-            body = _compact(payload).encode("utf-8", "replace")  # client text may hold a lone surrogate
-            content_type = "application/json;charset=utf-8"
-        headers = [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("x-acs-request-id", request_id_),
-        ]
-        headers.extend(extra)
-        return Reply(status, headers, body)
+            return Reply(status, [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers], body)
+        return json_reply(status, payload, "application/json;charset=utf-8", headers, ascii_only=False)
 
-    def render(self, operation: str, result: Any, request: Request) -> Reply:
+    def render(self, exchange: RpcExchange, result: Any) -> Reply:
         rid = request_id()
-        return self._reply(200, {"RequestId": rid, **(result or {})}, rid, request, f"{operation or 'Action'}Response")
+        return self._reply(exchange, 200, {"RequestId": rid, **(result or {})}, rid, f"{exchange.operation or 'Action'}Response")
 
-    def render_error(self, error: ServiceError, operation: str, request: Request) -> Reply:
+    def render_error(self, exchange: RpcExchange, error: ServiceError) -> Reply:
         rid = request_id()
         payload = {
             "RequestId": rid,
-            "HostId": request_host(request),
+            "HostId": request_host(exchange.request),
             "Code": error.code,
             "Message": error.message,
             "Recommend": f"https://api.aliyun.com/troubleshoot?q={error.code}&product={self.product}&requestId={rid}",
         }
         payload.update(error.fields)
-        return self._reply(error.status, payload, rid, request, "Error", error.headers.items())
+        return self._reply(exchange, error.status, payload, rid, "Error", error.headers.items())
 
     # ---- errors the shared layers need ---------------------------------------
-    def throttling_error(self, operation: str, retry_after: float | None) -> ServiceError:
+    def throttling_error(self, exchange: RpcExchange, retry_after: float | None) -> ServiceError:
         """``Throttling.User``; ``x-acs-retry-after`` in milliseconds (the tea SDK sleeps that many ms)."""
         headers = {}
         if retry_after is not None:
@@ -222,7 +217,7 @@ class AlibabaRpcProtocol(ServiceProtocol):
             common=True,
         )
 
-    def malformed_request(self, request: Request, message: str) -> ServiceError:
+    def malformed_request(self, exchange: RpcExchange, message: str) -> ServiceError:
         """The gateway's generic ``InvalidParameter`` (400), with the reason."""
         return ServiceError("InvalidParameter", f"Specified parameter is not valid. {message}", 400, common=True)
 

@@ -1,52 +1,55 @@
 """AWS JSON 1.0/1.1: ``POST /`` with ``X-Amz-Target``, SigV4, ``__type`` errors."""
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, Iterable
 
 from .. import jsonbody
-
 from ..auth import sigv4
 from ..errors import ServiceError
-from ..request import Reply, Request, request_body
-from ..service import ServiceProtocol
-from ..validation import SchemaSet
+from ..request import Reply, json_reply
+from ..service import Exchange, ServiceProtocol
 from .aws_common import http_date, raise_for_violations, request_id
 
-_compact = json.JSONEncoder(separators=(",", ":")).encode
 _CORAL = "com.amazon.coral.service#"
 _CORAL_NS = "com.amazon.coral.service"
 
 
-class AwsJsonProtocol(ServiceProtocol):
-    """Subclasses set the class attributes and implement one method per operation.
+class AwsJsonProtocol(ServiceProtocol[Exchange]):
+    """Subclasses set the class attributes and declare one ``@operation`` method per operation.
 
-    ``operations`` maps an operation name to the name of the protocol method
-    that carries it out with the parsed parameters and the signing principal.
+    An operation declared ``@operation(unsigned=True)`` may also come without
+    a signature (AWS's own clients call it anonymously); a signed call of it
+    is checked as any other. Each method gets the exchange, whose ``params``
+    are the request's JSON object and whose ``caller`` is the signing principal.
     """
 
     target_prefix: str = ""
     signing_name: str = ""
     json_version: str = "1.1"
-    operations: dict[str, str] = {}
-    schemas: SchemaSet | None = None
+    operation_options = frozenset({"unsigned"})
+    unsigned_operations: frozenset[str] = frozenset()
     throttling_code: str = "ThrottlingException"
     throttling_message: str = "Rate exceeded"
 
-    def operation_of(self, request: Request) -> str:
-        target = request.environ.get("HTTP_X_AMZ_TARGET", "")
+    @classmethod
+    def compile_operations(cls) -> None:
+        cls.unsigned_operations = frozenset(name for name, op in cls.operations.items() if op.options.get("unsigned"))
+
+    def operation_of(self, exchange: Exchange) -> str:
+        target = exchange.request.environ.get("HTTP_X_AMZ_TARGET", "")
         prefix, _, operation = target.partition(".")
         return operation if prefix == self.target_prefix else target
 
-    def authenticate(self, request: Request, operation: str) -> sigv4.AwsPrincipal:
+    def authenticate(self, exchange: Exchange) -> sigv4.AwsPrincipal | None:
+        request = exchange.request
+        if exchange.operation in self.unsigned_operations and not request.environ.get("HTTP_AUTHORIZATION"):
+            return None
         return sigv4.authenticate(request, self.context, self.signing_name)
 
-    def parse(self, request: Request, operation: str) -> Any:
-        if operation not in self.operations:
+    def parse(self, exchange: Exchange) -> Any:
+        if exchange.operation not in self.operations or exchange.request.method != "POST":
             raise ServiceError("UnknownOperationException", "", 400, common=True)
-        if request.method != "POST":
-            raise ServiceError("UnknownOperationException", "", 400, common=True)
-        body = request_body(request)
+        body = exchange.body
         if not body:
             return {}
         try:
@@ -57,29 +60,20 @@ class AwsJsonProtocol(ServiceProtocol):
             raise ServiceError("SerializationException", "Start of structure or map found where not expected.", 400, common=True)
         return params
 
-    def validate(self, operation: str, params: Any) -> None:
+    def validate(self, exchange: Exchange) -> None:
         if self.schemas is None:
             return
-        raise_for_violations(self.schemas.violations(operation, params))
+        raise_for_violations(self.schemas.violations(exchange.operation, exchange.params))
 
-    def invoke(self, operation: str, params: Any, caller: Any, request: Request) -> Any:
-        return getattr(self, self.operations[operation])(params, caller)
-
-    def _reply(self, status: int, payload: dict, extra: list[tuple[str, str]] = ()) -> Reply:
-        body = _compact(payload).encode()
-        headers = [
-            ("x-amzn-RequestId", request_id()),
-            ("Content-Type", f"application/x-amz-json-{self.json_version}"),
-            ("Content-Length", str(len(body))),
-            ("Date", http_date(self.context.clock.time())),
-        ]
+    def _reply(self, status: int, payload: dict[str, Any], extra: Iterable[tuple[str, str]] = ()) -> Reply:
+        headers = [("x-amzn-RequestId", request_id()), ("Date", http_date(self.context.clock.time()))]
         headers.extend(extra)
-        return Reply(status, headers, body)
+        return json_reply(status, payload, f"application/x-amz-json-{self.json_version}", headers)
 
-    def render(self, operation: str, result: Any, request: Request) -> Reply:
+    def render(self, exchange: Exchange, result: Any) -> Reply:
         return self._reply(200, result or {})
 
-    def render_error(self, error: ServiceError, operation: str, request: Request) -> Reply:
+    def render_error(self, exchange: Exchange, error: ServiceError) -> Reply:
         if error.common:
             payload = {"__type": _CORAL + error.code}
             if error.message:
@@ -91,11 +85,11 @@ class AwsJsonProtocol(ServiceProtocol):
         extra.extend(error.headers.items())
         return self._reply(error.status, payload, extra)
 
-    def throttling_error(self, operation: str, retry_after: float | None) -> ServiceError:
+    def throttling_error(self, exchange: Exchange, retry_after: float | None) -> ServiceError:
         return ServiceError(self.throttling_code, self.throttling_message, 400)
 
     def internal_error(self) -> ServiceError:
         return ServiceError("InternalFailure", "The request processing has failed because of an unknown error, exception or failure.", 500, common=True)
 
-    def malformed_request(self, request: Request, message: str) -> ServiceError:
+    def malformed_request(self, exchange: Exchange, message: str) -> ServiceError:
         return ServiceError("SerializationException", message, 400, common=True)

@@ -15,25 +15,28 @@ Errors::
 with the HTTP status of the code from one table (:data:`COMMON_ERRORS`, which
 a service extends). Requests are signed with signature version 0, 1 or 2
 (:mod:`..auth.aws_query_signature`). A service subclasses
-:class:`AwsQueryProtocol`, sets its namespaces and operations, and returns
-each result as ``[(element, value), ...]`` in schema order.
+:class:`AwsQueryProtocol`, sets its namespaces, declares each action with
+``@operation`` (``@operation(unsigned=True)`` for one that takes no
+signature), and returns each result as ``[(element, value), ...]`` in schema
+order.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, TypeVar
 
 from ..auth import aws_query_signature as query_auth
-from ..auth.aws_query_signature import QueryAuthRules, QueryParams, QuerySigner
-from ..errors import ServiceError
-from ..request import Reply, Request, raw_path, request_body
-from ..service import ServiceProtocol
+from ..auth.aws_query_signature import QueryAuthRules, QueryParams
+from ..errors import ErrorTable, ServiceError
+from ..request import Reply, raw_path
+from ..service import Exchange, ServiceProtocol
 from ..text import is_ascii_digits, xml_escape
 from .aws_common import request_id
 
 # code -> (HTTP status, message). Statuses are those the AWS Query framework
 # documented (SQS 2008-01-01 "Errors Common to all Actions"); the ones it left
 # open are marked [I] and are choices.
-COMMON_ERRORS: dict[str, tuple[int, str]] = {
+COMMON_ERRORS = ErrorTable.of_codes({
     "AccessDenied": (403, "Access to the resource is denied."),
     "AuthFailure": (401, "A value used for authentication could not be validated, such as Signature."),
     "CannotValidateCredentials": (403, "The provided security credentials are not valid."),  # [I]
@@ -64,9 +67,8 @@ COMMON_ERRORS: dict[str, tuple[int, str]] = {
     "SignatureDoesNotMatch": (403, "The request signature we calculated does not match the signature you provided."),  # [I]
     "UnsupportedHttpVerb": (405, "The requested HTTP verb is not supported."),  # [I]
     "URITooLong": (414, "The URI exceeded the maximum limit."),  # [I]
-}
+})
 
-_STATE = "mockcloud.aws_query"  # per-request state kept in the WSGI environ
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -97,38 +99,54 @@ def error_type(status: int) -> str:
     return "Receiver" if status >= 500 else "Sender"
 
 
-class AwsQueryProtocol(ServiceProtocol):
-    """Subclasses set the class attributes and implement one method per operation.
+@dataclass(slots=True, eq=False)
+class QueryExchange(Exchange):
+    query: QueryParams | None = None  # the query string and form body, decoded once
+    version: str | None = None  # the API version the request named (checked), for the reply's namespace
+    pairs: list[tuple[str, str]] | None = None  # the parameters a signature covered, when one did
 
-    ``operations`` maps an Action to the protocol method that carries it out
-    with the parsed parameters and the signer. ``namespaces`` maps each
+
+Q = TypeVar("Q", bound=QueryExchange)
+
+
+class AwsQueryProtocol(ServiceProtocol[Q]):
+    """Subclasses set the class attributes and declare one ``@operation`` method per action.
+
+    Each method gets the exchange, whose ``params`` are the request's
+    parameters and whose ``caller`` is the signer. ``namespaces`` maps each
     accepted API version to its response namespace.
     """
 
+    exchange_type = QueryExchange  # type: ignore[assignment]
     namespaces: Mapping[str, str] = {}
     error_namespace: str | None = None  # None: the namespace of the request's version
     error_detail: bool = True  # an empty <Detail/> in <Error>, as the 2007-era Query services send it
-    operations: Mapping[str, str] = {}
+    operation_options = frozenset({"unsigned"})
     unsigned_operations: frozenset[str] = frozenset()
     list_params: frozenset[str] = frozenset()  # names sent as Name, Name.1, Name.2 ... (or repeated)
-    errors: Mapping[str, tuple[int, str]] = COMMON_ERRORS
+    errors: ErrorTable = COMMON_ERRORS
     server_header: str | None = None
     throttling_code: str = "ServiceUnavailable"
     query_auth: QueryAuthRules = QueryAuthRules()
 
+    @classmethod
+    def compile_operations(cls) -> None:
+        cls.unsigned_operations = frozenset(name for name, op in cls.operations.items() if op.options.get("unsigned"))
+
     # ---- errors ----------------------------------------------------------------
     def error(self, code: str, message: str | None = None) -> ServiceError:
         """The service's error with its status from the one table (400 for a code not in it)."""
-        status, default = self.errors.get(code, (400, ""))
-        return ServiceError(code, default if message is None else message, status)
+        if code not in self.errors:
+            return ServiceError(code, message or "", 400)
+        return self.errors.error(code, message)
 
-    def throttling_error(self, operation: str, retry_after: float | None) -> ServiceError:
+    def throttling_error(self, exchange: Q, retry_after: float | None) -> ServiceError:
         return self.error(self.throttling_code)
 
     def internal_error(self) -> ServiceError:
         return self.error("InternalError")
 
-    def malformed_request(self, request: Request, message: str) -> ServiceError:
+    def malformed_request(self, exchange: Q, message: str) -> ServiceError:
         return self.error("InvalidHttpRequest", f"Invalid HTTP request. Reason: {message}")
 
     def injected_error(self, code: str | None, status: int | None, message: str | None) -> ServiceError:
@@ -137,33 +155,28 @@ class AwsQueryProtocol(ServiceProtocol):
         return super().injected_error(code, status, message)
 
     # ---- the request -------------------------------------------------------------
-    def state(self, request: Request) -> dict:
-        state = request.environ.get(_STATE)
-        if state is None:
-            state = request.environ[_STATE] = {}
-        return state
-
-    def query(self, request: Request) -> QueryParams:
+    def query(self, exchange: Q) -> QueryParams:
         """The query string and (for a form POST) the body's parameters, decoded once per request."""
-        state = self.state(request)
-        query = state.get("query")
+        query = exchange.query
         if query is None:
+            request = exchange.request
             body = ""
             if request.method == "POST" and request.mimetype == FORM:
                 try:
-                    body = request_body(request).decode("utf-8")
+                    body = exchange.body.decode("utf-8")
                 except UnicodeDecodeError:
                     raise self.error("InvalidQueryParameter", "The request body is not valid UTF-8.") from None
-            query = state["query"] = QueryParams(request.environ.get("QUERY_STRING", ""), body)
+            query = exchange.query = QueryParams(request.environ.get("QUERY_STRING", ""), body)
         return query
 
-    def operation_of(self, request: Request) -> str:
-        return self.query(request).first("Action") or ""
+    def operation_of(self, exchange: Q) -> str:
+        return self.query(exchange).first("Action") or ""
 
-    def check_action_and_version(self, request: Request, action: str, version: str | None) -> str:
+    def check_action_and_version(self, exchange: Q, version: str | None) -> str:
         """The framework's checks before authentication: verb, Action, Version. Returns the version."""
-        if request.method not in ("GET", "POST"):
-            raise self.error("UnsupportedHttpVerb", f"The requested HTTP verb is not supported: {request.method}")
+        method, action = exchange.request.method, exchange.operation
+        if method not in ("GET", "POST"):
+            raise self.error("UnsupportedHttpVerb", f"The requested HTTP verb is not supported: {method}")
         if not action:
             raise self.error("MissingAction")
         if action not in self.operations:
@@ -181,12 +194,12 @@ class AwsQueryProtocol(ServiceProtocol):
         key = self.context.credentials.aws(access_key_id)
         return key.secret_access_key if key is not None else None
 
-    def authenticate(self, request: Request, operation: str) -> QuerySigner | None:
-        query = self.query(request)
-        state = self.state(request)
-        state["version"] = self.check_action_and_version(request, operation, query.first("Version"))
-        if operation in self.unsigned_operations:
+    def authenticate(self, exchange: Q) -> Any:
+        query = self.query(exchange)
+        exchange.version = self.check_action_and_version(exchange, query.first("Version"))
+        if exchange.operation in self.unsigned_operations:
             return None
+        request = exchange.request
         environ = request.environ
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
         try:
@@ -201,14 +214,13 @@ class AwsQueryProtocol(ServiceProtocol):
             )
         except ServiceError as error:  # the status comes from the service's one table
             raise self.error(error.code, error.message) from None
-        state["pairs"] = signer.pairs
+        exchange.pairs = signer.pairs
         return signer
 
-    def parse(self, request: Request, operation: str) -> dict[str, Any]:
-        state = self.state(request)
-        pairs = state.get("pairs")
+    def parse(self, exchange: Q) -> dict[str, Any]:
+        pairs = exchange.pairs
         if pairs is None:
-            pairs = self.query(request).pairs
+            pairs = self.query(exchange).pairs
         return self.params_of(pairs)
 
     def params_of(self, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
@@ -227,12 +239,9 @@ class AwsQueryProtocol(ServiceProtocol):
             params[base] = [v for _, v in sorted(values, key=lambda item: item[0])]
         return params
 
-    def invoke(self, operation: str, params: Any, caller: Any, request: Request) -> Any:
-        return getattr(self, self.operations[operation])(params, caller)
-
     # ---- the reply -----------------------------------------------------------------
-    def namespace_of(self, request: Request) -> str:
-        version = self.state(request).get("version")
+    def namespace_of(self, exchange: Q) -> str:
+        version = exchange.version
         if version is None:
             return next(iter(self.namespaces.values()))
         return self.namespaces[version]
@@ -248,13 +257,13 @@ class AwsQueryProtocol(ServiceProtocol):
         """The XML reply; a protocol that also sends the request id in a header adds it here."""
         return self._xml_reply(status, text)
 
-    def render(self, operation: str, result: Any, request: Request) -> Reply:
+    def render(self, exchange: Q, result: Any) -> Reply:
         rid = request_id()
-        return self._reply_with_id(200, response_xml(operation, self.namespace_of(request), result, rid), rid)
+        return self._reply_with_id(200, response_xml(exchange.operation, self.namespace_of(exchange), result, rid), rid)
 
-    def render_error(self, error: ServiceError, operation: str, request: Request) -> Reply:
+    def render_error(self, exchange: Q, error: ServiceError) -> Reply:
         rid = request_id()
-        namespace = self.error_namespace or self.namespace_of(request)
+        namespace = self.error_namespace or self.namespace_of(exchange)
         detail = "<Detail/>" if self.error_detail else ""
         text = (
             f'<ErrorResponse xmlns="{namespace}"><Error><Type>{error_type(error.status)}</Type>'
@@ -277,7 +286,7 @@ SIGV4_QUERY_ERRORS: dict[str, tuple[str, int]] = {
 }
 
 
-class AwsQuerySigV4Protocol(AwsQueryProtocol):
+class AwsQuerySigV4Protocol(AwsQueryProtocol[QueryExchange]):
     """The AWS Query protocol of today's Query services (STS, IAM): SigV4 in the Authorization header.
 
     Replies carry ``x-amzn-RequestId`` (the body's RequestId too) and ``Date``
@@ -287,21 +296,20 @@ class AwsQuerySigV4Protocol(AwsQueryProtocol):
     signing_name: str = ""
     error_detail: bool = False
 
-    def check_action_and_version(self, request: Request, action: str, version: str | None) -> str:
+    def check_action_and_version(self, exchange: QueryExchange, version: str | None) -> str:
+        action = exchange.operation
         if action and action not in self.operations and version:
             raise self.error("InvalidAction", f"Could not find operation {action} for version {version}")
-        return super().check_action_and_version(request, action, version)
+        return super().check_action_and_version(exchange, version)
 
-    def authenticate(self, request: Request, operation: str):
-        query = self.query(request)
-        state = self.state(request)
-        state["version"] = self.check_action_and_version(request, operation, query.first("Version"))
-        if operation in self.unsigned_operations:
+    def authenticate(self, exchange: QueryExchange) -> Any:
+        exchange.version = self.check_action_and_version(exchange, self.query(exchange).first("Version"))
+        if exchange.operation in self.unsigned_operations:
             return None
         from ..auth import sigv4
 
         try:
-            return sigv4.authenticate(request, self.context, self.signing_name)
+            return sigv4.authenticate(exchange.request, self.context, self.signing_name)
         except ServiceError as error:
             code, status = SIGV4_QUERY_ERRORS.get(error.code, (error.code, error.status))
             raise ServiceError(code, error.message, status) from None

@@ -1,14 +1,17 @@
 """AWS REST-JSON: operations routed by method and path template, SigV4, ``x-amzn-ErrorType`` errors.
 
-A service declares its operations as data: ``routes`` maps an operation to
-``(method, path template)`` (optionally a third element, the success
-status), ``payloads`` names the member that *is* the body when the model
-binds one (``"payload": "request"`` in botocore's shape), and ``operations``
-names the protocol method that carries the operation out. Path labels in a
-template use the member names (``/tokens/{provider}``); a last label written
-``{key+}`` takes the rest of the path. The templates are compiled once per
-class into a dictionary keyed by method and segment count, so routing a
-request is one lookup and a comparison of a few segments.
+A service declares each operation's route on its method::
+
+    @operation(method="POST", path="/tokens/{provider}/refresh", payload="refreshTokenBody")
+    def refresh_token(self, x: RestJsonExchange) -> dict[str, Any]: ...
+
+``status`` is the success status (200 by default) and ``payload`` names the
+member that *is* the body when the model binds one (``"payload": "request"``
+in botocore's shape). Path labels in a template use the member names
+(``/tokens/{provider}``); a last label written ``{key+}`` takes the rest of
+the path. The templates are compiled once per class into a dictionary keyed
+by method and segment count, so routing a request is one lookup and a
+comparison of a few segments; two operations on one route fail the class.
 
 Errors are rendered as REST-JSON services return them: the code in the
 ``x-amzn-ErrorType`` header and ``{"message": ...}`` as the body. SigV4
@@ -17,20 +20,16 @@ endpoints), with the codes and messages of :mod:`..auth.sigv4`.
 """
 from __future__ import annotations
 
-import json
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any, Iterable, NamedTuple, TypeVar
 from urllib.parse import unquote
 
 from .. import jsonbody
 from ..auth import sigv4
 from ..errors import ServiceError
-from ..request import Reply, Request, raw_path, request_body
-from ..service import ServiceProtocol
-from ..validation import SchemaSet
+from ..request import Reply, json_reply, raw_path
+from ..service import Exchange, Operation, ServiceProtocol
 from .aws_common import raise_for_violations, request_id
-
-_compact = json.JSONEncoder(separators=(",", ":")).encode
-_ROUTE_KEY = "mockcloud.rest_route"
 
 
 class _Route(NamedTuple):
@@ -40,12 +39,18 @@ class _Route(NamedTuple):
     status: int
 
 
-def compile_routes(routes: dict[str, tuple]) -> dict[tuple[str, int], list[_Route]]:
+RouteTable = dict[tuple[str, int], list[_Route]]
+RouteMatch = tuple[_Route, dict[str, str]]  # the route a request took, and its path labels decoded
+
+
+def compile_routes(routes: dict[str, tuple]) -> RouteTable:
     """``{operation: (method, template[, status])}`` → routes by (method, segment count), literal-richest first.
 
-    A greedy route is filed under a negative count: it matches any path at least that long.
+    A greedy route is filed under a negative count: it matches any path at least that long. Two
+    operations on the same method and template are a ``TypeError``: a request could not tell them apart.
     """
-    table: dict[tuple[str, int], list[_Route]] = {}
+    table: RouteTable = {}
+    seen: dict[tuple[str, tuple, str | None], str] = {}
     for operation, spec in routes.items():
         method, template = spec[0].upper(), spec[1].split("?", 1)[0]
         status = spec[2] if len(spec) > 2 else 200
@@ -54,6 +59,10 @@ def compile_routes(routes: dict[str, tuple]) -> dict[tuple[str, int], list[_Rout
         if parts[-1].startswith("{") and parts[-1].endswith("+}"):
             greedy = parts.pop()[1:-2]
         segments = tuple((p[1:-1],) if p.startswith("{") and p.endswith("}") else p for p in parts)
+        shape = (method, tuple(() if isinstance(s, tuple) else s for s in segments), greedy and "+")
+        if shape in seen:
+            raise TypeError(f"operations {seen[shape]} and {operation} share the route {method} {spec[1]}")
+        seen[shape] = operation
         key = (method, -len(segments) if greedy else len(segments))
         table.setdefault(key, []).append(_Route(operation, segments, greedy, status))
     for candidates in table.values():
@@ -61,7 +70,7 @@ def compile_routes(routes: dict[str, tuple]) -> dict[tuple[str, int], list[_Rout
     return table
 
 
-def match_route(table: dict, method: str, path: str) -> tuple[_Route, dict[str, str]] | None:
+def match_route(table: RouteTable, method: str, path: str) -> RouteMatch | None:
     """The route a (still percent-encoded) path takes, and its labels decoded."""
     parts = path.split("/")
     for candidate in table.get((method, len(parts)), ()):
@@ -88,14 +97,21 @@ def _match(route: _Route, parts: list[str]) -> dict[str, str] | None:
     return labels
 
 
-class AwsRestJsonProtocol(ServiceProtocol):
-    """Subclasses set the class attributes and implement one method per operation."""
+@dataclass(slots=True, eq=False)
+class RestJsonExchange(Exchange):
+    route: RouteMatch | None = None  # the route ``operation_of`` matched, for ``parse`` and ``render``
 
+
+R = TypeVar("R", bound=RestJsonExchange)
+
+
+class AwsRestJsonProtocol(ServiceProtocol[R]):
+    """Subclasses set the class attributes and declare one routed ``@operation`` method per operation."""
+
+    exchange_type = RestJsonExchange  # type: ignore[assignment]
     signing_name: str = ""
-    routes: dict[str, tuple] = {}
-    payloads: dict[str, str] = {}  # operation -> the member bound to the whole body
-    operations: dict[str, str] = {}  # operation -> protocol method name
-    schemas: SchemaSet | None = None
+    operation_options = frozenset({"method", "path", "status", "payload"})
+    payloads: dict[str, str] = {}  # operation -> the member bound to the whole body (from ``payload=``)
     validation_code: str = "ValidationException"
     serialization_code: str = "SerializationException"
     throttling_code: str = "ThrottlingException"
@@ -105,21 +121,33 @@ class AwsRestJsonProtocol(ServiceProtocol):
     internal_message: str = "An internal error occurred."
     unknown_operation_status: int = 404
     auth_error_status: int = 403
-    _route_table: dict = {}
+    _route_table: RouteTable = {}
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._route_table = compile_routes(cls.routes)
+    @classmethod
+    def routed_operations(cls) -> Iterable[Operation]:
+        """The operations the REST-JSON routes reach (a subclass may answer others on another wire)."""
+        return cls.operations.values()
+
+    @classmethod
+    def compile_operations(cls) -> None:
+        routes: dict[str, tuple] = {}
+        for op in cls.routed_operations():
+            options = op.options
+            if "method" not in options or "path" not in options:
+                raise TypeError(f"{cls.__qualname__}.{op.attribute}: a REST-JSON operation needs method= and path=")
+            routes[op.name] = (options["method"], options["path"], options.get("status", 200))
+        cls._route_table = compile_routes(routes)
+        cls.payloads = {op.name: op.options["payload"] for op in cls.routed_operations() if "payload" in op.options}
 
     # ---- the steps ------------------------------------------------------------
-    def operation_of(self, request: Request) -> str:
-        found = match_route(self._route_table, request.method, raw_path(request))
-        request.environ[_ROUTE_KEY] = found
+    def operation_of(self, exchange: R) -> str:
+        request = exchange.request
+        found = exchange.route = match_route(self._route_table, request.method, raw_path(request))
         return found[0].operation if found is not None else ""
 
-    def authenticate(self, request: Request, operation: str) -> sigv4.AwsPrincipal:
+    def authenticate(self, exchange: R) -> sigv4.AwsPrincipal:
         try:
-            return sigv4.authenticate(request, self.context, self.signing_name)
+            return sigv4.authenticate(exchange.request, self.context, self.signing_name)
         except ServiceError as error:
             raise self._front_door_error(error) from None
 
@@ -130,13 +158,14 @@ class AwsRestJsonProtocol(ServiceProtocol):
             error.message = "Missing Authentication Token"
         return error
 
-    def parse(self, request: Request, operation: str) -> dict:
-        found = request.environ.get(_ROUTE_KEY)
+    def parse(self, exchange: R) -> dict[str, Any]:
+        found = exchange.route
+        operation = exchange.operation
         if found is None or operation not in self.operations:
             raise ServiceError("UnknownOperationException", "Unknown operation", self.unknown_operation_status, common=True)
-        route, labels = found
+        labels = found[1]
         params: dict[str, Any] = {}
-        body = request_body(request)
+        body = exchange.body
         if body.strip():
             try:
                 document = jsonbody.loads(body)
@@ -150,52 +179,44 @@ class AwsRestJsonProtocol(ServiceProtocol):
             else:
                 params.update(document)
         params.update(labels)
-        self.bind(operation, request, params)
+        self.bind(exchange, params)
         return params
 
-    def bind(self, operation: str, request: Request, params: dict) -> None:
+    def bind(self, exchange: R, params: dict) -> None:
         """Add members bound to headers or the query string (none by default)."""
 
-    def validate(self, operation: str, params: Any) -> None:
+    def validate(self, exchange: R) -> None:
         if self.schemas is None:
             return
         raise_for_violations(
-            self.schemas.violations(operation, params),
+            self.schemas.violations(exchange.operation, exchange.params),
             validation_code=self.validation_code,
             serialization_code=self.serialization_code,
             common=False,
         )
 
-    def invoke(self, operation: str, params: Any, caller: Any, request: Request) -> Any:
-        return getattr(self, self.operations[operation])(params, caller)
-
     # ---- the answers ------------------------------------------------------------
-    def _reply(self, status: int, payload: dict, extra=()) -> Reply:
-        body = _compact(payload).encode()
-        headers = [
-            ("x-amzn-RequestId", request_id()),
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(body))),
-        ]
+    def _reply(self, status: int, payload: dict[str, Any], extra: Iterable[tuple[str, str]] = ()) -> Reply:
+        headers = [("x-amzn-RequestId", request_id())]
         headers.extend(extra)
-        return Reply(status, headers, body)
+        return json_reply(status, payload, "application/json", headers)
 
-    def render(self, operation: str, result: Any, request: Request) -> Reply:
-        found = request.environ.get(_ROUTE_KEY)
+    def render(self, exchange: R, result: Any) -> Reply:
+        found = exchange.route
         return self._reply(found[0].status if found else 200, result or {})
 
-    def render_error(self, error: ServiceError, operation: str, request: Request) -> Reply:
+    def render_error(self, exchange: R, error: ServiceError) -> Reply:
         payload = {"message": error.message}
         payload.update(error.fields)
         extra = [("x-amzn-ErrorType", error.code)]
         extra.extend(error.headers.items())
         return self._reply(error.status, payload, extra)
 
-    def throttling_error(self, operation: str, retry_after: float | None) -> ServiceError:
+    def throttling_error(self, exchange: R, retry_after: float | None) -> ServiceError:
         return ServiceError(self.throttling_code, self.throttling_message, self.throttling_status)
 
     def internal_error(self) -> ServiceError:
         return ServiceError(self.internal_code, self.internal_message, 500)
 
-    def malformed_request(self, request: Request, message: str) -> ServiceError:
+    def malformed_request(self, exchange: R, message: str) -> ServiceError:
         return ServiceError(self.serialization_code, message, 400)

@@ -26,11 +26,11 @@ from xml.etree.ElementTree import Element
 
 from ..auth import wssecurity
 from ..auth.wssecurity import WsSecurityRules
-from ..errors import ServiceError
-from ..request import Reply, Request, request_body
+from ..errors import ErrorTable, ServiceError
+from ..request import Reply, Request
 from ..text import xml_escape
 from .aws_common import request_id
-from .aws_query import AwsQueryProtocol, response_xml
+from .aws_query import AwsQueryProtocol, QueryExchange, response_xml
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -42,7 +42,7 @@ MAX_DEPTH = 64
 _NAMESPACES = {SOAP11: "1.1", SOAP12: "1.2"}
 _CONTENT_TYPES = {"1.1": "text/xml; charset=utf-8", "1.2": "application/soap+xml; charset=utf-8"}
 
-SOAP_ERRORS: dict[str, tuple[int, str]] = {  # the framework's SOAP and WS-Security codes; statuses [I]
+SOAP_ERRORS = ErrorTable.of_codes({  # the framework's SOAP and WS-Security codes; statuses [I]
     "SoapBodyMissing": (400, "Could not find the SOAP body in the request."),
     "SoapEnvelopeMissing": (400, "Could not find the SOAP envelope in the request."),
     "SoapEnvelopeParseError": (400, "Could not parse the SOAP envelope."),
@@ -71,7 +71,7 @@ SOAP_ERRORS: dict[str, tuple[int, str]] = {  # the framework's SOAP and WS-Secur
     "WSSecurityTimestampMissing": (400, "Security Header Element is missing the timestamp element."),
     "WSSecurityX509SignatureError": (403, "Failed to check signature with X.509 certificate."),
     "X509ParseError": (400, "Could not parse X.509 certificate."),
-}
+})
 
 
 @dataclass
@@ -115,8 +115,9 @@ def soap_version_of(request: Request) -> str | None:
 
 
 def _fault(code: str, message: str | None = None) -> ServiceError:
-    status, default = SOAP_ERRORS[code]
-    return ServiceError(code, message or default, status, common=True)
+    error = SOAP_ERRORS.error(code, message)
+    error.common = True
+    return error
 
 
 def parse_envelope(raw: bytes, declared: str) -> SoapMessage:
@@ -185,42 +186,53 @@ def fault_status(version: str, status: int) -> int:
     return 500
 
 
-class AwsQuerySoapProtocol(AwsQueryProtocol):
+@dataclass(slots=True, eq=False)
+class SoapExchange(QueryExchange):
+    soap: SoapMessage | None = None  # the envelope, when the request came over SOAP
+    soap_version: str | None = None  # "1.1" or "1.2": faults answer in the envelope the client used, even for a bad one
+
+
+class AwsQuerySoapProtocol(AwsQueryProtocol[SoapExchange]):
     """AWS Query with its SOAP twin on the same endpoint.
 
-    Subclasses add ``soap_refused`` (actions not offered over SOAP) and
-    :meth:`certificate_owner` (who a registered X.509 certificate belongs to).
+    Subclasses declare ``@operation(soap=False)`` for actions not offered over
+    SOAP, and :meth:`certificate_owner` (who a registered X.509 certificate belongs to).
     """
 
+    exchange_type = SoapExchange
+    operation_options = AwsQueryProtocol.operation_options | {"soap"}
     soap_refused: frozenset[str] = frozenset()
     ws_security: WsSecurityRules = WsSecurityRules()
 
-    def soap(self, request: Request) -> SoapMessage | None:
-        return self.state(request).get("soap")
+    @classmethod
+    def compile_operations(cls) -> None:
+        super().compile_operations()
+        cls.soap_refused = frozenset(name for name, op in cls.operations.items() if op.options.get("soap", True) is False)
 
-    def operation_of(self, request: Request) -> str:
-        version = soap_version_of(request)
+    def operation_of(self, exchange: SoapExchange) -> str:
+        version = soap_version_of(exchange.request)
         if version is None:
-            return super().operation_of(request)
-        state = self.state(request)
-        state["soap_version"] = version  # faults answer in the envelope the client used, even for a bad one
-        message = parse_envelope(request_body(request), version)
-        state["soap_version"] = message.version
-        state["soap"] = message
+            return super().operation_of(exchange)
+        exchange.soap_version = version  # faults answer in the envelope the client used, even for a bad one
+        message = parse_envelope(exchange.body, version)
+        exchange.soap_version = message.version
+        exchange.soap = message
         for api_version, namespace in self.namespaces.items():
             if namespace == message.action_namespace:
-                state["version"] = api_version
+                exchange.version = api_version
         return message.action
 
-    def authenticate(self, request: Request, operation: str) -> Any:
-        message = self.soap(request)
+    def authenticate(self, exchange: SoapExchange) -> Any:
+        message = exchange.soap
         if message is None:
-            return super().authenticate(request, operation)
+            return super().authenticate(exchange)
+        operation = exchange.operation
         if operation not in self.operations:
             raise self.error("InvalidAction", f"The action {operation} is not valid for this web service.")
-        if "version" not in self.state(request):
+        if exchange.version is None:
             raise self.error("NoSuchVersion", f"The requested version ({message.action_namespace}) is not valid.")
-        if message.version == "1.1" and "HTTP_SOAPACTION" not in request.environ and message.addressing_action() is None:
+        environ = exchange.request.environ
+        if message.version == "1.1" and "HTTP_SOAPACTION" not in environ and message.addressing_action() is None:
             raise _fault("SOAP11MissingAction")
         if operation in self.soap_refused:
             raise self.error("InvalidAction", f"The action {operation} is not valid over SOAP; use a REST-Query request.")
@@ -239,20 +251,20 @@ class AwsQuerySoapProtocol(AwsQueryProtocol):
         except ServiceError as error:  # the status comes from the service's one table
             raise self.error(error.code, error.message) from None
 
-    def malformed_request(self, request: Request, message: str) -> ServiceError:
-        version = soap_version_of(request)
+    def malformed_request(self, exchange: SoapExchange, message: str) -> ServiceError:
+        version = soap_version_of(exchange.request)
         if version is not None:  # a SOAP client gets its fault in the envelope it used
-            self.state(request)["soap_version"] = version
-        return super().malformed_request(request, message)
+            exchange.soap_version = version
+        return super().malformed_request(exchange, message)
 
-    def certificate_owner(self, certificate) -> Any | None:
+    def certificate_owner(self, certificate: Any) -> Any | None:
         """The identity a registered certificate stands for (None: not registered)."""
         return None
 
-    def parse(self, request: Request, operation: str) -> dict[str, Any]:
-        message = self.soap(request)
+    def parse(self, exchange: SoapExchange) -> dict[str, Any]:
+        message = exchange.soap
         if message is None:
-            return super().parse(request, operation)
+            return super().parse(exchange)
         params: dict[str, Any] = {}
         for child in message.operation:
             name = child.tag.rpartition("}")[2]
@@ -263,17 +275,17 @@ class AwsQuerySoapProtocol(AwsQueryProtocol):
                 params[name] = value
         return params
 
-    def render(self, operation: str, result: Any, request: Request) -> Reply:
-        message = self.soap(request)
+    def render(self, exchange: SoapExchange, result: Any) -> Reply:
+        message = exchange.soap
         if message is None:
-            return super().render(operation, result, request)
-        inner = response_xml(operation, self.namespace_of(request), result, request_id())
+            return super().render(exchange, result)
+        inner = response_xml(exchange.operation, self.namespace_of(exchange), result, request_id())
         return self._soap_reply(200, message.version, inner)
 
-    def render_error(self, error: ServiceError, operation: str, request: Request) -> Reply:
-        version = self.state(request).get("soap_version")
+    def render_error(self, exchange: SoapExchange, error: ServiceError) -> Reply:
+        version = exchange.soap_version
         if version is None:
-            return super().render_error(error, operation, request)
+            return super().render_error(exchange, error)
         inner = fault_xml(version, error.code, error.message, error.status >= 500, request_id())
         reply = self._soap_reply(fault_status(version, error.status), version, inner)
         reply.headers.extend(error.headers.items())

@@ -3,24 +3,23 @@
 Figma answers JSON; its errors are ``{"status": <code>, "err": <text>}`` with
 that status, e.g. ``{"status": 403, "err": "Invalid token"}`` for a token it
 does not accept and ``{"status": 404, "err": "Not found"}`` for a path it
-does not serve.
+does not serve. Its operations are declared on the service's protocol, named
+``figma.<operationId>`` and routed by exact method and path.
 """
 from __future__ import annotations
 
-import json
 import math
+from typing import Any
 
 from ...core.auth.sigv4 import is_presigned
 from ...core.errors import ServiceError
-from ...core.request import Reply, Request, request_host
+from ...core.request import Reply, Request, json_reply, request_host
+from .errors import ERRORS
 
 FIGMA_HOST = "api.figma.com"
 OPERATION_PREFIX = "figma."
 GET_ME = "figma.getMe"  # Figma's own operationId for GET /v1/me
 UNKNOWN = "figma.unknown"
-_ROUTES = {("GET", "/v1/me"): GET_ME}
-_FLAG = "mockcloud.figma"
-_compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def is_figma(request: Request) -> bool:
@@ -29,26 +28,22 @@ def is_figma(request: Request) -> bool:
     Figma's host always is; an Amplify UI Builder host never is; elsewhere (the
     server on loopback) a request without a SigV4 signature (header or query) is Figma's.
     """
-    environ = request.environ
-    flag = environ.get(_FLAG)
-    if flag is None:
-        host = request_host(request)
-        if host == FIGMA_HOST:
-            flag = True
-        elif host.startswith("amplifyuibuilder."):
-            flag = False
-        else:  # SigV4 in the Authorization header or in the query string (presigned) is Amplify's
-            flag = not environ.get("HTTP_AUTHORIZATION", "").startswith("AWS4-") and not is_presigned(environ.get("QUERY_STRING", ""))
-        environ[_FLAG] = flag
-    return flag
+    host = request_host(request)
+    if host == FIGMA_HOST:
+        return True
+    if host.startswith("amplifyuibuilder."):
+        return False
+    environ = request.environ  # SigV4 in the Authorization header or in the query string (presigned) is Amplify's
+    return not environ.get("HTTP_AUTHORIZATION", "").startswith("AWS4-") and not is_presigned(environ.get("QUERY_STRING", ""))
 
 
-def operation_of(request: Request) -> str:
-    return _ROUTES.get((request.method, request.environ.get("PATH_INFO", "/")), UNKNOWN)
+def operation_of(request: Request, routes: dict[tuple[str, str], str]) -> str:
+    """Figma's operation for the request's method and path, among ``routes``; :data:`UNKNOWN` for none."""
+    return routes.get((request.method, request.environ.get("PATH_INFO", "/")), UNKNOWN)
 
 
 def not_found() -> ServiceError:
-    return ServiceError("NotFound", "Not found", 404)
+    return ERRORS.error("NotFound")
 
 
 def presented_token(request: Request) -> str | None:
@@ -61,18 +56,17 @@ def presented_token(request: Request) -> str | None:
     return token or None
 
 
-def reply(status: int, payload: dict, extra=()) -> Reply:
-    body = _compact(payload).encode()
-    headers = [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body)))]
-    headers.extend(extra)
-    return Reply(status, headers, body)
+def reply(status: int, payload: Any) -> Reply:
+    return json_reply(status, payload, "application/json; charset=utf-8")
 
 
 def error_reply(error: ServiceError) -> Reply:
-    return reply(error.status, {"status": error.status, "err": error.message}, list(error.headers.items()))
+    return json_reply(
+        error.status, {"status": error.status, "err": error.message}, "application/json; charset=utf-8", error.headers.items()
+    )
 
 
 def throttling_error(retry_after: float | None) -> ServiceError:
     """Figma's 429, with the Retry-After (seconds) it sends."""
     seconds = max(1, math.ceil(retry_after)) if retry_after else 60
-    return ServiceError("RateLimited", "Rate limit exceeded", 429, headers={"Retry-After": str(seconds)})
+    return ERRORS.error("RateLimited", headers={"Retry-After": str(seconds)})

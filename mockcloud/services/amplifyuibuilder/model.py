@@ -16,6 +16,7 @@ from typing import NamedTuple
 from ...core.credentials import same_secret
 from ...core.errors import MockCloudError, ServiceError
 from ...core.service import ServiceContext
+from .errors import ERRORS
 
 DEFAULTS: dict = {
     # Figma documents no authorization-code lifetime in the sources we could reach;
@@ -27,12 +28,9 @@ DEFAULTS: dict = {
     "refresh_token_seconds": None,
 }
 
-INVALID_PARAMETER = "InvalidParameterException"
-FIGMA_INVALID_TOKEN = "Invalid token"
-
 
 def _invalid(message: str) -> ServiceError:
-    return ServiceError(INVALID_PARAMETER, message, 400)
+    return ERRORS.error("InvalidParameterException", message)
 
 
 _same = same_secret
@@ -262,5 +260,5 @@ class AmplifyUIBuilderModel:
             or stored.revoked
             or self.clock.time() >= stored.expires
         ):
-            raise ServiceError("Forbidden", FIGMA_INVALID_TOKEN, 403)
+            raise ERRORS.error("Forbidden")
         return self.users[stored.user_id].profile()

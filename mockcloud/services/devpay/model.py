@@ -25,7 +25,7 @@ from ...core.credentials import same_secret
 from ...core.errors import MockCloudError
 from ...core.text import is_ascii_digits
 from ...core.service import ServiceContext
-from .errors import ls_error
+from .errors import ERRORS
 
 DEFAULTS: dict[str, Any] = {
     "activation_key_seconds": 3600,  # "Activation keys expire one hour after creation."
@@ -95,7 +95,7 @@ def parse_duration(text: str) -> float:
     else:
         match = _DURATION.match(value)
         if match is None or value in ("P", "-P") or value.endswith("T"):
-            raise ls_error(
+            raise ERRORS.error(
                 "InvalidParameterValue",
                 f"Value {text} for parameter TokenExpiration is invalid. Reason: must be an xs:duration such as PT3600S.",
             )
@@ -107,7 +107,7 @@ def parse_duration(text: str) -> float:
         if sign:
             seconds = -seconds
     if seconds <= 0:
-        raise ls_error("InvalidParameterValue", f"Value {text} for parameter TokenExpiration is invalid. Reason: must be positive.")
+        raise ERRORS.error("InvalidParameterValue", f"Value {text} for parameter TokenExpiration is invalid. Reason: must be positive.")
     return float(min(seconds, MAX_DURATION_SECONDS))
 
 
@@ -396,18 +396,18 @@ class DevpayModel:
     def verify_product_subscription_by_pid(self, signer: str, persistent_identifier: str | None, product_code: str | None) -> bool:
         with self._lock:
             if not persistent_identifier:
-                raise ls_error("MissingPersistentIdentifier")
+                raise ERRORS.error("MissingPersistentIdentifier")
             if not product_code:
-                raise ls_error("MissingParameter", "The request must contain the parameter ProductCode")
+                raise ERRORS.error("MissingParameter", "The request must contain the parameter ProductCode")
             customer = self._customer_of_pid(signer, persistent_identifier)
             if not _PRODUCT_CODE.match(product_code):
-                raise ls_error(
+                raise ERRORS.error(
                     "InvalidParameterValue",
                     f"Value {product_code} for parameter ProductCode is invalid. Reason: a product code is 8 characters A-Z 0-9.",
                 )
             product = self._products.get(product_code)
             if product is None or product.owner_access_key_id != signer:
-                raise ls_error("InvalidProductToken", f"The product code {product_code} is invalid for the signer.")
+                raise ERRORS.error("InvalidProductToken", f"The product code {product_code} is invalid for the signer.")
             return self._active(customer, product.code)
 
     def verify_product_subscription_by_tokens(self, signer: str, product_token: str | None, user_token: str | None) -> bool:
@@ -415,13 +415,13 @@ class DevpayModel:
         with self._lock:
             product_token, user_token = _clean(product_token), _clean(user_token)
             if not product_token:
-                raise ls_error("MissingProductToken")
+                raise ERRORS.error("MissingProductToken")
             if not user_token:
-                raise ls_error("MissingUserToken")
+                raise ERRORS.error("MissingUserToken")
             user = self._user(user_token)
             product = self._product_by_token(product_token)
             if product.code != user.product_code:
-                raise ls_error("InvalidProductToken", "The product token does not correspond to the user token.")
+                raise ERRORS.error("InvalidProductToken", "The product token does not correspond to the user token.")
             self._check_desktop_signer(signer, user)
             return self._active(user.customer_id, product.code)
 
@@ -430,14 +430,14 @@ class DevpayModel:
         with self._lock:
             user_token = _clean(user_token)
             if not user_token:
-                raise ls_error("MissingUserToken")
+                raise ERRORS.error("MissingUserToken")
             given = []
             for item in additional_tokens or ():
                 item = _clean(item)
                 if not item:
                     continue
                 if not item.startswith(PRODUCT_PREFIX):
-                    raise ls_error(
+                    raise ERRORS.error(
                         "InvalidParameterValue",
                         f"Value {item[:24]}... for parameter AdditionalTokens is invalid. Reason: only a product token is accepted.",
                     )
@@ -446,15 +446,15 @@ class DevpayModel:
             product = self._products[user.product_code]
             if product.kind == "desktop":
                 if via_soap:
-                    raise ls_error("InvalidRequest", "RefreshUserToken over SOAP is allowed for web products only.")
+                    raise ERRORS.error("InvalidRequest", "RefreshUserToken over SOAP is allowed for web products only.")
                 self._check_desktop_signer(signer, user)
             elif signer != product.owner_access_key_id:
-                raise ls_error("InvalidUserToken", "The user token is invalid for the signer.")
+                raise ERRORS.error("InvalidUserToken", "The user token is invalid for the signer.")
             if not given and (product.kind == "desktop" or self.settings["refresh_web_requires_product_token"]):
-                raise ls_error("MissingProductToken")
+                raise ERRORS.error("MissingProductToken")
             for item in given:
                 if not _same(product.token, item):
-                    raise ls_error("InvalidProductToken")
+                    raise ERRORS.error("InvalidProductToken")
             if user.version == CURRENT_USER_TOKEN_VERSION:
                 return user.token
             if user.upgraded_to is None:
@@ -468,56 +468,56 @@ class DevpayModel:
         """The checks both activations make, in order: missing, malformed, product, key, subscription."""
         activation_key, product_token = _clean(activation_key), _clean(product_token)
         if not activation_key:
-            raise ls_error("MissingParameter", "The request must contain the parameter ActivationKey")
+            raise ERRORS.error("MissingParameter", "The request must contain the parameter ActivationKey")
         if not product_token:
-            raise ls_error("MissingProductToken")
+            raise ERRORS.error("MissingProductToken")
         lifetime = parse_duration(token_expiration) if token_expiration else self.settings["default_token_expiration_seconds"]
         if not _ACTIVATION_KEY.match(activation_key):
-            raise ls_error("InvalidActivationKey")
+            raise ERRORS.error("InvalidActivationKey")
         product = self._product_by_token(product_token)
         if signer is None and product.kind != "desktop":
-            raise ls_error("InvalidProductToken", "The product token is not that of a desktop product.")
+            raise ERRORS.error("InvalidProductToken", "The product token is not that of a desktop product.")
         if signer is not None and product.owner_access_key_id != signer:
-            raise ls_error("InvalidProductToken")
+            raise ERRORS.error("InvalidProductToken")
         key = self._activation_keys.get(activation_key)
         if key is None or not _same(key, activation_key):
-            raise ls_error("InvalidActivationKey")
+            raise ERRORS.error("InvalidActivationKey")
         if key.product_code != product.code:
-            raise ls_error("IncorrectActivationKey")
+            raise ERRORS.error("IncorrectActivationKey")
         if self.clock.time() >= key.expires:
-            raise ls_error("ExpiredActivationKey")
+            raise ERRORS.error("ExpiredActivationKey")
         if key.used and self.settings["activation_key_single_use"]:
-            raise ls_error("InvalidActivationKey", "The activation key has already been used.")
+            raise ERRORS.error("InvalidActivationKey", "The activation key has already been used.")
         if not self._active(key.customer_id, product.code):
-            raise ls_error("UserNotSubscribed")
+            raise ERRORS.error("UserNotSubscribed")
         return key, product, lifetime
 
     def _product_by_token(self, token: str) -> Product:
         product = self._by_product_token.get(token)
         if product is None or not _same(product.token, token):
-            raise ls_error("InvalidProductToken")
+            raise ERRORS.error("InvalidProductToken")
         return product
 
     def _user(self, token: str) -> UserToken:
         user = self._user_tokens.get(token)
         if user is None or not _same(user.token, token):
-            raise ls_error("InvalidUserToken")
+            raise ERRORS.error("InvalidUserToken")
         if user.expires is not None and self.clock.time() >= user.expires:
-            raise ls_error("InvalidUserToken", "The user token has expired.")
+            raise ERRORS.error("InvalidUserToken", "The user token has expired.")
         return user
 
     def _check_desktop_signer(self, signer: str, user: UserToken) -> None:
         pair = self._desktop_by_customer.get((user.customer_id, user.product_code))
         if pair is None or not _same(pair.access_key_id, signer):
-            raise ls_error("InvalidUserToken", "The user token is invalid for the signer: sign with the customer's key pair.")
+            raise ERRORS.error("InvalidUserToken", "The user token is invalid for the signer: sign with the customer's key pair.")
 
     def _customer_of_pid(self, signer: str, pid: str | None) -> str:
         pid = _clean(pid)
         if not pid:
-            raise ls_error("MissingPersistentIdentifier")
+            raise ERRORS.error("MissingPersistentIdentifier")
         owner = self._pid_owner.get(pid)
         if owner is None or owner[0] != signer:
-            raise ls_error("InvalidPersistentIdentifier")
+            raise ERRORS.error("InvalidPersistentIdentifier")
         return owner[1]
 
     def _active(self, customer_id: str, product_code: str) -> bool:

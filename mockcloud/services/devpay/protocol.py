@@ -5,9 +5,9 @@ from typing import Any
 
 from ...core.auth.aws_query_signature import QueryAuthRules, QuerySigner
 from ...core.auth.wssecurity import WsSecurityRules, WsSigner
-from ...core.protocols.soap import AwsQuerySoapProtocol
-from ...core.request import Request, request_host
-from ...core.service import ServiceContext
+from ...core.protocols.soap import AwsQuerySoapProtocol, SoapExchange
+from ...core.request import request_host
+from ...core.service import ServiceContext, operation
 from .errors import ERRORS
 from .model import DevpayModel
 
@@ -30,20 +30,11 @@ HOST = "ls.amazonaws.com"
 
 
 class DevpayProtocol(AwsQuerySoapProtocol):
+    model: DevpayModel
     namespaces = NAMESPACES
     error_namespace = ERROR_NAMESPACE
     errors = ERRORS
     server_header = "AWSLicenseService"
-    operations = {
-        "ActivateDesktopProduct": "activate_desktop_product",
-        "ActivateHostedProduct": "activate_hosted_product",
-        "GetActiveSubscriptionsByPid": "get_active_subscriptions_by_pid",
-        "VerifyProductSubscriptionByPid": "verify_product_subscription_by_pid",
-        "VerifyProductSubscriptionByTokens": "verify_product_subscription_by_tokens",
-        "RefreshUserToken": "refresh_user_token",
-    }
-    unsigned_operations = frozenset({"ActivateDesktopProduct"})
-    soap_refused = frozenset({"VerifyProductSubscriptionByTokens"})  # "SOAP not allowed" (DG)
     list_params = frozenset({"AdditionalTokens"})
 
     def __init__(self, context: ServiceContext, model: DevpayModel) -> None:
@@ -56,9 +47,9 @@ class DevpayProtocol(AwsQuerySoapProtocol):
             default_version=settings["default_signature_version"],
             max_age=settings["request_max_age_seconds"],
             unknown_key_code=unknown_key,
-            unknown_key_status=ERRORS[unknown_key][0],
+            unknown_key_status=ERRORS[unknown_key].status,
             bad_signature_code=bad_signature,
-            bad_signature_status=ERRORS[bad_signature][0],
+            bad_signature_status=ERRORS[bad_signature].status,
         )
         self.ws_security = WsSecurityRules(
             timestamp_seconds=settings["soap_timestamp_seconds"],
@@ -74,22 +65,22 @@ class DevpayProtocol(AwsQuerySoapProtocol):
         secret = self.model.desktop_secret(access_key_id)
         return secret if secret is not None else super().secret_for(access_key_id)
 
-    def certificate_owner(self, certificate) -> str | None:
+    def certificate_owner(self, certificate: Any) -> str | None:
         return self.model.certificate_owner(certificate)
 
-    def authenticate(self, request: Request, operation: str) -> Any:
-        environ = request.environ
+    def authenticate(self, exchange: SoapExchange) -> Any:
+        request = exchange.request
         if (
             self._require_https
-            and environ.get("mockcloud.in_process")
-            and environ.get("wsgi.url_scheme") == "http"
+            and exchange.in_process
+            and request.environ.get("wsgi.url_scheme") == "http"
             and request_host(request) == HOST
         ):
             raise self.error(
                 "InvalidHttpRequest",
                 "Invalid HTTP request. Reason: All requests to the License Service must be made using HTTPS.",
             )
-        return super().authenticate(request, operation)
+        return super().authenticate(exchange)
 
     @staticmethod
     def signer(caller: QuerySigner | WsSigner | None) -> str:
@@ -98,31 +89,43 @@ class DevpayProtocol(AwsQuerySoapProtocol):
         return caller.access_key_id if caller is not None else ""
 
     # ---- the actions; each result is [(element, value), ...] in the schema's order ----------
-    def activate_desktop_product(self, p: dict, caller) -> list:
+    @operation(unsigned=True)
+    def activate_desktop_product(self, x: SoapExchange) -> list[tuple[str, Any]]:
+        p = x.params
         out = self.model.activate_desktop_product(p.get("ActivationKey"), p.get("ProductToken"), p.get("TokenExpiration"))
         return [("UserToken", out.user_token), ("AWSAccessKeyId", out.access_key_id), ("SecretAccessKey", out.secret_access_key)]
 
-    def activate_hosted_product(self, p: dict, caller) -> list:
+    @operation
+    def activate_hosted_product(self, x: SoapExchange) -> list[tuple[str, Any]]:
+        p, caller = x.params, x.caller
         out = self.model.activate_hosted_product(
             self.signer(caller), p.get("ActivationKey"), p.get("ProductToken"), p.get("TokenExpiration")
         )
         return [("UserToken", out.user_token), ("PersistentIdentifier", out.persistent_identifier)]
 
-    def get_active_subscriptions_by_pid(self, p: dict, caller) -> list:
+    @operation
+    def get_active_subscriptions_by_pid(self, x: SoapExchange) -> list[tuple[str, Any]]:
+        p, caller = x.params, x.caller
         codes = self.model.get_active_subscriptions_by_pid(self.signer(caller), p.get("PersistentIdentifier"))
         return [("ProductCode", code) for code in codes]
 
-    def verify_product_subscription_by_pid(self, p: dict, caller) -> list:
+    @operation
+    def verify_product_subscription_by_pid(self, x: SoapExchange) -> list[tuple[str, Any]]:
+        p, caller = x.params, x.caller
         subscribed = self.model.verify_product_subscription_by_pid(
             self.signer(caller), p.get("PersistentIdentifier"), p.get("ProductCode")
         )
         return [("Subscribed", subscribed)]
 
-    def verify_product_subscription_by_tokens(self, p: dict, caller) -> list:
+    @operation(soap=False)  # "SOAP not allowed" (DG)
+    def verify_product_subscription_by_tokens(self, x: SoapExchange) -> list[tuple[str, Any]]:
+        p, caller = x.params, x.caller
         subscribed = self.model.verify_product_subscription_by_tokens(self.signer(caller), p.get("ProductToken"), p.get("UserToken"))
         return [("Subscribed", subscribed)]
 
-    def refresh_user_token(self, p: dict, caller) -> list:
+    @operation
+    def refresh_user_token(self, x: SoapExchange) -> list[tuple[str, Any]]:
+        p, caller = x.params, x.caller
         token = self.model.refresh_user_token(
             self.signer(caller), p.get("UserToken"), p.get("AdditionalTokens"), via_soap=isinstance(caller, WsSigner)
         )

@@ -18,19 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ...core.errors import ServiceError
+from .errors import ERRORS
 
 DEFAULT_TTL_MINUTES = 60  # "the entitlement is checked back into the pool automatically after 60 minutes"
-NO_ENTITLEMENTS = "No Entitlements Allowed"
 
 
 def lm_time(ts: float) -> str:
     """License Manager's consumption time stamps: ISO 8601 without a zone, as its signed tokens show them."""
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _error(code: str, message: str) -> ServiceError:
-    return ServiceError(code, message, 400)
 
 
 @dataclass
@@ -98,19 +93,19 @@ class ConsumptionMixin:
         for want in requested:
             entitlement = by_name.get(want["Name"])
             if entitlement is None or entitlement.get("Unit") != want.get("Unit"):
-                raise _error("NoEntitlementsAllowedException", NO_ENTITLEMENTS)
+                raise ERRORS.error("NoEntitlementsAllowedException")
             if borrow and not entitlement.get("AllowCheckIn"):
-                raise _error("EntitlementNotAllowedException", f"Entitlement {want['Name']} does not allow check-in, so it cannot be borrowed.")
+                raise ERRORS.error("EntitlementNotAllowedException", f"Entitlement {want['Name']} does not allow check-in, so it cannot be borrowed.")
             value = want.get("Value")
             if entitlement.get("MaxCount") is not None:
                 try:
                     units = int(value) if value not in (None, "") else 1
                 except ValueError:
-                    raise _error("InvalidParameterValueException", f"Entitlement {want['Name']} counts units: Value must be a whole number, not {value!r}.") from None
+                    raise ERRORS.error("InvalidParameterValueException", f"Entitlement {want['Name']} counts units: Value must be a whole number, not {value!r}.") from None
                 if units < 0:
-                    raise _error("InvalidParameterValueException", f"Entitlement {want['Name']}: Value must not be negative.")
+                    raise ERRORS.error("InvalidParameterValueException", f"Entitlement {want['Name']}: Value must not be negative.")
                 if used.get(want["Name"], 0) + units > entitlement["MaxCount"] and not entitlement.get("Overage"):
-                    raise _error("NoEntitlementsAllowedException", NO_ENTITLEMENTS)
+                    raise ERRORS.error("NoEntitlementsAllowedException")
                 target = permanent if perpetual and not entitlement.get("AllowCheckIn") else held
                 target[want["Name"]] = target.get(want["Name"], 0) + units
                 used[want["Name"]] = used.get(want["Name"], 0) + units
@@ -185,16 +180,16 @@ class ConsumptionMixin:
         now = self.clock.time()
         of_issuer = [l for l in self._licenses.values() if l.account_id == account_id and l.issuer.get("KeyFingerprint") == key_fingerprint]
         if not of_issuer:
-            raise _error("ResourceNotFoundException", f"No license found for key fingerprint {key_fingerprint}.")
+            raise ERRORS.error("ResourceNotFoundException", f"No license found for key fingerprint {key_fingerprint}.")
         for_sku = [l for l in of_issuer if l.product_sku == product_sku]
         if not for_sku:
-            raise _error("InvalidParameterValueException", f"No license of issuer {key_fingerprint} is for product SKU {product_sku}.")
+            raise ERRORS.error("InvalidParameterValueException", f"No license of issuer {key_fingerprint} is for product SKU {product_sku}.")
         usable = [l for l in for_sku if self._active(l, now)]
         if not usable:
-            raise _error("NoEntitlementsAllowedException", NO_ENTITLEMENTS)
+            raise ERRORS.error("NoEntitlementsAllowedException")
         lic = max(usable, key=lambda l: l.created)  # the newest, as AWS checks out (aws/aws-sdk#506)
         if not beneficiary:
-            raise _error(
+            raise ERRORS.error(
                 "ValidationException",
                 "The account that created the license is performing the check out: specify the account as the beneficiary.",
             )
@@ -247,10 +242,10 @@ class ConsumptionMixin:
         now = self.clock.time()
         lic = self.license(license_arn, account_id)
         if lic is None:
-            raise _error("ResourceNotFoundException", f"License is not found: {license_arn}")
+            raise ERRORS.error("ResourceNotFoundException", f"License is not found: {license_arn}")
         borrow = (lic.consumption_configuration or {}).get("BorrowConfiguration")
         if not borrow or not self._active(lic, now):
-            raise _error("NoEntitlementsAllowedException", NO_ENTITLEMENTS)
+            raise ERRORS.error("NoEntitlementsAllowedException")
         allowed, held, _ = self._take(lic, entitlements, now, perpetual=False, borrow=True)
         ttl = 60 * int(borrow["MaxTimeToLiveInMinutes"])
         consumption = Consumption(
@@ -278,7 +273,7 @@ class ConsumptionMixin:
         if c is not None and not hmac.compare_digest(c.token.encode(), token.encode()):
             c = None
         if c is None or c.account_id != account_id or not c.live(self.clock.time()):
-            raise _error("ResourceNotFoundException", "License consumption token not found, checked in, or expired.")
+            raise ERRORS.error("ResourceNotFoundException", "License consumption token not found, checked in, or expired.")
         return c
 
     def extend_license_consumption(self, *, account_id: str, token: str, dry_run: bool = False) -> dict:
@@ -294,9 +289,9 @@ class ConsumptionMixin:
         with self._lock:
             c = self._consumption(account_id, token)
             if beneficiary is not None and c.beneficiary is not None and beneficiary != c.beneficiary:
-                raise _error("InvalidParameterValueException", "The beneficiary does not match the checkout's beneficiary.")
+                raise ERRORS.error("InvalidParameterValueException", "The beneficiary does not match the checkout's beneficiary.")
             if c.checkout_type == "BORROW" and not c.early_check_in:
-                raise _error("ConflictException", "The license's BorrowConfiguration does not allow early check-in.")
+                raise ERRORS.error("ConflictException", "The license's BorrowConfiguration does not allow early check-in.")
             c.checked_in = True
 
     def get_license_usage(self, *, account_id: str, license_arn: str) -> dict:
@@ -304,7 +299,7 @@ class ConsumptionMixin:
         with self._lock:
             lic = self.license(license_arn, account_id)
             if lic is None:
-                raise _error("InvalidParameterValueException", f"License is not found: {license_arn}")
+                raise ERRORS.error("InvalidParameterValueException", f"License is not found: {license_arn}")
             used = self._consumed(lic.arn, self.clock.time())
             usages = []
             for e in lic.entitlements:

@@ -14,10 +14,10 @@ from typing import Any
 
 from ...core import jsonbody
 from ...core.credentials import DEFAULT_ACCOUNT_ID, same_secret
-from ...core.errors import ServiceError
 from ...core.service import ServiceContext
 from ...core.timestamps import utc_iso
 from .consumption import ConsumptionMixin
+from .errors import ERRORS
 
 DEFAULT_REGION = "us-east-1"
 DEFAULTS = {
@@ -37,9 +37,6 @@ def iso(ts: float) -> str:
     """ISO8601DateTime, whose pattern allows years past 9999 (an ExpirationInDays of millions reaches them)."""
     return utc_iso(ts)
 
-
-def _error(code: str, message: str, **fields: Any) -> ServiceError:
-    return ServiceError(code, message, 400, fields=fields)
 
 
 @dataclass
@@ -201,7 +198,7 @@ class LicenseManagerModel(ConsumptionMixin):
         earlier = self._client_tokens.get(scope)
         if earlier is not None and now - earlier.at < self.settings["client_token_seconds"]:
             if not hmac.compare_digest(earlier.fingerprint, digest):
-                raise _error(
+                raise ERRORS.error(
                     "ValidationException",
                     "ClientToken was already used with different parameters within the last 10 minutes.",
                 )
@@ -271,9 +268,9 @@ class LicenseManagerModel(ConsumptionMixin):
             begin = moment(validity["Begin"])
             end = moment(validity["End"]) if validity.get("End") else None
         except (KeyError, ValueError, TypeError):
-            raise _error("ValidationException", "Validity must be an ISO 8601 date and time range.") from None
+            raise ERRORS.error("ValidationException", "Validity must be an ISO 8601 date and time range.") from None
         if end is not None and end <= begin:
-            raise _error("ValidationException", "Validity End must be later than Begin.")
+            raise ERRORS.error("ValidationException", "Validity End must be later than Begin.")
 
     def _add_license_from_fixture(self, item: dict) -> None:
         self.create_license(
@@ -296,9 +293,9 @@ class LicenseManagerModel(ConsumptionMixin):
     def get_license(self, account_id: str, arn: str, version: str | None = None) -> License:
         lic = self.license(arn, account_id)
         if lic is None:
-            raise _error("InvalidParameterValueException", f"License is not found: {arn}")
+            raise ERRORS.error("InvalidParameterValueException", f"License is not found: {arn}")
         if version is not None and version != lic.version:
-            raise _error("InvalidParameterValueException", f"License version {version} is not found for {arn}")
+            raise ERRORS.error("InvalidParameterValueException", f"License version {version} is not found for {arn}")
         return lic
 
     _LICENSE_FILTERS = {
@@ -316,7 +313,7 @@ class LicenseManagerModel(ConsumptionMixin):
         for flt in filters or ():
             getter = self._LICENSE_FILTERS.get(flt.get("Name"))
             if getter is None:
-                raise _error(
+                raise ERRORS.error(
                     "InvalidParameterValueException",
                     f"Unsupported filter name: {flt.get('Name')}. Supported: {', '.join(self._LICENSE_FILTERS)}",
                 )
@@ -338,13 +335,13 @@ class LicenseManagerModel(ConsumptionMixin):
     ) -> Token:
         days = self.settings["default_expiration_days"] if expiration_in_days is None else expiration_in_days
         if days < 1:
-            raise _error("ValidationException", "ExpirationInDays must be a positive number of days.")
+            raise ERRORS.error("ValidationException", "ExpirationInDays must be a positive number of days.")
         role_arns = list(role_arns or [])
         token_properties = list(token_properties or [])
         with self._lock:
             lic = self.license(license_arn, account_id)
             if lic is None:
-                raise _error("ResourceNotFoundException", f"License not found: {license_arn}")
+                raise ERRORS.error("ResourceNotFoundException", f"License not found: {license_arn}")
 
             def create() -> Token:
                 now = self.clock.time()
@@ -384,26 +381,26 @@ class LicenseManagerModel(ConsumptionMixin):
             if not isinstance(token_id, str):
                 raise ValueError
         except (ValueError, KeyError, TypeError):
-            raise _error("ValidationException", "The token is not a valid JWT refresh token.") from None
+            raise ERRORS.error("ValidationException", "The token is not a valid JWT refresh token.") from None
         stored = self._tokens.get(token_id)
         # The exact string we issued, compared in constant time: anything else was altered or forged.
         if stored is None or not same_secret(stored.jwt, token_string):
-            raise _error("AuthorizationException", "The token signature is not valid.")
+            raise ERRORS.error("AuthorizationException", "The token signature is not valid.")
         return stored
 
     def get_access_token(self, *, account_id: str | None, token: str, token_properties: list | None = None) -> str:
         """An access token for the refresh token. ``account_id`` None: an unsigned call, the token alone authenticates."""
         stored = self._presented(token)
         if account_id is not None and stored.account_id != account_id:
-            raise _error("AccessDeniedException", "Access to resource denied: the token belongs to another account.")
+            raise ERRORS.error("AccessDeniedException", "Access to resource denied: the token belongs to another account.")
         if stored.deleted:
-            raise _error("AuthorizationException", "The token has been deleted.")
+            raise ERRORS.error("AuthorizationException", "The token has been deleted.")
         now = self.clock.time()
         if now >= stored.expires:
-            raise _error("AuthorizationException", f"The token expired at {iso(stored.expires)}.")
+            raise ERRORS.error("AuthorizationException", f"The token expired at {iso(stored.expires)}.")
         missing = [p for p in token_properties or () if p not in stored.token_properties]
         if missing:
-            raise _error(
+            raise ERRORS.error(
                 "ValidationException",
                 f"Token properties {missing} are not present in the token.",
             )
@@ -431,7 +428,7 @@ class LicenseManagerModel(ConsumptionMixin):
             selected = [t for t in selected if t.token_id in wanted]
         for flt in filters or ():
             if flt.get("Name") != "LicenseArns":
-                raise _error("ValidationException", f"Unsupported filter name: {flt.get('Name')}. Supported: LicenseArns")
+                raise ERRORS.error("ValidationException", f"Unsupported filter name: {flt.get('Name')}. Supported: LicenseArns")
             arns = set(flt.get("Values") or ())
             selected = [t for t in selected if t.license_arn in arns]
         return selected
@@ -440,13 +437,13 @@ class LicenseManagerModel(ConsumptionMixin):
         with self._lock:
             token = self._tokens.get(token_id)
             if token is None or token.deleted or token.account_id != account_id:
-                raise _error("ResourceNotFoundException", f"Token not found: {token_id}")
+                raise ERRORS.error("ResourceNotFoundException", f"Token not found: {token_id}")
             if token.home_region != region:
                 location = f"https://license-manager.{token.home_region}.amazonaws.com"
-                raise _error(
+                raise ERRORS.error(
                     "RedirectException",
                     f"This is not the correct Region for the resource. Call DeleteToken in {token.home_region}.",
-                    Location=location,
+                    fields={"Location": location},
                 )
             token.deleted = True
 

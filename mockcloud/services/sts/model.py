@@ -18,6 +18,7 @@ from ...core.errors import MockCloudError, ServiceError
 from ...core.oidc import TokenRejected
 from ...core.service import ServiceContext
 from . import trust as policies
+from .errors import ERRORS
 
 DEFAULTS = {
     "default_duration_seconds": 3600,  # DurationSeconds when the request has none
@@ -28,10 +29,6 @@ NOT_AUTHORIZED = "Not authorized to perform sts:AssumeRoleWithWebIdentity"
 
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _error(code: str, message: str, status: int = 400) -> ServiceError:
-    return ServiceError(code, message, status)
 
 
 @dataclass
@@ -150,20 +147,19 @@ class StsModel:
         claims = verified.claims
         role = self.role(role_arn)
         if role is None:  # AWS does not tell a missing role from a refused one
-            raise _error("AccessDenied", NOT_AUTHORIZED, 403)
+            raise ERRORS.error("AccessDenied", NOT_AUTHORIZED)
         roles_claim = verified.issuer.roles_claim
         embedded = claims.get(roles_claim) if roles_claim else None
         if isinstance(embedded, list) and embedded and role_arn not in embedded:
-            raise _error(
+            raise ERRORS.error(
                 "IDPRejectedClaim",
                 f"The web identity token does not allow role {role_arn}: the token was issued for {', '.join(map(str, embedded))}.",
-                403,
             )
         if not policies.allows(role.statements, verified.issuer.provider, claims):
-            raise _error("AccessDenied", NOT_AUTHORIZED, 403)
+            raise ERRORS.error("AccessDenied", NOT_AUTHORIZED)
         seconds = self.settings["default_duration_seconds"] if duration is None else duration
         if seconds > role.max_session_duration:
-            raise _error("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+            raise ERRORS.error("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
         expires = float(int(now) + seconds)
         arn = f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}"
         key = self.credentials.issue_temporary(
@@ -182,30 +178,30 @@ class StsModel:
     def _token_error(rejected: TokenRejected) -> ServiceError:
         reason, details = rejected.reason, rejected.details
         if reason == "expired":
-            return _error(
+            return ERRORS.error(
                 "ExpiredTokenException",
                 f"Token expired: current date/time {int(details['now'])} must be before the expiration date/time {int(details['exp'])}",
             )
         if reason == "unknown_issuer":
-            return _error("InvalidIdentityToken", f"No OpenIDConnect provider found in your account for {details.get('iss')}")
+            return ERRORS.error("InvalidIdentityToken", f"No OpenIDConnect provider found in your account for {details.get('iss')}")
         if reason == "no_key":
-            return _error(
+            return ERRORS.error(
                 "InvalidIdentityToken",
                 "Couldn't retrieve verification key from your identity provider,  please reference "
                 "AssumeRoleWithWebIdentity documentation for requirements",
             )
         if reason == "signature":
-            return _error("InvalidIdentityToken", "The web identity token's signature could not be verified with the identity provider's keys.")
+            return ERRORS.error("InvalidIdentityToken", "The web identity token's signature could not be verified with the identity provider's keys.")
         if reason == "not_yet_valid":
-            return _error("InvalidIdentityToken", f"Token is not yet valid: current date/time {int(details['now'])} is before the not-before date/time {int(details['nbf'])}")
+            return ERRORS.error("InvalidIdentityToken", f"Token is not yet valid: current date/time {int(details['now'])} is before the not-before date/time {int(details['nbf'])}")
         if reason in ("missing_claim", "audience"):
-            return _error("InvalidIdentityToken", rejected.message)
-        return _error("InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
+            return ERRORS.error("InvalidIdentityToken", rejected.message)
+        return ERRORS.error("InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
 
     # ---- GetCallerIdentity ------------------------------------------------------------
     def caller_identity(self, access_key_id: str) -> tuple[str, str, str]:
         """(UserId, Account, Arn) of the key that signed the request."""
         key = self.credentials.aws(access_key_id)
         if key is None:  # authentication already refused unknown keys; a key removed since is unknown too
-            raise _error("InvalidClientTokenId", "The security token included in the request is invalid.", 403)
+            raise ERRORS.error("InvalidClientTokenId", "The security token included in the request is invalid.")
         return key.caller_user_id, key.account_id, key.caller_arn

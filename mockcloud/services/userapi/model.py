@@ -24,11 +24,12 @@ from typing import Any
 
 import jwt
 
-from ...core.errors import MockCloudError, ServiceError
+from ...core.errors import MockCloudError
 from ...core.fixtures import check_settings
 from ...core.jwt_signing import JwtSigner, b64url
 from ...core.service import ServiceContext
 from . import mount_claims, split_base_url
+from .errors import ERRORS, invalid_token
 
 NAMEIDENTIFIER = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier"
 ALGORITHM = "HS256"
@@ -74,11 +75,6 @@ def _digest(refresh_token: str) -> bytes:
 
 
 _DUMMY_HASH = _hash_password("mockcloud: no such user", _DUMMY_SALT)
-
-
-def invalid_token(reason: str, description: str) -> ServiceError:
-    """401 ``invalid_token`` (RFC 6750 §3.1); ``reason`` says which rule refused the token."""
-    return ServiceError("invalid_token", description, 401, fields={"reason": reason})
 
 
 @dataclass(eq=False)
@@ -301,7 +297,7 @@ class UserApiModel:
         salt, expected = (user.salt, user.password_hash) if user is not None else (_DUMMY_SALT, _DUMMY_HASH)
         matches = hmac.compare_digest(_hash_password(password, salt), expected)  # same cost for unknown users
         if user is None or not matches:
-            raise ServiceError("invalid_credentials", "The username or password is incorrect.", 401)
+            raise ERRORS.error("invalid_credentials")
         now = self.clock.time()
         with self._lock:
             session = Session(str(uuid.uuid4()), user, now)

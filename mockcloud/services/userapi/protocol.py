@@ -1,8 +1,8 @@
 """The User API on the wire: JSON bodies, ``Version`` header, Bearer tokens, RFC 9457 problem errors."""
 from __future__ import annotations
 
-import json
 import math
+from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -10,24 +10,18 @@ from typing import Any
 from ...core import jsonbody
 from ...core.auth.bearer import MalformedBearer, bearer_token, challenge
 from ...core.errors import ServiceError
-from ...core.request import Reply, Request, request_body, request_host
-from ...core.service import ServiceProtocol
+from ...core.request import Reply, json_reply, request_host
+from ...core.service import Exchange, Operation, ServiceProtocol, operation
 from ...core.validation import SchemaSet, Violation
-from .model import invalid_token
+from .errors import ERRORS, invalid_token
+from .model import Mount, UserApiModel
 
-_SCHEMAS = SchemaSet(Path(__file__).with_name("schemas"))
-_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_MOUNT = "mockcloud.userapi.mount"  # where operation_of leaves the mount for the later steps
-_PREFIX = "/User/"
-
-# operation -> method; every operation lives at {base}/User/<operation>
-OPERATIONS = {"Login": "POST", "RefreshToken": "POST", "Logout": "POST", "Me": "GET"}
-_WITH_BODY = {"Login", "RefreshToken"}
+_PREFIX = "/User/"  # every operation lives at {base}/User/<operation>
 _JSON_TYPES = {"application/json", "text/json"}
 _RFC6750_ERRORS = {"invalid_request", "invalid_token", "insufficient_scope"}
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
-_JSON_HEADER = ("Content-Type", "application/json; charset=utf-8")
-_PROBLEM_HEADER = ("Content-Type", "application/problem+json; charset=utf-8")
+_JSON = "application/json; charset=utf-8"
+_PROBLEM = "application/problem+json; charset=utf-8"
 _NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]  # token responses (RFC 6749 §5.1)
 
 
@@ -47,45 +41,102 @@ def _violation_message(violation: Violation) -> str:
     return f"The {name} field must be a {violation.limit if isinstance(violation.limit, str) else 'valid value'}."
 
 
-class UserApiProtocol(ServiceProtocol):
+@dataclass(slots=True, eq=False)
+class UserApiExchange(Exchange):
+    mount: Mount | None = None  # the mount the request's host and path resolved to
+
+
+def _mounted(exchange: UserApiExchange) -> Mount:
+    """The request's mount: ``authenticate`` refuses a request without one, so every later step has it."""
+    mount = exchange.mount
+    assert mount is not None
+    return mount
+
+
+class UserApiProtocol(ServiceProtocol[UserApiExchange]):
     """Checks run in the order a real API gateway does them: route (404/405), ``Version`` (400),
-    bearer token (401), content type (415), body (400), then the operation's own rules."""
+    bearer token (401), content type (415), body (400), then the operation's own rules.
+
+    Each operation declares its HTTP ``method``; ``body=True`` for one that takes
+    a JSON body (checked against its schema) and answers tokens (not cached);
+    ``bearer=False`` for one called without an access token; ``expired=True``
+    for one that still takes an expired access token.
+    """
+
+    model: UserApiModel
+    exchange_type = UserApiExchange
+    schemas = SchemaSet(Path(__file__).with_name("schemas"))
+    operation_options = frozenset({"method", "body", "bearer", "expired"})
+    methods: dict[str, str] = {}  # operation -> its HTTP method
+    with_body: frozenset[str] = frozenset()
+    without_bearer: frozenset[str] = frozenset()
+    expired_bearer: frozenset[str] = frozenset()
+
+    @classmethod
+    def needs_schema(cls, declared: Operation) -> bool:
+        return bool(declared.options.get("body"))
+
+    @classmethod
+    def compile_operations(cls) -> None:
+        ops = cls.operations.values()
+        for op in ops:
+            if "method" not in op.options:
+                raise TypeError(f"{cls.__qualname__}.{op.attribute}: a User API operation needs method=")
+        cls.methods = {op.name: op.options["method"] for op in ops}
+        cls.with_body = frozenset(op.name for op in ops if op.options.get("body"))
+        cls.without_bearer = frozenset(op.name for op in ops if op.options.get("bearer") is False)
+        cls.expired_bearer = frozenset(op.name for op in ops if op.options.get("expired"))
+
+    # ---- the operations -------------------------------------------------------
+    @operation(method="POST", body=True, bearer=False)
+    def login(self, x: UserApiExchange) -> dict[str, Any]:
+        access, refresh = self.model.login(_mounted(x), x.params["username"], x.params["password"])
+        return {"accessToken": access, "refreshToken": refresh}
+
+    # an expired access token is still good for refreshing it: that is the point of RefreshToken
+    @operation(method="POST", body=True, expired=True)
+    def refresh_token(self, x: UserApiExchange) -> dict[str, Any]:
+        access, refresh = self.model.refresh(_mounted(x), x.caller, x.params["refreshToken"])
+        return {"accessToken": access, "refreshToken": refresh}
+
+    @operation(method="POST")
+    def logout(self, x: UserApiExchange) -> None:
+        self.model.logout(_mounted(x), x.caller)
+
+    @operation(method="GET")
+    def me(self, x: UserApiExchange) -> dict[str, Any]:
+        return self.model.me(_mounted(x), x.caller)
 
     # ---- the steps ----------------------------------------------------------
-    def operation_of(self, request: Request) -> str:
-        environ = request.environ
-        found = self.model.resolve(request_host(request), environ.get("PATH_INFO", "/"), "mockcloud.in_process" not in environ)
+    def operation_of(self, exchange: UserApiExchange) -> str:
+        request = exchange.request
+        found = self.model.resolve(request_host(request), request.environ.get("PATH_INFO", "/"), not exchange.in_process)
         if found is None:
-            environ[_MOUNT] = None
             return ""
-        mount, rest = found
-        environ[_MOUNT] = mount
+        exchange.mount, rest = found
         return rest[len(_PREFIX) :] if rest.startswith(_PREFIX) else ""
 
-    def authenticate(self, request: Request, operation: str) -> dict | None:
+    def authenticate(self, exchange: UserApiExchange) -> dict[str, Any] | None:
+        request, operation, mount = exchange.request, exchange.operation, exchange.mount
         environ = request.environ
-        mount = environ[_MOUNT]
-        method = OPERATIONS.get(operation)
+        method = self.methods.get(operation)
         if mount is None or method is None:
-            raise ServiceError("not_found", f"No resource at {request.method} {request.path}.", 404)
+            raise ERRORS.error("not_found", f"No resource at {request.method} {request.path}.")
         if request.method != method:
-            raise ServiceError(
-                "method_not_allowed", f"{operation} takes {method}, not {request.method}.", 405, headers={"Allow": method}
+            raise ERRORS.error(
+                "method_not_allowed", f"{operation} takes {method}, not {request.method}.", headers={"Allow": method}
             )
         version = environ.get("HTTP_VERSION")
         if version is None:
-            raise ServiceError(
-                "api_version_unspecified",
-                f"The Version header is required; supported: {', '.join(sorted(mount.versions))}.",
-                400,
+            raise ERRORS.error(
+                "api_version_unspecified", f"The Version header is required; supported: {', '.join(sorted(mount.versions))}."
             )
         if version.strip() not in mount.versions:
-            raise ServiceError(
+            raise ERRORS.error(
                 "unsupported_api_version",
                 f"API version {version!r} is not supported; supported: {', '.join(sorted(mount.versions))}.",
-                400,
             )
-        if operation == "Login":
+        if operation in self.without_bearer:
             return None
         try:
             token = bearer_token(environ.get("HTTP_AUTHORIZATION"))
@@ -93,62 +144,48 @@ class UserApiProtocol(ServiceProtocol):
             raise invalid_token("malformed", "The Authorization header is not a Bearer access token.") from None
         if token is None:
             raise invalid_token("missing", "The request has no Bearer access token.")
-        # an expired access token is still good for refreshing it: that is the point of RefreshToken
-        return self.model.verify_access(mount, token, allow_expired=operation == "RefreshToken")
+        return self.model.verify_access(mount, token, allow_expired=operation in self.expired_bearer)
 
-    def parse(self, request: Request, operation: str) -> Any:
-        if operation not in _WITH_BODY:
+    def parse(self, exchange: UserApiExchange) -> Any:
+        if exchange.operation not in self.with_body:
             return None
+        request = exchange.request
         mimetype = request.mimetype
         if mimetype not in _JSON_TYPES and not (mimetype.startswith("application/") and mimetype.endswith("+json")):
             shown = request.environ.get("CONTENT_TYPE") or "none"
-            raise ServiceError(
-                "unsupported_media_type", f"The Content-Type {shown!r} is not supported; use application/json.", 415
-            )
-        body = request_body(request)
+            raise ERRORS.error("unsupported_media_type", f"The Content-Type {shown!r} is not supported; use application/json.")
+        body = exchange.body
         if not body.strip():
-            raise ServiceError("invalid_request", "A non-empty request body is required.", 400)
+            raise ERRORS.error("invalid_request", "A non-empty request body is required.")
         try:
             params = jsonbody.loads(body)
         except jsonbody.BadJson as exc:
-            raise ServiceError("invalid_request", f"The request body is not valid JSON: {exc}.", 400) from None
+            raise ERRORS.error("invalid_request", f"The request body is not valid JSON: {exc}.") from None
         if not isinstance(params, dict):
-            raise ServiceError("invalid_request", "The request body must be a JSON object.", 400)
+            raise ERRORS.error("invalid_request", "The request body must be a JSON object.")
         return params
 
-    def validate(self, operation: str, params: Any) -> None:
+    def validate(self, exchange: UserApiExchange) -> None:
+        params = exchange.params
         if params is None:
             return
-        violations = _SCHEMAS.violations(operation, params)
+        violations = self.schemas.violations(exchange.operation, params)
         if violations:
             errors: dict[str, list[str]] = {}
             for violation in violations:
                 errors.setdefault(".".join(map(str, violation.path)), []).append(_violation_message(violation))
-            raise ServiceError("invalid_request", "One or more validation errors occurred.", 400, fields={"errors": errors})
+            raise ERRORS.error("invalid_request", "One or more validation errors occurred.", fields={"errors": errors})
 
-    def invoke(self, operation: str, params: Any, caller: Any, request: Request) -> Any:
-        mount = request.environ[_MOUNT]
-        if operation == "RefreshToken":
-            access, refresh = self.model.refresh(mount, caller, params["refreshToken"])
-        elif operation == "Login":
-            access, refresh = self.model.login(mount, params["username"], params["password"])
-        elif operation == "Me":
-            return self.model.me(mount, caller)
-        else:
-            return self.model.logout(mount, caller)
-        return {"accessToken": access, "refreshToken": refresh}
-
-    def render(self, operation: str, result: Any, request: Request) -> Reply:
-        mount = request.environ[_MOUNT]
-        if operation == "Logout":
-            return Reply(204, [self._versions(mount)], b"")
-        body = _compact(result).encode("utf-8", "replace")
-        headers = [_JSON_HEADER, ("Content-Length", str(len(body))), self._versions(mount)]
-        if operation in _WITH_BODY:
+    def render(self, exchange: UserApiExchange, result: Any) -> Reply:
+        versions = self._versions(_mounted(exchange))
+        if result is None:
+            return Reply(204, [versions], b"")
+        headers = [versions]
+        if exchange.operation in self.with_body:
             headers.extend(_NO_STORE)
-        return Reply(200, headers, body)
+        return json_reply(200, result, _JSON, headers, ascii_only=False)
 
-    def render_error(self, error: ServiceError, operation: str, request: Request) -> Reply:
+    def render_error(self, exchange: UserApiExchange, error: ServiceError) -> Reply:
         """RFC 9457 problem details, with the machine-readable ``error`` code beside them."""
         status = error.status
         payload = {
@@ -159,9 +196,8 @@ class UserApiProtocol(ServiceProtocol):
             "error": error.code,
         }
         payload.update(error.fields)
-        body = _compact(payload).encode("utf-8", "replace")  # client text may hold a lone surrogate
-        headers = [_PROBLEM_HEADER, ("Content-Length", str(len(body)))]
-        mount = request.environ.get(_MOUNT)
+        headers = []
+        mount = exchange.mount
         if mount is not None:
             headers.append(self._versions(mount))
         headers.extend(error.headers.items())
@@ -175,24 +211,24 @@ class UserApiProtocol(ServiceProtocol):
             )
         if status == 429 and "retry-after" not in names:
             headers.append(("Retry-After", "1"))
-        return Reply(status, headers, body)
+        return json_reply(status, payload, _PROBLEM, headers, ascii_only=False)  # client text may hold a lone surrogate
 
     @staticmethod
-    def _versions(mount) -> tuple[str, str]:
+    def _versions(mount: Mount) -> tuple[str, str]:
         return ("api-supported-versions", ", ".join(sorted(mount.versions)))
 
     # ---- errors the shared layers need worded --------------------------------
-    def throttling_error(self, operation: str, retry_after: float | None) -> ServiceError:
+    def throttling_error(self, exchange: UserApiExchange, retry_after: float | None) -> ServiceError:
         seconds = max(1, math.ceil(retry_after)) if retry_after else 1
-        return ServiceError(
-            "too_many_requests", f"Too many requests: retry after {seconds} second(s).", 429, headers={"Retry-After": str(seconds)}
+        return ERRORS.error(
+            "too_many_requests", f"Too many requests: retry after {seconds} second(s).", headers={"Retry-After": str(seconds)}
         )
 
     def internal_error(self) -> ServiceError:
-        return ServiceError("server_error", "An unexpected error occurred.", 500)
+        return ERRORS.error("server_error")
 
-    def malformed_request(self, request: Request, message: str) -> ServiceError:
-        return ServiceError("invalid_request", message, 400)
+    def malformed_request(self, exchange: UserApiExchange, message: str) -> ServiceError:
+        return ERRORS.error("invalid_request", message)
 
     def injected_error(self, code: str | None, status: int | None, message: str | None) -> ServiceError:
         if code is None:

@@ -1,0 +1,218 @@
+"""WUYING's directory: office sites and their end users, as the logon rules and the tests see them.
+
+Kept apart from the logon stage machine (:mod:`.logon`): this is who exists
+and what each one requires (MFA, an e-mailed code, a new password); that is
+what one logon does with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...core.errors import MockCloudError
+
+
+@dataclass
+class OfficeSite:
+    office_site_id: str
+    name: str
+    region_id: str
+    tenant_id: int
+    mfa: bool = False  # MFA required for every user of the site
+    secondary_auth: bool = False  # client secondary authentication (an e-mailed code) for every logon
+
+
+@dataclass
+class EndUser:
+    end_user_id: str
+    office_site_id: str
+    password_hash: bytes = field(repr=False)
+    salt: bytes = field(repr=False)
+    email: str | None = None
+    phone: str | None = None
+    nick_name: str | None = None
+    label: str | None = None
+    wy_id: str = ""
+    mfa: bool = False
+    secondary_auth: bool | None = None  # None: as the office site says
+    must_change_password: bool = False
+    mfa_secret: str | None = None  # bound virtual MFA device
+    failed_attempts: int = 0
+    locked_until: float = 0.0
+    last_lock_duration: int = 0
+    last_totp_step: int = -1
+    last_email_code: str | None = None
+
+    def password_is(self, password: str) -> bool:
+        candidate = hashlib.sha256(self.salt + password.encode()).digest()
+        return hmac.compare_digest(candidate, self.password_hash)
+
+    def set_password(self, password: str) -> None:
+        self.salt = os.urandom(16)
+        self.password_hash = hashlib.sha256(self.salt + password.encode()).digest()
+
+
+class Directory:
+    """Office sites and end users by id; the first site is the default one."""
+
+    def __init__(self, settings: dict[str, Any], lock: threading.RLock) -> None:
+        self.settings = settings
+        self._lock = lock
+        self._sites: dict[str, OfficeSite] = {}
+        self._users: dict[str, EndUser] = {}
+        self.default_office_site_id: str | None = None
+
+    def load(self, fixtures: dict[str, Any]) -> None:
+        """The office sites and users of the fixtures."""
+        for item in fixtures.get("office_sites", ()):
+            self.create_office_site(
+                item["office_site_id"],
+                name=item.get("name"),
+                region_id=item.get("region_id"),
+                tenant_id=item.get("tenant_id"),
+                mfa=item.get("mfa", False),
+                secondary_auth=item.get("secondary_auth", False),
+            )
+        for item in fixtures.get("users", ()):
+            self.create_user(
+                item["end_user_id"],
+                item["password"],
+                item.get("office_site_id"),
+                item.get("mfa", False),
+                item.get("email"),
+                phone=item.get("phone"),
+                nick_name=item.get("nick_name"),
+                label=item.get("label"),
+                must_change_password=item.get("must_change_password", False),
+                secondary_auth=item.get("secondary_auth"),
+                mfa_secret=item.get("mfa_secret"),
+            )
+
+    # ---- look-ups for the logon rules (None when absent: a logon answers its own error) ----
+    def find_site(self, office_site_id: str) -> OfficeSite | None:
+        return self._sites.get(office_site_id)
+
+    def find_user(self, end_user_id: str) -> EndUser | None:
+        return self._users.get(end_user_id)
+
+    def site_of(self, user: EndUser) -> OfficeSite:
+        return self._sites[user.office_site_id]
+
+    # ---- test-side helpers ----------------------------------------------------
+    def create_office_site(
+        self,
+        office_site_id: str,
+        *,
+        name: str | None = None,
+        region_id: str | None = None,
+        tenant_id: int | None = None,
+        mfa: bool = False,
+        secondary_auth: bool = False,
+    ) -> OfficeSite:
+        """Add (or replace) an office site; its region defaults to the id's prefix (``cn-hangzhou+dir-…``)."""
+        if not office_site_id:
+            raise MockCloudError("office_site_id must be a non-empty string")
+        if region_id is None:
+            prefix, plus, _ = office_site_id.partition("+")
+            region_id = prefix if plus else self.settings["default_region"]
+        with self._lock:
+            if tenant_id is None:
+                known = next(iter(self._sites.values()), None)
+                tenant_id = known.tenant_id if known else 1234567890123456
+            site = OfficeSite(office_site_id, name or office_site_id, region_id, int(tenant_id), mfa, secondary_auth)
+            self._sites[office_site_id] = site
+            if self.default_office_site_id is None:
+                self.default_office_site_id = office_site_id
+        return site
+
+    def create_user(
+        self,
+        end_user_id: str,
+        password: str,
+        office_site_id: str | None = None,
+        mfa: bool = False,
+        email: str | None = None,
+        *,
+        phone: str | None = None,
+        nick_name: str | None = None,
+        label: str | None = None,
+        must_change_password: bool = False,
+        secondary_auth: bool | None = None,
+        mfa_secret: str | None = None,
+    ) -> EndUser:
+        """Add (or replace) a convenience user; an office site not seen before is created on the way.
+
+        ``mfa`` requires a virtual MFA device (bound at the first logon unless
+        ``mfa_secret`` is given); ``secondary_auth`` sends a code to ``email``
+        at each logon (default: as the office site says);
+        ``must_change_password`` adds the ChangePassword stage.
+        """
+        if not end_user_id or not isinstance(password, str):
+            raise MockCloudError("create_user needs an end_user_id and a password")
+        with self._lock:
+            if office_site_id is None:
+                if self.default_office_site_id is None:
+                    self.create_office_site(f"{self.settings['default_region']}+dir-0000000000")
+                office_site_id = self.default_office_site_id
+            assert office_site_id is not None  # the default site exists by now
+            if office_site_id not in self._sites:
+                self.create_office_site(office_site_id)
+            user = EndUser(
+                end_user_id,
+                office_site_id,
+                b"",
+                b"",
+                email=email,
+                phone=phone,
+                nick_name=nick_name if nick_name is not None else end_user_id,
+                label=label,
+                wy_id=f"wy-{uuid.uuid5(uuid.NAMESPACE_URL, 'wuying:' + end_user_id).hex[:16]}",
+                mfa=mfa,
+                secondary_auth=secondary_auth,
+                must_change_password=must_change_password,
+                mfa_secret=mfa_secret,
+            )
+            user.set_password(password)
+            self._users[end_user_id] = user
+        return user
+
+    def user(self, end_user_id: str) -> EndUser:
+        try:
+            return self._users[end_user_id]
+        except KeyError:
+            raise MockCloudError(f"no WUYING end user {end_user_id!r}; known: {sorted(self._users)}") from None
+
+    def office_site(self, office_site_id: str) -> OfficeSite:
+        try:
+            return self._sites[office_site_id]
+        except KeyError:
+            raise MockCloudError(f"no WUYING office site {office_site_id!r}; known: {sorted(self._sites)}") from None
+
+    def email_code(self, end_user_id: str) -> str:
+        """The last verification code e-mailed to the user (TokenVerify)."""
+        code = self.user(end_user_id).last_email_code
+        if code is None:
+            raise MockCloudError(f"no verification code was sent to {end_user_id!r}")
+        return code
+
+    def unlock_user(self, end_user_id: str) -> None:
+        with self._lock:
+            user = self.user(end_user_id)
+            user.locked_until = 0.0
+            user.failed_attempts = 0
+
+    @property
+    def users(self) -> list[EndUser]:
+        with self._lock:
+            return list(self._users.values())
+
+    @property
+    def office_sites(self) -> list[OfficeSite]:
+        with self._lock:
+            return list(self._sites.values())

@@ -1,0 +1,571 @@
+"""WUYING's logon: the stage machine, its lockouts, and the LoginTokens and KeepAliveTokens it issues.
+
+A logon is a session that walks through stages: ``ADPassword`` first, then,
+as the user and office site require, ``ChangePassword``, ``MFABind`` and
+``MFAVerify`` (or ``MFAVerify`` alone once a device is bound), and
+``TokenVerify`` (a code e-mailed to the user); when no stage is left the
+response carries the LoginToken. ``KeepAliveVerify`` trades a KeepAliveToken
+for a LoginToken in a new session. Every time comes from the mock clock.
+
+Inputs are keyword arguments; results are the response's members. An input
+a stage needs and did not get raises :class:`~.errors.MissingInput`, which
+the protocol answers as the gateway's ``Missing<Param>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ...core import otp
+from ...core.clock import Clock
+from ...core.credentials import same_secret
+from ...core.errors import ErrorTable, MockCloudError, ServiceError
+from .directory import Directory, EndUser, OfficeSite
+from .errors import MissingInput
+
+
+class Stage(str, Enum):
+    """A logon stage, valued by its wire name (``CurrentStage``, ``NextStage``)."""
+
+    AD_PASSWORD = "ADPassword"
+    MFA_BIND = "MFABind"
+    MFA_VERIFY = "MFAVerify"
+    TOKEN_VERIFY = "TokenVerify"
+    CHANGE_PASSWORD = "ChangePassword"
+    KEEP_ALIVE_VERIFY = "KeepAliveVerify"
+
+
+_CHAR_CLASSES = (
+    ("lowercase", str.islower),
+    ("uppercase", str.isupper),
+    ("digit", str.isdigit),
+    ("symbol", lambda c: not c.isalnum()),
+)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _mask_email(email: str | None) -> str | None:
+    if not email or "@" not in email:
+        return email
+    name, _, domain = email.partition("@")
+    return f"{name[:1]}***@{domain}"
+
+
+def _mask_phone(phone: str | None) -> str | None:
+    if not phone or len(phone) < 7:
+        return phone
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+@dataclass
+class LogonSession:
+    session_id: str
+    end_user_id: str
+    office_site_id: str
+    region_id: str
+    client_id: str
+    expires: float  # the stages must be done by then
+    pending: list[Stage] = field(default_factory=list)
+    keep_alive: bool = False
+    mfa_secret: str | None = None  # a device being bound (MFABind → MFAVerify)
+    email_code: str | None = None
+    email_code_expires: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return not self.pending
+
+
+@dataclass
+class LoginToken:
+    token: str
+    end_user_id: str
+    client_id: str
+    session_id: str
+    office_site_id: str
+    region_id: str
+    issued: float
+    expires: float
+    replaced: bool = False
+
+
+@dataclass
+class KeepAliveToken:
+    token: str
+    end_user_id: str
+    client_id: str
+    office_site_id: str
+    region_id: str
+    expires: float
+
+
+class Logon:
+    """Logon sessions over a directory; the model's lock guards every transition."""
+
+    def __init__(
+        self, directory: Directory, clock: Clock, settings: dict[str, Any], errors: ErrorTable, lock: threading.RLock
+    ) -> None:
+        self.directory = directory
+        self.clock = clock
+        self.settings = settings
+        self.errors = errors
+        self._lock = lock
+        self._sessions: dict[str, LogonSession] = {}
+        self._login_tokens: dict[str, LoginToken] = {}  # by SHA-256 of the token
+        self._keep_alive_tokens: dict[str, KeepAliveToken] = {}
+        self._issued = 0
+
+    # ---- for tests ----------------------------------------------------------
+    def totp_code(self, end_user_id: str) -> str:
+        """The user's current MFA code on the mock clock (from the bound device, or the one being bound)."""
+        with self._lock:
+            user = self.directory.user(end_user_id)
+            secret = user.mfa_secret
+            if secret is None:
+                pending = [s for s in self._sessions.values() if s.end_user_id == end_user_id and s.mfa_secret]
+                secret = pending[-1].mfa_secret if pending else None
+        if secret is None:
+            raise MockCloudError(f"{end_user_id!r} has no MFA device: log on through the MFABind stage first")
+        return otp.totp(secret, self.clock.time())
+
+    def login_token(self, token: str) -> LoginToken | None:
+        return self._login_tokens.get(_digest(token))
+
+    # ---- GetLoginToken ------------------------------------------------------------
+    def get_login_token(
+        self,
+        *,
+        region_id: str,
+        client_id: str,
+        current_stage: Stage | str = Stage.AD_PASSWORD,
+        end_user_id: str | None = None,
+        password: str | None = None,
+        office_site_id: str | None = None,
+        directory_id: str | None = None,
+        session_id: str | None = None,
+        authentication_code: str | None = None,
+        token_code: str | None = None,
+        old_password: str | None = None,
+        new_password: str | None = None,
+        keep_alive: bool = False,
+        keep_alive_token: str | None = None,
+    ) -> dict[str, Any]:
+        """One stage of a logon: the next stage to take, or the LoginToken when none is left."""
+        stage = Stage(current_stage)
+        now = self.clock.time()
+        with self._lock:
+            if stage is Stage.AD_PASSWORD:
+                return self._ad_password(
+                    end_user_id=end_user_id,
+                    password=password,
+                    region_id=region_id,
+                    office_site_id=office_site_id,
+                    directory_id=directory_id,
+                    client_id=client_id,
+                    keep_alive=keep_alive,
+                    now=now,
+                )
+            if stage is Stage.KEEP_ALIVE_VERIFY:
+                return self._keep_alive_verify(keep_alive_token, end_user_id, client_id, region_id, now)
+            session, user, site = self._session(session_id, client_id, end_user_id, stage, now)
+            if stage is Stage.MFA_BIND:
+                return self._mfa_bind(session, user, site, now)
+            if stage is Stage.MFA_VERIFY:
+                return self._mfa_verify(authentication_code, session, user, site, now)
+            if stage is Stage.TOKEN_VERIFY:
+                return self._token_verify(token_code, session, user, site, now)
+            return self._change_password(old_password, new_password, session, user, site, now)
+
+    def _ad_password(
+        self,
+        *,
+        end_user_id: str | None,
+        password: str | None,
+        region_id: str,
+        office_site_id: str | None,
+        directory_id: str | None,
+        client_id: str,
+        keep_alive: bool,
+        now: float,
+    ) -> dict[str, Any]:
+        if not end_user_id:
+            raise MissingInput("end_user_id")
+        if not password:
+            raise MissingInput("password")
+        site = self._site_for(office_site_id, directory_id, region_id)
+        user = self.directory.find_user(end_user_id)
+        if site is None and user is not None:
+            site = self.directory.site_of(user)
+            if site.region_id != region_id:
+                user = None
+        if user is None or site is None or user.office_site_id != site.office_site_id:
+            raise self.errors.error("wrong_password")
+        self._check_not_locked(user, now)
+        if not user.password_is(password):
+            raise self._failed(user, now, "wrong_password")
+        user.failed_attempts = 0
+        session = LogonSession(
+            str(uuid.uuid4()),
+            user.end_user_id,
+            site.office_site_id,
+            region_id,
+            client_id,
+            now + self.settings["session_seconds"],
+            [Stage.AD_PASSWORD, *self._stages_for(user, site)],
+            keep_alive=keep_alive,
+        )
+        self._sessions[session.session_id] = session
+        result = {"SessionId": session.session_id, **self._user_fields(user, site)}
+        return self._next(session, user, site, now, result)
+
+    def _session(
+        self, session_id: str | None, client_id: str, end_user_id: str | None, stage: Stage, now: float
+    ) -> tuple[LogonSession, EndUser, OfficeSite]:
+        if not session_id:
+            raise MissingInput("session_id")
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise self.errors.error("session_not_found")
+        if not same_secret(session.client_id, client_id) or (end_user_id and end_user_id != session.end_user_id):
+            raise self.errors.error("session_mismatch")
+        if session.complete:
+            raise self.errors.error("wrong_stage", detail="The logon of this session is already complete.")
+        if now >= session.expires:
+            raise self.errors.error("session_expired")
+        if stage is not session.pending[0]:
+            raise self.errors.error(
+                "wrong_stage", detail=f"This session expects CurrentStage={session.pending[0].value}."
+            )
+        user = self.directory.find_user(session.end_user_id)
+        site = self.directory.find_site(session.office_site_id)
+        if user is None or site is None or user.office_site_id != site.office_site_id:
+            raise self.errors.error("session_not_found")
+        self._check_not_locked(user, now)
+        return session, user, site
+
+    def _mfa_bind(self, session: LogonSession, user: EndUser, site: OfficeSite, now: float) -> dict[str, Any]:
+        secret = otp.random_secret()
+        uri = otp.provisioning_uri(secret, user.end_user_id, self.settings["totp_issuer"])
+        png = _qr_png_base64(uri)  # before any state changes: a failure here leaves the session as it was
+        session.mfa_secret = secret
+        result = {"Secret": secret, "QrCodePng": png, **self._user_fields(user, site)}
+        return self._next(session, user, site, now, result)
+
+    def _mfa_verify(
+        self, code: str | None, session: LogonSession, user: EndUser, site: OfficeSite, now: float
+    ) -> dict[str, Any]:
+        if not code:
+            raise MissingInput("authentication_code")
+        secret = session.mfa_secret or user.mfa_secret
+        if secret is None:
+            raise self.errors.error("wrong_stage", detail="No MFA device is bound or being bound.")
+        step = otp.matching_step(secret, code.strip(), now, window=int(self.settings["totp_window"]))
+        if step is None or (self.settings["totp_reject_reuse"] and step <= user.last_totp_step):
+            raise self._failed(user, now, "wrong_mfa_code")
+        user.failed_attempts = 0
+        user.last_totp_step = step
+        if session.mfa_secret:
+            user.mfa_secret = session.mfa_secret  # the device is bound once a code from it verified
+            session.mfa_secret = None
+        return self._next(session, user, site, now, self._user_fields(user, site))
+
+    def _token_verify(
+        self, code: str | None, session: LogonSession, user: EndUser, site: OfficeSite, now: float
+    ) -> dict[str, Any]:
+        if not code:
+            raise MissingInput("token_code")
+        if session.email_code is None or now >= session.email_code_expires:
+            raise self.errors.error("email_code_expired")
+        if not same_secret(session.email_code, code.strip()):
+            raise self._failed(user, now, "wrong_email_code")
+        user.failed_attempts = 0
+        session.email_code = None
+        return self._next(session, user, site, now, self._user_fields(user, site))
+
+    def _change_password(  # noqa: PLR0917
+        self, old: str | None, new: str | None, session: LogonSession, user: EndUser, site: OfficeSite, now: float
+    ) -> dict[str, Any]:
+        if not old:
+            raise MissingInput("old_password")
+        if not new:
+            raise MissingInput("new_password")
+        if not user.password_is(old):
+            raise self._failed(user, now, "wrong_old_password")
+        problem = self._policy_problem(old, new)
+        if problem:
+            raise self.errors.error(
+                "weak_new_password", fields={"PasswordStrategy": self._password_strategy()}, policy=problem
+            )
+        user.failed_attempts = 0
+        user.set_password(new)
+        user.must_change_password = False
+        return self._next(session, user, site, now, self._user_fields(user, site))
+
+    def _keep_alive_verify(
+        self, presented: str | None, end_user_id: str | None, client_id: str, region_id: str, now: float
+    ) -> dict[str, Any]:
+        if not presented:
+            raise MissingInput("keep_alive_token")
+        stored = self._keep_alive_tokens.get(_digest(presented))
+        if stored is None or not same_secret(stored.token, presented):
+            raise self.errors.error("keep_alive_token_not_found")
+        if end_user_id and end_user_id != stored.end_user_id:
+            raise self.errors.error("keep_alive_token_mismatch", what="end user")
+        if not same_secret(stored.client_id, client_id):
+            raise self.errors.error("keep_alive_token_mismatch", what="client")
+        if region_id != stored.region_id:
+            raise self.errors.error("keep_alive_token_mismatch", what="region")
+        if now >= stored.expires:
+            raise self.errors.error("keep_alive_token_expired")
+        user = self.directory.find_user(stored.end_user_id)
+        site = self.directory.find_site(stored.office_site_id)
+        if user is None or site is None or user.office_site_id != site.office_site_id:
+            raise self.errors.error("keep_alive_token_not_found")
+        self._check_not_locked(user, now)
+        session = LogonSession(
+            str(uuid.uuid4()), user.end_user_id, site.office_site_id, stored.region_id, stored.client_id, now, []
+        )
+        self._sessions[session.session_id] = session
+        token = self._issue_login_token(user.end_user_id, stored.client_id, session.session_id, site, now)
+        return {
+            "SessionId": session.session_id,
+            **self._user_fields(user, site),
+            "LoginToken": token,
+            "KeepAliveToken": stored.token,
+            **self._profile(user),
+        }
+
+    # ---- RefreshLoginToken ------------------------------------------------------------
+    def refresh_login_token(
+        self,
+        *,
+        region_id: str,
+        client_id: str,
+        end_user_id: str,
+        login_token: str,
+        office_site_id: str | None = None,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A new LoginToken for a live one of the same user, client, session and region."""
+        now = self.clock.time()
+        if self.settings["refresh_requires_office_site"] and not office_site_id:
+            raise MissingInput("office_site_id")
+        with self._lock:
+            stored = self._login_tokens.get(_digest(login_token))
+            if stored is None or not same_secret(stored.token, login_token):
+                raise self.errors.error("login_token_not_found")
+            if office_site_id:
+                site = self.directory.find_site(office_site_id)
+                if site is None or site.region_id != region_id:
+                    raise self.errors.error("office_site_not_found", office_site_id=office_site_id, region_id=region_id)
+                if office_site_id != stored.office_site_id:
+                    raise self.errors.error("login_token_mismatch", what="office site")
+            if end_user_id != stored.end_user_id:
+                raise self.errors.error("login_token_mismatch", what="end user")
+            if not same_secret(stored.client_id, client_id):
+                raise self.errors.error("login_token_mismatch", what="client")
+            if session_id and session_id != stored.session_id:
+                raise self.errors.error("login_token_mismatch", what="session")
+            if region_id != stored.region_id:
+                raise self.errors.error("login_token_mismatch", what="region")
+            if stored.replaced:
+                raise self.errors.error("login_token_replaced")
+            if now >= stored.expires:
+                raise self.errors.error("login_token_expired")
+            site = self.directory.find_site(stored.office_site_id)
+            if site is None:
+                raise self.errors.error("login_token_not_found")
+            token = self._issue_login_token(stored.end_user_id, stored.client_id, stored.session_id, site, now)
+            if self.settings["refresh_revokes_old"]:
+                stored.replaced = True
+        return {"LoginToken": token}
+
+    # ---- rules shared by the stages ---------------------------------------------
+    def _site_for(self, office_site_id: str | None, directory_id: str | None, region_id: str) -> OfficeSite | None:
+        if office_site_id and directory_id and office_site_id != directory_id:
+            raise self.errors.error("both_site_ids")
+        site_id = office_site_id or directory_id
+        if not site_id:
+            return None
+        site = self.directory.find_site(site_id)
+        if site is None or site.region_id != region_id:
+            raise self.errors.error("office_site_not_found", office_site_id=site_id, region_id=region_id)
+        return site
+
+    def _check_not_locked(self, user: EndUser, now: float) -> None:
+        if user.locked_until > now:
+            raise self._locked(user, now)
+        if user.locked_until:
+            user.locked_until = 0.0
+            user.failed_attempts = 0
+
+    def _locked(self, user: EndUser, now: float) -> ServiceError:
+        left = max(0.0, user.locked_until - now)
+        info = {
+            "RiskVerifyInfo": {
+                "Locked": "true",
+                "LastLockDuration": int(user.last_lock_duration),
+                "Email": _mask_email(user.email) or "",
+                "Phone": _mask_phone(user.phone) or "",
+            }
+        }
+        return self.errors.error("user_locked", fields=info, minutes=max(1, -(-int(left) // 60)))
+
+    def _failed(self, user: EndUser, now: float, case: str) -> ServiceError:
+        """Count a failed password or code; the attempt that reaches the limit locks the user."""
+        user.failed_attempts += 1
+        if user.failed_attempts >= self.settings["max_failed_attempts"]:
+            user.failed_attempts = 0
+            user.last_lock_duration = int(self.settings["lock_seconds"])
+            user.locked_until = now + self.settings["lock_seconds"]
+            return self._locked(user, now)
+        return self.errors.error(case)
+
+    def _stages_for(self, user: EndUser, site: OfficeSite) -> list[Stage]:
+        stages = []
+        if user.must_change_password:
+            stages.append(Stage.CHANGE_PASSWORD)
+        if user.mfa or site.mfa:
+            stages.append(Stage.MFA_VERIFY if user.mfa_secret else Stage.MFA_BIND)
+            if not user.mfa_secret:
+                stages.append(Stage.MFA_VERIFY)
+        secondary = site.secondary_auth if user.secondary_auth is None else user.secondary_auth
+        if secondary and user.email:
+            stages.append(Stage.TOKEN_VERIFY)
+        return stages
+
+    @staticmethod
+    def _user_fields(user: EndUser, site: OfficeSite) -> dict[str, Any]:
+        return {
+            "EndUserId": user.end_user_id,
+            "OfficeSiteId": site.office_site_id,
+            "OfficeSiteName": site.name,
+            "TenantId": site.tenant_id,
+        }
+
+    @staticmethod
+    def _profile(user: EndUser) -> dict[str, Any]:
+        """What a completed logon tells about the user, after its tokens."""
+        return {
+            "Email": user.email or "",
+            "Phone": user.phone or "",
+            "NickName": user.nick_name or "",
+            "Label": user.label or "",
+            "WyId": user.wy_id,
+        }
+
+    def _next(
+        self, session: LogonSession, user: EndUser, site: OfficeSite, now: float, result: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Finish the current stage: announce the next one, or issue the LoginToken."""
+        session.pending.pop(0)
+        if session.pending:
+            stage = session.pending[0]
+            result["NextStage"] = stage.value
+            if stage is Stage.TOKEN_VERIFY:
+                self._send_email_code(session, user, now)
+                result["RiskVerifyInfo"] = {
+                    "Email": _mask_email(user.email) or "",
+                    "Phone": _mask_phone(user.phone) or "",
+                    "Locked": "false",
+                    "LastLockDuration": int(user.last_lock_duration),
+                }
+            elif stage is Stage.CHANGE_PASSWORD:
+                result["PasswordStrategy"] = self._password_strategy()
+            return result
+        return self._complete(session, user, site, now, result)
+
+    def _send_email_code(self, session: LogonSession, user: EndUser, now: float) -> None:
+        code = f"{secrets.randbelow(10**6):06d}"
+        session.email_code = code
+        session.email_code_expires = now + self.settings["email_code_seconds"]
+        user.last_email_code = code
+
+    def _complete(
+        self, session: LogonSession, user: EndUser, site: OfficeSite, now: float, result: dict[str, Any]
+    ) -> dict[str, Any]:
+        token = self._issue_login_token(session.end_user_id, session.client_id, session.session_id, site, now)
+        keep_alive = ""
+        if session.keep_alive:
+            keep_alive = self._issue_keep_alive_token(session, now)
+        result.update({"LoginToken": token, "KeepAliveToken": keep_alive, **self._profile(user)})
+        return result
+
+    def _issue_login_token(
+        self, end_user_id: str, client_id: str, session_id: str, site: OfficeSite, now: float
+    ) -> str:
+        token = "v1" + secrets.token_hex(47)
+        self._login_tokens[_digest(token)] = LoginToken(
+            token,
+            end_user_id,
+            client_id,
+            session_id,
+            site.office_site_id,
+            site.region_id,
+            now,
+            now + self.settings["login_token_seconds"],
+        )
+        self._prune(now)
+        return token
+
+    def _issue_keep_alive_token(self, session: LogonSession, now: float) -> str:
+        token = secrets.token_urlsafe(48)
+        self._keep_alive_tokens[_digest(token)] = KeepAliveToken(
+            token,
+            session.end_user_id,
+            session.client_id,
+            session.office_site_id,
+            session.region_id,
+            now + self.settings["keep_alive_token_seconds"],
+        )
+        return token
+
+    def _prune(self, now: float) -> None:
+        """Forget long-dead tokens and sessions now and then, so a long-running server stays small."""
+        self._issued += 1
+        if self._issued % 1024:
+            return
+        horizon = now - 86400
+        self._login_tokens = {k: t for k, t in self._login_tokens.items() if t.expires > horizon}
+        self._keep_alive_tokens = {k: t for k, t in self._keep_alive_tokens.items() if t.expires > horizon}
+        live = {t.session_id for t in self._login_tokens.values()}
+        self._sessions = {k: s for k, s in self._sessions.items() if s.expires > horizon or k in live}
+
+    def _password_strategy(self) -> dict[str, Any]:
+        return {
+            "TenantPasswordLength": str(self.settings["password_min_length"]),
+            "TenantAlternativeChars": [name for name, _ in _CHAR_CLASSES],
+        }
+
+    def _policy_problem(self, old: str, new: str) -> str | None:
+        minimum = self.settings["password_min_length"]
+        classes = sum(1 for _, test in _CHAR_CLASSES if any(test(c) for c in new))
+        if len(new) < minimum:
+            return f"at least {minimum} characters"
+        if classes < self.settings["password_min_char_classes"]:
+            wanted = self.settings["password_min_char_classes"]
+            return f"characters of at least {wanted} of: lower case, upper case, digits, symbols"
+        if new == old:
+            return "different from the old password"
+        return None
+
+
+def _qr_png_base64(text: str) -> str:
+    """A QR code of ``text`` as a base64 PNG (what authenticator apps scan at MFABind)."""
+    import base64
+    import io
+
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="png", scale=4, border=4)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
