@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import random
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -14,6 +13,7 @@ from . import intercept
 from .core.app import Application
 from .core.clock import Clock
 from .core.credentials import Credentials
+from .core.entropy import Entropy
 from .core.errors import MockCloudError
 from .core.faults import Faults
 from .core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
@@ -38,6 +38,13 @@ R = TypeVar("R")
 C = TypeVar("C", bound=type)
 
 
+class _Keep:
+    """The default of ``reset(seed=...)``: keep the seed the mock has."""
+
+
+_KEEP = _Keep()
+
+
 class MockCloud:
     """An in-memory cloud: every emulated service, its clock, faults, keys and request log.
 
@@ -54,6 +61,7 @@ class MockCloud:
     :param fake_credentials: whether to put fake AWS keys in the environment while running.
     :param allow_loopback: whether the network guard lets sockets reach loopback.
     :param request_log_size: how many requests ``cloud.requests`` keeps.
+    :param seed: make every identifier, token, code, key pair and request id repeat run after run.
     """
 
     def __init__(
@@ -68,6 +76,7 @@ class MockCloud:
         fake_credentials: bool = True,
         allow_loopback: bool = True,
         request_log_size: int = DEFAULT_LOG_SIZE,
+        seed: int | None = None,
     ) -> None:
         if isinstance(services, str):  # mock_cloud("licensemanager"): one service, not its letters
             services = (services,)
@@ -92,6 +101,8 @@ class MockCloud:
         self.fake_credentials = fake_credentials
         self.allow_loopback = allow_loopback
         self.request_log_size = request_log_size
+        self.seed = seed
+        Entropy(seed)  # a bad seed fails here
         self._depth = 0
         self._lock = threading.RLock()
         self._environment = FakeAwsEnvironment()
@@ -100,21 +111,28 @@ class MockCloud:
     # ---- state ------------------------------------------------------------
     def _fresh(self) -> None:
         self.clock = Clock(patch_time=self.patch_time)
-        self.random = random.Random()  # every random choice of the fault layer (seedable)
-        self.faults = Faults(self.clock.time, self.service_names, self.random)
+        self.entropy = Entropy(self.seed)  # every random choice: identifiers, tokens, keys, faults
+        self.faults = Faults(self.clock.time, self.service_names, self.entropy.generator)
         self.requests = RequestLog(self.request_log_size)
         self.issuers = TrustedIssuers()  # web-identity token issuers its services register and trust
         self._credentials: Credentials | None = None
         self._fixtures: dict[str, Any] | None = None
         self.services = ServiceRegistry(
             self.service_names, load, clock=self.clock, credentials=lambda: self.credentials,
-            fixtures=lambda: self.fixtures, settings=self.settings, issuers=self.issuers,
+            fixtures=lambda: self.fixtures, settings=self.settings, issuers=self.issuers, entropy=self.entropy,
         )
         self.app = Application(self.services, self.faults, self.requests, self.clock.time)
 
-    def reset(self) -> None:
-        """Back to the fixtures' state: services, keys, faults, request log and clock."""
+    def reset(self, *, seed: int | None | _Keep = _KEEP) -> None:
+        """Back to the fixtures' state: services, keys, faults, request log and clock.
+
+        ``seed`` replaces the mock's seed (None: random again); the same seed
+        gives the same identifiers, tokens and keys from here on, every time.
+        """
         with self._lock:
+            if not isinstance(seed, _Keep):
+                Entropy(seed)  # a bad seed fails before anything is reset
+                self.seed = seed
             self.clock.close()
             self._fresh()
 
@@ -133,7 +151,7 @@ class MockCloud:
         if self._credentials is None:
             with self._lock:
                 if self._credentials is None:
-                    credentials = Credentials()
+                    credentials = Credentials(self.entropy)
                     credentials.load(self.fixtures.get("credentials", {}))
                     if "moto" in sys.modules and credentials.aws(MOTO_AWS_KEY[0]) is None:
                         credentials.add_aws(*MOTO_AWS_KEY)  # what a client signs with inside moto's mock_aws
@@ -286,6 +304,7 @@ def mock_cloud(
     fake_credentials: bool = True,
     allow_loopback: bool = True,
     request_log_size: int = DEFAULT_LOG_SIZE,
+    seed: int | None = None,
 ) -> MockCloud: ...
 
 
@@ -301,6 +320,7 @@ def mock_cloud(
     fake_credentials: bool = True,
     allow_loopback: bool = True,
     request_log_size: int = DEFAULT_LOG_SIZE,
+    seed: int | None = None,
 ) -> MockCloud: ...
 
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import base64
 import hmac
-import secrets
 import threading
 from dataclasses import dataclass
+
+from .entropy import Entropy
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 _KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # what AWS access key ids are made of (base32)
@@ -48,7 +49,8 @@ class AwsKey:
 class Credentials:
     """AWS and Alibaba key pairs, registered by fixtures, by the test, or issued by a service (STS)."""
 
-    def __init__(self) -> None:
+    def __init__(self, entropy: Entropy | None = None) -> None:
+        self.entropy = entropy or Entropy()
         self._aws: dict[str, AwsKey] = {}
         self._alibaba: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -76,11 +78,11 @@ class Credentials:
         until ``expires`` on the mock clock, and only with its session token.
         """
         while True:
-            key_id = "ASIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
+            key_id = "ASIA" + "".join(self.entropy.choice(_KEY_ALPHABET) for _ in range(16))
             if key_id not in self._aws:
                 break
-        secret = base64.b64encode(secrets.token_bytes(30)).decode()  # 40 characters, as AWS's
-        token = base64.b64encode(secrets.token_bytes(264)).decode()  # a few hundred characters, as AWS's
+        secret = base64.b64encode(self.entropy.token_bytes(30)).decode()  # 40 characters, as AWS's
+        token = base64.b64encode(self.entropy.token_bytes(264)).decode()  # a few hundred characters, as AWS's
         return self.add_aws(key_id, secret, account_id=account_id, session_token=token, expires=expires, arn=arn, user_id=user_id)
 
     def add_alibaba(self, access_key_id: str, secret: str) -> None:

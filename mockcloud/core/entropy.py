@@ -9,6 +9,8 @@ too. Without one, everything comes from the operating system's CSPRNG.
 from __future__ import annotations
 
 import base64
+import itertools
+import os
 import random
 import secrets
 import uuid
@@ -54,6 +56,15 @@ class Entropy:
 
     def random(self) -> float:
         return self.generator.random()
+
+    def request_id(self) -> str:
+        """A request id in UUID form (AWS's x-amzn-RequestId; Alibaba's upper-cases it).
+
+        Not a secret: without a seed, a per-process random prefix and a counter, far cheaper than uuid4.
+        """
+        if self.seed is None:
+            return f"{_ID_PREFIX}-{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
+        return str(self.uuid4())
 
     # ---- keys ---------------------------------------------------------------------------
     def ec_private_key(self, curve: Any) -> Any:
@@ -114,6 +125,14 @@ class Entropy:
             return ec.ECDSA(algorithm)
         return ec.ECDSA(algorithm, deterministic_signing=True)
 
+
+def _id_prefix() -> str:
+    h = os.urandom(8).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[12], 16) & 3]}{h[1:4]}"
+
+
+_ID_PREFIX = _id_prefix()
+_ID_COUNTER = itertools.count(int.from_bytes(os.urandom(4), "big"))
 
 # the order of each curve's base point (SEC 2), which bounds a private key
 _CURVE_ORDERS = {

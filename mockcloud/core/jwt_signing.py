@@ -18,9 +18,9 @@ def b64url(data: bytes) -> str:
 
 
 class JwtSigner:
-    """Signs claims with one key (ES256, RS256 or HS256) and one ``kid``."""
+    """Signs claims with one key (ES256, RS256 or HS256) and one ``kid``; ES256 deterministically if asked."""
 
-    def __init__(self, key, algorithm: str, kid: str | None = None) -> None:
+    def __init__(self, key, algorithm: str, kid: str | None = None, *, deterministic: bool = False) -> None:
         self.key = key
         self.algorithm = algorithm
         header = {"alg": algorithm, "kid": kid, "typ": "JWT"} if kid else {"alg": algorithm, "typ": "JWT"}
@@ -30,7 +30,8 @@ class JwtSigner:
             from cryptography.hazmat.primitives.asymmetric import ec
             from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-            scheme = ec.ECDSA(hashes.SHA256())
+            # RFC 6979 when asked (a seeded mock): the same claims, the same signature
+            scheme = ec.ECDSA(hashes.SHA256(), deterministic_signing=deterministic)
 
             def sign(data: bytes) -> bytes:
                 r, s = decode_dss_signature(key.sign(data, scheme))

@@ -9,6 +9,7 @@ import base64
 import hmac
 import os
 import struct
+from typing import Callable
 from urllib.parse import quote, urlencode
 
 from .text import is_ascii_digits
@@ -17,9 +18,9 @@ PERIOD = 30
 DIGITS = 6
 
 
-def random_secret(length: int = 20) -> str:
+def random_secret(random_bytes: Callable[[int], bytes] = os.urandom, length: int = 20) -> str:
     """A base32 secret (160 random bits by default, as RFC 4226 recommends), without padding."""
-    return base64.b32encode(os.urandom(length)).decode("ascii").rstrip("=")
+    return base64.b32encode(random_bytes(length)).decode("ascii").rstrip("=")
 
 
 def _key(secret: str) -> bytes:

@@ -15,6 +15,7 @@ from .router import Claims, Router
 if TYPE_CHECKING:
     from .clock import Clock
     from .credentials import Credentials
+    from .entropy import Entropy
     from .oidc import TrustedIssuers
     from .service import ServiceProtocol
 
@@ -32,6 +33,7 @@ class ServiceRegistry:
         fixtures: Callable[[], dict[str, Any]],
         settings: dict[str, dict[str, Any]],
         issuers: TrustedIssuers,
+        entropy: Entropy,
     ) -> None:
         self.names = tuple(names)
         self._load = load
@@ -40,6 +42,7 @@ class ServiceRegistry:
         self._fixtures = fixtures
         self._settings = settings
         self._issuers = issuers
+        self._entropy = entropy
         self._built: dict[str, ServiceProtocol] = {}
         self._router: Router | None = None
         self._lock = threading.RLock()
@@ -80,6 +83,7 @@ class ServiceRegistry:
                     settings=dict(self._settings.get(name, {})),
                     claim=lambda claims: self.router().add(claims, name),
                     issuers=self._issuers,
+                    entropy=self._entropy,
                 )
                 built = self._built[name] = self._load(name).build(context)
         return built

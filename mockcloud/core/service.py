@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from .clock import Clock
 from .credentials import Credentials
+from .entropy import Entropy
 from .errors import ServiceError
 from .oidc import TrustedIssuers
 from .request import Reply, request_body
@@ -50,6 +51,7 @@ class ServiceContext:
     settings: dict = field(default_factory=dict)  # per-service options given to the mock
     claim: Callable[[Claims], None] = lambda claims: None  # add routes to this service at run time
     issuers: TrustedIssuers = field(default_factory=TrustedIssuers)  # the mock's trusted web-identity token issuers
+    entropy: Entropy = field(default_factory=Entropy)  # every random choice: seeded for repeatable runs
 
     def merged_settings(self, defaults: dict) -> dict:
         """The service's defaults, then its fixtures' ``settings``, then the mock's (later ones win).

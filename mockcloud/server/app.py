@@ -134,8 +134,13 @@ class AdminApp:
         return _json(200, {"status": "ok", "version": __version__, "services": list(self.cloud.service_names)})
 
     def on_reset(self, request: Request) -> tuple[int, bytes]:
-        self.cloud.reset()
-        return _json(200, {"reset": True})
+        body = self._body(request)
+        _only(body, {"seed"})
+        if "seed" in body:
+            self.cloud.reset(seed=body["seed"])
+        else:
+            self.cloud.reset()
+        return _json(200, {"reset": True, "seed": self.cloud.seed})
 
     def on_clock(self, request: Request) -> tuple[int, bytes]:
         clock = self.cloud.clock
@@ -258,6 +263,7 @@ def create_app(
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     request_log_size: int = DEFAULT_LOG_SIZE,
     guard: AdminGuard | None = None,
+    seed: int | None = None,
 ) -> AdminApp:
     """A WSGI app serving a fresh mock (no interception, its own clock).
 
@@ -267,5 +273,6 @@ def create_app(
     from ..core import fixtures as fixtures_module
 
     fixtures_module.check(fixtures)
-    cloud = MockCloud(services, fixtures=fixtures, settings=settings, patch_time=False, intercept=False, request_log_size=request_log_size)
+    cloud = MockCloud(services, fixtures=fixtures, settings=settings, patch_time=False, intercept=False,
+                      request_log_size=request_log_size, seed=seed)
     return AdminApp(cloud, guard=guard, max_body_size=max_body_size)

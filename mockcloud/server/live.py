@@ -44,10 +44,11 @@ class LiveServer:
         admin_token: str | None = None,
         allowed_hosts: Iterable[str] = (),
         request_log_size: int = DEFAULT_LOG_SIZE,
+        seed: int | None = None,
     ) -> None:
         self.limits = ServerLimits(max_body_size, max_header_size, idle_timeout, request_timeout, threads, connection_limit)
         if app is None:
-            app = create_app(fixtures, request_log_size=request_log_size)
+            app = create_app(fixtures, request_log_size=request_log_size, seed=seed)
         self.app = app
         self.host = host
         self.loopback = is_loopback(host)

@@ -333,7 +333,7 @@ def test_a_refresh_whose_reply_is_lost_after_rotation(grace):
 
 
 def test_latency_distributions_draw_from_the_mocks_generator(echo):
-    echo.random.seed(7)
+    echo.reset(seed=7)  # the same draws every run
     echo.faults.add("echo", latency={"uniform": [0.01, 0.03]}, count=3)
     echo.faults.add("echo", latency={"lognormal": {"median": 0.01, "sigma": 0.2}}, count=3)
     started = time.monotonic()
@@ -341,9 +341,18 @@ def test_latency_distributions_draw_from_the_mocks_generator(echo):
         assert requests.get(f"http://{echo_service.HOST}/echo").status_code == 200
     took = time.monotonic() - started
     assert 0.03 + 0.015 <= took < 1.0
+    assert [round(d, 6) for d in _draws(7)] == [round(d, 6) for d in _draws(7)] != _draws(8)
     with pytest.raises(MockCloudError, match="uniform"):
         echo.faults.add("echo", latency={"uniform": [0.5, 0.1]})
     with pytest.raises(MockCloudError, match="network must be one of"):
         echo.faults.add("echo", network="explode")
     with pytest.raises(MockCloudError, match="does not go with"):
         echo.faults.add("echo", network="reset", status=500)
+
+
+def _draws(seed: int) -> list[float]:
+    from mockcloud.core.entropy import Entropy
+    from mockcloud.core.faults import Delay
+
+    generator = Entropy(seed).generator
+    return [Delay.parse({"lognormal": {"median": 0.01, "sigma": 0.5}}).draw(generator) for _ in range(5)]

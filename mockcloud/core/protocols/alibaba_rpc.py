@@ -11,7 +11,6 @@ because both Python SDKs judge success by the status alone.
 from __future__ import annotations
 
 import math
-import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import parse_qsl
@@ -52,11 +51,6 @@ def boolean(value: str | bool | None) -> bool | None:
 
 def is_boolean(value: str) -> bool:
     return value.strip().lower() in _BOOLEANS
-
-
-def request_id() -> str:
-    """Alibaba's RequestId: an upper-case UUID."""
-    return str(uuid.uuid4()).upper()
 
 
 def _text(raw: str) -> str:
@@ -186,11 +180,11 @@ class AlibabaRpcProtocol(ServiceProtocol[RpcExchange]):
         return json_reply(status, payload, "application/json;charset=utf-8", headers, ascii_only=False)
 
     def render(self, exchange: RpcExchange, result: Any) -> Reply:
-        rid = request_id()
+        rid = self.context.entropy.request_id().upper()
         return self._reply(exchange, 200, {"RequestId": rid, **(result or {})}, rid, f"{exchange.operation or 'Action'}Response")
 
     def render_error(self, exchange: RpcExchange, error: ServiceError) -> Reply:
-        rid = request_id()
+        rid = self.context.entropy.request_id().upper()
         payload = {
             "RequestId": rid,
             "HostId": request_host(exchange.request),

@@ -1,8 +1,6 @@
 """What every AWS (coral) protocol words the same way: validation messages, request ids."""
 from __future__ import annotations
 
-import itertools
-import os
 
 from ..errors import ServiceError
 from ..validation import Violation
@@ -16,23 +14,6 @@ _CONSTRAINTS = {
     "minimum": "Member must have value greater than or equal to {}",
     "pattern": "Member must satisfy regular expression pattern: {}",
 }
-
-
-def _id_prefix() -> str:
-    h = os.urandom(8).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[12], 16) & 3]}{h[1:4]}"
-
-
-_ID_PREFIX = _id_prefix()
-_ID_COUNTER = itertools.count(int.from_bytes(os.urandom(4), "big"))
-
-
-def request_id() -> str:
-    """A unique id in UUID form, as AWS's x-amzn-RequestId: a random per-process prefix and a counter.
-
-    Request ids are not secrets; ``next()`` on a count is atomic and far cheaper than uuid4.
-    """
-    return f"{_ID_PREFIX}-{next(_ID_COUNTER) & 0xFFFFFFFFFFFF:012x}"
 
 
 def _member_path(path: tuple) -> str:

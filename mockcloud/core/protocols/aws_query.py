@@ -31,7 +31,7 @@ from ..errors import ErrorTable, ServiceError
 from ..request import Reply, raw_path
 from ..service import Exchange, ServiceProtocol
 from ..text import is_ascii_digits, xml_escape
-from .aws_common import request_id
+
 
 # code -> (HTTP status, message). Statuses are those the AWS Query framework
 # documented (SQS 2008-01-01 "Errors Common to all Actions"); the ones it left
@@ -258,11 +258,11 @@ class AwsQueryProtocol(ServiceProtocol[Q]):
         return self._xml_reply(status, text)
 
     def render(self, exchange: Q, result: Any) -> Reply:
-        rid = request_id()
+        rid = self.context.entropy.request_id()
         return self._reply_with_id(200, response_xml(exchange.operation, self.namespace_of(exchange), result, rid), rid)
 
     def render_error(self, exchange: Q, error: ServiceError) -> Reply:
-        rid = request_id()
+        rid = self.context.entropy.request_id()
         namespace = self.error_namespace or self.namespace_of(exchange)
         detail = "<Detail/>" if self.error_detail else ""
         text = (

@@ -29,7 +29,7 @@ from ..auth import sigv4
 from ..errors import ServiceError
 from ..request import Reply, json_reply, raw_path
 from ..service import Exchange, Operation, ServiceProtocol
-from .aws_common import raise_for_violations, request_id
+from .aws_common import raise_for_violations
 
 
 class _Route(NamedTuple):
@@ -197,7 +197,7 @@ class AwsRestJsonProtocol(ServiceProtocol[R]):
 
     # ---- the answers ------------------------------------------------------------
     def _reply(self, status: int, payload: dict[str, Any], extra: Iterable[tuple[str, str]] = ()) -> Reply:
-        headers = [("x-amzn-RequestId", request_id())]
+        headers = [("x-amzn-RequestId", self.context.entropy.request_id())]
         headers.extend(extra)
         return json_reply(status, payload, "application/json", headers)
 

@@ -29,7 +29,7 @@ from ..auth.wssecurity import WsSecurityRules
 from ..errors import ErrorTable, ServiceError
 from ..request import Reply, Request
 from ..text import xml_escape
-from .aws_common import request_id
+
 from .aws_query import AwsQueryProtocol, QueryExchange, response_xml
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -279,14 +279,14 @@ class AwsQuerySoapProtocol(AwsQueryProtocol[SoapExchange]):
         message = exchange.soap
         if message is None:
             return super().render(exchange, result)
-        inner = response_xml(exchange.operation, self.namespace_of(exchange), result, request_id())
+        inner = response_xml(exchange.operation, self.namespace_of(exchange), result, self.context.entropy.request_id())
         return self._soap_reply(200, message.version, inner)
 
     def render_error(self, exchange: SoapExchange, error: ServiceError) -> Reply:
         version = exchange.soap_version
         if version is None:
             return super().render_error(exchange, error)
-        inner = fault_xml(version, error.code, error.message, error.status >= 500, request_id())
+        inner = fault_xml(version, error.code, error.message, error.status >= 500, self.context.entropy.request_id())
         reply = self._soap_reply(fault_status(version, error.status), version, inner)
         reply.headers.extend(error.headers.items())
         return reply

@@ -8,7 +8,6 @@ not an AWS account's: any signed caller in any Region sees the same state.
 """
 from __future__ import annotations
 
-import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -96,6 +95,7 @@ class AmplifyUIBuilderModel:
     """``cloud.amplifyuibuilder``: Figma apps, users and tokens, and helpers for tests."""
 
     def __init__(self, context: ServiceContext) -> None:
+        self.entropy = context.entropy
         self.clock = context.clock
         self.settings = context.merged_settings(DEFAULTS)
         self._lock = threading.RLock()
@@ -163,7 +163,7 @@ class AmplifyUIBuilderModel:
             user = self.default_user if user_id is None else self.users.get(str(user_id))
             if user is None:
                 raise MockCloudError(f"unknown Figma user {user_id!r}; add it with add_user()")
-            code = secrets.token_urlsafe(24)
+            code = self.entropy.token_urlsafe(24)
             expires = self.clock.time() + self.settings["authorization_code_seconds"]
             self._codes[code] = AuthorizationCode(code, client_id, redirect_uri, user.id, expires)
             return code
@@ -205,7 +205,7 @@ class AmplifyUIBuilderModel:
 
     def _mint_access(self, refresh: RefreshToken, now: float) -> AccessToken:
         lifetime = self.settings["access_token_seconds"]
-        access = AccessToken("figu_" + secrets.token_urlsafe(32), refresh.client_id, refresh.user_id, refresh.token, now, now + lifetime)
+        access = AccessToken("figu_" + self.entropy.token_urlsafe(32), refresh.client_id, refresh.user_id, refresh.token, now, now + lifetime)
         self._access[access.token] = access
         return access
 
@@ -228,7 +228,7 @@ class AmplifyUIBuilderModel:
             stored.used = True
             lifetime = self.settings["refresh_token_seconds"]
             refresh = RefreshToken(
-                "figur_" + secrets.token_urlsafe(32), client_id, stored.user_id, now, None if lifetime is None else now + lifetime
+                "figur_" + self.entropy.token_urlsafe(32), client_id, stored.user_id, now, None if lifetime is None else now + lifetime
             )
             self._refresh[refresh.token] = refresh
             access = self._mint_access(refresh, now)

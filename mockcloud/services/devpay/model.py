@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
-import secrets
 import string
 import threading
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from typing import Any, Iterable
 from ...core.credentials import same_secret
 from ...core.errors import MockCloudError
 from ...core.text import is_ascii_digits
+from ...core.entropy import Entropy
 from ...core.service import ServiceContext
 from .errors import ERRORS
 
@@ -58,30 +57,30 @@ _DURATION = re.compile(
 MAX_DURATION_SECONDS = 10**12  # ~31,700 years: a longer token lifetime never ends on any mock clock either
 
 
-def _token(prefix: str, kind: bytes, version: int, size: int) -> str:
+def _token(entropy: Entropy, prefix: str, kind: bytes, version: int, size: int) -> str:
     """``prefix`` + base64 of ``00 <version> <len> <kind>`` and random bytes, ``size`` bytes in all."""
     head = bytes((0, version, len(kind))) + kind
-    return prefix + base64.b64encode(head + os.urandom(size - len(head))).decode("ascii")
+    return prefix + base64.b64encode(head + entropy.token_bytes(size - len(head))).decode("ascii")
 
 
-def new_product_token() -> str:
-    return _token(PRODUCT_PREFIX, b"AppTkn", 1, 234)  # 312 base64 characters, as observed
+def new_product_token(entropy: Entropy) -> str:
+    return _token(entropy, PRODUCT_PREFIX, b"AppTkn", 1, 234)  # 312 base64 characters, as observed
 
 
-def new_user_token(version: int = CURRENT_USER_TOKEN_VERSION) -> str:
-    return _token(USER_PREFIX, b"UserTkn", version, 300)  # 400 base64 characters, as observed
+def new_user_token(entropy: Entropy, version: int = CURRENT_USER_TOKEN_VERSION) -> str:
+    return _token(entropy, USER_PREFIX, b"UserTkn", version, 300)  # 400 base64 characters, as observed
 
 
-def _random_key(length: int) -> str:
-    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(length))
+def _random_key(entropy: Entropy, length: int) -> str:
+    return "".join(entropy.choice(_KEY_ALPHABET) for _ in range(length))
 
 
-def new_activation_key() -> str:
-    return base64.b32encode(os.urandom(17)).decode("ascii").rstrip("=")  # 28 characters A-Z 2-7
+def new_activation_key(entropy: Entropy) -> str:
+    return base64.b32encode(entropy.token_bytes(17)).decode("ascii").rstrip("=")  # 28 characters A-Z 2-7
 
 
-def new_persistent_identifier() -> str:
-    return "P" + base64.b32encode(os.urandom(17)).decode("ascii")[:26]  # 27 characters, like PPHUXKJYQBLH753XI5BBW5DMW54
+def new_persistent_identifier(entropy: Entropy) -> str:
+    return "P" + base64.b32encode(entropy.token_bytes(17)).decode("ascii")[:26]  # 27 characters, like PPHUXKJYQBLH753XI5BBW5DMW54
 
 
 def parse_duration(text: str) -> float:
@@ -194,6 +193,7 @@ class DevpayModel:
     """``cloud.devpay``: the License Service's state, and helpers for tests."""
 
     def __init__(self, context: ServiceContext) -> None:
+        self.entropy = context.entropy
         self.clock = context.clock
         self.credentials = context.credentials
         self.settings = _settings(context)
@@ -234,12 +234,12 @@ class DevpayModel:
             raise MockCloudError(f"kind must be 'desktop' or 'web', not {kind!r}")
         with self._lock:
             if code is None:
-                code = secrets.token_hex(4).upper()
+                code = self.entropy.token_hex(4).upper()
                 while code in self._products:
-                    code = secrets.token_hex(4).upper()
+                    code = self.entropy.token_hex(4).upper()
             elif not _PRODUCT_CODE.match(code) or code in self._products:
                 raise MockCloudError(f"product code {code!r} is not 8 characters A-Z 0-9, or is taken")
-            token = token or new_product_token()
+            token = token or new_product_token(self.entropy)
             if not token.startswith(PRODUCT_PREFIX) or token in self._by_product_token:
                 raise MockCloudError("a product token starts with {ProductToken} and is unique")
             product = Product(code, token, kind, owner_access_key_id, name)
@@ -259,8 +259,8 @@ class DevpayModel:
             self.product(product_code)
             if customer_id is None:
                 self._customer_counter += 1
-                customer_id = f"customer-{self._customer_counter:04d}-{secrets.token_hex(3)}"
-            key = key or new_activation_key()
+                customer_id = f"customer-{self._customer_counter:04d}-{self.entropy.token_hex(3)}"
+            key = key or new_activation_key(self.entropy)
             if not _ACTIVATION_KEY.match(key) or key in self._activation_keys:
                 raise MockCloudError(f"activation key {key!r} is not 1-30 characters A-Z 0-9, or is taken")
             now = self.clock.time()
@@ -355,10 +355,10 @@ class DevpayModel:
             key, product, lifetime = self._activation(activation_key, product_token, token_expiration, signer=None)
             pair = self._desktop_by_customer.get((key.customer_id, product.code))
             if pair is None:
-                access_key_id = _random_key(20)
+                access_key_id = _random_key(self.entropy, 20)
                 while access_key_id in self._desktop_keys or self.credentials.aws(access_key_id) is not None:
-                    access_key_id = _random_key(20)
-                secret = base64.b64encode(os.urandom(30)).decode("ascii")
+                    access_key_id = _random_key(self.entropy, 20)
+                secret = base64.b64encode(self.entropy.token_bytes(30)).decode("ascii")
                 pair = DesktopKey(access_key_id, secret, key.customer_id, product.code)
                 self._desktop_keys[access_key_id] = pair
                 self._desktop_by_customer[(key.customer_id, product.code)] = pair
@@ -374,9 +374,9 @@ class DevpayModel:
             key, product, lifetime = self._activation(activation_key, product_token, token_expiration, signer=signer)
             pid = self._pids.get((signer, key.customer_id))
             if pid is None:
-                pid = new_persistent_identifier()
+                pid = new_persistent_identifier(self.entropy)
                 while pid in self._pid_owner:
-                    pid = new_persistent_identifier()
+                    pid = new_persistent_identifier(self.entropy)
                 self._pids[(signer, key.customer_id)] = pid
                 self._pid_owner[pid] = (signer, key.customer_id)
             key.used = True
@@ -526,7 +526,7 @@ class DevpayModel:
 
     def _issue_user_token(self, customer_id: str, product_code: str, lifetime: float | None, version: int = CURRENT_USER_TOKEN_VERSION) -> UserToken:
         now = self.clock.time()
-        token = new_user_token(version)
+        token = new_user_token(self.entropy, version)
         user = UserToken(token, customer_id, product_code, version, now, None if lifetime is None else now + lifetime)
         self._user_tokens[token] = user
         return user

@@ -12,7 +12,6 @@ counted, so moving the clock is all it takes.
 from __future__ import annotations
 
 import hmac
-import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -137,9 +136,7 @@ class ConsumptionMixin:
         if self._borrow_key is None:
             with self._lock:
                 if self._borrow_key is None:
-                    from cryptography.hazmat.primitives.asymmetric import rsa
-
-                    self._borrow_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                    self._borrow_key = self.entropy.rsa_private_key(2048)
         return self._borrow_key
 
     def _borrow_kid(self) -> str:
@@ -197,7 +194,7 @@ class ConsumptionMixin:
         provisional = (lic.consumption_configuration or {}).get("ProvisionalConfiguration") or {}
         ttl = 60 * int(provisional.get("MaxTimeToLiveInMinutes") or DEFAULT_TTL_MINUTES)
         consumption = Consumption(
-            secrets.token_hex(16), lic.arn, account_id, checkout_type, allowed, held, permanent, ttl, now, now + ttl,
+            self.entropy.token_hex(16), lic.arn, account_id, checkout_type, allowed, held, permanent, ttl, now, now + ttl,
             beneficiary, node_id,
         )
         self._consumptions[consumption.token] = consumption
@@ -249,7 +246,7 @@ class ConsumptionMixin:
         allowed, held, _ = self._take(lic, entitlements, now, perpetual=False, borrow=True)
         ttl = 60 * int(borrow["MaxTimeToLiveInMinutes"])
         consumption = Consumption(
-            secrets.token_hex(16), lic.arn, account_id, "BORROW", allowed, held, {}, ttl, now, now + ttl,
+            self.entropy.token_hex(16), lic.arn, account_id, "BORROW", allowed, held, {}, ttl, now, now + ttl,
             None, node_id, bool(borrow.get("AllowEarlyCheckIn")), metadata=metadata,
         )
         self._consumptions[consumption.token] = consumption

@@ -5,9 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -112,6 +110,7 @@ class LicenseManagerModel(ConsumptionMixin):
     """``cloud.licensemanager``: the service's state, and helpers for tests."""
 
     def __init__(self, context: ServiceContext) -> None:
+        self.entropy = context.entropy
         self.clock = context.clock
         self.settings = context.merged_settings(DEFAULTS)
         self._lock = threading.RLock()
@@ -146,18 +145,16 @@ class LicenseManagerModel(ConsumptionMixin):
             with self._lock:
                 if self._key is None:
                     if self.algorithm == "RS256":
-                        from cryptography.hazmat.primitives.asymmetric import rsa
-
-                        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                        key = self.entropy.rsa_private_key(2048)
                     elif self.algorithm == "ES256":
                         from cryptography.hazmat.primitives.asymmetric import ec
 
-                        key = ec.generate_private_key(ec.SECP256R1())
+                        key = self.entropy.ec_private_key(ec.SECP256R1())
                     elif self.algorithm == "HS256":
-                        key = os.urandom(32)
+                        key = self.entropy.token_bytes(32)
                     else:
                         raise ValueError(f"unsupported jwt_algorithm {self.algorithm!r}; use ES256, RS256 or HS256")
-                    self._key_id = uuid.uuid4().hex
+                    self._key_id = self.entropy.uuid4().hex
                     self._key = key
         return self._key
 
@@ -187,7 +184,7 @@ class LicenseManagerModel(ConsumptionMixin):
         if signer is None:
             from ...core.jwt_signing import JwtSigner
 
-            signer = self._signer = JwtSigner(self.signing_key, self.algorithm, self.key_id)
+            signer = self._signer = JwtSigner(self.signing_key, self.algorithm, self.key_id, deterministic=self.entropy.seeded)
         return signer.sign(claims)
 
     # ---- idempotency ------------------------------------------------------
@@ -242,7 +239,7 @@ class LicenseManagerModel(ConsumptionMixin):
         )
 
         def create() -> License:
-            arn = license_arn or f"arn:aws:license-manager::{account_id}:license:l-{uuid.uuid4().hex}"
+            arn = license_arn or f"arn:aws:license-manager::{account_id}:license:l-{self.entropy.uuid4().hex}"
             full_issuer = {
                 "Name": issuer["Name"],
                 "KeyFingerprint": f"aws:{account_id}:{issuer['Name']}:issuer-fingerprint",
@@ -345,7 +342,7 @@ class LicenseManagerModel(ConsumptionMixin):
 
             def create() -> Token:
                 now = self.clock.time()
-                token_id = uuid.uuid4().hex
+                token_id = self.entropy.uuid4().hex
                 expires = now + days * 86400
                 claims = {
                     "iss": f"https://license-manager.{lic.home_region}.amazonaws.com",
@@ -415,7 +412,7 @@ class LicenseManagerModel(ConsumptionMixin):
             "iat": int(now),
             "nbf": int(now),
             "exp": int(now + self.settings["access_token_seconds"]),
-            "jti": os.urandom(16).hex(),
+            "jti": self.entropy.token_hex(16),
         }
         return self._sign(claims)
 

@@ -8,7 +8,6 @@ them until they expire on the mock clock.
 """
 from __future__ import annotations
 
-import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -79,6 +78,7 @@ class StsModel:
     """``cloud.sts``: roles, sessions, and the helpers tests use to set them up."""
 
     def __init__(self, context: ServiceContext) -> None:
+        self.entropy = context.entropy
         self.clock = context.clock
         self.credentials = context.credentials
         self.issuers = context.issuers
@@ -115,7 +115,7 @@ class StsModel:
         if not path.startswith("/") or not path.endswith("/"):
             raise MockCloudError("a role path begins and ends with '/'")
         statements = policies.parse(trust)
-        role_id = "AROA" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(17))
+        role_id = "AROA" + "".join(self.entropy.choice(_ID_ALPHABET) for _ in range(17))
         role = Role(name, account_id, role_id, trust, statements, max_session_duration, path, description)
         with self._lock:
             if any(r.name == name and r.account_id == account_id for r in self._state.roles.values()):

@@ -15,9 +15,7 @@ import hmac
 import json
 import math
 import os
-import secrets
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -27,6 +25,7 @@ import jwt
 from ...core.errors import MockCloudError
 from ...core.fixtures import check_settings
 from ...core.jwt_signing import JwtSigner, b64url
+from ...core.entropy import Entropy
 from ...core.service import ServiceContext
 from . import mount_claims, split_base_url
 from .errors import ERRORS, invalid_token
@@ -121,7 +120,7 @@ class RefreshRecord:
 class Mount:
     """One base URL with its own users, signing key, settings and sessions."""
 
-    def __init__(self, base_url: str, settings: dict) -> None:
+    def __init__(self, base_url: str, settings: dict, entropy: Entropy) -> None:
         self.host, self.path = split_base_url(base_url)
         scheme = base_url.strip().split("://", 1)[0].lower()
         netloc = base_url.strip().split("://", 1)[1].split("/", 1)[0]
@@ -131,7 +130,7 @@ class Mount:
         self._refresh: dict[bytes, RefreshRecord] = {}
         self._user_ids: set[str] = set()
         self._next_user_id = 1
-        self._random_key = secrets.token_urlsafe(MIN_KEY_BYTES)
+        self._random_key = entropy.token_urlsafe(MIN_KEY_BYTES)
         self.configure(settings)
 
     def configure(self, settings: dict) -> None:
@@ -169,6 +168,7 @@ class UserApiModel:
     """``cloud.userapi``: the mounts and their state, and helpers for tests."""
 
     def __init__(self, context: ServiceContext) -> None:
+        self.entropy = context.entropy
         self.context = context
         self.clock = context.clock
         self._lock = threading.RLock()
@@ -203,7 +203,7 @@ class UserApiModel:
         return mount
 
     def _add_mount(self, base_url: str, settings: dict) -> Mount:
-        mount = Mount(base_url, settings)
+        mount = Mount(base_url, settings, self.entropy)
         with self._lock:
             self._mounts[(mount.host, mount.path)] = mount
             by_host = dict(self._by_host)
@@ -264,7 +264,7 @@ class UserApiModel:
             raise MockCloudError("username and password must be non-empty strings")
         roles = list(roles or [])
         json.dumps(roles)  # the Roles claim is their JSON: refuse what cannot be serialized now
-        salt = os.urandom(16)
+        salt = self.entropy.token_bytes(16)
         password_hash = _hash_password(password, salt)
         with self._lock:
             if username in mount.users:
@@ -300,7 +300,7 @@ class UserApiModel:
             raise ERRORS.error("invalid_credentials")
         now = self.clock.time()
         with self._lock:
-            session = Session(str(uuid.uuid4()), user, now)
+            session = Session(str(self.entropy.uuid4()), user, now)
             mount.sessions[session.sid] = session
             return self._issue(mount, session, now)
 
@@ -393,7 +393,7 @@ class UserApiModel:
     # ---- inside -----------------------------------------------------------
     def _issue(self, mount: Mount, session: Session, now: float) -> tuple[str, str]:
         user = session.user
-        jti = str(uuid.uuid4())
+        jti = str(self.entropy.uuid4())
         access = mount.sign(
             {
                 NAMEIDENTIFIER: user.username,
@@ -407,7 +407,7 @@ class UserApiModel:
                 "aud": mount.audience,
             }
         )
-        refresh = base64.b64encode(secrets.token_bytes(64)).decode("ascii")
+        refresh = base64.b64encode(self.entropy.token_bytes(64)).decode("ascii")
         mount._refresh[_digest(refresh)] = RefreshRecord(session, now, now + mount.settings["refresh_token_seconds"], jti)
         session.access_jti = jti  # the previous access token is revoked from here on
         return access, refresh

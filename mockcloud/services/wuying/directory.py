@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...core.errors import MockCloudError
+from ...core.entropy import Entropy
 
 
 @dataclass
@@ -53,16 +53,17 @@ class EndUser:
         candidate = hashlib.sha256(self.salt + password.encode()).digest()
         return hmac.compare_digest(candidate, self.password_hash)
 
-    def set_password(self, password: str) -> None:
-        self.salt = os.urandom(16)
+    def set_password(self, password: str, salt: bytes) -> None:
+        self.salt = salt
         self.password_hash = hashlib.sha256(self.salt + password.encode()).digest()
 
 
 class Directory:
     """Office sites and end users by id; the first site is the default one."""
 
-    def __init__(self, settings: dict[str, Any], lock: threading.RLock) -> None:
+    def __init__(self, settings: dict[str, Any], lock: threading.RLock, entropy: Entropy) -> None:
         self.settings = settings
+        self.entropy = entropy
         self._lock = lock
         self._sites: dict[str, OfficeSite] = {}
         self._users: dict[str, EndUser] = {}
@@ -178,7 +179,7 @@ class Directory:
                 must_change_password=must_change_password,
                 mfa_secret=mfa_secret,
             )
-            user.set_password(password)
+            user.set_password(password, self.entropy.token_bytes(16))
             self._users[end_user_id] = user
         return user
 

@@ -15,9 +15,7 @@ the protocol answers as the gateway's ``Missing<Param>``.
 from __future__ import annotations
 
 import hashlib
-import secrets
 import threading
-import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -115,6 +113,7 @@ class Logon:
         self, directory: Directory, clock: Clock, settings: dict[str, Any], errors: ErrorTable, lock: threading.RLock
     ) -> None:
         self.directory = directory
+        self.entropy = directory.entropy
         self.clock = clock
         self.settings = settings
         self.errors = errors
@@ -214,7 +213,7 @@ class Logon:
             raise self._failed(user, now, "wrong_password")
         user.failed_attempts = 0
         session = LogonSession(
-            str(uuid.uuid4()),
+            str(self.entropy.uuid4()),
             user.end_user_id,
             site.office_site_id,
             region_id,
@@ -253,7 +252,7 @@ class Logon:
         return session, user, site
 
     def _mfa_bind(self, session: LogonSession, user: EndUser, site: OfficeSite, now: float) -> dict[str, Any]:
-        secret = otp.random_secret()
+        secret = otp.random_secret(self.entropy.token_bytes)
         uri = otp.provisioning_uri(secret, user.end_user_id, self.settings["totp_issuer"])
         png = _qr_png_base64(uri)  # before any state changes: a failure here leaves the session as it was
         session.mfa_secret = secret
@@ -306,7 +305,7 @@ class Logon:
                 "weak_new_password", fields={"PasswordStrategy": self._password_strategy()}, policy=problem
             )
         user.failed_attempts = 0
-        user.set_password(new)
+        user.set_password(new, self.entropy.token_bytes(16))
         user.must_change_password = False
         return self._next(session, user, site, now, self._user_fields(user, site))
 
@@ -332,7 +331,7 @@ class Logon:
             raise self.errors.error("keep_alive_token_not_found")
         self._check_not_locked(user, now)
         session = LogonSession(
-            str(uuid.uuid4()), user.end_user_id, site.office_site_id, stored.region_id, stored.client_id, now, []
+            str(self.entropy.uuid4()), user.end_user_id, site.office_site_id, stored.region_id, stored.client_id, now, []
         )
         self._sessions[session.session_id] = session
         token = self._issue_login_token(user.end_user_id, stored.client_id, session.session_id, site, now)
@@ -485,7 +484,7 @@ class Logon:
         return self._complete(session, user, site, now, result)
 
     def _send_email_code(self, session: LogonSession, user: EndUser, now: float) -> None:
-        code = f"{secrets.randbelow(10**6):06d}"
+        code = f"{self.entropy.randbelow(10**6):06d}"
         session.email_code = code
         session.email_code_expires = now + self.settings["email_code_seconds"]
         user.last_email_code = code
@@ -503,7 +502,7 @@ class Logon:
     def _issue_login_token(
         self, end_user_id: str, client_id: str, session_id: str, site: OfficeSite, now: float
     ) -> str:
-        token = "v1" + secrets.token_hex(47)
+        token = "v1" + self.entropy.token_hex(47)
         self._login_tokens[_digest(token)] = LoginToken(
             token,
             end_user_id,
@@ -518,7 +517,7 @@ class Logon:
         return token
 
     def _issue_keep_alive_token(self, session: LogonSession, now: float) -> str:
-        token = secrets.token_urlsafe(48)
+        token = self.entropy.token_urlsafe(48)
         self._keep_alive_tokens[_digest(token)] = KeepAliveToken(
             token,
             session.end_user_id,

@@ -38,7 +38,7 @@ class WuyingModel(Directory):
         self.clock = context.clock
         settings = context.merged_settings(DEFAULTS)
         self.errors = ERRORS.renamed(settings["error_codes"])
-        super().__init__(settings, threading.RLock())
+        super().__init__(settings, threading.RLock(), context.entropy)
         self.logon = Logon(self, self.clock, settings, self.errors, self._lock)
         self.load(context.fixtures)
 
