@@ -1,6 +1,7 @@
 """``mock_cloud``: one object that is a decorator, a context manager and a handle."""
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import sys
@@ -36,6 +37,12 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 C = TypeVar("C", bound=type)
+
+
+# what a snapshot holds besides the fixtures' sections
+_SNAPSHOT_ONLY = frozenset({"format", "version", "clock", "faults", "entropy"})
+# the attributes that make up a mock's state (what a failed restore puts back)
+_STATE = ("seed", "_document", "clock", "entropy", "faults", "requests", "issuers", "_credentials", "_fixtures", "services", "app")
 
 
 class _Keep:
@@ -109,7 +116,8 @@ class MockCloud:
         self._fresh()
 
     # ---- state ------------------------------------------------------------
-    def _fresh(self) -> None:
+    def _fresh(self, document: dict[str, Any] | None = None) -> None:
+        self._document = document  # a snapshot being restored: its sections stand in for the fixtures'
         self.clock = Clock(patch_time=self.patch_time)
         self.entropy = Entropy(self.seed)  # every random choice: identifiers, tokens, keys, faults
         self.faults = Faults(self.clock.time, self.service_names, self.entropy.generator)
@@ -142,8 +150,54 @@ class MockCloud:
         if self._fixtures is None:
             from .core import fixtures
 
-            self._fixtures = fixtures.load(self.fixtures_path)
+            loaded = fixtures.load(self.fixtures_path)
+            if self._document is not None:
+                loaded.update(copy.deepcopy({k: v for k, v in self._document.items() if k not in _SNAPSHOT_ONLY}))
+            self._fixtures = loaded
         return self._fixtures
+
+    # ---- snapshots -------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The whole emulator's state as a JSON document: every service's state, the keys, faults, clock and seed.
+
+        It is a fixtures document too (``mock_cloud(fixtures=...)`` starts from it), and
+        :meth:`restore` brings it back exactly.
+        """
+        from .core import snapshot
+
+        with self._lock:
+            return snapshot.take(self)
+
+    def restore(self, document: dict[str, Any]) -> None:
+        """Bring back a :meth:`snapshot`: a refresh token issued before it redeems after, once.
+
+        The document is checked first; a restore that fails leaves the mock as it was.
+        """
+        from .core import snapshot
+
+        snapshot.check(document)
+        with self._lock:
+            before = {name: getattr(self, name) for name in _STATE}
+            try:
+                self.seed = document["entropy"]["seed"]
+                self._fresh(document)
+                self.entropy.load(document["entropy"])
+                self.faults.load(document.get("faults", {}))
+                moment = document["clock"]
+                if moment["frozen"]:
+                    self.clock.freeze(moment["now"])
+                elif abs(moment["now"] - self.clock.time()) > 0.001:
+                    self.clock.advance(moment["now"] - self.clock.time())
+                for name in self.service_names:  # every service built now: a bad section fails here
+                    self.protocol(name)
+            except BaseException:
+                restored_clock = self.clock
+                for name, value in before.items():
+                    setattr(self, name, value)
+                if restored_clock is not self.clock:
+                    restored_clock.close()
+                raise
+            before["clock"].close()
 
     @property
     def credentials(self) -> Credentials:

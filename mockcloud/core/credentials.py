@@ -102,9 +102,25 @@ class Credentials:
                 item["secret_access_key"],
                 account_id=item.get("account_id", DEFAULT_ACCOUNT_ID),
                 session_token=item.get("session_token"),
+                expires=item.get("expires"),
+                arn=item.get("arn"),
+                user_id=item.get("user_id"),
             )
         for item in data.get("alibaba", ()):
             self.add_alibaba(item["access_key_id"], item["secret"])
+
+    def export(self) -> dict:
+        """Every key pair, in the fixtures' ``credentials`` form (what ``load`` takes back)."""
+        with self._lock:
+            aws = []
+            for key in self._aws.values():
+                item = {"access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key, "account_id": key.account_id}
+                for name in ("session_token", "expires", "arn", "user_id"):
+                    if getattr(key, name) is not None:
+                        item[name] = getattr(key, name)
+                aws.append(item)
+            alibaba = [{"access_key_id": k, "secret": v} for k, v in self._alibaba.items()]
+        return {"aws": aws, "alibaba": alibaba}
 
     def clear(self) -> None:
         with self._lock:

@@ -34,6 +34,19 @@ class Entropy:
     def seeded(self) -> bool:
         return self.seed is not None
 
+    def export(self) -> dict[str, Any]:
+        """The seed, and where the seeded sequence stands (so a restored mock goes on with it)."""
+        if self.seed is None:
+            return {"seed": None, "state": None}
+        version, internal, gauss = self.generator.getstate()
+        return {"seed": self.seed, "state": [version, list(internal), gauss]}
+
+    def load(self, data: dict[str, Any]) -> None:
+        state = data.get("state")
+        if self.seed is not None and state:
+            version, internal, gauss = state
+            self.generator.setstate((version, tuple(internal), gauss))
+
     def token_bytes(self, size: int = 32) -> bytes:
         if self.seed is None:
             return secrets.token_bytes(size)

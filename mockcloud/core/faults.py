@@ -237,6 +237,23 @@ class Faults:
             self._rules.clear()
             self._limits.clear()
 
+    def export(self) -> dict:
+        """The rules (with what is left of their counts) and the rate limits (with their buckets' levels)."""
+        with self._lock:
+            limits = [{**limit.as_dict(), "tokens": limit.tokens, "updated": limit.updated} for limit in self._limits]
+            return {"rules": [rule.as_dict() for rule in self._rules], "rate_limits": limits}
+
+    def load(self, data: dict) -> None:
+        """Put back what ``export`` gave, each rule checked as ``add`` checks it."""
+        for rule in data.get("rules", ()):
+            self.add(**rule)
+        for spec in data.get("rate_limits", ()):
+            spec = dict(spec)
+            tokens, updated = spec.pop("tokens", None), spec.pop("updated", None)
+            limit = self.rate_limit(spec.pop("service"), spec.pop("operation", None), **spec)
+            if tokens is not None:
+                limit.tokens, limit.updated = float(tokens), updated
+
     @property
     def rules(self) -> list[FaultRule]:
         return list(self._rules)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from typing import Any
 from pathlib import Path
 
 from .errors import MockCloudError
@@ -88,13 +89,24 @@ def shared(path: str | Path | None = None) -> dict:
 
 
 def _validated(data: dict, origin: Path) -> dict:
-    from jsonschema import Draft7Validator, FormatChecker
+    validate(data, f"fixtures {origin}")
+    return data
 
-    errors = sorted(Draft7Validator(schema(), format_checker=FormatChecker()).iter_errors(data), key=lambda e: [str(p) for p in e.path])
+
+_validator: Any = None
+
+
+def validate(data: Any, what: str) -> None:
+    """:class:`MockCloudError` listing where ``data`` breaks the fixtures schema (fixtures and snapshots alike)."""
+    global _validator
+    if _validator is None:
+        from jsonschema import Draft7Validator, FormatChecker
+
+        _validator = Draft7Validator(schema(), format_checker=FormatChecker())
+    errors = sorted(_validator.iter_errors(data), key=lambda e: [str(p) for p in e.path])
     if errors:
         lines = [f"  at {'/'.join(map(str, e.path)) or '(top)'}: {e.message}" for e in errors[:10]]
-        raise MockCloudError(f"fixtures {origin} do not match the fixtures schema (fixtures/*.schema.json):\n" + "\n".join(lines))
-    return data
+        raise MockCloudError(f"{what} do not match the fixtures schema (fixtures/*.schema.json):\n" + "\n".join(lines))
 
 
 _settings_schemas: dict[str, dict] = {}

@@ -58,6 +58,7 @@ class AdminApp:
             Rule("/_mockcloud/credentials", endpoint="credentials", methods=["POST"]),
             Rule("/_mockcloud/jwks", endpoint="jwks", methods=["GET"]),
             Rule("/_mockcloud/jwks/<service>", endpoint="jwks", methods=["GET"]),
+            Rule("/_mockcloud/state", endpoint="state", methods=["GET", "PUT"]),
             Rule("/_mockcloud/services", endpoint="services", methods=["GET"]),
             Rule("/_mockcloud/services/<service>", endpoint="service_helpers", methods=["GET"]),
             Rule("/_mockcloud/services/<service>/<name>", endpoint="service_call", methods=["GET", "POST"]),
@@ -192,6 +193,13 @@ class AdminApp:
             raise ValueError("; ".join(problems[:5]))
         self.cloud.credentials.load(body)
         return _json(200, {"ok": True})
+
+    def on_state(self, request: Request) -> tuple[int, bytes]:
+        """The whole emulator as a snapshot (GET), or a snapshot brought back (PUT)."""
+        if request.method == "PUT":
+            self.cloud.restore(self._body(request))
+            return _json(200, {"restored": True})
+        return 200, json.dumps(self.cloud.snapshot()).encode()
 
     # ---- every helper of every service handle, over HTTP ---------------------------------------
     def _helpers(self, service: str) -> dict[str, Helper] | None:
