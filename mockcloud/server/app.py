@@ -18,6 +18,7 @@ from ..core.helpers import call as call_helper
 from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
 from ..mock import MockCloud
 from .guard import LOOPBACK_NAMES, AdminGuard
+from .persistence import StateFile
 
 ADMIN_PREFIX = "/_mockcloud/"
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
@@ -66,8 +67,16 @@ class AdminApp:
         strict_slashes=False,
     )
 
-    def __init__(self, cloud: MockCloud, *, guard: AdminGuard | None = None, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
+    def __init__(
+        self,
+        cloud: MockCloud,
+        *,
+        guard: AdminGuard | None = None,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        state_file: StateFile | None = None,
+    ) -> None:
         self.cloud = cloud
+        self.state_file = state_file  # saved after every request that may change state, before it is answered
         # outside LiveServer (the app mounted in another WSGI server) the loopback names, any port
         self.guard = guard or AdminGuard(frozenset((name, None) for name in LOOPBACK_NAMES))
         self.max_body_size = max_body_size
@@ -75,12 +84,30 @@ class AdminApp:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(ADMIN_PREFIX) or path == "/_mockcloud":
-            return self._admin(environ, start_response)
+            if self.state_file is None or environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+                return self._admin(environ, start_response)
+            return self._durably(self._admin, environ, start_response)
         if TOO_LARGE in environ or self._declares_too_much(environ):
             reply = self.cloud.app.refuse_too_large(environ, self.max_body_size)
             start_response(reply.status_line, reply.headers)
             return [reply.body]
-        return self.cloud.app(environ, start_response)
+        if self.state_file is None:
+            return self.cloud.app(environ, start_response)
+        return self._durably(self.cloud.app, environ, start_response)
+
+    def _durably(self, app: Callable, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """Answer only once the state the request may have changed is saved (``--state``)."""
+        started: list[tuple] = []
+        body = app(environ, lambda status, headers, exc_info=None: started.append((status, headers)))
+        assert self.state_file is not None
+        try:
+            self.state_file.changed()
+        except OSError as exc:
+            logging.getLogger("mockcloud").error("mockcloud: the state could not be saved to %s: %s", self.state_file.path, exc)
+            message = f"the request was handled, but the state could not be saved: {exc}"
+            return _start(start_response, 503, _json(503, {"error": "StateNotSaved", "message": message})[1])
+        start_response(*started[0])
+        return body
 
     def _declares_too_much(self, environ: dict) -> bool:
         length = environ.get("CONTENT_LENGTH")
@@ -272,6 +299,7 @@ def create_app(
     request_log_size: int = DEFAULT_LOG_SIZE,
     guard: AdminGuard | None = None,
     seed: int | None = None,
+    state: str | Path | None = None,
 ) -> AdminApp:
     """A WSGI app serving a fresh mock (no interception, its own clock).
 
@@ -283,4 +311,8 @@ def create_app(
     fixtures_module.check(fixtures)
     cloud = MockCloud(services, fixtures=fixtures, settings=settings, patch_time=False, intercept=False,
                       request_log_size=request_log_size, seed=seed)
-    return AdminApp(cloud, guard=guard, max_body_size=max_body_size)
+    state_file = None
+    if state is not None:
+        state_file = StateFile(state, cloud)
+        state_file.load()  # a file that is no snapshot stops the server here, before it listens
+    return AdminApp(cloud, guard=guard, max_body_size=max_body_size, state_file=state_file)

@@ -65,6 +65,8 @@ def _server_parser(commands: argparse._SubParsersAction) -> None:  # type: ignor
     serve.add_argument("--port", type=_port, default=4566, help="port (default 4566; 0 picks a free one and prints it)")
     serve.add_argument("--fixtures", help="JSON file whose sections replace the embedded default state")
     serve.add_argument("--verbose", action="store_true", help="log every request")
+    serve.add_argument("--state", metavar="FILE", default=None,
+                       help="keep the emulator's state in FILE: loaded at start when it exists, saved after every change and at exit")
     serve.add_argument("--seed", type=int, default=None,
                        help="make every identifier, token, code, key pair and request id repeat run after run")
     limits = serve.add_argument_group("limits")
@@ -113,6 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
                 allowed_hosts=args.allow_host,
                 request_log_size=args.request_log_size,
                 seed=args.seed,
+                state=args.state,
             )
     except OSError as exc:
         print(f"mockcloud: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)

@@ -45,10 +45,11 @@ class LiveServer:
         allowed_hosts: Iterable[str] = (),
         request_log_size: int = DEFAULT_LOG_SIZE,
         seed: int | None = None,
+        state: str | Path | None = None,
     ) -> None:
         self.limits = ServerLimits(max_body_size, max_header_size, idle_timeout, request_timeout, threads, connection_limit)
         if app is None:
-            app = create_app(fixtures, request_log_size=request_log_size, seed=seed)
+            app = create_app(fixtures, request_log_size=request_log_size, seed=seed, state=state)
         self.app = app
         self.host = host
         self.loopback = is_loopback(host)
@@ -100,7 +101,7 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close every connection; safe to call twice."""
+        """Stop serving and close every connection (saving the state file, if any, last); safe to call twice."""
         server = self._server
         if not self._stopped.is_set():
             if self._serving.is_set():
@@ -115,6 +116,9 @@ class LiveServer:
                 self._stopped.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        state_file = getattr(self.app, "state_file", None)
+        if state_file is not None:
+            state_file.save()
 
     def __enter__(self) -> "LiveServer":
         return self.start()
