@@ -7,6 +7,7 @@ a model reads it; what it cannot check (a token of a product that does not
 exist, two records under one key) the model checks with these, and refuses
 with :class:`MockCloudError`, so a bad document never builds half a service.
 """
+
 from __future__ import annotations
 
 import base64
@@ -44,6 +45,18 @@ def unb64(text: str, what: str, *, size: int | None = None) -> bytes:
     if size is not None and len(data) != size:
         raise MockCloudError(f"{what} must be {size} bytes, not {len(data)}")
     return data
+
+
+def user_record(user: Any, *, omit: Iterable[str] = ()) -> dict[str, Any]:
+    """A user's entry: its fields, and its password as the model keeps it, a salted hash and the salt, in base64."""
+    fields = record(user, omit=("password_hash", "salt", *omit))
+    return {**fields, "password_hash": b64(user.password_hash), "salt": b64(user.salt)}
+
+
+def password_of(entry: dict[str, Any], who: str) -> tuple[bytes, bytes]:
+    """The ``(salt, 32-byte hash)`` of a snapshot's user entry."""
+    salt = unb64(entry["salt"], f"the salt of {who}")
+    return salt, unb64(entry["password_hash"], f"the password hash of {who}", size=32)
 
 
 def keyed(items: Iterable[T], key: Callable[[T], Hashable], what: str) -> dict[Any, T]:

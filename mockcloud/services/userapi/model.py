@@ -28,7 +28,7 @@ from ...core.fixtures import check_settings
 from ...core.helpers import reads_only
 from ...core.jwt_signing import JwtSigner, b64url
 from ...core.entropy import Entropy
-from ...core.sections import b64, keyed, record, unb64
+from ...core.sections import b64, keyed, password_of, record, unb64, user_record
 from ...core.service import ServiceContext
 from . import mount_claims, split_base_url
 from .errors import ERRORS, invalid_token
@@ -116,7 +116,7 @@ class RefreshRecord:
     expires: float
     access_jti: str = ""  # the access token issued with it: the one a retry of its rotation presents
     used_at: float | None = None  # set when rotated: the token is retired
-    successor: str | None = None  # digest of the refresh token its rotation issued
+    successor: bytes | None = None  # digest of the refresh token its rotation issued
     replaced: bool = False  # issued by a rotation whose reply a retry within the grace period replaced
 
 
@@ -165,7 +165,7 @@ class Mount:
         return str(self._next_user_id)
 
     def snapshot(self) -> dict[str, Any]:
-        """The mount as a fixtures ``mounts`` entry: settings and keys, users by hash, sessions, refresh tokens by digest.
+        """The mount as a fixtures ``mounts`` entry: settings, keys, users, sessions, and refresh tokens by digest.
 
         A refresh token is known here only by its SHA-256, and so it is in the
         snapshot: a restored mount redeems the token its client still holds.
@@ -178,10 +178,7 @@ class Mount:
             entry["signing_key_base64"] = b64(bytes(key))
         entry["random_key"] = self._random_key
         entry["next_user_id"] = self._next_user_id
-        entry["users"] = [
-            {**record(user, omit=("salt", "password_hash")), "password_hash": b64(user.password_hash), "salt": b64(user.salt)}
-            for user in self.users.values()
-        ]
+        entry["users"] = [user_record(user) for user in self.users.values()]
         entry["sessions"] = [{**record(s, omit=("user",)), "username": s.user.username} for s in self.sessions.values()]
         entry["refresh_tokens"] = [
             {"digest": b64(digest), "sid": r.session.sid, **record(r, omit=("session", "successor")),
@@ -204,15 +201,17 @@ class Mount:
             digest = unb64(item["digest"], f"a refresh token's digest at {self.base_url}", size=32)
             session = by_sid.get(item["sid"])
             if session is None:
-                raise MockCloudError(f"a refresh token at {self.base_url} is of session {item['sid']!r}, which is not there")
+                raise MockCloudError(f"a refresh token at {self.base_url} is of session {item['sid']!r}, not there")
             if digest in records:
                 raise MockCloudError(f"two refresh tokens at {self.base_url} have one digest")
             fields = {k: v for k, v in item.items() if k not in ("digest", "sid", "successor")}
-            successor = None if "successor" not in item else unb64(item["successor"], "a refresh token's successor", size=32)
+            successor = item.get("successor")
+            if successor is not None:
+                successor = unb64(successor, "a refresh token's successor", size=32)
             records[digest] = RefreshRecord(session, successor=successor, **fields)
         for rotated in records.values():
             if rotated.successor is not None and rotated.successor not in records:
-                raise MockCloudError(f"a refresh token at {self.base_url} was rotated into one the section does not have")
+                raise MockCloudError(f"a refresh token at {self.base_url} was rotated into one that is not there")
         self.sessions.update(by_sid)
         self._refresh.update(records)
         self._next_user_id = entry.get("next_user_id", self._next_user_id)
@@ -240,24 +239,25 @@ class UserApiModel:
             own = dict(item.get("settings", {}))
             if "signing_key_base64" in item:
                 if own.get("signing_key") is not None:
-                    raise MockCloudError(f"the mount {item['base_url']} has both a signing_key and a signing_key_base64")
+                    raise MockCloudError(f"the mount {item['base_url']} has a signing_key and a signing_key_base64")
                 own["signing_key"] = unb64(item["signing_key_base64"], f"the signing key of {item['base_url']}")
-            mount = self._add_mount(item["base_url"], {**self._shared, **own, **context.settings}, item.get("random_key"))
+            settings = {**self._shared, **own, **context.settings}
+            mount = self._add_mount(item["base_url"], settings, item.get("random_key"))
             for user in item.get("users", ()):
                 if "password" in user:
                     self._add_user(mount, **user)
                 else:  # a snapshot's user: the hash and salt, never the password
-                    where = f"user {user['username']!r} at {item['base_url']}"
-                    salt = unb64(user["salt"], f"the salt of {where}")
-                    password_hash = unb64(user["password_hash"], f"the password hash of {where}", size=32)
-                    self._put_user(mount, user["username"], salt, password_hash, user.get("user_id"), user.get("instance_id"), user.get("roles"))
+                    salt, password_hash = password_of(user, f"user {user['username']!r} at {item['base_url']}")
+                    ids = (user.get("user_id"), user.get("instance_id"), user.get("roles"))
+                    self._put_user(mount, user["username"], salt, password_hash, *ids)
             mount.load(item)
 
     @reads_only
     def snapshot(self) -> dict[str, Any]:
         """The whole state as this service's fixtures section: shared settings, then every mount in mounting order."""
         with self._lock:
-            return {"settings": copy.deepcopy(self._shared), "mounts": [copy.deepcopy(m.snapshot()) for m in self._mounts.values()]}
+            mounts = [copy.deepcopy(m.snapshot()) for m in self._mounts.values()]
+            return {"settings": copy.deepcopy(self._shared), "mounts": mounts}
 
     # ---- mounts -----------------------------------------------------------
     def mount(self, base_url: str, **settings: Any) -> Mount:
@@ -340,7 +340,16 @@ class UserApiModel:
         salt = self.entropy.token_bytes(16)
         return self._put_user(mount, username, salt, _hash_password(password, salt), user_id, instance_id, roles)
 
-    def _put_user(self, mount: Mount, username: str, salt: bytes, password_hash: bytes, user_id=None, instance_id=None, roles=None) -> User:
+    def _put_user(  # noqa: PLR0917
+        self,
+        mount: Mount,
+        username: str,
+        salt: bytes,
+        password_hash: bytes,
+        user_id: str | int | None = None,
+        instance_id: str | int | None = None,
+        roles: list[Any] | None = None,
+    ) -> User:
         """A user whose password is known by its salted hash: a new one's, or a snapshot's."""
         roles = list(roles or [])
         json.dumps(roles)  # the Roles claim is their JSON: refuse what cannot be serialized now
@@ -455,7 +464,7 @@ class UserApiModel:
         """
         if record.used_at is None or now - record.used_at >= mount.settings["reuse_grace_seconds"]:
             return False
-        successor = mount._refresh.get(record.successor or "")
+        successor = mount._refresh.get(record.successor or b"")
         return successor is not None and successor.used_at is None and record.access_jti == claims["jti"]
 
     def logout(self, mount: Mount, claims: dict) -> None:

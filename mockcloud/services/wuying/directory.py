@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...core.errors import MockCloudError
-from ...core.sections import b64, record, unb64
+from ...core.sections import password_of, record, user_record
 from ...core.entropy import Entropy
 
 
@@ -94,22 +94,18 @@ class Directory:
             else:  # a snapshot's user: the hash and salt, never the password
                 with self._lock:
                     user = self._new_user(item["end_user_id"], item.get("office_site_id"), **profile)
-                    user.salt = unb64(item["salt"], f"the salt of {user.end_user_id!r}")
-                    user.password_hash = unb64(item["password_hash"], f"the password hash of {user.end_user_id!r}", size=32)
+                    user.salt, user.password_hash = password_of(item, f"end user {user.end_user_id!r}")
                     self._users[user.end_user_id] = user
             for name in _LOGON_STATE:
                 if name in item:
                     setattr(user, name, item[name])
 
     def snapshot(self) -> dict[str, Any]:
-        """The sites and users as the fixtures' sections, users with their password's hash and salt and their logon state."""
+        """The sites and users as fixtures sections: users with their password's salted hash and their logon state."""
         with self._lock:
             return {
                 "office_sites": [record(site) for site in self._sites.values()],
-                "users": [
-                    {**record(user, omit=("password_hash", "salt", "wy_id")), "password_hash": b64(user.password_hash), "salt": b64(user.salt)}
-                    for user in self._users.values()
-                ],
+                "users": [user_record(user, omit=("wy_id",)) for user in self._users.values()],  # wy_id: from the id
             }
 
     # ---- look-ups for the logon rules (None when absent: a logon answers its own error) ----
@@ -190,7 +186,9 @@ class Directory:
             self._users[end_user_id] = user
         return user
 
-    def _new_user(self, end_user_id: str, office_site_id: str | None, *, nick_name: str | None = None, **profile: Any) -> EndUser:
+    def _new_user(
+        self, end_user_id: str, office_site_id: str | None, *, nick_name: str | None = None, **profile: Any
+    ) -> EndUser:
         """A user without a password yet, not yet in the directory; its office site made on the way if need be."""
         if office_site_id is None:
             if self.default_office_site_id is None:

@@ -146,12 +146,13 @@ class Logon:
         ]
         login_tokens = [LoginToken(**item) for item in section.get("login_tokens", ())]
         keep_alive_tokens = [KeepAliveToken(**item) for item in section.get("keep_alive_tokens", ())]
-        for each in [*sessions, *login_tokens, *keep_alive_tokens]:
-            self.directory.user(each.end_user_id)
+        named = [s.end_user_id for s in sessions] + [t.end_user_id for t in login_tokens]
+        for end_user_id in dict.fromkeys(named + [t.end_user_id for t in keep_alive_tokens]):
+            self.directory.user(end_user_id)
         by_id = keyed(sessions, lambda s: s.session_id, "logon sessions")
         for token in login_tokens:
             if token.session_id not in by_id:
-                raise MockCloudError(f"a LoginToken of {token.end_user_id!r} belongs to a session the section does not have")
+                raise MockCloudError(f"a LoginToken of {token.end_user_id!r} is of a session that is not there")
         with self._lock:
             self._sessions.update(by_id)
             self._login_tokens.update(keyed(login_tokens, lambda t: _digest(t.token), "LoginTokens"))

@@ -4,6 +4,7 @@ Tests that take ``backend`` run in-process (the snapshot restored into a new
 ``mock_cloud()``) and against a live server of the User API alone (``GET``/``PUT
 /_mockcloud/state``, the server reset in between); the client is requests.
 """
+
 from __future__ import annotations
 
 import base64
@@ -96,10 +97,17 @@ def test_the_round_trip_is_exact_and_every_token_keeps_its_rules(backend):
         problem(again.me(state["reused"]["accessToken"]), 401, "invalid_token", "revoked")
         # the pair a retry replaced stays replaced; the retry's pair is the session's
         problem(again.refresh(state["carol_given_way"], base=SECOND), 401, "invalid_token", "revoked")
-        assert again.me(state["carol_retried"]["accessToken"], base=SECOND).json()["roles"] == [{"RoleID": 2, "RoleName": "Reader"}]
+        assert again.me(state["carol_retried"]["accessToken"], base=SECOND).json()["roles"] == [
+            {"RoleID": 2, "RoleName": "Reader"}
+        ]
         # the mount's own settings: 600-second access tokens, signed with the bytes key
         dave = state["dave"]
-        assert again.me(dave["accessToken"], base=SECOND).json() == {"userID": "42", "username": "dave", "instanceID": "7", "roles": []}
+        assert again.me(dave["accessToken"], base=SECOND).json() == {
+            "userID": "42",
+            "username": "dave",
+            "instanceID": "7",
+            "roles": [],
+        }
         again.cloud.clock.advance(seconds=590)
         problem(again.me(dave["accessToken"], base=SECOND), 401, "invalid_token", "expired")
         assert again.refresh(dave, base=SECOND).status_code == 200
@@ -110,7 +118,7 @@ def test_the_round_trip_is_exact_and_every_token_keeps_its_rules(backend):
 
 
 def test_a_restored_seeded_mock_goes_on_as_the_original_would():
-    """Restoring draws nothing from the seeded sequence: the next tokens, ids and keys are the ones the original makes."""
+    """Restoring draws nothing from the seeded sequence: the next tokens, ids and keys are the original's."""
 
     def next_steps(cloud, pair: dict) -> list:
         from tests.services.userapi.support import Backend

@@ -5,6 +5,7 @@ Tests that take ``backend`` run in-process (the snapshot restored into a new
 /_mockcloud/state``, the server reset in between); the client is the tea
 SDK ``alibabacloud_ecd20201002``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,7 +21,14 @@ from tests.services.wuying.test_wuying import ALICE, ALICE_PASSWORD, _no_proxies
 
 SERVICE = "wuying"
 BOUND_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-PASSWORDS = {"dave": "Dave-Passw0rd", "erin": "Erin-Passw0rd", "gus": "Gus-Passw0rd", "ivy": "Ivy-Passw0rd", "fay": "Fay-Passw0rd", "hal": "Hal-Passw0rd"}
+PASSWORDS = {
+    "dave": "Dave-Passw0rd",
+    "erin": "Erin-Passw0rd",
+    "gus": "Gus-Passw0rd",
+    "ivy": "Ivy-Passw0rd",
+    "fay": "Fay-Passw0rd",
+    "hal": "Hal-Passw0rd",
+}
 
 
 def rich_state(backend) -> dict:
@@ -79,7 +87,10 @@ def test_the_round_trip_is_exact_and_logons_go_on_where_they_stood(backend):
         # the KeepAliveToken still buys LoginTokens, for its own client only
         kept = stage(ecd, "KeepAliveVerify", None, client_id="client-ka", keep_alive_token=state["keep_alive"])
         assert kept.login_token and kept.keep_alive_token == state["keep_alive"]
-        assert refused(stage, ecd, "KeepAliveVerify", None, keep_alive_token=state["keep_alive"]).code == "InvalidKeepAliveToken.Mismatch"
+        assert (
+            refused(stage, ecd, "KeepAliveVerify", None, keep_alive_token=state["keep_alive"]).code
+            == "InvalidKeepAliveToken.Mismatch"
+        )
         # dave's logon was after MFABind: the device being bound gives the code that finishes it
         assert refused(stage, ecd, "MFABind", state["dave"]).code == "InvalidCurrentStage"
         done = stage(ecd, "MFAVerify", state["dave"], authentication_code=cloud.wuying.totp_code("dave"))
@@ -87,7 +98,9 @@ def test_the_round_trip_is_exact_and_logons_go_on_where_they_stood(backend):
         # gus's e-mailed code is still the one that verifies, and still masked in the answer
         assert stage(ecd, "TokenVerify", state["gus"], token_code=cloud.wuying.email_code("gus")).login_token
         # ivy changes her password; the old one is refused afterwards
-        changed = stage(ecd, "ChangePassword", state["ivy"], old_password=PASSWORDS["ivy"], new_password="Ivy-N3w-Passw0rd")
+        changed = stage(
+            ecd, "ChangePassword", state["ivy"], old_password=PASSWORDS["ivy"], new_password="Ivy-N3w-Passw0rd"
+        )
         assert changed.login_token and changed.label == "new hire"
         assert refused(logon, ecd, "ivy", PASSWORDS["ivy"]).code == "InvalidUsernameOrPassword"
         # fay's three failures still count: the fifth locks; hal is still locked until his lock ends
@@ -95,7 +108,10 @@ def test_the_round_trip_is_exact_and_logons_go_on_where_they_stood(backend):
         assert refused(logon, ecd, "fay", "wrong").code == "UserLocked"
         assert refused(logon, ecd, "hal", PASSWORDS["hal"]).code == "UserLocked"
         # erin's code was used before the snapshot: used it stays, and the next step's code passes
-        assert refused(stage, ecd, "MFAVerify", state["erin"], authentication_code=state["erin_code"]).code == "InvalidAuthenticationCode"
+        assert (
+            refused(stage, ecd, "MFAVerify", state["erin"], authentication_code=state["erin_code"]).code
+            == "InvalidAuthenticationCode"
+        )
         cloud.clock.advance(seconds=30)
         assert stage(ecd, "MFAVerify", state["erin"], authentication_code=cloud.wuying.totp_code("erin")).login_token
         cloud.clock.advance(seconds=1800)
@@ -104,14 +120,20 @@ def test_the_round_trip_is_exact_and_logons_go_on_where_they_stood(backend):
 
 
 def test_a_restored_seeded_mock_goes_on_as_the_original_would():
-    """Restoring draws nothing from the seeded sequence: the next sessions, tokens, codes and salts are the original's."""
+    """Restoring draws nothing from the seeded sequence: the next sessions, tokens, codes and salts repeat."""
 
     def next_steps(cloud, state: dict) -> list:
         ecd = Backend(cloud).client()
         bound = stage(ecd, "MFAVerify", state["dave"], authentication_code=cloud.wuying.totp_code("dave"))
         again = logon(ecd, "gus", PASSWORDS["gus"])
         created = cloud.wuying.create_user("zed", "Zed-Passw0rd")
-        return [bound.login_token, refresh(ecd, state["live"]).login_token, again.session_id, cloud.wuying.email_code("gus"), created.salt]
+        return [
+            bound.login_token,
+            refresh(ecd, state["live"]).login_token,
+            again.session_id,
+            cloud.wuying.email_code("gus"),
+            created.salt,
+        ]
 
     with mock_cloud(services=["wuying"], seed=5) as original:
         state = rich_state(Backend(original))
