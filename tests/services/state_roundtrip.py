@@ -5,7 +5,6 @@ and names its service in ``SERVICE``: its ``backend`` then runs against a live
 server of that service alone, whose state document holds that section and no
 other's (so the module checks what its service owns, whatever the others can do).
 """
-
 from __future__ import annotations
 
 import contextlib
