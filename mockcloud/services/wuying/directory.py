@@ -77,7 +77,7 @@ class Directory:
         self.default_office_site_id: str | None = None
 
     def load(self, fixtures: dict[str, Any]) -> None:
-        """The office sites and users of the fixtures."""
+        """The office sites and users of the fixtures; a snapshot's users come by hash, with their logon state."""
         for item in fixtures.get("office_sites", ()):
             self.create_office_site(
                 item["office_site_id"],
