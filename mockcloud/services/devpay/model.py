@@ -12,6 +12,7 @@ compared in constant time.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import re
 import string
@@ -21,6 +22,8 @@ from typing import Any, Iterable
 
 from ...core.credentials import same_secret
 from ...core.errors import MockCloudError
+from ...core.helpers import reads_only
+from ...core.sections import keyed, record
 from ...core.text import is_ascii_digits
 from ...core.entropy import Entropy
 from ...core.service import ServiceContext
@@ -213,11 +216,76 @@ class DevpayModel:
         for item in fixtures.get("products", ()):
             self.create_product(item["kind"], item.get("owner_access_key_id", "testing"), code=item["code"], token=item["token"], name=item.get("name", ""))
         for item in fixtures.get("activation_keys", ()):
-            self.create_activation_key(
+            key = self.create_activation_key(
                 item["product_code"], item.get("customer_id"), key=item["key"], payment_pending=item.get("status") == "payment_pending"
             )
+            key.created = item.get("created", key.created)
+            key.expires = item.get("expires", key.created + self.settings["activation_key_seconds"])
+            key.used = item.get("used", False)
         for item in fixtures.get("certificates", ()):
             self.register_certificate(item["pem"], item.get("owner_access_key_id", "testing"))
+        self._load_state(fixtures)
+
+    # ---- snapshots ------------------------------------------------------------------
+    @reads_only
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as this service's fixtures section: what a mock built from it goes on with.
+
+        Tokens, keys and secrets are kept in the clear here, as the model keeps
+        them (the secrets sign requests; the tokens are looked up as given).
+        """
+        with self._lock:
+            return {
+                "settings": copy.deepcopy(self.settings),
+                "products": [record(p) for p in self._products.values()],
+                "activation_keys": [
+                    {"key": str(k), "product_code": k.product_code, "customer_id": k.customer_id,
+                     "created": k.created, "expires": k.expires, "used": k.used}
+                    for k in self._activation_keys.values()
+                ],
+                "certificates": [
+                    {"pem": c.pem, "owner_access_key_id": c.owner_access_key_id} for c in self._certificates.values()
+                ],
+                "subscriptions": [record(s) for s in self._subscriptions.values()],
+                "user_tokens": [record(u) for u in self._user_tokens.values()],
+                "desktop_keys": [record(k) for k in self._desktop_keys.values()],
+                "persistent_identifiers": [
+                    {"persistent_identifier": pid, "owner_access_key_id": owner, "customer_id": customer}
+                    for pid, (owner, customer) in self._pid_owner.items()
+                ],
+                "customer_counter": self._customer_counter,
+            }
+
+    def _load_state(self, section: dict[str, Any]) -> None:
+        """What only a snapshot holds: statuses, user tokens, key pairs, PIDs and the customer counter.
+
+        Each record names a product that must exist and a key no other record has.
+        """
+        if "subscriptions" in section:  # the statuses now, over the ones the activation keys implied
+            subscriptions = [Subscription(**item) for item in section["subscriptions"]]
+            self._subscriptions = keyed(subscriptions, lambda s: (s.customer_id, s.product_code), "subscriptions")
+        tokens = keyed((UserToken(**item) for item in section.get("user_tokens", ())), lambda u: u.token, "user tokens")
+        pairs = keyed(
+            (DesktopKey(**item) for item in section.get("desktop_keys", ())), lambda k: k.access_key_id, "desktop keys"
+        )
+        named = [s.product_code for s in self._subscriptions.values()] + [u.product_code for u in tokens.values()]
+        for code in dict.fromkeys(named + [k.product_code for k in pairs.values()]):
+            self.product(code)
+        for user in tokens.values():
+            if user.upgraded_to is not None and user.upgraded_to not in tokens:
+                raise MockCloudError(f"user token {user.token[:24]}... was upgraded to one the section does not have")
+        self._user_tokens.update(tokens)
+        self._desktop_keys.update(pairs)
+        by_customer = keyed(pairs.values(), lambda k: (k.customer_id, k.product_code), "key pairs of one customer")
+        self._desktop_by_customer.update(by_customer)
+        identifiers = section.get("persistent_identifiers", ())
+        owners = keyed(identifiers, lambda i: i["persistent_identifier"], "persistent identifiers")
+        customers = keyed(
+            identifiers, lambda i: (i["owner_access_key_id"], i["customer_id"]), "PIDs of one customer at one developer"
+        )
+        self._pid_owner.update({pid: (i["owner_access_key_id"], i["customer_id"]) for pid, i in owners.items()})
+        self._pids.update({at: i["persistent_identifier"] for at, i in customers.items()})
+        self._customer_counter = section.get("customer_counter", self._customer_counter)
 
     # ---- test-side helpers ------------------------------------------------------------
     def create_product(

@@ -10,6 +10,7 @@ again is reuse (RFC 9700 §4.14.2): the whole session is revoked.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -24,8 +25,10 @@ import jwt
 
 from ...core.errors import MockCloudError
 from ...core.fixtures import check_settings
+from ...core.helpers import reads_only
 from ...core.jwt_signing import JwtSigner, b64url
 from ...core.entropy import Entropy
+from ...core.sections import b64, keyed, password_of, record, unb64, user_record
 from ...core.service import ServiceContext
 from . import mount_claims, split_base_url
 from .errors import ERRORS, invalid_token
@@ -113,14 +116,14 @@ class RefreshRecord:
     expires: float
     access_jti: str = ""  # the access token issued with it: the one a retry of its rotation presents
     used_at: float | None = None  # set when rotated: the token is retired
-    successor: str | None = None  # digest of the refresh token its rotation issued
+    successor: bytes | None = None  # digest of the refresh token its rotation issued
     replaced: bool = False  # issued by a rotation whose reply a retry within the grace period replaced
 
 
 class Mount:
     """One base URL with its own users, signing key, settings and sessions."""
 
-    def __init__(self, base_url: str, settings: dict, entropy: Entropy) -> None:
+    def __init__(self, base_url: str, settings: dict, entropy: Entropy, random_key: str | None = None) -> None:
         self.host, self.path = split_base_url(base_url)
         scheme = base_url.strip().split("://", 1)[0].lower()
         netloc = base_url.strip().split("://", 1)[1].split("/", 1)[0]
@@ -130,7 +133,8 @@ class Mount:
         self._refresh: dict[bytes, RefreshRecord] = {}
         self._user_ids: set[str] = set()
         self._next_user_id = 1
-        self._random_key = entropy.token_urlsafe(MIN_KEY_BYTES)
+        # the key when no signing_key is set; a snapshot's is given back, not drawn again
+        self._random_key = entropy.token_urlsafe(MIN_KEY_BYTES) if random_key is None else random_key
         self.configure(settings)
 
     def configure(self, settings: dict) -> None:
@@ -160,6 +164,58 @@ class Mount:
             self._next_user_id += 1
         return str(self._next_user_id)
 
+    def snapshot(self) -> dict[str, Any]:
+        """The mount as a fixtures ``mounts`` entry: settings, keys, users, sessions, and refresh tokens by digest.
+
+        A refresh token is known here only by its SHA-256, and so it is in the
+        snapshot: a restored mount redeems the token its client still holds.
+        """
+        settings = dict(self.settings)
+        key = settings["signing_key"]
+        entry: dict[str, Any] = {"base_url": self.base_url, "settings": settings}
+        if isinstance(key, (bytes, bytearray)):  # a key given in code as bytes: JSON has no bytes, so base64 beside
+            settings["signing_key"] = None
+            entry["signing_key_base64"] = b64(bytes(key))
+        entry["random_key"] = self._random_key
+        entry["next_user_id"] = self._next_user_id
+        entry["users"] = [user_record(user) for user in self.users.values()]
+        entry["sessions"] = [{**record(s, omit=("user",)), "username": s.user.username} for s in self.sessions.values()]
+        entry["refresh_tokens"] = [
+            {"digest": b64(digest), "sid": r.session.sid, **record(r, omit=("session", "successor")),
+             **({} if r.successor is None else {"successor": b64(r.successor)})}
+            for digest, r in self._refresh.items()
+        ]
+        return entry
+
+    def load(self, entry: dict[str, Any]) -> None:
+        """A snapshot's sessions and refresh tokens (after its users), each tied to what it names."""
+        sessions = []
+        for item in entry.get("sessions", ()):
+            user = self.users.get(item["username"])
+            if user is None:
+                raise MockCloudError(f"a session at {self.base_url} is of user {item['username']!r}, who is not there")
+            sessions.append(Session(**{k: v for k, v in item.items() if k != "username"}, user=user))
+        by_sid = keyed(sessions, lambda s: s.sid, f"sessions at {self.base_url}")
+        records: dict[bytes, RefreshRecord] = {}
+        for item in entry.get("refresh_tokens", ()):
+            digest = unb64(item["digest"], f"a refresh token's digest at {self.base_url}", size=32)
+            session = by_sid.get(item["sid"])
+            if session is None:
+                raise MockCloudError(f"a refresh token at {self.base_url} is of session {item['sid']!r}, not there")
+            if digest in records:
+                raise MockCloudError(f"two refresh tokens at {self.base_url} have one digest")
+            fields = {k: v for k, v in item.items() if k not in ("digest", "sid", "successor")}
+            successor = item.get("successor")
+            if successor is not None:
+                successor = unb64(successor, "a refresh token's successor", size=32)
+            records[digest] = RefreshRecord(session, successor=successor, **fields)
+        for rotated in records.values():
+            if rotated.successor is not None and rotated.successor not in records:
+                raise MockCloudError(f"a refresh token at {self.base_url} was rotated into one that is not there")
+        self.sessions.update(by_sid)
+        self._refresh.update(records)
+        self._next_user_id = entry.get("next_user_id", self._next_user_id)
+
     def __repr__(self) -> str:
         return f"<userapi mount {self.base_url} users={sorted(self.users)}>"
 
@@ -180,9 +236,28 @@ class UserApiModel:
         _check_settings(context.settings, "settings")
         self._shared = {**DEFAULTS, **shared}
         for item in context.fixtures.get("mounts", ()):
-            mount = self._add_mount(item["base_url"], {**self._shared, **item.get("settings", {}), **context.settings})
+            own = dict(item.get("settings", {}))
+            if "signing_key_base64" in item:
+                if own.get("signing_key") is not None:
+                    raise MockCloudError(f"the mount {item['base_url']} has a signing_key and a signing_key_base64")
+                own["signing_key"] = unb64(item["signing_key_base64"], f"the signing key of {item['base_url']}")
+            settings = {**self._shared, **own, **context.settings}
+            mount = self._add_mount(item["base_url"], settings, item.get("random_key"))
             for user in item.get("users", ()):
-                self._add_user(mount, **user)
+                if "password" in user:
+                    self._add_user(mount, **user)
+                else:  # a snapshot's user: the hash and salt, never the password
+                    salt, password_hash = password_of(user, f"user {user['username']!r} at {item['base_url']}")
+                    ids = (user.get("user_id"), user.get("instance_id"), user.get("roles"))
+                    self._put_user(mount, user["username"], salt, password_hash, *ids)
+            mount.load(item)
+
+    @reads_only
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as this service's fixtures section: shared settings, then every mount in mounting order."""
+        with self._lock:
+            mounts = [copy.deepcopy(m.snapshot()) for m in self._mounts.values()]
+            return {"settings": copy.deepcopy(self._shared), "mounts": mounts}
 
     # ---- mounts -----------------------------------------------------------
     def mount(self, base_url: str, **settings: Any) -> Mount:
@@ -202,8 +277,8 @@ class UserApiModel:
         self.context.claim(mount_claims(base_url))
         return mount
 
-    def _add_mount(self, base_url: str, settings: dict) -> Mount:
-        mount = Mount(base_url, settings, self.entropy)
+    def _add_mount(self, base_url: str, settings: dict, random_key: str | None = None) -> Mount:
+        mount = Mount(base_url, settings, self.entropy, random_key)
         with self._lock:
             self._mounts[(mount.host, mount.path)] = mount
             by_host = dict(self._by_host)
@@ -262,10 +337,22 @@ class UserApiModel:
     def _add_user(self, mount: Mount, username: str, password: str, user_id=None, instance_id=None, roles=None) -> User:
         if not isinstance(username, str) or not username or not isinstance(password, str) or not password:
             raise MockCloudError("username and password must be non-empty strings")
+        salt = self.entropy.token_bytes(16)
+        return self._put_user(mount, username, salt, _hash_password(password, salt), user_id, instance_id, roles)
+
+    def _put_user(  # noqa: PLR0917
+        self,
+        mount: Mount,
+        username: str,
+        salt: bytes,
+        password_hash: bytes,
+        user_id: str | int | None = None,
+        instance_id: str | int | None = None,
+        roles: list[Any] | None = None,
+    ) -> User:
+        """A user whose password is known by its salted hash: a new one's, or a snapshot's."""
         roles = list(roles or [])
         json.dumps(roles)  # the Roles claim is their JSON: refuse what cannot be serialized now
-        salt = self.entropy.token_bytes(16)
-        password_hash = _hash_password(password, salt)
         with self._lock:
             if username in mount.users:
                 raise MockCloudError(f"user {username!r} already exists at {mount.base_url}")
@@ -377,7 +464,7 @@ class UserApiModel:
         """
         if record.used_at is None or now - record.used_at >= mount.settings["reuse_grace_seconds"]:
             return False
-        successor = mount._refresh.get(record.successor or "")
+        successor = mount._refresh.get(record.successor or b"")
         return successor is not None and successor.used_at is None and record.access_jti == claims["jti"]
 
     def logout(self, mount: Mount, claims: dict) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...core.errors import MockCloudError
+from ...core.sections import password_of, record, user_record
 from ...core.entropy import Entropy
 
 
@@ -58,6 +59,12 @@ class EndUser:
         self.password_hash = hashlib.sha256(self.salt + password.encode()).digest()
 
 
+# what a fixtures (or snapshot) user says about the user, as create_user takes it
+_PROFILE = ("mfa", "email", "phone", "nick_name", "label", "must_change_password", "secondary_auth", "mfa_secret")
+# what only a snapshot's user has: where the user's logons stand
+_LOGON_STATE = ("failed_attempts", "locked_until", "last_lock_duration", "last_totp_step", "last_email_code")
+
+
 class Directory:
     """Office sites and end users by id; the first site is the default one."""
 
@@ -70,7 +77,7 @@ class Directory:
         self.default_office_site_id: str | None = None
 
     def load(self, fixtures: dict[str, Any]) -> None:
-        """The office sites and users of the fixtures."""
+        """The office sites and users of the fixtures; a snapshot's users come by hash, with their logon state."""
         for item in fixtures.get("office_sites", ()):
             self.create_office_site(
                 item["office_site_id"],
@@ -81,19 +88,25 @@ class Directory:
                 secondary_auth=item.get("secondary_auth", False),
             )
         for item in fixtures.get("users", ()):
-            self.create_user(
-                item["end_user_id"],
-                item["password"],
-                item.get("office_site_id"),
-                item.get("mfa", False),
-                item.get("email"),
-                phone=item.get("phone"),
-                nick_name=item.get("nick_name"),
-                label=item.get("label"),
-                must_change_password=item.get("must_change_password", False),
-                secondary_auth=item.get("secondary_auth"),
-                mfa_secret=item.get("mfa_secret"),
-            )
+            profile = {name: item[name] for name in _PROFILE if name in item}
+            if "password" in item:
+                user = self.create_user(item["end_user_id"], item["password"], item.get("office_site_id"), **profile)
+            else:  # a snapshot's user: the hash and salt, never the password
+                with self._lock:
+                    user = self._new_user(item["end_user_id"], item.get("office_site_id"), **profile)
+                    user.salt, user.password_hash = password_of(item, f"end user {user.end_user_id!r}")
+                    self._users[user.end_user_id] = user
+            for name in _LOGON_STATE:
+                if name in item:
+                    setattr(user, name, item[name])
+
+    def snapshot(self) -> dict[str, Any]:
+        """The sites and users as fixtures sections: users with their password's salted hash and their logon state."""
+        with self._lock:
+            return {
+                "office_sites": [record(site) for site in self._sites.values()],
+                "users": [user_record(user, omit=("wy_id",)) for user in self._users.values()],  # wy_id: from the id
+            }
 
     # ---- look-ups for the logon rules (None when absent: a logon answers its own error) ----
     def find_site(self, office_site_id: str) -> OfficeSite | None:
@@ -157,31 +170,42 @@ class Directory:
         if not end_user_id or not isinstance(password, str):
             raise MockCloudError("create_user needs an end_user_id and a password")
         with self._lock:
-            if office_site_id is None:
-                if self.default_office_site_id is None:
-                    self.create_office_site(f"{self.settings['default_region']}+dir-0000000000")
-                office_site_id = self.default_office_site_id
-            assert office_site_id is not None  # the default site exists by now
-            if office_site_id not in self._sites:
-                self.create_office_site(office_site_id)
-            user = EndUser(
+            user = self._new_user(
                 end_user_id,
                 office_site_id,
-                b"",
-                b"",
+                mfa=mfa,
                 email=email,
                 phone=phone,
-                nick_name=nick_name if nick_name is not None else end_user_id,
+                nick_name=nick_name,
                 label=label,
-                wy_id=f"wy-{uuid.uuid5(uuid.NAMESPACE_URL, 'wuying:' + end_user_id).hex[:16]}",
-                mfa=mfa,
-                secondary_auth=secondary_auth,
                 must_change_password=must_change_password,
+                secondary_auth=secondary_auth,
                 mfa_secret=mfa_secret,
             )
             user.set_password(password, self.entropy.token_bytes(16))
             self._users[end_user_id] = user
         return user
+
+    def _new_user(
+        self, end_user_id: str, office_site_id: str | None, *, nick_name: str | None = None, **profile: Any
+    ) -> EndUser:
+        """A user without a password yet, not yet in the directory; its office site made on the way if need be."""
+        if office_site_id is None:
+            if self.default_office_site_id is None:
+                self.create_office_site(f"{self.settings['default_region']}+dir-0000000000")
+            office_site_id = self.default_office_site_id
+        assert office_site_id is not None  # the default site exists by now
+        if office_site_id not in self._sites:
+            self.create_office_site(office_site_id)
+        return EndUser(
+            end_user_id,
+            office_site_id,
+            b"",
+            b"",
+            nick_name=nick_name if nick_name is not None else end_user_id,
+            wy_id=f"wy-{uuid.uuid5(uuid.NAMESPACE_URL, 'wuying:' + end_user_id).hex[:16]}",
+            **profile,
+        )
 
     def user(self, end_user_id: str) -> EndUser:
         try:

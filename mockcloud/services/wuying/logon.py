@@ -24,6 +24,7 @@ from ...core import otp
 from ...core.clock import Clock
 from ...core.credentials import same_secret
 from ...core.errors import ErrorTable, MockCloudError, ServiceError
+from ...core.sections import keyed, record
 from .directory import Directory, EndUser, OfficeSite
 from .errors import MissingInput
 
@@ -122,6 +123,41 @@ class Logon:
         self._login_tokens: dict[str, LoginToken] = {}  # by SHA-256 of the token
         self._keep_alive_tokens: dict[str, KeepAliveToken] = {}
         self._issued = 0
+
+    # ---- snapshots ----------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Logons under way, the LoginTokens and KeepAliveTokens issued, and the count that paces pruning."""
+        with self._lock:
+            return {
+                "sessions": [
+                    {**record(s, omit=("pending",)), "pending": [stage.value for stage in s.pending]}
+                    for s in self._sessions.values()
+                ],
+                "login_tokens": [record(t) for t in self._login_tokens.values()],
+                "keep_alive_tokens": [record(t) for t in self._keep_alive_tokens.values()],
+                "login_tokens_issued": self._issued,
+            }
+
+    def load(self, section: dict[str, Any]) -> None:
+        """What :meth:`snapshot` gave (nothing in plain fixtures); each record's user must exist."""
+        sessions = [
+            LogonSession(**{**item, "pending": [Stage(stage) for stage in item["pending"]]})
+            for item in section.get("sessions", ())
+        ]
+        login_tokens = [LoginToken(**item) for item in section.get("login_tokens", ())]
+        keep_alive_tokens = [KeepAliveToken(**item) for item in section.get("keep_alive_tokens", ())]
+        named = [s.end_user_id for s in sessions] + [t.end_user_id for t in login_tokens]
+        for end_user_id in dict.fromkeys(named + [t.end_user_id for t in keep_alive_tokens]):
+            self.directory.user(end_user_id)
+        by_id = keyed(sessions, lambda s: s.session_id, "logon sessions")
+        for token in login_tokens:
+            if token.session_id not in by_id:
+                raise MockCloudError(f"a LoginToken of {token.end_user_id!r} is of a session that is not there")
+        with self._lock:
+            self._sessions.update(by_id)
+            self._login_tokens.update(keyed(login_tokens, lambda t: _digest(t.token), "LoginTokens"))
+            self._keep_alive_tokens.update(keyed(keep_alive_tokens, lambda t: _digest(t.token), "KeepAliveTokens"))
+            self._issued = section.get("login_tokens_issued", self._issued)
 
     # ---- for tests ----------------------------------------------------------
     def totp_code(self, end_user_id: str) -> str:

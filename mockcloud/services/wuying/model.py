@@ -4,9 +4,11 @@ operations take keyword arguments, and the protocol names them on the wire.
 """
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Any
 
+from ...core.helpers import reads_only
 from ...core.service import ServiceContext
 from .directory import Directory
 from .errors import ERRORS
@@ -41,6 +43,18 @@ class WuyingModel(Directory):
         super().__init__(settings, threading.RLock(), context.entropy)
         self.logon = Logon(self, self.clock, settings, self.errors, self._lock)
         self.load(context.fixtures)
+        self.logon.load(context.fixtures)
+
+    @reads_only
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as this service's fixtures section: settings, directory and logons.
+
+        Users keep their password's salted hash, never the password; LoginTokens
+        and KeepAliveTokens are as the model keeps them (a logon answers the
+        KeepAliveToken it holds), so the file is as secret as the tokens in it.
+        """
+        with self._lock:
+            return {"settings": copy.deepcopy(self.settings), **super().snapshot(), **self.logon.snapshot()}
 
     # ---- test-side helpers ----------------------------------------------------
     def totp_code(self, end_user_id: str) -> str:
