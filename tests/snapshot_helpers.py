@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,15 @@ def check_document(document: dict[str, Any], services: list[str]) -> None:
     fixtures.validate(document, "the snapshot")
     for name in services:
         jsonschema.Draft7Validator(json.loads((FIXTURES / f"{name}.schema.json").read_text())).validate(document[name])
+
+
+def assert_refused(cloud: Any, document: dict[str, Any], service: str, corrupt: Callable[[dict[str, Any]], Any]) -> None:
+    """A restore of ``document`` with ``service``'s section corrupted fails, and leaves the mock as it was."""
+    bad = copy.deepcopy(document)
+    corrupt(bad[service])
+    with pytest.raises(MockCloudError):
+        cloud.restore(bad)
+    assert take(cloud) == document
 
 
 @contextlib.contextmanager
