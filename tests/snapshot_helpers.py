@@ -93,6 +93,12 @@ class FrozenTime:
             self._travel.stop()
 
 
-def write(document: dict[str, Any], path: Path) -> Path:
+@contextlib.contextmanager
+def started_from(document: dict[str, Any], folder: Path, services: list[str]) -> Iterator[Any]:
+    """A new in-process mock whose fixtures file is ``document`` saved, its clock put where the snapshot's was
+    (fixtures leave the clock alone)."""
+    path = folder / "state.json"
     path.write_text(json.dumps(document, indent=2))
-    return path
+    with mock_cloud(services=services, fixtures=path) as saved:
+        saved.clock.freeze(document["clock"]["now"])
+        yield saved

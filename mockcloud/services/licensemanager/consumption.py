@@ -326,8 +326,10 @@ class ConsumptionMixin:
             if item["token"] in self._consumptions:
                 raise MockCloudError("licensemanager: a license consumption token appears twice")
             fields = {name: item.get(name) for name in _CONSUMPTION_FIELDS}
-            fields.update(entitlements=list(item["entitlements"]), held=dict(item["held"]), permanent=dict(item["permanent"]),
-                          metadata=list(item.get("metadata", ())))
+            fields.update(
+                entitlements=list(item["entitlements"]), held=dict(item["held"]), permanent=dict(item["permanent"]),
+                metadata=list(item.get("metadata", ())),
+            )
             self._consumptions[item["token"]] = Consumption(**fields)
 
     # ---- for tests -------------------------------------------------------------------------

@@ -43,7 +43,8 @@ def _pem(key: Any) -> str:
     """A private key as unencrypted PKCS#8 PEM text."""
     from cryptography.hazmat.primitives import serialization
 
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode("ascii")
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return pem.decode("ascii")  # type: ignore[no-any-return]
 
 
 def _load_pem(text: str, algorithm: str) -> Any:
@@ -190,7 +191,11 @@ def _idempotent_state(scope: tuple, record: _Idempotent) -> dict[str, Any]:
     """A ClientToken's record; its result by reference (a license, a token) or as the response it was."""
     operation, account_id, client_token = scope
     state: dict[str, Any] = {
-        "operation": operation, "account_id": account_id, "client_token": client_token, "at": record.at, "fingerprint": record.fingerprint,
+        "operation": operation,
+        "account_id": account_id,
+        "client_token": client_token,
+        "at": record.at,
+        "fingerprint": record.fingerprint,
     }
     if isinstance(record.result, License):
         state["license_arn"] = record.result.arn
@@ -327,15 +332,19 @@ class LicenseManagerModel(ConsumptionMixin):
         if key is not None:
             if key["algorithm"] != self.algorithm:
                 raise MockCloudError(
-                    f"licensemanager: the snapshot's signing key is {key['algorithm']}, but jwt_algorithm is {self.algorithm}"
+                    f"licensemanager: the snapshot's signing key is {key['algorithm']}, "
+                    f"but jwt_algorithm is {self.algorithm}"
                 )
-            self._key = _load_secret(key["secret"]) if self.algorithm == "HS256" else _load_pem(key["private_key"], self.algorithm)
+            if self.algorithm == "HS256":
+                self._key = _load_secret(key["secret"])
+            else:
+                self._key = _load_pem(key["private_key"], self.algorithm)
             self._key_id = key["key_id"]
         if "borrow_private_key" in section:
             self._borrow_key = _load_pem(section["borrow_private_key"], "PS384")
         for item in section.get("tokens", ()):
             if item["license_arn"] not in self._licenses:
-                raise MockCloudError(f"licensemanager: token {item['token_id']} is for an unknown license {item['license_arn']}")
+                raise MockCloudError(f"licensemanager: token {item['token_id']} of an unknown license {item['license_arn']}")
             if item["token_id"] in self._tokens:
                 raise MockCloudError(f"licensemanager: token {item['token_id']} appears twice")
             token = Token(
@@ -353,7 +362,10 @@ class LicenseManagerModel(ConsumptionMixin):
         """What a retried call answers again: the very license or token it made, or the response it gave."""
         if "response" in item:
             return item["response"]
-        found: Any = self._licenses.get(item["license_arn"]) if "license_arn" in item else self._tokens.get(item["token_id"])
+        if "license_arn" in item:
+            found: Any = self._licenses.get(item["license_arn"])
+        else:
+            found = self._tokens.get(item["token_id"])
         if found is None:
             what = item.get("license_arn") or item.get("token_id")
             raise MockCloudError(f"licensemanager: client token {item['client_token']!r} refers to an unknown {what}")
@@ -430,7 +442,9 @@ class LicenseManagerModel(ConsumptionMixin):
             "Begin": item.get("validity_begin", "2024-01-01T00:00:00Z"),
             **({"End": item["validity_end"]} if item.get("validity_end") else {}),
         }
-        issuer = {"Name": item.get("issuer", "mockcloud"), **({"SignKey": item["issuer_sign_key"]} if "issuer_sign_key" in item else {})}
+        issuer = {"Name": item.get("issuer", "mockcloud")}
+        if "issuer_sign_key" in item:
+            issuer["SignKey"] = item["issuer_sign_key"]
         lic = self.create_license(
             account_id=item.get("account_id", DEFAULT_ACCOUNT_ID),
             home_region=item.get("home_region", DEFAULT_REGION),

@@ -116,7 +116,8 @@ class StsModel:
         ``max_session_duration`` is IAM's MaxSessionDuration: 3600 to 43200 seconds.
         """
         return self._add_role(
-            name, trust, max_session_duration=max_session_duration, account_id=account_id, path=path, description=description
+            name, trust, max_session_duration=max_session_duration, account_id=account_id, path=path,
+            description=description,
         )
 
     def _add_role(
@@ -197,14 +198,14 @@ class StsModel:
         role = self.role(item["role_arn"])
         if role is None:
             raise MockCloudError(f"sts: a session of an unknown role {item['role_arn']}")
-        session_arn = f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{item['session_name']}"
+        name = item["session_name"]
         # a key since dropped from the mock's key store keeps its id only: no request is accepted with it anyway
         key = self.credentials.aws(item["access_key_id"]) or AwsKey(
-            item["access_key_id"], "", role.account_id, None, item["expires"], session_arn, f"{role.role_id}:{item['session_name']}"
+            item["access_key_id"], "", role.account_id, None, item["expires"],
+            f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}", f"{role.role_id}:{name}",
         )
-        self._state.sessions.append(
-            Session(role, item["session_name"], key, item["subject"], item["provider"], item["audience"], item["issued"], item["expires"])
-        )
+        session = Session(role, name, key, item["subject"], item["provider"], item["audience"], item["issued"], item["expires"])
+        self._state.sessions.append(session)
 
     # ---- AssumeRoleWithWebIdentity ----------------------------------------------------
     def assume_role_with_web_identity(

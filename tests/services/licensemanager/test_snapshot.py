@@ -15,13 +15,15 @@ from botocore.exceptions import ClientError
 
 from mockcloud import mock_cloud
 from tests.helpers import DEFAULT_LICENSE_ARN, lm_client
-from tests.snapshot_helpers import FrozenTime, assert_refused, check_document, restored, take, write
+from tests.snapshot_helpers import FrozenTime, assert_refused, check_document, restored, started_from, take
 
 SERVICES = ["licensemanager"]
 ROLE = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
 SKU = "SNAP-PRO"
 ISSUER = "Snap Co"
 FINGERPRINT = f"aws:123456789012:{ISSUER}:issuer-fingerprint"
+UNKNOWN_LICENSE = "arn:aws:license-manager::123456789012:license:l-" + "f" * 32
+NOT_A_KEY = "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"
 
 
 def code_of(excinfo) -> str:
@@ -77,7 +79,9 @@ def build(lm, time: FrozenTime) -> State:
         LicenseArn=license_arn, Entitlements=[{"Name": "Seats", "Unit": "Count", "Value": "1"}], DigitalSignatureMethod="JWT_PS384",
         CheckoutMetadata=[{"Name": "laptop", "Value": "x1"}], ClientToken=uuid.uuid4().hex,
     )
-    return State(license_arn, license_client_token, live, live_client_token, deleted["Token"], expired, access, held, checked_in, lapsed, borrowed)
+    return State(
+        license_arn, license_client_token, live, live_client_token, deleted["Token"], expired, access, held, checked_in, lapsed, borrowed
+    )
 
 
 def checkout(lm, value: str = "1") -> dict:
@@ -108,7 +112,8 @@ def test_restore_is_exact_and_every_token_keeps_its_rules(backend):
         check_document(document, SERVICES)
         section = document["licensemanager"]
         assert {t["deleted"] for t in section["tokens"]} == {True, False}
-        assert {c["operation"] for c in section["client_tokens"]} == {"CreateLicense", "CreateToken", "CheckoutLicense", "CheckoutBorrowLicense"}
+        operations = {c["operation"] for c in section["client_tokens"]}
+        assert operations == {"CreateLicense", "CreateToken", "CheckoutLicense", "CheckoutBorrowLicense"}
         assert len(section["consumptions"]) == 4 and "borrow_private_key" in section
 
         with restored(cloud, backend.endpoint_url, document, SERVICES) as fresh:
@@ -128,7 +133,9 @@ def test_restore_is_exact_and_every_token_keeps_its_rules(backend):
                 t["token_id"] for t in document["licensemanager"]["tokens"] if not t["deleted"]
             ]
             # a ClientToken reused within its window answers the same token, and refuses other parameters
-            again = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken=state.live_client_token, RoleArns=[ROLE], TokenProperties=["env:test"])
+            again = lm.create_token(
+                LicenseArn=DEFAULT_LICENSE_ARN, ClientToken=state.live_client_token, RoleArns=[ROLE], TokenProperties=["env:test"]
+            )
             assert (again["TokenId"], again["Token"]) == (state.live["TokenId"], state.live["Token"])
             with pytest.raises(ClientError) as exc:
                 lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken=state.live_client_token)
@@ -161,9 +168,7 @@ def test_a_saved_snapshot_is_a_fixtures_file(backend, tmp_path):
         state = build(lm, time)
         jwks = cloud.licensemanager.jwks()
         document = take(cloud)
-    path = write(document, tmp_path / "state.json")
-    with mock_cloud(services=SERVICES, fixtures=path) as saved:
-        saved.clock.freeze(document["clock"]["now"])  # fixtures leave the clock alone: put it where it was
+    with started_from(document, tmp_path, SERVICES) as saved:
         assert saved.snapshot()["licensemanager"] == document["licensemanager"]
         assert saved.snapshot()["credentials"] == document["credentials"]
         local = lm_client()
@@ -180,8 +185,8 @@ def test_a_saved_snapshot_is_a_fixtures_file(backend, tmp_path):
     "corrupt",
     [
         pytest.param(lambda s: s.update(tokens="not a list"), id="wrong-type"),
-        pytest.param(lambda s: s["tokens"][0].update(license_arn="arn:aws:license-manager::123456789012:license:l-" + "f" * 32), id="unknown-license"),
-        pytest.param(lambda s: s["signing_key"].update(private_key="-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"), id="bad-key"),
+        pytest.param(lambda s: s["tokens"][0].update(license_arn=UNKNOWN_LICENSE), id="unknown-license"),
+        pytest.param(lambda s: s["signing_key"].update(private_key=NOT_A_KEY), id="bad-key"),
         pytest.param(lambda s: s["signing_key"].update(algorithm="RS256"), id="key-of-another-algorithm"),
         pytest.param(lambda s: s["client_tokens"][0].pop("token_id"), id="record-without-result"),
         pytest.param(lambda s: s["client_tokens"][0].update(token_id="0" * 32), id="record-of-an-unknown-token"),

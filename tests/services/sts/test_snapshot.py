@@ -12,8 +12,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from mockcloud import mock_cloud
-from tests.services.sts.support import ROLE, Backend
-from tests.snapshot_helpers import FrozenTime, assert_refused, check_document, restored, take, write
+from tests.services.sts.support import Backend
+from tests.snapshot_helpers import FrozenTime, assert_refused, check_document, restored, started_from, take
 
 SERVICES = ["licensemanager", "sts"]
 PROVIDER = "openid-license-manager.amazonaws.com"
@@ -96,9 +96,7 @@ def test_a_saved_snapshot_is_a_fixtures_file(backend, tmp_path):
     with FrozenTime(cloud, backend.url) as time:
         state = build(backend, time)
         document = take(cloud)
-    path = write(document, tmp_path / "state.json")
-    with mock_cloud(services=SERVICES, fixtures=path) as saved:
-        saved.clock.freeze(document["clock"]["now"])
+    with started_from(document, tmp_path, SERVICES) as saved:
         assert {name: saved.snapshot()[name] for name in ("sts", "licensemanager", "credentials")} == {
             name: document[name] for name in ("sts", "licensemanager", "credentials")
         }
