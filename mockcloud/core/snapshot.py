@@ -22,6 +22,9 @@ VERSION = 1
 
 def take(cloud: MockCloud) -> dict[str, Any]:
     """The document of ``cloud``'s state now."""
+    # every service built first: building one may draw from the entropy (a role's id), and the
+    # document must hold where the seeded sequence stands after that, not before
+    models = {name: cloud.protocol(name).model for name in cloud.service_names}
     document: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -30,8 +33,7 @@ def take(cloud: MockCloud) -> dict[str, Any]:
         "faults": cloud.faults.export(),
         "credentials": cloud.credentials.export(),
     }
-    for name in cloud.service_names:
-        model = cloud.protocol(name).model
+    for name, model in models.items():
         export = getattr(model, "snapshot", None)
         if export is None:
             raise MockCloudError(f"the {name} service cannot be snapshotted")

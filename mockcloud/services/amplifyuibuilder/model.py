@@ -8,9 +8,10 @@ not an AWS account's: any signed caller in any Region sees the same state.
 """
 from __future__ import annotations
 
+import copy
 import threading
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from dataclasses import asdict, dataclass, field
+from typing import Any, NamedTuple
 
 from ...core.credentials import same_secret
 from ...core.errors import MockCloudError, ServiceError
@@ -110,6 +111,43 @@ class AmplifyUIBuilderModel:
             self.add_user(item["id"], item["handle"], item["email"], item["img_url"])
         if not self.users:  # codes always need someone who authorized them
             self.add_user("1", "mockcloud", "mockcloud@example.com", "https://s3-alpha.figma.com/profile/mockcloud")
+        self._load_grants(context.fixtures)
+
+    # ---- snapshots ------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Apps, users, codes (used ones too) and tokens (revoked, expired ones too), as this service's fixtures section.
+
+        Figma's codes and tokens are bearer secrets the model keeps as they are, so the snapshot does too.
+        """
+        with self._lock:
+            section = {
+                "settings": dict(self.settings),
+                "apps": [asdict(app) for app in self.apps.values()],
+                "users": [asdict(user) for user in self.users.values()],
+                "authorization_codes": [asdict(code) for code in self._codes.values()],
+                "refresh_tokens": [asdict(token) for token in self._refresh.values()],
+                "access_tokens": [asdict(token) for token in self._access.values()],
+            }
+            return copy.deepcopy(section)
+
+    def _load_grants(self, section: dict[str, Any]) -> None:
+        """A snapshot's codes and tokens, each checked against the users and refresh tokens it names."""
+
+        def user_of(item: dict[str, Any], what: str) -> None:
+            if item["user_id"] not in self.users:
+                raise MockCloudError(f"amplifyuibuilder: {what} of an unknown Figma user {item['user_id']!r}")
+
+        for item in section.get("authorization_codes", ()):
+            user_of(item, "an authorization code")
+            self._codes[item["code"]] = AuthorizationCode(**item)
+        for item in section.get("refresh_tokens", ()):
+            user_of(item, "a refresh token")
+            self._refresh[item["token"]] = RefreshToken(**item)
+        for item in section.get("access_tokens", ()):
+            user_of(item, "an access token")
+            if item["refresh_token"] not in self._refresh:
+                raise MockCloudError("amplifyuibuilder: an access token of an unknown refresh token")
+            self._access[item["token"]] = AccessToken(**item)
 
     # ---- apps and users (fixtures and tests) ---------------------------------------
     @property

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ...core.errors import MockCloudError
 from .errors import ERRORS
 
 DEFAULT_TTL_MINUTES = 60  # "the entitlement is checked back into the pool automatically after 60 minutes"
@@ -55,6 +56,9 @@ class Consumption:
 
     def holding(self, now: float) -> dict:
         return self.held if self.live(now) else {}
+
+
+_CONSUMPTION_FIELDS = tuple(Consumption.__dataclass_fields__)
 
 
 class ConsumptionMixin:
@@ -305,6 +309,28 @@ class ConsumptionMixin:
                     usage["MaxCount"] = str(e["MaxCount"])
                 usages.append(usage)
             return {"EntitlementUsages": usages}
+
+    # ---- snapshots ------------------------------------------------------------------------
+    def _consumptions_state(self) -> list[dict[str, Any]]:
+        """Every checkout, checked in or expired too: they still count (PERPETUAL units) or still refuse."""
+        states = []
+        for c in self._consumptions.values():
+            state = {name: getattr(c, name) for name in _CONSUMPTION_FIELDS}
+            states.append({k: v for k, v in state.items() if v is not None})
+        return states
+
+    def _load_consumptions(self, items: Any) -> None:
+        for item in items:
+            if item["license_arn"] not in self._licenses:
+                raise MockCloudError(f"licensemanager: a checkout of an unknown license {item['license_arn']}")
+            if item["token"] in self._consumptions:
+                raise MockCloudError("licensemanager: a license consumption token appears twice")
+            fields = {name: item.get(name) for name in _CONSUMPTION_FIELDS}
+            fields.update(
+                entitlements=list(item["entitlements"]), held=dict(item["held"]), permanent=dict(item["permanent"]),
+                metadata=list(item.get("metadata", ())),
+            )
+            self._consumptions[item["token"]] = Consumption(**fields)
 
     # ---- for tests -------------------------------------------------------------------------
     @property

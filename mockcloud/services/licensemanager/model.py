@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -12,6 +13,7 @@ from typing import Any
 
 from ...core import jsonbody
 from ...core.credentials import DEFAULT_ACCOUNT_ID, same_secret
+from ...core.errors import MockCloudError
 from ...core.service import ServiceContext
 from ...core.timestamps import utc_iso
 from .consumption import ConsumptionMixin
@@ -35,6 +37,47 @@ def iso(ts: float) -> str:
     """ISO8601DateTime, whose pattern allows years past 9999 (an ExpirationInDays of millions reaches them)."""
     return utc_iso(ts)
 
+
+
+def _pem(key: Any) -> str:
+    """A private key as unencrypted PKCS#8 PEM text."""
+    from cryptography.hazmat.primitives import serialization
+
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return pem.decode("ascii")  # type: ignore[no-any-return]
+
+
+def _load_pem(text: str, algorithm: str) -> Any:
+    """The private key of PEM ``text``, which must be of the kind ``algorithm`` signs with."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    try:
+        key = serialization.load_pem_private_key(text.encode("ascii"), password=None)
+    except (ValueError, TypeError, UnicodeEncodeError):
+        raise MockCloudError(f"licensemanager: the {algorithm} key is not an unencrypted PEM private key") from None
+    if algorithm == "ES256":
+        fits = isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
+    else:
+        fits = isinstance(key, rsa.RSAPrivateKey)
+    if not fits:
+        raise MockCloudError(f"licensemanager: the PEM key is not a key for {algorithm}")
+    return key
+
+
+def _load_secret(text: str) -> bytes:
+    """The HS256 secret of base64 ``text``."""
+    try:
+        secret = base64.b64decode(text, validate=True)
+    except ValueError:
+        secret = b""
+    if not secret:
+        raise MockCloudError("licensemanager: the HS256 secret is not base64 of one byte or more")
+    return secret
+
+
+def _key_state(key: Any) -> dict[str, str]:
+    return {"secret": base64.b64encode(key).decode("ascii")} if isinstance(key, bytes) else {"private_key": _pem(key)}
 
 
 @dataclass
@@ -106,6 +149,63 @@ class _Idempotent:
     result: Any
 
 
+def _license_state(lic: License) -> dict[str, Any]:
+    state = {
+        "license_arn": lic.arn,
+        "account_id": lic.account_id,
+        "home_region": lic.home_region,
+        "license_name": lic.name,
+        "product_name": lic.product_name,
+        "product_sku": lic.product_sku,
+        "issuer": lic.issuer["Name"],
+        "beneficiary": lic.beneficiary,
+        "validity": lic.validity,
+        "entitlements": lic.entitlements,
+        "consumption_configuration": lic.consumption_configuration,
+        "license_metadata": lic.metadata,
+        "created": lic.created,
+        "status": lic.status,
+        "version": lic.version,
+    }
+    if "SignKey" in lic.issuer:
+        state["issuer_sign_key"] = lic.issuer["SignKey"]
+    return state
+
+
+def _token_state(token: Token) -> dict[str, Any]:
+    return {
+        "token_id": token.token_id,
+        "account_id": token.account_id,
+        "license_arn": token.license_arn,
+        "home_region": token.home_region,
+        "role_arns": token.role_arns,
+        "token_properties": token.token_properties,
+        "created": token.created,
+        "expires": token.expires,
+        "jwt": token.jwt,
+        "deleted": token.deleted,
+    }
+
+
+def _idempotent_state(scope: tuple, record: _Idempotent) -> dict[str, Any]:
+    """A ClientToken's record; its result by reference (a license, a token) or as the response it was."""
+    operation, account_id, client_token = scope
+    state: dict[str, Any] = {
+        "operation": operation,
+        "account_id": account_id,
+        "client_token": client_token,
+        "at": record.at,
+        "fingerprint": record.fingerprint,
+    }
+    if isinstance(record.result, License):
+        state["license_arn"] = record.result.arn
+    elif isinstance(record.result, Token):
+        state["token_id"] = record.result.token_id
+    else:
+        state["response"] = record.result
+    return state
+
+
 class LicenseManagerModel(ConsumptionMixin):
     """``cloud.licensemanager``: the service's state, and helpers for tests."""
 
@@ -124,6 +224,7 @@ class LicenseManagerModel(ConsumptionMixin):
         self._consumptions_init()
         for item in context.fixtures.get("licenses", ()):
             self._add_license_from_fixture(item)
+        self._load_state(context.fixtures)
         # STS verifies our access tokens with our published keys; the audience must be one of our licenses
         context.issuers.register(
             ACCESS_TOKEN_ISSUER,
@@ -204,6 +305,72 @@ class LicenseManagerModel(ConsumptionMixin):
         self._client_tokens[scope] = _Idempotent(now, digest, result)
         return result
 
+    # ---- snapshots --------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to go on exactly, as this service's fixtures section (``__init__`` reads it back).
+
+        Refresh tokens are kept whole: the model keeps them whole, since a CreateToken
+        retried with its ClientToken answers the same token again.
+        """
+        with self._lock:
+            section: dict[str, Any] = {
+                "settings": dict(self.settings),
+                "licenses": [_license_state(lic) for lic in self._licenses.values()],
+                "tokens": [_token_state(token) for token in self._tokens.values()],
+                "client_tokens": [_idempotent_state(scope, record) for scope, record in self._client_tokens.items()],
+                "consumptions": self._consumptions_state(),
+            }
+            if self._key is not None:
+                section["signing_key"] = {"algorithm": self.algorithm, "key_id": self._key_id, **_key_state(self._key)}
+            if self._borrow_key is not None:
+                section["borrow_private_key"] = _pem(self._borrow_key)
+            return copy.deepcopy(section)
+
+    def _load_state(self, section: dict[str, Any]) -> None:
+        """The running state a snapshot adds to the fixtures (each part absent in a hand-written file)."""
+        key = section.get("signing_key")
+        if key is not None:
+            if key["algorithm"] != self.algorithm:
+                raise MockCloudError(
+                    f"licensemanager: the snapshot's signing key is {key['algorithm']}, "
+                    f"but jwt_algorithm is {self.algorithm}"
+                )
+            if self.algorithm == "HS256":
+                self._key = _load_secret(key["secret"])
+            else:
+                self._key = _load_pem(key["private_key"], self.algorithm)
+            self._key_id = key["key_id"]
+        if "borrow_private_key" in section:
+            self._borrow_key = _load_pem(section["borrow_private_key"], "PS384")
+        for item in section.get("tokens", ()):
+            if item["license_arn"] not in self._licenses:
+                raise MockCloudError(f"licensemanager: token {item['token_id']} of an unknown license {item['license_arn']}")
+            if item["token_id"] in self._tokens:
+                raise MockCloudError(f"licensemanager: token {item['token_id']} appears twice")
+            token = Token(
+                item["token_id"], item["account_id"], item["license_arn"], item["home_region"], list(item["role_arns"]),
+                list(item["token_properties"]), item["created"], item["expires"], item["jwt"], item["deleted"],
+            )
+            self._tokens[token.token_id] = token
+            self._by_jwt[token.jwt] = token
+        self._load_consumptions(section.get("consumptions", ()))
+        for item in section.get("client_tokens", ()):
+            scope = (item["operation"], item["account_id"], item["client_token"])
+            self._client_tokens[scope] = _Idempotent(item["at"], item["fingerprint"], self._idempotent_result(item))
+
+    def _idempotent_result(self, item: dict[str, Any]) -> Any:
+        """What a retried call answers again: the very license or token it made, or the response it gave."""
+        if "response" in item:
+            return item["response"]
+        if "license_arn" in item:
+            found: Any = self._licenses.get(item["license_arn"])
+        else:
+            found = self._tokens.get(item["token_id"])
+        if found is None:
+            what = item.get("license_arn") or item.get("token_id")
+            raise MockCloudError(f"licensemanager: client token {item['client_token']!r} refers to an unknown {what}")
+        return found
+
     # ---- licenses ---------------------------------------------------------
     def create_license(
         self,
@@ -270,18 +437,31 @@ class LicenseManagerModel(ConsumptionMixin):
             raise ERRORS.error("ValidationException", "Validity End must be later than Begin.")
 
     def _add_license_from_fixture(self, item: dict) -> None:
-        self.create_license(
+        # a snapshot's license carries its Validity as CreateLicense took it, and what the API set on it
+        validity = item.get("validity") or {
+            "Begin": item.get("validity_begin", "2024-01-01T00:00:00Z"),
+            **({"End": item["validity_end"]} if item.get("validity_end") else {}),
+        }
+        issuer = {"Name": item.get("issuer", "mockcloud")}
+        if "issuer_sign_key" in item:
+            issuer["SignKey"] = item["issuer_sign_key"]
+        lic = self.create_license(
             account_id=item.get("account_id", DEFAULT_ACCOUNT_ID),
             home_region=item.get("home_region", DEFAULT_REGION),
             license_name=item["license_name"],
             product_name=item["product_name"],
             product_sku=item["product_sku"],
-            issuer={"Name": item.get("issuer", "mockcloud")},
-            validity={"Begin": item.get("validity_begin", "2024-01-01T00:00:00Z"), **({"End": item["validity_end"]} if item.get("validity_end") else {})},
+            issuer=issuer,
+            validity=validity,
             entitlements=item.get("entitlements"),
             beneficiary=item.get("beneficiary"),
+            consumption_configuration=item.get("consumption_configuration"),
+            license_metadata=item.get("license_metadata"),
             license_arn=item["license_arn"],
         )
+        lic.created = item.get("created", lic.created)
+        lic.status = item.get("status", lic.status)
+        lic.version = item.get("version", lic.version)
 
     def license(self, arn: str, account_id: str = DEFAULT_ACCOUNT_ID) -> License | None:
         lic = self._licenses.get(arn)

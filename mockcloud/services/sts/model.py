@@ -8,9 +8,11 @@ them until they expire on the mock clock.
 """
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from ...core.credentials import DEFAULT_ACCOUNT_ID, AwsKey
 from ...core.errors import MockCloudError, ServiceError
@@ -86,14 +88,17 @@ class StsModel:
         self._lock = threading.RLock()
         self._state = _State()
         for item in context.fixtures.get("roles", ()):
-            self.create_role(
+            self._add_role(
                 item["name"],
-                trust=item["trust_policy"],
+                item["trust_policy"],
                 max_session_duration=item.get("max_session_duration", 3600),
                 account_id=item.get("account_id", DEFAULT_ACCOUNT_ID),
                 path=item.get("path", "/"),
                 description=item.get("description", ""),
+                role_id=item.get("role_id"),  # a snapshot's: the id IAM gave it, not a new one
             )
+        for item in context.fixtures.get("sessions", ()):
+            self._load_session(item)
 
     # ---- roles --------------------------------------------------------------------
     def create_role(
@@ -110,12 +115,29 @@ class StsModel:
 
         ``max_session_duration`` is IAM's MaxSessionDuration: 3600 to 43200 seconds.
         """
+        return self._add_role(
+            name, trust, max_session_duration=max_session_duration, account_id=account_id, path=path,
+            description=description,
+        )
+
+    def _add_role(
+        self,
+        name: str,
+        trust: dict | str,
+        *,
+        max_session_duration: int,
+        account_id: str,
+        path: str,
+        description: str,
+        role_id: str | None = None,
+    ) -> Role:
         if not isinstance(max_session_duration, int) or not 3600 <= max_session_duration <= 43200:
             raise MockCloudError("max_session_duration must be an integer from 3600 to 43200 seconds (IAM's MaxSessionDuration)")
         if not path.startswith("/") or not path.endswith("/"):
             raise MockCloudError("a role path begins and ends with '/'")
         statements = policies.parse(trust)
-        role_id = "AROA" + "".join(self.entropy.choice(_ID_ALPHABET) for _ in range(17))
+        if role_id is None:
+            role_id = "AROA" + "".join(self.entropy.choice(_ID_ALPHABET) for _ in range(17))
         role = Role(name, account_id, role_id, trust, statements, max_session_duration, path, description)
         with self._lock:
             if any(r.name == name and r.account_id == account_id for r in self._state.roles.values()):
@@ -133,6 +155,57 @@ class StsModel:
     @property
     def sessions(self) -> list[Session]:
         return list(self._state.sessions)
+
+    # ---- snapshots -------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Roles (with the ids IAM gave them) and sessions, as this service's fixtures section.
+
+        A session names its temporary key by id: the key itself, secret and session
+        token, is the mock's (the snapshot's ``credentials``), and STS reads it back from there.
+        """
+        with self._lock:
+            section = {
+                "settings": dict(self.settings),
+                "roles": [
+                    {
+                        "name": role.name,
+                        "account_id": role.account_id,
+                        "path": role.path,
+                        "description": role.description,
+                        "max_session_duration": role.max_session_duration,
+                        "trust_policy": role.trust_policy,
+                        "role_id": role.role_id,
+                    }
+                    for role in self._state.roles.values()
+                ],
+                "sessions": [
+                    {
+                        "role_arn": session.role.arn,
+                        "session_name": session.session_name,
+                        "access_key_id": session.key.access_key_id,
+                        "subject": session.subject,
+                        "provider": session.provider,
+                        "audience": session.audience,
+                        "issued": session.issued,
+                        "expires": session.expires,
+                    }
+                    for session in self._state.sessions
+                ],
+            }
+            return copy.deepcopy(section)
+
+    def _load_session(self, item: dict[str, Any]) -> None:
+        role = self.role(item["role_arn"])
+        if role is None:
+            raise MockCloudError(f"sts: a session of an unknown role {item['role_arn']}")
+        name = item["session_name"]
+        # a key since dropped from the mock's key store keeps its id only: no request is accepted with it anyway
+        key = self.credentials.aws(item["access_key_id"]) or AwsKey(
+            item["access_key_id"], "", role.account_id, None, item["expires"],
+            f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}", f"{role.role_id}:{name}",
+        )
+        session = Session(role, name, key, item["subject"], item["provider"], item["audience"], item["issued"], item["expires"])
+        self._state.sessions.append(session)
 
     # ---- AssumeRoleWithWebIdentity ----------------------------------------------------
     def assume_role_with_web_identity(
