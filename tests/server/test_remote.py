@@ -7,6 +7,8 @@ the service's real client for the rest.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 import boto3
@@ -169,10 +171,7 @@ def test_userapi_login_and_rotation_over_http(mockcloud_server):
 # ---- the admin API from the shell ---------------------------------------------------------------
 
 
-def run_cli(*args: str) -> "subprocess.CompletedProcess[str]":
-    import subprocess
-    import sys
-
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mockcloud", *args], capture_output=True, text=True, timeout=60)
 
 

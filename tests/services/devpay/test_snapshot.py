@@ -29,9 +29,8 @@ from tests.services.devpay.support import (
     soap_request,
 )
 from tests.services.devpay.test_devpay import activate_desktop, activate_hosted
-from tests.services.state_roundtrip import assert_valid, mockcloud_server, one_service_server, restored, saved  # noqa: F401
+from tests.snapshot_helpers import assert_valid, restored_backend, saved
 
-SERVICE = "devpay"
 DESKTOP_CUSTOMER = "customer-desktop-example"
 
 
@@ -91,7 +90,7 @@ def test_the_round_trip_is_exact_and_every_token_keeps_its_rules(backend, develo
     assert section["customer_counter"] == 2
     assert [t["upgraded_to"] for t in section["user_tokens"] if t["token"] == state["legacy"]] == [state["upgraded"]]
 
-    with restored(backend, document) as again:
+    with restored_backend(backend, document) as again:
         cloud = again.cloud
         assert cloud.snapshot() == document
         user_token, key_id, secret = state["desktop"]

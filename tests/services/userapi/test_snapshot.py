@@ -15,11 +15,10 @@ import pytest
 
 from mockcloud import mock_cloud
 from mockcloud.core.errors import MockCloudError
-from tests.services.state_roundtrip import assert_valid, mockcloud_server, one_service_server, restored, saved  # noqa: F401
+from tests.snapshot_helpers import assert_valid, restored_backend, saved
 from tests.services.userapi.support import DEFAULT_BASE, PASSWORD, USERNAME
 from tests.services.userapi.test_userapi import problem
 
-SERVICE = "userapi"
 SECOND = "https://second.example/api"
 BYTES_KEY = bytes(range(200, 248))  # 48 bytes, not UTF-8: a key JSON cannot hold as text
 
@@ -71,7 +70,7 @@ def test_the_round_trip_is_exact_and_every_token_keeps_its_rules(backend):
     second = document["userapi"]["mounts"][1]
     assert base64.b64decode(second["signing_key_base64"]) == BYTES_KEY and second["settings"]["signing_key"] is None
 
-    with restored(backend, document) as again:
+    with restored_backend(backend, document) as again:
         assert again.cloud.snapshot() == document
         api = again.cloud.userapi
         assert api.signing_key(SECOND) == BYTES_KEY

@@ -14,11 +14,10 @@ import pytest
 
 from mockcloud import mock_cloud
 from mockcloud.core.errors import MockCloudError
-from tests.services.state_roundtrip import assert_valid, mockcloud_server, one_service_server, restored, saved  # noqa: F401
+from tests.snapshot_helpers import assert_valid, restored_backend, saved
 from tests.services.wuying.support import Backend
 from tests.services.wuying.test_wuying import ALICE, ALICE_PASSWORD, _no_proxies, logon, refresh, refused, stage  # noqa: F401
 
-SERVICE = "wuying"
 BOUND_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 PASSWORDS = {
     "dave": "Dave-Passw0rd",
@@ -74,7 +73,7 @@ def test_the_round_trip_is_exact_and_logons_go_on_where_they_stood(backend):
     for password in [ALICE_PASSWORD, *PASSWORDS.values()]:
         assert password not in text  # users keep their salted hashes only
 
-    with restored(backend, document) as again:
+    with restored_backend(backend, document) as again:
         cloud, ecd = again.cloud, again.client()
         assert cloud.snapshot() == document
         # LoginTokens: the live one refreshes once; replaced and expired stay refused
