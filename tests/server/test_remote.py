@@ -66,6 +66,9 @@ def test_helper_errors_are_json_404_400_and_405(mockcloud_server):
     assert wrong.status_code == 400 and wrong.json()["error"] == "BadAdminRequest" and "nonsense" in wrong.json()["message"]
     refused = helper(mockcloud_server, "devpay", "create_product", kind="mobile")
     assert refused.status_code == 400
+    reader = helper(mockcloud_server, "devpay", "product", method="GET", code="774F4FF8")
+    assert reader.status_code == 200 and reader.json()["result"]["$type"] == "Product"
+    assert helper(mockcloud_server, "licensemanager", "jwks", method="GET").json()["result"]["keys"]
     not_a_reader = helper(mockcloud_server, "amplifyuibuilder", "create_authorization_code", method="GET")
     assert not_a_reader.status_code == 405 and not_a_reader.headers["Allow"] == "POST"
     assert requests.post(f"{base}/licensemanager/tokens", data="[]", headers=JSON, timeout=TIMEOUT).status_code == 400

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from ...core.credentials import same_secret
 from ...core.errors import MockCloudError, ServiceError
 from ...core.service import ServiceContext
+from ...core.helpers import reads_only
 from .errors import ERRORS
 
 DEFAULTS: dict = {
@@ -226,9 +227,11 @@ class AmplifyUIBuilderModel:
                 raise MockCloudError("unknown access token")
             stored.revoked = True
 
+    @reads_only
     def access_token(self, token: str) -> AccessToken | None:
         return self._access.get(token)
 
+    @reads_only
     def refresh_token(self, token: str) -> RefreshToken | None:
         return self._refresh.get(token)
 

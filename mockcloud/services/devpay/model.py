@@ -383,6 +383,7 @@ class DevpayModel:
             )
         return fingerprint
 
+    @reads_only
     def product(self, code: str) -> Product:
         product = self._products.get(code)
         if product is None:
@@ -393,19 +394,24 @@ class DevpayModel:
     def products(self) -> list[Product]:
         return list(self._products.values())
 
+    @reads_only
     def subscription(self, product_code: str, customer_id: str) -> Subscription | None:
         return self._subscriptions.get((customer_id, product_code))
 
+    @reads_only
     def user_token(self, token: str) -> UserToken | None:
         return self._user_tokens.get(token)
 
+    @reads_only
     def desktop_key(self, access_key_id: str) -> DesktopKey | None:
         return self._desktop_keys.get(access_key_id)
 
+    @reads_only
     def persistent_identifier(self, owner_access_key_id: str, customer_id: str) -> str | None:
         return self._pids.get((owner_access_key_id, customer_id))
 
     # ---- what the protocol asks ---------------------------------------------------------
+    @reads_only
     def desktop_secret(self, access_key_id: str) -> str | None:
         pair = self._desktop_keys.get(access_key_id)
         return pair.secret_access_key if pair is not None else None

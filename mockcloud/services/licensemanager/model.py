@@ -16,6 +16,7 @@ from ...core.credentials import DEFAULT_ACCOUNT_ID, same_secret
 from ...core.errors import MockCloudError
 from ...core.service import ServiceContext
 from ...core.timestamps import utc_iso
+from ...core.helpers import reads_only
 from .consumption import ConsumptionMixin
 from .errors import ERRORS
 
@@ -270,6 +271,7 @@ class LicenseManagerModel(ConsumptionMixin):
         self.signing_key
         return self._key_id
 
+    @reads_only
     def jwks(self) -> dict:
         """The public signing key as a JSON Web Key Set, for code that verifies our tokens."""
         from jwt.algorithms import ECAlgorithm, HMACAlgorithm, RSAAlgorithm
@@ -463,6 +465,7 @@ class LicenseManagerModel(ConsumptionMixin):
         lic.status = item.get("status", lic.status)
         lic.version = item.get("version", lic.version)
 
+    @reads_only
     def license(self, arn: str, account_id: str = DEFAULT_ACCOUNT_ID) -> License | None:
         lic = self._licenses.get(arn)
         return lic if lic is not None and lic.account_id == account_id else None
@@ -633,9 +636,11 @@ class LicenseManagerModel(ConsumptionMixin):
     def tokens(self) -> list[Token]:
         return [t for t in self._tokens.values() if not t.deleted]
 
+    @reads_only
     def token(self, token_id: str) -> Token | None:
         return self._tokens.get(token_id)
 
+    @reads_only
     def decode(self, jwt_string: str, **options) -> dict:
         """Verify one of our JWTs with the public key (as code under test would) and return its claims."""
         import jwt

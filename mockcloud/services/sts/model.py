@@ -18,6 +18,7 @@ from ...core.credentials import DEFAULT_ACCOUNT_ID, AwsKey
 from ...core.errors import MockCloudError, ServiceError
 from ...core.oidc import TokenRejected
 from ...core.service import ServiceContext
+from ...core.helpers import reads_only
 from . import trust as policies
 from .errors import ERRORS
 
@@ -145,6 +146,7 @@ class StsModel:
             self._state.roles[role.arn] = role
         return role
 
+    @reads_only
     def role(self, arn: str) -> Role | None:
         return self._state.roles.get(arn)
 
@@ -272,6 +274,7 @@ class StsModel:
         return ERRORS.error("InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
 
     # ---- GetCallerIdentity ------------------------------------------------------------
+    @reads_only
     def caller_identity(self, access_key_id: str) -> tuple[str, str, str]:
         """(UserId, Account, Arn) of the key that signed the request."""
         key = self.credentials.aws(access_key_id)

@@ -298,6 +298,7 @@ class UserApiModel:
     def mounts(self) -> list[Mount]:
         return list(self._mounts.values())
 
+    @reads_only
     def get_mount(self, base_url: str | None = None) -> Mount:
         """The mount at ``base_url``; None means the default mount (the first one)."""
         if base_url is None:
@@ -366,10 +367,12 @@ class UserApiModel:
         return user
 
     # ---- keys -------------------------------------------------------------
+    @reads_only
     def signing_key(self, base_url: str | None = None) -> str | bytes:
         """The HS256 key that signs (and verifies) the access tokens of a mount."""
         return self.get_mount(base_url).key
 
+    @reads_only
     def jwk_set(self, base_url: str | None = None) -> dict:
         """A mount's key as a JWK Set (``kty: oct``, ``kid`` = the mount's base URL), for JWT libraries that take one.
 

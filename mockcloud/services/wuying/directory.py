@@ -17,6 +17,7 @@ from typing import Any
 from ...core.errors import MockCloudError
 from ...core.sections import password_of, record, user_record
 from ...core.entropy import Entropy
+from ...core.helpers import reads_only
 
 
 @dataclass
@@ -109,9 +110,11 @@ class Directory:
             }
 
     # ---- look-ups for the logon rules (None when absent: a logon answers its own error) ----
+    @reads_only
     def find_site(self, office_site_id: str) -> OfficeSite | None:
         return self._sites.get(office_site_id)
 
+    @reads_only
     def find_user(self, end_user_id: str) -> EndUser | None:
         return self._users.get(end_user_id)
 
@@ -207,18 +210,21 @@ class Directory:
             **profile,
         )
 
+    @reads_only
     def user(self, end_user_id: str) -> EndUser:
         try:
             return self._users[end_user_id]
         except KeyError:
             raise MockCloudError(f"no WUYING end user {end_user_id!r}; known: {sorted(self._users)}") from None
 
+    @reads_only
     def office_site(self, office_site_id: str) -> OfficeSite:
         try:
             return self._sites[office_site_id]
         except KeyError:
             raise MockCloudError(f"no WUYING office site {office_site_id!r}; known: {sorted(self._sites)}") from None
 
+    @reads_only
     def email_code(self, end_user_id: str) -> str:
         """The last verification code e-mailed to the user (TokenVerify)."""
         code = self.user(end_user_id).last_email_code

@@ -57,9 +57,11 @@ class WuyingModel(Directory):
             return {"settings": copy.deepcopy(self.settings), **super().snapshot(), **self.logon.snapshot()}
 
     # ---- test-side helpers ----------------------------------------------------
+    @reads_only
     def totp_code(self, end_user_id: str) -> str:
         """The user's current MFA code on the mock clock (from the bound device, or the one being bound)."""
         return self.logon.totp_code(end_user_id)
 
+    @reads_only
     def login_token(self, token: str) -> LoginToken | None:
         return self.logon.login_token(token)
