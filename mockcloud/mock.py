@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from . import intercept
 from .core.app import Application
@@ -43,6 +43,29 @@ C = TypeVar("C", bound=type)
 _SNAPSHOT_ONLY = frozenset({"format", "version", "clock", "faults", "entropy"})
 # the attributes that make up a mock's state (what a failed restore puts back)
 _STATE = ("seed", "_document", "clock", "entropy", "faults", "requests", "issuers", "_credentials", "_fixtures", "services", "app")
+
+
+M = TypeVar("M")
+
+
+class ServiceHandle(Generic[M]):
+    """``cloud.<service>``: the service's model, built on first use, typed for completion."""
+
+    name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, cloud: None, owner: type) -> ServiceHandle[M]: ...
+
+    @overload
+    def __get__(self, cloud: MockCloud, owner: type) -> M: ...
+
+    def __get__(self, cloud: MockCloud | None, owner: type) -> ServiceHandle[M] | M:
+        if cloud is None:
+            return self
+        return cloud.protocol(self.name).model  # type: ignore[no-any-return]
 
 
 class _Keep:
@@ -217,29 +240,12 @@ class MockCloud:
         return self.services.protocol(name)
 
     # the service handles: each service's model and its test-side helpers, typed for completion
-    @property
-    def licensemanager(self) -> LicenseManagerModel:
-        return self.protocol("licensemanager").model  # type: ignore[no-any-return]
-
-    @property
-    def sts(self) -> StsModel:
-        return self.protocol("sts").model  # type: ignore[no-any-return]
-
-    @property
-    def amplifyuibuilder(self) -> AmplifyUIBuilderModel:
-        return self.protocol("amplifyuibuilder").model  # type: ignore[no-any-return]
-
-    @property
-    def devpay(self) -> DevpayModel:
-        return self.protocol("devpay").model  # type: ignore[no-any-return]
-
-    @property
-    def wuying(self) -> WuyingModel:
-        return self.protocol("wuying").model  # type: ignore[no-any-return]
-
-    @property
-    def userapi(self) -> UserApiModel:
-        return self.protocol("userapi").model  # type: ignore[no-any-return]
+    licensemanager: ServiceHandle[LicenseManagerModel] = ServiceHandle()
+    sts: ServiceHandle[StsModel] = ServiceHandle()
+    amplifyuibuilder: ServiceHandle[AmplifyUIBuilderModel] = ServiceHandle()
+    devpay: ServiceHandle[DevpayModel] = ServiceHandle()
+    wuying: ServiceHandle[WuyingModel] = ServiceHandle()
+    userapi: ServiceHandle[UserApiModel] = ServiceHandle()
 
     def __getattr__(self, name: str) -> Any:
         # a service registered at run time (a test's own) has no property: its model by name
