@@ -49,3 +49,7 @@ class WuyingModel(Directory):
 
     def login_token(self, token: str) -> LoginToken | None:
         return self.logon.login_token(token)
+
+    def inventory(self) -> list[dict]:
+        """The logon sessions and tokens it holds, for the dashboard (see :meth:`Logon.inventory`)."""
+        return self.logon.inventory()
