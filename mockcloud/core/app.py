@@ -142,25 +142,19 @@ class Application:
         latency = perf_counter() - started
         environ = request.environ
         log = self.log
-        log.record(
-            RequestRecord(
-                name,
-                operation or None,
-                reply.status,
-                error_code,
-                environ["REQUEST_METHOD"],
-                environ.get("wsgi.url_scheme", "http"),
-                environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
-                request_target(request),
-                self._now(),
-                reply.fault,
-                next_seq(),
-                "in-process" if "mockcloud.in_process" in environ else environ.get("REMOTE_ADDR"),
-                latency,
-                reply.delay,
-                capture(environ, reply.headers, reply.body, log.body_limit),
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        target = request_target(request)
+        client = "in-process" if "mockcloud.in_process" in environ else environ.get("REMOTE_ADDR")
+        captured = capture(environ, reply.headers, reply.body, log.body_limit)
+        now = self._now()
+        with log.lock:  # numbered in the order kept (see RequestLog.lock)
+            log.record(
+                RequestRecord(
+                    name, operation or None, reply.status, error_code, environ["REQUEST_METHOD"],
+                    environ.get("wsgi.url_scheme", "http"), host, target, now, reply.fault,
+                    next_seq(), client, latency, reply.delay, captured,
+                )
             )
-        )
 
 
 class _LostBeforeCommit(Exception):

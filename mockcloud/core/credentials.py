@@ -108,3 +108,8 @@ class Credentials:
         with self._lock:
             self._aws.clear()
             self._alibaba.clear()
+
+    def registered(self) -> dict[str, list]:
+        """Every key pair, ``{"aws": [AwsKey, ...], "alibaba": [(access key id, secret), ...]}``, for listings."""
+        with self._lock:
+            return {"aws": list(self._aws.values()), "alibaba": list(self._alibaba.items())}

@@ -17,8 +17,9 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import threading
 from collections import deque
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 from urllib.parse import unquote_plus
 
 DEFAULT_SIZE = 1000
@@ -90,7 +91,7 @@ class RequestRecord(NamedTuple):
             found["request"] = _message(_environ_headers(capture.headers), capture.body, capture.body_size)
             found["response"] = {
                 "status": self.status,
-                **_message(list(capture.reply_headers), capture.reply_body, capture.reply_size),
+                **_message(list(capture.reply_headers), capture.reply_body, capture.reply_size, reply=True),
             }
         return found
 
@@ -181,32 +182,29 @@ def _redact_nets(text: str) -> str:
     return text
 
 
-def _redact_json_pair(match: re.Match) -> str:
-    name, colon, value = match.groups()
-    return f'"{name}"{colon}"{REDACTED}"' if _is_secret(name) else match.group(0)
+def _in_reply(name: str) -> bool:
+    """A secret name in a reply: the same, except a bare ``Code``, which there is an error's code."""
+    return _is_secret(name) and "".join(c for c in name.lower() if c.isalnum()) != "code"
 
 
-def _redact_xml_text(match: re.Match) -> str:
-    tag, name, attributes, _text = match.groups()
-    return f"<{tag}{attributes or ''}>{REDACTED}" if _is_secret(name) else match.group(0)
-
-
-def _redact_json_value(value: Any, secret: bool = False) -> Any:
+def _redact_json_value(value: Any, is_secret: Callable[[str], bool], secret: bool = False) -> Any:
     if isinstance(value, dict):
-        return {k: _redact_json_value(v, isinstance(k, str) and _is_secret(k)) for k, v in value.items()}
+        return {k: _redact_json_value(v, is_secret, isinstance(k, str) and is_secret(k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redact_json_value(v, secret) for v in value]
+        return [_redact_json_value(v, is_secret, secret) for v in value]
     if secret and value is not None and not isinstance(value, bool):
         return REDACTED
     return _redact_nets(value) if isinstance(value, str) else value
 
 
-def redact_text(text: str, content_type: str = "") -> str:
+def redact_text(text: str, content_type: str = "", *, reply: bool = False) -> str:
     """A body's text with its secrets replaced: JSON members, form and query parameters and XML
     elements whose names hold secrets (as :func:`redact_target` judges names), and JWTs anywhere.
 
-    Whole JSON is parsed and shown indented; a body cut short is redacted by pattern.
+    Whole JSON is parsed and shown indented; a body cut short is redacted by pattern. In a
+    ``reply``, a member or element named ``Code`` is the error's code and stays.
     """
+    is_secret = _in_reply if reply else _is_secret
     kind = content_type.split(";", 1)[0].strip().lower()
     stripped = text.lstrip()
     if "json" in kind or stripped[:1] in ("{", "["):
@@ -215,13 +213,17 @@ def redact_text(text: str, content_type: str = "") -> str:
         except (ValueError, RecursionError):
             pass
         else:
-            return json.dumps(_redact_json_value(parsed), indent=2, ensure_ascii=False)
+            return json.dumps(_redact_json_value(parsed, is_secret), indent=2, ensure_ascii=False)
     if kind == "application/x-www-form-urlencoded" or (stripped[:1] not in ("{", "[", "<") and "=" in text and not any(c.isspace() for c in stripped)):
         text = _PARAM.sub(_redact_param, text)
     if '"' in text:
-        text = _JSON_PAIR.sub(_redact_json_pair, text)
+        text = _JSON_PAIR.sub(
+            lambda m: f'"{m.group(1)}"{m.group(2)}"{REDACTED}"' if is_secret(m.group(1)) else m.group(0), text
+        )
     if "<" in text:
-        text = _XML_TEXT.sub(_redact_xml_text, text)
+        text = _XML_TEXT.sub(
+            lambda m: f"<{m.group(1)}{m.group(3) or ''}>{REDACTED}" if is_secret(m.group(2)) else m.group(0), text
+        )
     return _redact_nets(text)
 
 
@@ -271,7 +273,7 @@ def _decoded(body: bytes, truncated: bool) -> str | None:
         return None
 
 
-def _message(headers: list[tuple[str, str]], body: bytes | None, size: int | None) -> dict:
+def _message(headers: list[tuple[str, str]], body: bytes | None, size: int | None, *, reply: bool = False) -> dict:
     """One side of an exchange, redacted, for the dashboard."""
     content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
     shown: dict[str, Any] = {"headers": [[name, redact_header(name, value)] for name, value in headers]}
@@ -285,12 +287,13 @@ def _message(headers: list[tuple[str, str]], body: bytes | None, size: int | Non
         note = f"{size} bytes of binary data (not shown)"
     elif truncated:
         note = f"the first {len(body)} of {size} bytes"
-    shown.update(body=None if text is None else redact_text(text, content_type), body_size=size, truncated=truncated, note=note)
+    shown.update(body=None if text is None else redact_text(text, content_type, reply=reply), body_size=size, truncated=truncated, note=note)
     return shown
 
 
 class RequestLog:
-    """The last ``size`` requests. Appends to a deque are atomic under the GIL, so recording takes no lock."""
+    """The last ``size`` requests. Appends to a deque are atomic under the GIL; ``lock`` only keeps numbering
+    and keeping one record a single step, for readers that page by number."""
 
     def __init__(self, size: int = DEFAULT_SIZE, body_limit: int = BODY_LIMIT) -> None:
         if size < 1:
@@ -301,11 +304,16 @@ class RequestLog:
         self.body_limit = body_limit
         self._records: deque[RequestRecord] = deque(maxlen=size)
         self._append = self._records.append
+        self.last = 0  # the number of the newest record ever kept, even once cleared (where a reader's since= goes on)
+        # Held by the recorder while it numbers a record and keeps it, so records are kept in the order of their
+        # numbers: a reader that asks for those after the last number it saw never skips one a slower thread kept.
+        self.lock = threading.Lock()
 
     def record(self, record: RequestRecord) -> None:
         if "?" in record.target:  # the common POST to "/" costs one test
             record = record._replace(target=redact_target(record.target))
         self._append(record)
+        self.last = record.seq
 
     def filter(self, service: str | None = None, operation: str | None = None, error_code: str | None = None) -> list[RequestRecord]:
         return [

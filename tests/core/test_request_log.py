@@ -207,3 +207,31 @@ def test_a_binary_body_is_not_shown_and_an_unread_one_says_so():
     app(too_large, lambda status, headers, exc_info=None: None)
     record = app.cloud.requests[-1]
     assert record.status == 413 and record.detail()["request"]["note"] == "the emulator did not read the body"
+
+
+def test_an_error_code_in_a_reply_stays_but_a_code_sent_in_a_request_goes():
+    error = '<ErrorResponse><Error><Code>InvalidAction</Code><Message>no</Message></Error></ErrorResponse>'
+    assert "<Code>InvalidAction</Code>" in redact_text(error, "text/xml", reply=True)
+    assert json.loads(redact_text('{"Code": "InvalidParameter", "code": 3}', reply=True)) == {"Code": "InvalidParameter", "code": 3}
+    assert json.loads(redact_text('{"request": {"code": "figma-oauth-code"}}')) == {"request": {"code": REDACTED}}
+    assert json.loads(redact_text('{"AuthenticationCode": "123456"}', reply=True)) == {"AuthenticationCode": REDACTED}
+
+
+def test_records_are_kept_in_the_order_of_their_numbers_across_threads():
+    """A reader asking for what came after the last number it saw must never skip a record a slower thread kept."""
+    import threading
+
+    app = create_app()
+    environ = build_environ("GET", f"{DEVPAY}?Action=ActivateHostedProduct&Version=2008-04-28", {}, b"")
+
+    def send() -> None:
+        for _ in range(150):
+            app.cloud.app.handle_environ(dict(environ))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    numbers = [r.seq for r in app.cloud.requests]
+    assert len(numbers) == 900 and numbers == sorted(numbers) and app.cloud.requests.last == numbers[-1]
