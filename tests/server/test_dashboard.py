@@ -196,3 +196,29 @@ def test_an_in_process_mock_serves_its_own_dashboard_until_it_stops():
     with cloud:  # a new start, a new dashboard server
         assert cloud.dashboard() != url
 
+
+
+# ---- the browser tests' own rules ------------------------------------------------------------
+def test_ci_installs_the_browser_before_the_tests():
+    script = (ROOT / ".ci" / "run").read_text()
+    install = script.index("apt-get install -y -qq chromium chromium-driver")
+    assert script.index('export CI="${CI:-true}"') < install < script.index("python -m pytest")
+
+
+@pytest.mark.parametrize("ci, outcome", [("true", {"errors": 1}), ("", {"skipped": 1})])
+def test_a_browser_test_without_a_browser_fails_in_ci_and_skips_elsewhere(pytester, monkeypatch, ci, outcome):
+    pytester.makepyfile(test_needs_browser="""
+        from tests.server.test_dashboard_browser import browser, watchdog  # noqa: F401 (the fixtures)
+
+        def test_page(browser):
+            raise AssertionError("must not run without a browser")
+    """)
+    monkeypatch.setenv("PATH", str(pytester.path))  # no chromium, no chromedriver
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.delenv("MOCKCLOUD_CHROMIUM", raising=False)
+    monkeypatch.delenv("MOCKCLOUD_CHROMEDRIVER", raising=False)
+    monkeypatch.setenv("CI", ci)
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(**outcome)
+    if ci:
+        result.stdout.fnmatch_lines(["*in CI the browser tests must run*"])
