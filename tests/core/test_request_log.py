@@ -235,3 +235,12 @@ def test_records_are_kept_in_the_order_of_their_numbers_across_threads():
         thread.join()
     numbers = [r.seq for r in app.cloud.requests]
     assert len(numbers) == 900 and numbers == sorted(numbers) and app.cloud.requests.last == numbers[-1]
+
+
+def test_an_in_process_record_keeps_neither_the_whole_body_nor_the_request_object():
+    with mock_cloud() as cloud:
+        requests.post(f"{DEVPAY}?Action=ActivateHostedProduct&Version=2008-04-28", data=b"x" * 100_000, timeout=5)
+        capture = cloud.requests[-1].capture
+    assert len(capture.body) == 4096 and capture.body_size == 100_000
+    assert isinstance(capture.headers, dict) and not {"wsgi.input", "mockcloud.body", "werkzeug.request"} & set(capture.headers)
+    assert all(isinstance(value, (str, bool, tuple)) or key == "wsgi.errors" for key, value in capture.headers.items())
