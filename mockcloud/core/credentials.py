@@ -109,7 +109,7 @@ class Credentials:
             self._aws.clear()
             self._alibaba.clear()
 
-    def registered(self) -> dict[str, list]:
-        """Every key pair, ``{"aws": [AwsKey, ...], "alibaba": [(access key id, secret), ...]}``, for listings."""
+    def registered(self) -> tuple[list[AwsKey], list[tuple[str, str]]]:
+        """Every key pair: the AWS keys, and the Alibaba Cloud (access key id, secret) pairs, for listings."""
         with self._lock:
-            return {"aws": list(self._aws.values()), "alibaba": list(self._alibaba.items())}
+            return list(self._aws.values()), list(self._alibaba.items())

@@ -83,7 +83,7 @@ class RequestRecord(NamedTuple):
             "delay": self.delay,
         }
 
-    def detail(self) -> dict:
+    def detail(self) -> dict[str, Any]:
         """:meth:`as_dict` and the exchange: headers and bodies of request and reply, secrets redacted."""
         found = self.as_dict()
         capture = self.capture
@@ -118,12 +118,14 @@ class Capture:
         self.reply_size = reply_size
 
 
-def capture(environ: dict, status_headers: list[tuple[str, str]], reply_body: bytes, limit: int = BODY_LIMIT) -> Capture:
-    """The exchange as a record keeps it: one copy of the request's header entries, bodies cut at ``limit``."""
-    body = environ.get("mockcloud.body")
-    size = None if body is None else len(body)
-    if size is not None and size > limit:
-        body = body[:limit]
+def capture(environ: dict[str, Any], status_headers: list[tuple[str, str]], reply_body: bytes, limit: int = BODY_LIMIT) -> Capture:
+    """The exchange as a record keeps it: its request headers, bodies cut at ``limit``."""
+    body: bytes | None = environ.get("mockcloud.body")
+    size = None
+    if body is not None:
+        size = len(body)
+        if size > limit:
+            body = body[:limit]
     reply_size = len(reply_body)
     if reply_size > limit:
         reply_body = reply_body[:limit]
@@ -285,7 +287,7 @@ def _decoded(body: bytes, truncated: bool) -> str | None:
         return None
 
 
-def _message(headers: list[tuple[str, str]], body: bytes | None, size: int | None, *, reply: bool = False) -> dict:
+def _message(headers: list[tuple[str, str]], body: bytes | None, size: int | None, *, reply: bool = False) -> dict[str, Any]:
     """One side of an exchange, redacted, for the dashboard."""
     content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
     shown: dict[str, Any] = {"headers": [[name, redact_header(name, value)] for name, value in headers]}

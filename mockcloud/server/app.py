@@ -199,8 +199,8 @@ class AdminApp:
         log = self.cloud.requests
         if request.method == "DELETE":
             log.clear()
-        since = _int_arg(request, "since", 0, 0)
-        limit = _int_arg(request, "limit", None, 1)
+        since = _int_arg(request, "since", 0) or 0
+        limit = _int_arg(request, "limit", 1)
         last = log.last  # read first: every record numbered up to here is kept by now
         records = log.since(since, limit)
         last = max(since, last, records[-1].seq if records else 0)
@@ -214,10 +214,10 @@ class AdminApp:
 
     def on_inventory(self, request: Request) -> tuple[int, bytes]:
         """Every service's tokens, codes and sessions (``?limit=N``: each service's N issued last)."""
-        limit = _int_arg(request, "limit", None, 1)
+        limit = _int_arg(request, "limit", 1)
         cloud = self.cloud
         now = cloud.clock.time()
-        entries: list[dict] = []
+        entries: list[dict[str, object]] = []
         counts: dict[str, int] = {}
         for name in cloud.service_names:
             inventory = getattr(cloud.protocol(name).model, "inventory", None)
@@ -226,7 +226,7 @@ class AdminApp:
             found = inventory()
             counts[name] = len(found)
             if limit is not None and len(found) > limit:
-                newest = sorted(range(len(found)), key=lambda i: found[i]["issued"] or 0)[-limit:]
+                newest = sorted(range(len(found)), key=lambda i: float(found[i]["issued"] or 0))[-limit:]
                 found = [found[i] for i in sorted(newest)]
             entries.extend(found)
         return _json(200, {"now": now, "entries": entries, "counts": counts})
@@ -244,14 +244,14 @@ class AdminApp:
 
     def on_credentials(self, request: Request) -> tuple[int, bytes]:
         if request.method == "GET":  # the keys, secrets masked
-            registered = self.cloud.credentials.registered()
+            aws, alibaba = self.cloud.credentials.registered()
             return _json(200, {
                 "aws": [
                     {"access_key_id": k.access_key_id, "secret_access_key": MASK, "account_id": k.account_id,
                      "session_token": MASK if k.session_token else None, "expires": k.expires, "arn": k.caller_arn}
-                    for k in registered["aws"]
+                    for k in aws
                 ],
-                "alibaba": [{"access_key_id": key_id, "secret": MASK} for key_id, _ in registered["alibaba"]],
+                "alibaba": [{"access_key_id": key_id, "secret": MASK} for key_id, _ in alibaba],
             })
         body = self._body(request)
         _only(body, {"aws", "alibaba"})
@@ -309,11 +309,11 @@ class AdminApp:
         return _json(200, {"keys": keys})
 
 
-def _int_arg(request: Request, name: str, default: int | None, minimum: int) -> int | None:
-    """A whole-number query parameter of at least ``minimum``; anything else is the client's error (400)."""
+def _int_arg(request: Request, name: str, minimum: int) -> int | None:
+    """A whole-number query parameter of at least ``minimum``, or None when absent; anything else is the client's error (400)."""
     text = request.args.get(name)
     if text is None:
-        return default
+        return None
     if not text.isascii() or not text.isdigit() or len(text) > 15 or int(text) < minimum:
         raise ValueError(f"{name} must be a whole number of at least {minimum}, not {text[:40]!r}")
     return int(text)

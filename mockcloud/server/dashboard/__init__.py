@@ -21,11 +21,11 @@ _ASSET_PREFIX = "/_mockcloud/dashboard/"
 _cache: dict[str, bytes] = {}
 
 
-def is_public(environ: dict) -> bool:
+def is_public(environ: dict[str, object]) -> bool:
     """Whether a request is for the page or one of its files: static, the same for all, no token needed."""
     if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
         return False
-    path = environ.get("PATH_INFO", "")
+    path = str(environ.get("PATH_INFO", ""))
     return path in ("/_mockcloud", "/_mockcloud/") or (path.startswith(_ASSET_PREFIX) and path[len(_ASSET_PREFIX) :] in ASSETS)
 
 

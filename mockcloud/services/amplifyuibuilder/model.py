@@ -263,7 +263,7 @@ class AmplifyUIBuilderModel:
             raise ERRORS.error("Forbidden")
         return self.users[stored.user_id].profile()
 
-    def inventory(self) -> list[dict]:
+    def inventory(self) -> list[dict[str, object]]:
         """The authorization codes, refresh tokens and access tokens it holds, for the dashboard (no secrets)."""
         from ...core.inventory import entry, short_id, state_of
 

@@ -531,7 +531,7 @@ class DevpayModel:
         self._user_tokens[token] = user
         return user
 
-    def inventory(self) -> list[dict]:
+    def inventory(self) -> list[dict[str, object]]:
         """The activation keys and user tokens it holds, for the dashboard (no secrets).
 
         A key counts as used only where keys are single-use (``activation_key_single_use``); an old

@@ -465,7 +465,7 @@ class LicenseManagerModel(ConsumptionMixin):
 
         return jwt.decode(jwt_string, self.public_key, algorithms=[self.algorithm], options={"verify_aud": False, **options})
 
-    def inventory(self) -> list[dict]:
+    def inventory(self) -> list[dict[str, object]]:
         """The refresh tokens and license consumptions it holds, for the dashboard (no secrets).
 
         Access tokens are stateless JWTs that the model does not keep, so they are not listed.

@@ -206,7 +206,7 @@ class StsModel:
             raise ERRORS.error("InvalidClientTokenId", "The security token included in the request is invalid.")
         return key.caller_user_id, key.account_id, key.caller_arn
 
-    def inventory(self) -> list[dict]:
+    def inventory(self) -> list[dict[str, object]]:
         """The role sessions it issued (temporary credentials, by their non-secret access key id), for the dashboard.
 
         A session whose key is no longer in the mock's key store (cleared since) shows as revoked.

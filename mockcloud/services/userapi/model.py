@@ -427,7 +427,7 @@ class UserApiModel:
             raise invalid_token("revoked", "The access token has been revoked.")
         return session
 
-    def inventory(self) -> list[dict]:
+    def inventory(self) -> list[dict[str, object]]:
         """Every mount's sessions, refresh tokens and access tokens, for the dashboard (no secrets).
 
         A session is a token family: its ``chain`` is its refresh tokens (ids: their stored SHA-256)

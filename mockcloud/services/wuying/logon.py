@@ -558,7 +558,7 @@ class Logon:
             return "different from the old password"
         return None
 
-    def inventory(self) -> list[dict]:
+    def inventory(self) -> list[dict[str, object]]:
         """The logon sessions, LoginTokens and KeepAliveTokens it holds, for the dashboard (no secrets).
 
         A session's chain is its LoginTokens in the order they were issued (each refresh replaces the last).

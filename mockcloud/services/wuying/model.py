@@ -50,6 +50,6 @@ class WuyingModel(Directory):
     def login_token(self, token: str) -> LoginToken | None:
         return self.logon.login_token(token)
 
-    def inventory(self) -> list[dict]:
+    def inventory(self) -> list[dict[str, object]]:
         """The logon sessions and tokens it holds, for the dashboard (see :meth:`Logon.inventory`)."""
         return self.logon.inventory()
