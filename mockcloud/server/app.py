@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timezone
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -47,7 +48,8 @@ class AdminApp:
     (``on_<endpoint>``): unknown paths answer 404 and wrong methods 405 with
     ``Allow``, as JSON. Admin requests pass the ``guard`` first (Host, Origin,
     token, content type). A body over ``max_body_size`` gets a 413 in the
-    format of the service it was for, without being read.
+    format of the service it was for, without being read. ``/_mockcloud/``
+    itself is the dashboard (:mod:`.dashboard`), a page over these endpoints.
     """
 
     url_map = Map(
@@ -170,8 +172,9 @@ class AdminApp:
                 clock.advance(body["advance"])
             if body.get("unfreeze"):
                 clock.unfreeze()
-        now = clock.time()
-        return _json(200, {"now": clock.now().isoformat(), "frozen": clock.frozen, "epoch": now})
+        epoch = clock.time()  # read once: "now" and "epoch" are the same moment
+        now = datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+        return _json(200, {"now": now, "frozen": clock.frozen, "epoch": epoch})
 
     def on_faults(self, request: Request) -> tuple[int, bytes]:
         faults = self.cloud.faults
