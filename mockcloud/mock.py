@@ -289,6 +289,7 @@ class MockCloud:
                 return
             if self.intercepting:
                 intercept.pop(self)
+            self._dashboard_server = self._dashboard_server and self._dashboard_server.stop()  # None once stopped
             self._environment.stop()
             self.clock.close()
 
@@ -297,6 +298,24 @@ class MockCloud:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    _dashboard_server: Any = None  # the LiveServer dashboard() started; the outermost stop() stops it
+
+    def dashboard(self) -> str:
+        """Serve this mock's dashboard and admin API on 127.0.0.1 until the mock stops; return its URL.
+
+        So a test being debugged can be watched in a browser: the server answers from this very mock
+        (its services, clock, faults and request log), in a thread of its own.
+        """
+        with self._lock:
+            if not self.active:
+                raise MockCloudError("start the mock first: with mock_cloud() as cloud: print(cloud.dashboard())")
+            if self._dashboard_server is None:
+                from .server.app import AdminApp
+                from .server.live import LiveServer
+
+                self._dashboard_server = LiveServer(app=AdminApp(self)).start()
+            return f"{self._dashboard_server.url}/_mockcloud/"
 
     # ---- decorator --------------------------------------------------------
     @overload

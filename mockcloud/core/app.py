@@ -4,11 +4,12 @@ from __future__ import annotations
 import io
 import json
 import time
+from time import perf_counter
 from typing import TYPE_CHECKING, Callable
 
 from .errors import ServiceError
 from .faults import COMMITTING_FAULTS, Faults
-from .log import RequestLog, RequestRecord
+from .log import RequestLog, RequestRecord, capture, next_seq
 from .request import Reply, framing_problem, request_body, request_target
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class Application:
         part): the request is routed on its host, headers, query and path,
         and logged like any other.
         """
+        started = perf_counter()
         environ["wsgi.input"] = io.BytesIO(b"")
         environ["mockcloud.body"] = b""  # routing and rendering must not look for a body
         request = self._request_class(environ)
@@ -78,11 +80,13 @@ class Application:
         exchange = service.exchange_type(request, name, "mockcloud.in_process" in environ)
         error = service.too_large_error(limit)
         reply = service.render_error(exchange, error)
-        self._record(request, name, "", reply.status, error.code)
+        del environ["mockcloud.body"]  # the log shows the body as unread, not as empty
+        self._record(request, name, "", reply, error.code, started)
         return reply
 
     def handle(self, request: Request) -> Reply:
         """One request through its service's steps, each handed the same :class:`Exchange`."""
+        started = perf_counter()
         router = self._compiled
         if router is None:
             router = self._compiled = self.services.router()
@@ -130,25 +134,27 @@ class Application:
             error_code = failure.code
             reply = service.render_error(exchange, failure)
         reply.delay, reply.fault = delay, fault
-        self._record(request, name, exchange.operation, reply.status, error_code, fault)
+        self._record(request, name, exchange.operation, reply, error_code, started)
         return reply
 
-    def _record(self, request: Request, name: str, operation: str, status: int, error_code: str | None, fault: str | None = None) -> None:
+    def _record(self, request: Request, name: str, operation: str, reply: Reply, error_code: str | None, started: float) -> None:
+        """Log the attempt: references and one copy of the header entries; the log formats them when read."""
+        latency = perf_counter() - started
         environ = request.environ
-        self.log.record(
-            RequestRecord(
-                name,
-                operation or None,
-                status,
-                error_code,
-                environ["REQUEST_METHOD"],
-                environ.get("wsgi.url_scheme", "http"),
-                environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
-                request_target(request),
-                self._now(),
-                fault,
+        log = self.log
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        target = request_target(request)
+        client = "in-process" if "mockcloud.in_process" in environ else environ.get("REMOTE_ADDR")
+        captured = capture(environ, reply.headers, reply.body, log.body_limit)
+        now = self._now()
+        with log.lock:  # numbered in the order kept (see RequestLog.lock)
+            log.record(
+                RequestRecord(
+                    name, operation or None, reply.status, error_code, environ["REQUEST_METHOD"],
+                    environ.get("wsgi.url_scheme", "http"), host, target, now, reply.fault,
+                    next_seq(), client, latency, reply.delay, captured,
+                )
             )
-        )
 
 
 class _LostBeforeCommit(Exception):

@@ -126,3 +126,8 @@ class Credentials:
         with self._lock:
             self._aws.clear()
             self._alibaba.clear()
+
+    def registered(self) -> tuple[list[AwsKey], list[tuple[str, str]]]:
+        """Every key pair: the AWS keys, and the Alibaba Cloud (access key id, secret) pairs, for listings."""
+        with self._lock:
+            return list(self._aws.values()), list(self._alibaba.items())

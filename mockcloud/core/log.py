@@ -3,23 +3,41 @@
 A bounded ring buffer (a long-running server must not grow without end), and
 secrets in query strings (passwords, tokens, signatures) are redacted when a
 request is recorded, so that neither the admin API nor a test's failure output
-shows them. Bodies are not logged.
+shows them.
+
+Each record also keeps what the dashboard shows of an exchange: the client,
+the time spent, the request's headers and body and the reply, bodies cut at
+``body_limit`` bytes. Recording only takes references (and one copy of the
+header list): redacting and formatting them happens when someone reads a
+record's :meth:`RequestRecord.detail`, so a request the log keeps costs a few
+microseconds, and one nobody looks at costs nothing more.
 """
 from __future__ import annotations
 
+import itertools
+import json
 import re
+import threading
 from collections import deque
-from typing import Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 from urllib.parse import unquote_plus
 
 DEFAULT_SIZE = 1000
+BODY_LIMIT = 4096  # bytes of each request and reply body a record keeps
 REDACTED = "REDACTED"
 # A query parameter whose name (lower case, letters and digits only) contains one of these holds a secret:
 # WUYING's Password/NewPassword/OldPassword, LoginToken, KeepAliveToken, SessionId, AuthenticationCode,
 # TokenCode; DevPay's UserToken, ProductToken, ActivationKey; every Signature and security token.
 _SECRET_WORDS = ("password", "passwd", "secret", "token", "signature", "sessionid", "activationkey", "apikey")
 _SECRET_NAMES = frozenset({"code", "authenticationcode", "tokencode", "mfacode", "otp"})
-_NOT_SECRET = frozenset({"signaturemethod", "signatureversion", "signaturetype", "signaturenonce", "tokentype"})
+_NOT_SECRET = frozenset({
+    "signaturemethod", "signatureversion", "signaturetype", "signaturenonce", "tokentype",
+    # identifiers and idempotency/pagination tokens that merely contain a secret word
+    "tokenid", "tokenids", "tokenproperties", "nexttoken", "clienttoken", "signedheaders",
+})
+# One sequence for every log of the process: a number is never reused, not even after a reset, so a
+# reader that asks for what came after the last one it saw never mistakes a new request for an old one.
+next_seq = itertools.count(1).__next__
 _PARAM = re.compile(r"(^|[?&;])([^=&;]*)=([^&;]*)")
 
 
@@ -34,6 +52,11 @@ class RequestRecord(NamedTuple):
     target: str  # path and query as sent
     time: float  # mock-clock epoch seconds
     fault: str | None = None  # the network fault this attempt met, if any
+    seq: int = 0  # this record's number (increasing; see next_seq)
+    client: str | None = None  # the client's address (server mode), or "in-process"
+    latency: float | None = None  # seconds the emulator took to answer (real time, injected delay apart)
+    delay: float = 0.0  # injected latency the reply was held for
+    capture: Capture | None = None  # the exchange itself, formatted only when read (detail())
 
     @property
     def url(self) -> str:
@@ -46,6 +69,7 @@ class RequestRecord(NamedTuple):
 
     def as_dict(self) -> dict:
         return {
+            "seq": self.seq,
             "service": self.service,
             "operation": self.operation,
             "status": self.status,
@@ -54,7 +78,22 @@ class RequestRecord(NamedTuple):
             "url": self.url,
             "time": self.time,
             "fault": self.fault,
+            "client": self.client,
+            "latency": self.latency,
+            "delay": self.delay,
         }
+
+    def detail(self) -> dict[str, Any]:
+        """:meth:`as_dict` and the exchange: headers and bodies of request and reply, secrets redacted."""
+        found = self.as_dict()
+        capture = self.capture
+        if capture is not None:
+            found["request"] = _message(_environ_headers(capture.headers), capture.body, capture.body_size)
+            found["response"] = {
+                "status": self.status,
+                **_message(list(capture.reply_headers), capture.reply_body, capture.reply_size, reply=True),
+            }
+        return found
 
     def __repr__(self) -> str:
         return (
@@ -64,6 +103,47 @@ class RequestRecord(NamedTuple):
         )
 
 
+class Capture:
+    """What a record keeps of the exchange, as taken: references, and bodies cut at the log's limit."""
+
+    __slots__ = ("headers", "body", "body_size", "reply_headers", "reply_body", "reply_size")
+
+    def __init__(self, headers: dict[str, Any] | list[tuple[str, str]], body: bytes | None, body_size: int | None,
+                 reply_headers: list[tuple[str, str]], reply_body: bytes, reply_size: int) -> None:
+        self.headers = headers  # by environ key (HTTP_X_AMZ_DATE, CONTENT_TYPE): a trimmed environ, or its header items
+        self.body = body  # None: the emulator never read it (refused before it needed the body)
+        self.body_size = body_size
+        self.reply_headers = reply_headers
+        self.reply_body = reply_body
+        self.reply_size = reply_size
+
+
+def capture(environ: dict[str, Any], status_headers: list[tuple[str, str]], reply_body: bytes, limit: int = BODY_LIMIT) -> Capture:
+    """The exchange as a record keeps it: its request headers, bodies cut at ``limit``."""
+    body: bytes | None = environ.get("mockcloud.body")
+    size = None
+    if body is not None:
+        size = len(body)
+        if size > limit:
+            body = body[:limit]
+    reply_size = len(reply_body)
+    if reply_size > limit:
+        reply_body = reply_body[:limit]
+    headers: dict[str, Any] | list[tuple[str, str]]
+    if "mockcloud.in_process" in environ:
+        # An interceptor's environ (build_environ) is short strings but for the body and the werkzeug Request
+        # that points back at it: a copy without those is a tenth of the cost of picking the headers out.
+        headers = environ.copy()
+        for key in _HEAVY:
+            headers.pop(key, None)
+    else:  # a server's environ may hold its connection's objects: keep the headers only
+        headers = [(k, v) for k, v in environ.items() if k[:5] == "HTTP_" or k == "CONTENT_TYPE"]
+    return Capture(headers, body, size, status_headers, reply_body, reply_size)
+
+
+_HEAVY = ("wsgi.input", "mockcloud.body", "werkzeug.request")
+
+
 def _is_secret(name: str) -> bool:
     if "%" in name or "+" in name:
         name = unquote_plus(name)
@@ -71,6 +151,17 @@ def _is_secret(name: str) -> bool:
     if key in _SECRET_NAMES:
         return True
     return key not in _NOT_SECRET and any(word in key for word in _SECRET_WORDS)
+
+
+_HEADER_PREFIXES = ("xamz", "xacs", "xmockcloud", "x")
+
+
+def _is_secret_header(name: str) -> bool:
+    """A header holding a secret (X-Amz-Security-Token), but not one that only names how it signs."""
+    if not _is_secret(name):
+        return False
+    key = "".join(c for c in name.lower() if c.isalnum())
+    return not any(key.startswith(prefix) and key[len(prefix):] in _NOT_SECRET for prefix in _HEADER_PREFIXES)
 
 
 def _redact_param(match: re.Match) -> str:
@@ -86,20 +177,157 @@ def redact_target(target: str) -> str:
     return path + mark + _PARAM.sub(_redact_param, query)
 
 
-class RequestLog:
-    """The last ``size`` requests. Appends to a deque are atomic under the GIL, so recording takes no lock."""
+# ---- redaction of what a record shows: the same rules as for query strings, over headers and bodies ----
+# Safety nets for a secret wherever it stands: anything shaped like a JWT, and DevPay's tokens.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_.-]*")  # header.payload.signature, or cut short after the header
+_DEVPAY_TOKEN = re.compile(r"\{(UserToken|ProductToken)\}[A-Za-z0-9+/=]+")
+# "name": "value" (or a number), also a string cut short by truncation; <name attrs>text</name> or text to the end
+_JSON_PAIR = re.compile(r'"([^"\\]{1,128})"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|\Z)|-?\d[\d.eE+-]*)')
+_XML_TEXT = re.compile(r"<((?:[\w.-]+:)?([\w.-]+))(\s[^<>]*)?>([^<]+)(?=</\1>|\Z)")
+_COOKIE = re.compile(r"(^|;\s*)([^=;\s]+)=([^;]*)")
 
-    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+
+def _redact_nets(text: str) -> str:
+    if "eyJ" in text:
+        text = _JWT.sub(REDACTED, text)
+    if "Token}" in text:
+        text = _DEVPAY_TOKEN.sub(lambda m: "{" + m.group(1) + "}" + REDACTED, text)
+    return text
+
+
+def _in_reply(name: str) -> bool:
+    """A secret name in a reply: the same, except a bare ``Code``, which there is an error's code."""
+    return _is_secret(name) and "".join(c for c in name.lower() if c.isalnum()) != "code"
+
+
+def _redact_json_value(value: Any, is_secret: Callable[[str], bool], secret: bool = False) -> Any:
+    if isinstance(value, dict):
+        return {k: _redact_json_value(v, is_secret, isinstance(k, str) and is_secret(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_json_value(v, is_secret, secret) for v in value]
+    if secret and value is not None and not isinstance(value, bool):
+        return REDACTED
+    return _redact_nets(value) if isinstance(value, str) else value
+
+
+def redact_text(text: str, content_type: str = "", *, reply: bool = False) -> str:
+    """A body's text with its secrets replaced: JSON members, form and query parameters and XML
+    elements whose names hold secrets (as :func:`redact_target` judges names), and JWTs anywhere.
+
+    Whole JSON is parsed and shown indented; a body cut short is redacted by pattern. In a
+    ``reply``, a member or element named ``Code`` is the error's code and stays.
+    """
+    is_secret = _in_reply if reply else _is_secret
+    kind = content_type.split(";", 1)[0].strip().lower()
+    stripped = text.lstrip()
+    if "json" in kind or stripped[:1] in ("{", "["):
+        try:
+            parsed = json.loads(text)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            return json.dumps(_redact_json_value(parsed, is_secret), indent=2, ensure_ascii=False)
+    if kind == "application/x-www-form-urlencoded" or (stripped[:1] not in ("{", "[", "<") and "=" in text and not any(c.isspace() for c in stripped)):
+        text = _PARAM.sub(_redact_param, text)
+    if '"' in text:
+        text = _JSON_PAIR.sub(
+            lambda m: f'"{m.group(1)}"{m.group(2)}"{REDACTED}"' if is_secret(m.group(1)) else m.group(0), text
+        )
+    if "<" in text:
+        text = _XML_TEXT.sub(
+            lambda m: f"<{m.group(1)}{m.group(3) or ''}>{REDACTED}" if is_secret(m.group(2)) else m.group(0), text
+        )
+    return _redact_nets(text)
+
+
+def redact_header(name: str, value: str) -> str:
+    """A header's value with its secrets replaced: a signature but not the key id or scope of an
+    ``Authorization``, a bearer token, cookie values, any header named like a secret."""
+    lower = name.lower()
+    if lower in ("authorization", "proxy-authorization"):
+        scheme, space, rest = value.strip().partition(" ")
+        if not space:
+            return REDACTED
+        if "=" not in rest:
+            return f"{scheme} {REDACTED}"
+        parts = []
+        for part in rest.split(","):
+            key, equals, _ = part.strip().partition("=")
+            parts.append(f"{key}={REDACTED}" if not equals or _is_secret(key) else part.strip())
+        return f"{scheme} {', '.join(parts)}"
+    if lower in ("cookie", "set-cookie"):
+        return _COOKIE.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}", value)
+    if _is_secret_header(name):
+        return REDACTED if value else value
+    return _redact_nets(value)
+
+
+def _header_name(key: str) -> str:
+    """``HTTP_X_AMZ_DATE`` → ``X-Amz-Date``; a reply's names are kept as they are."""
+    if key.startswith("HTTP_"):
+        key = key[5:]
+    elif key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        return key
+    return "-".join(part.capitalize() for part in key.split("_"))
+
+
+def _environ_headers(captured: dict[str, Any] | list[tuple[str, str]]) -> list[tuple[str, str]]:
+    pairs = captured.items() if isinstance(captured, dict) else captured
+    return [(_header_name(key), value) for key, value in pairs if key[:5] == "HTTP_" or key == "CONTENT_TYPE"]
+
+
+def _decoded(body: bytes, truncated: bool) -> str | None:
+    """The body as text, or None when it is no UTF-8 text (binary bodies are not shown)."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # cut in the middle of a character by the limit: the whole characters before it
+        if truncated and error.start >= len(body) - 3:
+            return body[: error.start].decode("utf-8", "replace")
+        return None
+
+
+def _message(headers: list[tuple[str, str]], body: bytes | None, size: int | None, *, reply: bool = False) -> dict[str, Any]:
+    """One side of an exchange, redacted, for the dashboard."""
+    content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
+    shown: dict[str, Any] = {"headers": [[name, redact_header(name, value)] for name, value in headers]}
+    if body is None:
+        shown.update(body=None, body_size=None, truncated=False, note="the emulator did not read the body")
+        return shown
+    truncated = size is not None and size > len(body)
+    text = _decoded(body, truncated)
+    note = None
+    if text is None:
+        note = f"{size} bytes of binary data (not shown)"
+    elif truncated:
+        note = f"the first {len(body)} of {size} bytes"
+    shown.update(body=None if text is None else redact_text(text, content_type, reply=reply), body_size=size, truncated=truncated, note=note)
+    return shown
+
+
+class RequestLog:
+    """The last ``size`` requests. Appends to a deque are atomic under the GIL; ``lock`` only keeps numbering
+    and keeping one record a single step, for readers that page by number."""
+
+    def __init__(self, size: int = DEFAULT_SIZE, body_limit: int = BODY_LIMIT) -> None:
         if size < 1:
             raise ValueError(f"the request log keeps at least one request, not {size}")
+        if body_limit < 0:
+            raise ValueError(f"body_limit is a number of bytes, not {body_limit}")
         self.size = size
+        self.body_limit = body_limit
         self._records: deque[RequestRecord] = deque(maxlen=size)
         self._append = self._records.append
+        self.last = 0  # the number of the newest record ever kept, even once cleared (where a reader's since= goes on)
+        # Held by the recorder while it numbers a record and keeps it, so records are kept in the order of their
+        # numbers: a reader that asks for those after the last number it saw never skips one a slower thread kept.
+        self.lock = threading.Lock()
 
     def record(self, record: RequestRecord) -> None:
         if "?" in record.target:  # the common POST to "/" costs one test
             record = record._replace(target=redact_target(record.target))
         self._append(record)
+        self.last = record.seq
 
     def filter(self, service: str | None = None, operation: str | None = None, error_code: str | None = None) -> list[RequestRecord]:
         return [
@@ -112,6 +340,26 @@ class RequestLog:
 
     def clear(self) -> None:
         self._records.clear()
+
+    def since(self, seq: int = 0, limit: int | None = None) -> list[RequestRecord]:
+        """The records after number ``seq``, oldest first; with ``limit``, the newest ``limit`` of them."""
+        found = [r for r in list(self._records) if r.seq > seq]
+        return found[-limit:] if limit is not None and limit < len(found) else found
+
+    def find(self, seq: int) -> RequestRecord | None:
+        """The record numbered ``seq``, if the log still keeps it."""
+        for record in list(self._records):
+            if record.seq == seq:
+                return record
+        return None
+
+    @property
+    def first(self) -> int | None:
+        """The number of the oldest record kept (a reader drops what it holds before it), or None."""
+        try:
+            return self._records[0].seq
+        except IndexError:
+            return None
 
     def __iter__(self) -> Iterator[RequestRecord]:
         return iter(list(self._records))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timezone
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -17,6 +18,7 @@ from ..core.helpers import Helper, helpers
 from ..core.helpers import call as call_helper
 from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
 from ..mock import MockCloud
+from . import dashboard
 from .guard import LOOPBACK_NAMES, AdminGuard
 from .persistence import StateFile
 
@@ -25,6 +27,7 @@ DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
 TOO_LARGE = "mockcloud.too_large"  # set by the server when it stopped reading a body over the limit
 _FAULT_FIELDS = {"service", "operation", "error", "status", "throttle", "latency", "count", "probability", "message", "network"}
 _LIMIT_FIELDS = {"service", "operation", "rate", "burst"}
+MASK = "********"  # what a listing shows for a secret
 # what bad input raises on its way through json and the mock's setters; each is the client's fault
 _BAD_INPUT = (MockCloudError, ValueError, TypeError, LookupError, OverflowError, AttributeError, RecursionError)
 
@@ -46,17 +49,23 @@ class AdminApp:
     (``on_<endpoint>``): unknown paths answer 404 and wrong methods 405 with
     ``Allow``, as JSON. Admin requests pass the ``guard`` first (Host, Origin,
     token, content type). A body over ``max_body_size`` gets a 413 in the
-    format of the service it was for, without being read.
+    format of the service it was for, without being read. ``/_mockcloud/``
+    itself is the dashboard (:mod:`.dashboard`), a page over these endpoints.
     """
 
     url_map = Map(
         [
+            Rule("/_mockcloud/", endpoint="dashboard", methods=["GET"]),
+            Rule("/_mockcloud/dashboard/<name>", endpoint="asset", methods=["GET"]),
             Rule("/_mockcloud/health", endpoint="health", methods=["GET"]),
             Rule("/_mockcloud/reset", endpoint="reset", methods=["POST"]),
             Rule("/_mockcloud/clock", endpoint="clock", methods=["GET", "POST"]),
             Rule("/_mockcloud/faults", endpoint="faults", methods=["GET", "POST", "DELETE"]),
             Rule("/_mockcloud/requests", endpoint="requests", methods=["GET", "DELETE"]),
-            Rule("/_mockcloud/credentials", endpoint="credentials", methods=["POST"]),
+            Rule("/_mockcloud/requests/<int:seq>", endpoint="request_detail", methods=["GET"]),
+            Rule("/_mockcloud/inventory", endpoint="inventory", methods=["GET"]),
+            Rule("/_mockcloud/operations", endpoint="operations", methods=["GET"]),
+            Rule("/_mockcloud/credentials", endpoint="credentials", methods=["GET", "POST"]),
             Rule("/_mockcloud/jwks", endpoint="jwks", methods=["GET"]),
             Rule("/_mockcloud/jwks/<service>", endpoint="jwks", methods=["GET"]),
             Rule("/_mockcloud/state", endpoint="state", methods=["GET", "PUT"]),
@@ -114,7 +123,7 @@ class AdminApp:
         return bool(length) and length.isdigit() and int(length) > self.max_body_size
 
     def _admin(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        refusal = self.guard.refusal(environ)
+        refusal = self.guard.refusal(environ, public=dashboard.is_public(environ))
         if refusal is not None:
             status, code, message = refusal
             extra = [("WWW-Authenticate", 'Bearer realm="mockcloud admin"')] if status == 401 else []
@@ -126,7 +135,12 @@ class AdminApp:
         extra: list[tuple[str, str]] = []
         try:
             endpoint, arguments = self.url_map.bind_to_environ(environ).match()
-            status, body = getattr(self, f"on_{endpoint}")(request, **arguments)
+            answer = getattr(self, f"on_{endpoint}")(request, **arguments)
+            if len(answer) == 3:  # a page of the dashboard, with its own headers
+                status, body, headers = answer
+                start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+                return [body]
+            status, body = answer
         except NotFound:
             paths = sorted({rule.rule for rule in self.url_map.iter_rules()})
             status, body = _json(404, {"error": "NotFound", "message": f"no admin endpoint {request.path}; see {paths}"})
@@ -156,6 +170,14 @@ class AdminApp:
         return payload
 
     # ---- the endpoints ---------------------------------------------------------------------
+    def on_dashboard(self, request: Request) -> tuple[int, bytes, list[tuple[str, str]]]:
+        return dashboard.page("index.html")
+
+    def on_asset(self, request: Request, name: str) -> tuple[int, bytes] | tuple[int, bytes, list[tuple[str, str]]]:
+        if name not in dashboard.ASSETS:
+            return _json(404, {"error": "NotFound", "message": f"the dashboard has no file {name!r}"})
+        return dashboard.page(name)
+
     def on_health(self, request: Request) -> tuple[int, bytes]:
         from .. import __version__
 
@@ -183,7 +205,9 @@ class AdminApp:
                 clock.advance(body["advance"])
             if body.get("unfreeze"):
                 clock.unfreeze()
-        return _json(200, {"now": clock.now().isoformat(), "frozen": clock.frozen})
+        epoch = clock.time()  # read once: "now" and "epoch" are the same moment
+        now = datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+        return _json(200, {"now": now, "frozen": clock.frozen, "epoch": epoch})
 
     def on_faults(self, request: Request) -> tuple[int, bytes]:
         faults = self.cloud.faults
@@ -203,11 +227,68 @@ class AdminApp:
         return _json(200, {"rules": [r.as_dict() for r in faults.rules], "rate_limits": [limit.as_dict() for limit in faults.limits]})
 
     def on_requests(self, request: Request) -> tuple[int, bytes]:
+        """The log, oldest first; ``?since=N`` only the records after number N, ``?limit=M`` the newest M.
+
+        ``first`` is the oldest number the log still keeps (a reader drops what it holds below it) and
+        ``last`` the newest, where the next ``since`` starts.
+        """
+        log = self.cloud.requests
         if request.method == "DELETE":
-            self.cloud.requests.clear()
-        return _json(200, {"requests": [r.as_dict() for r in self.cloud.requests]})
+            log.clear()
+        since = _int_arg(request, "since", 0) or 0
+        limit = _int_arg(request, "limit", 1)
+        last = log.last  # read first: every record numbered up to here is kept by now
+        records = log.since(since, limit)
+        last = max(since, last, records[-1].seq if records else 0)
+        return _json(200, {"requests": [r.as_dict() for r in records], "first": log.first, "last": last})
+
+    def on_request_detail(self, request: Request, seq: int) -> tuple[int, bytes]:
+        record = self.cloud.requests.find(seq)
+        if record is None:
+            return _json(404, {"error": "NotFound", "message": f"the request log no longer keeps request {seq}"})
+        return _json(200, record.detail())
+
+    def on_inventory(self, request: Request) -> tuple[int, bytes]:
+        """Every service's tokens, codes and sessions (``?limit=N``: each service's N issued last)."""
+        limit = _int_arg(request, "limit", 1)
+        cloud = self.cloud
+        now = cloud.clock.time()
+        entries: list[dict[str, object]] = []
+        counts: dict[str, int] = {}
+        for name in cloud.service_names:
+            inventory = getattr(cloud.protocol(name).model, "inventory", None)
+            if inventory is None:  # a test's own service may keep no tokens
+                continue
+            found = inventory()
+            counts[name] = len(found)
+            if limit is not None and len(found) > limit:
+                newest = sorted(range(len(found)), key=lambda i: float(found[i]["issued"] or 0))[-limit:]
+                found = [found[i] for i in sorted(newest)]
+            entries.extend(found)
+        return _json(200, {"now": now, "entries": entries, "counts": counts})
+
+    def on_operations(self, request: Request) -> tuple[int, bytes]:
+        """What each service emulates: its protocol family, the hosts it claims and its operations."""
+        services = {}
+        for name in self.cloud.service_names:
+            protocol = type(self.cloud.protocol(name))
+            claims = self.cloud.services._claims(name)  # the package's routes (a User API mount adds its own)
+            hosts = [*claims.hosts, *(f"{label}.*.{domain}" for label, domain in claims.host_labels)]
+            family = next((k.__name__ for k in protocol.__mro__[1:] if k.__module__.startswith("mockcloud.core.protocols")), None)
+            services[name] = {"protocol": protocol.__name__, "family": family, "hosts": hosts, "operations": list(protocol.operations)}
+        return _json(200, {"services": services})
 
     def on_credentials(self, request: Request) -> tuple[int, bytes]:
+        if request.method == "GET":  # the keys, secrets masked
+            aws, alibaba = self.cloud.credentials.registered()
+            return _json(200, {
+                "aws": [
+                    {"access_key_id": k.access_key_id, "secret_access_key": MASK, "account_id": k.account_id,
+                     "session_token": MASK if k.session_token else None, "expires": k.expires, "arn": k.caller_arn}
+                    for k in aws
+                ],
+                "alibaba": [{"access_key_id": key_id, "secret": MASK} for key_id, _ in alibaba],
+            })
         body = self._body(request)
         _only(body, {"aws", "alibaba"})
         from jsonschema import Draft7Validator
@@ -269,6 +350,16 @@ class AdminApp:
             if hasattr(model, "jwks"):
                 keys.extend(model.jwks()["keys"])
         return _json(200, {"keys": keys})
+
+
+def _int_arg(request: Request, name: str, minimum: int) -> int | None:
+    """A whole-number query parameter of at least ``minimum``, or None when absent; anything else is the client's error (400)."""
+    text = request.args.get(name)
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 15 or int(text) < minimum:
+        raise ValueError(f"{name} must be a whole number of at least {minimum}, not {text[:40]!r}")
+    return int(text)
 
 
 def _describe(exc: BaseException) -> str:

@@ -6,7 +6,8 @@ is refused unless its ``Host`` is one of the server's own names (rebinding
 keeps the attacker's name in ``Host``), its ``Origin``, if any, is too, and a
 state-changing call says ``Content-Type: application/json`` (which a page
 cannot send cross-site without a CORS preflight, and we answer no preflight).
-Off loopback, every admin call also needs the admin token.
+Off loopback, every admin call also needs the admin token, except the
+dashboard's static page and files, which hold no state and ask for it.
 """
 from __future__ import annotations
 
@@ -103,8 +104,12 @@ class AdminGuard:
     def _is_own(self, name: str, port: int) -> bool:
         return (name, port) in self.own or (name, None) in self.own
 
-    def refusal(self, environ: dict) -> tuple[int, str, str] | None:
-        """None if the admin request may go on, else (status, error code, message)."""
+    def refusal(self, environ: dict, *, public: bool = False) -> tuple[int, str, str] | None:
+        """None if the admin request may go on, else (status, error code, message).
+
+        ``public``: the dashboard's own static files, the same for everyone and holding no state;
+        they need no admin token (the page asks for it), but the Host and Origin checks still apply.
+        """
         host = environ.get("HTTP_HOST")
         split = _split_host(host) if host else None
         if split is None or not self._is_own(split[0], split[1] if split[1] is not None else 80):
@@ -121,7 +126,7 @@ class AdminGuard:
                 port = -1
             if parts.scheme != "http" or not parts.hostname or not self._is_own(parts.hostname.rstrip("."), port):
                 return 403, "ForbiddenOrigin", f"Origin {origin!r} may not drive the mockcloud admin API"
-        if self.token is not None and not self._token_matches(environ):
+        if self.token is not None and not public and not self._token_matches(environ):
             return 401, "Unauthorized", (
                 "the admin API needs the admin token: 'Authorization: Bearer TOKEN' or 'X-Mockcloud-Admin-Token: TOKEN' "
                 "(printed when the server started, or given with --admin-token)"

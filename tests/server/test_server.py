@@ -178,14 +178,14 @@ def test_clock_freeze_advance_unfreeze(mockcloud_server):
     """The server clock can be frozen at a moment, moved by seconds and let run again from there."""
     reply = admin(mockcloud_server, "POST", "clock", json={"freeze": "2030-01-01T00:00:00+00:00"})
     assert reply.status_code == 200
-    assert reply.json() == {"now": "2030-01-01T00:00:00+00:00", "frozen": True}
+    assert reply.json() == {"now": "2030-01-01T00:00:00+00:00", "frozen": True, "epoch": 1893456000.0}
 
     time.sleep(0.05)  # a frozen clock does not move by itself
     assert server_now(mockcloud_server) == datetime(2030, 1, 1, tzinfo=timezone.utc)
 
     reply = admin(mockcloud_server, "POST", "clock", json={"advance": 3600})
     assert reply.status_code == 200
-    assert reply.json() == {"now": "2030-01-01T01:00:00+00:00", "frozen": True}
+    assert reply.json() == {"now": "2030-01-01T01:00:00+00:00", "frozen": True, "epoch": 1893459600.0}
 
     reply = admin(mockcloud_server, "POST", "clock", json={"unfreeze": True})
     assert reply.status_code == 200
@@ -303,7 +303,8 @@ def test_request_log_lists_handled_requests(mockcloud_server, lm):
     ]
     assert all(r["method"] == "POST" and r["url"].startswith(mockcloud_server.url) for r in records)
 
-    assert admin(mockcloud_server, "DELETE", "requests").json() == {"requests": []}
+    last = records[-1]["seq"]
+    assert admin(mockcloud_server, "DELETE", "requests").json() == {"requests": [], "first": None, "last": last}
 
 
 def test_reset_forgets_tokens(mockcloud_server, lm):

@@ -303,3 +303,35 @@ class AmplifyUIBuilderModel:
         ):
             raise ERRORS.error("Forbidden")
         return self.users[stored.user_id].profile()
+
+    def inventory(self) -> list[dict[str, object]]:
+        """The authorization codes, refresh tokens and access tokens it holds, for the dashboard (no secrets)."""
+        from ...core.inventory import entry, short_id, state_of
+
+        now = self.clock.time()
+        with self._lock:
+            codes = list(self._codes.values())
+            refresh_tokens = list(self._refresh.values())
+            access_tokens = list(self._access.values())
+
+        def who(user_id: str) -> str:
+            user = self.users.get(user_id)
+            return f"{user.handle} ({user_id})" if user is not None else user_id
+
+        code_seconds = self.settings["authorization_code_seconds"]
+        found = [
+            entry("amplifyuibuilder", "authorization_code", short_id(c.code), who(c.user_id), c.expires - code_seconds,
+                  c.expires, state_of(now, c.expires, used=c.used))
+            for c in codes
+        ]
+        found += [
+            entry("amplifyuibuilder", "refresh_token", short_id(r.token), who(r.user_id), r.created, r.expires,
+                  state_of(now, r.expires, revoked=r.revoked))
+            for r in refresh_tokens
+        ]
+        found += [
+            entry("amplifyuibuilder", "access_token", short_id(a.token), who(a.user_id), a.created, a.expires,
+                  state_of(now, a.expires, revoked=a.revoked))
+            for a in access_tokens
+        ]
+        return found

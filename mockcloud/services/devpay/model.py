@@ -605,6 +605,32 @@ class DevpayModel:
         self._user_tokens[token] = user
         return user
 
+    def inventory(self) -> list[dict[str, object]]:
+        """The activation keys and user tokens it holds, for the dashboard (no secrets).
+
+        A key counts as used only where keys are single-use (``activation_key_single_use``); an old
+        user token that RefreshUserToken upgraded is replaced, with the chain old → new.
+        """
+        from ...core.inventory import entry, short_id, state_of
+
+        now = self.clock.time()
+        single_use = self.settings["activation_key_single_use"]
+        with self._lock:
+            keys = list(self._activation_keys.values())
+            users = list(self._user_tokens.values())
+        found = [
+            entry("devpay", "activation_key", short_id(str(k)), k.customer_id, k.created, k.expires,
+                  state_of(now, k.expires, used=k.used and single_use))
+            for k in keys
+        ]
+        for u in users:
+            chain = None if u.upgraded_to is None else [short_id(u.token), short_id(u.upgraded_to)]
+            found.append(
+                entry("devpay", "user_token", short_id(u.token), u.customer_id, u.issued, u.expires,
+                      state_of(now, u.expires, replaced=u.upgraded_to is not None), chain)
+            )
+        return found
+
 
 def _settings(context: ServiceContext) -> dict:
     return context.merged_settings(DEFAULTS)

@@ -646,3 +646,27 @@ class LicenseManagerModel(ConsumptionMixin):
         import jwt
 
         return jwt.decode(jwt_string, self.public_key, algorithms=[self.algorithm], options={"verify_aud": False, **options})
+
+    def inventory(self) -> list[dict[str, object]]:
+        """The refresh tokens and license consumptions it holds, for the dashboard (no secrets).
+
+        Access tokens are stateless JWTs that the model does not keep, so they are not listed.
+        """
+        from ...core.inventory import entry, short_id, state_of
+
+        now = self.clock.time()
+        with self._lock:
+            tokens = list(self._tokens.values())
+            consumptions = list(self._consumptions.values())
+        found = [
+            entry("licensemanager", "refresh_token", t.token_id, t.account_id, t.created, t.expires,
+                  state_of(now, t.expires, revoked=t.deleted))
+            for t in tokens
+        ]
+        for c in consumptions:
+            expires = None if c.checkout_type == "PERPETUAL" else c.expires
+            found.append(
+                entry("licensemanager", f"{c.checkout_type.lower()}_checkout", short_id(c.token),
+                      c.beneficiary or c.account_id, c.issued, expires, state_of(now, expires, used=c.checked_in))
+            )
+        return found

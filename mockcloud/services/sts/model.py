@@ -281,3 +281,19 @@ class StsModel:
         if key is None:  # authentication already refused unknown keys; a key removed since is unknown too
             raise ERRORS.error("InvalidClientTokenId", "The security token included in the request is invalid.")
         return key.caller_user_id, key.account_id, key.caller_arn
+
+    def inventory(self) -> list[dict[str, object]]:
+        """The role sessions it issued (temporary credentials, by their non-secret access key id), for the dashboard.
+
+        A session whose key is no longer in the mock's key store (cleared since) shows as revoked.
+        """
+        from ...core.inventory import entry, state_of
+
+        now = self.clock.time()
+        with self._lock:
+            sessions = list(self._state.sessions)
+        return [
+            entry("sts", "role_session", s.key.access_key_id, f"{s.subject} as {s.role.name}/{s.session_name}", s.issued,
+                  s.expires, state_of(now, s.expires, revoked=self.credentials.aws(s.key.access_key_id) is not s.key))
+            for s in sessions
+        ]

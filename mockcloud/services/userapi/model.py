@@ -517,6 +517,51 @@ class UserApiModel:
             raise invalid_token("revoked", "The access token has been revoked.")
         return session
 
+    def inventory(self) -> list[dict[str, object]]:
+        """Every mount's sessions, refresh tokens and access tokens, for the dashboard (no secrets).
+
+        A session is a token family: its ``chain`` is its refresh tokens (ids: their stored SHA-256)
+        in the order rotation issued them. An access token a rotation superseded, or a refresh token
+        whose rotation a retry replaced, is ``replaced``; a rotated refresh token is ``used``; every
+        token of a revoked session (logout, reuse) is ``revoked``.
+        """
+        from ...core.inventory import ID_DIGITS, entry, state_of
+
+        now = self.clock.time()
+        with self._lock:
+            mounts = [(m, list(m.sessions.values()), list(m._refresh.items())) for m in self._mounts.values()]
+        several = len(mounts) > 1
+        found = []
+        for mount, sessions, records in mounts:
+            family: dict[str, list[tuple[str, RefreshRecord]]] = {}
+            for digest, record in records:
+                family.setdefault(record.session.sid, []).append((digest.hex()[:ID_DIGITS], record))
+            access_seconds = mount.settings["access_token_seconds"]
+            for session in sessions:
+                who = f"{session.user.username} @ {mount.base_url}" if several else session.user.username
+                chain = family.get(session.sid, [])
+                last = chain[-1][1] if chain else None
+                expires = None if last is None else last.expires  # the family lives as long as its newest refresh token
+                found.append(
+                    entry("userapi", "session", session.sid[:ID_DIGITS], who, session.created, expires,
+                          state_of(now, expires, revoked=session.revoked), [rid for rid, _ in chain])
+                )
+                for rid, record in chain:
+                    found.append(
+                        entry("userapi", "refresh_token", rid, who, record.issued, record.expires,
+                              state_of(now, record.expires, revoked=session.revoked, replaced=record.replaced,
+                                       used=record.used_at is not None))
+                    )
+                for _, record in chain:
+                    if record.access_jti:
+                        expires = float(int(record.issued + access_seconds))  # as signed: exp is whole seconds
+                        found.append(
+                            entry("userapi", "access_token", record.access_jti[:ID_DIGITS], who, record.issued, expires,
+                                  state_of(now, expires, revoked=session.revoked,
+                                           replaced=record.access_jti != session.access_jti))
+                        )
+        return found
+
 
 def _check_settings(settings: dict, where: str) -> None:
     key = settings.get("signing_key")

@@ -593,6 +593,46 @@ class Logon:
             return "different from the old password"
         return None
 
+    def inventory(self) -> list[dict[str, object]]:
+        """The logon sessions, LoginTokens and KeepAliveTokens it holds, for the dashboard (no secrets).
+
+        A session's chain is its LoginTokens in the order they were issued (each refresh replaces the last).
+        """
+        from ...core.inventory import entry, short_id, state_of
+
+        now = self.clock.time()
+        with self._lock:
+            sessions = list(self._sessions.values())
+            login_tokens = list(self._login_tokens.values())
+            keep_alive_tokens = list(self._keep_alive_tokens.values())
+        by_session: dict[str, list[LoginToken]] = {}
+        for token in login_tokens:
+            by_session.setdefault(token.session_id, []).append(token)
+        found = []
+        for session in sessions:
+            tokens = by_session.get(session.session_id, [])
+            # a staged session has session_seconds to finish; KeepAliveVerify makes one complete, expiring
+            # when it is made, together with its first LoginToken
+            keep_alive_made = bool(tokens) and tokens[0].issued == session.expires
+            issued = session.expires if keep_alive_made else session.expires - self.settings["session_seconds"]
+            found.append(
+                entry("wuying", "logon_session", short_id(session.session_id), session.end_user_id, issued,
+                      session.expires, state_of(now, session.expires, used=session.complete),
+                      [short_id(t.token) for t in tokens])
+            )
+        found += [
+            entry("wuying", "login_token", short_id(t.token), t.end_user_id, t.issued, t.expires,
+                  state_of(now, t.expires, replaced=t.replaced))
+            for t in login_tokens
+        ]
+        keep_alive_seconds = self.settings["keep_alive_token_seconds"]
+        found += [
+            entry("wuying", "keep_alive_token", short_id(t.token), t.end_user_id, t.expires - keep_alive_seconds,
+                  t.expires, state_of(now, t.expires))
+            for t in keep_alive_tokens
+        ]
+        return found
+
 
 def _qr_png_base64(text: str) -> str:
     """A QR code of ``text`` as a base64 PNG (what authenticator apps scan at MFABind)."""

@@ -65,3 +65,7 @@ class WuyingModel(Directory):
     @reads_only
     def login_token(self, token: str) -> LoginToken | None:
         return self.logon.login_token(token)
+
+    def inventory(self) -> list[dict[str, object]]:
+        """The logon sessions and tokens it holds, for the dashboard (see :meth:`Logon.inventory`)."""
+        return self.logon.inventory()
