@@ -34,7 +34,8 @@ from tests.helpers import DEFAULT_LICENSE_ARN, lm_client
 from tests.intercept import echo_service
 
 FAULTS = ["reset", "empty", "truncated", "malformed", "stall"]
-TIMEOUT = 0.5
+TIMEOUT = 0.5  # the read timeout a stall meets
+CONNECT = 5.0  # loopback connects never wait this long, even on a loaded CI machine
 BODY = b'{"AccessToken": "' + b"x" * 300 + b'"}'
 
 
@@ -110,20 +111,20 @@ def raised(call: Callable[[], object]) -> list[str]:
 
 
 def with_requests(base: str) -> object:
-    return requests.post(f"{base}/echo", data=b"{}", timeout=TIMEOUT).content
+    return requests.post(f"{base}/echo", data=b"{}", timeout=(CONNECT, TIMEOUT)).content
 
 
 def with_aliyun_requests(base: str) -> object:
-    return aliyun_requests.post(f"{base}/echo", data=b"{}", timeout=TIMEOUT).content
+    return aliyun_requests.post(f"{base}/echo", data=b"{}", timeout=(CONNECT, TIMEOUT)).content
 
 
 def with_httpx(base: str) -> object:
-    return httpx.post(f"{base}/echo", content=b"{}", timeout=TIMEOUT).content
+    return httpx.post(f"{base}/echo", content=b"{}", timeout=httpx.Timeout(TIMEOUT, connect=CONNECT)).content
 
 
 def with_httpx_async(base: str) -> object:
     async def go():
-        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(TIMEOUT, connect=CONNECT)) as client:
             return (await client.post(f"{base}/echo", content=b"{}")).content
 
     return asyncio.run(go())
@@ -139,7 +140,7 @@ def with_aiohttp(base: str) -> object:
 
 
 def with_urllib3(base: str) -> object:
-    return urllib3.PoolManager(retries=False).request("POST", f"{base}/echo", body=b"{}", timeout=TIMEOUT).data
+    return urllib3.PoolManager(retries=False).request("POST", f"{base}/echo", body=b"{}", timeout=urllib3.Timeout(connect=CONNECT, read=TIMEOUT)).data
 
 
 def with_http_client(base: str) -> object:
