@@ -59,6 +59,8 @@ class Record:
 class TextRecord(str):
     """A text that carried fields on the other side (DevPay's activation keys are such ``str``)."""
 
+    _type: str  # the type's name on the other side (``$type``)
+
     def __new__(cls, text: str, type_name: str, fields: dict[str, Any]) -> TextRecord:
         made = super().__new__(cls, text)
         made.__dict__.update(fields)

@@ -19,7 +19,7 @@ import json
 import re
 import threading
 from collections import deque
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple, overload
 from urllib.parse import unquote_plus
 
 DEFAULT_SIZE = 1000
@@ -67,7 +67,7 @@ class RequestRecord(NamedTuple):
     def ok(self) -> bool:
         return self.error_code is None and self.status < 400
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {
             "seq": self.seq,
             "service": self.service,
@@ -164,7 +164,7 @@ def _is_secret_header(name: str) -> bool:
     return not any(key.startswith(prefix) and key[len(prefix):] in _NOT_SECRET for prefix in _HEADER_PREFIXES)
 
 
-def _redact_param(match: re.Match) -> str:
+def _redact_param(match: re.Match[str]) -> str:
     sep, name, value = match.groups()
     return f"{sep}{name}={REDACTED}" if value and _is_secret(name) else match.group(0)
 
@@ -367,7 +367,13 @@ class RequestLog:
     def __len__(self) -> int:
         return len(self._records)
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> RequestRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RequestRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> RequestRecord | list[RequestRecord]:
         if isinstance(index, slice):
             return list(self._records)[index]
         return self._records[index]

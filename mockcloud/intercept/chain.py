@@ -52,16 +52,7 @@ class Link:
         self.owner, self.attribute = owner, attribute
         self.inherited = attribute not in vars(owner)  # e.g. socket.socket.connect comes from _socket
         self.next = nxt = getattr(owner, attribute)
-        if inspect.iscoroutinefunction(handler):
-
-            async def patched(*args: Any, **kwargs: Any) -> Any:
-                return await handler(nxt, *args, **kwargs)
-
-        else:
-
-            def patched(*args: Any, **kwargs: Any) -> Any:
-                return handler(nxt, *args, **kwargs)
-
+        patched = (_async_patch if inspect.iscoroutinefunction(handler) else _patch)(handler, nxt)
         patched.__name__ = attribute
         patched.__qualname__ = f"mockcloud[{getattr(owner, '__qualname__', owner)}.{attribute}]"
         patched.__wrapped__ = nxt  # type: ignore[attr-defined]
@@ -81,6 +72,20 @@ class Link:
             delattr(self.owner, self.attribute)
         else:
             setattr(self.owner, self.attribute, self.next)
+
+
+def _patch(handler: Callable[..., Any], nxt: Any) -> Callable[..., Any]:
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        return handler(nxt, *args, **kwargs)
+
+    return patched
+
+
+def _async_patch(handler: Callable[..., Any], nxt: Any) -> Callable[..., Any]:
+    async def patched(*args: Any, **kwargs: Any) -> Any:
+        return await handler(nxt, *args, **kwargs)
+
+    return patched
 
 
 class Interceptor:

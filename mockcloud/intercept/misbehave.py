@@ -198,7 +198,7 @@ def connect(reply: Reply, timeout: float | None = None) -> socket.socket:
     return sock
 
 
-def connect_urllib3(nxt: Any, connection: Any) -> None:
+def connect_urllib3(nxt: Any, connection: Any) -> object:  # None, or what the next link returns
     """urllib3's ``connect`` (also its vendored copies'): a faulted request's connection goes to the loopback end."""
     reply = take()
     if reply is None:

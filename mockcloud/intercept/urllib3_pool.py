@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 import urllib3
+from urllib3._collections import HTTPHeaderDict
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
@@ -50,7 +51,7 @@ class Urllib3Interceptor(Interceptor):
             retries = Retry.from_int(retries, redirect=redirect, default=pool.retries)
         response = urllib3.HTTPResponse(
             body=io.BytesIO(reply.body),
-            headers=reply.headers,
+            headers=HTTPHeaderDict(reply.headers),  # kept as it is (repeated names too), as from the pairs
             status=reply.status,
             reason=reply.reason,
             preload_content=preload_content,

@@ -152,6 +152,22 @@ def test_service_shortcut_and_unknown_names():
         mock_cloud().not_a_service
 
 
+def test_every_service_has_its_shortcut_exported_and_typed():
+    import ast
+    from pathlib import Path
+
+    from mockcloud.services import SERVICE_PACKAGES
+
+    expected = {f"mock_{name}" for name in SERVICE_PACKAGES}
+    assert {name for name in mockcloud.__all__ if name.startswith("mock_")} - {"mock_cloud"} == expected
+    for name in mockcloud.__all__:
+        assert getattr(mockcloud, name) is not None
+    # each shortcut is declared for type checkers too (the lazy module __getattr__ gives them no type)
+    tree = ast.parse(Path(mockcloud.__file__).read_text())
+    declared = {node.target.id for node in ast.walk(tree) if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)}
+    assert expected <= declared
+
+
 def test_custom_fixtures_file(tmp_path):
     fixtures = tmp_path / "fx.json"
     fixtures.write_text(

@@ -273,10 +273,13 @@ def _verify_acs3(
 
     def value(name: str) -> str:
         if name == "content-type":
-            return environ.get("CONTENT_TYPE", "")
-        if name == "content-length":
-            return environ.get("CONTENT_LENGTH", "")
-        return environ.get("HTTP_" + name.upper().replace("-", "_"), "")
+            key = "CONTENT_TYPE"
+        elif name == "content-length":
+            key = "CONTENT_LENGTH"
+        else:
+            key = "HTTP_" + name.upper().replace("-", "_")
+        found: str = environ.get(key, "")
+        return found
 
     payload = hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
     canonical = acs3_canonical_request(request.method, raw_path(request), query, value, signed_headers, payload)

@@ -36,7 +36,7 @@ class AwsJsonProtocol(ServiceProtocol[Exchange]):
         cls.unsigned_operations = frozenset(name for name, op in cls.operations.items() if op.options.get("unsigned"))
 
     def operation_of(self, exchange: Exchange) -> str:
-        target = exchange.request.environ.get("HTTP_X_AMZ_TARGET", "")
+        target: str = exchange.request.environ.get("HTTP_X_AMZ_TARGET", "")
         prefix, _, operation = target.partition(".")
         return operation if prefix == self.target_prefix else target
 

@@ -226,7 +226,7 @@ class AwsQueryProtocol(ServiceProtocol[Q]):
     def params_of(self, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
         """Single values (the first of a repeated name wins) and, for ``list_params``, lists in member order."""
         params: dict[str, Any] = {}
-        members: dict[str, list[tuple[int, str]]] = {}
+        members: dict[str, list[tuple[tuple[int, str], str]]] = {}  # base -> ((digits, number), value)
         for name, value in pairs:
             base, dot, index = name.partition(".")
             if base in self.list_params:

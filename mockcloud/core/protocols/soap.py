@@ -21,7 +21,7 @@ entities.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import Element
 
 from ..auth import wssecurity
@@ -31,6 +31,9 @@ from ..request import Reply, Request
 from ..text import xml_escape
 
 from .aws_query import AwsQueryProtocol, QueryExchange, response_xml
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -257,7 +260,7 @@ class AwsQuerySoapProtocol(AwsQueryProtocol[SoapExchange]):
             exchange.soap_version = version
         return super().malformed_request(exchange, message)
 
-    def certificate_owner(self, certificate: Any) -> Any | None:
+    def certificate_owner(self, certificate: Certificate) -> Any | None:
         """The identity a registered certificate stands for (None: not registered)."""
         return None
 

@@ -54,7 +54,7 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in items)
 
 
-def parse(document: dict | str) -> tuple[Statement, ...]:
+def parse(document: dict[str, Any] | str) -> tuple[Statement, ...]:
     """A trust policy document (a dict or its JSON text) as statements, or :class:`MalformedPolicy`."""
     if isinstance(document, str):
         try:
@@ -102,7 +102,7 @@ def parse(document: dict | str) -> tuple[Statement, ...]:
 
 
 @lru_cache(maxsize=256)
-def _like(pattern: str) -> re.Pattern:
+def _like(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern) + r"\Z", re.S)
 
 
@@ -141,7 +141,7 @@ def _covers(pattern: str, text: str) -> bool:
     return _like(pattern.lower()).match(text.lower()) is not None
 
 
-def allows(statements: tuple[Statement, ...], provider: str, claims: dict) -> bool:
+def allows(statements: tuple[Statement, ...], provider: str, claims: dict[str, Any]) -> bool:
     """Whether the policy lets a web identity of ``provider`` with these ``claims`` assume the role."""
     context: dict[str, list[str]] = {}
     for name, value in claims.items():
