@@ -80,13 +80,12 @@ def __getattr__(name: str) -> object:
         from . import mock
 
         return getattr(mock, name)
-    if name.startswith("mock_"):
-        if name[5:] in _SERVICES:  # mock_licensemanager, mock_devpay, ...: one per service
-            from .mock import _service_shortcut
+    if name.startswith("mock_") and name[5:] in _SERVICES:  # mock_licensemanager, mock_devpay, ...: one per service
+        from .mock import _service_shortcut
 
-            value = _service_shortcut(name[5:])
-            globals()[name] = value
-            return value
+        value = _service_shortcut(name[5:])
+        globals()[name] = value
+        return value
     if name == "connect":
         from .remote import connect
 

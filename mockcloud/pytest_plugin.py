@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "mockcloud(**options): run the test inside mock_cloud(**options) (services=[...], passthrough=[...], fixtures=...)",
+        "mockcloud(**options): run the test inside mock_cloud(**options) "
+        "(services=[...], passthrough=[...], fixtures=...)",
     )
 
 

@@ -135,7 +135,7 @@ class RemoteService:
         def call(*args: Any, **kwargs: Any) -> Any:
             if len(args) > len(names):
                 raise TypeError(f"{self._name}.{name}() takes at most {len(names)} positional arguments")
-            arguments = {**dict(zip(names, args)), **kwargs}
+            arguments = {**dict(zip(names, args, strict=False)), **kwargs}  # no more args than names (checked)
             return jsonform.load(self._cloud.call("POST", path, jsonform.dump(arguments))["result"])
 
         call.__name__ = name

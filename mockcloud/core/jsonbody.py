@@ -26,7 +26,7 @@ import json
 import re
 from typing import Any, NoReturn
 
-__all__ = ["BadJson", "MAX_DEPTH", "MAX_NUMBER_DIGITS", "loads"]
+__all__ = ["MAX_DEPTH", "MAX_NUMBER_DIGITS", "BadJson", "loads"]
 
 MAX_DEPTH = 64
 MAX_NUMBER_DIGITS = 400

@@ -27,7 +27,7 @@ from typing import Any
 class Record:
     """A value that was an object on the other side: its fields as attributes."""
 
-    __slots__ = ("_type", "_fields")
+    __slots__ = ("_fields", "_type")
 
     def __init__(self, type_name: str, fields: dict[str, Any]) -> None:
         object.__setattr__(self, "_type", type_name)

@@ -19,7 +19,8 @@ import json
 import re
 import threading
 from collections import deque
-from typing import Any, Callable, Iterator, NamedTuple, overload
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple, overload
 from urllib.parse import unquote_plus
 
 DEFAULT_SIZE = 1000
@@ -106,7 +107,7 @@ class RequestRecord(NamedTuple):
 class Capture:
     """What a record keeps of the exchange, as taken: references, and bodies cut at the log's limit."""
 
-    __slots__ = ("headers", "body", "body_size", "reply_headers", "reply_body", "reply_size")
+    __slots__ = ("body", "body_size", "headers", "reply_body", "reply_headers", "reply_size")
 
     def __init__(self, headers: dict[str, Any] | list[tuple[str, str]], body: bytes | None, body_size: int | None,
                  reply_headers: list[tuple[str, str]], reply_body: bytes, reply_size: int) -> None:

@@ -24,7 +24,15 @@ if TYPE_CHECKING:
     RequestHeaders: TypeAlias = Mapping[str, str] | Mapping[bytes, bytes] | Iterable[tuple[str | bytes, str | bytes]]
 
 __all__ = [
-    "Request", "Reply", "build_environ", "framing_problem", "json_reply", "raw_path", "request_body", "request_host", "request_target",
+    "Reply",
+    "Request",
+    "build_environ",
+    "framing_problem",
+    "json_reply",
+    "raw_path",
+    "request_body",
+    "request_host",
+    "request_target",
 ]
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
@@ -35,7 +43,7 @@ class Reply:
     both delivered by whoever holds the connection (the server on its socket; an interceptor as
     its client would meet them, honouring the client's own timeout)."""
 
-    __slots__ = ("status", "headers", "body", "unclaimed", "delay", "fault")
+    __slots__ = ("body", "delay", "fault", "headers", "status", "unclaimed")
 
     def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes, unclaimed: bool = False):
         self.status = status
@@ -147,14 +155,16 @@ def build_environ(method: str, url: str, headers: RequestHeaders, body: bytes | 
         "mockcloud.body": body,
     }
     has_host = False
-    for name, value in headers.items() if hasattr(headers, "items") else headers:
+    for name, given in headers.items() if hasattr(headers, "items") else headers:
         key = _ENVIRON_KEYS.get(name)
         if key is None:
             key = _environ_key(name)
-        if isinstance(value, bytes):
-            value = value.decode("latin-1")
-        elif not value.isascii():
-            value = _wsgi_str(value)
+        if isinstance(given, bytes):
+            value = given.decode("latin-1")
+        elif not given.isascii():
+            value = _wsgi_str(given)
+        else:
+            value = given
         if key is _SKIP:
             continue
         if key == "HTTP_HOST":

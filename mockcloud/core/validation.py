@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,11 +80,8 @@ def _from_error(error: ValidationError) -> list[Violation]:
     kind = error.validator
     if kind == "required":
         instance = error.instance if isinstance(error.instance, dict) else {}
-        return [Violation(path + (name,), "required", None, None) for name in error.validator_value if name not in instance]
-    if kind == "pattern":
-        limit = error.schema.get("x-aws-pattern", error.validator_value)
-    else:
-        limit = error.validator_value
+        return [Violation((*path, name), "required", None, None) for name in error.validator_value if name not in instance]
+    limit = error.schema.get("x-aws-pattern", error.validator_value) if kind == "pattern" else error.validator_value
     if kind not in {"maxLength", "minLength", "maxItems", "minItems", "maximum", "minimum", "pattern", "enum", "type"}:
         kind = "type"
     elif kind in ("maximum", "minimum") and error.schema.get("x-aws-java") in _JAVA_BITS:

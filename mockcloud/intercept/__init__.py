@@ -15,8 +15,8 @@ import io
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.app import OTHERS_ANSWER
 from ..core.errors import UnmockedRequestError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
@@ -125,7 +125,7 @@ class MemoryTransport(asyncio.Transport):
 
 class AiohttpInterceptor(Interceptor):
     library = "aiohttp"
-    patches = {"aiohttp.connector:BaseConnector.connect": "connect"}
+    patches: ClassVar[dict[str, str]] = {"aiohttp.connector:BaseConnector.connect": "connect"}
 
     @staticmethod
     async def connect(nxt: Any, connector: BaseConnector, req: Any, traces: Any, timeout: Any) -> Connection:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..core.errors import UnmockedRequestError
@@ -92,7 +92,7 @@ def _timed_out(url: str) -> Callable[[], Exception]:
 
 class BotocoreInterceptor(Interceptor):
     library = "botocore"
-    patches = {
+    patches: ClassVar[dict[str, str]] = {
         "botocore.endpoint:Endpoint._do_get_response": "get_response",
         "botocore.endpoint:Endpoint._send": "send",
     }

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from ..core.errors import UnmockedRequestError
 
@@ -46,7 +47,7 @@ def is_library_own(function: Any, library: str) -> bool:
 class Link:
     """One installed patch: what it replaced and the function that replaced it."""
 
-    __slots__ = ("owner", "attribute", "next", "patched", "inherited")
+    __slots__ = ("attribute", "inherited", "next", "owner", "patched")
 
     def __init__(self, owner: Any, attribute: str, handler: Callable[..., Any]) -> None:
         self.owner, self.attribute = owner, attribute

@@ -9,10 +9,10 @@ code, and so the network, lies beyond.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import answer, async_wait_for, misbehave
 from ..core.errors import UnmockedRequestError
+from . import answer, async_wait_for, misbehave
 from .chain import Interceptor, blocked_error
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def _blocked() -> type[UnmockedRequestError]:
 
 class HttpxInterceptor(Interceptor):
     library = "httpx"
-    patches = {
+    patches: ClassVar[dict[str, str]] = {
         "httpx:HTTPTransport.handle_request": "handle_request",
         "httpx:AsyncHTTPTransport.handle_async_request": "handle_async_request",
     }

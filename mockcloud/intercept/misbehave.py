@@ -19,7 +19,8 @@ import socket
 import struct
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..core.faults import STALL_LIMIT, fault_bytes
 from ..core.request import Reply

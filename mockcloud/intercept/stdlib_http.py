@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import http.client
 import io
-from typing import Any
+from typing import Any, ClassVar
 
 from .. import intercept
 from ..core.errors import UnmockedRequestError
@@ -116,7 +116,7 @@ class MemorySocket:
 
 class StdlibInterceptor(Interceptor):
     library = "http.client"
-    patches = {
+    patches: ClassVar[dict[str, str]] = {
         "http.client:HTTPConnection.connect": "connect",
         "http.client:HTTPSConnection.connect": "connect",
     }

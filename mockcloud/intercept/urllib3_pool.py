@@ -6,7 +6,7 @@ either a direct urllib3 user or a passthrough request, which goes on as before.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, ClassVar
 
 import urllib3
 from urllib3._collections import HTTPHeaderDict
@@ -21,7 +21,7 @@ from .chain import Interceptor, blocked_error
 
 class Urllib3Interceptor(Interceptor):
     library = "urllib3"
-    patches = {
+    patches: ClassVar[dict[str, str]] = {
         "urllib3.connectionpool:HTTPConnectionPool.urlopen": "urlopen",
         "urllib3.connection:HTTPConnection.connect": "connect",
         "urllib3.connection:HTTPSConnection.connect": "connect",

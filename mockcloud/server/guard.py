@@ -14,8 +14,9 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -132,7 +133,8 @@ class AdminGuard:
                 return 403, "ForbiddenOrigin", f"Origin {origin!r} may not drive the mockcloud admin API"
         if self.token is not None and not public and not self._token_matches(environ):
             return 401, "Unauthorized", (
-                "the admin API needs the admin token: 'Authorization: Bearer TOKEN' or 'X-Mockcloud-Admin-Token: TOKEN' "
+                "the admin API needs the admin token: "
+                "'Authorization: Bearer TOKEN' or 'X-Mockcloud-Admin-Token: TOKEN' "
                 "(printed when the server started, or given with --admin-token)"
             )
         if environ.get("REQUEST_METHOD") in STATE_CHANGING:

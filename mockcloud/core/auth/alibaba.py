@@ -24,8 +24,9 @@ import hashlib
 import hmac
 import threading
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from typing import Callable, Iterable, Mapping, NamedTuple
+from typing import NamedTuple
 from urllib.parse import quote
 
 from ..credentials import Credentials, same_secret

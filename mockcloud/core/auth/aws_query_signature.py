@@ -21,9 +21,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, unquote_plus
 
 from ..errors import ServiceError
@@ -55,7 +56,7 @@ class QueryParams:
     that keeps it a plus, for signature checks and token look-ups.
     """
 
-    __slots__ = ("raw_pairs", "has_plus", "pairs", "_literal")
+    __slots__ = ("_literal", "has_plus", "pairs", "raw_pairs")
 
     def __init__(self, *raw_parts: str) -> None:
         raw_pairs: list[tuple[str, str]] = []

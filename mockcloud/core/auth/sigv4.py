@@ -375,7 +375,8 @@ def _check_time(signed_at: float, stamp: str, now: float, max_skew: int, expires
     if skew > max_skew:
         raise _error(
             "InvalidSignatureException",
-            f"Signature not yet current: {stamp} is still later than {_at(now + max_skew)} ({_at(now)} + {max_skew // 60} min.)",
+            f"Signature not yet current: {stamp} is still later than {_at(now + max_skew)} "
+            f"({_at(now)} + {max_skew // 60} min.)",
         )
     if expires is not None:
         if now > signed_at + expires:
@@ -386,7 +387,8 @@ def _check_time(signed_at: float, stamp: str, now: float, max_skew: int, expires
     elif -skew > max_skew:
         raise _error(
             "InvalidSignatureException",
-            f"Signature expired: {stamp} is now earlier than {_at(now - max_skew)} ({_at(now)} - {max_skew // 60} min.)",
+            f"Signature expired: {stamp} is now earlier than {_at(now - max_skew)} "
+            f"({_at(now)} - {max_skew // 60} min.)",
         )
 
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from xml.etree.ElementTree import Element
 
 from ..errors import ServiceError
@@ -90,7 +91,8 @@ def check_times(created_text: str | None, expires_text: str | None, now: float, 
     if created is not None and (created - current).total_seconds() > rules.max_future_seconds:
         raise _error(
             "InvalidSecurity",
-            f"The provided security credentials are not valid. Reason: Timestamp Created {iso(created)} is in the future.",
+            "The provided security credentials are not valid. "
+            f"Reason: Timestamp Created {iso(created)} is in the future.",
             403,
         )
     return created, expires
@@ -202,9 +204,9 @@ def _verify_signature(
     raw: bytes, envelope_ns: str, certificate: Certificate, now: float, rules: WsSecurityRules
 ) -> list[VerifyResult]:
     from lxml import etree
-    from signxml.verifier import SignatureConfiguration, XMLVerifier
     from signxml.algorithms import DigestAlgorithm, SignatureMethod
     from signxml.exceptions import InvalidInput, InvalidSignature, SignXMLException
+    from signxml.verifier import SignatureConfiguration, XMLVerifier
 
     methods = frozenset(m for m in SignatureMethod if rules.allow_sha1 or "SHA1" not in m.name)
     digests = frozenset(d for d in DigestAlgorithm if rules.allow_sha1 or "SHA1" not in d.name)

@@ -1,7 +1,6 @@
 """What every AWS (coral) protocol words the same way: validation messages, request ids."""
 from __future__ import annotations
 
-
 from ..errors import ServiceError
 from ..validation import Violation
 

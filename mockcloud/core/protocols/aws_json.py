@@ -1,7 +1,8 @@
 """AWS JSON 1.0/1.1: ``POST /`` with ``X-Amz-Target``, SigV4, ``__type`` errors."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .. import jsonbody
 from ..auth import sigv4

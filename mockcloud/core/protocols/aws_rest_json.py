@@ -20,8 +20,9 @@ endpoints), with the codes and messages of :mod:`..auth.sigv4`.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 from urllib.parse import unquote
 
 from .. import jsonbody
@@ -91,7 +92,8 @@ def match_route(table: RouteTable, method: str, path: str) -> RouteMatch | None:
 
 def _match(route: _Route, parts: list[str]) -> dict[str, str] | None:
     labels: dict[str, str] = {}
-    for expected, actual in zip(route.segments, parts):
+    # as many (a greedy route's rest is cut off before); strict= would cost a keyword call on every request
+    for expected, actual in zip(route.segments, parts):  # noqa: B905
         if isinstance(expected, tuple):
             labels[expected[0]] = unquote(actual)
         elif expected != unquote(actual):
@@ -113,7 +115,7 @@ class AwsRestJsonProtocol(ServiceProtocol[R]):
     exchange_type = RestJsonExchange  # type: ignore[assignment]
     signing_name: str = ""
     operation_options = frozenset({"method", "path", "status", "payload"})
-    payloads: dict[str, str] = {}  # operation -> the member bound to the whole body (from ``payload=``)
+    payloads: ClassVar[dict[str, str]] = {}  # operation -> the member bound to the whole body (from ``payload=``)
     validation_code: str = "ValidationException"
     serialization_code: str = "SerializationException"
     throttling_code: str = "ThrottlingException"
@@ -123,7 +125,7 @@ class AwsRestJsonProtocol(ServiceProtocol[R]):
     internal_message: str = "An internal error occurred."
     unknown_operation_status: int = 404
     auth_error_status: int = 403
-    _route_table: RouteTable = {}
+    _route_table: ClassVar[RouteTable] = {}
 
     @classmethod
     def routed_operations(cls) -> Iterable[Operation]:

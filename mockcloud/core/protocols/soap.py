@@ -29,7 +29,6 @@ from ..auth.wssecurity import WsSecurityRules
 from ..errors import ErrorTable, ServiceError
 from ..request import Reply, Request
 from ..text import xml_escape
-
 from .aws_query import AwsQueryProtocol, QueryExchange, response_xml
 
 if TYPE_CHECKING:
@@ -165,20 +164,22 @@ def envelope(version: str, inner: str) -> bytes:
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<soap:Envelope xmlns:soap="{namespace}"><soap:Body>{inner}</soap:Body></soap:Envelope>'
-    ).encode("utf-8")
+    ).encode()
 
 
 def fault_xml(version: str, code: str, message: str, receiver: bool, rid: str) -> str:
     detail = f'<aws:RequestId xmlns:aws="{AWS_FAULT}">{rid}</aws:RequestId>'
     if version == "1.2":
         return (
-            f'<soap:Fault xmlns:aws="{AWS_FAULT}"><soap:Code><soap:Value>soap:{"Receiver" if receiver else "Sender"}</soap:Value>'
+            f'<soap:Fault xmlns:aws="{AWS_FAULT}">'
+            f'<soap:Code><soap:Value>soap:{"Receiver" if receiver else "Sender"}</soap:Value>'
             f"<soap:Subcode><soap:Value>aws:{xml_escape(code)}</soap:Value></soap:Subcode></soap:Code>"
             f'<soap:Reason><soap:Text xml:lang="en-US">{xml_escape(message)}</soap:Text></soap:Reason>'
             f"<soap:Detail>{detail}</soap:Detail></soap:Fault>"
         )
     return (
-        f'<soap:Fault xmlns:aws="{AWS_FAULT}"><faultcode>aws:{"Server" if receiver else "Client"}.{xml_escape(code)}</faultcode>'
+        f'<soap:Fault xmlns:aws="{AWS_FAULT}">'
+        f'<faultcode>aws:{"Server" if receiver else "Client"}.{xml_escape(code)}</faultcode>'
         f"<faultstring>{xml_escape(message)}</faultstring><detail>{detail}</detail></soap:Fault>"
     )
 

@@ -1,4 +1,5 @@
-"""License consumption: CheckoutLicense, ExtendLicenseConsumption, CheckInLicense, GetLicenseUsage, CheckoutBorrowLicense.
+"""License consumption: CheckoutLicense, ExtendLicenseConsumption, CheckInLicense, GetLicenseUsage and
+CheckoutBorrowLicense.
 
 Capacity is counted per license across every consumer: a checkout takes
 units of an entitlement's ``MaxCount`` (``NoEntitlementsAllowedException``
@@ -234,7 +235,8 @@ class ConsumptionMixin:
         if not beneficiary:
             raise ERRORS.error(
                 "ValidationException",
-                "The account that created the license is performing the check out: specify the account as the beneficiary.",
+                "The account that created the license is performing the check out: "
+                "specify the account as the beneficiary.",
             )
         allowed, held, permanent = self._take(lic, entitlements, now, perpetual=checkout_type == "PERPETUAL", borrow=False)
         provisional = (lic.consumption_configuration or {}).get("ProvisionalConfiguration") or {}
@@ -272,7 +274,7 @@ class ConsumptionMixin:
         node_id: str | None = None,
         checkout_metadata: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
-        """CheckoutBorrowLicense: entitlements of a license with a BorrowConfiguration, for offline use, signed PS384."""
+        """CheckoutBorrowLicense: entitlements of a license with a BorrowConfiguration for offline use, signed PS384."""
         params = {"arn": license_arn, "ent": entitlements, "n": node_id, "m": checkout_metadata}
         with self._lock:
             return self._idempotent(

@@ -73,7 +73,10 @@ def parse(document: dict[str, Any] | str) -> tuple[Statement, ...]:
             raise MalformedPolicy("each Statement is an object")
         unsupported = set(item) - {"Sid", "Effect", "Principal", "Action", "Condition"}
         if unsupported:
-            raise MalformedPolicy(f"unsupported statement element(s) {sorted(unsupported)} (mockcloud evaluates Effect, Principal, Action, Condition)")
+            raise MalformedPolicy(
+                f"unsupported statement element(s) {sorted(unsupported)} "
+                "(mockcloud evaluates Effect, Principal, Action, Condition)"
+            )
         if item.get("Effect") not in ("Allow", "Deny"):
             raise MalformedPolicy("Effect must be Allow or Deny")
         principal = item.get("Principal")
@@ -94,7 +97,10 @@ def parse(document: dict[str, Any] | str) -> tuple[Statement, ...]:
             if_exists = operator.endswith("IfExists")
             base = operator[: -len("IfExists")] if if_exists else operator
             if base not in _STRING_OPS and base != "Null":
-                raise MalformedPolicy(f"unsupported condition operator {operator_text!r}; mockcloud evaluates the String operators and Null")
+                raise MalformedPolicy(
+                    f"unsupported condition operator {operator_text!r}; "
+                    "mockcloud evaluates the String operators and Null"
+                )
             for key, values in block.items():
                 conditions.append(Condition(qualifier, base, if_exists, key, _strings(values, f"Condition {operator_text} {key}")))
         statements.append(Statement(item["Effect"] == "Allow", principals, actions, tuple(conditions)))
