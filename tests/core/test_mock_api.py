@@ -89,7 +89,8 @@ def test_unittest_testcase_decoration_covers_setup_and_teardown():
         def tearDown(self):
             seen.append(("tearDown", current_mock() is not None))
 
-    result = unittest.TextTestRunner(stream=open(os.devnull, "w")).run(unittest.defaultTestLoader.loadTestsFromTestCase(Case))
+    with open(os.devnull, "w") as devnull:
+        result = unittest.TextTestRunner(stream=devnull).run(unittest.defaultTestLoader.loadTestsFromTestCase(Case))
     assert result.wasSuccessful(), result.errors + result.failures
     assert seen == [("setUp", True), ("a", 1), ("tearDown", True), ("setUp", True), ("b", 1), ("tearDown", True)]
     assert current_mock() is None
@@ -149,7 +150,7 @@ def test_service_shortcut_and_unknown_names():
     with pytest.raises(MockCloudError):
         mock_cloud(services=["nope"])
     with pytest.raises(AttributeError):
-        mock_cloud().not_a_service
+        _ = mock_cloud().not_a_service
 
 
 def test_every_service_has_its_shortcut_exported_and_typed():
@@ -182,9 +183,8 @@ def test_custom_fixtures_file(tmp_path):
         assert exc.value.response["Error"]["Code"] == "UnrecognizedClientException"
     bad = tmp_path / "bad.json"
     bad.write_text('{"licensemanager": {"licenses": [{"license_arn": "nope"}]}}')
-    with pytest.raises(MockCloudError, match="do not match the fixtures schema"):
-        with mock_cloud(fixtures=bad) as cloud:
-            cloud.licensemanager
+    with pytest.raises(MockCloudError, match="do not match the fixtures schema"), mock_cloud(fixtures=bad) as cloud:
+        _ = cloud.licensemanager
 
 
 @pytest.mark.parametrize(
@@ -293,11 +293,13 @@ def test_client_refreshes_after_advancing_sixteen_minutes():
 
 
 def test_the_tests_own_time_machine_is_followed():
-    with mock_cloud() as cloud:
-        with time_machine.travel(datetime(2029, 3, 3, tzinfo=timezone.utc), tick=False):
-            assert cloud.clock.now() == datetime(2029, 3, 3, tzinfo=timezone.utc)
-            token = make_token(lm_client())
-            assert cloud.licensemanager.decode(token, verify_exp=False)["iat"] == int(datetime(2029, 3, 3, tzinfo=timezone.utc).timestamp())
+    with (
+        mock_cloud() as cloud,
+        time_machine.travel(datetime(2029, 3, 3, tzinfo=timezone.utc), tick=False),
+    ):
+        assert cloud.clock.now() == datetime(2029, 3, 3, tzinfo=timezone.utc)
+        token = make_token(lm_client())
+        assert cloud.licensemanager.decode(token, verify_exp=False)["iat"] == int(datetime(2029, 3, 3, tzinfo=timezone.utc).timestamp())
 
 
 # ---- faults ------------------------------------------------------------------
