@@ -405,7 +405,8 @@ def test_the_admin_token_is_asked_for_and_kept_in_session_storage(browser):
         browser.type("token-input", token)
         browser.css("#token-form button")[0].click()
         browser.wait(lambda: [r[3] for r in browser.rows()] == ["ListLicenses"], "the data never loaded with the token")
-        assert browser.text("status") == "live"
+        # the rows may show before the round that loads them ends and says so
+        browser.wait(lambda: browser.text("status") == "live", "the status never went live with the token")
         assert browser.js("return sessionStorage.getItem('mockcloud.adminToken')") == token
         assert browser.js("return localStorage.length") == 0 and browser.js("return document.cookie") == ""
         assert token not in browser.driver.current_url
