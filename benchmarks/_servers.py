@@ -74,7 +74,8 @@ def serve(kind: str) -> None:
         print(server.port, flush=True)
         server.run()
     elif kind == "werkzeug-dev":
-        from werkzeug.serving import WSGIRequestHandler, make_server as werkzeug_server
+        from werkzeug.serving import WSGIRequestHandler
+        from werkzeug.serving import make_server as werkzeug_server
 
         class Quiet(WSGIRequestHandler):
             def log_request(self, *args, **kwargs):
@@ -185,7 +186,7 @@ class Child:
         if self.proc.stdout:
             self.proc.stdout.close()
 
-    def __enter__(self) -> "Child":
+    def __enter__(self) -> Child:
         return self
 
     def __exit__(self, *exc) -> None:

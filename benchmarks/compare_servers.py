@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _servers import LOOPBACK, Child  # noqa: E402
+from _servers import LOOPBACK, Child
 
 CANDIDATES = ("werkzeug-dev", "waitress", "cheroot", "granian", "mockcloud")
 
@@ -74,7 +74,10 @@ def probe_keepalive(port: int) -> str:
 
 
 # claimed by License Manager, which reads the body (a request no service claims is answered unread)
-HEAD = b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AWSLicenseManager.ListTokens\r\nContent-Type: application/x-amz-json-1.1\r\n"
+HEAD = (
+    b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AWSLicenseManager.ListTokens\r\n"
+    b"Content-Type: application/x-amz-json-1.1\r\n"
+)
 
 
 def health(port: int) -> bytes:
@@ -127,7 +130,10 @@ def probe_idle(port: int, count: int = 1000) -> str:
 
 # ---- throughput ---------------------------------------------------------------------
 def throughput(child: Child, seconds: float) -> str:
-    """Requests/s of a replayed signed GetAccessToken: wrk with 8 and 64 connections (each pinned apart from the server)."""
+    """Requests/s of a replayed signed GetAccessToken: wrk with 8 and 64 connections.
+
+    Each is pinned apart from the server.
+    """
     from run import Sizes, run_load, run_wrk, signed_get_access_token, split_cpus
 
     path, body, headers, _ = signed_get_access_token(child.url)

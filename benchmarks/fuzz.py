@@ -45,7 +45,8 @@ sys.path.insert(0, str(ROOT))
 from mockcloud.core.auth import alibaba as alibaba_auth  # noqa: E402
 from mockcloud.core.auth import aws_query_signature as query_auth  # noqa: E402
 from mockcloud.core.auth.sigv4 import signing_key  # noqa: E402
-from mockcloud.services.devpay.protocol import PARAMETERS as DEVPAY_PARAMETERS, DevpayProtocol  # noqa: E402
+from mockcloud.services.devpay.protocol import PARAMETERS as DEVPAY_PARAMETERS  # noqa: E402
+from mockcloud.services.devpay.protocol import DevpayProtocol  # noqa: E402
 from tests.service_formats import server_refused_framing, verdict  # noqa: E402
 
 SCHEMAS = ROOT / "mockcloud" / "services"
@@ -116,7 +117,7 @@ def exchange(address: tuple[str, int], data: bytes) -> tuple[int, list, bytes]:
         try:
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             pass
     reply = b"".join(chunks)
     head, _, body = reply.partition(b"\r\n\r\n")
@@ -263,7 +264,7 @@ class Generator:
         for _ in range(rng.randint(1, 3)):
             holder, key = self._random_slot(document)
             action = rng.random()
-            if action < 0.6 or holder is document and not holder:
+            if action < 0.6 or (holder is document and not holder):
                 if isinstance(holder, list) and not holder:
                     holder.append(self.weird())
                 else:
@@ -318,7 +319,7 @@ class Generator:
     # ---- the services ---------------------------------------------------------------
     def licensemanager(self, now: float) -> Case:
         rng = self.rng
-        operation = rng.choice(list(self.schemas["licensemanager"]) + ["MintMoney", ""])
+        operation = rng.choice([*self.schemas["licensemanager"], "MintMoney", ""])
         case = Case("licensemanager", f"LM {operation}")
         case.header("Content-Type", rng.choice(["application/x-amz-json-1.1"] * 4 + ["application/json", "text/plain"]))
         case.header("X-Amz-Target", f"AWSLicenseManager.{operation}" if rng.random() < 0.95 else rng.choice(["", "x.y.z", "AWSLicenseManager"]))
@@ -392,7 +393,7 @@ class Generator:
         rng = self.rng
         if rng.random() < 0.25:
             return self.devpay_soap()
-        action = rng.choice(list(DEVPAY_ACTIONS) + ["MintMoney"])
+        action = rng.choice([*DEVPAY_ACTIONS, "MintMoney"])
         pairs = [("Action", action), ("Version", rng.choice(["2008-04-28"] * 8 + ["2007-12-01", "2008-4-28", "\u0662\u0660\u0660\u0668-04-28", ""]))]
         for name in DEVPAY_ACTIONS.get(action, ()):
             if rng.random() < 0.85:
@@ -404,7 +405,7 @@ class Generator:
             version = rng.choice(["0", "1", "2", "2", "3", None])
             stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             if rng.random() < 0.25:
-                stamp = rng.choice(WEIRD_STRINGS[24:31] + ["2024-01-01T00:00:00.\u00b2Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+                stamp = rng.choice([*WEIRD_STRINGS[24:31], "2024-01-01T00:00:00.\u00b2Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
             pairs += [("AWSAccessKeyId", KEY if rng.random() < 0.9 else "nobody"), (rng.choice(["Timestamp"] * 5 + ["Expires"]), stamp)]
             if version is not None:
                 pairs.append(("SignatureVersion", version))
@@ -430,7 +431,7 @@ class Generator:
 
     def sts(self, now: float) -> Case:
         rng = self.rng
-        action = rng.choice(list(self.schemas["sts"]) + ["AssumeRole", "MintMoney", ""])
+        action = rng.choice([*self.schemas["sts"], "AssumeRole", "MintMoney", ""])
         pairs = [("Action", action), ("Version", rng.choice(["2011-06-15"] * 8 + ["2011-6-15", "\u0662\u0660\u0661\u0661-06-15", ""]))]
         document = self.document("sts", action) if action in self.schemas["sts"] else {}
         if action == "AssumeRoleWithWebIdentity" and rng.random() < 0.5:
@@ -474,7 +475,7 @@ class Generator:
     def devpay_soap(self) -> Case:
         rng = self.rng
         soap12 = rng.random() < 0.4
-        action = rng.choice(list(DEVPAY_ACTIONS) + ["Nope"])
+        action = rng.choice([*DEVPAY_ACTIONS, "Nope"])
         params = "".join(f"<{n.split('.')[0]}>{self.xml_text(self.devpay_value(n))}</{n.split('.')[0]}>" for n in DEVPAY_ACTIONS.get(action, ()))
         envelope_ns = "http://www.w3.org/2003/05/soap-envelope" if soap12 else "http://schemas.xmlsoap.org/soap/envelope/"
         roll = rng.random()
@@ -502,7 +503,7 @@ class Generator:
 
     def wuying(self, now: float) -> Case:
         rng = self.rng
-        operation = rng.choice(list(self.schemas["wuying"]) + ["DescribeRegions"])
+        operation = rng.choice([*self.schemas["wuying"], "DescribeRegions"])
         document = self.document("wuying", operation)
         pairs = [("Action", operation), ("Version", "2020-10-02" if rng.random() < 0.95 else "2019-01-01")]
         pairs += [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in document.items()]
@@ -539,7 +540,7 @@ class Generator:
 
     def userapi(self, now: float) -> Case:
         rng = self.rng
-        operation = rng.choice(list(USERAPI_OPERATIONS) + ["Admin"])
+        operation = rng.choice([*USERAPI_OPERATIONS, "Admin"])
         method = USERAPI_OPERATIONS.get(operation, "GET") if rng.random() < 0.9 else rng.choice(["GET", "PUT", "POST"])
         case = Case("userapi", f"UserAPI {operation}", method, rng.choice(["/User/", "/userapi.example.com/User/"]) + operation)
         if rng.random() < 0.95:
@@ -561,7 +562,10 @@ class Generator:
     def framing(self, now: float) -> Case:
         """Framing the application must survive (the server may refuse it first; no 5xx either way)."""
         rng = self.rng
-        head = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: AWSLicenseManager.ListTokens\r\nContent-Type: application/x-amz-json-1.1\r\nConnection: close\r\n"
+        head = (
+            b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: AWSLicenseManager.ListTokens\r\n"
+            b"Content-Type: application/x-amz-json-1.1\r\nConnection: close\r\n"
+        )
         raw = head + rng.choice([
             b"Content-Length: abc\r\n\r\n{}",
             b"Content-Length: -1\r\n\r\n{}",
@@ -744,7 +748,8 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.stop()
     sent = sum(result["statuses"].values())
-    print(f"fuzz: {sent} requests in {result['elapsed']:.1f} s ({sent / max(result['elapsed'], 1e-9):.0f}/s), seed {args.seed}, "
+    print(f"fuzz: {sent} requests in {result['elapsed']:.1f} s ({sent / max(result['elapsed'], 1e-9):.0f}/s), "
+          f"seed {args.seed}, "
           f"{args.workers} connections, target {'--url ' + args.url if args.url else 'LiveServer on ' + host}")
     print("by status: " + ", ".join(f"{status or 'no reply'}: {count}" for status, count in sorted(result["statuses"].items())))
     if result["soap_client_faults"]:
@@ -766,7 +771,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _capture_tracebacks() -> list[str]:
-    """Collect the tracebacks the emulator logs for internal errors (in this process's server) instead of printing them."""
+    """Collect the tracebacks the emulator logs for internal errors instead of printing them.
+
+    (Those of this process's server.)
+    """
     import logging
     import traceback
 

@@ -32,7 +32,6 @@ import multiprocessing
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ from pathlib import Path
 # Only the standard library at module level: spawned load clients import this
 # module as __mp_main__ and should not pay for boto3.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _loadgen  # noqa: E402
+import _loadgen
 
 LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef"
 REGION = "us-east-1"
@@ -159,8 +158,8 @@ def bench_http_clients(sizes: Sizes) -> list[str]:
     """requests vs ``responses`` and httpx vs ``respx``, each answering the same signed request."""
     import httpx
     import requests
-    import respx
     import responses
+    import respx
 
     from mockcloud import mock_cloud
 
@@ -218,6 +217,7 @@ def bench_http_clients(sizes: Sizes) -> list[str]:
 # ---- 2. start + stop ----------------------------------------------------------
 def bench_start_stop(sizes: Sizes) -> list[str]:
     import botocore.endpoint  # noqa: F401  (the interceptor patches it; not part of the cost)
+
     from mockcloud import mock_cloud
 
     for _ in range(20):
@@ -262,7 +262,8 @@ def bench_import(sizes: Sizes) -> list[str]:
             runs[name].append(_import_seconds(code) * 1000)
     ms = {name: statistics.median(values) for name, values in runs.items()}
     if not have_moto:
-        return [f"import mockcloud: {ms['mockcloud']:.2f} ms; with mockcloud.mock_cloud {ms['mockcloud.mock_cloud']:.2f} ms "
+        return [f"import mockcloud: {ms['mockcloud']:.2f} ms; "
+                f"with mockcloud.mock_cloud {ms['mockcloud.mock_cloud']:.2f} ms "
                 f"(moto is not installed: no ratio; pip install moto to compare)"]
     return [
         report(f"import mockcloud: {ms['mockcloud']:.2f} ms vs import moto {ms['moto']:.2f} ms "
@@ -385,7 +386,7 @@ def run_wrk(port: int, path: str, body: bytes, headers: dict, sizes: Sizes, conn
     try:
         split = split_cpus()
         out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{sizes.load_seconds:g}s", "-s", f.name,
-                              f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True,
+                              f"http://127.0.0.1:{port}{path}"], check=False, capture_output=True, text=True,
                              timeout=sizes.load_seconds + 30,
                              preexec_fn=(lambda: os.sched_setaffinity(0, split[1])) if split else None).stdout
     finally:

@@ -16,27 +16,76 @@ __all__ = [
     "UnmockedRequestError",
     "connect",
     "current_mock",
+    "mock_amplifyuibuilder",  # mock_<service>: one per service (tests check it against SERVICE_PACKAGES)
     "mock_cloud",
-    *(f"mock_{name}" for name in _SERVICES),
+    "mock_devpay",
+    "mock_licensemanager",
+    "mock_sts",
+    "mock_userapi",
+    "mock_wuying",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Awaitable, Callable, Iterable
+    from pathlib import Path
+    from typing import Any, ParamSpec, Protocol, TypeVar, overload
+
     from .core.errors import MockCloudError, ServiceError, UnmockedRequestError
+    from .core.log import DEFAULT_SIZE
     from .mock import MockCloud, current_mock, mock_cloud
     from .remote import connect
 
-def __getattr__(name: str):
+    _P = ParamSpec("_P")
+    _R = TypeVar("_R")
+    _C = TypeVar("_C", bound=type)
+
+    class _ServiceShortcut(Protocol):
+        """``mock_<service>``: ``mock_cloud`` limited to one service (its options but ``services``)."""
+
+        @overload
+        def __call__(
+            self,
+            target: None = None,
+            /,
+            *,
+            passthrough: Iterable[str] = (),
+            fixtures: str | Path | None = None,
+            settings: dict[str, dict[str, Any]] | None = None,
+            patch_time: bool = True,
+            fake_credentials: bool = True,
+            allow_loopback: bool = True,
+            request_log_size: int = DEFAULT_SIZE,
+            seed: int | None = None,
+        ) -> MockCloud: ...
+
+        @overload
+        def __call__(self, target: _C, /) -> _C: ...
+
+        @overload
+        def __call__(self, target: Callable[_P, Awaitable[_R]], /) -> Callable[_P, Awaitable[_R]]: ...
+
+        @overload
+        def __call__(self, target: Callable[_P, _R], /) -> Callable[_P, _R]: ...
+
+    mock_amplifyuibuilder: _ServiceShortcut
+    mock_devpay: _ServiceShortcut
+    mock_licensemanager: _ServiceShortcut
+    mock_sts: _ServiceShortcut
+    mock_userapi: _ServiceShortcut
+    mock_wuying: _ServiceShortcut
+
+
+def __getattr__(name: str) -> object:
     if name in ("MockCloud", "mock_cloud", "current_mock"):
         from . import mock
 
         return getattr(mock, name)
-    if name.startswith("mock_"):
-        if name[5:] in _SERVICES:  # mock_licensemanager, mock_devpay, ...: one per service
-            from .mock import _service_shortcut
+    if name.startswith("mock_") and name[5:] in _SERVICES:  # mock_licensemanager, mock_devpay, ...: one per service
+        from .mock import _service_shortcut
 
-            value = _service_shortcut(name[5:])
-            globals()[name] = value
-            return value
+        value = _service_shortcut(name[5:])
+        globals()[name] = value
+        return value
     if name == "connect":
         from .remote import connect
 

@@ -31,7 +31,7 @@ class FakeAwsEnvironment:
         if not env.get("AWS_DEFAULT_REGION") and not env.get("AWS_REGION"):
             wanted["AWS_DEFAULT_REGION"] = "us-east-1"
         self._set = {}
-        boto3 = sys.modules.get("boto3")
+        boto3: Any = sys.modules.get("boto3")  # untyped here: its DEFAULT_SESSION is set by hand
         self._session = getattr(boto3, "DEFAULT_SESSION", None)
         if boto3 is not None:  # its cached credentials would outlive the environment's (moto does the same)
             boto3.DEFAULT_SESSION = None
@@ -55,7 +55,7 @@ class FakeAwsEnvironment:
             else:
                 env[name] = before
         self._set = {}
-        boto3 = sys.modules.get("boto3")
+        boto3: Any = sys.modules.get("boto3")
         if boto3 is not None:
             boto3.DEFAULT_SESSION = self._session
         self._session = None

@@ -6,20 +6,27 @@ find it already loaded instead of registering it twice.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
+if TYPE_CHECKING:
+    from mockcloud.mock import MockCloud
+    from mockcloud.remote import RemoteCloud
+    from mockcloud.server.live import LiveServer
 
-def pytest_configure(config) -> None:
+
+def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "mockcloud(**options): run the test inside mock_cloud(**options) (services=[...], passthrough=[...], fixtures=...)",
+        "mockcloud(**options): run the test inside mock_cloud(**options) "
+        "(services=[...], passthrough=[...], fixtures=...)",
     )
 
 
 @pytest.fixture
-def mockcloud(request):
+def mockcloud(request: pytest.FixtureRequest) -> Iterator[MockCloud]:
     """An in-process mock for this test; options come from ``@pytest.mark.mockcloud(...)``."""
     from mockcloud.mock import MockCloud
 
@@ -32,7 +39,7 @@ def mockcloud(request):
 
 
 @pytest.fixture(autouse=True)
-def _mockcloud_marker(request):
+def _mockcloud_marker(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test marked ``mockcloud`` runs under the mock even without asking for the fixture."""
     if request.node.get_closest_marker("mockcloud") is not None:
         request.getfixturevalue("mockcloud")
@@ -55,7 +62,7 @@ class ServerHandle:
     this process, else None (a server given by ``--mockcloud-url``).
     """
 
-    def __init__(self, url: str, cloud: Any, server: Any = None) -> None:
+    def __init__(self, url: str, cloud: RemoteCloud, server: LiveServer | None = None) -> None:
         from urllib.parse import urlsplit
 
         self.url, self.cloud, self.server = url, cloud, server

@@ -94,7 +94,8 @@ class RemoteCloud:
 
     def snapshot(self) -> dict[str, Any]:
         """The whole emulator's state as a JSON document (what ``restore`` takes back)."""
-        return self.call("GET", "state")  # type: ignore[no-any-return]
+        document: dict[str, Any] = self.call("GET", "state")
+        return document
 
     def restore(self, document: dict[str, Any]) -> None:
         self.call("PUT", "state", document)
@@ -134,7 +135,7 @@ class RemoteService:
         def call(*args: Any, **kwargs: Any) -> Any:
             if len(args) > len(names):
                 raise TypeError(f"{self._name}.{name}() takes at most {len(names)} positional arguments")
-            arguments = {**dict(zip(names, args)), **kwargs}
+            arguments = {**dict(zip(names, args, strict=False)), **kwargs}  # no more args than names (checked)
             return jsonform.load(self._cloud.call("POST", path, jsonform.dump(arguments))["result"])
 
         call.__name__ = name
@@ -152,7 +153,8 @@ class RemoteClock:
         self._cloud = cloud
 
     def _state(self, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self._cloud.call("POST" if body is not None else "GET", "clock", body)  # type: ignore[no-any-return]
+        state: dict[str, Any] = self._cloud.call("POST" if body is not None else "GET", "clock", body)
+        return state
 
     def now(self) -> datetime:
         return datetime.fromisoformat(self._state()["now"])
@@ -195,11 +197,13 @@ class RemoteFaults:
 
     @property
     def rules(self) -> list[dict[str, Any]]:
-        return self._cloud.call("GET", "faults")["rules"]  # type: ignore[no-any-return]
+        rules: list[dict[str, Any]] = self._cloud.call("GET", "faults")["rules"]
+        return rules
 
     @property
     def limits(self) -> list[dict[str, Any]]:
-        return self._cloud.call("GET", "faults")["rate_limits"]  # type: ignore[no-any-return]
+        limits: list[dict[str, Any]] = self._cloud.call("GET", "faults")["rate_limits"]
+        return limits
 
 
 class RemoteCredentials:
@@ -220,10 +224,12 @@ class RemoteCredentials:
         self._cloud.call("POST", "credentials", {"alibaba": [{"access_key_id": access_key_id, "secret": secret}]})
 
 
-class RemoteRequests(list):  # type: ignore[type-arg]
+class RemoteRequests(list[jsonform.Record]):
     """The server's request log as read now: records with ``service``, ``operation``, ``status``, ..."""
 
-    def filter(self, service: str | None = None, operation: str | None = None, error_code: str | None = None) -> list[Any]:
+    def filter(
+        self, service: str | None = None, operation: str | None = None, error_code: str | None = None
+    ) -> list[jsonform.Record]:
         return [
             r
             for r in self

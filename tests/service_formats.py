@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 __all__ = ["INTERNAL_CODES", "verdict"]
 

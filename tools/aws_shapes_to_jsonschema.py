@@ -24,7 +24,7 @@ def convert(shapes: dict, name: str, stack: tuple = ()) -> dict:
     kind = shape["type"]
     if name in stack:  # recursive shapes: stop at the second visit
         return {}
-    stack = stack + (name,)
+    stack = (*stack, name)
     if kind == "structure":
         out = {"type": "object", "properties": {}}
         for member, ref in shape.get("members", {}).items():

@@ -20,7 +20,7 @@ class ServiceError(Exception):
         status: int = 400,
         *,
         headers: dict[str, str] | None = None,
-        fields: dict | None = None,
+        fields: dict[str, Any] | None = None,
         common: bool = False,
     ) -> None:
         super().__init__(f"{code}: {message}")

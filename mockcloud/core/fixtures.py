@@ -10,19 +10,22 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from .errors import MockCloudError
 
 EMBEDDED = Path(__file__).resolve().parent.parent / "_fixtures"
-_cache: dict[tuple, dict] = {}
+Document = dict[str, Any]  # a parsed fixtures file: JSON, a section per service
+_CacheKey = tuple[None] | tuple[str, int]  # the embedded defaults alone, or a file's resolved path and mtime
+_cache: dict[_CacheKey, Document] = {}
 _lock = threading.Lock()
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> Document:
     try:
-        return json.loads(path.read_text())
+        data: Document = json.loads(path.read_text())  # a non-object fails validation
+        return data
     except FileNotFoundError:
         raise MockCloudError(f"fixtures file not found: {path}") from None
     except ValueError as exc:  # also bytes that are not UTF-8
@@ -31,15 +34,15 @@ def _read(path: Path) -> dict:
         raise MockCloudError(f"fixtures file {path} cannot be read: {exc.strerror or exc}") from None
 
 
-def schema() -> dict:
+def schema() -> dict[str, Any]:
     """The JSON Schema every fixtures file must match: the top level and each service's section."""
-    top = json.loads((EMBEDDED / "schema.json").read_text())
+    top: dict[str, Any] = json.loads((EMBEDDED / "schema.json").read_text())
     for path in sorted(EMBEDDED.glob("*.schema.json")):
         top["properties"][path.name[: -len(".schema.json")]] = json.loads(path.read_text())
     return top
 
 
-def embedded() -> dict:
+def embedded() -> Document:
     data = _read(EMBEDDED / "credentials.json")
     for path in sorted(EMBEDDED.glob("*.json")):
         name = path.name[: -len(".json")]
@@ -48,7 +51,7 @@ def embedded() -> dict:
     return data
 
 
-def load(path: str | Path | None = None) -> dict:
+def load(path: str | Path | None = None) -> Document:
     """The fixtures for a mock: embedded defaults, with the sections of ``path`` replacing theirs.
 
     Parsed and validated once per file version; callers get their own copy.
@@ -65,10 +68,10 @@ def check(path: str | Path | None = None) -> None:
     shared(path)
 
 
-def shared(path: str | Path | None = None) -> dict:
+def shared(path: str | Path | None = None) -> Document:
     """The validated fixtures, shared and read-only: for a look without paying for a copy."""
     if path is None:
-        key: tuple = (None,)
+        key: _CacheKey = (None,)
     else:
         try:
             mtime = Path(path).stat().st_mtime_ns
@@ -88,7 +91,7 @@ def shared(path: str | Path | None = None) -> dict:
     return cached
 
 
-def _validated(data: dict, origin: Path) -> dict:
+def _validated(data: Document, origin: Path) -> Document:
     validate(data, f"fixtures {origin}")
     return data
 
@@ -109,10 +112,10 @@ def validate(data: Any, what: str) -> None:
         raise MockCloudError(f"{what} do not match the fixtures schema (fixtures/*.schema.json):\n" + "\n".join(lines))
 
 
-_settings_schemas: dict[str, dict] = {}
+_settings_schemas: dict[str, dict[str, Any]] = {}
 
 
-def check_settings(service: str, settings: dict, where: str = "settings") -> None:
+def check_settings(service: str, settings: dict[str, Any], where: str = "settings") -> None:
     """Settings given in code, checked against the schema of the fixtures' settings: unknown names by name."""
     if not settings:
         return

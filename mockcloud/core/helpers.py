@@ -9,8 +9,9 @@ remote handle calls them the same way. Properties, and methods marked
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 _READS_ONLY = "__mockcloud_reads_only__"

@@ -40,7 +40,7 @@ def state_of(now: float, expires: float | None, *, revoked: bool = False, replac
 def entry(
     service: str,
     kind: str,
-    id: str,  # noqa: A002  (the entry's field name)
+    id: str,  # the entry's field name (shadowing the builtin on purpose)
     subject: str | None,
     issued: float | None,
     expires: float | None,

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, NoReturn
 
-__all__ = ["BadJson", "MAX_DEPTH", "MAX_NUMBER_DIGITS", "loads"]
+__all__ = ["MAX_DEPTH", "MAX_NUMBER_DIGITS", "BadJson", "loads"]
 
 MAX_DEPTH = 64
 MAX_NUMBER_DIGITS = 400
@@ -49,7 +49,7 @@ def _float(text: str) -> float:
     return float(text)
 
 
-def _constant(name: str):
+def _constant(name: str) -> NoReturn:
     raise BadJson(f"{name} is not a JSON value")
 
 

@@ -27,7 +27,7 @@ from typing import Any
 class Record:
     """A value that was an object on the other side: its fields as attributes."""
 
-    __slots__ = ("_type", "_fields")
+    __slots__ = ("_fields", "_type")
 
     def __init__(self, type_name: str, fields: dict[str, Any]) -> None:
         object.__setattr__(self, "_type", type_name)
@@ -58,6 +58,8 @@ class Record:
 
 class TextRecord(str):
     """A text that carried fields on the other side (DevPay's activation keys are such ``str``)."""
+
+    _type: str  # the type's name on the other side (``$type``)
 
     def __new__(cls, text: str, type_name: str, fields: dict[str, Any]) -> TextRecord:
         made = super().__new__(cls, text)

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+    # ES256: an EC key on P-256; RS256: an RSA key; HS256: the shared secret
+    SigningKey: TypeAlias = EllipticCurvePrivateKey | RSAPrivateKey | str | bytes
 
 _compact = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -20,7 +30,7 @@ def b64url(data: bytes) -> str:
 class JwtSigner:
     """Signs claims with one key (ES256, RS256 or HS256) and one ``kid``; ES256 deterministically if asked."""
 
-    def __init__(self, key, algorithm: str, kid: str | None = None, *, deterministic: bool = False) -> None:
+    def __init__(self, key: SigningKey, algorithm: str, kid: str | None = None, *, deterministic: bool = False) -> None:
         self.key = key
         self.algorithm = algorithm
         header = {"alg": algorithm, "kid": kid, "typ": "JWT"} if kid else {"alg": algorithm, "typ": "JWT"}
@@ -32,30 +42,33 @@ class JwtSigner:
 
             # RFC 6979 when asked (a seeded mock): the same claims, the same signature
             scheme = ec.ECDSA(hashes.SHA256(), deterministic_signing=deterministic)
+            ec_key = cast("EllipticCurvePrivateKey", key)  # the algorithm names the key's type
 
             def sign(data: bytes) -> bytes:
-                r, s = decode_dss_signature(key.sign(data, scheme))
+                r, s = decode_dss_signature(ec_key.sign(data, scheme))
                 return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
         elif algorithm == "RS256":
             from cryptography.hazmat.primitives import hashes
             from cryptography.hazmat.primitives.asymmetric import padding
 
+            rsa_key = cast("RSAPrivateKey", key)  # the algorithm names the key's type
+
             def sign(data: bytes) -> bytes:
-                return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+                return rsa_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
 
         elif algorithm == "HS256":
             import hmac
 
-            secret = key.encode() if isinstance(key, str) else key
+            secret = key.encode() if isinstance(key, str) else cast("bytes", key)
 
             def sign(data: bytes) -> bytes:
                 return hmac.digest(secret, data, "sha256")
 
         else:
             raise ValueError(f"unsupported JWT algorithm {algorithm!r}")
-        self._sign = sign
+        self._sign: Callable[[bytes], bytes] = sign
 
-    def sign(self, claims: dict) -> str:
+    def sign(self, claims: dict[str, Any]) -> str:
         signing_input = f"{self._header}.{b64url(_compact(claims).encode())}"
         return f"{signing_input}.{b64url(self._sign(signing_input.encode('ascii')))}"

@@ -19,7 +19,8 @@ import json
 import re
 import threading
 from collections import deque
-from typing import Any, Callable, Iterator, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple, overload
 from urllib.parse import unquote_plus
 
 DEFAULT_SIZE = 1000
@@ -67,7 +68,7 @@ class RequestRecord(NamedTuple):
     def ok(self) -> bool:
         return self.error_code is None and self.status < 400
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {
             "seq": self.seq,
             "service": self.service,
@@ -106,7 +107,7 @@ class RequestRecord(NamedTuple):
 class Capture:
     """What a record keeps of the exchange, as taken: references, and bodies cut at the log's limit."""
 
-    __slots__ = ("headers", "body", "body_size", "reply_headers", "reply_body", "reply_size")
+    __slots__ = ("body", "body_size", "headers", "reply_body", "reply_headers", "reply_size")
 
     def __init__(self, headers: dict[str, Any] | list[tuple[str, str]], body: bytes | None, body_size: int | None,
                  reply_headers: list[tuple[str, str]], reply_body: bytes, reply_size: int) -> None:
@@ -164,7 +165,7 @@ def _is_secret_header(name: str) -> bool:
     return not any(key.startswith(prefix) and key[len(prefix):] in _NOT_SECRET for prefix in _HEADER_PREFIXES)
 
 
-def _redact_param(match: re.Match) -> str:
+def _redact_param(match: re.Match[str]) -> str:
     sep, name, value = match.groups()
     return f"{sep}{name}={REDACTED}" if value and _is_secret(name) else match.group(0)
 
@@ -367,7 +368,13 @@ class RequestLog:
     def __len__(self) -> int:
         return len(self._records)
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> RequestRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RequestRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> RequestRecord | list[RequestRecord]:
         if isinstance(index, slice):
             return list(self._records)[index]
         return self._records[index]

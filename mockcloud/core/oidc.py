@@ -16,8 +16,18 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from jwt.algorithms import AllowedPublicKeys
+
+    VerifyingKey: TypeAlias = AllowedPublicKeys | bytes  # a published public key, or an HS256 shared secret
+
+JsonObject = dict[str, Any]  # a JWKS, a JWT's header or claims: decoded JSON
 
 
 @dataclass(frozen=True)
@@ -26,7 +36,7 @@ class TrustedIssuer:
 
     issuer: str  # the tokens' ``iss`` claim
     provider: str  # the Federated principal of trust policies, and the prefix of condition keys ("provider:amr")
-    jwks: Callable[[], dict]  # the issuer's published keys, read when a token names a kid not seen yet
+    jwks: Callable[[], JsonObject]  # the issuer's published keys, read when a token names a kid not seen yet
     accepts_audience: Callable[[str], bool] | None = None  # None: any audience
     roles_claim: str | None = None  # the claim that lists the roles a token may assume, if the issuer embeds them
 
@@ -45,16 +55,17 @@ class TokenRejected(Exception):
 @dataclass
 class VerifiedToken:
     issuer: TrustedIssuer
-    claims: dict
-    header: dict
+    claims: JsonObject
+    header: JsonObject
 
 
 @dataclass
 class _Keys:
-    by_kid: dict = field(default_factory=dict)  # kid -> (algorithm name, key object)
+    # kid -> (algorithm name, key object)
+    by_kid: dict[str | None, tuple[str | None, VerifyingKey]] = field(default_factory=dict)
 
 
-def _b64json(segment: str) -> dict:
+def _b64json(segment: str) -> JsonObject:
     data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     value = json.loads(data)
     if not isinstance(value, dict):
@@ -75,7 +86,7 @@ class TrustedIssuers:
         issuer: str,
         *,
         provider: str,
-        jwks: Callable[[], dict],
+        jwks: Callable[[], JsonObject],
         accepts_audience: Callable[[str], bool] | None = None,
         roles_claim: str | None = None,
     ) -> TrustedIssuer:
@@ -98,16 +109,16 @@ class TrustedIssuers:
             return None
         return self._issuers.get(iss) if isinstance(iss, str) else None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[TrustedIssuer]:
         return iter(list(self._issuers.values()))
 
-    def _key(self, entry: TrustedIssuer, kid: str | None, alg: str):
+    def _key(self, entry: TrustedIssuer, kid: str | None, alg: str) -> VerifyingKey:
         keys = self._keys[entry.issuer]
         found = keys.by_kid.get(kid)
         if found is None:
             from jwt import PyJWK
 
-            fresh = {}
+            fresh: dict[str | None, tuple[str | None, VerifyingKey]] = {}
             for jwk in entry.jwks().get("keys", ()):
                 try:
                     fresh[jwk.get("kid")] = (jwk.get("alg"), PyJWK(jwk).key)

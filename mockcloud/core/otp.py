@@ -9,7 +9,7 @@ import base64
 import hmac
 import os
 import struct
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import quote, urlencode
 
 from .text import is_ascii_digits

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Sequence, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 from . import jsonbody
 

@@ -1,21 +1,21 @@
 """Which hosts a mock lets past it: exact names, ``*.suffix`` / ``.suffix``, or URLs (their host)."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 
 class Passthrough:
     """The ``passthrough`` option, compiled once: a set of hosts and a tuple of suffixes."""
 
-    __slots__ = ("entries", "_hosts", "_suffixes")
+    __slots__ = ("_hosts", "_suffixes", "entries")
 
     def __init__(self, entries: Iterable[str] = ()) -> None:
         self.entries = tuple(entries)
         hosts: set[str] = set()
         suffixes: list[str] = []
-        for entry in self.entries:
-            entry = entry.strip().lower()
+        for given in self.entries:
+            entry = given.strip().lower()
             if "://" in entry:
                 entry = urlsplit(entry).hostname or ""
             if entry.startswith("*."):

@@ -9,17 +9,30 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from typing import TYPE_CHECKING, Any
-
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from _typeshed.wsgi import WSGIEnvironment
     from werkzeug.wrappers import Request
 
+    # a client's request headers: a mapping, or (name, value) pairs, text or latin-1 bytes
+    RequestHeaders: TypeAlias = Mapping[str, str] | Mapping[bytes, bytes] | Iterable[tuple[str | bytes, str | bytes]]
+
 __all__ = [
-    "Request", "Reply", "build_environ", "framing_problem", "json_reply", "raw_path", "request_body", "request_host", "request_target",
+    "Reply",
+    "Request",
+    "build_environ",
+    "framing_problem",
+    "json_reply",
+    "raw_path",
+    "request_body",
+    "request_host",
+    "request_target",
 ]
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
@@ -30,7 +43,7 @@ class Reply:
     both delivered by whoever holds the connection (the server on its socket; an interceptor as
     its client would meet them, honouring the client's own timeout)."""
 
-    __slots__ = ("status", "headers", "body", "unclaimed", "delay", "fault")
+    __slots__ = ("body", "delay", "fault", "headers", "status", "unclaimed")
 
     def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes, unclaimed: bool = False):
         self.status = status
@@ -84,7 +97,7 @@ def json_reply(
     return Reply(status, reply_headers, body)
 
 
-def header_value(pairs, name: str) -> str | None:
+def header_value(pairs: Iterable[tuple[str, str]], name: str) -> str | None:
     """The first value of header ``name`` among (name, value) pairs, case-insensitively."""
     name = name.lower()
     for key, value in pairs:
@@ -94,10 +107,10 @@ def header_value(pairs, name: str) -> str | None:
 
 
 _SKIP = "(content-length: computed from the body)"
-_ENVIRON_KEYS: dict = {}
+_ENVIRON_KEYS: dict[str | bytes, str] = {}
 
 
-def _environ_key(name) -> str:
+def _environ_key(name: str | bytes) -> str:
     """``X-Amz-Date`` → ``HTTP_X_AMZ_DATE``, remembered: clients send the same few names."""
     text = name.decode("latin-1") if isinstance(name, bytes) else name
     lower = text.lower()
@@ -112,7 +125,7 @@ def _environ_key(name) -> str:
     return key
 
 
-def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
+def build_environ(method: str, url: str, headers: RequestHeaders, body: bytes | None) -> WSGIEnvironment:
     """A WSGI environ for a client's request, as a server would have built it.
 
     ``headers`` is a mapping or a list of (name, value) pairs.
@@ -120,7 +133,7 @@ def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
     scheme, host, port, path, query = _split_url(url)
     path, query = _wsgi_str(path), _wsgi_str(query)
     body = body or b""
-    environ = {
+    environ: WSGIEnvironment = {
         "REQUEST_METHOD": method.upper(),
         "SCRIPT_NAME": "",
         "PATH_INFO": _unquote_latin1(path),
@@ -142,14 +155,16 @@ def build_environ(method: str, url: str, headers, body: bytes | None) -> dict:
         "mockcloud.body": body,
     }
     has_host = False
-    for name, value in headers.items() if hasattr(headers, "items") else headers:
+    for name, given in headers.items() if hasattr(headers, "items") else headers:
         key = _ENVIRON_KEYS.get(name)
         if key is None:
             key = _environ_key(name)
-        if isinstance(value, bytes):
-            value = value.decode("latin-1")
-        elif not value.isascii():
-            value = _wsgi_str(value)
+        if isinstance(given, bytes):
+            value = given.decode("latin-1")
+        elif not given.isascii():
+            value = _wsgi_str(given)
+        else:
+            value = given
         if key is _SKIP:
             continue
         if key == "HTTP_HOST":
@@ -203,7 +218,7 @@ def _unquote_latin1(path: str) -> str:
 
 def raw_path(request: Request) -> str:
     """The path exactly as the client sent it (still percent-encoded)."""
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    raw: str | None = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
     if raw:
         if raw.startswith(("http://", "https://")):  # absolute-form request target
             raw = urlsplit(raw).path or "/"
@@ -213,7 +228,7 @@ def raw_path(request: Request) -> str:
 
 def request_host(request: Request) -> str:
     """Lower-case host name without port, as the client addressed it."""
-    host = request.environ.get("HTTP_HOST") or request.environ.get("SERVER_NAME", "")
+    host: str = request.environ.get("HTTP_HOST") or request.environ.get("SERVER_NAME", "")
     host = host.lower()
     if host.startswith("["):
         return host[1 : host.find("]")]
@@ -262,12 +277,12 @@ def _content_length(value: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
-def framing_problem(environ: dict) -> str | None:
+def framing_problem(environ: WSGIEnvironment) -> str | None:
     """Why the request's body framing is unusable (bad Content-Length, broken chunks), or None.
 
     Cheap for a well-formed request: one look-up and a digit test.
     """
-    problem = environ.get(_FRAMING)
+    problem: str | None = environ.get(_FRAMING)
     if problem is not None:
         return problem
     length = environ.get("CONTENT_LENGTH")
@@ -279,7 +294,7 @@ def framing_problem(environ: dict) -> str | None:
 def request_target(request: Request) -> str:
     """Path and query as the client sent them (for logs; no IRI decoding)."""
     environ = request.environ
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    raw: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw is None:
         raw = quote(environ.get("PATH_INFO", "/").encode("latin-1"), safe="/~!$&'()*+,;=:@")
         if environ.get("QUERY_STRING"):
@@ -287,7 +302,7 @@ def request_target(request: Request) -> str:
     return raw
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     # werkzeug is imported on first use, not by ``import mockcloud``
     if name == "Request":
         from werkzeug.wrappers import Request

@@ -7,8 +7,9 @@ scope, ``X-Amz-Target``, ``Action`` + ``Version``, and last the path.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .auth.sigv4 import presigned_scope_of, scope_of
 from .request import request_body, request_host
@@ -45,7 +46,7 @@ class Router:
     _server_paths: list[tuple[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, entries: Iterable[tuple[Claims, Any]]) -> "Router":
+    def build(cls, entries: Iterable[tuple[Claims, Any]]) -> Router:
         router = cls()
         for claims, target in entries:
             router.add(claims, target)

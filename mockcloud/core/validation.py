@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 
 @dataclass(frozen=True)
 class Violation:
-    path: tuple  # member names and list indexes, outermost first
+    path: tuple[str | int, ...]  # member names and list indexes, outermost first
     kind: str  # required, maxLength, minLength, maxItems, minItems, maximum, minimum, pattern, enum, type
     limit: Any
     value: Any
@@ -28,15 +32,15 @@ class SchemaSet:
 
     def __init__(self, directory: Path | str) -> None:
         self.directory = Path(directory)
-        self._schemas: dict[str, dict] = {}
-        self._fast: dict[str, Any] = {}
+        self._schemas: dict[str, dict[str, Any]] = {}
+        self._fast: dict[str, Callable[[Any], object]] = {}
         self._lock = threading.Lock()
 
     def has(self, operation: str) -> bool:
         """Whether the operation has a schema file (protocols check it when their class is defined)."""
         return (self.directory / f"{operation}.json").is_file()
 
-    def schema(self, operation: str) -> dict:
+    def schema(self, operation: str) -> dict[str, Any]:
         schema = self._schemas.get(operation)
         if schema is None:
             path = self.directory / f"{operation}.json"
@@ -44,7 +48,7 @@ class SchemaSet:
             self._schemas[operation] = schema
         return schema
 
-    def _compiled(self, operation: str):
+    def _compiled(self, operation: str) -> Callable[[Any], object]:
         check = self._fast.get(operation)
         if check is None:
             with self._lock:
@@ -64,23 +68,20 @@ class SchemaSet:
             pass
         from jsonschema import Draft7Validator
 
-        found: dict[tuple, Violation] = {}
+        found: dict[tuple[tuple[str | int, ...], str], Violation] = {}
         for error in Draft7Validator(self.schema(operation)).iter_errors(params):
             for violation in _from_error(error):
                 found.setdefault((violation.path, violation.kind), violation)
         return sorted(found.values(), key=lambda v: tuple(str(p) for p in v.path))
 
 
-def _from_error(error) -> list[Violation]:
-    path = tuple(error.absolute_path)
+def _from_error(error: ValidationError) -> list[Violation]:
+    path: tuple[str | int, ...] = tuple(error.absolute_path)
     kind = error.validator
     if kind == "required":
         instance = error.instance if isinstance(error.instance, dict) else {}
-        return [Violation(path + (name,), "required", None, None) for name in error.validator_value if name not in instance]
-    if kind == "pattern":
-        limit = error.schema.get("x-aws-pattern", error.validator_value)
-    else:
-        limit = error.validator_value
+        return [Violation((*path, name), "required", None, None) for name in error.validator_value if name not in instance]
+    limit = error.schema.get("x-aws-pattern", error.validator_value) if kind == "pattern" else error.validator_value
     if kind not in {"maxLength", "minLength", "maxItems", "minItems", "maximum", "minimum", "pattern", "enum", "type"}:
         kind = "type"
     elif kind in ("maximum", "minimum") and error.schema.get("x-aws-java") in _JAVA_BITS:

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import importlib
 import importlib.abc
-import io
 import importlib.util
+import io
 import sys
 import threading
 import time
-from typing import Any, Callable, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..core.errors import UnmockedRequestError
 from ..core.app import OTHERS_ANSWER
+from ..core.errors import UnmockedRequestError
 from ..core.request import Reply, build_environ
 from .chain import Interceptor, is_library_own
+
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
+    from ..core.app import Application
 
 # module name -> the client library whose presence makes it worth installing. The guard
 # (socket level) comes last: it is the chain's final link, under every client library.
@@ -41,7 +48,7 @@ class ActiveMock(Protocol):
     def allows_passthrough(self, host: str) -> bool: ...
 
     @property
-    def app(self) -> Any: ...
+    def app(self) -> Application: ...
 
     @property
     def allow_loopback(self) -> bool: ...
@@ -143,7 +150,9 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
         elif not self.pending and self in sys.meta_path:
             sys.meta_path.remove(self)
 
-    def find_spec(self, fullname, path, target=None):  # type: ignore[no-untyped-def]
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         if fullname not in self.pending:
             return None
         for finder in sys.meta_path:
@@ -171,10 +180,11 @@ class _ThenPatch(importlib.abc.Loader):
     def __init__(self, loader: Any, hook: _PatchOnImport, fullname: str) -> None:
         self._loader, self._hook, self._fullname = loader, hook, fullname
 
-    def create_module(self, spec):  # type: ignore[no-untyped-def]
-        return self._loader.create_module(spec)
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        module: ModuleType | None = self._loader.create_module(spec)
+        return module
 
-    def exec_module(self, module) -> None:  # type: ignore[no-untyped-def]
+    def exec_module(self, module: ModuleType) -> None:
         self._loader.exec_module(module)
         self._hook.loaded(self._fullname)
 
@@ -267,12 +277,13 @@ async def async_wait_for(reply: Reply, timeout: float | None, timed_out: Callabl
     await asyncio.sleep(reply.delay)
 
 
-def read_timeout(timeout: Any) -> float | None:
+def read_timeout(timeout: object) -> float | None:
     """The read part of a client's timeout setting: a number, a (connect, read) pair, or an object."""
     if timeout is None or isinstance(timeout, (int, float)):
         return timeout
     if isinstance(timeout, tuple):
-        return timeout[1] if len(timeout) > 1 else timeout[0]
+        read: float | None = timeout[1] if len(timeout) > 1 else timeout[0]  # (connect, read) or (both,)
+        return read
     for attribute in ("read_timeout", "read", "total"):
         value = getattr(timeout, attribute, None)
         if isinstance(value, (int, float)):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..core.errors import UnmockedRequestError
@@ -54,7 +54,7 @@ class AsyncAnsweredEmitter(AnsweredEmitter):
 
 class AiobotocoreInterceptor(Interceptor):
     library = "aiobotocore"
-    patches = {
+    patches: ClassVar[dict[str, str]] = {
         "aiobotocore.endpoint:AioEndpoint._do_get_response": "get_response",
         "aiobotocore.endpoint:AioEndpoint._send": "send",
     }

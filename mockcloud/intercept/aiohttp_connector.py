@@ -8,7 +8,8 @@ methods) behave as over a socket.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
@@ -75,10 +76,11 @@ class MemoryTransport(asyncio.Transport):
             self._end_of_stream()
 
     def _end_of_stream(self) -> None:
-        if not self._closing and not self._protocol.eof_received():
+        protocol: asyncio.Protocol = self._protocol  # asyncio's contract: a true answer keeps the transport open
+        if not self._closing and not protocol.eof_received():
             self.close()
 
-    def writelines(self, chunks) -> None:
+    def writelines(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
         for chunk in chunks:
             self.write(chunk)
 
@@ -98,10 +100,10 @@ class MemoryTransport(asyncio.Transport):
     def get_write_buffer_size(self) -> int:
         return 0
 
-    def get_write_buffer_limits(self):
+    def get_write_buffer_limits(self) -> tuple[int, int]:
         return (0, 0)
 
-    def set_write_buffer_limits(self, high=None, low=None) -> None:
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         pass
 
     def pause_reading(self) -> None:
@@ -113,7 +115,7 @@ class MemoryTransport(asyncio.Transport):
     def is_reading(self) -> bool:
         return True
 
-    def get_extra_info(self, name, default=None):
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "peername":
             return (self.host, self.port)
         if name == "sockname":
@@ -123,7 +125,7 @@ class MemoryTransport(asyncio.Transport):
 
 class AiohttpInterceptor(Interceptor):
     library = "aiohttp"
-    patches = {"aiohttp.connector:BaseConnector.connect": "connect"}
+    patches: ClassVar[dict[str, str]] = {"aiohttp.connector:BaseConnector.connect": "connect"}
 
     @staticmethod
     async def connect(nxt: Any, connector: BaseConnector, req: Any, traces: Any, timeout: Any) -> Connection:
@@ -131,7 +133,8 @@ class AiohttpInterceptor(Interceptor):
         host = req.url.host or ""
         fault = misbehave.take()
         if fault is None and (mock is None or mock.allows_passthrough(host)):
-            return await nxt(connector, req, traces, timeout)
+            connection: Connection = await nxt(connector, req, traces, timeout)
+            return connection
         loop = asyncio.get_running_loop()
         protocol = ResponseHandler(loop=loop)
         transport = MemoryTransport(protocol, req.url.scheme, host, req.url.port, loop, fault)

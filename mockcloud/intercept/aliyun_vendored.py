@@ -1,6 +1,8 @@
 """aliyun-python-sdk-core: its vendored copy of requests gets the same treatment as requests."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from . import misbehave
 from .requests_adapter import RequestsInterceptor
 
@@ -9,7 +11,7 @@ _URLLIB3 = "aliyunsdkcore.vendored.requests.packages.urllib3"
 
 class AliyunVendoredInterceptor(RequestsInterceptor):
     library = "aliyunsdkcore"
-    patches = {
+    patches: ClassVar[dict[str, str]] = {
         "aliyunsdkcore.vendored.requests.sessions:Session.get_adapter": "get_adapter",
         f"{_URLLIB3}.connection:HTTPConnection.connect": "connect",
         f"{_URLLIB3}.connection:HTTPSConnection.connect": "connect",  # VerifiedHTTPSConnection, by its alias

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..core.errors import UnmockedRequestError
@@ -26,7 +27,7 @@ _HeadersDict: Any = None
 class RawBody(io.BytesIO):
     """What botocore reads a response body from (``stream()`` and ``read()``)."""
 
-    def stream(self, amt: int = 65536, decode_content: bool = True):  # type: ignore[no-untyped-def]
+    def stream(self, amt: int = 65536, decode_content: bool = True) -> Iterator[bytes]:
         while True:
             chunk = self.read(amt)
             if not chunk:
@@ -79,18 +80,19 @@ def moto_answers() -> bool:
     return bool(models is not None and getattr(getattr(models, "botocore_stubber", None), "enabled", False))
 
 
-def _timed_out(url: str):  # type: ignore[no-untyped-def]
+def _timed_out(url: str) -> Callable[[], Exception]:
     def error() -> Exception:
         from botocore.exceptions import ReadTimeoutError
 
-        return ReadTimeoutError(endpoint_url=url)
+        timeout: Exception = ReadTimeoutError(endpoint_url=url)  # botocore is untyped
+        return timeout
 
     return error
 
 
 class BotocoreInterceptor(Interceptor):
     library = "botocore"
-    patches = {
+    patches: ClassVar[dict[str, str]] = {
         "botocore.endpoint:Endpoint._do_get_response": "get_response",
         "botocore.endpoint:Endpoint._send": "send",
     }

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from ..core.errors import UnmockedRequestError
 
@@ -46,22 +47,13 @@ def is_library_own(function: Any, library: str) -> bool:
 class Link:
     """One installed patch: what it replaced and the function that replaced it."""
 
-    __slots__ = ("owner", "attribute", "next", "patched", "inherited")
+    __slots__ = ("attribute", "inherited", "next", "owner", "patched")
 
     def __init__(self, owner: Any, attribute: str, handler: Callable[..., Any]) -> None:
         self.owner, self.attribute = owner, attribute
         self.inherited = attribute not in vars(owner)  # e.g. socket.socket.connect comes from _socket
         self.next = nxt = getattr(owner, attribute)
-        if inspect.iscoroutinefunction(handler):
-
-            async def patched(*args: Any, **kwargs: Any) -> Any:
-                return await handler(nxt, *args, **kwargs)
-
-        else:
-
-            def patched(*args: Any, **kwargs: Any) -> Any:
-                return handler(nxt, *args, **kwargs)
-
+        patched = (_async_patch if inspect.iscoroutinefunction(handler) else _patch)(handler, nxt)
         patched.__name__ = attribute
         patched.__qualname__ = f"mockcloud[{getattr(owner, '__qualname__', owner)}.{attribute}]"
         patched.__wrapped__ = nxt  # type: ignore[attr-defined]
@@ -81,6 +73,20 @@ class Link:
             delattr(self.owner, self.attribute)
         else:
             setattr(self.owner, self.attribute, self.next)
+
+
+def _patch(handler: Callable[..., Any], nxt: Any) -> Callable[..., Any]:
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        return handler(nxt, *args, **kwargs)
+
+    return patched
+
+
+def _async_patch(handler: Callable[..., Any], nxt: Any) -> Callable[..., Any]:
+    async def patched(*args: Any, **kwargs: Any) -> Any:
+        return await handler(nxt, *args, **kwargs)
+
+    return patched
 
 
 class Interceptor:

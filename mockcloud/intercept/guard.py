@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core.errors import UnmockedRequestError
 from . import current, misbehave
@@ -78,14 +78,14 @@ def _check(address: Any, family: int) -> None:
     if _is_loopback(ip) and mock.allow_loopback:
         return
     name = _passed.get(text)
-    if name is not None and mock.allows_passthrough(name) or mock.allows_passthrough(text):
+    if (name is not None and mock.allows_passthrough(name)) or mock.allows_passthrough(text):
         return
     raise NetworkBlockedError(name or text, port, text)
 
 
 class SocketGuard(Interceptor):
     library = "socket"
-    patches = {
+    patches: ClassVar[dict[str, str]] = {
         "socket:getaddrinfo": "getaddrinfo",
         "socket:socket.connect": "connect",
         "socket:socket.connect_ex": "connect_ex",

@@ -8,13 +8,20 @@ code, and so the network, lies beyond.
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..core.errors import UnmockedRequestError
 from . import answer, async_wait_for, misbehave
 from .chain import Interceptor, blocked_error
 
+if TYPE_CHECKING:
+    import httpx
 
-def _response(request: Any, reply: Any) -> Any:
+    from ..core.request import Reply
+
+
+def _response(request: httpx.Request, reply: Reply) -> httpx.Response:
     import httpx
 
     return httpx.Response(
@@ -22,19 +29,25 @@ def _response(request: Any, reply: Any) -> Any:
     )
 
 
-def _read_timeout(request: Any) -> tuple[Any, Any]:
+def _read_timeout(request: httpx.Request) -> tuple[float | None, Callable[[], Exception]]:
     import httpx
 
-    timeout = (request.extensions.get("timeout") or {}).get("read")
+    timeout: float | None = (request.extensions.get("timeout") or {}).get("read")
     return timeout, (lambda: httpx.ReadTimeout("timed out", request=request))
 
 
-class _LoopbackFault:
-    """httpcore's network backend for a faulted request: a plain connection to the loopback end that fails it."""
+class _Loopback:
+    """httpcore's network backend for a faulted request: a plain connection to the loopback end that fails it.
 
-    def __init__(self, reply: Any, backend: Any) -> None:
+    Duck-typed (httpcore's pool calls only ``connect_tcp`` and ``sleep``): subclassing httpcore's
+    backends would import httpcore with this module.
+    """
+
+    def __init__(self, reply: Reply, backend: Any) -> None:
         self._reply, self._backend = reply, backend
 
+
+class _LoopbackFault(_Loopback):
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: Any = None, socket_options: Any = None) -> Any:
         host, port = misbehave.server().address
         stream = self._backend.connect_tcp(host, port, timeout=timeout)
@@ -45,14 +58,14 @@ class _LoopbackFault:
         self._backend.sleep(seconds)
 
 
-class _AsyncLoopbackFault(_LoopbackFault):
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: Any = None, socket_options: Any = None) -> Any:  # type: ignore[override]
+class _AsyncLoopbackFault(_Loopback):
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: Any = None, socket_options: Any = None) -> Any:
         host, port = misbehave.server().address
         stream = await self._backend.connect_tcp(host, port, timeout=timeout)
         misbehave.server().expect(stream.get_extra_info("socket").getsockname()[1], self._reply)
         return _NoTls(stream)
 
-    async def sleep(self, seconds: float) -> None:  # type: ignore[override]
+    async def sleep(self, seconds: float) -> None:
         await self._backend.sleep(seconds)
 
 
@@ -72,21 +85,23 @@ class _NoTls:
         return getattr(self._stream, name)
 
 
-def _faulty_transport(reply: Any, asynchronous: bool) -> Any:
+def _faulty_transport(reply: Reply, asynchronous: bool) -> httpx.HTTPTransport | httpx.AsyncHTTPTransport:
     """A transport of httpx's own class whose pool connects to the loopback end (httpx maps the errors)."""
     import httpcore
     import httpx
 
+    # the backends are duck-typed (see _Loopback), hence the ignores
     if asynchronous:
-        transport = object.__new__(httpx.AsyncHTTPTransport)
-        transport._pool = httpcore.AsyncConnectionPool(network_backend=_AsyncLoopbackFault(reply, httpcore.AnyIOBackend()))
-    else:
-        transport = object.__new__(httpx.HTTPTransport)
-        transport._pool = httpcore.ConnectionPool(network_backend=_LoopbackFault(reply, httpcore.SyncBackend()))
+        async_transport = object.__new__(httpx.AsyncHTTPTransport)
+        backend = _AsyncLoopbackFault(reply, httpcore.AnyIOBackend())
+        async_transport._pool = httpcore.AsyncConnectionPool(network_backend=backend)  # type: ignore[arg-type]
+        return async_transport
+    transport = object.__new__(httpx.HTTPTransport)
+    transport._pool = httpcore.ConnectionPool(network_backend=_LoopbackFault(reply, httpcore.SyncBackend()))  # type: ignore[arg-type]
     return transport
 
 
-def _blocked() -> type:
+def _blocked() -> type[UnmockedRequestError]:
     import httpx
 
     return blocked_error(httpx.ConnectError, _request=None)
@@ -94,7 +109,7 @@ def _blocked() -> type:
 
 class HttpxInterceptor(Interceptor):
     library = "httpx"
-    patches = {
+    patches: ClassVar[dict[str, str]] = {
         "httpx:HTTPTransport.handle_request": "handle_request",
         "httpx:AsyncHTTPTransport.handle_async_request": "handle_async_request",
     }

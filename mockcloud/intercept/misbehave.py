@@ -19,7 +19,8 @@ import socket
 import struct
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..core.faults import STALL_LIMIT, fault_bytes
 from ..core.request import Reply
@@ -198,7 +199,7 @@ def connect(reply: Reply, timeout: float | None = None) -> socket.socket:
     return sock
 
 
-def connect_urllib3(nxt: Any, connection: Any) -> None:
+def connect_urllib3(nxt: Any, connection: Any) -> object:  # None, or what the next link returns
     """urllib3's ``connect`` (also its vendored copies'): a faulted request's connection goes to the loopback end."""
     reply = take()
     if reply is None:

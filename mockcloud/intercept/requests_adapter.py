@@ -48,7 +48,7 @@ class AnsweringAdapter:
 
 class RequestsInterceptor(Interceptor):
     library = "requests"
-    patches = {"requests.sessions:Session.get_adapter": "get_adapter"}
+    patches: ClassVar[dict[str, str]] = {"requests.sessions:Session.get_adapter": "get_adapter"}
     requests: ClassVar[ModuleType]
     urllib3: ClassVar[ModuleType]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import http.client
 import io
-from typing import Any
+from typing import Any, ClassVar
 
 from .. import intercept
 from ..core.errors import UnmockedRequestError
@@ -40,15 +40,15 @@ class SlowResponse(io.BytesIO):
             reply, self._pending = self._pending, None
             intercept.wait_for(reply, self._timeout, lambda: TimeoutError("timed out"))
 
-    def readline(self, *args: Any) -> bytes:  # type: ignore[override]
+    def readline(self, *args: Any) -> bytes:
         self._wait()
         return super().readline(*args)
 
-    def read(self, *args: Any) -> bytes:  # type: ignore[override]
+    def read(self, *args: Any) -> bytes:
         self._wait()
         return super().read(*args)
 
-    def readinto(self, buffer: Any) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Any) -> int:
         self._wait()
         return super().readinto(buffer)
 
@@ -73,7 +73,7 @@ class MemorySocket:
     def __init__(self, scheme: str, host: str, port: int, timeout: Any = None) -> None:
         self.scheme, self.host, self.port = scheme, host, port
         self._request = RequestAssembler()
-        self._response: io.BytesIO = io.BytesIO()
+        self._response: io.BytesIO | io.BufferedReader[FaultyResponse] = io.BytesIO()
         self._timeout = timeout if isinstance(timeout, (int, float)) else None
 
     def sendall(self, data: Any) -> None:
@@ -91,7 +91,7 @@ class MemorySocket:
 
     send = sendall
 
-    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BytesIO:
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BytesIO | io.BufferedReader[FaultyResponse]:
         return self._response
 
     def settimeout(self, timeout: Any) -> None:
@@ -116,13 +116,13 @@ class MemorySocket:
 
 class StdlibInterceptor(Interceptor):
     library = "http.client"
-    patches = {
+    patches: ClassVar[dict[str, str]] = {
         "http.client:HTTPConnection.connect": "connect",
         "http.client:HTTPSConnection.connect": "connect",
     }
 
     @staticmethod
-    def connect(nxt: Any, connection: http.client.HTTPConnection) -> None:
+    def connect(nxt: Any, connection: http.client.HTTPConnection) -> object:  # None, or what the next link returns
         mock = intercept.current()
         if mock is None or mock.allows_passthrough(connection.host):
             return nxt(connection)

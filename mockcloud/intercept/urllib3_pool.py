@@ -6,9 +6,10 @@ either a direct urllib3 user or a passthrough request, which goes on as before.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, ClassVar
 
 import urllib3
+from urllib3._collections import HTTPHeaderDict
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
@@ -20,7 +21,7 @@ from .chain import Interceptor, blocked_error
 
 class Urllib3Interceptor(Interceptor):
     library = "urllib3"
-    patches = {
+    patches: ClassVar[dict[str, str]] = {
         "urllib3.connectionpool:HTTPConnectionPool.urlopen": "urlopen",
         "urllib3.connection:HTTPConnection.connect": "connect",
         "urllib3.connection:HTTPSConnection.connect": "connect",
@@ -50,7 +51,7 @@ class Urllib3Interceptor(Interceptor):
             retries = Retry.from_int(retries, redirect=redirect, default=pool.retries)
         response = urllib3.HTTPResponse(
             body=io.BytesIO(reply.body),
-            headers=reply.headers,
+            headers=HTTPHeaderDict(reply.headers),  # kept as it is (repeated names too), as from the pairs
             status=reply.status,
             reason=reply.reason,
             preload_content=preload_content,

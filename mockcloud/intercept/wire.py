@@ -30,7 +30,7 @@ class RequestAssembler:
                 return False
             self._head_end = end + 4
             lines = bytes(self._buffer[:end]).decode("latin-1").split("\r\n")
-            self.method, self.target, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
+            self.method, self.target, _ = [*lines[0].split(" ", 2), "", ""][:3]
             for line in lines[1:]:
                 name, _, value = line.partition(":")
                 self.headers.append((name.strip(), value.strip()))

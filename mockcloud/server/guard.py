@@ -14,9 +14,13 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -36,7 +40,8 @@ def is_loopback(host: str) -> bool:
         infos = socket.getaddrinfo(host, None)
     except OSError:
         return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+    # an IP address (AF_INET, AF_INET6) is text: the int of typeshed's other address families never comes
+    return bool(infos) and all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
 
 
 def is_wildcard(host: str) -> bool:
@@ -84,7 +89,7 @@ class AdminGuard:
     token: str | None = None
 
     @classmethod
-    def for_bind(cls, host: str, port: int, *, allowed_hosts: Iterable[str] = (), token: str | None = None) -> "AdminGuard":
+    def for_bind(cls, host: str, port: int, *, allowed_hosts: Iterable[str] = (), token: str | None = None) -> AdminGuard:
         """The guard of a server bound to ``host``:``port``: its own names are the bound address,
         the loopback names if it listens on loopback (a wildcard bind does too, and then also the
         machine's host name and addresses), and ``allowed_hosts`` (``name`` or ``name:port``)."""
@@ -93,7 +98,7 @@ class AdminGuard:
             names.update(LOOPBACK_NAMES)
         if is_wildcard(host):
             names.update(_machine_names())
-        own = {(name, port) for name in names if name and not is_wildcard(name)}
+        own: set[tuple[str, int | None]] = {(name, port) for name in names if name and not is_wildcard(name)}
         for entry in allowed_hosts:
             split = _split_host(entry)
             if split is None:
@@ -104,7 +109,7 @@ class AdminGuard:
     def _is_own(self, name: str, port: int) -> bool:
         return (name, port) in self.own or (name, None) in self.own
 
-    def refusal(self, environ: dict, *, public: bool = False) -> tuple[int, str, str] | None:
+    def refusal(self, environ: WSGIEnvironment, *, public: bool = False) -> tuple[int, str, str] | None:
         """None if the admin request may go on, else (status, error code, message).
 
         ``public``: the dashboard's own static files, the same for everyone and holding no state;
@@ -128,7 +133,8 @@ class AdminGuard:
                 return 403, "ForbiddenOrigin", f"Origin {origin!r} may not drive the mockcloud admin API"
         if self.token is not None and not public and not self._token_matches(environ):
             return 401, "Unauthorized", (
-                "the admin API needs the admin token: 'Authorization: Bearer TOKEN' or 'X-Mockcloud-Admin-Token: TOKEN' "
+                "the admin API needs the admin token: "
+                "'Authorization: Bearer TOKEN' or 'X-Mockcloud-Admin-Token: TOKEN' "
                 "(printed when the server started, or given with --admin-token)"
             )
         if environ.get("REQUEST_METHOD") in STATE_CHANGING:
@@ -137,7 +143,7 @@ class AdminGuard:
                 return 415, "UnsupportedMediaType", "a state-changing admin call must be sent with Content-Type: application/json"
         return None
 
-    def _token_matches(self, environ: dict) -> bool:
+    def _token_matches(self, environ: WSGIEnvironment) -> bool:
         given = environ.get(TOKEN_HEADER)
         if given is None:
             scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
@@ -159,7 +165,7 @@ def _machine_names() -> set[str]:
     names.add(hostname.lower())
     try:
         for info in socket.getaddrinfo(hostname, None):
-            names.add(info[4][0].split("%")[0].lower())
+            names.add(str(info[4][0]).split("%")[0].lower())  # text, as in is_loopback
     except OSError:
         pass
     return names

@@ -170,7 +170,7 @@ def query_string(pairs: list[tuple[str, str]]) -> str:
 
 def _not_a_field_value(value: str | bytes) -> bool:
     data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
-    return any(byte < 0x20 and byte != 0x09 or byte == 0x7F for byte in data)
+    return any((byte < 0x20 and byte != 0x09) or byte == 0x7F for byte in data)
 
 
 class Wire:
@@ -241,7 +241,7 @@ LM = schemas("licensemanager")
 
 def operation_and_document(data, schemas: dict, unknown: str, known: dict) -> tuple[str, dict]:
     """An operation (or one the service does not have) and its parameters, drawn from its schema and mutated."""
-    operation = data.draw(st.sampled_from(sorted(schemas) + [unknown]), label="operation")
+    operation = data.draw(st.sampled_from([*sorted(schemas), unknown]), label="operation")
     document = data.draw(from_schema(schemas.get(operation, {"type": "object"}), known), label="document")
     return operation, mutated(data, document)
 
@@ -289,7 +289,7 @@ DEVPAY_ACTIONS = {action: tuple(f"{n}.1" if n == "AdditionalTokens" else n for n
 
 
 def devpay_pairs(data, known: dict) -> tuple[str, list[tuple[str, str]]]:
-    action = data.draw(st.sampled_from(sorted(DEVPAY_ACTIONS) + ["Nope"]), label="action")
+    action = data.draw(st.sampled_from([*sorted(DEVPAY_ACTIONS), "Nope"]), label="action")
     pairs = [("Action", action), ("Version", data.draw(st.sampled_from(["2008-04-28", "2007-12-01"]) | TEXT, label="version"))]
     for name in DEVPAY_ACTIONS.get(action, ()):
         if data.draw(st.integers(0, 9), label=f"has {name}"):  # now and then missing
@@ -301,7 +301,7 @@ def devpay_pairs(data, known: dict) -> tuple[str, list[tuple[str, str]]]:
 @FUZZ
 @given(data=st.data())
 def test_devpay_query_actions(wire, known, data):
-    action, pairs = devpay_pairs(data, known)
+    _action, pairs = devpay_pairs(data, known)
     host = wire.server_url.split("//", 1)[1] if wire.server_url else "ls.amazonaws.com"
     if data.draw(st.booleans(), label="signed"):
         stamp = data.draw(st.one_of(st.just(wire.cloud.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")), TEXT), label="timestamp")

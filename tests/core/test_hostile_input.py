@@ -33,7 +33,10 @@ LS_HOST = "https://ls.amazonaws.com"
 ECD_HOST = "https://ecd.cn-hangzhou.aliyuncs.com"
 LS_ERRORS = "{http://ls.amazonaws.com/doc/2007-06-05/}"
 # botocore's ISO8601DateTime pattern for License Manager: years may have more than four digits
-ISO8601 = re.compile(r"^(-?(?:[1-9][0-9]*)?[0-9]{4})-(1[0-2]|0[1-9])-(3[0-1]|0[1-9]|[1-2][0-9])T(2[0-3]|[0-1][0-9]):([0-5][0-9]):([0-5][0-9])(\.[0-9]+)?(Z|[+-](?:2[ 0-3]|[0-1][0-9]):[0-5][0-9])+$")
+ISO8601 = re.compile(
+    r"^(-?(?:[1-9][0-9]*)?[0-9]{4})-(1[0-2]|0[1-9])-(3[0-1]|0[1-9]|[1-2][0-9])"
+    r"T(2[0-3]|[0-1][0-9]):([0-5][0-9]):([0-5][0-9])(\.[0-9]+)?(Z|[+-](?:2[ 0-3]|[0-1][0-9]):[0-5][0-9])+$"
+)
 
 
 class Target:
@@ -237,7 +240,10 @@ def test_soap_with_an_unknown_encoding_is_a_parse_fault(target):
 
 
 def test_wuying_xml_replies_stay_well_formed_whatever_the_host_holds(target):
-    params = "Format=XML&Action=GetLoginToken&Version=2020-10-02&RegionId=cn-hangzhou&ClientId=c%01%0c&EndUserId=x&Password=y"
+    params = (
+        "Format=XML&Action=GetLoginToken&Version=2020-10-02&RegionId=cn-hangzhou"
+        "&ClientId=c%01%0c&EndUserId=x&Password=y"
+    )
     host = "ecd.cn-hangzhou.aliyuncs.com\x01\x1f\x7f"
     if target.server_url is None:
         reply = target.cloud.app.handle_environ(build_environ("GET", f"{ECD_HOST}/?{params}", {"Host": host}, b""))

@@ -89,7 +89,8 @@ def test_unittest_testcase_decoration_covers_setup_and_teardown():
         def tearDown(self):
             seen.append(("tearDown", current_mock() is not None))
 
-    result = unittest.TextTestRunner(stream=open(os.devnull, "w")).run(unittest.defaultTestLoader.loadTestsFromTestCase(Case))
+    with open(os.devnull, "w") as devnull:
+        result = unittest.TextTestRunner(stream=devnull).run(unittest.defaultTestLoader.loadTestsFromTestCase(Case))
     assert result.wasSuccessful(), result.errors + result.failures
     assert seen == [("setUp", True), ("a", 1), ("tearDown", True), ("setUp", True), ("b", 1), ("tearDown", True)]
     assert current_mock() is None
@@ -149,7 +150,23 @@ def test_service_shortcut_and_unknown_names():
     with pytest.raises(MockCloudError):
         mock_cloud(services=["nope"])
     with pytest.raises(AttributeError):
-        mock_cloud().not_a_service
+        _ = mock_cloud().not_a_service
+
+
+def test_every_service_has_its_shortcut_exported_and_typed():
+    import ast
+    from pathlib import Path
+
+    from mockcloud.services import SERVICE_PACKAGES
+
+    expected = {f"mock_{name}" for name in SERVICE_PACKAGES}
+    assert {name for name in mockcloud.__all__ if name.startswith("mock_")} - {"mock_cloud"} == expected
+    for name in mockcloud.__all__:
+        assert getattr(mockcloud, name) is not None
+    # each shortcut is declared for type checkers too (the lazy module __getattr__ gives them no type)
+    tree = ast.parse(Path(mockcloud.__file__).read_text())
+    declared = {node.target.id for node in ast.walk(tree) if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)}
+    assert expected <= declared
 
 
 def test_custom_fixtures_file(tmp_path):
@@ -166,9 +183,8 @@ def test_custom_fixtures_file(tmp_path):
         assert exc.value.response["Error"]["Code"] == "UnrecognizedClientException"
     bad = tmp_path / "bad.json"
     bad.write_text('{"licensemanager": {"licenses": [{"license_arn": "nope"}]}}')
-    with pytest.raises(MockCloudError, match="do not match the fixtures schema"):
-        with mock_cloud(fixtures=bad) as cloud:
-            cloud.licensemanager
+    with pytest.raises(MockCloudError, match="do not match the fixtures schema"), mock_cloud(fixtures=bad) as cloud:
+        _ = cloud.licensemanager
 
 
 @pytest.mark.parametrize(
@@ -277,11 +293,13 @@ def test_client_refreshes_after_advancing_sixteen_minutes():
 
 
 def test_the_tests_own_time_machine_is_followed():
-    with mock_cloud() as cloud:
-        with time_machine.travel(datetime(2029, 3, 3, tzinfo=timezone.utc), tick=False):
-            assert cloud.clock.now() == datetime(2029, 3, 3, tzinfo=timezone.utc)
-            token = make_token(lm_client())
-            assert cloud.licensemanager.decode(token, verify_exp=False)["iat"] == int(datetime(2029, 3, 3, tzinfo=timezone.utc).timestamp())
+    with (
+        mock_cloud() as cloud,
+        time_machine.travel(datetime(2029, 3, 3, tzinfo=timezone.utc), tick=False),
+    ):
+        assert cloud.clock.now() == datetime(2029, 3, 3, tzinfo=timezone.utc)
+        token = make_token(lm_client())
+        assert cloud.licensemanager.decode(token, verify_exp=False)["iat"] == int(datetime(2029, 3, 3, tzinfo=timezone.utc).timestamp())
 
 
 # ---- faults ------------------------------------------------------------------

@@ -154,7 +154,11 @@ def test_incomplete_and_malformed_authorization(cloud):
     assert body["__type"].endswith("IncompleteSignatureException")
     assert "Authorization header requires 'Signature' parameter." in body["message"]
     assert "Authorization header requires 'SignedHeaders' parameter." in body["message"]
-    headers = dict(JSON_HEADERS, Authorization="AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/license-manager/aws4_request, SignedHeaders=host, Signature=abc")
+    headers = dict(
+        JSON_HEADERS,
+        Authorization="AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/license-manager/aws4_request, "
+        "SignedHeaders=host, Signature=abc",
+    )
     reply = requests.post(LM_URL, data=b"{}", headers=headers)
     assert reply.json()["__type"].endswith("IncompleteSignatureException")
     assert "requires existence of either a 'X-Amz-Date' or a 'Date' header" in reply.json()["message"]

@@ -186,7 +186,7 @@ def test_a_presigned_request_from_the_future_is_not_yet_current(backend):
     url = presign(backend, "ListTokens")
     backend.freeze_at_signing(url)
     backend.cloud.clock.advance(-301)
-    status, code, message = coral_error(requests.post(url, headers=lm_headers("ListTokens"), timeout=HTTP_TIMEOUT))
+    _status, code, message = coral_error(requests.post(url, headers=lm_headers("ListTokens"), timeout=HTTP_TIMEOUT))
     assert (code, message.split(":")[0]) == ("InvalidSignatureException", "Signature not yet current")
 
 

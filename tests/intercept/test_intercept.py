@@ -13,8 +13,8 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import aiohttp
 import httpx
@@ -145,9 +145,11 @@ class AiohttpClient(Client):
     def call(self, method, url, headers=None, body=None, timeout=None):
         async def go():
             limits = aiohttp.ClientTimeout(sock_read=timeout) if timeout else aiohttp.ClientTimeout()
-            async with aiohttp.ClientSession(timeout=limits) as s:
-                async with s.request(method, url, headers=headers, data=body) as r:
-                    return Result(r.status, _lower(r.headers), await r.read())
+            async with (
+                aiohttp.ClientSession(timeout=limits) as s,
+                s.request(method, url, headers=headers, data=body) as r,
+            ):
+                return Result(r.status, _lower(r.headers), await r.read())
 
         return asyncio.run(go())
 
@@ -409,9 +411,8 @@ def echo(monkeypatch):
 
 @by_name
 def test_unclaimed_host_raises_the_clients_own_error(client):
-    with mock_cloud():
-        with pytest.raises(client.blocked) as exc:
-            client.call("GET", "http://unclaimed.example.org/some/path")
+    with mock_cloud(), pytest.raises(client.blocked) as exc:
+        client.call("GET", "http://unclaimed.example.org/some/path")
     error = exc.value
     chain = [error, getattr(error, "reason", None), error.__cause__, error.__context__]
     assert any(isinstance(e, UnmockedRequestError) for e in chain)
@@ -427,9 +428,8 @@ def test_passthrough_reaches_the_real_loopback_server(client, loopback_server):
 
 @by_name
 def test_no_patch_is_left_behind(client, loopback_server):
-    with mock_cloud():
-        with pytest.raises(client.blocked):
-            client.call("GET", loopback_server)
+    with mock_cloud(), pytest.raises(client.blocked):
+        client.call("GET", loopback_server)
     result = client.call("GET", loopback_server)
     assert (result.status, result.body) == (200, b"real loopback")
 
@@ -448,7 +448,7 @@ def test_every_patch_point_is_restored():
     with mock_cloud():
         during = [vars(owner).get(name) for owner, name in points]
     after = [vars(owner).get(name) for owner, name in points]
-    assert all(d is not b and d is not None for d, b in zip(during, before))
+    assert all(d is not b and d is not None for d, b in zip(during, before, strict=True))
     assert after == before
 
 
@@ -528,9 +528,8 @@ def test_aiobotocore_unclaimed_host_fails_loudly():
         async with get_session().create_client("sns", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing") as sns:
             await sns.list_topics()  # an AWS service mockcloud does not emulate
 
-    with mock_cloud():
-        with pytest.raises(UnmockedRequestError, match="sns"):
-            asyncio.run(go())
+    with mock_cloud(), pytest.raises(UnmockedRequestError, match="sns"):
+        asyncio.run(go())
 
 
 def test_libraries_are_patched_when_imported_not_before():
@@ -554,6 +553,6 @@ import httpx
 assert httpx.HTTPTransport.handle_request.__module__ == "httpx._transports.default"
 print("ok")
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"

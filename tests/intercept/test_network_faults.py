@@ -16,7 +16,7 @@ import struct
 import threading
 import time
 import urllib.request
-from typing import Callable
+from collections.abc import Callable
 
 import aiohttp
 import boto3
@@ -102,7 +102,7 @@ def chain(error: BaseException | None) -> list[str]:
 def raised(call: Callable[[], object]) -> list[str]:
     try:
         call()
-    except Exception as error:  # noqa: BLE001 - the point is which one
+    except Exception as error:
         return chain(error)
     return ["no error"]
 
@@ -132,9 +132,11 @@ def with_httpx_async(base: str) -> object:
 
 def with_aiohttp(base: str) -> object:
     async def go():
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_read=TIMEOUT)) as session:
-            async with session.post(f"{base}/echo", data=b"{}") as response:
-                return await response.read()
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_read=TIMEOUT)) as session,
+            session.post(f"{base}/echo", data=b"{}") as response,
+        ):
+            return await response.read()
 
     return asyncio.run(go())
 
@@ -314,20 +316,22 @@ def refresh(session: requests.Session, pair: dict) -> requests.Response:
 @pytest.mark.parametrize("grace", [0, 30])
 def test_a_refresh_whose_reply_is_lost_after_rotation(grace):
     """The refresh reached the server and rotated the token, but the reply was lost: the client retries."""
-    with mock_cloud(services=["userapi"], settings={"userapi": {"reuse_grace_seconds": grace}}) as cloud:
-        with requests.Session() as session:
-            pair = login(session)
-            cloud.faults.add("userapi", "RefreshToken", network="reset_after_commit", count=1)
-            with pytest.raises(requests.exceptions.ConnectionError):
-                refresh(session, pair)
-            retried = refresh(session, pair)  # the retry, with the pair the client still holds
-            rotations = cloud.requests.filter(operation="RefreshToken")
-            assert [(r.status, r.fault) for r in rotations] == [(200, "reset_after_commit"), (retried.status_code, None)]
-            if grace:  # within the grace period the retry is exchanged again, and the client carries on
-                assert retried.status_code == 200, retried.text
-                assert refresh(session, retried.json()).status_code == 200
-            else:  # strict RFC 9700: the token was used once already, so the whole family is revoked
-                assert retried.status_code == 401 and retried.json()["reason"] == "reused"
+    with (
+        mock_cloud(services=["userapi"], settings={"userapi": {"reuse_grace_seconds": grace}}) as cloud,
+        requests.Session() as session,
+    ):
+        pair = login(session)
+        cloud.faults.add("userapi", "RefreshToken", network="reset_after_commit", count=1)
+        with pytest.raises(requests.exceptions.ConnectionError):
+            refresh(session, pair)
+        retried = refresh(session, pair)  # the retry, with the pair the client still holds
+        rotations = cloud.requests.filter(operation="RefreshToken")
+        assert [(r.status, r.fault) for r in rotations] == [(200, "reset_after_commit"), (retried.status_code, None)]
+        if grace:  # within the grace period the retry is exchanged again, and the client carries on
+            assert retried.status_code == 200, retried.text
+            assert refresh(session, retried.json()).status_code == 200
+        else:  # strict RFC 9700: the token was used once already, so the whole family is revoked
+            assert retried.status_code == 401 and retried.json()["reason"] == "reused"
 
 
 # ---- latency distributions and validation ------------------------------------------------------

@@ -1,4 +1,6 @@
-"""The dashboard's page and the admin endpoints it reads, over HTTP (the browser tests are in test_dashboard_browser.py).
+"""The dashboard's page and the admin endpoints it reads, over HTTP.
+
+The browser tests are in test_dashboard_browser.py.
 
 Each test runs a server of its own on 127.0.0.1, or an in-process mock's dashboard server.
 """
@@ -17,8 +19,7 @@ import pytest
 import requests
 
 from mockcloud import MockCloudError, mock_cloud
-from mockcloud.server import LiveServer
-from mockcloud.server import dashboard
+from mockcloud.server import LiveServer, dashboard
 from tests.helpers import DEFAULT_LICENSE_ARN, lm_client
 
 pytestmark = pytest.mark.server

@@ -1,4 +1,5 @@
-"""The dashboard in a real browser: headless Chromium (Debian's ``chromium`` and ``chromium-driver``) driven by selenium.
+"""The dashboard in a real browser: headless Chromium (Debian's ``chromium`` and ``chromium-driver``),
+driven by selenium.
 
 Where no browser is installed these tests skip, except in CI (``CI=true``), where they fail: ``.ci/run``
 installs the browser, so a browser test that cannot run there is a broken build, not a pass. Each test
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import itertools
 import json
 import os
 import re
@@ -99,11 +101,16 @@ class Browser:
     def rows(self) -> list[list[str]]:
         """The request rows as shown, newest first: the text of each cell."""
         return self.js(
-            "return [...document.querySelectorAll('#request-table tbody tr')].map(r => [...r.cells].map(c => c.textContent));"
+            "return [...document.querySelectorAll('#request-table tbody tr')]"
+            ".map(r => [...r.cells].map(c => c.textContent));"
         )
 
     def token_state(self, entry_id: str) -> str | None:
-        return self.js("const row = document.querySelector(`#inventory tr[data-id='${arguments[0]}']`); return row && row.dataset.state;", entry_id)
+        return self.js(
+            "const row = document.querySelector(`#inventory tr[data-id='${arguments[0]}']`); "
+            "return row && row.dataset.state;",
+            entry_id,
+        )
 
     def choose(self, element_id: str, value: str) -> None:
         from selenium.webdriver.support.ui import Select
@@ -230,7 +237,10 @@ def test_client_calls_show_up_live_newest_first_and_open_redacted(browser, serve
     # a row opens the request and the reply, their secrets redacted
     browser.css("#request-table tbody tr")[1].click()
     browser.wait(lambda: browser.text("detail-response-title") == "Response 200", "the detail never opened")
-    headers = dict(browser.js("return [...document.querySelectorAll('#detail-request-headers tr')].map(r => [...r.cells].map(c => c.textContent));"))
+    headers = dict(browser.js(
+        "return [...document.querySelectorAll('#detail-request-headers tr')]"
+        ".map(r => [...r.cells].map(c => c.textContent));"
+    ))
     assert headers["X-Amz-Target"] == "AWSLicenseManager.GetAccessToken" and headers["Authorization"].endswith("Signature=REDACTED")
     assert json.loads(browser.text("detail-request-body")) == {"Token": "REDACTED"}
     assert json.loads(browser.text("detail-response-body")) == {"AccessToken": "REDACTED"}
@@ -250,7 +260,10 @@ def test_advancing_the_clock_from_the_page_expires_a_token(browser, server):
     assert browser.token_state(ids["refresh_token"]) == "active" and browser.token_state(ids["role_session"]) == "active"
     expires = browser.js("return document.querySelector(`#inventory tr[data-id='${arguments[0]}'] td.expires`).textContent", ids["login_token"])
     assert expires.startswith("in 14m") or expires == "in 15m 0s"  # 15 minutes, counted down on the mock clock
-    chain = browser.js("return [...document.querySelectorAll(`#inventory [data-service='userapi'] .chain .badge`)].map(b => b.className)")
+    chain = browser.js(
+        "return [...document.querySelectorAll(`#inventory [data-service='userapi'] .chain .badge`)]"
+        ".map(b => b.className)"
+    )
     assert chain == ["badge state-used", "badge state-active"]  # a refresh-token family: the rotated one, then its successor
     assert not any(secret in browser.driver.page_source for secret in ids["secrets"])
     browser.screenshot("tokens")
@@ -323,7 +336,10 @@ def test_services_and_credentials_with_secrets_masked(browser, server):
     lm_client(server.url).list_licenses()  # License Manager's key exists once it has signed
     browser.open(server.url, "services")
     browser.wait(lambda: len(browser.css("#service-list .card")) == len(server.cloud.service_names), "the services never showed")
-    operations = browser.js("return [...document.querySelectorAll(`.card[data-service='licensemanager'] .ops span`)].map(s => s.textContent)")
+    operations = browser.js(
+        "return [...document.querySelectorAll(`.card[data-service='licensemanager'] .ops span`)]"
+        ".map(s => s.textContent)"
+    )
     assert operations == list(type(server.cloud.protocol("licensemanager")).operations)
     keys = browser.js("return [...document.querySelectorAll('#aws-keys tbody tr')].map(r => [...r.cells].map(c => c.textContent))")
     assert ["AKIADASHBOARDEXAMPLE", "********", "123456789012", "", "never", "arn:aws:iam::123456789012:root"] in keys
@@ -336,7 +352,10 @@ def test_services_and_credentials_with_secrets_masked(browser, server):
 # ---- safety -----------------------------------------------------------------------------------
 def test_markup_in_a_request_shows_as_text_and_never_runs(browser, server):
     browser.open(server.url)
-    browser.js("window.__violations = []; document.addEventListener('securitypolicyviolation', e => window.__violations.push(e.violatedDirective));")
+    browser.js(
+        "window.__violations = []; "
+        "document.addEventListener('securitypolicyviolation', e => window.__violations.push(e.violatedDirective));"
+    )
     path = "/<img/src=x/onerror=window.__pwned=1>?Action=<svg/onload=window.__pwned=2>&Version=2008-04-28"
     header = "<script>window.__pwned=3</script>"
     body = "<script>window.__pwned=4</script><img src=x onerror=window.__pwned=5>"
@@ -358,7 +377,8 @@ def test_markup_in_a_request_shows_as_text_and_never_runs(browser, server):
     browser.css("#request-table tbody tr")[index].click()
     browser.wait(lambda: browser.text("detail-request-body") == body, "the body never showed as text")
     assert ["X-Note", header] in browser.js(
-        "return [...document.querySelectorAll('#detail-request-headers tr')].map(r => [...r.cells].map(c => c.textContent));"
+        "return [...document.querySelectorAll('#detail-request-headers tr')]"
+        ".map(r => [...r.cells].map(c => c.textContent));"
     )
     browser.panel("tokens")
     browser.wait(lambda: name in (browser.text("inventory") or ""), "the user's name never showed in Tokens")
@@ -385,7 +405,8 @@ def test_the_admin_token_is_asked_for_and_kept_in_session_storage(browser):
         browser.type("token-input", token)
         browser.css("#token-form button")[0].click()
         browser.wait(lambda: [r[3] for r in browser.rows()] == ["ListLicenses"], "the data never loaded with the token")
-        assert browser.text("status") == "live"
+        # the rows may show before the round that loads them ends and says so
+        browser.wait(lambda: browser.text("status") == "live", "the status never went live with the token")
         assert browser.js("return sessionStorage.getItem('mockcloud.adminToken')") == token
         assert browser.js("return localStorage.length") == 0 and browser.js("return document.cookie") == ""
         assert token not in browser.driver.current_url
@@ -409,7 +430,7 @@ def test_polling_is_at_most_once_a_second_and_stops_while_the_tab_is_hidden(brow
     browser.open(server.url)
     time.sleep(4.5)
     clock_calls = [at for at, path in calls if path == "/_mockcloud/clock"]
-    gaps = [b - a for a, b in zip(clock_calls, clock_calls[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(clock_calls)]
     assert 3 <= len(clock_calls) <= 6 and min(gaps) >= 0.95, gaps
     assert {path for _, path in calls} <= {"/_mockcloud/", "/_mockcloud/dashboard/dashboard.css", "/_mockcloud/dashboard/dashboard.js",
                                            "/_mockcloud/clock", "/_mockcloud/requests", "/_mockcloud/health", "/_mockcloud/operations",
@@ -423,7 +444,10 @@ def test_polling_is_at_most_once_a_second_and_stops_while_the_tab_is_hidden(brow
     seen = len(calls)
     time.sleep(3)
     assert len(calls) == seen and browser.text("status") == "paused while the tab is hidden"
-    browser.js("delete document.hidden; delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange'));")
+    browser.js(
+        "delete document.hidden; delete document.visibilityState; "
+        "document.dispatchEvent(new Event('visibilitychange'));"
+    )
     browser.wait(lambda: len(calls) > seen and browser.text("status") == "live", "polling never resumed", timeout=3)
 
 
@@ -446,7 +470,10 @@ def test_the_page_keeps_up_with_a_server_under_load(browser, server):
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline:
             time.sleep(1)
-            newest.append(browser.js("const row = document.querySelector('#request-table tbody tr'); return row ? Number(row.dataset.seq) : 0"))
+            newest.append(browser.js(
+                "const row = document.querySelector('#request-table tbody tr'); "
+                "return row ? Number(row.dataset.seq) : 0"
+            ))
             assert not browser.text("status").startswith("the server"), browser.text("status")
         assert len(set(newest)) >= 4, newest  # it kept showing newer requests while they poured in
         assert browser.js("return document.querySelectorAll('#request-table tbody tr').length") <= 500

@@ -218,9 +218,8 @@ def test_refresh_token_expires_on_the_server_clock(mockcloud_server, lm):
     assert admin(mockcloud_server, "POST", "clock", json={"advance": 2 * 86400}).status_code == 200
     later = server_now(mockcloud_server)
 
-    with time_machine.travel(later, tick=True):
-        with pytest.raises(ClientError) as excinfo:
-            lm.get_access_token(Token=created["Token"])
+    with time_machine.travel(later, tick=True), pytest.raises(ClientError) as excinfo:
+        lm.get_access_token(Token=created["Token"])
     code, status, message = error_of(excinfo)
     assert (code, status) == ("AuthorizationException", 400)
     assert "expired" in message

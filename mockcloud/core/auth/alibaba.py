@@ -24,8 +24,9 @@ import hashlib
 import hmac
 import threading
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from typing import Callable, Iterable, Mapping, NamedTuple
+from typing import NamedTuple
 from urllib.parse import quote
 
 from ..credentials import Credentials, same_secret
@@ -273,10 +274,13 @@ def _verify_acs3(
 
     def value(name: str) -> str:
         if name == "content-type":
-            return environ.get("CONTENT_TYPE", "")
-        if name == "content-length":
-            return environ.get("CONTENT_LENGTH", "")
-        return environ.get("HTTP_" + name.upper().replace("-", "_"), "")
+            key = "CONTENT_TYPE"
+        elif name == "content-length":
+            key = "CONTENT_LENGTH"
+        else:
+            key = "HTTP_" + name.upper().replace("-", "_")
+        found: str = environ.get(key, "")
+        return found
 
     payload = hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
     canonical = acs3_canonical_request(request.method, raw_path(request), query, value, signed_headers, payload)

@@ -21,9 +21,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, unquote_plus
 
 from ..errors import ServiceError
@@ -31,6 +32,14 @@ from ..text import is_ascii_digits
 from ..timestamps import utc_iso, valid_offset
 
 Pairs = Sequence[tuple[str, str]]
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _Unquote(Protocol):
+        """``unquote`` or ``unquote_plus``."""
+
+        def __call__(self, string: str, encoding: str = ..., errors: str = ...) -> str: ...
 
 SIGNATURE_METHODS = {"HmacSHA256": "sha256", "HmacSHA1": "sha1"}
 MAX_REQUEST_AGE_SECONDS = 900  # "AWS does not process a request if the time stamp is more than 15 minutes earlier"
@@ -47,7 +56,7 @@ class QueryParams:
     that keeps it a plus, for signature checks and token look-ups.
     """
 
-    __slots__ = ("raw_pairs", "has_plus", "pairs", "_literal")
+    __slots__ = ("_literal", "has_plus", "pairs", "raw_pairs")
 
     def __init__(self, *raw_parts: str) -> None:
         raw_pairs: list[tuple[str, str]] = []
@@ -84,7 +93,7 @@ class QueryParams:
         return None
 
 
-def _decode(raw_pairs, unquote_fn) -> list[tuple[str, str]]:
+def _decode(raw_pairs: list[tuple[str, str]], unquote_fn: _Unquote) -> list[tuple[str, str]]:
     try:
         return [(unquote_fn(n, errors="strict"), unquote_fn(v, errors="strict")) for n, v in raw_pairs]
     except UnicodeDecodeError:
@@ -96,7 +105,7 @@ def _decode(raw_pairs, unquote_fn) -> list[tuple[str, str]]:
         ) from None
 
 
-def _decodes(text: str, unquote_fn) -> bool:
+def _decodes(text: str, unquote_fn: _Unquote) -> bool:
     try:
         unquote_fn(text, errors="strict")
         return True
@@ -219,9 +228,12 @@ def check_time(params: dict[str, str], now: float, max_age: float = MAX_REQUEST_
             "InvalidParameterCombination",
             "The parameter Timestamp cannot be used with the parameter Expires",
         )
-    if timestamp is None and expires is None:
+    if timestamp is not None:
+        name, value = "Timestamp", timestamp
+    elif expires is not None:
+        name, value = "Expires", expires
+    else:
         raise missing("Timestamp or Expires")
-    name, value = ("Timestamp", timestamp) if timestamp is not None else ("Expires", expires)
     moment = parse_timestamp(value)
     if moment is None:
         raise invalid_value(name, value, "Must be in ISO8601 format (YYYY-MM-DDThh:mm:ssZ).")
@@ -299,7 +311,9 @@ def verify(
     )
 
 
-def _strings_to_sign(version: str, params: dict, pairs: Pairs, method: str, hosts: Sequence[str], path: str):
+def _strings_to_sign(
+    version: str, params: dict[str, str], pairs: Pairs, method: str, hosts: Sequence[str], path: str
+) -> Iterator[str]:
     if version == "0":
         yield string_to_sign_v0(params)
     elif version == "1":

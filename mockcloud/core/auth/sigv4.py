@@ -27,7 +27,10 @@ from ..text import is_ascii_digits
 from ..timestamps import utc_epoch
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
     from ..request import Request
+    from ..service import ServiceContext
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW_SECONDS = 300
@@ -217,7 +220,7 @@ class _Presented(NamedTuple):
     expires: int | None  # X-Amz-Expires of a presigned request; None for the header form
 
 
-def _from_header(environ: dict, header: str) -> _Presented:
+def _from_header(environ: WSGIEnvironment, header: str) -> _Presented:
     parts = parse_authorization(header)
     date = environ.get("HTTP_X_AMZ_DATE") or environ.get("HTTP_DATE")
     if not date:
@@ -232,7 +235,7 @@ def _from_header(environ: dict, header: str) -> _Presented:
     )
 
 
-def _from_query(environ: dict, query: str) -> _Presented:
+def _from_query(environ: WSGIEnvironment, query: str) -> _Presented:
     """The X-Amz-* parameters of a presigned request (the first of a repeated one), checked for form."""
     params: dict[str, str] = {}
     for item in query.split("&"):
@@ -372,7 +375,8 @@ def _check_time(signed_at: float, stamp: str, now: float, max_skew: int, expires
     if skew > max_skew:
         raise _error(
             "InvalidSignatureException",
-            f"Signature not yet current: {stamp} is still later than {_at(now + max_skew)} ({_at(now)} + {max_skew // 60} min.)",
+            f"Signature not yet current: {stamp} is still later than {_at(now + max_skew)} "
+            f"({_at(now)} + {max_skew // 60} min.)",
         )
     if expires is not None:
         if now > signed_at + expires:
@@ -383,7 +387,8 @@ def _check_time(signed_at: float, stamp: str, now: float, max_skew: int, expires
     elif -skew > max_skew:
         raise _error(
             "InvalidSignatureException",
-            f"Signature expired: {stamp} is now earlier than {_at(now - max_skew)} ({_at(now)} - {max_skew // 60} min.)",
+            f"Signature expired: {stamp} is now earlier than {_at(now - max_skew)} "
+            f"({_at(now)} - {max_skew // 60} min.)",
         )
 
 
@@ -391,7 +396,7 @@ def _at(seconds: float) -> str:
     return _stamp(datetime.fromtimestamp(seconds, timezone.utc))
 
 
-def authenticate(request: Request, context, service: str) -> AwsPrincipal:
+def authenticate(request: Request, context: ServiceContext, service: str) -> AwsPrincipal:
     """``verify`` with a service's own keys and clock (its ``ServiceContext``)."""
     return verify(request, context.credentials, context.clock.time(), service=service, body=request_body(request))
 

@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from xml.etree.ElementTree import Element
 
 from ..errors import ServiceError
 from .aws_query_signature import iso, parse_timestamp
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
+    from signxml.verifier import VerifyResult
 
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
@@ -30,6 +35,7 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
 BASE64_BINARY = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 _ID = f"{{{WSU}}}Id"
+IdentityT = TypeVar("IdentityT")  # who a certificate stands for: what the service's look-up returns
 
 
 @dataclass(frozen=True)
@@ -40,11 +46,11 @@ class WsSecurityRules:
 
 
 @dataclass(frozen=True)
-class WsSigner:
+class WsSigner(Generic[IdentityT]):
     """Who signed (what the service's certificate look-up returned), with what, and which parts."""
 
-    identity: Any
-    certificate: Any  # cryptography.x509.Certificate
+    identity: IdentityT
+    certificate: Certificate
     signed: frozenset[str]  # "Timestamp", "Body", and the local names of other signed elements
     created: datetime | None
     expires: datetime
@@ -62,7 +68,8 @@ def security_header(header: Element | None) -> Element | None:
 
 def check_times(created_text: str | None, expires_text: str | None, now: float, rules: WsSecurityRules) -> tuple[datetime | None, datetime]:
     """The Timestamp's 15-minute rules on the mock clock; returns (created, expires)."""
-    created = expires = None
+    created: datetime | None = None
+    expires: datetime | None = None
     if created_text is not None:
         created = parse_timestamp(created_text)
         if created is None:
@@ -71,9 +78,9 @@ def check_times(created_text: str | None, expires_text: str | None, now: float, 
         expires = parse_timestamp(expires_text)
         if expires is None:
             raise _error("WSSecurityExpiresDateIncorrectFormat", "Timestamp for expires date must be in ISO8601 format.")
-    if created is None and expires is None:
-        raise _error("WSSecurityTimestampExpiresMissing", "Timestamp must have Expires element.")
     if expires is None:
+        if created is None:
+            raise _error("WSSecurityTimestampExpiresMissing", "Timestamp must have Expires element.")
         try:
             expires = created + timedelta(seconds=rules.timestamp_seconds)
         except OverflowError:  # created at the calendar's end: it expires there too
@@ -84,7 +91,8 @@ def check_times(created_text: str | None, expires_text: str | None, now: float, 
     if created is not None and (created - current).total_seconds() > rules.max_future_seconds:
         raise _error(
             "InvalidSecurity",
-            f"The provided security credentials are not valid. Reason: Timestamp Created {iso(created)} is in the future.",
+            "The provided security credentials are not valid. "
+            f"Reason: Timestamp Created {iso(created)} is in the future.",
             403,
         )
     return created, expires
@@ -135,9 +143,9 @@ def verify(
     security: Element | None,
     body: Element,
     now: float,
-    owner_of: Callable[[Any], Any | None],
+    owner_of: Callable[[Certificate], IdentityT | None],
     rules: WsSecurityRules = WsSecurityRules(),
-) -> WsSigner:
+) -> WsSigner[IdentityT]:
     """Check the WS-Security header of a SOAP message already parsed safely (``raw`` is its bytes)."""
     if security is None:
         raise _error("MissingClientTokenId", "Request must contain AWSAccessKeyId or X.509 certificate.", 403)
@@ -192,11 +200,13 @@ def verify(
     return WsSigner(identity, certificate, frozenset(signed), created, expires)
 
 
-def _verify_signature(raw: bytes, envelope_ns: str, certificate, now: float, rules: WsSecurityRules) -> list:
+def _verify_signature(
+    raw: bytes, envelope_ns: str, certificate: Certificate, now: float, rules: WsSecurityRules
+) -> list[VerifyResult]:
     from lxml import etree
-    from signxml import SignatureConfiguration, XMLVerifier
     from signxml.algorithms import DigestAlgorithm, SignatureMethod
     from signxml.exceptions import InvalidInput, InvalidSignature, SignXMLException
+    from signxml.verifier import SignatureConfiguration, XMLVerifier
 
     methods = frozenset(m for m in SignatureMethod if rules.allow_sha1 or "SHA1" not in m.name)
     digests = frozenset(d for d in DigestAlgorithm if rules.allow_sha1 or "SHA1" not in d.name)

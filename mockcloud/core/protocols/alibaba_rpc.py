@@ -11,8 +11,9 @@ because both Python SDKs judge success by the status alone.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from ..auth import alibaba

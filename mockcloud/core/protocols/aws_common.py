@@ -1,7 +1,6 @@
 """What every AWS (coral) protocol words the same way: validation messages, request ids."""
 from __future__ import annotations
 
-
 from ..errors import ServiceError
 from ..validation import Violation
 
@@ -16,8 +15,8 @@ _CONSTRAINTS = {
 }
 
 
-def _member_path(path: tuple) -> str:
-    out = []
+def _member_path(path: tuple[str | int, ...]) -> str:
+    out: list[str] = []
     for part in path:
         if isinstance(part, int):
             out.append(f"{part + 1}.member")
@@ -26,7 +25,7 @@ def _member_path(path: tuple) -> str:
     return ".".join(out)
 
 
-def _java_value(value) -> str:
+def _java_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
@@ -77,7 +76,7 @@ def raise_for_violations(
     raise validation_error(violations, validation_code)
 
 
-_date_cache: tuple = (None, "")  # (second, its HTTP date), replaced whole: replies within one second share it
+_date_cache: tuple[int | None, str] = (None, "")  # (second, its HTTP date), replaced whole: replies within one second share it
 
 
 def http_date(timestamp: float) -> str:

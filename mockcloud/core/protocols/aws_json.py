@@ -1,7 +1,8 @@
 """AWS JSON 1.0/1.1: ``POST /`` with ``X-Amz-Target``, SigV4, ``__type`` errors."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .. import jsonbody
 from ..auth import sigv4
@@ -36,7 +37,7 @@ class AwsJsonProtocol(ServiceProtocol[Exchange]):
         cls.unsigned_operations = frozenset(name for name, op in cls.operations.items() if op.options.get("unsigned"))
 
     def operation_of(self, exchange: Exchange) -> str:
-        target = exchange.request.environ.get("HTTP_X_AMZ_TARGET", "")
+        target: str = exchange.request.environ.get("HTTP_X_AMZ_TARGET", "")
         prefix, _, operation = target.partition(".")
         return operation if prefix == self.target_prefix else target
 

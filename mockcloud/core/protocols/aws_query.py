@@ -22,8 +22,9 @@ order.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from ..auth import aws_query_signature as query_auth
 from ..auth.aws_query_signature import QueryAuthRules, QueryParams
@@ -31,7 +32,6 @@ from ..errors import ErrorTable, ServiceError
 from ..request import Reply, raw_path
 from ..service import Exchange, ServiceProtocol
 from ..text import is_ascii_digits, xml_escape
-
 
 # code -> (HTTP status, message). Statuses are those the AWS Query framework
 # documented (SQS 2008-01-01 "Errors Common to all Actions"); the ones it left
@@ -118,7 +118,7 @@ class AwsQueryProtocol(ServiceProtocol[Q]):
     """
 
     exchange_type = QueryExchange  # type: ignore[assignment]
-    namespaces: Mapping[str, str] = {}
+    namespaces: ClassVar[Mapping[str, str]] = {}
     error_namespace: str | None = None  # None: the namespace of the request's version
     error_detail: bool = True  # an empty <Detail/> in <Error>, as the 2007-era Query services send it
     operation_options = frozenset({"unsigned"})
@@ -226,7 +226,7 @@ class AwsQueryProtocol(ServiceProtocol[Q]):
     def params_of(self, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
         """Single values (the first of a repeated name wins) and, for ``list_params``, lists in member order."""
         params: dict[str, Any] = {}
-        members: dict[str, list[tuple[int, str]]] = {}
+        members: dict[str, list[tuple[tuple[int, str], str]]] = {}  # base -> ((digits, number), value)
         for name, value in pairs:
             base, dot, index = name.partition(".")
             if base in self.list_params:

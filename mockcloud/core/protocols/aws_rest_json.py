@@ -20,8 +20,9 @@ endpoints), with the codes and messages of :mod:`..auth.sigv4`.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, NamedTuple, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 from urllib.parse import unquote
 
 from .. import jsonbody
@@ -34,23 +35,24 @@ from .aws_common import raise_for_violations
 
 class _Route(NamedTuple):
     operation: str
-    segments: tuple  # a literal segment is a str, a label is a 1-tuple (member name,)
+    segments: tuple[str | tuple[str], ...]  # a literal segment is a str, a label is a 1-tuple (member name,)
     greedy: str | None  # member name of a trailing {key+} label
     status: int
 
 
 RouteTable = dict[tuple[str, int], list[_Route]]
 RouteMatch = tuple[_Route, dict[str, str]]  # the route a request took, and its path labels decoded
+RouteSpec = tuple[str, str] | tuple[str, str, int]  # (method, template[, status])
 
 
-def compile_routes(routes: dict[str, tuple]) -> RouteTable:
+def compile_routes(routes: dict[str, RouteSpec]) -> RouteTable:
     """``{operation: (method, template[, status])}`` → routes by (method, segment count), literal-richest first.
 
     A greedy route is filed under a negative count: it matches any path at least that long. Two
     operations on the same method and template are a ``TypeError``: a request could not tell them apart.
     """
     table: RouteTable = {}
-    seen: dict[tuple[str, tuple, str | None], str] = {}
+    seen: dict[tuple[str, tuple[str | tuple[()], ...], str | None], str] = {}
     for operation, spec in routes.items():
         method, template = spec[0].upper(), spec[1].split("?", 1)[0]
         status = spec[2] if len(spec) > 2 else 200
@@ -82,6 +84,7 @@ def match_route(table: RouteTable, method: str, path: str) -> RouteMatch | None:
             for candidate in candidates:
                 labels = _match(candidate, parts[: -count])
                 if labels is not None:
+                    assert candidate.greedy is not None  # filed under a negative count: it has a greedy label
                     labels[candidate.greedy] = unquote("/".join(parts[-count:]))
                     return candidate, labels
     return None
@@ -89,7 +92,8 @@ def match_route(table: RouteTable, method: str, path: str) -> RouteMatch | None:
 
 def _match(route: _Route, parts: list[str]) -> dict[str, str] | None:
     labels: dict[str, str] = {}
-    for expected, actual in zip(route.segments, parts):
+    # as many (a greedy route's rest is cut off before); strict= would cost a keyword call on every request
+    for expected, actual in zip(route.segments, parts):  # noqa: B905
         if isinstance(expected, tuple):
             labels[expected[0]] = unquote(actual)
         elif expected != unquote(actual):
@@ -111,7 +115,7 @@ class AwsRestJsonProtocol(ServiceProtocol[R]):
     exchange_type = RestJsonExchange  # type: ignore[assignment]
     signing_name: str = ""
     operation_options = frozenset({"method", "path", "status", "payload"})
-    payloads: dict[str, str] = {}  # operation -> the member bound to the whole body (from ``payload=``)
+    payloads: ClassVar[dict[str, str]] = {}  # operation -> the member bound to the whole body (from ``payload=``)
     validation_code: str = "ValidationException"
     serialization_code: str = "SerializationException"
     throttling_code: str = "ThrottlingException"
@@ -121,7 +125,7 @@ class AwsRestJsonProtocol(ServiceProtocol[R]):
     internal_message: str = "An internal error occurred."
     unknown_operation_status: int = 404
     auth_error_status: int = 403
-    _route_table: RouteTable = {}
+    _route_table: ClassVar[RouteTable] = {}
 
     @classmethod
     def routed_operations(cls) -> Iterable[Operation]:
@@ -130,7 +134,7 @@ class AwsRestJsonProtocol(ServiceProtocol[R]):
 
     @classmethod
     def compile_operations(cls) -> None:
-        routes: dict[str, tuple] = {}
+        routes: dict[str, RouteSpec] = {}
         for op in cls.routed_operations():
             options = op.options
             if "method" not in options or "path" not in options:
@@ -182,7 +186,7 @@ class AwsRestJsonProtocol(ServiceProtocol[R]):
         self.bind(exchange, params)
         return params
 
-    def bind(self, exchange: R, params: dict) -> None:
+    def bind(self, exchange: R, params: dict[str, Any]) -> None:
         """Add members bound to headers or the query string (none by default)."""
 
     def validate(self, exchange: R) -> None:

@@ -21,7 +21,7 @@ entities.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import Element
 
 from ..auth import wssecurity
@@ -29,8 +29,10 @@ from ..auth.wssecurity import WsSecurityRules
 from ..errors import ErrorTable, ServiceError
 from ..request import Reply, Request
 from ..text import xml_escape
-
 from .aws_query import AwsQueryProtocol, QueryExchange, response_xml
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -162,20 +164,22 @@ def envelope(version: str, inner: str) -> bytes:
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<soap:Envelope xmlns:soap="{namespace}"><soap:Body>{inner}</soap:Body></soap:Envelope>'
-    ).encode("utf-8")
+    ).encode()
 
 
 def fault_xml(version: str, code: str, message: str, receiver: bool, rid: str) -> str:
     detail = f'<aws:RequestId xmlns:aws="{AWS_FAULT}">{rid}</aws:RequestId>'
     if version == "1.2":
         return (
-            f'<soap:Fault xmlns:aws="{AWS_FAULT}"><soap:Code><soap:Value>soap:{"Receiver" if receiver else "Sender"}</soap:Value>'
+            f'<soap:Fault xmlns:aws="{AWS_FAULT}">'
+            f'<soap:Code><soap:Value>soap:{"Receiver" if receiver else "Sender"}</soap:Value>'
             f"<soap:Subcode><soap:Value>aws:{xml_escape(code)}</soap:Value></soap:Subcode></soap:Code>"
             f'<soap:Reason><soap:Text xml:lang="en-US">{xml_escape(message)}</soap:Text></soap:Reason>'
             f"<soap:Detail>{detail}</soap:Detail></soap:Fault>"
         )
     return (
-        f'<soap:Fault xmlns:aws="{AWS_FAULT}"><faultcode>aws:{"Server" if receiver else "Client"}.{xml_escape(code)}</faultcode>'
+        f'<soap:Fault xmlns:aws="{AWS_FAULT}">'
+        f'<faultcode>aws:{"Server" if receiver else "Client"}.{xml_escape(code)}</faultcode>'
         f"<faultstring>{xml_escape(message)}</faultstring><detail>{detail}</detail></soap:Fault>"
     )
 
@@ -257,7 +261,7 @@ class AwsQuerySoapProtocol(AwsQueryProtocol[SoapExchange]):
             exchange.soap_version = version
         return super().malformed_request(exchange, message)
 
-    def certificate_owner(self, certificate: Any) -> Any | None:
+    def certificate_owner(self, certificate: Certificate) -> Any | None:
         """The identity a registered certificate stands for (None: not registered)."""
         return None
 

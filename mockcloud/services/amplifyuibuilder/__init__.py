@@ -7,8 +7,13 @@ In-process that path is never claimed on other hosts.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...core.router import Claims
 from ...core.service import ServiceContext
+
+if TYPE_CHECKING:
+    from .protocol import AmplifyUIBuilderProtocol
 
 NAME = "amplifyuibuilder"
 CLAIMS = Claims(
@@ -19,7 +24,7 @@ CLAIMS = Claims(
 )
 
 
-def build(context: ServiceContext):
+def build(context: ServiceContext) -> AmplifyUIBuilderProtocol:
     from .model import AmplifyUIBuilderModel
     from .protocol import AmplifyUIBuilderProtocol
 

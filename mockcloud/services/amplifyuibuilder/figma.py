@@ -49,10 +49,11 @@ def not_found() -> ServiceError:
 def presented_token(request: Request) -> str | None:
     """The token of ``Authorization: Bearer <token>`` (OAuth) or ``X-Figma-Token`` (Figma's own header)."""
     environ = request.environ
-    scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
+    authorization: str = environ.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = authorization.strip().partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    token = environ.get("HTTP_X_FIGMA_TOKEN", "").strip()
+    token: str = environ.get("HTTP_X_FIGMA_TOKEN", "").strip()
     return token or None
 
 

@@ -7,9 +7,10 @@ else is Amplify UI Builder's.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, ClassVar
 
 from ...core.errors import ServiceError
 from ...core.protocols.aws_rest_json import AwsRestJsonProtocol, RestJsonExchange
@@ -36,7 +37,7 @@ class AmplifyUIBuilderProtocol(AwsRestJsonProtocol[AmplifyExchange]):
     throttling_code = "ThrottlingException"
     internal_code = "InternalServerException"
     internal_message = "Internal server error"
-    figma_routes: dict[tuple[str, str], str] = {}  # (method, path) -> Figma's operation
+    figma_routes: ClassVar[dict[tuple[str, str], str]] = {}  # (method, path) -> Figma's operation
 
     # ---- the operations ----------------------------------------------------------
     @operation(method="POST", path="/tokens/{provider}", payload="request")

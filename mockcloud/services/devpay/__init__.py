@@ -1,8 +1,13 @@
 """Amazon DevPay License Service (ls.amazonaws.com, API 2008-04-28): AWS Query and SOAP, signature versions 0-2."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...core.router import Claims
 from ...core.service import ServiceContext
+
+if TYPE_CHECKING:
+    from .protocol import DevpayProtocol
 
 NAME = "devpay"
 CLAIMS = Claims(
@@ -13,7 +18,7 @@ CLAIMS = Claims(
 )
 
 
-def build(context: ServiceContext):
+def build(context: ServiceContext) -> DevpayProtocol:
     from .model import DevpayModel
     from .protocol import DevpayProtocol
 

@@ -1,7 +1,7 @@
 """The DevPay License Service on the wire: AWS Query (GET/POST, signature versions 0-2) and SOAP 1.1/1.2."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...core.auth.aws_query_signature import QueryAuthRules, QuerySigner
 from ...core.auth.wssecurity import WsSecurityRules, WsSigner
@@ -10,6 +10,9 @@ from ...core.request import request_host
 from ...core.service import ServiceContext, operation
 from .errors import ERRORS
 from .model import DevpayModel
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
 
 NAMESPACES = {
     "2008-04-28": "http://ls.amazonaws.com/doc/2008-04-28/",
@@ -65,7 +68,7 @@ class DevpayProtocol(AwsQuerySoapProtocol):
         secret = self.model.desktop_secret(access_key_id)
         return secret if secret is not None else super().secret_for(access_key_id)
 
-    def certificate_owner(self, certificate: Any) -> str | None:
+    def certificate_owner(self, certificate: Certificate) -> str | None:
         return self.model.certificate_owner(certificate)
 
     def authenticate(self, exchange: SoapExchange) -> Any:
@@ -83,7 +86,7 @@ class DevpayProtocol(AwsQuerySoapProtocol):
         return super().authenticate(exchange)
 
     @staticmethod
-    def signer(caller: QuerySigner | WsSigner | None) -> str:
+    def signer(caller: QuerySigner | WsSigner[str] | None) -> str:
         if isinstance(caller, WsSigner):
             return caller.identity
         return caller.access_key_id if caller is not None else ""

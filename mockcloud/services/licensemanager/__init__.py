@@ -1,8 +1,13 @@
 """AWS License Manager (JSON 1.1, SigV4): licenses and the token lifecycle."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...core.router import Claims
 from ...core.service import ServiceContext
+
+if TYPE_CHECKING:
+    from .protocol import LicenseManagerProtocol
 
 NAME = "licensemanager"
 CLAIMS = Claims(
@@ -12,7 +17,7 @@ CLAIMS = Claims(
 )
 
 
-def build(context: ServiceContext):
+def build(context: ServiceContext) -> LicenseManagerProtocol:
     from .model import LicenseManagerModel
     from .protocol import LicenseManagerProtocol
 

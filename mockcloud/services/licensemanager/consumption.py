@@ -1,4 +1,5 @@
-"""License consumption: CheckoutLicense, ExtendLicenseConsumption, CheckInLicense, GetLicenseUsage, CheckoutBorrowLicense.
+"""License consumption: CheckoutLicense, ExtendLicenseConsumption, CheckInLicense, GetLicenseUsage and
+CheckoutBorrowLicense.
 
 Capacity is counted per license across every consumer: a checkout takes
 units of an entitlement's ``MaxCount`` (``NoEntitlementsAllowedException``
@@ -13,12 +14,22 @@ from __future__ import annotations
 
 import hmac
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...core.errors import MockCloudError
 from .errors import ERRORS
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+    from ...core.clock import Clock
+    from ...core.entropy import Entropy
+    from .model import License
+
+R = TypeVar("R")
 
 DEFAULT_TTL_MINUTES = 60  # "the entitlement is checked back into the pool automatically after 60 minutes"
 
@@ -36,9 +47,9 @@ class Consumption:
     license_arn: str
     account_id: str
     checkout_type: str  # PROVISIONAL, PERPETUAL or BORROW
-    entitlements: list  # EntitlementsAllowed as answered
-    held: dict  # entitlement name -> units given back on check-in or expiry
-    permanent: dict  # entitlement name -> units consumed for good (PERPETUAL, no AllowCheckIn)
+    entitlements: list[dict[str, Any]]  # EntitlementsAllowed as answered
+    held: dict[str, int]  # entitlement name -> units given back on check-in or expiry
+    permanent: dict[str, int]  # entitlement name -> units consumed for good (PERPETUAL, no AllowCheckIn)
     ttl: int  # seconds a checkout lives, and an extension adds from now
     issued: float
     expires: float
@@ -46,7 +57,7 @@ class Consumption:
     node_id: str | None = None
     early_check_in: bool = True
     checked_in: bool = False
-    metadata: list = field(default_factory=list)
+    metadata: list[dict[str, str]] = field(default_factory=list)  # CheckoutMetadata: [{"Name": ..., "Value": ...}]
 
     def live(self, now: float) -> bool:
         """Whether its token still answers (not checked in; not expired, unless consumed for good)."""
@@ -54,7 +65,7 @@ class Consumption:
             return False
         return self.checkout_type == "PERPETUAL" or now < self.expires
 
-    def holding(self, now: float) -> dict:
+    def holding(self, now: float) -> dict[str, int]:
         return self.held if self.live(now) else {}
 
 
@@ -66,12 +77,26 @@ class ConsumptionMixin:
 
     _lock: threading.RLock
 
+    if TYPE_CHECKING:  # what the model brings
+        clock: Clock
+        entropy: Entropy
+        _licenses: dict[str, License]
+
+        @property
+        def key_id(self) -> str: ...
+
+        def license(self, arn: str, account_id: str = ...) -> License | None: ...
+
+        def _sign(self, claims: dict[str, Any]) -> str: ...
+
+        def _idempotent(self, scope: tuple[str, ...], fingerprint: dict[str, Any], create: Callable[[], R]) -> R: ...
+
     def _consumptions_init(self) -> None:
         self._consumptions: dict[str, Consumption] = {}
-        self._borrow_key = None
+        self._borrow_key: RSAPrivateKey | None = None
 
     # ---- counting ----------------------------------------------------------------------
-    def _consumed(self, license_arn: str, now: float) -> dict:
+    def _consumed(self, license_arn: str, now: float) -> dict[str, int]:
         used: dict[str, int] = {}
         for c in self._consumptions.values():
             if c.license_arn != license_arn:
@@ -81,18 +106,22 @@ class ConsumptionMixin:
                     used[name] = used.get(name, 0) + units
         return used
 
-    def _active(self, lic, now: float) -> bool:
+    def _active(self, lic: License, now: float) -> bool:
         if lic.status != "AVAILABLE":
             return False
         begin = datetime.fromisoformat(lic.validity["Begin"].replace("Z", "+00:00")).timestamp()
         end = lic.validity.get("End")
         return begin <= now and (not end or now < datetime.fromisoformat(end.replace("Z", "+00:00")).timestamp())
 
-    def _take(self, lic, requested: list, now: float, *, perpetual: bool, borrow: bool) -> tuple[list, dict, dict]:
+    def _take(
+        self, lic: License, requested: list[dict[str, Any]], now: float, *, perpetual: bool, borrow: bool
+    ) -> tuple[list[dict[str, Any]], dict[str, int], dict[str, int]]:
         """The entitlements allowed and the units they take (held, permanent), or the error AWS answers."""
         by_name = {e["Name"]: e for e in lic.entitlements}
         used = self._consumed(lic.arn, now)
-        allowed, held, permanent = [], {}, {}
+        allowed: list[dict[str, Any]] = []
+        held: dict[str, int] = {}
+        permanent: dict[str, int] = {}
         for want in requested:
             entitlement = by_name.get(want["Name"])
             if entitlement is None or entitlement.get("Unit") != want.get("Unit"):
@@ -118,7 +147,7 @@ class ConsumptionMixin:
             allowed.append({k: v for k, v in (("Name", want["Name"]), ("Unit", want["Unit"]), ("Value", value)) if v is not None})
         return allowed, held, permanent
 
-    def _signed_token(self, c: Consumption, lic, extra: dict, *, borrow: bool) -> str:
+    def _signed_token(self, c: Consumption, lic: License, extra: dict[str, Any], *, borrow: bool) -> str:
         payload = {
             "entitlementsAllowed": [{k.lower(): v for k, v in e.items()} for e in c.entitlements],
             "expiration": lm_time(c.expires),
@@ -135,7 +164,7 @@ class ConsumptionMixin:
         key = self._borrow_signing_key()
         return jwt.encode(payload, key, algorithm="PS384", headers={"kid": self._borrow_kid()})
 
-    def _borrow_signing_key(self):
+    def _borrow_signing_key(self) -> RSAPrivateKey:
         """The RSA key of the JWT_PS384 signatures CheckoutBorrowLicense returns (made on first use)."""
         if self._borrow_key is None:
             with self._lock:
@@ -146,7 +175,7 @@ class ConsumptionMixin:
     def _borrow_kid(self) -> str:
         return f"{self.key_id}-borrow"
 
-    def _borrow_jwk(self) -> dict | None:
+    def _borrow_jwk(self) -> dict[str, Any] | None:
         if self._borrow_key is None:
             return None
         from jwt.algorithms import RSAAlgorithm
@@ -163,11 +192,11 @@ class ConsumptionMixin:
         product_sku: str,
         checkout_type: str,
         key_fingerprint: str,
-        entitlements: list,
+        entitlements: list[dict[str, Any]],
         client_token: str,
         beneficiary: str | None = None,
         node_id: str | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """CheckoutLicense: take entitlements of the newest license of that issuer and SKU (the response's fields)."""
         params = {"sku": product_sku, "type": checkout_type, "fp": key_fingerprint, "ent": entitlements, "b": beneficiary, "n": node_id}
         with self._lock:
@@ -177,22 +206,37 @@ class ConsumptionMixin:
                 lambda: self._checkout(account_id, product_sku, checkout_type, key_fingerprint, entitlements, beneficiary, node_id),
             )
 
-    def _checkout(self, account_id, product_sku, checkout_type, key_fingerprint, entitlements, beneficiary, node_id) -> dict:
+    def _checkout(
+        self,
+        account_id: str,
+        product_sku: str,
+        checkout_type: str,
+        key_fingerprint: str,
+        entitlements: list[dict[str, Any]],
+        beneficiary: str | None,
+        node_id: str | None,
+    ) -> dict[str, Any]:
         now = self.clock.time()
-        of_issuer = [l for l in self._licenses.values() if l.account_id == account_id and l.issuer.get("KeyFingerprint") == key_fingerprint]
+        of_issuer = [
+            lic for lic in self._licenses.values()
+            if lic.account_id == account_id and lic.issuer.get("KeyFingerprint") == key_fingerprint
+        ]
         if not of_issuer:
             raise ERRORS.error("ResourceNotFoundException", f"No license found for key fingerprint {key_fingerprint}.")
-        for_sku = [l for l in of_issuer if l.product_sku == product_sku]
+        for_sku = [lic for lic in of_issuer if lic.product_sku == product_sku]
         if not for_sku:
-            raise ERRORS.error("InvalidParameterValueException", f"No license of issuer {key_fingerprint} is for product SKU {product_sku}.")
-        usable = [l for l in for_sku if self._active(l, now)]
+            raise ERRORS.error(
+                "InvalidParameterValueException", f"No license of issuer {key_fingerprint} is for product SKU {product_sku}."
+            )
+        usable = [lic for lic in for_sku if self._active(lic, now)]
         if not usable:
             raise ERRORS.error("NoEntitlementsAllowedException")
-        lic = max(usable, key=lambda l: l.created)  # the newest, as AWS checks out (aws/aws-sdk#506)
+        lic = max(usable, key=lambda candidate: candidate.created)  # the newest, as AWS checks out (aws/aws-sdk#506)
         if not beneficiary:
             raise ERRORS.error(
                 "ValidationException",
-                "The account that created the license is performing the check out: specify the account as the beneficiary.",
+                "The account that created the license is performing the check out: "
+                "specify the account as the beneficiary.",
             )
         allowed, held, permanent = self._take(lic, entitlements, now, perpetual=checkout_type == "PERPETUAL", borrow=False)
         provisional = (lic.consumption_configuration or {}).get("ProvisionalConfiguration") or {}
@@ -225,12 +269,12 @@ class ConsumptionMixin:
         *,
         account_id: str,
         license_arn: str,
-        entitlements: list,
+        entitlements: list[dict[str, Any]],
         client_token: str,
         node_id: str | None = None,
-        checkout_metadata: list | None = None,
-    ) -> dict:
-        """CheckoutBorrowLicense: entitlements of a license with a BorrowConfiguration, for offline use, signed PS384."""
+        checkout_metadata: list[dict[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """CheckoutBorrowLicense: entitlements of a license with a BorrowConfiguration for offline use, signed PS384."""
         params = {"arn": license_arn, "ent": entitlements, "n": node_id, "m": checkout_metadata}
         with self._lock:
             return self._idempotent(
@@ -239,7 +283,14 @@ class ConsumptionMixin:
                 lambda: self._borrow(account_id, license_arn, entitlements, node_id, list(checkout_metadata or [])),
             )
 
-    def _borrow(self, account_id, license_arn, entitlements, node_id, metadata) -> dict:
+    def _borrow(
+        self,
+        account_id: str,
+        license_arn: str,
+        entitlements: list[dict[str, Any]],
+        node_id: str | None,
+        metadata: list[dict[str, str]],
+    ) -> dict[str, Any]:
         now = self.clock.time()
         lic = self.license(license_arn, account_id)
         if lic is None:
@@ -277,7 +328,7 @@ class ConsumptionMixin:
             raise ERRORS.error("ResourceNotFoundException", "License consumption token not found, checked in, or expired.")
         return c
 
-    def extend_license_consumption(self, *, account_id: str, token: str, dry_run: bool = False) -> dict:
+    def extend_license_consumption(self, *, account_id: str, token: str, dry_run: bool = False) -> dict[str, str]:
         """ExtendLicenseConsumption: the checkout lives its time to live again, from now."""
         with self._lock:
             c = self._consumption(account_id, token)
@@ -295,7 +346,7 @@ class ConsumptionMixin:
                 raise ERRORS.error("ConflictException", "The license's BorrowConfiguration does not allow early check-in.")
             c.checked_in = True
 
-    def get_license_usage(self, *, account_id: str, license_arn: str) -> dict:
+    def get_license_usage(self, *, account_id: str, license_arn: str) -> dict[str, list[dict[str, str]]]:
         """GetLicenseUsage: what every consumer holds of each entitlement now."""
         with self._lock:
             lic = self.license(license_arn, account_id)
@@ -319,13 +370,13 @@ class ConsumptionMixin:
             states.append({k: v for k, v in state.items() if v is not None})
         return states
 
-    def _load_consumptions(self, items: Any) -> None:
+    def _load_consumptions(self, items: Iterable[dict[str, Any]]) -> None:
         for item in items:
             if item["license_arn"] not in self._licenses:
                 raise MockCloudError(f"licensemanager: a checkout of an unknown license {item['license_arn']}")
             if item["token"] in self._consumptions:
                 raise MockCloudError("licensemanager: a license consumption token appears twice")
-            fields = {name: item.get(name) for name in _CONSUMPTION_FIELDS}
+            fields: dict[str, Any] = {name: item.get(name) for name in _CONSUMPTION_FIELDS}
             fields.update(
                 entitlements=list(item["entitlements"]), held=dict(item["held"]), permanent=dict(item["permanent"]),
                 metadata=list(item.get("metadata", ())),

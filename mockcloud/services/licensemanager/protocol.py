@@ -62,7 +62,7 @@ class LicenseManagerProtocol(AwsJsonProtocol):
         p, caller = x.params, x.caller
         found = self.model.list_licenses(caller.account_id, caller.region, p.get("LicenseArns"), p.get("Filters"))
         page, token = _page(found, p, {"a": p.get("LicenseArns"), "f": p.get("Filters")})
-        return {"Licenses": [l.describe() for l in page], **({"NextToken": token} if token else {})}
+        return {"Licenses": [lic.describe() for lic in page], **({"NextToken": token} if token else {})}
 
     @operation
     def create_token(self, x: Exchange) -> dict[str, Any]:

@@ -1,8 +1,13 @@
 """AWS Security Token Service (AWS Query, SigV4): AssumeRoleWithWebIdentity and GetCallerIdentity."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...core.router import Claims
 from ...core.service import ServiceContext
+
+if TYPE_CHECKING:
+    from .protocol import StsProtocol
 
 NAME = "sts"
 CLAIMS = Claims(
@@ -13,7 +18,7 @@ CLAIMS = Claims(
 )
 
 
-def build(context: ServiceContext):
+def build(context: ServiceContext) -> StsProtocol:
     from .model import StsModel
     from .protocol import StsProtocol
 

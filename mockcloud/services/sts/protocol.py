@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ...core.auth.sigv4 import scope_of
 from ...core.protocols.aws_common import raise_for_violations
@@ -18,7 +18,7 @@ _INTEGERS = ("DurationSeconds", "MinimumSessionTokenSize")
 
 class StsProtocol(AwsQuerySigV4Protocol):
     model: StsModel
-    namespaces = {"2011-06-15": NAMESPACE}
+    namespaces: ClassVar[dict[str, str]] = {"2011-06-15": NAMESPACE}
     signing_name = "sts"
     schemas = SchemaSet(Path(__file__).with_name("schemas"))
     errors = ERRORS
@@ -48,7 +48,8 @@ class StsProtocol(AwsQuerySigV4Protocol):
                     member = name[:1].lower() + name[1:]
                     raise ERRORS.error(
                         "ValidationError",
-                        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must be an integer",
+                        f"1 validation error detected: Value '{value}' at '{member}' "
+                        "failed to satisfy constraint: Member must be an integer",
                     ) from None
         policy_arns = [v for k, v in sorted(params.items()) if k.startswith("PolicyArns.member.") and k.endswith(".arn")]
         if policy_arns:

@@ -54,7 +54,7 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in items)
 
 
-def parse(document: dict | str) -> tuple[Statement, ...]:
+def parse(document: dict[str, Any] | str) -> tuple[Statement, ...]:
     """A trust policy document (a dict or its JSON text) as statements, or :class:`MalformedPolicy`."""
     if isinstance(document, str):
         try:
@@ -73,7 +73,10 @@ def parse(document: dict | str) -> tuple[Statement, ...]:
             raise MalformedPolicy("each Statement is an object")
         unsupported = set(item) - {"Sid", "Effect", "Principal", "Action", "Condition"}
         if unsupported:
-            raise MalformedPolicy(f"unsupported statement element(s) {sorted(unsupported)} (mockcloud evaluates Effect, Principal, Action, Condition)")
+            raise MalformedPolicy(
+                f"unsupported statement element(s) {sorted(unsupported)} "
+                "(mockcloud evaluates Effect, Principal, Action, Condition)"
+            )
         if item.get("Effect") not in ("Allow", "Deny"):
             raise MalformedPolicy("Effect must be Allow or Deny")
         principal = item.get("Principal")
@@ -94,7 +97,10 @@ def parse(document: dict | str) -> tuple[Statement, ...]:
             if_exists = operator.endswith("IfExists")
             base = operator[: -len("IfExists")] if if_exists else operator
             if base not in _STRING_OPS and base != "Null":
-                raise MalformedPolicy(f"unsupported condition operator {operator_text!r}; mockcloud evaluates the String operators and Null")
+                raise MalformedPolicy(
+                    f"unsupported condition operator {operator_text!r}; "
+                    "mockcloud evaluates the String operators and Null"
+                )
             for key, values in block.items():
                 conditions.append(Condition(qualifier, base, if_exists, key, _strings(values, f"Condition {operator_text} {key}")))
         statements.append(Statement(item["Effect"] == "Allow", principals, actions, tuple(conditions)))
@@ -102,7 +108,7 @@ def parse(document: dict | str) -> tuple[Statement, ...]:
 
 
 @lru_cache(maxsize=256)
-def _like(pattern: str) -> re.Pattern:
+def _like(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern) + r"\Z", re.S)
 
 
@@ -141,7 +147,7 @@ def _covers(pattern: str, text: str) -> bool:
     return _like(pattern.lower()).match(text.lower()) is not None
 
 
-def allows(statements: tuple[Statement, ...], provider: str, claims: dict) -> bool:
+def allows(statements: tuple[Statement, ...], provider: str, claims: dict[str, Any]) -> bool:
     """Whether the policy lets a web identity of ``provider`` with these ``claims`` assume the role."""
     context: dict[str, list[str]] = {}
     for name, value in claims.items():

@@ -9,11 +9,15 @@ and always at the host-qualified path (``/vendor.example/api/User/Login``).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ...core.errors import MockCloudError
 from ...core.router import Claims
 from ...core.service import ServiceContext
+
+if TYPE_CHECKING:
+    from .protocol import UserApiProtocol
 
 NAME = "userapi"
 OPERATIONS_PATH = "/User/"
@@ -38,7 +42,7 @@ def mount_claims(base_url: str) -> Claims:
     return Claims(hosts=(host,), server_path_prefixes=(path + OPERATIONS_PATH, f"/{host}{path}{OPERATIONS_PATH}"))
 
 
-def claims(fixtures: dict) -> Claims:
+def claims(fixtures: dict[str, Any]) -> Claims:
     """Routes of the mounts in the fixtures (mounts added at run time claim theirs when added)."""
     hosts: list[str] = []
     prefixes: list[str] = []
@@ -49,7 +53,7 @@ def claims(fixtures: dict) -> Claims:
     return Claims(hosts=tuple(hosts), server_path_prefixes=tuple(prefixes))
 
 
-def build(context: ServiceContext):
+def build(context: ServiceContext) -> UserApiProtocol:
     from .model import UserApiModel
     from .protocol import UserApiProtocol
 

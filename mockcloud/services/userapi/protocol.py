@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ...core import jsonbody
 from ...core.auth.bearer import MalformedBearer, bearer_token, challenge
@@ -67,7 +67,7 @@ class UserApiProtocol(ServiceProtocol[UserApiExchange]):
     exchange_type = UserApiExchange
     schemas = SchemaSet(Path(__file__).with_name("schemas"))
     operation_options = frozenset({"method", "body", "bearer", "expired"})
-    methods: dict[str, str] = {}  # operation -> its HTTP method
+    methods: ClassVar[dict[str, str]] = {}  # operation -> its HTTP method
     with_body: frozenset[str] = frozenset()
     without_bearer: frozenset[str] = frozenset()
     expired_bearer: frozenset[str] = frozenset()

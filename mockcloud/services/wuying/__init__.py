@@ -1,8 +1,13 @@
 """Alibaba Cloud WUYING Workspace (ecd 2020-10-02, RPC): client logon tokens."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...core.router import Claims
 from ...core.service import ServiceContext
+
+if TYPE_CHECKING:
+    from .protocol import WuyingProtocol
 
 NAME = "wuying"
 API_VERSION = "2020-10-02"
@@ -13,7 +18,7 @@ CLAIMS = Claims(
 )
 
 
-def build(context: ServiceContext):
+def build(context: ServiceContext) -> WuyingProtocol:
     from .model import WuyingModel
     from .protocol import WuyingProtocol
 

@@ -14,10 +14,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...core.errors import MockCloudError
-from ...core.sections import password_of, record, user_record
 from ...core.entropy import Entropy
+from ...core.errors import MockCloudError
 from ...core.helpers import reads_only
+from ...core.sections import password_of, record, user_record
 
 
 @dataclass

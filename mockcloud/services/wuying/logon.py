@@ -326,7 +326,7 @@ class Logon:
         session.email_code = None
         return self._next(session, user, site, now, self._user_fields(user, site))
 
-    def _change_password(  # noqa: PLR0917
+    def _change_password(
         self, old: str | None, new: str | None, session: LogonSession, user: EndUser, site: OfficeSite, now: float
     ) -> dict[str, Any]:
         if not old:

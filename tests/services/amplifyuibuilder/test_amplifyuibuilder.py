@@ -188,7 +188,11 @@ def test_missing_and_wrongly_typed_members(backend):
     raw = backend.client(validate=False)
     with pytest.raises(ClientError) as excinfo:
         raw.exchange_code_for_token(provider="figma", request={"code": "c"})
-    assert_invalid(excinfo, "1 validation error detected: Value null at 'request.redirectUri' failed to satisfy constraint: Member must not be null")
+    assert_invalid(
+        excinfo,
+        "1 validation error detected: Value null at 'request.redirectUri' "
+        "failed to satisfy constraint: Member must not be null",
+    )
     with pytest.raises(ClientError) as excinfo:
         raw.exchange_code_for_token(provider="figma")  # botocore sends {}
     assert_invalid(excinfo, "2 validation errors detected")
@@ -210,7 +214,8 @@ def test_malformed_bodies_are_invalid_parameters_in_rest_json_form(backend):
     reply = signed(backend, "POST", "/tokens/figma/refresh", b"")  # no body: the payload member is missing
     assert reply.status_code == 400
     assert reply.json()["message"] == (
-        "1 validation error detected: Value null at 'refreshTokenBody' failed to satisfy constraint: Member must not be null"
+        "1 validation error detected: Value null at 'refreshTokenBody' "
+        "failed to satisfy constraint: Member must not be null"
     )
 
 
@@ -269,7 +274,7 @@ def test_refresh_token_lifetime_setting_on_the_mock_clock():
 
 
 def test_unknown_setting_is_refused():
-    with pytest.raises(MockCloudError, match="access_token_second.*known: .*access_token_seconds"):
+    with pytest.raises(MockCloudError, match=r"access_token_second.*known: .*access_token_seconds"):
         mock_cloud(services=["amplifyuibuilder"], settings={"amplifyuibuilder": {"access_token_second": 1}})
 
 
@@ -299,9 +304,8 @@ def test_figma_unknown_paths_and_methods_are_figma_404s(backend, ui):
 
 def test_in_process_only_figmas_host_is_figma():
     """The server routes /v1/me on its own host; in-process another host's /v1/me stays unclaimed."""
-    with mock_amplifyuibuilder():
-        with pytest.raises(requests.ConnectionError, match="other.example"):
-            requests.get("https://other.example/v1/me", headers={"Authorization": "Bearer x"}, timeout=HTTP_TIMEOUT)
+    with mock_amplifyuibuilder(), pytest.raises(requests.ConnectionError, match=r"other\.example"):
+        requests.get("https://other.example/v1/me", headers={"Authorization": "Bearer x"}, timeout=HTTP_TIMEOUT)
 
 
 def test_figma_profile_follows_the_user_who_authorized(backend, ui):
@@ -429,6 +433,8 @@ def test_custom_fixtures(tmp_path):
         assert me.json()["handle"] == "Acme"
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"amplifyuibuilder": {"apps": [{"redirect_uris": []}]}}))
-    with pytest.raises(MockCloudError, match="client_id"):
-        with mock_cloud(services=["amplifyuibuilder"], fixtures=bad) as cloud:
-            cloud.amplifyuibuilder
+    with (
+        pytest.raises(MockCloudError, match="client_id"),
+        mock_cloud(services=["amplifyuibuilder"], fixtures=bad) as cloud,
+    ):
+        _ = cloud.amplifyuibuilder

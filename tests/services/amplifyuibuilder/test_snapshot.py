@@ -1,4 +1,6 @@
-"""Amplify UI Builder in a snapshot: Figma apps, users, single-use codes and tokens, driven with boto3 and Figma's /v1/me.
+"""Amplify UI Builder in a snapshot: Figma apps, users, single-use codes and tokens.
+
+Driven with boto3 and Figma's /v1/me.
 
 Every test runs in-process and against the live server. The state holds a
 code used, one expired and one not yet exchanged; a refresh token live and one

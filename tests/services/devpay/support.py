@@ -50,7 +50,7 @@ def v0_string(params: dict[str, str]) -> str:
 
 def _pct(text: str) -> str:
     safe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
-    return "".join(chr(b) if chr(b) in safe else "%%%02X" % b for b in text.encode("utf-8"))
+    return "".join(chr(b) if chr(b) in safe else f"%{b:02X}" for b in text.encode("utf-8"))
 
 
 def v2_string(method: str, host: str, path: str, params: dict[str, str]) -> str:
@@ -228,7 +228,7 @@ class Developer:
     certificate: x509.Certificate
 
     @classmethod
-    def generate(cls, name: str = "mockcloud test developer") -> "Developer":
+    def generate(cls, name: str = "mockcloud test developer") -> Developer:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = datetime.now(timezone.utc)

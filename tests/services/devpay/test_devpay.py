@@ -67,10 +67,16 @@ V2_PARAMS = {
 
 def test_signature_version_1_vectors_from_the_reference():
     """Zend's DevPay vector and the DG's example string: the tests' signer and mockcloud's agree with both."""
-    expected = "ActionActivateHostedProductAWSAccessKeyId0PN5J17HBGZHT7JJ3X82SignatureVersion1Timestamp2009-11-11T13:52:38ZVersion2007-12-01"
+    expected = (
+        "ActionActivateHostedProductAWSAccessKeyId0PN5J17HBGZHT7JJ3X82"
+        "SignatureVersion1Timestamp2009-11-11T13:52:38ZVersion2007-12-01"
+    )
     assert v1_string(ZEND_PARAMS) == sig.string_to_sign_v1(list(ZEND_PARAMS.items())) == expected
     assert hmac_b64(ZEND_SECRET, expected) == sig.sign(ZEND_SECRET, expected) == "31Q2YlgABM5X3GkYQpGErcL10Xc="
-    dg = "ActionCreateQueueAWSAccessKeyId0A8BDF2G9KCB3ZNKFA82Expires2007-01-12T12:00:00ZQueueNamequeue2SignatureVersion1Version2006-04-01"
+    dg = (
+        "ActionCreateQueueAWSAccessKeyId0A8BDF2G9KCB3ZNKFA82Expires2007-01-12T12:00:00Z"
+        "QueueNamequeue2SignatureVersion1Version2006-04-01"
+    )
     assert sig.string_to_sign_v1(list(DG_PARAMS.items())) == v1_string(DG_PARAMS) == dg
     assert sig.sign("fake-secret-key", dg) == "wlv84EOcHQk800Yq6QHgX4AdJfk="
     newer = {**DG_PARAMS, "Version": "2008-04-28"}
@@ -95,7 +101,8 @@ def test_a_captured_verify_by_tokens_request_verifies():
     query = (
         "Action=VerifyProductSubscriptionByTokens&AWSAccessKeyId=TESTAAAAAAAAAAAAAAAA&Expires=1970-01-01T00%3A15%3A00Z"
         f"&ProductToken=%7BProductToken%7DTESTPRODUCTTOKEN{'A' * 295}%3D&SignatureVersion=1"
-        f"&UserToken=%7BUserToken%7DTESTUSERTOKEN{'A' * 385}%3D%3D&Version=2008-04-28&Signature=EoWZTlMO9qQA6Pbq5Ze4eHAlKZc%3D"
+        f"&UserToken=%7BUserToken%7DTESTUSERTOKEN{'A' * 385}%3D%3D&Version=2008-04-28"
+        "&Signature=EoWZTlMO9qQA6Pbq5Ze4eHAlKZc%3D"
     )
     secrets = {"TESTAAAAAAAAAAAAAAAA": "TEST" + "A" * 36}
     signer = sig.verify(sig.QueryParams(query), method="GET", hosts=("ls.amazonaws.com",), path="/", lookup=secrets.get, now=600.0)
@@ -454,7 +461,7 @@ def test_a_retry_loop_gets_through_once_the_rate_limit_allows(backend, cloud, ls
     cloud.faults.rate_limit("devpay", "VerifyProductSubscriptionByPid", rate=0.5, burst=1)
     ok(ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode=WEB_CODE))
     statuses = []
-    for attempt in range(5):  # the client's retry loop, backing off on the mock clock
+    for _attempt in range(5):  # the client's retry loop, backing off on the mock clock
         reply = ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode=WEB_CODE)
         statuses.append(reply.status)
         if reply.status != 503:
@@ -509,9 +516,11 @@ def test_settings_choose_codes_versions_and_key_reuse():
         )
         cloud.faults.add("devpay", throttle=True, count=1)
         error(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX"), "RequestThrottled", 503)
-    with pytest.raises(MockCloudError):
-        with mock_cloud(services=["devpay"], settings={"devpay": {"bad_signature_code": "Nope"}}) as cloud:
-            cloud.devpay
+    with (
+        pytest.raises(MockCloudError),
+        mock_cloud(services=["devpay"], settings={"devpay": {"bad_signature_code": "Nope"}}) as cloud,
+    ):
+        _ = cloud.devpay
 
 
 def test_plain_http_to_the_real_host_is_refused_in_process():
@@ -529,7 +538,8 @@ def test_mock_devpay_shortcut_and_custom_fixtures(tmp_path):
     fixtures.write_text(
         '{"devpay": {"products": [{"code": "ABCDEF12", "kind": "web", "owner_access_key_id": "testing",'
         ' "token": "{ProductToken}AAEGQXBwVGtuZm9v"}],'
-        ' "activation_keys": [{"key": "KEY1", "product_code": "ABCDEF12", "customer_id": "c1", "status": "payment_pending"}]}}'
+        ' "activation_keys": [{"key": "KEY1", "product_code": "ABCDEF12", "customer_id": "c1",'
+        ' "status": "payment_pending"}]}}'
     )
     with mock_devpay(fixtures=str(fixtures)) as cloud:
         assert [p.code for p in cloud.devpay.products] == ["ABCDEF12"]
@@ -537,9 +547,8 @@ def test_mock_devpay_shortcut_and_custom_fixtures(tmp_path):
         error(ls.call("ActivateHostedProduct", ActivationKey="KEY1", ProductToken="{ProductToken}AAEGQXBwVGtuZm9v"), "UserNotSubscribed")
     bad = tmp_path / "bad.json"
     bad.write_text('{"devpay": {"products": [{"code": "short", "kind": "web", "token": "x"}]}}')
-    with pytest.raises(MockCloudError):
-        with mock_devpay(fixtures=str(bad)) as cloud:
-            cloud.devpay
+    with pytest.raises(MockCloudError), mock_devpay(fixtures=str(bad)) as cloud:
+        _ = cloud.devpay
 
 
 def test_racing_activations_share_one_persistent_identifier(backend, cloud):

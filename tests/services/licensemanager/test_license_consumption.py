@@ -1,4 +1,7 @@
-"""License Manager consumption with boto3: checkout, extend, check-in, usage, borrow; both backends, the clock in-process."""
+"""License Manager consumption with boto3: checkout, extend, check-in, usage, borrow.
+
+Both backends; the clock in-process.
+"""
 from __future__ import annotations
 
 import uuid
@@ -39,8 +42,8 @@ def new_license(lm, *, max_count=2, overage=False, allow_check_in=True, borrow=N
 
 
 def checkout(lm, value="1", kind="PROVISIONAL", client_token=None, **overrides):
-    params = dict(ProductSKU="WIDGET-1", CheckoutType=kind, KeyFingerprint=FINGERPRINT, Beneficiary="123456789012",
-                  Entitlements=[{"Name": "Seats", "Unit": "Count", "Value": value}], ClientToken=client_token or uuid.uuid4().hex)
+    params = {"ProductSKU": "WIDGET-1", "CheckoutType": kind, "KeyFingerprint": FINGERPRINT, "Beneficiary": "123456789012",
+              "Entitlements": [{"Name": "Seats", "Unit": "Count", "Value": value}], "ClientToken": client_token or uuid.uuid4().hex}
     params.update(overrides)
     return lm.checkout_license(**params)
 
@@ -77,8 +80,8 @@ def test_wrong_fingerprint_sku_entitlement_and_missing_beneficiary(lm):
     with pytest.raises(ClientError) as exc:
         checkout(lm, Entitlements=[{"Name": "Storage", "Unit": "Gigabytes", "Value": "1"}])
     assert code_of(exc) == "NoEntitlementsAllowedException"
-    params = dict(ProductSKU="WIDGET-1", CheckoutType="PROVISIONAL", KeyFingerprint=FINGERPRINT,
-                  Entitlements=[{"Name": "Seats", "Unit": "Count", "Value": "1"}], ClientToken="t")
+    params = {"ProductSKU": "WIDGET-1", "CheckoutType": "PROVISIONAL", "KeyFingerprint": FINGERPRINT,
+              "Entitlements": [{"Name": "Seats", "Unit": "Count", "Value": "1"}], "ClientToken": "t"}
     with pytest.raises(ClientError) as exc:  # "you must specify the account as the beneficiary"
         lm.checkout_license(**params)
     assert code_of(exc) == "ValidationException"
@@ -147,7 +150,7 @@ def test_perpetual_consumption_and_overage(local):
 
 def test_borrow_needs_the_borrow_configuration_and_signs_ps384(lm):
     plain = new_license(lm, sku="PLAIN")
-    params = dict(Entitlements=[{"Name": "Seats", "Unit": "Count", "Value": "1"}], DigitalSignatureMethod="JWT_PS384", ClientToken=uuid.uuid4().hex)
+    params = {"Entitlements": [{"Name": "Seats", "Unit": "Count", "Value": "1"}], "DigitalSignatureMethod": "JWT_PS384", "ClientToken": uuid.uuid4().hex}
     with pytest.raises(ClientError) as exc:
         lm.checkout_borrow_license(LicenseArn=plain, **params)
     assert code_of(exc) == "NoEntitlementsAllowedException"

@@ -30,18 +30,18 @@ def code_of(excinfo) -> str:
 
 
 def new_license(lm, **overrides) -> str:
-    params = dict(
-        LicenseName="Widget license",
-        ProductName="Widget",
-        ProductSKU="WIDGET-1",
-        Issuer={"Name": "Widget Co"},
-        HomeRegion="us-east-1",
-        Validity={"Begin": "2025-01-01T00:00:00Z", "End": "2035-01-01T00:00:00Z"},
-        Entitlements=[{"Name": "Seats", "Unit": "Count", "MaxCount": 5}],
-        Beneficiary="arn:aws:iam::123456789012:root",
-        ConsumptionConfiguration={"RenewType": "Monthly", "ProvisionalConfiguration": {"MaxTimeToLiveInMinutes": 60}},
-        ClientToken=uuid.uuid4().hex,
-    )
+    params = {
+        "LicenseName": "Widget license",
+        "ProductName": "Widget",
+        "ProductSKU": "WIDGET-1",
+        "Issuer": {"Name": "Widget Co"},
+        "HomeRegion": "us-east-1",
+        "Validity": {"Begin": "2025-01-01T00:00:00Z", "End": "2035-01-01T00:00:00Z"},
+        "Entitlements": [{"Name": "Seats", "Unit": "Count", "MaxCount": 5}],
+        "Beneficiary": "arn:aws:iam::123456789012:root",
+        "ConsumptionConfiguration": {"RenewType": "Monthly", "ProvisionalConfiguration": {"MaxTimeToLiveInMinutes": 60}},
+        "ClientToken": uuid.uuid4().hex,
+    }
     params.update(overrides)
     return lm.create_license(**params)["LicenseArn"]
 
@@ -58,10 +58,10 @@ def test_create_get_and_list_licenses(lm):
     assert got["Issuer"]["KeyFingerprint"] == "aws:123456789012:Widget Co:issuer-fingerprint"
     assert got["Validity"] == {"Begin": "2025-01-01T00:00:00Z", "End": "2035-01-01T00:00:00Z"}
     assert got["LicenseMetadata"] == [{"Name": "tier", "Value": "gold"}]
-    listed = {l["LicenseArn"] for l in lm.list_licenses()["Licenses"]}
+    listed = {lic["LicenseArn"] for lic in lm.list_licenses()["Licenses"]}
     assert listed == {arn, DEFAULT_LICENSE_ARN}
     only = lm.list_licenses(Filters=[{"Name": "ProductSKU", "Values": ["WIDGET-1"]}])["Licenses"]
-    assert [l["LicenseArn"] for l in only] == [arn]
+    assert [lic["LicenseArn"] for lic in only] == [arn]
 
 
 def test_create_license_is_idempotent_on_client_token(lm):
@@ -284,7 +284,6 @@ def test_delete_token_must_be_called_in_the_home_region(backend, lm):
 
 def test_unknown_operation_and_bad_json(backend):
     import requests
-
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials

@@ -142,12 +142,15 @@ def test_tokens_are_verified_by_signature_issuer_and_audience(backend):
     assert error_of(exc)[:2] == ("InvalidIdentityToken", 400)
 
 
+OTHER_ISSUER_AMR = "aws:license-manager:token-issuer-account-id:999999999999"
+
+
 def test_the_trust_policy_is_evaluated(backend):
     sts = backend.cloud.sts
     sts.create_role("OtherIssuerOnly", trust={"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Federated": "openid-license-manager.amazonaws.com"},
         "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"ForAnyValue:StringLike": {"openid-license-manager.amazonaws.com:amr": "aws:license-manager:token-issuer-account-id:999999999999"}}}]})
+        "Condition": {"ForAnyValue:StringLike": {"openid-license-manager.amazonaws.com:amr": OTHER_ISSUER_AMR}}}]})
     sts.create_role("GoldOnly", trust={"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/openid-license-manager.amazonaws.com"},
         "Action": "sts:AssumeRoleWithWebIdentity",
@@ -215,7 +218,8 @@ def test_any_registered_issuer_with_exp_nbf_and_audience_on_the_mock_clock(local
     with pytest.raises(ClientError) as exc:
         local.assume(token, role=role)
     assert error_of(exc) == ("ExpiredTokenException", 400,
-                             f"Token expired: current date/time {int(cloud.clock.time())} must be before the expiration date/time {int(now) + 600}")
+                             f"Token expired: current date/time {int(cloud.clock.time())} "
+                             f"must be before the expiration date/time {int(now) + 600}")
 
 
 # ---- temporary credentials are real credentials ------------------------------------------------

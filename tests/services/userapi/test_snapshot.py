@@ -15,9 +15,9 @@ import pytest
 
 from mockcloud import mock_cloud
 from mockcloud.core.errors import MockCloudError
-from tests.snapshot_helpers import assert_valid, restored_backend, saved
 from tests.services.userapi.support import DEFAULT_BASE, PASSWORD, USERNAME
 from tests.services.userapi.test_userapi import problem
+from tests.snapshot_helpers import assert_valid, restored_backend, saved
 
 SECOND = "https://second.example/api"
 BYTES_KEY = bytes(range(200, 248))  # 48 bytes, not UTF-8: a key JSON cannot hold as text

@@ -506,7 +506,7 @@ def test_in_process_a_mount_answers_on_its_host_only():
         headers = {"Version": "2.0"}
         body = {"username": USERNAME, "password": PASSWORD}
         assert requests.post(f"{DEFAULT_BASE}/User/Login", json=body, headers=headers, timeout=TIMEOUT).status_code == 200
-        with pytest.raises(UnmockedRequestError, match="other.example.com"):
+        with pytest.raises(UnmockedRequestError, match=r"other\.example\.com"):
             requests.post("https://other.example.com/User/Login", json=body, headers=headers, timeout=TIMEOUT)
         cloud.userapi.mount("https://other.example.com")
         cloud.userapi.create_user(USERNAME, PASSWORD, base_url="https://other.example.com")
@@ -601,9 +601,11 @@ def test_custom_fixtures_define_the_mounts(tmp_path):
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"userapi": {"mounts": [{"base_url": "not a url"}]}}))
-    with pytest.raises(MockCloudError, match="do not match the fixtures schema"):
-        with mock_cloud(services=["userapi"], fixtures=bad) as cloud:
-            cloud.userapi
+    with (
+        pytest.raises(MockCloudError, match="do not match the fixtures schema"),
+        mock_cloud(services=["userapi"], fixtures=bad) as cloud,
+    ):
+        _ = cloud.userapi
 
 
 def test_mock_userapi_is_exported():

@@ -14,9 +14,9 @@ import pytest
 
 from mockcloud import mock_cloud
 from mockcloud.core.errors import MockCloudError
-from tests.snapshot_helpers import assert_valid, restored_backend, saved
 from tests.services.wuying.support import Backend
 from tests.services.wuying.test_wuying import ALICE, ALICE_PASSWORD, _no_proxies, logon, refresh, refused, stage  # noqa: F401
+from tests.snapshot_helpers import assert_valid, restored_backend, saved
 
 BOUND_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 PASSWORDS = {

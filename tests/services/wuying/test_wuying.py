@@ -381,7 +381,10 @@ def test_form_bodies_headers_and_the_encodings_clients_use(backend):
     body = reply.json()
     assert reply.status_code == 200 and body["KeepAliveToken"]
     # "a+b%20c" is the client id "a b c" however it was encoded, and a raw ":" in a query is a colon
-    query = f"Action=RefreshLoginToken&Version=2020-10-02&Timestamp=2024-01-01T00:00:00Z&RegionId={REGION}&ClientId=a%20b+c&EndUserId=alice&LoginToken={body['LoginToken']}"
+    query = (
+        f"Action=RefreshLoginToken&Version=2020-10-02&Timestamp=2024-01-01T00:00:00Z&RegionId={REGION}"
+        f"&ClientId=a%20b+c&EndUserId=alice&LoginToken={body['LoginToken']}"
+    )
     refreshed = requests.post(backend.url + "?" + query, headers={"Content-Type": "application/octet-stream"}, timeout=5)
     assert refreshed.status_code == 200, refreshed.text
     for value, expected in (("true", True), ("True", True), ("false", False)):
@@ -426,7 +429,7 @@ def test_non_ascii_parameters(cloud, ecd):
 def test_every_region_of_the_sdk_routes_by_host_in_process():
     """The SDK's endpoint map (and its regional rule for other regions) all land on ecd.<region>.aliyuncs.com."""
     with mock_wuying():
-        regions = list(EcdClient(utils_models.Config(region_id=REGION))._endpoint_map) + ["xx-unknown-1"]
+        regions = [*EcdClient(utils_models.Config(region_id=REGION))._endpoint_map, "xx-unknown-1"]
         assert len(regions) > 20
         for region in regions:
             host = EcdClient(utils_models.Config(region_id=region))._endpoint  # the host the SDK would call
