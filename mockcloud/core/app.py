@@ -1,6 +1,8 @@
 """The one WSGI application every request goes through, however it was caught."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import json
 import time
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
     from .registry import ServiceRegistry
     from .request import Request
     from .service import Exchange, ServiceProtocol
+    from .shared import SharedRequestLog, SharedState
 from .router import Router
 
 
@@ -29,7 +32,14 @@ NETWORK_FAULT = "mockcloud.network_fault"
 class Application:
     """Route, then fault/throttle, authenticate, parse, validate, invoke, render, log."""
 
-    def __init__(self, services: ServiceRegistry, faults: Faults, log: RequestLog, now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        services: ServiceRegistry,
+        faults: Faults,
+        log: RequestLog | SharedRequestLog,
+        now: Callable[[], float],
+        shared: SharedState | None = None,
+    ) -> None:
         from werkzeug.wrappers import Request  # here, not at import: mockcloud imports in milliseconds
 
         self._request_class = Request
@@ -39,6 +49,8 @@ class Application:
         self.faults = faults
         self.log = log
         self._now = now
+        if shared is not None:  # each request one transaction on the shared state; the in-memory path stays as it is
+            self.handle = functools.partial(shared.handle, self)  # type: ignore[method-assign]
 
     def __call__(self, environ, start_response):
         reply = self.handle_environ(environ)
@@ -89,6 +101,24 @@ class Application:
         name = router.route(request)
         if name is None:
             return Reply(404, [], b"", unclaimed=True)
+        reply, record = self.answer(request, name)
+        if record is not None:
+            self.log.record(record)
+        return reply
+
+    def route(self, request: Request) -> str | None:
+        """The service that claims ``request``, if any."""
+        router = self._compiled
+        if router is None:
+            router = self._compiled = self.services.router()
+        return router.route(request)
+
+    def forget_routes(self) -> None:
+        """Compile the routes again before the next request (a service's routes changed with its state)."""
+        self._compiled = None
+
+    def answer(self, request: Request, name: str) -> tuple[Reply, RequestRecord | None]:
+        """The reply of service ``name`` to ``request``, and the record for the log (None: another mock answers)."""
         service: ServiceProtocol[Exchange] = self._service(name)  # type: ignore[assignment]
         environ = request.environ
         exchange = service.exchange_type(request, name, "mockcloud.in_process" in environ)
@@ -103,7 +133,7 @@ class Application:
                     raise service.malformed_request(exchange, problem)
             operation = exchange.operation = service.operation_of(exchange)
             if OTHERS_ANSWER in environ and service.defers(exchange):
-                return Reply(404, [], b"", unclaimed=True)
+                return Reply(404, [], b"", unclaimed=True), None
             verdict = self.faults.judge(name, operation)
             if verdict is not None:
                 delay, fault = verdict.latency, verdict.network
@@ -130,24 +160,38 @@ class Application:
             error_code = failure.code
             reply = service.render_error(exchange, failure)
         reply.delay, reply.fault = delay, fault
-        self._record(request, name, exchange.operation, reply.status, error_code, fault)
-        return reply
+        return reply, self._describe(request, name, exchange.operation, reply.status, error_code, fault)
+
+    def unavailable(self, request: Request, name: str) -> Reply:
+        """The service's own 5xx for a request the shared state could not be reached for (not logged: nowhere to)."""
+        try:
+            service: ServiceProtocol[Exchange] = self._service(name)  # type: ignore[assignment]
+            exchange = service.exchange_type(request, name, "mockcloud.in_process" in request.environ)
+            with contextlib.suppress(Exception):  # the operation, where the service's format shows it
+                exchange.operation = service.operation_of(exchange)
+            return service.render_error(exchange, service.unavailable_error())
+        except Exception:  # the service itself could not be had: plain JSON still
+            body = json.dumps({"error": "ServiceUnavailable", "message": "The emulator's shared state cannot be reached."}).encode()
+            return Reply(503, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
 
     def _record(self, request: Request, name: str, operation: str, status: int, error_code: str | None, fault: str | None = None) -> None:
+        self.log.record(self._describe(request, name, operation, status, error_code, fault))
+
+    def _describe(
+        self, request: Request, name: str, operation: str, status: int, error_code: str | None, fault: str | None = None
+    ) -> RequestRecord:
         environ = request.environ
-        self.log.record(
-            RequestRecord(
-                name,
-                operation or None,
-                status,
-                error_code,
-                environ["REQUEST_METHOD"],
-                environ.get("wsgi.url_scheme", "http"),
-                environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
-                request_target(request),
-                self._now(),
-                fault,
-            )
+        return RequestRecord(
+            name,
+            operation or None,
+            status,
+            error_code,
+            environ["REQUEST_METHOD"],
+            environ.get("wsgi.url_scheme", "http"),
+            environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+            request_target(request),
+            self._now(),
+            fault,
         )
 
 

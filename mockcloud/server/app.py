@@ -5,7 +5,7 @@ import json
 import logging
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -16,15 +16,21 @@ from ..core.errors import MockCloudError, ServiceError
 from ..core.helpers import Helper, helpers
 from ..core.helpers import call as call_helper
 from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
+from ..core.store import StoreUnavailable
 from ..mock import MockCloud
 from .guard import LOOPBACK_NAMES, AdminGuard
 from .persistence import StateFile
+
+if TYPE_CHECKING:
+    from ..core.store import Store
 
 ADMIN_PREFIX = "/_mockcloud/"
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
 TOO_LARGE = "mockcloud.too_large"  # set by the server when it stopped reading a body over the limit
 _FAULT_FIELDS = {"service", "operation", "error", "status", "throttle", "latency", "count", "probability", "message", "network"}
 _LIMIT_FIELDS = {"service", "operation", "rate", "burst"}
+# endpoints that share through the store by themselves (reset, snapshot, restore, the log), or read no state
+_OWN_SHARING = frozenset({"health", "reset", "state", "requests"})
 # what bad input raises on its way through json and the mock's setters; each is the client's fault
 _BAD_INPUT = (MockCloudError, ValueError, TypeError, LookupError, OverflowError, AttributeError, RecursionError)
 
@@ -126,7 +132,12 @@ class AdminApp:
         extra: list[tuple[str, str]] = []
         try:
             endpoint, arguments = self.url_map.bind_to_environ(environ).match()
-            status, body = getattr(self, f"on_{endpoint}")(request, **arguments)
+            handler = getattr(self, f"on_{endpoint}")
+            shared = self.cloud.shared
+            if shared is not None and endpoint not in _OWN_SHARING:  # on the shared state as it is now, changes committed
+                status, body = shared.transaction(lambda: handler(request, **arguments))
+            else:
+                status, body = handler(request, **arguments)
         except NotFound:
             paths = sorted({rule.rule for rule in self.url_map.iter_rules()})
             status, body = _json(404, {"error": "NotFound", "message": f"no admin endpoint {request.path}; see {paths}"})
@@ -134,6 +145,9 @@ class AdminApp:
             allowed = sorted(exc.valid_methods or ())
             extra = [("Allow", ", ".join(allowed))]
             status, body = _json(405, {"error": "MethodNotAllowed", "message": f"{request.path} takes {', '.join(allowed)}"})
+        except StoreUnavailable as exc:
+            logging.getLogger("mockcloud").error("mockcloud: admin %s %s: %s", request.method, request.path, exc)
+            status, body = _json(503, {"error": "StoreUnavailable", "message": str(exc)})
         except ServiceError as exc:  # a helper refused, as the service would (an unknown license, say)
             status, body = _json(400, {"error": exc.code, "message": exc.message})
         except _BAD_INPUT as exc:
@@ -300,17 +314,27 @@ def create_app(
     guard: AdminGuard | None = None,
     seed: int | None = None,
     state: str | Path | None = None,
+    store: str | Store | None = None,
+    connect: bool = True,
 ) -> AdminApp:
     """A WSGI app serving a fresh mock (no interception, its own clock).
 
     The fixtures are loaded and checked now, so that a bad file stops the
-    server before it listens rather than failing every request.
+    server before it listens rather than failing every request. With a
+    ``store`` (a URL, or a :class:`~mockcloud.core.store.Store`) the mock
+    shares the emulator kept there; it is reached now (``connect``), filled
+    from the fixtures and ``seed`` if it is empty, so a bad URL stops the
+    server too.
     """
     from ..core import fixtures as fixtures_module
 
+    if store is not None and state is not None:
+        raise MockCloudError("--state keeps one process's state in a file; with --store the state is the store's: give one of them")
     fixtures_module.check(fixtures)
     cloud = MockCloud(services, fixtures=fixtures, settings=settings, patch_time=False, intercept=False,
-                      request_log_size=request_log_size, seed=seed)
+                      request_log_size=request_log_size, seed=seed, store=store)
+    if cloud.shared is not None and connect:
+        cloud.shared.connect()
     state_file = None
     if state is not None:
         state_file = StateFile(state, cloud)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 import sys
 import threading
 import warnings
@@ -24,6 +25,9 @@ class LiveServer:
     ``allowed_hosts`` are extra ``Host`` names (``name`` or ``name:port``)
     that the admin API accepts besides the server's own. ``request_log_size``
     bounds the request log (when the app is made here, from ``fixtures``).
+    ``store`` shares the emulator through a store (a URL such as
+    ``redis://127.0.0.1:6379/0``) with every server given the same one;
+    ``listener`` is a socket already listening to serve on (a worker's).
     A busy port raises ``OSError``.
     """
 
@@ -46,10 +50,12 @@ class LiveServer:
         request_log_size: int = DEFAULT_LOG_SIZE,
         seed: int | None = None,
         state: str | Path | None = None,
+        store: str | None = None,
+        listener: socket.socket | None = None,
     ) -> None:
         self.limits = ServerLimits(max_body_size, max_header_size, idle_timeout, request_timeout, threads, connection_limit)
         if app is None:
-            app = create_app(fixtures, request_log_size=request_log_size, seed=seed, state=state)
+            app = create_app(fixtures, request_log_size=request_log_size, seed=seed, state=state, store=store)
         self.app = app
         self.host = host
         self.loopback = is_loopback(host)
@@ -60,7 +66,7 @@ class LiveServer:
         self.admin_token = admin_token
         allowed_hosts = tuple(allowed_hosts)
         AdminGuard.for_bind(host, port, allowed_hosts=allowed_hosts)  # a bad entry raises ValueError before we bind
-        self._server = make_server(_AccessLog(app) if not quiet else app, host, port, self.limits)
+        self._server = make_server(_AccessLog(app) if not quiet else app, host, port, self.limits, listener)
         self.port = self._server.port
         app.guard = AdminGuard.for_bind(host, self.port, allowed_hosts=allowed_hosts, token=admin_token)
         app.max_body_size = self.limits.max_body_size

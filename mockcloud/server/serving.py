@@ -253,10 +253,13 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(app, host: str, port: int, limits: ServerLimits = ServerLimits()) -> Server:
-    """``app`` served by waitress with ``limits`` on ``host``:``port`` (0: a free port); not yet running."""
+def make_server(app, host: str, port: int, limits: ServerLimits = ServerLimits(), listener: socket.socket | None = None) -> Server:
+    """``app`` served by waitress with ``limits`` on ``host``:``port`` (0: a free port); not yet running.
+
+    ``listener``: a socket already listening (a worker's, inherited from the process that bound it) instead.
+    """
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth is N" on every busy moment
-    sock = bind(host, port)
+    sock = bind(host, port) if listener is None else listener
     try:
         adj = Adjustments(
             threads=limits.threads,
