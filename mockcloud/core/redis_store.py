@@ -48,12 +48,35 @@ return {versions, texts}
 """
 
 # KEYS: versions, parts, log. ARGV: instance, n, (part, version) * n, m, (part, text) * m, log size, records...
+# All versions as given: write, append, and answer {1, new versions}; else {0, every version, the texts that differ}.
 _COMMIT = """
-if redis.call('HGET', KEYS[1], '@instance') ~= ARGV[1] then return false end
+local instance = redis.call('HGET', KEYS[1], '@instance')
+if not instance then return false end
+local n = tonumber(ARGV[2])
+local current = instance == ARGV[1]
 local i = 3
-for _ = 1, tonumber(ARGV[2]) do
-  if (redis.call('HGET', KEYS[1], ARGV[i]) or '0') ~= ARGV[i + 1] then return false end
-  i = i + 2
+if current then
+  for _ = 1, n do
+    if (redis.call('HGET', KEYS[1], ARGV[i]) or '0') ~= ARGV[i + 1] then
+      current = false
+      break
+    end
+    i = i + 2
+  end
+end
+if not current then
+  local versions = redis.call('HGETALL', KEYS[1])
+  local now = {}
+  for k = 1, #versions, 2 do now[versions[k]] = versions[k + 1] end
+  local texts = {}
+  for k = 3, 2 + 2 * n, 2 do
+    local version = now[ARGV[k]]
+    if version and (version ~= ARGV[k + 1] or instance ~= ARGV[1]) then
+      texts[#texts + 1] = ARGV[k]
+      texts[#texts + 1] = redis.call('HGET', KEYS[2], ARGV[k])
+    end
+  end
+  return {0, versions, texts}
 end
 local writes = tonumber(ARGV[i])
 i = i + 1
@@ -68,7 +91,7 @@ local size = ARGV[i]
 for k = i + 1, #ARGV do
   redis.call('XADD', KEYS[3], 'MAXLEN', size, '*', 'r', ARGV[k])
 end
-return written
+return {1, written}
 """
 
 # KEYS: versions, parts, log. ARGV: a new instance id, (part, text) pairs; mode "fill" (only if empty) or "replace".
@@ -190,7 +213,7 @@ class RedisStore(Store):
 
     def commit(
         self, instance: str, expected: Mapping[str, int], texts: Mapping[str, str], records: Sequence[str], log_size: int
-    ) -> dict[str, int] | None:
+    ) -> dict[str, int] | Seen | None:
         argv: list[Any] = [instance, len(expected)]
         for part, version in expected.items():
             argv += [part, str(version)]
@@ -200,7 +223,11 @@ class RedisStore(Store):
         argv.append(log_size)
         argv.extend(records)
         answer = self._call("commit", self._commit_script, keys=[self._versions, self._parts, self._log], args=argv)
-        return None if answer is None else {part: int(version) for part, version in _pairs(answer)}
+        if answer is None:
+            return None
+        if answer[0] == 0:
+            return self._seen(answer[1:])
+        return {part: int(version) for part, version in _pairs(answer[1])}
 
     def append(self, records: Sequence[str], log_size: int) -> None:
         if len(records) == 1:

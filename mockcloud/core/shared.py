@@ -7,21 +7,22 @@ Every request runs as one transaction over the parts it may touch (the
 ``clock``, ``faults``, ``credentials``, ``entropy``, its service, and the
 services whose routes or token issuers it depends on):
 
-1. read every part's version from the store, with the text of those whose
-   version this mock does not hold (one round trip, outside any lock);
-2. under this process's lock, bring the local copies of those parts up to
-   date, and handle the request on them as the in-memory mock would;
-3. if a local part changed, write it back with a compare-and-set on the
-   versions of every part read (one round trip, with the request's log
-   record); if another mock wrote any of them first, nothing is written, the
-   changed copies are dropped, and the whole request is handled again on the
-   newer state. A request that changed nothing writes nothing: its record is
-   appended after.
+1. under this process's lock, handle the request on the local copies as the
+   in-memory mock would, noting the version of each part it used;
+2. end it with one round trip to the store (:meth:`~.store.Store.commit`):
+   if every part used is still at that version there, the parts the request
+   changed are written and its log record appended, all at once; a request
+   that changed nothing writes nothing but its record;
+3. if another mock wrote any of those parts first, nothing is written: the
+   store answers the newer parts, the changed local copies are dropped, the
+   newer ones taken, and the whole request is handled again on them.
 
 So each state transition is atomic across processes and hosts: of two mocks
 redeeming one refresh token, one commits and the other, handling it again on
 the committed state, sees the token used. A reply is sent only after its
-transaction committed, so an acknowledged change is in the store.
+transaction committed, so an acknowledged change is in the store; and a reply
+rests on state that was current when it was checked, within the request, so
+a mock never answers from a state another mock had already moved on from.
 
 Whether a part may have changed is known cheaply: the clock compares its
 state, faults and key pairs count their changes, a seeded entropy compares
@@ -270,13 +271,6 @@ class SharedState:
             self.versions.pop(part, None)
             self.texts.pop(part, None)
 
-    def _current(self, wanted: tuple[str, ...]) -> bool:
-        """Whether the store still has every ``wanted`` part at the local version (one more read)."""
-        seen = self.store.read(self.versions, ())
-        return seen is not None and seen.instance == self.instance and all(
-            seen.versions.get(p, 0) == self.versions.get(p) for p in wanted
-        )
-
     # ---- transactions ---------------------------------------------------------------------------
     def connect(self) -> None:
         """Reach the store (filling it, if it is empty) and take its whole state: a bad URL fails here."""
@@ -299,6 +293,7 @@ class SharedState:
 
     def _run(self, wanted: tuple[str, ...], action: Callable[[], tuple[T, RequestRecord | None]]) -> T:
         deadline = time.monotonic() + RETRY_SECONDS
+        seen: Seen | None = None  # what the store answered when the last attempt was on older state
         attempt = 0
         while True:
             attempt += 1
@@ -308,45 +303,49 @@ class SharedState:
                     raise StoreUnavailable("the shared state kept changing under this request; try again")
                 if attempt > 3:  # many writers on one part: step aside a little, at random
                     time.sleep(random.uniform(0, min(0.02, 0.001 * attempt)))
-            seen = self._read(wanted)
             record: RequestRecord | None = None
+            failure: BaseException | None = None
             with self.lock:
-                try:
-                    self._take(seen, wanted)
-                except _Again:
-                    continue
-                exact = all(seen.versions.get(p, 0) == self.versions.get(p) for p in wanted)
+                if seen is not None:
+                    try:
+                        self._take(seen, wanted)
+                    except _Again:
+                        seen = self._read(wanted)
+                        continue
+                instance = self.instance or ""
+                expected = {p: self.versions.get(p, -1) for p in wanted}
                 before = self._marks(wanted)
-                failure: BaseException | None = None
                 try:
                     result, record = action()
+                except _Moved:
+                    raise
                 except BaseException as exc:  # what it changed before it raised is kept, as in memory
                     failure = exc
                 changes = self._changes(wanted, before)
-                if changes:
-                    expected = {p: self.versions.get(p, 0) for p in wanted}
-                    lines = [] if record is None else [encode_record(record)]
+                lines = [] if record is None else [encode_record(record)]
+                if changes:  # written only if every part it used is still at the version it used
                     try:
-                        written = self.store.commit(self.instance or "", expected, changes, lines, self.cloud.request_log_size)
+                        outcome = self.store.commit(instance, expected, changes, lines, self.cloud.request_log_size)
                     except BaseException:
                         self._drop(changes)  # whether it was written is unknown: read it again
                         raise
-                    if written is None:
+                    if not isinstance(outcome, dict):
                         self._drop(changes)
+                        seen = outcome if outcome is not None else self._fill()
                         continue
                     self.commits += 1
-                    self.versions.update(written)
+                    self.versions.update(outcome)
                     self.texts.update(changes)
                     if failure is not None:
                         raise failure
                     return result
-                if not exact and not self._current(wanted):
-                    continue  # answered from copies newer than the read, and the store moved on since
-            if failure is not None:
-                raise failure
-            if record is not None:
-                self.store.append([encode_record(record)], self.cloud.request_log_size)
-            return result
+            # it only read: valid if what it read is still current (and then logged, in the same step)
+            outcome = self.store.commit(instance, expected, {}, lines, self.cloud.request_log_size)
+            if isinstance(outcome, dict):
+                if failure is not None:
+                    raise failure
+                return result
+            seen = outcome if outcome is not None else self._fill()
 
     def handle(self, app: Application, request: Request) -> Reply:
         """One request through ``app`` as one transaction (the request path of a sharing mock)."""

@@ -10,12 +10,14 @@ each time the part is written. Every part of a snapshot is a part here: the
 section under the service's name. So the store's contents are a snapshot, and
 a snapshot taken from one store restores into any other.
 
-A mock works on its own copy of the parts and asks the store for what changed
-since the versions it holds (:meth:`Store.read`); it writes back with
-:meth:`Store.commit`, which writes only if every part it read is still at the
-version it read: a compare-and-set over several parts at once, so two mocks
-never both act on one state (a refresh token redeemed twice). The request log
-is the store's too: a capped list of records, appended after a commit.
+A mock works on its own copy of the parts, at the versions it holds, and ends
+each request with :meth:`Store.commit`: if every part it used is still at the
+version it used, the parts it changed are written and the request's log record
+appended, at once; if not, nothing is written and the store answers the newer
+parts, to handle the request again on. A compare-and-set over several parts at
+once, so two mocks never both act on one state (a refresh token redeemed
+twice), in one round trip per request. The request log is the store's too: a
+capped list of records.
 
 Two implementations: :class:`MemoryStore` (mocks in one process) and
 ``redis_store.RedisStore`` (processes and hosts); another store is a module
@@ -74,10 +76,13 @@ class Store(ABC):
     @abstractmethod
     def commit(
         self, instance: str, expected: Mapping[str, int], texts: Mapping[str, str], records: Sequence[str], log_size: int
-    ) -> dict[str, int] | None:
-        """Write ``texts`` and append ``records``, if the store is still ``instance`` with every part at ``expected``.
+    ) -> dict[str, int] | Seen | None:
+        """Write ``texts`` and append ``records`` if the store is ``instance`` with every part at ``expected``.
 
-        Returns the new versions of the parts written, or None (nothing written) when any differs.
+        Returns the new versions of the parts written (``{}`` when ``texts`` is
+        empty: the request only read). Otherwise nothing is written, and it
+        returns what the store holds (a :class:`Seen` with the text of every
+        ``expected`` part at another version), or None when it holds nothing.
         """
 
     @abstractmethod
@@ -142,10 +147,12 @@ class MemoryStore(Store):
 
     def commit(
         self, instance: str, expected: Mapping[str, int], texts: Mapping[str, str], records: Sequence[str], log_size: int
-    ) -> dict[str, int] | None:
+    ) -> dict[str, int] | Seen | None:
         with self._lock:
-            if instance != self._instance or any(self._versions.get(p, 0) != v for p, v in expected.items()):
+            if self._instance is None:
                 return None
+            if instance != self._instance or any(self._versions.get(p, 0) != v for p, v in expected.items()):
+                return self._seen({} if instance != self._instance else expected, expected)
             written = {}
             for part, text in texts.items():
                 self._texts[part] = text
