@@ -411,6 +411,7 @@ def mock_cloud(
     allow_loopback: bool = True,
     request_log_size: int = DEFAULT_LOG_SIZE,
     seed: int | None = None,
+    store: Store | str | None = None,
 ) -> MockCloud: ...
 
 
@@ -427,6 +428,7 @@ def mock_cloud(
     allow_loopback: bool = True,
     request_log_size: int = DEFAULT_LOG_SIZE,
     seed: int | None = None,
+    store: Store | str | None = None,
 ) -> MockCloud: ...
 
 
