@@ -107,9 +107,14 @@ def serve(kind: str) -> None:
 class Child:
     """One server of ``kind`` in a subprocess; ``stop()`` ends it and any worker process it started."""
 
-    def __init__(self, kind: str, env: dict[str, str] | None = None, start_timeout: float = 60.0, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, kind: str, env: dict[str, str] | None = None, start_timeout: float = 60.0, args: tuple[str, ...] = ()
+    ) -> None:
         self.kind = kind
-        argv = [sys.executable, "-m", "mockcloud", "server", "--port", "0", *args] if kind == "mockcloud" else [sys.executable, str(HERE), kind]
+        if kind == "mockcloud":  # ``args``: more options of ``mockcloud server`` (--workers, --store)
+            argv = [sys.executable, "-m", "mockcloud", "server", "--port", "0", *args]
+        else:
+            argv = [sys.executable, str(HERE), kind]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})})
         line = self.proc.stdout.readline()
         match = re.search(r"listening on http://[^\s:]+:(\d+)", line) if kind == "mockcloud" else re.fullmatch(r"(\d+)\s*", line)

@@ -374,7 +374,9 @@ def split_cpus() -> tuple[set[int], set[int]] | None:
     return ({cpus[-1]}, set(cpus[:-1])) if len(cpus) >= 2 else None
 
 
-def run_wrk(port: int, path: str, body: bytes, headers: dict, sizes: Sizes, connections: int = 8, pin: bool = True) -> dict:
+def run_wrk(
+    port: int, path: str, body: bytes, headers: dict, sizes: Sizes, connections: int = 8, *, pin: bool = True
+) -> dict:
     """wrk, 2 threads and ``connections`` keep-alive connections, replaying one request; 200s per second.
 
     ``pin``: wrk on the CPUs :func:`split_cpus` leaves it (the server being pinned to the other).
@@ -557,11 +559,13 @@ def bench_scale_out(sizes: Sizes) -> list[str]:
         redis.wait(timeout=10)
     rps = {name: statistics.median(r["rps"] for r in rounds) for name, rounds in runs.items()}
     memory, one, many = rps["memory-1"], rps["redis-1"], rps[f"redis-{cores}"]
-    how = f"(wrk, 2 threads, {connections} keep-alive connections, nothing pinned, {sizes.load_seconds:g} s, median of {sizes.load_rounds})"
+    how = (f"(wrk, 2 threads, {connections} keep-alive connections, nothing pinned, {sizes.load_seconds:g} s, "
+           f"median of {sizes.load_rounds})")
     lines = [
         f"scale-out GetAccessToken {how}: in memory 1 worker {memory:.0f} req/s, Redis 1 worker {one:.0f} req/s, "
         f"Redis {cores} workers {many:.0f} req/s",
-        report(f"scale-out: Redis 1 worker {one:.0f} req/s vs in memory 1 worker {memory:.0f} req/s", one / memory, ">=", 0.5),
+        report(f"scale-out: Redis 1 worker {one:.0f} req/s vs in memory 1 worker {memory:.0f} req/s",
+               one / memory, ">=", 0.5),
         report(f"scale-out: Redis {cores} workers {many:.0f} req/s vs Redis 1 worker {one:.0f} req/s", many / one, ">=",
                1.6 if cores == 2 else 0.8 * cores),
     ]

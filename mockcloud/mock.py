@@ -123,7 +123,9 @@ class MockCloud:
         self.shared: SharedState | None = None
         if store is not None:
             if patch_time:
-                raise MockCloudError("a mock that shares its state through a store keeps a clock of its own: pass patch_time=False")
+                raise MockCloudError(
+                    "a mock that shares its state through a store keeps a clock of its own: pass patch_time=False"
+                )
             from .core.shared import SharedState
             from .core.store import open_store
 
@@ -172,7 +174,7 @@ class MockCloud:
         with self._lock:
             self._reset(seed)
 
-    def _reset(self, seed: int | None | _Keep) -> None:
+    def _reset(self, seed: int | _Keep | None) -> None:
         if not isinstance(seed, _Keep):
             Entropy(seed)  # a bad seed fails before anything is reset
             self.seed = seed

@@ -5,6 +5,7 @@ folder, and is stopped by the test that started it. Without ``redis-server``
 the tests that need one are skipped, except in CI (``CI=true``), where they fail:
 ``.ci/run`` installs it.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,22 @@ class RedisServer:
 
     def start(self) -> None:
         persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
-        argv = [self.binary, "--port", str(self.port), "--bind", LOOPBACK, "--save", "", "--dir", str(self.directory),
-                "--protected-mode", "yes", "--daemonize", "no", *persistence]
+        argv = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            LOOPBACK,
+            "--save",
+            "",
+            "--dir",
+            str(self.directory),
+            "--protected-mode",
+            "yes",
+            "--daemonize",
+            "no",
+            *persistence,
+        ]
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not self.ping():
@@ -88,9 +103,22 @@ class ServerProcess:
     """``mockcloud server --port 0 --workers N --store URL`` in a subprocess; ``stop()`` ends it (SIGTERM)."""
 
     def __init__(self, store: str, workers: int = 2, *extra: str, env: dict[str, str] | None = None) -> None:
-        argv = [sys.executable, "-m", "mockcloud", "server", "--port", "0", "--workers", str(workers), "--store", store, *extra]
-        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        env={**os.environ, **(env or {})})
+        argv = [
+            sys.executable,
+            "-m",
+            "mockcloud",
+            "server",
+            "--port",
+            "0",
+            "--workers",
+            str(workers),
+            "--store",
+            store,
+            *extra,
+        ]
+        self.process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
+        )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         match = re.search(r"listening on http://[^\s:]+:(\d+)", line)

@@ -171,7 +171,8 @@ class Application:
                 exchange.operation = service.operation_of(exchange)
             return service.render_error(exchange, service.unavailable_error())
         except Exception:  # the service itself could not be had: plain JSON still
-            body = json.dumps({"error": "ServiceUnavailable", "message": "The emulator's shared state cannot be reached."}).encode()
+            message = "The emulator's shared state cannot be reached."
+            body = json.dumps({"error": "ServiceUnavailable", "message": message}).encode()
             return Reply(503, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
 
     def _record(self, request: Request, name: str, operation: str, status: int, error_code: str | None, fault: str | None = None) -> None:

@@ -15,6 +15,7 @@ in one step that no other client can interleave. Nothing else in the
 database is read, written or flushed. The client library is imported only
 when a Redis store is opened (``pip install 'mockcloud[redis]'``).
 """
+
 from __future__ import annotations
 
 import secrets
@@ -23,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .errors import MockCloudError
-from .store import Seen, Store, StoreUnavailable
+from .store import Outcome, Seen, Store, StoreUnavailable, Texts, Versions
 
 DEFAULT_PREFIX = "mockcloud"
 INSTANCE = "@instance"
@@ -159,7 +160,10 @@ class RedisStore(Store):
             # no retries inside the client: a commit sent twice could be applied once and then refused,
             # and a request must not be handled again after its change was written
             self._redis = redis.Redis.from_url(
-                client_url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0),
+                client_url,
+                socket_timeout=TIMEOUT,
+                socket_connect_timeout=TIMEOUT,
+                retry=Retry(NoBackoff(), 0),
             )
         except ValueError as exc:
             raise MockCloudError(f"not a Redis URL {url!r}: {exc}") from None
@@ -208,12 +212,12 @@ class RedisStore(Store):
         argv: list[Any] = [mode, secrets.token_hex(8)]
         for part, text in texts.items():
             argv += [part, text]
-        answer = self._call(f"{mode} the state", self._put_script, keys=[self._versions, self._parts, self._log], args=argv)
+        answer = self._call(
+            f"{mode} the state", self._put_script, keys=[self._versions, self._parts, self._log], args=argv
+        )
         return self._seen(answer)
 
-    def commit(
-        self, instance: str, expected: Mapping[str, int], texts: Mapping[str, str], records: Sequence[str], log_size: int
-    ) -> dict[str, int] | Seen | None:
+    def commit(self, instance: str, expected: Versions, texts: Texts, records: Sequence[str], log_size: int) -> Outcome:
         argv: list[Any] = [instance, len(expected)]
         for part, version in expected.items():
             argv += [part, str(version)]
@@ -231,7 +235,9 @@ class RedisStore(Store):
 
     def append(self, records: Sequence[str], log_size: int) -> None:
         if len(records) == 1:
-            self._call("log a request", self._redis.xadd, self._log, {"r": records[0]}, maxlen=log_size, approximate=False)
+            self._call(
+                "log a request", self._redis.xadd, self._log, {"r": records[0]}, maxlen=log_size, approximate=False
+            )
             return
         pipeline = self._redis.pipeline(transaction=False)
         for record in records:

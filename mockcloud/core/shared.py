@@ -32,8 +32,10 @@ was taken. Only then is the part's text made and compared with the text at
 its version; a request that takes no model lock (a GetAccessToken) costs no
 snapshot at all.
 """
+
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -359,7 +361,7 @@ class SharedState:
             while True:
                 wanted = self.wanted(name)
                 try:
-                    return self._run(wanted, lambda: self._answer(app, request, name))
+                    return self._run(wanted, functools.partial(self._answer, app, request, name))
                 except _Moved as moved:
                     app, name = moved.app, moved.name
         except StoreUnavailable as exc:

@@ -23,6 +23,7 @@ Two implementations: :class:`MemoryStore` (mocks in one process) and
 ``redis_store.RedisStore`` (processes and hosts); another store is a module
 with one more subclass of :class:`Store`, registered in :func:`open_store`.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -34,6 +35,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .errors import MockCloudError
+
+Versions = Mapping[str, int]  # part -> version
+Texts = Mapping[str, str]  # part -> its JSON text
 
 
 class StoreUnavailable(MockCloudError):
@@ -47,6 +51,10 @@ class Seen:
     instance: str  # which contents: a store that was emptied and filled again is another instance
     versions: dict[str, int]  # every part's version (0: never written)
     texts: dict[str, str] = field(default_factory=dict)  # the parts asked for whose version the reader did not hold
+
+
+# what a commit answers: the versions it wrote, or (nothing written) what the store holds, or None: it holds nothing
+Outcome = dict[str, int] | Seen | None
 
 
 class Store(ABC):
@@ -74,9 +82,7 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def commit(
-        self, instance: str, expected: Mapping[str, int], texts: Mapping[str, str], records: Sequence[str], log_size: int
-    ) -> dict[str, int] | Seen | None:
+    def commit(self, instance: str, expected: Versions, texts: Texts, records: Sequence[str], log_size: int) -> Outcome:
         """Write ``texts`` and append ``records`` if the store is ``instance`` with every part at ``expected``.
 
         Returns the new versions of the parts written (``{}`` when ``texts`` is
@@ -101,7 +107,7 @@ class Store(ABC):
     def clear_records(self) -> None:
         """Empty the request log."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (a store without connections has nothing to let go of)
         """Let go of connections (the state stays in the store)."""
 
     def __repr__(self) -> str:
@@ -145,9 +151,7 @@ class MemoryStore(Store):
                 self._log.clear()
             return self._seen({}, self._texts)
 
-    def commit(
-        self, instance: str, expected: Mapping[str, int], texts: Mapping[str, str], records: Sequence[str], log_size: int
-    ) -> dict[str, int] | Seen | None:
+    def commit(self, instance: str, expected: Versions, texts: Texts, records: Sequence[str], log_size: int) -> Outcome:
         with self._lock:
             if self._instance is None:
                 return None

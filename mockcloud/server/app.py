@@ -134,7 +134,7 @@ class AdminApp:
             endpoint, arguments = self.url_map.bind_to_environ(environ).match()
             handler = getattr(self, f"on_{endpoint}")
             shared = self.cloud.shared
-            if shared is not None and endpoint not in _OWN_SHARING:  # on the shared state as it is now, changes committed
+            if shared is not None and endpoint not in _OWN_SHARING:  # on the shared state now, its changes committed
                 status, body = shared.transaction(lambda: handler(request, **arguments))
             else:
                 status, body = handler(request, **arguments)
@@ -329,7 +329,9 @@ def create_app(
     from ..core import fixtures as fixtures_module
 
     if store is not None and state is not None:
-        raise MockCloudError("--state keeps one process's state in a file; with --store the state is the store's: give one of them")
+        raise MockCloudError(
+            "--state keeps one process's state in a file; with --store the state is the store's: give one of them"
+        )
     fixtures_module.check(fixtures)
     cloud = MockCloud(services, fixtures=fixtures, settings=settings, patch_time=False, intercept=False,
                       request_log_size=request_log_size, seed=seed, store=store)

@@ -71,8 +71,8 @@ def _server_parser(commands: argparse._SubParsersAction) -> None:  # type: ignor
                        help="make every identifier, token, code, key pair and request id repeat run after run")
     shared = serve.add_argument_group("scale-out")
     shared.add_argument("--store", metavar="URL", default=None,
-                        help="keep the emulator's state in Redis (redis://HOST:PORT/DB[?prefix=NAME]); every server given the same "
-                             "store is one emulator. An empty store is filled from --fixtures and --seed")
+                        help="keep the emulator's state in Redis (redis://HOST:PORT/DB[?prefix=NAME]); every server "
+                             "given the same store is one emulator. An empty store is filled from --fixtures, --seed")
     shared.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                         help="worker processes on one port (default 1); more than one needs --store")
     limits = serve.add_argument_group("limits")
@@ -103,7 +103,8 @@ def _serve(args: argparse.Namespace) -> int:
     from .serving import raise_open_files_limit
 
     if args.workers > 1 and not args.store:
-        print("mockcloud: --workers needs --store: each worker would otherwise be an emulator of its own", file=sys.stderr)
+        print("mockcloud: --workers needs --store: each worker would otherwise be an emulator of its own",
+              file=sys.stderr)
         return 2
     if args.store and args.state:
         print("mockcloud: give --state or --store, not both: with --store the state is the store's", file=sys.stderr)
@@ -140,7 +141,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"mockcloud: admin token (send as 'Authorization: Bearer TOKEN'): {server.admin_token}", flush=True)
 
     store = f"; state in {_shown(args.store)}" if args.store else ""
-    print(f"mockcloud server listening on {server.url} (services: {', '.join(server.cloud.service_names)}{store})", flush=True)
+    names = ", ".join(server.cloud.service_names)
+    print(f"mockcloud server listening on {server.url} (services: {names}{store})", flush=True)
     _run_until_stopped(server)
     print("mockcloud server stopped", flush=True)
     return 0
@@ -213,7 +215,8 @@ def _serve_workers(args: argparse.Namespace) -> int:
             warnings.simplefilter("ignore", RuntimeWarning)  # off loopback: the parent has said so once
             server = LiveServer(
                 args.host, port, app=app, quiet=not args.verbose, max_body_size=args.max_body_size,
-                max_header_size=args.max_header_size, idle_timeout=args.idle_timeout, request_timeout=args.request_timeout,
+                max_header_size=args.max_header_size, idle_timeout=args.idle_timeout,
+                request_timeout=args.request_timeout,
                 threads=args.threads, connection_limit=args.connection_limit, admin_token=token,
                 allowed_hosts=args.allow_host, listener=listener,
             )

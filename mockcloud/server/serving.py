@@ -253,7 +253,9 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(app, host: str, port: int, limits: ServerLimits = ServerLimits(), listener: socket.socket | None = None) -> Server:
+def make_server(
+    app, host: str, port: int, limits: ServerLimits = ServerLimits(), listener: socket.socket | None = None
+) -> Server:
     """``app`` served by waitress with ``limits`` on ``host``:``port`` (0: a free port); not yet running.
 
     ``listener``: a socket already listening (a worker's, inherited from the process that bound it) instead.

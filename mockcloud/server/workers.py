@@ -9,6 +9,7 @@ and passes SIGTERM and SIGINT on to every worker, then waits for them to end.
 
 POSIX only (``os.fork``). The parent stays single-threaded, so forking is safe.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ def _worker(index: int, run: Callable[[int], int]) -> None:
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED)
         code = run(index)
-    except BaseException as exc:  # noqa: BLE001  (a worker reports and ends; the parent starts another)
+    except BaseException as exc:
         print(f"mockcloud: worker {index} failed: {exc!r}", file=sys.stderr, flush=True)
     finally:
         sys.stdout.flush()
@@ -83,12 +84,20 @@ def supervise(workers: int, listener: socket.socket, run: Callable[[int], int]) 
             index, started = children.pop(pid)
             if stopping:
                 continue
-            how = f"signal {-os.waitstatus_to_exitcode(status)}" if os.WIFSIGNALED(status) else f"exit {os.waitstatus_to_exitcode(status)}"
+            how = (
+                f"signal {-os.waitstatus_to_exitcode(status)}"
+                if os.WIFSIGNALED(status)
+                else f"exit {os.waitstatus_to_exitcode(status)}"
+            )
             quick = time.monotonic() - started < _QUICK_DEATH
             failures[index] = failures[index] + 1 if quick else 0
             delay = min(_MAX_BACKOFF, 0.1 * 2 ** failures[index]) if quick else 0.0
-            print(f"mockcloud: worker {index} (pid {pid}) ended ({how}); starting another"
-                  + (f" in {delay:.1f} s" if delay else ""), file=sys.stderr, flush=True)
+            print(
+                f"mockcloud: worker {index} (pid {pid}) ended ({how}); starting another"
+                + (f" in {delay:.1f} s" if delay else ""),
+                file=sys.stderr,
+                flush=True,
+            )
             if delay:
                 time.sleep(delay)
             if not stopping:

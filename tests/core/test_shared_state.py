@@ -4,6 +4,7 @@ Several ``MockCloud(store=...)`` objects on one :class:`MemoryStore` behave as
 workers on one Redis do (the same code runs; only the store differs), so the
 rules are checked here quickly, and against Redis where a test names it.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,9 @@ def call(cloud: MockCloud, operation: str, token: str | None = None, **kwargs):
     if token:
         headers["Authorization"] = f"Bearer {token}"
     method = "GET" if operation == "Me" else "POST"
-    return Client(cloud.app).open(f"https://userapi.example.com/User/{operation}", method=method, headers=headers, **kwargs)
+    return Client(cloud.app).open(
+        f"https://userapi.example.com/User/{operation}", method=method, headers=headers, **kwargs
+    )
 
 
 def login(cloud: MockCloud) -> dict:
@@ -71,11 +74,11 @@ def test_a_token_issued_by_one_mock_rotates_once_among_racing_mocks(store):
         barrier = threading.Barrier(8)
         codes: list[int] = []
 
-        def racer(i: int) -> None:
+        def racer(i: int, barrier: threading.Barrier, codes: list[int], pair: dict) -> None:
             barrier.wait(timeout=10)
             codes.append(refresh(clouds[i % 4], pair).status_code)
 
-        threads = [threading.Thread(target=racer, args=(i,)) for i in range(8)]
+        threads = [threading.Thread(target=racer, args=(i, barrier, codes, pair)) for i in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -129,8 +132,14 @@ def test_reset_clock_faults_keys_seed_and_log_reach_every_mock(store):
 
 def test_sts_keys_issued_through_one_mock_sign_for_another(store):
     first, second = sharing(store)
-    issued = first.shared.transaction(lambda: first.credentials.issue_temporary(
-        account_id="123456789012", expires=first.clock.time() + 60, arn="arn:aws:sts::123456789012:assumed-role/r/s", user_id="AROA:s"))
+    issued = first.shared.transaction(
+        lambda: first.credentials.issue_temporary(
+            account_id="123456789012",
+            expires=first.clock.time() + 60,
+            arn="arn:aws:sts::123456789012:assumed-role/r/s",
+            user_id="AROA:s",
+        )
+    )
     second.shared.transaction(lambda: None)
     assert second.credentials.aws(issued.access_key_id) == issued
 
@@ -178,16 +187,15 @@ def test_a_change_no_lock_saw_is_refused_when_verifying(monkeypatch):
     monkeypatch.setenv("MOCKCLOUD_SHARED_VERIFY", "1")
     first, _ = sharing(MemoryStore())
     login(first)
-    mount = first.shared.transaction(lambda: first.userapi.get_mount())
+    mount = first.shared.transaction(lambda: first.userapi.get_mount())  # noqa: PLW0108  (the model as it is then)
     with pytest.raises(MockCloudError, match="without its lock"):
         first.shared.transaction(mount.sessions.clear)
 
 
 def test_counting_lock_counts_and_excludes():
     lock = CountingLock()
-    with lock:
-        with lock:
-            pass
+    with lock, lock:
+        pass
     assert lock.taken == 2
     assert lock.acquire(timeout=0.1)
     held = threading.Event()
@@ -197,22 +205,29 @@ def test_counting_lock_counts_and_excludes():
 
 
 def test_in_memory_mocks_never_import_redis():
-    code = ("import sys, mockcloud; from mockcloud import mock_cloud\n"
-            "with mock_cloud() as cloud: cloud.snapshot()\n"
-            "import mockcloud.server.app\n"
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'redis')))")
-    out = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, check=True, timeout=60)
+    code = (
+        "import sys, mockcloud; from mockcloud import mock_cloud\n"
+        "with mock_cloud() as cloud: cloud.snapshot()\n"
+        "import mockcloud.server.app\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'redis')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert json.loads(out.stdout) == []
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--workers", "2"], "--workers needs --store"),
-    (["--store", "redis://127.0.0.1:1/0", "--state", "x.json"], "not both"),
-    (["--store", "memcached://127.0.0.1:1"], "unknown store"),
-    (["--store", "redis://127.0.0.1:1/0"], "Redis at redis://127.0.0.1:1/0 failed"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--workers", "2"], "--workers needs --store"),
+        (["--store", "redis://127.0.0.1:1/0", "--state", "x.json"], "not both"),
+        (["--store", "memcached://127.0.0.1:1"], "unknown store"),
+        (["--store", "redis://127.0.0.1:1/0"], "Redis at redis://127.0.0.1:1/0 failed"),
+    ],
+)
 def test_the_server_refuses_what_cannot_be_one_emulator(argv, message):
-    out = subprocess.run([sys.executable, "-m", "mockcloud", "server", "--port", "0", *argv],
-                         capture_output=True, text=True, timeout=60)
+    argv = [sys.executable, "-m", "mockcloud", "server", "--port", "0", *argv]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 2
     assert message in out.stderr
