@@ -19,6 +19,7 @@ when a Redis store is opened (``pip install 'mockcloud[redis]'``).
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -172,6 +173,34 @@ class RedisStore(Store):
         self._read_script = self._redis.register_script(_READ)
         self._commit_script = self._redis.register_script(_COMMIT)
         self._put_script = self._redis.register_script(_PUT)
+        self._no_script = redis.exceptions.NoScriptError
+        self._local = threading.local()  # each thread's own connection for the commit of every request
+        self._connections: list[Any] = []
+        self._connections_lock = threading.Lock()
+
+    def _commit_call(self, args: list[Any]) -> Any:
+        """The commit script on this thread's own connection: the per-request path, without the pool's bookkeeping.
+
+        A connection that failed is closed, and opened again by the next command.
+        """
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self._redis.connection_pool.make_connection()
+            with self._connections_lock:
+                self._connections.append(connection)
+        command = ("EVALSHA", self._commit_script.sha, 3, self._versions, self._parts, self._log, *args)
+        try:
+            try:
+                connection.send_command(*command)
+                return connection.read_response()
+            except self._no_script:  # a Redis that restarted has forgotten it: nothing ran, so load and send again
+                connection.send_command("SCRIPT", "LOAD", _COMMIT)
+                connection.read_response()
+                connection.send_command(*command)
+                return connection.read_response()
+        except self._errors as exc:
+            connection.disconnect()
+            raise StoreUnavailable(f"Redis at {self.url} failed to commit: {exc}") from exc
 
     def _call(self, what: str, function: Any, *args: Any, retry: bool = False, **kwargs: Any) -> Any:
         """One command; a failure is :class:`StoreUnavailable` (a read, which changes nothing, is tried twice)."""
@@ -226,7 +255,7 @@ class RedisStore(Store):
             argv += [part, text]
         argv.append(log_size)
         argv.extend(records)
-        answer = self._call("commit", self._commit_script, keys=[self._versions, self._parts, self._log], args=argv)
+        answer = self._commit_call(argv)
         if answer is None:
             return None
         if answer[0] == 0:
@@ -252,4 +281,8 @@ class RedisStore(Store):
         self._call("clear the request log", self._redis.delete, self._log)
 
     def close(self) -> None:
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.disconnect()
         self._redis.close()

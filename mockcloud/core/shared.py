@@ -415,7 +415,11 @@ class SharedRequestLog(RequestLog):
         return [decode_record(text) for text in self.store.records()]
 
     def record(self, record: RequestRecord) -> None:
-        self.store.append([encode_record(record)], self.size)
+        """Log one request outside a transaction (a body refused for its size); a store that is down loses it."""
+        try:
+            self.store.append([encode_record(record)], self.size)
+        except StoreUnavailable as exc:
+            _log.error("mockcloud: a request could not be logged in %s: %s", self.store.url, exc)
 
     def clear(self) -> None:
         self.store.clear_records()

@@ -141,6 +141,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"mockcloud: admin token (send as 'Authorization: Bearer TOKEN'): {server.admin_token}", flush=True)
 
     store = f"; state in {_shown(args.store)}" if args.store else ""
+    _warn_open_store(args.store)
     names = ", ".join(server.cloud.service_names)
     print(f"mockcloud server listening on {server.url} (services: {names}{store})", flush=True)
     _run_until_stopped(server)
@@ -168,6 +169,20 @@ def _run_until_stopped(server) -> None:
         pass
     finally:
         server.stop()
+
+
+def _warn_open_store(url: str | None) -> None:
+    """A store off loopback, without a password or TLS, holds every token and key where anyone near can read them."""
+    from urllib.parse import urlsplit
+
+    from .guard import is_loopback
+
+    if not url:
+        return
+    parts = urlsplit(url)
+    if parts.scheme == "redis" and parts.hostname and not is_loopback(parts.hostname) and not parts.password:
+        print(f"mockcloud: WARNING: the store {_shown(url)} is off loopback, without a password or TLS (rediss://): "
+              "anything that reaches it can read and change the emulator's state", file=sys.stderr, flush=True)
 
 
 def _shown(url: str) -> str:
@@ -200,6 +215,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
         listener = bind(args.host, args.port)
     except (OSError, MockCloudError, ValueError) as exc:
         return _cannot_start(args, exc)
+    _warn_open_store(args.store)
     token = args.admin_token
     if token is None and not is_loopback(args.host):
         token = secrets.token_urlsafe(32)
