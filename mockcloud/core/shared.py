@@ -15,7 +15,9 @@ services whose routes or token issuers it depends on):
    that changed nothing writes nothing but its record;
 3. if another mock wrote any of those parts first, nothing is written: the
    store answers the newer parts, the changed local copies are dropped, the
-   newer ones taken, and the whole request is handled again on them.
+   newer ones taken, and the whole request is handled again on them. A request
+   that only reads is then done: it was answered from the state the store held
+   at a moment within the request, so many writers never starve a reader.
 
 So each state transition is atomic across processes and hosts: of two mocks
 redeeming one refresh token, one commits and the other, handling it again on
@@ -308,12 +310,14 @@ class SharedState:
             record: RequestRecord | None = None
             failure: BaseException | None = None
             with self.lock:
+                as_seen = False  # whether the local copy is exactly the store's state at one moment of this request
                 if seen is not None:
                     try:
                         self._take(seen, wanted)
                     except _Again:
                         seen = self._read(wanted)
                         continue
+                    as_seen = all(self.versions.get(p) == seen.versions.get(p, 0) for p in wanted)
                 instance = self.instance or ""
                 expected = {p: self.versions.get(p, -1) for p in wanted}
                 before = self._marks(wanted)
@@ -341,6 +345,12 @@ class SharedState:
                     if failure is not None:
                         raise failure
                     return result
+            if as_seen:  # it only read, from the state the store held when it answered: true then, so logged as is
+                if lines:
+                    self.store.append(lines, self.cloud.request_log_size)
+                if failure is not None:
+                    raise failure
+                return result
             # it only read: valid if what it read is still current (and then logged, in the same step)
             outcome = self.store.commit(instance, expected, {}, lines, self.cloud.request_log_size)
             if isinstance(outcome, dict):

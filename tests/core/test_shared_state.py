@@ -155,6 +155,27 @@ def test_a_request_that_changes_nothing_writes_nothing(store):
     assert call(first, "Me", token=pair["accessToken"]).status_code == 401  # the rotation revoked it, seen at once
 
 
+class _Busy(MemoryStore):
+    """Another mock writes the User API's part just before each check of a request that only read."""
+
+    def commit(self, instance, expected, texts, records, log_size):
+        if not texts and "userapi" in expected:
+            with self._lock:
+                self._versions["userapi"] += 1
+        return super().commit(instance, expected, texts, records, log_size)
+
+
+def test_a_reader_among_busy_writers_is_answered_at_its_second_try():
+    """A read that met newer state is answered from the state the store held then: writers never starve it."""
+    (reader,) = sharing(_Busy(), 1)
+    pair = login(reader)
+    conflicts = reader.shared.conflicts
+    for _ in range(5):
+        assert call(reader, "Me", token=pair["accessToken"]).status_code == 200
+    assert reader.shared.conflicts - conflicts == 5
+    assert [r.operation for r in reader.requests][-5:] == ["Me"] * 5
+
+
 def test_an_emptied_store_is_filled_again_and_every_mock_follows(store):
     if not isinstance(store, MemoryStore):
         pytest.skip("emptying is MemoryStore.wipe; a Redis that lost its data is test_scale_out's restart")
