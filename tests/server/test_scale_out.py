@@ -293,15 +293,13 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_state(redis_server):
         time.sleep(1.0)
         victim = server.worker_pids()[0]
         os.kill(victim, signal.SIGKILL)
+        before_kill = len(acknowledged)
         time.sleep(1.0)
         stop.set()
         for thread in threads:
             thread.join(timeout=60)
         pids = server.wait_for_workers(2)  # the parent started another
         assert victim not in pids
-        tokens = {
-            t["TokenId"] for t in aws("license-manager", server.url).list_tokens(MaxResults=100).get("Tokens", [])
-        }
         lm = aws("license-manager", server.url)
         listed: set[str] = set()
         kwargs: dict[str, Any] = {}
@@ -311,8 +309,8 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_state(redis_server):
             if not page.get("NextToken"):
                 break
             kwargs = {"NextToken": page["NextToken"]}
-        assert tokens <= listed
-        assert len(acknowledged) > 20, (len(acknowledged), failed)
+        assert before_kill > 20 and len(acknowledged) - before_kill > 20, (before_kill, len(acknowledged), failed)
+        assert failed[0] <= 4  # at most the requests in flight on the killed worker's connections
         assert set(acknowledged) <= listed, len(set(acknowledged) - listed)
     finally:
         server.stop()
