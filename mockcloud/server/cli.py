@@ -205,7 +205,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
     from .guard import AdminGuard, is_loopback
     from .live import LiveServer
     from .serving import bind
-    from .workers import supervise
+    from .workers import AcceptBalance, supervise
 
     try:
         AdminGuard.for_bind(args.host, args.port, allowed_hosts=args.allow_host)
@@ -223,6 +223,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
         print(f"mockcloud: WARNING: bound to {args.host}, off loopback: anything that reaches this address can use the "
               "emulator with its example credentials; the admin API needs the admin token", file=sys.stderr, flush=True)
     port = listener.getsockname()[1]
+    balance = AcceptBalance(args.workers)
 
     def run(index: int) -> int:
         app = create_app(args.fixtures, request_log_size=args.request_log_size, seed=args.seed, store=args.store,
@@ -234,7 +235,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
                 max_header_size=args.max_header_size, idle_timeout=args.idle_timeout,
                 request_timeout=args.request_timeout,
                 threads=args.threads, connection_limit=args.connection_limit, admin_token=token,
-                allowed_hosts=args.allow_host, listener=listener,
+                allowed_hosts=args.allow_host, listener=listener, may_accept=balance.gate(index),
             )
         _run_until_stopped(server)
         return 0
@@ -243,7 +244,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
     names = ", ".join(probe.cloud.service_names)
     print(f"mockcloud server listening on http://{host}:{port} (services: {names}; {args.workers} workers, "
           f"state in {_shown(args.store)})", flush=True)
-    supervise(args.workers, listener, run)
+    supervise(args.workers, listener, run, balance)
     print("mockcloud server stopped", flush=True)
     return 0
 

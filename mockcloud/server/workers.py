@@ -12,6 +12,7 @@ POSIX only (``os.fork``). The parent stays single-threaded, so forking is safe.
 
 from __future__ import annotations
 
+import mmap
 import os
 import signal
 import socket
@@ -23,6 +24,42 @@ from collections.abc import Callable
 _QUICK_DEATH = 2.0
 _MAX_BACKOFF = 5.0
 _FORWARDED = (signal.SIGTERM, signal.SIGINT)
+
+
+class AcceptBalance:
+    """The open connections of each worker, in memory the forked workers share: the one with fewest accepts.
+
+    Keep-alive connections stay with the worker that accepted them; left to
+    the race of accept(), one worker may take most of a burst (a load
+    generator's eight connections) and the others idle. A worker starting,
+    gone, or not heard from for a while (stopped, stuck) holds no one back.
+    """
+
+    _ABSENT = 1 << 30
+    _STALE = 3.0  # seconds: a serving worker's loop says how many it has at least every second
+
+    def __init__(self, workers: int) -> None:
+        self._memory = mmap.mmap(-1, 16 * workers)  # anonymous and shared: the same pages after fork
+        self._counts = memoryview(self._memory)[: 8 * workers].cast("q")
+        self._seen = memoryview(self._memory)[8 * workers :].cast("d")  # CLOCK_MONOTONIC: one clock for all
+        for index in range(workers):
+            self.absent(index)
+
+    def absent(self, index: int) -> None:
+        self._counts[index] = self._ABSENT
+
+    def gate(self, index: int) -> Callable[[int], bool]:
+        """``may_accept(open_connections)`` of worker ``index``: no other worker that is there has fewer."""
+        counts, seen = self._counts, self._seen
+
+        def may_accept(open_connections: int) -> bool:
+            now = time.monotonic()
+            counts[index], seen[index] = open_connections, now
+            return all(
+                open_connections <= counts[i] or now - seen[i] > self._STALE for i in range(len(counts)) if i != index
+            )
+
+        return may_accept
 
 
 def _worker(index: int, run: Callable[[int], int]) -> None:
@@ -41,7 +78,9 @@ def _worker(index: int, run: Callable[[int], int]) -> None:
         os._exit(code)
 
 
-def supervise(workers: int, listener: socket.socket, run: Callable[[int], int]) -> int:
+def supervise(
+    workers: int, listener: socket.socket, run: Callable[[int], int], balance: AcceptBalance | None = None
+) -> int:
     """Fork ``workers`` processes that each call ``run(index)`` on the inherited ``listener``; keep them running.
 
     Returns when SIGTERM or SIGINT came and every worker has ended.
@@ -53,6 +92,8 @@ def supervise(workers: int, listener: socket.socket, run: Callable[[int], int]) 
     def start(index: int) -> None:
         # signals wait until the child is on the list, so a SIGTERM now reaches it too
         signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED)
+        if balance is not None:
+            balance.absent(index)  # until it serves
         try:
             pid = os.fork()
             if pid == 0:
@@ -82,6 +123,8 @@ def supervise(workers: int, listener: socket.socket, run: Callable[[int], int]) 
             if pid not in children:
                 continue
             index, started = children.pop(pid)
+            if balance is not None:
+                balance.absent(index)
             if stopping:
                 continue
             how = (

@@ -402,3 +402,21 @@ def test_redis_restarted_under_load_gives_the_services_5xx_then_recovers(tmp_pat
     finally:
         server.stop()
         redis.stop()
+
+
+def test_workers_share_out_connections_fewest_first():
+    """The worker with fewest open connections accepts the next; one starting, gone or silent holds no one back."""
+    from mockcloud.server.workers import AcceptBalance
+
+    balance = AcceptBalance(2)
+    first, second = balance.gate(0), balance.gate(1)
+    assert first(0)  # the other is still starting
+    assert second(0) and first(0)
+    assert not first(1) and second(0)  # one has a connection: the other takes the next
+    assert second(1) and first(1)
+    balance.absent(1)  # gone: its replacement is starting
+    assert first(7)
+    second(0)
+    assert not first(7)
+    balance._seen[1] -= 10  # not heard from for ten seconds: stopped or stuck
+    assert first(7)
