@@ -250,6 +250,7 @@ class SharedState:
                 if version:  # it changed after the read left out its text: read again
                     raise _Again
                 self._load_default(part)
+                text = self._export(part)  # what a request that changes nothing leaves it as
             else:
                 self._load(part, text)
             self.versions[part] = version

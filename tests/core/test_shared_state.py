@@ -186,6 +186,16 @@ def test_an_emptied_store_is_filled_again_and_every_mock_follows(store):
     assert len(first.requests) == 1
 
 
+def test_mocks_of_more_services_join_a_store_filled_by_a_mock_of_fewer():
+    store = MemoryStore()
+    (small,) = sharing(store, 1, services=["userapi"])
+    big, other = sharing(store)  # License Manager was never in the store: each starts it from its fixtures
+    assert login(big) and login(small)
+    big.shared.transaction(lambda: big.licensemanager.create_license(license_name="joined later"))
+    names = other.shared.transaction(lambda: [lic.name for lic in other.licensemanager.licenses])
+    assert "joined later" in names and "Example Pro license" in names
+
+
 class _Down(MemoryStore):
     def read(self, known, wanted):
         raise StoreUnavailable("down")
