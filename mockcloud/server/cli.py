@@ -106,6 +106,9 @@ def _serve(args: argparse.Namespace) -> int:
         print("mockcloud: --workers needs --store: each worker would otherwise be an emulator of its own",
               file=sys.stderr)
         return 2
+    if args.workers > 1 and not hasattr(os, "fork"):
+        print("mockcloud: --workers needs os.fork (POSIX); run one server per port instead", file=sys.stderr)
+        return 2
     if args.store and args.state:
         print("mockcloud: give --state or --store, not both: with --store the state is the store's", file=sys.stderr)
         return 2
