@@ -176,9 +176,9 @@ def test_a_reader_among_busy_writers_is_answered_at_its_second_try():
     assert [r.operation for r in reader.requests][-5:] == ["Me"] * 5
 
 
-def test_an_emptied_store_is_filled_again_and_every_mock_follows(store):
-    if not isinstance(store, MemoryStore):
-        pytest.skip("emptying is MemoryStore.wipe; a Redis that lost its data is test_scale_out's restart")
+def test_an_emptied_store_is_filled_again_and_every_mock_follows():
+    """As a Redis that lost its data (restarted without persistence): the next request fills it anew."""
+    store = MemoryStore()
     first, second = sharing(store)
     pair = login(first)
     store.wipe()
