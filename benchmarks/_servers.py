@@ -108,9 +108,14 @@ def serve(kind: str) -> None:
 class Child:
     """One server of ``kind`` in a subprocess; ``stop()`` ends it and any worker process it started."""
 
-    def __init__(self, kind: str, env: dict[str, str] | None = None, start_timeout: float = 60.0) -> None:
+    def __init__(
+        self, kind: str, env: dict[str, str] | None = None, start_timeout: float = 60.0, args: tuple[str, ...] = ()
+    ) -> None:
         self.kind = kind
-        argv = [sys.executable, "-m", "mockcloud", "server", "--port", "0"] if kind == "mockcloud" else [sys.executable, str(HERE), kind]
+        if kind == "mockcloud":  # ``args``: more options of ``mockcloud server`` (--workers, --store)
+            argv = [sys.executable, "-m", "mockcloud", "server", "--port", "0", *args]
+        else:
+            argv = [sys.executable, str(HERE), kind]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})})
         line = self.proc.stdout.readline()
         match = re.search(r"listening on http://[^\s:]+:(\d+)", line) if kind == "mockcloud" else re.fullmatch(r"(\d+)\s*", line)
@@ -172,17 +177,19 @@ class Child:
         return cpu, rss
 
     def stop(self) -> None:
-        for pid in reversed(self.pids()[1:]):
-            try:
-                os.kill(pid, 15)
-            except OSError:
-                pass
+        """SIGTERM to the server (which ends its workers), then to any worker still there."""
+        workers = self.pids()[1:]
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(timeout=10)
+        for pid in reversed(workers):
+            try:
+                os.kill(pid, 15)
+            except OSError:
+                pass
         if self.proc.stdout:
             self.proc.stdout.close()
 

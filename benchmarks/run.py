@@ -20,6 +20,10 @@ It prints one line per figure with its ratio, target and PASS/FAIL:
    answering a signed ssm.GetParameter, and a bare WSGI app on mockcloud's
    stack; each server in its own process, loaded by wrk (2 threads, 8
    keep-alive connections) or, without wrk, keep-alive client processes.
+5. scale-out: the same GetAccessToken on ``mockcloud server`` in memory with
+   one worker, with its state in Redis (a ``redis-server`` of its own on a free
+   loopback port) with one worker, and with N workers (N = CPU cores), in one
+   run; skipped, saying so, without ``redis-server`` or the redis client.
 
 All network traffic goes to 127.0.0.1 with bounded request counts and times.
 """
@@ -371,8 +375,13 @@ def split_cpus() -> tuple[set[int], set[int]] | None:
     return ({cpus[-1]}, set(cpus[:-1])) if len(cpus) >= 2 else None
 
 
-def run_wrk(port: int, path: str, body: bytes, headers: dict, sizes: Sizes, connections: int = 8) -> dict:
-    """wrk, 2 threads and ``connections`` keep-alive connections, replaying one request; 200s per second."""
+def run_wrk(
+    port: int, path: str, body: bytes, headers: dict, sizes: Sizes, connections: int = 8, *, pin: bool = True
+) -> dict:
+    """wrk, 2 threads and ``connections`` keep-alive connections, replaying one request; 200s per second.
+
+    ``pin``: wrk on the CPUs :func:`split_cpus` leaves it (the server being pinned to the other).
+    """
     import os
     import tempfile
 
@@ -384,7 +393,7 @@ def run_wrk(port: int, path: str, body: bytes, headers: dict, sizes: Sizes, conn
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write("\n".join(script) + "\n")
     try:
-        split = split_cpus()
+        split = split_cpus() if pin else None
         out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{sizes.load_seconds:g}s", "-s", f.name,
                               f"http://127.0.0.1:{port}{path}"], check=False, capture_output=True, text=True,
                              timeout=sizes.load_seconds + 30,
@@ -474,12 +483,112 @@ def bench_server(sizes: Sizes) -> list[str]:
     return lines
 
 
+# ---- 5. scale-out -------------------------------------------------------------
+def start_redis() -> tuple[subprocess.Popen, str] | None:
+    """A redis-server of the benchmark's own on 127.0.0.1 and a free port, without persistence; None without one."""
+    import shutil
+    import socket
+    import tempfile
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    folder = tempfile.mkdtemp(prefix="mockcloud-bench-redis-")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", folder], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return proc, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            return None
+        time.sleep(0.05)
+
+
+def bench_scale_out(sizes: Sizes) -> list[str]:
+    """GetAccessToken requests/s: in memory with 1 worker, Redis with 1 worker, Redis with N workers (N = cores)."""
+    import importlib.util
+    import os
+    import shutil
+
+    from _servers import Child
+
+    if importlib.util.find_spec("redis") is None:
+        return ["scale-out: the redis client is not installed (pip install -e '.[redis]'): no figure"]
+    if shutil.which("wrk") is None:
+        return ["scale-out: wrk is not installed: no figure (the Python load clients would be the bottleneck)"]
+    started = start_redis()
+    if started is None:
+        return ["scale-out: no redis-server (apt-get install redis-server): no figure"]
+    redis, url = started
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    configurations = {
+        "memory-1": (),
+        "redis-1": ("--store", f"{url}?prefix=bench-1"),
+        f"redis-{cores}": ("--workers", str(cores), "--store", f"{url}?prefix=bench-{cores}"),
+    }
+    connections = 4 * cores
+    children: list[Child] = []
+    targets: dict[str, tuple] = {}
+    try:
+        for name, args in configurations.items():
+            child = Child("mockcloud", args=args)
+            children.append(child)
+            targets[name] = (child.port, *signed_get_access_token(child.url)[:3])
+        warm = Sizes(**{**sizes.__dict__, "load_seconds": 1.0})
+        for target in targets.values():
+            run_wrk(*target, warm, connections=connections, pin=False)
+        runs: dict[str, list[dict]] = {name: [] for name in targets}
+        for round_ in range(sizes.load_rounds):  # interleaved, in a rotating order: drift hits all alike
+            names = list(targets)
+            names = names[round_ % len(names):] + names[:round_ % len(names)]
+            for name in names:
+                runs[name].append(run_wrk(*targets[name], sizes, connections=connections, pin=False))
+    finally:
+        for child in children:
+            child.stop()
+        redis.terminate()
+        redis.wait(timeout=10)
+    rps = {name: statistics.median(r["rps"] for r in rounds) for name, rounds in runs.items()}
+    memory, one, many = rps["memory-1"], rps["redis-1"], rps[f"redis-{cores}"]
+    how = (f"(wrk, 2 threads, {connections} keep-alive connections, nothing pinned, {sizes.load_seconds:g} s, "
+           f"median of {sizes.load_rounds})")
+    lines = [
+        f"scale-out GetAccessToken {how}: in memory 1 worker {memory:.0f} req/s, Redis 1 worker {one:.0f} req/s, "
+        f"Redis {cores} workers {many:.0f} req/s",
+        report(f"scale-out: Redis 1 worker {one:.0f} req/s vs in memory 1 worker {memory:.0f} req/s",
+               one / memory, ">=", 0.5),
+        report(f"scale-out: Redis {cores} workers {many:.0f} req/s vs Redis 1 worker {one:.0f} req/s", many / one, ">=",
+               1.6 if cores == 2 else 0.8 * cores),
+    ]
+    for name, rounds in runs.items():
+        for i, r in enumerate(rounds, 1):
+            detail = f"{name} round {i}: {r['sent']} requests in {r['seconds']:.2f} s, {r['rps']:.0f} ok/s"
+            if r["non200"] or r["errors"]:
+                detail += f", non-200 {r['non200']}, connection errors {r['errors']}"
+            lines.append("  " + detail)
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts, for CI smoke runs")
-    sizes = QUICK if parser.parse_args(argv).quick else FULL
+    parser.add_argument("--only", choices=["scale-out"], help="run one part only")
+    args = parser.parse_args(argv)
     began = time.perf_counter()
-    for bench in (bench_call, bench_http_clients, bench_start_stop, bench_import, bench_server):
+    sizes = QUICK if args.quick else FULL
+    benches = (bench_scale_out,) if args.only == "scale-out" else (
+        bench_call, bench_http_clients, bench_start_stop, bench_import, bench_server, bench_scale_out)
+    for bench in benches:
         for line in bench(sizes):
             print(line, flush=True)
     print(f"total benchmark time {time.perf_counter() - began:.1f} s")

@@ -27,6 +27,8 @@ from .services import SERVICE_PACKAGES, load
 
 if TYPE_CHECKING:
     from .core.service import ServiceProtocol
+    from .core.shared import SharedRequestLog, SharedState
+    from .core.store import Store
     from .services.amplifyuibuilder.model import AmplifyUIBuilderModel
     from .services.devpay.model import DevpayModel
     from .services.licensemanager.model import LicenseManagerModel
@@ -92,6 +94,10 @@ class MockCloud:
     :param allow_loopback: whether the network guard lets sockets reach loopback.
     :param request_log_size: how many requests ``cloud.requests`` keeps.
     :param seed: make every identifier, token, code, key pair and request id repeat run after run.
+    :param store: share this emulator with every mock given the same store (a :class:`~mockcloud.core.store.Store`,
+        or a URL such as ``redis://127.0.0.1:6379/0``): other processes, other hosts. Needs ``patch_time=False``.
+        Its state is the store's: starting this mock joins it (filling an empty store from the fixtures), and
+        ``reset``, ``snapshot`` and ``restore`` act on the whole shared emulator.
     """
 
     def __init__(
@@ -107,6 +113,7 @@ class MockCloud:
         allow_loopback: bool = True,
         request_log_size: int = DEFAULT_LOG_SIZE,
         seed: int | None = None,
+        store: Store | str | None = None,
     ) -> None:
         if isinstance(services, str):  # mock_cloud("licensemanager"): one service, not its letters
             services = (services,)
@@ -136,6 +143,16 @@ class MockCloud:
         self._depth = 0
         self._lock = threading.RLock()
         self._environment = FakeAwsEnvironment()
+        self.shared: SharedState | None = None
+        if store is not None:
+            if patch_time:
+                raise MockCloudError(
+                    "a mock that shares its state through a store keeps a clock of its own: pass patch_time=False"
+                )
+            from .core.shared import SharedState
+            from .core.store import open_store
+
+            self.shared = SharedState(self, open_store(store) if isinstance(store, str) else store)
         self._fresh()
 
     # ---- state ------------------------------------------------------------
@@ -144,15 +161,27 @@ class MockCloud:
         self.clock = Clock(patch_time=self.patch_time)
         self.entropy = Entropy(self.seed)  # every random choice: identifiers, tokens, keys, faults
         self.faults = Faults(self.clock.time, self.service_names, self.entropy.generator)
-        self.requests = RequestLog(self.request_log_size)
         self.issuers = TrustedIssuers()  # web-identity token issuers its services register and trust
         self._credentials: Credentials | None = None
         self._fixtures: dict[str, Any] | None = None
-        self.services = ServiceRegistry(
-            self.service_names, load, clock=self.clock, credentials=lambda: self.credentials,
-            fixtures=lambda: self.fixtures, settings=self.settings, issuers=self.issuers, entropy=self.entropy,
-        )
-        self.app = Application(self.services, self.faults, self.requests, self.clock.time)
+        shared = self.shared
+        if shared is None:
+            self.requests: RequestLog | SharedRequestLog = RequestLog(self.request_log_size)
+            self.services = ServiceRegistry(
+                self.service_names, load, clock=self.clock, credentials=lambda: self.credentials,
+                fixtures=lambda: self.fixtures, settings=self.settings, issuers=self.issuers, entropy=self.entropy,
+            )
+        else:  # the store's log; models whose locks count, so a request that takes none writes nothing
+            from .core.shared import CountingLock, SharedRequestLog
+
+            self.requests = SharedRequestLog(shared.store, self.request_log_size)
+            self.services = ServiceRegistry(
+                self.service_names, load, clock=self.clock, credentials=lambda: self.credentials,
+                fixtures=lambda: self.fixtures, settings=self.settings, issuers=self.issuers, entropy=self.entropy,
+                lock=CountingLock,
+            )
+            shared.forget()  # these objects are the fixtures', not the store's
+        self.app = Application(self.services, self.faults, self.requests, self.clock.time, shared)
 
     def reset(self, *, seed: int | None | _Keep = _KEEP) -> None:
         """Back to the fixtures' state: services, keys, faults, request log and clock.
@@ -160,12 +189,20 @@ class MockCloud:
         ``seed`` replaces the mock's seed (None: random again); the same seed
         gives the same identifiers, tokens and keys from here on, every time.
         """
+        if self.shared is not None:  # the whole shared emulator, at once
+            with self.shared.lock, self._lock:
+                self._reset(seed)
+                self.shared.publish()
+            return
         with self._lock:
-            if not isinstance(seed, _Keep):
-                Entropy(seed)  # a bad seed fails before anything is reset
-                self.seed = seed
-            self.clock.close()
-            self._fresh()
+            self._reset(seed)
+
+    def _reset(self, seed: int | _Keep | None) -> None:
+        if not isinstance(seed, _Keep):
+            Entropy(seed)  # a bad seed fails before anything is reset
+            self.seed = seed
+        self.clock.close()
+        self._fresh()
 
     @property
     def fixtures(self) -> dict[str, Any]:
@@ -188,6 +225,8 @@ class MockCloud:
         """
         from .core import snapshot
 
+        if self.shared is not None:  # one moment of the shared state
+            return self.shared.transaction(lambda: snapshot.take(self))
         with self._lock:
             return snapshot.take(self)
 
@@ -199,6 +238,18 @@ class MockCloud:
         from .core import snapshot
 
         snapshot.check(document)
+        if self.shared is not None:  # the whole shared emulator, at once
+            with self.shared.lock:
+                self._restore(document)
+                try:
+                    self.shared.publish()
+                except BaseException:
+                    self.shared.forget()  # the store may or may not hold it: read it again
+                    raise
+            return
+        self._restore(document)
+
+    def _restore(self, document: dict[str, Any]) -> None:
         with self._lock:
             before = {name: getattr(self, name) for name in _STATE}
             try:
@@ -272,7 +323,10 @@ class MockCloud:
             self._depth += 1
             if self._depth > 1:
                 return self
-            self.reset()
+            if self.shared is not None:  # joins the shared emulator as it stands (filling an empty store)
+                self.shared.connect()
+            else:
+                self.reset()
             if self.fake_credentials:
                 keys = fixtures.get("credentials", {}).get("aws") or [{"access_key_id": "testing", "secret_access_key": "testing"}]
                 self._environment.start(keys[0]["access_key_id"], keys[0]["secret_access_key"])
@@ -384,6 +438,7 @@ def mock_cloud(
     allow_loopback: bool = True,
     request_log_size: int = DEFAULT_LOG_SIZE,
     seed: int | None = None,
+    store: Store | str | None = None,
 ) -> MockCloud: ...
 
 
@@ -400,6 +455,7 @@ def mock_cloud(
     allow_loopback: bool = True,
     request_log_size: int = DEFAULT_LOG_SIZE,
     seed: int | None = None,
+    store: Store | str | None = None,
 ) -> MockCloud: ...
 
 

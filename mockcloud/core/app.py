@@ -1,6 +1,8 @@
 """The one WSGI application every request goes through, however it was caught."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import json
 import time
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from .registry import ServiceRegistry
     from .request import Request
     from .service import Exchange, ServiceProtocol
+    from .shared import SharedRequestLog, SharedState
 from .router import Router
 
 
@@ -30,7 +33,14 @@ NETWORK_FAULT = "mockcloud.network_fault"
 class Application:
     """Route, then fault/throttle, authenticate, parse, validate, invoke, render, log."""
 
-    def __init__(self, services: ServiceRegistry, faults: Faults, log: RequestLog, now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        services: ServiceRegistry,
+        faults: Faults,
+        log: RequestLog | SharedRequestLog,
+        now: Callable[[], float],
+        shared: SharedState | None = None,
+    ) -> None:
         from werkzeug.wrappers import Request  # here, not at import: mockcloud imports in milliseconds
 
         self._request_class = Request
@@ -40,6 +50,8 @@ class Application:
         self.faults = faults
         self.log = log
         self._now = now
+        if shared is not None:  # each request one transaction on the shared state; the in-memory path stays as it is
+            self.handle = functools.partial(shared.handle, self)  # type: ignore[method-assign]
 
     def __call__(self, environ, start_response):
         reply = self.handle_environ(environ)
@@ -93,6 +105,38 @@ class Application:
         name = router.route(request)
         if name is None:
             return Reply(404, [], b"", unclaimed=True)
+        answered = self._respond(request, name)
+        if answered is None:  # another mock answers
+            return Reply(404, [], b"", unclaimed=True)
+        reply, operation, error_code = answered
+        self._record(request, name, operation, reply, error_code, started)
+        return reply
+
+    def route(self, request: Request) -> str | None:
+        """The service that claims ``request``, if any."""
+        router = self._compiled
+        if router is None:
+            router = self._compiled = self.services.router()
+        return router.route(request)
+
+    def forget_routes(self) -> None:
+        """Compile the routes again before the next request (a service's routes changed with its state)."""
+        self._compiled = None
+
+    def answer(self, request: Request, name: str) -> tuple[Reply, RequestRecord | None]:
+        """The reply of service ``name`` to ``request``, and the record for the log (None: another mock answers).
+
+        The shared state's path: its caller keeps the record in the same step that commits the request's changes.
+        """
+        started = perf_counter()
+        answered = self._respond(request, name)
+        if answered is None:
+            return Reply(404, [], b"", unclaimed=True), None
+        reply, operation, error_code = answered
+        return reply, self._describe(request, name, operation, reply, error_code, started)
+
+    def _respond(self, request: Request, name: str) -> tuple[Reply, str, str | None] | None:
+        """The reply of service ``name``, the operation and the error code; None when another mock answers."""
         service: ServiceProtocol[Exchange] = self._service(name)  # type: ignore[assignment]
         environ = request.environ
         exchange = service.exchange_type(request, name, "mockcloud.in_process" in environ)
@@ -107,7 +151,7 @@ class Application:
                     raise service.malformed_request(exchange, problem)
             operation = exchange.operation = service.operation_of(exchange)
             if OTHERS_ANSWER in environ and service.defers(exchange):
-                return Reply(404, [], b"", unclaimed=True)
+                return None
             verdict = self.faults.judge(name, operation)
             if verdict is not None:
                 delay, fault = verdict.latency, verdict.network
@@ -134,27 +178,40 @@ class Application:
             error_code = failure.code
             reply = service.render_error(exchange, failure)
         reply.delay, reply.fault = delay, fault
-        self._record(request, name, exchange.operation, reply, error_code, started)
-        return reply
+        return reply, exchange.operation, error_code
+
+    def unavailable(self, request: Request, name: str) -> Reply:
+        """The service's own 5xx for a request the shared state could not be reached for (not logged: nowhere to)."""
+        try:
+            service: ServiceProtocol[Exchange] = self._service(name)  # type: ignore[assignment]
+            exchange = service.exchange_type(request, name, "mockcloud.in_process" in request.environ)
+            with contextlib.suppress(Exception):  # the operation, where the service's format shows it
+                exchange.operation = service.operation_of(exchange)
+            return service.render_error(exchange, service.unavailable_error())
+        except Exception:  # the service itself could not be had: plain JSON still
+            message = "The emulator's shared state cannot be reached."
+            body = json.dumps({"error": "ServiceUnavailable", "message": message}).encode()
+            return Reply(503, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
 
     def _record(self, request: Request, name: str, operation: str, reply: Reply, error_code: str | None, started: float) -> None:
-        """Log the attempt: references and one copy of the header entries; the log formats them when read."""
+        """Log the attempt, numbered as it is kept (see RequestLog.lock)."""
+        log = self.log
+        with log.lock:
+            log.record(self._describe(request, name, operation, reply, error_code, started, next_seq()))
+
+    def _describe(
+        self, request: Request, name: str, operation: str, reply: Reply, error_code: str | None, started: float, seq: int = 0
+    ) -> RequestRecord:
+        """The log's record of an attempt: references and one copy of the header entries, formatted when read."""
         latency = perf_counter() - started
         environ = request.environ
-        log = self.log
-        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-        target = request_target(request)
-        client = "in-process" if "mockcloud.in_process" in environ else environ.get("REMOTE_ADDR")
-        captured = capture(environ, reply.headers, reply.body, log.body_limit)
-        now = self._now()
-        with log.lock:  # numbered in the order kept (see RequestLog.lock)
-            log.record(
-                RequestRecord(
-                    name, operation or None, reply.status, error_code, environ["REQUEST_METHOD"],
-                    environ.get("wsgi.url_scheme", "http"), host, target, now, reply.fault,
-                    next_seq(), client, latency, reply.delay, captured,
-                )
-            )
+        return RequestRecord(
+            name, operation or None, reply.status, error_code, environ["REQUEST_METHOD"],
+            environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+            request_target(request), self._now(), reply.fault, seq,
+            "in-process" if "mockcloud.in_process" in environ else environ.get("REMOTE_ADDR"),
+            latency, reply.delay, capture(environ, reply.headers, reply.body, self.log.body_limit),
+        )
 
 
 class _LostBeforeCommit(Exception):

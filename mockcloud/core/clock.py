@@ -74,6 +74,25 @@ class Clock:
     def frozen(self) -> bool:
         return self._frozen_at is not None
 
+    # sharing (a clock of its own, patch_time=False): what other processes take over
+    def shared_state(self) -> dict[str, float]:
+        """Where the clock stands, for a mock in another process or host: frozen at a time, or running at an offset.
+
+        A running clock is kept as its offset from the real time, so every host's
+        mock reads the same time while their real clocks agree.
+        """
+        if self._frozen_at is not None:
+            return {"frozen_at": self._frozen_at}
+        return {"offset": self._offset}
+
+    def take_shared_state(self, state: dict[str, float]) -> None:
+        """Stand where :meth:`shared_state` of another mock's clock says."""
+        if self.patch_time:
+            raise ValueError("a clock that moves time.time() cannot be shared")
+        frozen_at = state.get("frozen_at")
+        self._frozen_at = None if frozen_at is None else _checked(float(frozen_at))
+        self._offset = float(state.get("offset", 0.0))
+
     # moving
     def freeze(self, when: datetime | str | float | None = None) -> datetime:
         """Stop the clock, where it stands or at ``when``."""

@@ -54,6 +54,7 @@ class Credentials:
         self._aws: dict[str, AwsKey] = {}
         self._alibaba: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.changes = 0  # grows with every key added or cleared: a sharing mock writes them back then
 
     def add_aws(
         self,
@@ -69,6 +70,7 @@ class Credentials:
         key = AwsKey(access_key_id, secret_access_key, account_id, session_token, expires, arn, user_id)
         with self._lock:
             self._aws[access_key_id] = key
+            self.changes += 1
         return key
 
     def issue_temporary(self, *, account_id: str, expires: float, arn: str, user_id: str) -> AwsKey:
@@ -88,6 +90,7 @@ class Credentials:
     def add_alibaba(self, access_key_id: str, secret: str) -> None:
         with self._lock:
             self._alibaba[access_key_id] = secret
+            self.changes += 1
 
     def aws(self, access_key_id: str) -> AwsKey | None:
         return self._aws.get(access_key_id)
@@ -126,6 +129,7 @@ class Credentials:
         with self._lock:
             self._aws.clear()
             self._alibaba.clear()
+            self.changes += 1
 
     def registered(self) -> tuple[list[AwsKey], list[tuple[str, str]]]:
         """Every key pair: the AWS keys, and the Alibaba Cloud (access key id, secret) pairs, for listings."""

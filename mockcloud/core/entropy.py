@@ -47,6 +47,20 @@ class Entropy:
             version, internal, gauss = state
             self.generator.setstate((version, tuple(internal), gauss))
 
+    def replace(self, data: dict[str, Any]) -> bool:
+        """Take over what another mock's ``export`` gave: its seed and where its sequence stands.
+
+        Returns whether the seed changed (then ``generator`` is another object).
+        """
+        seed = data.get("seed")
+        changed = seed != self.seed
+        if changed:
+            Entropy(seed)  # a bad seed fails here
+            self.seed = seed
+            self.generator = random.Random(seed) if seed is not None else secrets.SystemRandom()
+        self.load(data)
+        return changed
+
     def token_bytes(self, size: int = 32) -> bytes:
         if self.seed is None:
             return secrets.token_bytes(size)

@@ -163,6 +163,7 @@ class Faults:
         self._rules: list[FaultRule] = []
         self._limits: list[RateLimit] = []
         self._lock = threading.Lock()
+        self.changes = 0  # grows with every change of rules or buckets: a sharing mock writes them back then
 
     def _check_service(self, service: str | None) -> None:
         _expect("service", service, str)
@@ -215,6 +216,7 @@ class Faults:
         rule = FaultRule(service, operation, error, status, throttle, delay, count, probability, message, network)
         with self._lock:
             self._rules.append(rule)
+            self.changes += 1
         return rule
 
     def rate_limit(
@@ -230,12 +232,23 @@ class Faults:
         limit = RateLimit(service, operation, float(rate), float(burst if burst is not None else max(1.0, rate)))
         with self._lock:
             self._limits.append(limit)
+            self.changes += 1
         return limit
 
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
             self._limits.clear()
+            self.changes += 1
+
+    def replace(self, data: dict) -> None:
+        """Hold exactly what ``export`` gave (another mock's rules and buckets), nothing else."""
+        self.clear()
+        self.load(data)
+
+    def use_generator(self, rng: random.Random) -> None:
+        """Draw probabilities and latencies from ``rng`` from now on (the mock's entropy was seeded anew)."""
+        self._rng = rng
 
     def export(self) -> dict:
         """The rules (with what is left of their counts) and the rate limits (with their buckets' levels)."""
@@ -253,6 +266,7 @@ class Faults:
             limit = self.rate_limit(spec.pop("service"), spec.pop("operation", None), **spec)
             if tokens is not None:
                 limit.tokens, limit.updated = float(tokens), updated
+                self.changes += 1
 
     @property
     def rules(self) -> list[FaultRule]:
@@ -270,6 +284,7 @@ class Faults:
         with self._lock:
             for limit in self._limits:
                 if limit.service == service and (limit.operation is None or limit.operation == operation):
+                    self.changes += 1  # the bucket's level moved
                     if not limit.take(self._now()):
                         return Verdict(throttle=True, retry_after=limit.retry_after())
             for rule in list(self._rules):
@@ -278,6 +293,7 @@ class Faults:
                 if rule.probability < 1.0 and self._rng.random() >= rule.probability:
                     continue
                 if rule.count is not None:
+                    self.changes += 1
                     rule.count -= 1
                     if rule.count <= 0:
                         self._rules.remove(rule)

@@ -118,6 +118,26 @@ class Capture:
         self.reply_body = reply_body
         self.reply_size = reply_size
 
+    def to_json(self) -> list[Any]:
+        """A JSON form (a shared log's record travels through a store): headers as pairs, bytes as latin-1 text."""
+        headers = self.headers.items() if isinstance(self.headers, dict) else self.headers
+        return [
+            [[k, v] for k, v in headers if k[:5] == "HTTP_" or k == "CONTENT_TYPE"],
+            None if self.body is None else self.body.decode("latin-1"),
+            self.body_size,
+            [list(pair) for pair in self.reply_headers],
+            self.reply_body.decode("latin-1"),
+            self.reply_size,
+        ]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Capture:
+        headers, body, body_size, reply_headers, reply_body, reply_size = data
+        return cls(
+            [tuple(pair) for pair in headers], None if body is None else body.encode("latin-1"), body_size,
+            [tuple(pair) for pair in reply_headers], reply_body.encode("latin-1"), reply_size,
+        )
+
 
 def capture(environ: dict[str, Any], status_headers: list[tuple[str, str]], reply_body: bytes, limit: int = BODY_LIMIT) -> Capture:
     """The exchange as a record keeps it: its request headers, bodies cut at ``limit``."""

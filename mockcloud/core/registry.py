@@ -34,6 +34,7 @@ class ServiceRegistry:
         settings: dict[str, dict[str, Any]],
         issuers: TrustedIssuers,
         entropy: Entropy,
+        lock: Callable[[], Any] = threading.RLock,
     ) -> None:
         self.names = tuple(names)
         self._load = load
@@ -43,6 +44,8 @@ class ServiceRegistry:
         self._settings = settings
         self._issuers = issuers
         self._entropy = entropy
+        self._new_lock = lock  # each model's lock, from here: a sharing mock counts how often it is taken
+        self._depended: set[str] = set()  # services whose state others depend on: their routes, their token issuers
         self._built: dict[str, ServiceProtocol] = {}
         self._router: Router | None = None
         self._lock = threading.RLock()
@@ -84,9 +87,31 @@ class ServiceRegistry:
                     claim=lambda claims: self.router().add(claims, name),
                     issuers=self._issuers,
                     entropy=self._entropy,
+                    lock=self._new_lock(),
                 )
-                built = self._built[name] = self._load(name).build(context)
+                package = self._load(name)
+                issuers = len(list(self._issuers))
+                built = self._built[name] = package.build(context)
+                if hasattr(package, "claims") or len(list(self._issuers)) > issuers:
+                    self._depended.add(name)
         return built
+
+    def rebuild(self, name: str) -> bool:
+        """Build a service again from its fixtures section (which now holds newer state).
+
+        Returns whether its routes come from its state; if so, the router is built again too.
+        """
+        with self._lock:
+            self._built.pop(name, None)
+            routes_change = hasattr(self._load(name), "claims")
+            if routes_change:
+                self._router = None
+            self.protocol(name)
+        return routes_change
+
+    def depended_on(self) -> set[str]:
+        """The services (built so far) whose state requests to others read: routes from state, token issuers."""
+        return self._depended
 
     def built(self) -> dict[str, ServiceProtocol]:
         """The services built so far (what a reset or a snapshot has to consider)."""

@@ -22,6 +22,7 @@ a typed field the next step reads, never a key in the WSGI environ.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -52,6 +53,8 @@ class ServiceContext:
     claim: Callable[[Claims], None] = lambda claims: None  # add routes to this service at run time
     issuers: TrustedIssuers = field(default_factory=TrustedIssuers)  # the mock's trusted web-identity token issuers
     entropy: Entropy = field(default_factory=Entropy)  # every random choice: seeded for repeatable runs
+    # the lock that guards every state transition of the model (when shared, it also tells that state may have changed)
+    lock: Any = field(default_factory=threading.RLock)
 
     def merged_settings(self, defaults: dict) -> dict:
         """The service's defaults, then its fixtures' ``settings``, then the mock's (later ones win).
@@ -238,6 +241,15 @@ class ServiceProtocol(Generic[X]):
 
     def internal_error(self) -> ServiceError:
         return ServiceError("InternalFailure", "The request processing has failed because of an unknown error.", 500)
+
+    def unavailable_error(self) -> ServiceError:
+        """What a request gets when the emulator's shared state cannot be reached (its store is down).
+
+        The service's own internal error, as 503: clients retry it, as they would a real outage.
+        """
+        error = self.internal_error()
+        error.status = 503
+        return error
 
     def malformed_request(self, exchange: X, message: str) -> ServiceError:
         """The service's own 400 for a request whose body cannot be read (a bad Content-Length, broken chunks)."""

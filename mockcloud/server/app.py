@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timezone
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -17,10 +17,14 @@ from ..core.errors import MockCloudError, ServiceError
 from ..core.helpers import Helper, helpers
 from ..core.helpers import call as call_helper
 from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
+from ..core.store import StoreUnavailable
 from ..mock import MockCloud
 from . import dashboard
 from .guard import LOOPBACK_NAMES, AdminGuard
 from .persistence import StateFile
+
+if TYPE_CHECKING:
+    from ..core.store import Store
 
 ADMIN_PREFIX = "/_mockcloud/"
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
@@ -28,6 +32,8 @@ TOO_LARGE = "mockcloud.too_large"  # set by the server when it stopped reading a
 _FAULT_FIELDS = {"service", "operation", "error", "status", "throttle", "latency", "count", "probability", "message", "network"}
 _LIMIT_FIELDS = {"service", "operation", "rate", "burst"}
 MASK = "********"  # what a listing shows for a secret
+# endpoints that share through the store by themselves (reset, snapshot, restore, the log), or read no state
+_OWN_SHARING = frozenset({"health", "reset", "state", "requests", "request_detail", "dashboard", "asset"})
 # what bad input raises on its way through json and the mock's setters; each is the client's fault
 _BAD_INPUT = (MockCloudError, ValueError, TypeError, LookupError, OverflowError, AttributeError, RecursionError)
 
@@ -135,7 +141,12 @@ class AdminApp:
         extra: list[tuple[str, str]] = []
         try:
             endpoint, arguments = self.url_map.bind_to_environ(environ).match()
-            answer = getattr(self, f"on_{endpoint}")(request, **arguments)
+            handler = getattr(self, f"on_{endpoint}")
+            shared = self.cloud.shared
+            if shared is not None and endpoint not in _OWN_SHARING:  # on the shared state now, its changes committed
+                answer = shared.transaction(lambda: handler(request, **arguments))
+            else:
+                answer = handler(request, **arguments)
             if len(answer) == 3:  # a page of the dashboard, with its own headers
                 status, body, headers = answer
                 start_response(f"{status} {HTTPStatus(status).phrase}", headers)
@@ -148,6 +159,9 @@ class AdminApp:
             allowed = sorted(exc.valid_methods or ())
             extra = [("Allow", ", ".join(allowed))]
             status, body = _json(405, {"error": "MethodNotAllowed", "message": f"{request.path} takes {', '.join(allowed)}"})
+        except StoreUnavailable as exc:
+            logging.getLogger("mockcloud").error("mockcloud: admin %s %s: %s", request.method, request.path, exc)
+            status, body = _json(503, {"error": "StoreUnavailable", "message": str(exc)})
         except ServiceError as exc:  # a helper refused, as the service would (an unknown license, say)
             status, body = _json(400, {"error": exc.code, "message": exc.message})
         except _BAD_INPUT as exc:
@@ -391,17 +405,29 @@ def create_app(
     guard: AdminGuard | None = None,
     seed: int | None = None,
     state: str | Path | None = None,
+    store: str | Store | None = None,
+    connect: bool = True,
 ) -> AdminApp:
     """A WSGI app serving a fresh mock (no interception, its own clock).
 
     The fixtures are loaded and checked now, so that a bad file stops the
-    server before it listens rather than failing every request.
+    server before it listens rather than failing every request. With a
+    ``store`` (a URL, or a :class:`~mockcloud.core.store.Store`) the mock
+    shares the emulator kept there; it is reached now (``connect``), filled
+    from the fixtures and ``seed`` if it is empty, so a bad URL stops the
+    server too.
     """
     from ..core import fixtures as fixtures_module
 
+    if store is not None and state is not None:
+        raise MockCloudError(
+            "--state keeps one process's state in a file; with --store the state is the store's: give one of them"
+        )
     fixtures_module.check(fixtures)
     cloud = MockCloud(services, fixtures=fixtures, settings=settings, patch_time=False, intercept=False,
-                      request_log_size=request_log_size, seed=seed)
+                      request_log_size=request_log_size, seed=seed, store=store)
+    if cloud.shared is not None and connect:
+        cloud.shared.connect()
     state_file = None
     if state is not None:
         state_file = StateFile(state, cloud)

@@ -69,6 +69,12 @@ def _server_parser(commands: argparse._SubParsersAction) -> None:  # type: ignor
                        help="keep the emulator's state in FILE: loaded at start when it exists, saved after every change and at exit")
     serve.add_argument("--seed", type=int, default=None,
                        help="make every identifier, token, code, key pair and request id repeat run after run")
+    shared = serve.add_argument_group("scale-out")
+    shared.add_argument("--store", metavar="URL", default=None,
+                        help="keep the emulator's state in Redis (redis://HOST:PORT/DB[?prefix=NAME]); every server "
+                             "given the same store is one emulator. An empty store is filled from --fixtures, --seed")
+    shared.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                        help="worker processes on one port (default 1); more than one needs --store")
     limits = serve.add_argument_group("limits")
     limits.add_argument("--max-body-size", type=_positive_int, default=_DEFAULTS.max_body_size, metavar="BYTES",
                         help=f"larger request bodies get a 413 in the service's format (default {_DEFAULTS.max_body_size})")
@@ -96,7 +102,19 @@ def _serve(args: argparse.Namespace) -> int:
     from .live import LiveServer
     from .serving import raise_open_files_limit
 
+    if args.workers > 1 and not args.store:
+        print("mockcloud: --workers needs --store: each worker would otherwise be an emulator of its own",
+              file=sys.stderr)
+        return 2
+    if args.workers > 1 and not hasattr(os, "fork"):
+        print("mockcloud: --workers needs os.fork (POSIX); run one server per port instead", file=sys.stderr)
+        return 2
+    if args.store and args.state:
+        print("mockcloud: give --state or --store, not both: with --store the state is the store's", file=sys.stderr)
+        return 2
     raise_open_files_limit(args.connection_limit)
+    if args.workers > 1:
+        return _serve_workers(args)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -116,29 +134,120 @@ def _serve(args: argparse.Namespace) -> int:
                 request_log_size=args.request_log_size,
                 seed=args.seed,
                 state=args.state,
+                store=args.store,
             )
-    except OSError as exc:
-        print(f"mockcloud: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    except (MockCloudError, ValueError) as exc:
-        print(f"mockcloud: {_one_line(str(exc) or type(exc).__name__)}", file=sys.stderr)
-        return 2
+    except (OSError, MockCloudError, ValueError) as exc:
+        return _cannot_start(args, exc)
     for warning in caught:
         print(f"mockcloud: WARNING: {warning.message}", file=sys.stderr, flush=True)
     if server.admin_token is not None and args.admin_token is None:
         print(f"mockcloud: admin token (send as 'Authorization: Bearer TOKEN'): {server.admin_token}", flush=True)
 
+    store = f"; state in {_shown(args.store)}" if args.store else ""
+    _warn_open_store(args.store)
+    names = ", ".join(server.cloud.service_names)
+    print(f"mockcloud server listening on {server.url} (services: {names}{store})", flush=True)
+    _run_until_stopped(server)
+    print("mockcloud server stopped", flush=True)
+    return 0
+
+
+def _cannot_start(args: argparse.Namespace, exc: Exception) -> int:
+    """Say on one line why the server cannot start; the exit status for it."""
+    if isinstance(exc, OSError):
+        print(f"mockcloud: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+    else:
+        print(f"mockcloud: {_one_line(str(exc) or type(exc).__name__)}", file=sys.stderr)
+    return 2
+
+
+def _run_until_stopped(server) -> None:
     def stop(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"mockcloud server listening on {server.url} (services: {', '.join(server.cloud.service_names)})", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+
+
+def _warn_open_store(url: str | None) -> None:
+    """A store off loopback, without a password or TLS, holds every token and key where anyone near can read them."""
+    from urllib.parse import urlsplit
+
+    from .guard import is_loopback
+
+    if not url:
+        return
+    parts = urlsplit(url)
+    if parts.scheme == "redis" and parts.hostname and not is_loopback(parts.hostname) and not parts.password:
+        print(f"mockcloud: WARNING: the store {_shown(url)} is off loopback, without a password or TLS (rediss://): "
+              "anything that reaches it can read and change the emulator's state", file=sys.stderr, flush=True)
+
+
+def _shown(url: str) -> str:
+    """A store URL fit to print: without its password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _serve_workers(args: argparse.Namespace) -> int:
+    """``--workers N``: check everything and bind once here, then fork the workers and look after them."""
+    import secrets
+
+    from ..core.errors import MockCloudError
+    from .app import create_app
+    from .guard import AdminGuard, is_loopback
+    from .live import LiveServer
+    from .serving import bind
+    from .workers import AcceptBalance, supervise
+
+    try:
+        AdminGuard.for_bind(args.host, args.port, allowed_hosts=args.allow_host)
+        probe = create_app(args.fixtures, request_log_size=args.request_log_size, seed=args.seed, store=args.store)
+        assert probe.cloud.shared is not None
+        probe.cloud.shared.store.close()  # reached, and filled if it was empty; workers open their own connections
+        listener = bind(args.host, args.port)
+    except (OSError, MockCloudError, ValueError) as exc:
+        return _cannot_start(args, exc)
+    _warn_open_store(args.store)
+    token = args.admin_token
+    if token is None and not is_loopback(args.host):
+        token = secrets.token_urlsafe(32)
+        print(f"mockcloud: admin token (send as 'Authorization: Bearer TOKEN'): {token}", flush=True)
+        print(f"mockcloud: WARNING: bound to {args.host}, off loopback: anything that reaches this address can use the "
+              "emulator with its example credentials; the admin API needs the admin token", file=sys.stderr, flush=True)
+    port = listener.getsockname()[1]
+    balance = AcceptBalance(args.workers)
+
+    def run(index: int) -> int:
+        app = create_app(args.fixtures, request_log_size=args.request_log_size, seed=args.seed, store=args.store,
+                         connect=False)  # a store that is down now is reached at the first request
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # off loopback: the parent has said so once
+            server = LiveServer(
+                args.host, port, app=app, quiet=not args.verbose, max_body_size=args.max_body_size,
+                max_header_size=args.max_header_size, idle_timeout=args.idle_timeout,
+                request_timeout=args.request_timeout,
+                threads=args.threads, connection_limit=args.connection_limit, admin_token=token,
+                allowed_hosts=args.allow_host, listener=listener, may_accept=balance.gate(index),
+            )
+        _run_until_stopped(server)
+        return 0
+
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    names = ", ".join(probe.cloud.service_names)
+    print(f"mockcloud server listening on http://{host}:{port} (services: {names}; {args.workers} workers, "
+          f"state in {_shown(args.store)})", flush=True)
+    supervise(args.workers, listener, run, balance)
     print("mockcloud server stopped", flush=True)
     return 0
 

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import secrets
+import socket
 import sys
 import threading
 import warnings
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE, redact_target
 from .app import AdminApp, create_app
@@ -24,6 +25,10 @@ class LiveServer:
     ``allowed_hosts`` are extra ``Host`` names (``name`` or ``name:port``)
     that the admin API accepts besides the server's own. ``request_log_size``
     bounds the request log (when the app is made here, from ``fixtures``).
+    ``store`` shares the emulator through a store (a URL such as
+    ``redis://127.0.0.1:6379/0``) with every server given the same one;
+    ``listener`` is a socket already listening to serve on (a worker's), and
+    ``may_accept(open_connections)`` says whether to accept a connection now.
     A busy port raises ``OSError``.
     """
 
@@ -46,10 +51,13 @@ class LiveServer:
         request_log_size: int = DEFAULT_LOG_SIZE,
         seed: int | None = None,
         state: str | Path | None = None,
+        store: str | None = None,
+        listener: socket.socket | None = None,
+        may_accept: Callable[[int], bool] | None = None,
     ) -> None:
         self.limits = ServerLimits(max_body_size, max_header_size, idle_timeout, request_timeout, threads, connection_limit)
         if app is None:
-            app = create_app(fixtures, request_log_size=request_log_size, seed=seed, state=state)
+            app = create_app(fixtures, request_log_size=request_log_size, seed=seed, state=state, store=store)
         self.app = app
         self.host = host
         self.loopback = is_loopback(host)
@@ -60,7 +68,8 @@ class LiveServer:
         self.admin_token = admin_token
         allowed_hosts = tuple(allowed_hosts)
         AdminGuard.for_bind(host, port, allowed_hosts=allowed_hosts)  # a bad entry raises ValueError before we bind
-        self._server = make_server(_AccessLog(app) if not quiet else app, host, port, self.limits)
+        self._server = make_server(_AccessLog(app) if not quiet else app, host, port, self.limits, listener)
+        self._server.may_accept = may_accept
         self.port = self._server.port
         app.guard = AdminGuard.for_bind(host, self.port, allowed_hosts=allowed_hosts, token=admin_token)
         app.max_body_size = self.limits.max_body_size

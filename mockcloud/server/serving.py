@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 import struct
 import time
 from dataclasses import dataclass
@@ -169,6 +170,8 @@ class Server(TcpWSGIServer):
     channel_class = _Channel
     request_timeout = ServerLimits.request_timeout
     _next_cleanup = 0.0
+    # a worker's: whether to accept now, given its open connections (workers on one socket share them out)
+    may_accept: Callable[[int], bool] | None = None
 
     def readable(self) -> bool:
         now = _Monotonic.now()
@@ -176,6 +179,8 @@ class Server(TcpWSGIServer):
             self._next_cleanup = now + self.adj.cleanup_interval
             self._close_stale(now)
         self.next_channel_cleanup = float("inf")  # waitress's own maintenance, on the wall clock, never runs
+        if self.may_accept is not None and not self.may_accept(len(self.active_channels)):
+            return False
         return super().readable()
 
     def maintenance(self, now: float) -> None:
@@ -253,10 +258,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def make_server(app, host: str, port: int, limits: ServerLimits = ServerLimits()) -> Server:
-    """``app`` served by waitress with ``limits`` on ``host``:``port`` (0: a free port); not yet running."""
+def make_server(
+    app, host: str, port: int, limits: ServerLimits = ServerLimits(), listener: socket.socket | None = None
+) -> Server:
+    """``app`` served by waitress with ``limits`` on ``host``:``port`` (0: a free port); not yet running.
+
+    ``listener``: a socket already listening (a worker's, inherited from the process that bound it) instead.
+    """
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth is N" on every busy moment
-    sock = bind(host, port)
+    sock = bind(host, port) if listener is None else listener
     try:
         adj = Adjustments(
             threads=limits.threads,

@@ -9,7 +9,6 @@ not an AWS account's: any signed caller in any Region sees the same state.
 from __future__ import annotations
 
 import copy
-import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
@@ -100,7 +99,7 @@ class AmplifyUIBuilderModel:
         self.entropy = context.entropy
         self.clock = context.clock
         self.settings = context.merged_settings(DEFAULTS)
-        self._lock = threading.RLock()
+        self._lock = context.lock
         self.apps: dict[str, FigmaApp] = {}
         self.users: dict[str, FigmaUser] = {}
         self._codes: dict[str, AuthorizationCode] = {}

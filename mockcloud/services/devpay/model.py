@@ -16,7 +16,6 @@ import copy
 import hashlib
 import re
 import string
-import threading
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -200,7 +199,7 @@ class DevpayModel:
         self.clock = context.clock
         self.credentials = context.credentials
         self.settings = _settings(context)
-        self._lock = threading.RLock()
+        self._lock = context.lock
         self._products: dict[str, Product] = {}  # code -> product
         self._by_product_token: dict[str, Product] = {}
         self._subscriptions: dict[tuple[str, str], Subscription] = {}  # (customer, code)

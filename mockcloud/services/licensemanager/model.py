@@ -6,7 +6,6 @@ import copy
 import hashlib
 import hmac
 import json
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -214,7 +213,7 @@ class LicenseManagerModel(ConsumptionMixin):
         self.entropy = context.entropy
         self.clock = context.clock
         self.settings = context.merged_settings(DEFAULTS)
-        self._lock = threading.RLock()
+        self._lock = context.lock
         self._licenses: dict[str, License] = {}
         self._tokens: dict[str, Token] = {}
         self._by_jwt: dict[str, Token] = {}

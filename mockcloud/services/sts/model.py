@@ -9,7 +9,6 @@ them until they expire on the mock clock.
 from __future__ import annotations
 
 import copy
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -86,7 +85,7 @@ class StsModel:
         self.credentials = context.credentials
         self.issuers = context.issuers
         self.settings = context.merged_settings(DEFAULTS)
-        self._lock = threading.RLock()
+        self._lock = context.lock
         self._state = _State()
         for item in context.fixtures.get("roles", ()):
             self._add_role(

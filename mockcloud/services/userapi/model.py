@@ -16,7 +16,6 @@ import hmac
 import json
 import math
 import os
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -227,7 +226,7 @@ class UserApiModel:
         self.entropy = context.entropy
         self.context = context
         self.clock = context.clock
-        self._lock = threading.RLock()
+        self._lock = context.lock
         self._mounts: dict[tuple[str, str], Mount] = {}
         self._by_host: dict[str, list[Mount]] = {}  # longest path first
         self._server_prefixes: list[tuple[str, Mount]] = []  # longest first

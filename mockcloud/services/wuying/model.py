@@ -5,7 +5,6 @@ operations take keyword arguments, and the protocol names them on the wire.
 from __future__ import annotations
 
 import copy
-import threading
 from typing import Any
 
 from ...core.helpers import reads_only
@@ -40,7 +39,7 @@ class WuyingModel(Directory):
         self.clock = context.clock
         settings = context.merged_settings(DEFAULTS)
         self.errors = ERRORS.renamed(settings["error_codes"])
-        super().__init__(settings, threading.RLock(), context.entropy)
+        super().__init__(settings, context.lock, context.entropy)
         self.logon = Logon(self, self.clock, settings, self.errors, self._lock)
         self.load(context.fixtures)
         self.logon.load(context.fixtures)
