@@ -130,6 +130,27 @@ def test_reset_clock_faults_keys_seed_and_log_reach_every_mock(store):
     assert len(first.snapshot()["entropy"]["state"][1]) == 625
 
 
+def test_the_shared_log_numbers_records_across_mocks_and_keeps_each_exchange(store):
+    """What the dashboard reads: numbers that grow whichever mock answered, and each exchange redacted."""
+    first, second = sharing(store)
+    pairs = [login(first), login(second), login(first)]
+    assert refresh(second, pairs[0]).status_code == 200
+    records = first.requests.since(0)
+    numbers = [r.seq for r in records]
+    assert [r.operation for r in records] == ["Login", "Login", "Login", "RefreshToken"]
+    assert numbers == sorted(set(numbers)) and numbers[0] > 0
+    assert second.requests.last == numbers[-1] == first.requests.last
+    assert [r.seq for r in second.requests.since(numbers[1])] == numbers[2:]
+    detail = second.requests.find(numbers[-1]).detail()
+    assert detail["latency"] >= 0 and detail["time"] == records[-1].time
+    assert ("Authorization", "Bearer REDACTED") in [tuple(h) for h in detail["request"]["headers"]]
+    assert pairs[0]["refreshToken"] not in json.dumps(detail)
+    assert detail["response"]["status"] == 200 and "REDACTED" in detail["response"]["body"]
+    first.requests.clear()
+    login(second)
+    assert [r.seq for r in first.requests] > numbers[-1:]  # a number is never reused, not even after a clear
+
+
 def test_sts_keys_issued_through_one_mock_sign_for_another(store):
     first, second = sharing(store)
     issued = first.shared.transaction(

@@ -200,9 +200,11 @@ def test_an_in_process_mock_serves_its_own_dashboard_until_it_stops():
 
 
 # ---- the browser tests' own rules ------------------------------------------------------------
-def test_ci_installs_the_browser_before_the_tests():
+def test_ci_installs_the_browser_and_redis_before_the_tests():
     script = (ROOT / ".ci" / "run").read_text()
-    install = script.index("apt-get install -y -qq chromium chromium-driver")
+    install = script.index("apt-get install -y -qq $packages")
+    for package in ("chromium", "chromium-driver", "redis-server"):  # each added to the list where its command is missing
+        assert script.index(f'packages="$packages {package}"') < install
     assert script.index('export CI="${CI:-true}"') < install < script.index("python -m pytest")
 
 
