@@ -6,13 +6,20 @@ import os
 import signal
 import sys
 import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn
 
 from .serving import ServerLimits
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from .live import LiveServer
 
 _DEFAULTS = ServerLimits()
 
 
-def _whole(low: int, high: int | None, what: str, hint: str = ""):
+def _whole(low: int, high: int | None, what: str, hint: str = "") -> Callable[[str], int]:
     """An argparse type: a whole number in [low, high], refused with a message that names the range."""
 
     def convert(text: str) -> int:
@@ -59,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     return _client_command(args)
 
 
-def _server_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _server_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("server", help="serve the emulator over HTTP (loopback by default)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; use 0.0.0.0 deliberately)")
     serve.add_argument("--port", type=_port, default=4566, help="port (default 4566; 0 picks a free one and prints it)")
@@ -161,8 +168,8 @@ def _cannot_start(args: argparse.Namespace, exc: Exception) -> int:
     return 2
 
 
-def _run_until_stopped(server) -> None:
-    def stop(signum, frame):
+def _run_until_stopped(server: LiveServer) -> None:
+    def stop(signum: int, frame: FrameType | None) -> NoReturn:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
@@ -255,7 +262,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
 # ---- the admin API from the shell ------------------------------------------------------------
 
 
-def _client_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _client_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def with_url(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parser.add_argument("--url", default=None, help="the server (default $MOCKCLOUD_URL, then http://127.0.0.1:4566)")
         parser.add_argument("--admin-token", default=None, help="the admin token, if the server needs one (default $MOCKCLOUD_ADMIN_TOKEN)")
