@@ -16,8 +16,9 @@ import copy
 import hashlib
 import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ...core.credentials import same_secret
 from ...core.errors import MockCloudError
@@ -27,6 +28,9 @@ from ...core.text import is_ascii_digits
 from ...core.entropy import Entropy
 from ...core.service import ServiceContext
 from .errors import ERRORS
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate as X509Certificate
 
 DEFAULTS: dict[str, Any] = {
     "activation_key_seconds": 3600,  # "Activation keys expire one hour after creation."
@@ -415,7 +419,7 @@ class DevpayModel:
         pair = self._desktop_keys.get(access_key_id)
         return pair.secret_access_key if pair is not None else None
 
-    def certificate_owner(self, certificate) -> str | None:
+    def certificate_owner(self, certificate: X509Certificate) -> str | None:
         from cryptography.hazmat.primitives.serialization import Encoding
 
         found = self._certificates.get(hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest())
@@ -505,8 +509,8 @@ class DevpayModel:
             if not user_token:
                 raise ERRORS.error("MissingUserToken")
             given = []
-            for item in additional_tokens or ():
-                item = _clean(item)
+            for presented in additional_tokens or ():
+                item = _clean(presented)
                 if not item:
                     continue
                 if not item.startswith(PRODUCT_PREFIX):
@@ -537,14 +541,16 @@ class DevpayModel:
             return user.upgraded_to
 
     # ---- rules -----------------------------------------------------------------------
-    def _activation(self, activation_key, product_token, token_expiration, *, signer: str | None):
+    def _activation(
+        self, activation_key: str | None, product_token: str | None, token_expiration: str | None, *, signer: str | None
+    ) -> tuple[ActivationKey, Product, float | None]:
         """The checks both activations make, in order: missing, malformed, product, key, subscription."""
         activation_key, product_token = _clean(activation_key), _clean(product_token)
         if not activation_key:
             raise ERRORS.error("MissingParameter", "The request must contain the parameter ActivationKey")
         if not product_token:
             raise ERRORS.error("MissingProductToken")
-        lifetime = parse_duration(token_expiration) if token_expiration else self.settings["default_token_expiration_seconds"]
+        lifetime: float | None = parse_duration(token_expiration) if token_expiration else self.settings["default_token_expiration_seconds"]
         if not _ACTIVATION_KEY.match(activation_key):
             raise ERRORS.error("InvalidActivationKey")
         product = self._product_by_token(product_token)
@@ -631,5 +637,5 @@ class DevpayModel:
         return found
 
 
-def _settings(context: ServiceContext) -> dict:
+def _settings(context: ServiceContext) -> dict[str, Any]:
     return context.merged_settings(DEFAULTS)

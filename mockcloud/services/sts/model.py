@@ -19,6 +19,7 @@ from ...core.oidc import TokenRejected
 from ...core.service import ServiceContext
 from ...core.helpers import reads_only
 from . import trust as policies
+from .trust import Statement
 from .errors import ERRORS
 
 DEFAULTS = {
@@ -37,8 +38,8 @@ class Role:
     name: str
     account_id: str
     role_id: str  # AROA…, as IAM gives every role
-    trust_policy: dict | str
-    statements: tuple
+    trust_policy: dict[str, Any] | str
+    statements: tuple[Statement, ...]
     max_session_duration: int = 3600
     path: str = "/"
     description: str = ""
@@ -72,8 +73,8 @@ class Session:
 
 @dataclass
 class _State:
-    roles: dict = field(default_factory=dict)  # arn -> Role
-    sessions: list = field(default_factory=list)
+    roles: dict[str, Role] = field(default_factory=dict)  # arn -> Role
+    sessions: list[Session] = field(default_factory=list)
 
 
 class StsModel:
@@ -104,7 +105,7 @@ class StsModel:
     def create_role(
         self,
         name: str,
-        trust: dict | str,
+        trust: dict[str, Any] | str,
         *,
         max_session_duration: int = 3600,
         account_id: str = DEFAULT_ACCOUNT_ID,
@@ -123,7 +124,7 @@ class StsModel:
     def _add_role(
         self,
         name: str,
-        trust: dict | str,
+        trust: dict[str, Any] | str,
         *,
         max_session_duration: int,
         account_id: str,
