@@ -185,7 +185,7 @@ class MockCloud:
             shared.forget()  # these objects are the fixtures', not the store's
         self.app = Application(self.services, self.faults, self.requests, self.clock.time, shared)
 
-    def reset(self, *, seed: int | None | _Keep = _KEEP) -> None:
+    def reset(self, *, seed: int | _Keep | None = _KEEP) -> None:
         """Back to the fixtures' state: services, keys, faults, request log and clock.
 
         ``seed`` replaces the mock's seed (None: random again); the same seed

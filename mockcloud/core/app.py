@@ -6,8 +6,8 @@ import functools
 import io
 import json
 import time
-from time import perf_counter
 from collections.abc import Callable
+from time import perf_counter
 from typing import TYPE_CHECKING
 
 from .errors import ServiceError

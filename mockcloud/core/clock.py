@@ -74,7 +74,8 @@ class Clock:
         # what the test had running when the mock started: ours goes above those, below later ones
         self._travellers_before = len(_travellers() or ())
         self._factories_before = list(_freezegun_factories() or ())
-        self._outer_moves: dict[int, tuple[_FrozenFactory, float]] = {}  # id -> (freezegun factory older than the mock, seconds moved)
+        # id -> (freezegun factory older than the mock, seconds moved)
+        self._outer_moves: dict[int, tuple[_FrozenFactory, float]] = {}
 
     # reading
     def time(self) -> float:

@@ -20,10 +20,7 @@ from .request import Reply
 def _expect(name: str, value: object, kinds: type | tuple[type, ...], optional: bool = True) -> None:
     if value is None and optional:
         return
-    if kinds is bool:
-        ok = isinstance(value, bool)
-    else:
-        ok = isinstance(value, kinds) and not isinstance(value, bool)
+    ok = isinstance(value, bool) if kinds is bool else (isinstance(value, kinds) and not isinstance(value, bool))
     if not ok:
         kind = kinds.__name__ if isinstance(kinds, type) else " or ".join(k.__name__ for k in kinds)
         raise MockCloudError(f"{name} must be {kind}, not {value!r}")
@@ -287,8 +284,8 @@ class Faults:
         """Put back what ``export`` gave, each rule checked as ``add`` checks it."""
         for rule in data.get("rules", ()):
             self.add(**rule)
-        for spec in data.get("rate_limits", ()):
-            spec = dict(spec)
+        for given in data.get("rate_limits", ()):
+            spec = dict(given)
             tokens, updated = spec.pop("tokens", None), spec.pop("updated", None)
             limit = self.rate_limit(spec.pop("service"), spec.pop("operation", None), **spec)
             if tokens is not None:

@@ -6,8 +6,9 @@ services only by name and by a loader it is given, so core still imports none.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .errors import MockCloudError
 from .router import Claims, Router

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timezone
 from http import HTTPStatus
 from pathlib import Path
-from collections.abc import Iterable, Mapping
-from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound

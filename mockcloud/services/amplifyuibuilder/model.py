@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 from ...core.credentials import same_secret
 from ...core.errors import MockCloudError, ServiceError
-from ...core.service import ServiceContext
 from ...core.helpers import reads_only
+from ...core.service import ServiceContext
 from .errors import ERRORS
 
 DEFAULTS: dict[str, Any] = {

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...core.credentials import same_secret
+from ...core.entropy import Entropy
 from ...core.errors import MockCloudError
 from ...core.helpers import reads_only
 from ...core.sections import keyed, record
-from ...core.text import is_ascii_digits
-from ...core.entropy import Entropy
 from ...core.service import ServiceContext
+from ...core.text import is_ascii_digits
 from .errors import ERRORS
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class ActivationKey(str):
     expires: float
     used: bool
 
-    def __new__(cls, key: str, customer_id: str, product_code: str, created: float, expires: float) -> "ActivationKey":
+    def __new__(cls, key: str, customer_id: str, product_code: str, created: float, expires: float) -> ActivationKey:
         self = super().__new__(cls, key)
         self.customer_id, self.product_code, self.created, self.expires, self.used = customer_id, product_code, created, expires, False
         return self

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict, TypeVar, ca
 from ...core import jsonbody
 from ...core.credentials import DEFAULT_ACCOUNT_ID, same_secret
 from ...core.errors import MockCloudError
+from ...core.helpers import reads_only
 from ...core.service import ServiceContext
 from ...core.timestamps import utc_iso
-from ...core.helpers import reads_only
 from .consumption import ConsumptionMixin
 from .errors import ERRORS
 
@@ -170,7 +170,7 @@ class _Idempotent:
 
 
 class _LicenseFields(TypedDict):
-    """What CreateLicense sets on a license besides its ARN, account, issuer and time (and its ClientToken fingerprint)."""
+    """What CreateLicense sets on a license besides its ARN, account, issuer and time; its ClientToken fingerprint."""
 
     name: str
     product_name: str

@@ -15,12 +15,12 @@ from typing import Any
 
 from ...core.credentials import DEFAULT_ACCOUNT_ID, AwsKey
 from ...core.errors import MockCloudError, ServiceError
+from ...core.helpers import reads_only
 from ...core.oidc import TokenRejected
 from ...core.service import ServiceContext
-from ...core.helpers import reads_only
 from . import trust as policies
-from .trust import Statement
 from .errors import ERRORS
+from .trust import Statement
 
 DEFAULTS = {
     "default_duration_seconds": 3600,  # DurationSeconds when the request has none

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import jwt
 
+from ...core.entropy import Entropy
 from ...core.errors import MockCloudError
 from ...core.fixtures import check_settings
 from ...core.helpers import reads_only
 from ...core.jwt_signing import JwtSigner, b64url
-from ...core.entropy import Entropy
 from ...core.sections import b64, keyed, password_of, record, unb64, user_record
 from ...core.service import ServiceContext
 from . import mount_claims, split_base_url
@@ -284,7 +284,7 @@ class UserApiModel:
         with self._lock:
             self._mounts[(mount.host, mount.path)] = mount
             by_host = dict(self._by_host)
-            by_host[mount.host] = sorted(by_host.get(mount.host, []) + [mount], key=lambda m: -len(m.path))
+            by_host[mount.host] = sorted([*by_host.get(mount.host, []), mount], key=lambda m: -len(m.path))
             prefixes, seen = [], set()
             for each in self._mounts.values():  # in mounting order: the first mount keeps a shared plain path
                 for prefix in (each.path, f"/{each.host}{each.path}"):
@@ -545,8 +545,8 @@ class UserApiModel:
         found = []
         for mount, sessions, records in mounts:
             family: dict[str, list[tuple[str, RefreshRecord]]] = {}
-            for digest, record in records:
-                family.setdefault(record.session.sid, []).append((digest.hex()[:ID_DIGITS], record))
+            for digest, rec in records:
+                family.setdefault(rec.session.sid, []).append((digest.hex()[:ID_DIGITS], rec))
             access_seconds = mount.settings["access_token_seconds"]
             for session in sessions:
                 who = f"{session.user.username} @ {mount.base_url}" if several else session.user.username
@@ -557,19 +557,19 @@ class UserApiModel:
                     entry("userapi", "session", session.sid[:ID_DIGITS], who, session.created, expires,
                           state_of(now, expires, revoked=session.revoked), [rid for rid, _ in chain])
                 )
-                for rid, record in chain:
+                for rid, rec in chain:
                     found.append(
-                        entry("userapi", "refresh_token", rid, who, record.issued, record.expires,
-                              state_of(now, record.expires, revoked=session.revoked, replaced=record.replaced,
-                                       used=record.used_at is not None))
+                        entry("userapi", "refresh_token", rid, who, rec.issued, rec.expires,
+                              state_of(now, rec.expires, revoked=session.revoked, replaced=rec.replaced,
+                                       used=rec.used_at is not None))
                     )
-                for _, record in chain:
-                    if record.access_jti:
-                        expires = float(int(record.issued + access_seconds))  # as signed: exp is whole seconds
+                for _, rec in chain:
+                    if rec.access_jti:
+                        expires = float(int(rec.issued + access_seconds))  # as signed: exp is whole seconds
                         found.append(
-                            entry("userapi", "access_token", record.access_jti[:ID_DIGITS], who, record.issued, expires,
+                            entry("userapi", "access_token", rec.access_jti[:ID_DIGITS], who, rec.issued, expires,
                                   state_of(now, expires, revoked=session.revoked,
-                                           replaced=record.access_jti != session.access_jti))
+                                           replaced=rec.access_jti != session.access_jti))
                         )
         return found
 
