@@ -138,7 +138,10 @@ class Clock:
         return self.now()
 
     def _move(self, step: float, *, tick: bool | None, to: float | None) -> None:
-        """Apply one move: ``step`` seconds, then stop (False) or run (True) or keep (None); ``to`` sets it absolutely."""
+        """Apply one move: ``step`` seconds, then stop (False) or run (True) or keep (None).
+
+        ``to`` sets the time absolutely instead.
+        """
         if not self.patch_time:
             if self._frozen_at is None or tick is True:
                 base = self._frozen_at if self._frozen_at is not None else self.time()

@@ -373,7 +373,10 @@ class AdminApp:
 
 
 def _int_arg(request: Request, name: str, minimum: int) -> int | None:
-    """A whole-number query parameter of at least ``minimum``, or None when absent; anything else is the client's error (400)."""
+    """A whole-number query parameter of at least ``minimum``, or None when absent.
+
+    Anything else is the client's error (400).
+    """
     text = request.args.get(name)
     if text is None:
         return None

@@ -90,7 +90,8 @@ def _server_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     limits.add_argument("--idle-timeout", type=_seconds, default=_DEFAULTS.idle_timeout, metavar="SECONDS",
                         help=f"close a connection silent this long (default {_DEFAULTS.idle_timeout:g})")
     limits.add_argument("--request-timeout", type=_seconds, default=_DEFAULTS.request_timeout, metavar="SECONDS",
-                        help=f"close a connection whose request has not arrived whole this long after it began (default {_DEFAULTS.request_timeout:g})")
+                        help="close a connection whose request has not arrived whole this long after it began "
+                        f"(default {_DEFAULTS.request_timeout:g})")
     limits.add_argument("--threads", type=_positive_int, default=_DEFAULTS.threads,
                         help=f"worker threads that run requests (default {_DEFAULTS.threads})")
     limits.add_argument("--connection-limit", type=_positive_int, default=_DEFAULTS.connection_limit, metavar="N",
@@ -281,7 +282,8 @@ def _client_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser
     with_url(clock_commands.add_parser("unfreeze", help="let the clock run again"))
 
     call = with_url(commands.add_parser("call", help="call a helper of a service: mockcloud call wuying create_user end_user_id=bob password=...",
-                                        description="Arguments are key=value; a value is read as JSON when it parses (42, true, [1, 2]), else as text."))
+                                        description="Arguments are key=value; a value is read as JSON when it parses "
+                                        "(42, true, [1, 2]), else as text."))
     call.add_argument("service")
     call.add_argument("helper")
     call.add_argument("arguments", nargs="*", metavar="key=value")

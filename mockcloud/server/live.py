@@ -86,8 +86,8 @@ class LiveServer:
         self._stopped = threading.Event()
         if not self.loopback:
             warnings.warn(
-                f"mockcloud server bound to {host}, off loopback: anything that reaches this address can use the emulator "
-                "with its example credentials; the admin API needs the admin token",
+                f"mockcloud server bound to {host}, off loopback: anything that reaches this address "
+                "can use the emulator with its example credentials; the admin API needs the admin token",
                 RuntimeWarning,
                 stacklevel=2,
             )

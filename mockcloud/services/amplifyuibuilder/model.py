@@ -116,7 +116,7 @@ class AmplifyUIBuilderModel:
 
     # ---- snapshots ------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        """Apps, users, codes (used ones too) and tokens (revoked, expired ones too), as this service's fixtures section.
+        """This service's fixtures section: apps, users, codes (used ones too) and tokens (revoked, expired ones too).
 
         Figma's codes and tokens are bearer secrets the model keeps as they are, so the snapshot does too.
         """

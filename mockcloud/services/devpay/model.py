@@ -102,7 +102,8 @@ def parse_duration(text: str) -> float:
         if match is None or value in ("P", "-P") or value.endswith("T"):
             raise ERRORS.error(
                 "InvalidParameterValue",
-                f"Value {text} for parameter TokenExpiration is invalid. Reason: must be an xs:duration such as PT3600S.",
+                f"Value {text} for parameter TokenExpiration is invalid. "
+                "Reason: must be an xs:duration such as PT3600S.",
             )
         sign, years, months, days, hours, minutes, secs = match.groups()
         whole, _, fraction = (secs or "0").partition(".")
@@ -480,7 +481,8 @@ class DevpayModel:
             if not _PRODUCT_CODE.match(product_code):
                 raise ERRORS.error(
                     "InvalidParameterValue",
-                    f"Value {product_code} for parameter ProductCode is invalid. Reason: a product code is 8 characters A-Z 0-9.",
+                    f"Value {product_code} for parameter ProductCode is invalid. "
+                    "Reason: a product code is 8 characters A-Z 0-9.",
                 )
             product = self._products.get(product_code)
             if product is None or product.owner_access_key_id != signer:
@@ -516,7 +518,8 @@ class DevpayModel:
                 if not item.startswith(PRODUCT_PREFIX):
                     raise ERRORS.error(
                         "InvalidParameterValue",
-                        f"Value {item[:24]}... for parameter AdditionalTokens is invalid. Reason: only a product token is accepted.",
+                        f"Value {item[:24]}... for parameter AdditionalTokens is invalid. "
+                        "Reason: only a product token is accepted.",
                     )
                 given.append(item)
             user = self._user(user_token)

@@ -615,7 +615,10 @@ class LicenseManagerModel(ConsumptionMixin):
         return stored
 
     def get_access_token(self, *, account_id: str | None, token: str, token_properties: list[str] | None = None) -> str:
-        """An access token for the refresh token. ``account_id`` None: an unsigned call, the token alone authenticates."""
+        """An access token for the refresh token.
+
+        ``account_id`` None: an unsigned call, where the token alone authenticates.
+        """
         stored = self._presented(token)
         if account_id is not None and stored.account_id != account_id:
             raise ERRORS.error("AccessDeniedException", "Access to resource denied: the token belongs to another account.")

@@ -228,7 +228,8 @@ class StsModel:
         if isinstance(embedded, list) and embedded and role_arn not in embedded:
             raise ERRORS.error(
                 "IDPRejectedClaim",
-                f"The web identity token does not allow role {role_arn}: the token was issued for {', '.join(map(str, embedded))}.",
+                f"The web identity token does not allow role {role_arn}: "
+                f"the token was issued for {', '.join(map(str, embedded))}.",
             )
         if not policies.allows(role.statements, verified.issuer.provider, claims):
             raise ERRORS.error("AccessDenied", NOT_AUTHORIZED)
@@ -255,7 +256,8 @@ class StsModel:
         if reason == "expired":
             return ERRORS.error(
                 "ExpiredTokenException",
-                f"Token expired: current date/time {int(details['now'])} must be before the expiration date/time {int(details['exp'])}",
+                f"Token expired: current date/time {int(details['now'])} "
+                f"must be before the expiration date/time {int(details['exp'])}",
             )
         if reason == "unknown_issuer":
             return ERRORS.error("InvalidIdentityToken", f"No OpenIDConnect provider found in your account for {details.get('iss')}")
@@ -268,7 +270,11 @@ class StsModel:
         if reason == "signature":
             return ERRORS.error("InvalidIdentityToken", "The web identity token's signature could not be verified with the identity provider's keys.")
         if reason == "not_yet_valid":
-            return ERRORS.error("InvalidIdentityToken", f"Token is not yet valid: current date/time {int(details['now'])} is before the not-before date/time {int(details['nbf'])}")
+            return ERRORS.error(
+                "InvalidIdentityToken",
+                f"Token is not yet valid: current date/time {int(details['now'])} "
+                f"is before the not-before date/time {int(details['nbf'])}",
+            )
         if reason in ("missing_claim", "audience"):
             return ERRORS.error("InvalidIdentityToken", rejected.message)
         return ERRORS.error("InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")

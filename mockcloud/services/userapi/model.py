@@ -386,7 +386,8 @@ class UserApiModel:
     def jwk_set(self, base_url: str | None = None) -> dict[str, list[dict[str, str]]]:
         """A mount's key as a JWK Set (``kty: oct``, ``kid`` = the mount's base URL), for JWT libraries that take one.
 
-        Not named ``jwks``: the server's ``/_mockcloud/jwks`` publishes public keys, and an HS256 key is a shared secret.
+        Not named ``jwks``: the server's ``/_mockcloud/jwks`` publishes public keys,
+        and an HS256 key is a shared secret.
         """
         return {"keys": [self.get_mount(base_url).jwk()]}
 
