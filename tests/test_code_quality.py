@@ -32,7 +32,7 @@ def test_mypy_strict_finds_no_error():
 
 
 def test_ruff_check_finds_nothing():
-    result = _run("ruff", "check", ".")
+    result = _run("ruff", "check", "--output-format", "concise", ".")
     assert result.returncode == 0, _explain(result)
 
 
