@@ -8,7 +8,7 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, overload
 
 from . import intercept
 from .core.app import Application
@@ -26,6 +26,8 @@ from .environment import MOTO_AWS_KEY, FakeAwsEnvironment
 from .services import SERVICE_PACKAGES, load
 
 if TYPE_CHECKING:
+    from unittest import TestCase
+
     from .core.service import ServiceProtocol
     from .core.shared import SharedRequestLog, SharedState
     from .core.store import Store
@@ -183,7 +185,7 @@ class MockCloud:
             shared.forget()  # these objects are the fixtures', not the store's
         self.app = Application(self.services, self.faults, self.requests, self.clock.time, shared)
 
-    def reset(self, *, seed: int | None | _Keep = _KEEP) -> None:
+    def reset(self, *, seed: int | _Keep | None = _KEEP) -> None:
         """Back to the fixtures' state: services, keys, faults, request log and clock.
 
         ``seed`` replaces the mock's seed (None: random again); the same seed
@@ -286,7 +288,7 @@ class MockCloud:
                     self._credentials = credentials
         return self._credentials
 
-    def protocol(self, name: str) -> ServiceProtocol:
+    def protocol(self, name: str) -> ServiceProtocol[Any]:
         """The wire protocol object of one service; its model is ``.model`` (and ``cloud.<name>``)."""
         return self.services.protocol(name)
 
@@ -403,16 +405,17 @@ class MockCloud:
     def _decorate_class(self, cls: C) -> C:
         unittest = sys.modules.get("unittest")  # a TestCase means unittest is imported already
         if unittest is not None and issubclass(cls, unittest.TestCase):
-            original_setup = cls.setUp
+            case = cast("type[TestCase]", cls)
+            original_setup = case.setUp
             mock = self
 
             @functools.wraps(original_setup)
-            def setUp(test_self: Any, *args: Any, **kwargs: Any) -> Any:
+            def setUp(self: TestCase, *args: Any, **kwargs: Any) -> Any:  # named as TestCase.setUp names it
                 mock.start()
-                test_self.addCleanup(mock.stop)
-                return original_setup(test_self, *args, **kwargs)
+                self.addCleanup(mock.stop)
+                return original_setup(self, *args, **kwargs)
 
-            cls.setUp = setUp  # type: ignore[attr-defined]
+            case.setUp = setUp  # type: ignore[method-assign]  # the class's own setUp, wrapped on purpose
             return cls
         for attr, value in list(vars(cls).items()):
             if attr.startswith("test") and callable(value):

@@ -6,8 +6,9 @@ import functools
 import io
 import json
 import time
+from collections.abc import Callable
 from time import perf_counter
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from .errors import ServiceError
 from .faults import COMMITTING_FAULTS, Faults
@@ -15,13 +16,13 @@ from .log import RequestLog, RequestRecord, capture, next_seq
 from .request import Reply, framing_problem, request_body, request_target
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
     from .registry import ServiceRegistry
     from .request import Request
+    from .router import Router
     from .service import Exchange, ServiceProtocol
     from .shared import SharedRequestLog, SharedState
-from .router import Router
-
-
 
 # Set in the environ by an interceptor when another mock (moto, an outer responses) lies beyond it.
 OTHERS_ANSWER = "mockcloud.others_answer"
@@ -45,7 +46,7 @@ class Application:
 
         self._request_class = Request
         self.services = services
-        self._compiled: Router | None = None
+        self._compiled: Router[str] | None = None
         self._service = services.protocol
         self.faults = faults
         self.log = log
@@ -53,7 +54,7 @@ class Application:
         if shared is not None:  # each request one transaction on the shared state; the in-memory path stays as it is
             self.handle = functools.partial(shared.handle, self)  # type: ignore[method-assign]
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         reply = self.handle_environ(environ)
         if reply.unclaimed:
             reply = _unclaimed_reply(self._request_class(environ))
@@ -67,10 +68,10 @@ class Application:
         start_response(reply.status_line, reply.headers)
         return [reply.body]
 
-    def handle_environ(self, environ: dict) -> Reply:
+    def handle_environ(self, environ: WSGIEnvironment) -> Reply:
         return self.handle(self._request_class(environ))
 
-    def refuse_too_large(self, environ: dict, limit: int) -> Reply:
+    def refuse_too_large(self, environ: WSGIEnvironment, limit: int) -> Reply:
         """A 413 for a request whose body is over ``limit``, in the format of the service it is for.
 
         The server calls it without the body (it was never read, or only in
@@ -88,7 +89,7 @@ class Application:
         if name is None:
             body = json.dumps({"error": "RequestEntityTooLarge", "message": f"The request body is larger than the limit of {limit} bytes."}).encode()
             return Reply(413, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
-        service: ServiceProtocol[Exchange] = self._service(name)  # type: ignore[assignment]
+        service: ServiceProtocol[Exchange] = self._service(name)
         exchange = service.exchange_type(request, name, "mockcloud.in_process" in environ)
         error = service.too_large_error(limit)
         reply = service.render_error(exchange, error)
@@ -137,7 +138,7 @@ class Application:
 
     def _respond(self, request: Request, name: str) -> tuple[Reply, str, str | None] | None:
         """The reply of service ``name``, the operation and the error code; None when another mock answers."""
-        service: ServiceProtocol[Exchange] = self._service(name)  # type: ignore[assignment]
+        service: ServiceProtocol[Exchange] = self._service(name)
         environ = request.environ
         exchange = service.exchange_type(request, name, "mockcloud.in_process" in environ)
         error_code = None
@@ -183,7 +184,7 @@ class Application:
     def unavailable(self, request: Request, name: str) -> Reply:
         """The service's own 5xx for a request the shared state could not be reached for (not logged: nowhere to)."""
         try:
-            service: ServiceProtocol[Exchange] = self._service(name)  # type: ignore[assignment]
+            service: ServiceProtocol[Exchange] = self._service(name)
             exchange = service.exchange_type(request, name, "mockcloud.in_process" in request.environ)
             with contextlib.suppress(Exception):  # the operation, where the service's format shows it
                 exchange.operation = service.operation_of(exchange)

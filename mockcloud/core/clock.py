@@ -5,7 +5,23 @@ import math
 import sys
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _Traveller(Protocol):
+        """An entry of time-machine's stack of travellers (time-machine ships no types)."""
+
+        def time_ns(self) -> int: ...
+        def move_to(self, destination: float, tick: bool | None = None) -> None: ...
+        def shift(self, delta: float) -> None: ...
+
+    class _FrozenFactory(Protocol):
+        """One of freezegun's active frozen times (``freeze_factories``)."""
+
+        def __call__(self) -> datetime: ...
+        def move_to(self, target_datetime: datetime) -> None: ...
 
 
 def _checked(timestamp: float) -> float:
@@ -58,7 +74,8 @@ class Clock:
         # what the test had running when the mock started: ours goes above those, below later ones
         self._travellers_before = len(_travellers() or ())
         self._factories_before = list(_freezegun_factories() or ())
-        self._outer_moves: dict[int, tuple[Any, float]] = {}  # id -> (freezegun factory older than the mock, seconds moved)
+        # id -> (freezegun factory older than the mock, seconds moved)
+        self._outer_moves: dict[int, tuple[_FrozenFactory, float]] = {}
 
     # reading
     def time(self) -> float:
@@ -121,7 +138,10 @@ class Clock:
         return self.now()
 
     def _move(self, step: float, *, tick: bool | None, to: float | None) -> None:
-        """Apply one move: ``step`` seconds, then stop (False) or run (True) or keep (None); ``to`` sets it absolutely."""
+        """Apply one move: ``step`` seconds, then stop (False) or run (True) or keep (None).
+
+        ``to`` sets the time absolutely instead.
+        """
         if not self.patch_time:
             if self._frozen_at is None or tick is True:
                 base = self._frozen_at if self._frozen_at is not None else self.time()
@@ -161,7 +181,7 @@ class Clock:
         for traveller in above:
             _move_traveller(traveller, step, tick, to)
 
-    def _move_freezegun(self, factories: list, step: float, tick: bool | None) -> None:
+    def _move_freezegun(self, factories: list[_FrozenFactory], step: float, tick: bool | None) -> None:
         from ..core.errors import MockCloudError
 
         for factory in factories:
@@ -205,7 +225,7 @@ class Clock:
         return f"<Clock {self.now().isoformat()}{' frozen' if self.frozen else ''}>"
 
 
-def _travellers() -> list | None:
+def _travellers() -> list[_Traveller] | None:
     """time-machine's stack of active travellers (its module global), or None when it is not imported."""
     module = sys.modules.get("time_machine")
     if module is None:
@@ -214,14 +234,14 @@ def _travellers() -> list | None:
     return stack if stack is not None else getattr(module, "coordinates_stack", None)
 
 
-def _freezegun_factories() -> list | None:
+def _freezegun_factories() -> list[_FrozenFactory] | None:
     """freezegun's active frozen times, innermost last, or None when freezegun is not active."""
     api = sys.modules.get("freezegun.api")
     factories = getattr(api, "freeze_factories", None)
     return factories or None
 
 
-def _move_traveller(traveller: Any, step: float, tick: bool | None, to: float | None) -> None:
+def _move_traveller(traveller: _Traveller, step: float, tick: bool | None, to: float | None) -> None:
     if to is not None:
         traveller.move_to(to, tick=tick)
         return

@@ -4,7 +4,9 @@ from __future__ import annotations
 import base64
 import hmac
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from .entropy import Entropy
 
@@ -23,6 +25,35 @@ def same_secret(expected: str | bytes, presented: str | bytes) -> bool:
     if isinstance(presented, str):
         presented = presented.encode("utf-8", "surrogatepass")
     return hmac.compare_digest(expected, presented)
+
+
+class _AwsKeyItemRequired(TypedDict):
+    access_key_id: str
+    secret_access_key: str
+    account_id: str
+
+
+class AwsKeyItem(_AwsKeyItemRequired, total=False):
+    """One AWS key pair in the fixtures' ``credentials.aws`` form; the optional fields only when set."""
+
+    session_token: str
+    expires: float
+    arn: str
+    user_id: str
+
+
+class AlibabaKeyItem(TypedDict):
+    """One Alibaba Cloud key pair in the fixtures' ``credentials.alibaba`` form."""
+
+    access_key_id: str
+    secret: str
+
+
+class CredentialsExport(TypedDict):
+    """What :meth:`Credentials.export` gives (and :meth:`Credentials.load` takes back)."""
+
+    aws: list[AwsKeyItem]
+    alibaba: list[AlibabaKeyItem]
 
 
 @dataclass(frozen=True)
@@ -98,7 +129,7 @@ class Credentials:
     def alibaba(self, access_key_id: str) -> str | None:
         return self._alibaba.get(access_key_id)
 
-    def load(self, data: dict) -> None:
+    def load(self, data: Mapping[str, Any]) -> None:
         for item in data.get("aws", ()):
             self.add_aws(
                 item["access_key_id"],
@@ -112,17 +143,22 @@ class Credentials:
         for item in data.get("alibaba", ()):
             self.add_alibaba(item["access_key_id"], item["secret"])
 
-    def export(self) -> dict:
+    def export(self) -> CredentialsExport:
         """Every key pair, in the fixtures' ``credentials`` form (what ``load`` takes back)."""
         with self._lock:
-            aws = []
+            aws: list[AwsKeyItem] = []
             for key in self._aws.values():
-                item = {"access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key, "account_id": key.account_id}
-                for name in ("session_token", "expires", "arn", "user_id"):
-                    if getattr(key, name) is not None:
-                        item[name] = getattr(key, name)
+                item: AwsKeyItem = {"access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key, "account_id": key.account_id}
+                if key.session_token is not None:
+                    item["session_token"] = key.session_token
+                if key.expires is not None:
+                    item["expires"] = key.expires
+                if key.arn is not None:
+                    item["arn"] = key.arn
+                if key.user_id is not None:
+                    item["user_id"] = key.user_id
                 aws.append(item)
-            alibaba = [{"access_key_id": k, "secret": v} for k, v in self._alibaba.items()]
+            alibaba: list[AlibabaKeyItem] = [{"access_key_id": k, "secret": v} for k, v in self._alibaba.items()]
         return {"aws": aws, "alibaba": alibaba}
 
     def clear(self) -> None:

@@ -9,20 +9,18 @@ from __future__ import annotations
 import math
 import random
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, TypedDict
 
 from .errors import MockCloudError
 from .request import Reply
 
 
-def _expect(name: str, value, kinds, optional: bool = True) -> None:
+def _expect(name: str, value: object, kinds: type | tuple[type, ...], optional: bool = True) -> None:
     if value is None and optional:
         return
-    if kinds is bool:
-        ok = isinstance(value, bool)
-    else:
-        ok = isinstance(value, kinds) and not isinstance(value, bool)
+    ok = isinstance(value, bool) if kinds is bool else (isinstance(value, kinds) and not isinstance(value, bool))
     if not ok:
         kind = kinds.__name__ if isinstance(kinds, type) else " or ".join(k.__name__ for k in kinds)
         raise MockCloudError(f"{name} must be {kind}, not {value!r}")
@@ -89,6 +87,29 @@ def _seconds(name: str, value: object) -> float:
     return float(value)
 
 
+class RateLimitSpec(TypedDict):
+    """A rate limit as ``Faults.rate_limit`` takes it."""
+
+    service: str
+    operation: str | None
+    rate: float
+    burst: float
+
+
+class RateLimitState(RateLimitSpec):
+    """A rate limit with its bucket's level, as ``Faults.export`` gives it."""
+
+    tokens: float
+    updated: float | None
+
+
+class FaultsExport(TypedDict):
+    """What ``Faults.export`` gives and ``Faults.load`` takes back."""
+
+    rules: list[dict[str, Any]]
+    rate_limits: list[RateLimitState]
+
+
 @dataclass
 class FaultRule:
     service: str | None = None
@@ -107,7 +128,8 @@ class FaultRule:
             self.operation is None or self.operation == operation
         )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
+        """The rule as ``add`` takes it (its keyword arguments), the latency as JSON."""
         fields = dict(self.__dict__)
         fields["latency"] = None if self.latency is None else self.latency.as_json()
         return fields
@@ -136,7 +158,7 @@ class RateLimit:
     def retry_after(self) -> float:
         return max(0.0, (1.0 - self.tokens) / self.rate) if self.rate > 0 else 60.0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> RateLimitSpec:
         return {"service": self.service, "operation": self.operation, "rate": self.rate, "burst": self.burst}
 
 
@@ -178,7 +200,7 @@ class Faults:
         error: str | None = None,
         status: int | None = None,
         throttle: bool = False,
-        latency: float | dict | None = None,
+        latency: float | dict[str, Any] | None = None,
         count: int | None = None,
         probability: float = 1.0,
         message: str | None = None,
@@ -241,7 +263,7 @@ class Faults:
             self._limits.clear()
             self.changes += 1
 
-    def replace(self, data: dict) -> None:
+    def replace(self, data: Mapping[str, Any]) -> None:
         """Hold exactly what ``export`` gave (another mock's rules and buckets), nothing else."""
         self.clear()
         self.load(data)
@@ -250,18 +272,20 @@ class Faults:
         """Draw probabilities and latencies from ``rng`` from now on (the mock's entropy was seeded anew)."""
         self._rng = rng
 
-    def export(self) -> dict:
+    def export(self) -> FaultsExport:
         """The rules (with what is left of their counts) and the rate limits (with their buckets' levels)."""
         with self._lock:
-            limits = [{**limit.as_dict(), "tokens": limit.tokens, "updated": limit.updated} for limit in self._limits]
+            limits: list[RateLimitState] = [
+                {**limit.as_dict(), "tokens": limit.tokens, "updated": limit.updated} for limit in self._limits
+            ]
             return {"rules": [rule.as_dict() for rule in self._rules], "rate_limits": limits}
 
-    def load(self, data: dict) -> None:
+    def load(self, data: Mapping[str, Any]) -> None:
         """Put back what ``export`` gave, each rule checked as ``add`` checks it."""
         for rule in data.get("rules", ()):
             self.add(**rule)
-        for spec in data.get("rate_limits", ()):
-            spec = dict(spec)
+        for given in data.get("rate_limits", ()):
+            spec = dict(given)
             tokens, updated = spec.pop("tokens", None), spec.pop("updated", None)
             limit = self.rate_limit(spec.pop("service"), spec.pop("operation", None), **spec)
             if tokens is not None:

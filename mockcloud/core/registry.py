@@ -6,8 +6,9 @@ services only by name and by a loader it is given, so core still imports none.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from .errors import MockCloudError
 from .router import Claims, Router
@@ -46,11 +47,11 @@ class ServiceRegistry:
         self._entropy = entropy
         self._new_lock = lock  # each model's lock, from here: a sharing mock counts how often it is taken
         self._depended: set[str] = set()  # services whose state others depend on: their routes, their token issuers
-        self._built: dict[str, ServiceProtocol] = {}
-        self._router: Router | None = None
+        self._built: dict[str, ServiceProtocol[Any]] = {}
+        self._router: Router[str] | None = None
         self._lock = threading.RLock()
 
-    def router(self) -> Router:
+    def router(self) -> Router[str]:
         """Every service's claims, compiled: a request costs a few lookups."""
         router = self._router
         if router is None:
@@ -63,10 +64,12 @@ class ServiceRegistry:
     def _claims(self, name: str) -> Claims:
         package = self._load(name)
         if hasattr(package, "claims"):  # routes that depend on the service's fixtures (User API mounts)
-            return package.claims(self._fixtures().get(name, {}))  # type: ignore[no-any-return]
-        return package.CLAIMS  # type: ignore[no-any-return]
+            claims: Claims = package.claims(self._fixtures().get(name, {}))
+            return claims
+        declared: Claims = package.CLAIMS
+        return declared
 
-    def protocol(self, name: str) -> ServiceProtocol:
+    def protocol(self, name: str) -> ServiceProtocol[Any]:
         """The wire protocol object of one service; its model is ``.model``."""
         built = self._built.get(name)
         if built is not None:
@@ -113,6 +116,6 @@ class ServiceRegistry:
         """The services (built so far) whose state requests to others read: routes from state, token issuers."""
         return self._depended
 
-    def built(self) -> dict[str, ServiceProtocol]:
+    def built(self) -> dict[str, ServiceProtocol[Any]]:
         """The services built so far (what a reset or a snapshot has to consider)."""
         return dict(self._built)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .auth.sigv4 import presigned_scope_of, scope_of
 from .request import request_body, request_host
 
 if TYPE_CHECKING:
     from .request import Request
+
+T = TypeVar("T")  # what a route leads to (a service's name)
 
 
 @dataclass(frozen=True)
@@ -34,25 +36,25 @@ class Claims:
 
 
 @dataclass
-class Router:
+class Router(Generic[T]):
     """Compiled claims of the services of one mock."""
 
-    _hosts: dict[str, Any] = field(default_factory=dict)
-    _labels: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
-    _signing: dict[str, Any] = field(default_factory=dict)
-    _targets: dict[str, Any] = field(default_factory=dict)
-    _versions: dict[str, Any] = field(default_factory=dict)
-    _paths: list[tuple[str, Any]] = field(default_factory=list)
-    _server_paths: list[tuple[str, Any]] = field(default_factory=list)
+    _hosts: dict[str, T] = field(default_factory=dict)
+    _labels: dict[str, list[tuple[str, T]]] = field(default_factory=dict)
+    _signing: dict[str, T] = field(default_factory=dict)
+    _targets: dict[str, T] = field(default_factory=dict)
+    _versions: dict[str, T] = field(default_factory=dict)
+    _paths: list[tuple[str, T]] = field(default_factory=list)
+    _server_paths: list[tuple[str, T]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, entries: Iterable[tuple[Claims, Any]]) -> Router:
+    def build(cls, entries: Iterable[tuple[Claims, T]]) -> Router[T]:
         router = cls()
         for claims, target in entries:
             router.add(claims, target)
         return router
 
-    def add(self, claims: Claims, target: Any) -> None:
+    def add(self, claims: Claims, target: T) -> None:
         """Add routes; safe while other threads route requests (each store is updated in one step)."""
         for host in claims.hosts:
             self._hosts[host.lower()] = target
@@ -72,7 +74,7 @@ class Router:
             paths = self._server_paths + [(p, target) for p in claims.server_path_prefixes]
             self._server_paths = sorted(paths, key=lambda item: -len(item[0]))
 
-    def claims_host(self, host: str) -> Any:
+    def claims_host(self, host: str) -> T | None:
         """The service whose real host this is, if any."""
         target = self._hosts.get(host)
         if target is not None:
@@ -84,7 +86,7 @@ class Router:
                     return target
         return None
 
-    def route(self, request: Request) -> Any:
+    def route(self, request: Request) -> T | None:
         environ = request.environ
         target = self.claims_host(request_host(request))
         if target is not None:

@@ -48,15 +48,15 @@ class ServiceContext:
     name: str
     clock: Clock
     credentials: Credentials
-    fixtures: dict = field(default_factory=dict)  # this service's section of the fixtures
-    settings: dict = field(default_factory=dict)  # per-service options given to the mock
+    fixtures: dict[str, Any] = field(default_factory=dict)  # this service's section of the fixtures
+    settings: dict[str, Any] = field(default_factory=dict)  # per-service options given to the mock
     claim: Callable[[Claims], None] = lambda claims: None  # add routes to this service at run time
     issuers: TrustedIssuers = field(default_factory=TrustedIssuers)  # the mock's trusted web-identity token issuers
     entropy: Entropy = field(default_factory=Entropy)  # every random choice: seeded for repeatable runs
     # the lock that guards every state transition of the model (when shared, it also tells that state may have changed)
     lock: Any = field(default_factory=threading.RLock)
 
-    def merged_settings(self, defaults: dict) -> dict:
+    def merged_settings(self, defaults: dict[str, Any]) -> dict[str, Any]:
         """The service's defaults, then its fixtures' ``settings``, then the mock's (later ones win).
 
         Names the defaults do not have are refused, with the list of those they have.

@@ -429,7 +429,7 @@ _SEQ, _CAPTURE = RequestRecord._fields.index("seq"), RequestRecord._fields.index
 class SharedRequestLog(RequestLog):
     """``cloud.requests`` of a sharing mock: the store's request log, read at each use."""
 
-    def __init__(self, store: Store, size: int, body_limit: int = BODY_LIMIT) -> None:  # noqa: PLW0231
+    def __init__(self, store: Store, size: int, body_limit: int = BODY_LIMIT) -> None:
         # not the base's __init__: no deque and no counter of its own, the store keeps and numbers the records
         if size < 1:
             raise ValueError(f"the request log keeps at least one request, not {size}")

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timezone
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -24,6 +26,8 @@ from .guard import LOOPBACK_NAMES, AdminGuard
 from .persistence import StateFile
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
     from ..core.store import Store
 
 ADMIN_PREFIX = "/_mockcloud/"
@@ -38,11 +42,11 @@ _OWN_SHARING = frozenset({"health", "reset", "state", "requests", "request_detai
 _BAD_INPUT = (MockCloudError, ValueError, TypeError, LookupError, OverflowError, AttributeError, RecursionError)
 
 
-def _json(status: int, payload) -> tuple[int, bytes]:
+def _json(status: int, payload: object) -> tuple[int, bytes]:
     return status, json.dumps(payload, default=str).encode()
 
 
-def _start(start_response, status: int, body: bytes, extra: Iterable[tuple[str, str]] = ()) -> list[bytes]:
+def _start(start_response: StartResponse, status: int, body: bytes, extra: Iterable[tuple[str, str]] = ()) -> list[bytes]:
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra]
     start_response(f"{status} {HTTPStatus(status).phrase}", headers)
     return [body]
@@ -96,7 +100,7 @@ class AdminApp:
         self.guard = guard or AdminGuard(frozenset((name, None) for name in LOOPBACK_NAMES))
         self.max_body_size = max_body_size
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(ADMIN_PREFIX) or path == "/_mockcloud":
             if self.state_file is None or environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
@@ -110,10 +114,12 @@ class AdminApp:
             return self.cloud.app(environ, start_response)
         return self._durably(self.cloud.app, environ, start_response)
 
-    def _durably(self, app: Callable, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def _durably(self, app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Answer only once the state the request may have changed is saved (``--state``)."""
-        started: list[tuple] = []
-        body = app(environ, lambda status, headers, exc_info=None: started.append((status, headers)))
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+        # held back until the state is saved; the apps here never write through what start_response returns
+        hold = cast("StartResponse", lambda status, headers, exc_info=None: started.append((status, headers)))
+        body = app(environ, hold)
         assert self.state_file is not None
         try:
             self.state_file.changed()
@@ -124,16 +130,16 @@ class AdminApp:
         start_response(*started[0])
         return body
 
-    def _declares_too_much(self, environ: dict) -> bool:
-        length = environ.get("CONTENT_LENGTH")
-        return bool(length) and length.isdigit() and int(length) > self.max_body_size
+    def _declares_too_much(self, environ: WSGIEnvironment) -> bool:
+        length: str | None = environ.get("CONTENT_LENGTH")
+        return bool(length and length.isdigit() and int(length) > self.max_body_size)
 
-    def _admin(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def _admin(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         refusal = self.guard.refusal(environ, public=dashboard.is_public(environ))
         if refusal is not None:
             status, code, message = refusal
-            extra = [("WWW-Authenticate", 'Bearer realm="mockcloud admin"')] if status == 401 else []
-            return _start(start_response, status, _json(status, {"error": code, "message": message})[1], extra)
+            challenge = [("WWW-Authenticate", 'Bearer realm="mockcloud admin"')] if status == 401 else []
+            return _start(start_response, status, _json(status, {"error": code, "message": message})[1], challenge)
         if TOO_LARGE in environ or self._declares_too_much(environ):
             message = f"the body is larger than the limit of {self.max_body_size} bytes"
             return _start(start_response, 413, _json(413, {"error": "RequestEntityTooLarge", "message": message})[1])
@@ -172,7 +178,7 @@ class AdminApp:
         return _start(start_response, status, body, extra)
 
     @staticmethod
-    def _body(request: Request) -> dict:
+    def _body(request: Request) -> dict[str, Any]:
         data = request.get_data()
         if not data:
             return {}
@@ -367,7 +373,10 @@ class AdminApp:
 
 
 def _int_arg(request: Request, name: str, minimum: int) -> int | None:
-    """A whole-number query parameter of at least ``minimum``, or None when absent; anything else is the client's error (400)."""
+    """A whole-number query parameter of at least ``minimum``, or None when absent.
+
+    Anything else is the client's error (400).
+    """
     text = request.args.get(name)
     if text is None:
         return None
@@ -385,11 +394,11 @@ def _describe(exc: BaseException) -> str:
     return text if isinstance(exc, MockCloudError) else f"{type(exc).__name__}: {text}"
 
 
-def _no_constant(name: str):
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number here")
 
 
-def _only(body: dict, allowed: set) -> None:
+def _only(body: Mapping[str, object], allowed: AbstractSet[str]) -> None:
     extra = set(body) - allowed
     if extra:
         raise ValueError(f"unknown field(s) {sorted(extra)}; allowed: {sorted(allowed)}")
@@ -398,7 +407,7 @@ def _only(body: dict, allowed: set) -> None:
 def create_app(
     fixtures: str | Path | None = None,
     services: Iterable[str] | None = None,
-    settings: dict[str, dict] | None = None,
+    settings: dict[str, dict[str, Any]] | None = None,
     *,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     request_log_size: int = DEFAULT_LOG_SIZE,

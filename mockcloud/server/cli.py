@@ -6,13 +6,20 @@ import os
 import signal
 import sys
 import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn
 
 from .serving import ServerLimits
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from .live import LiveServer
 
 _DEFAULTS = ServerLimits()
 
 
-def _whole(low: int, high: int | None, what: str, hint: str = ""):
+def _whole(low: int, high: int | None, what: str, hint: str = "") -> Callable[[str], int]:
     """An argparse type: a whole number in [low, high], refused with a message that names the range."""
 
     def convert(text: str) -> int:
@@ -59,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     return _client_command(args)
 
 
-def _server_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _server_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("server", help="serve the emulator over HTTP (loopback by default)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; use 0.0.0.0 deliberately)")
     serve.add_argument("--port", type=_port, default=4566, help="port (default 4566; 0 picks a free one and prints it)")
@@ -83,7 +90,8 @@ def _server_parser(commands: argparse._SubParsersAction) -> None:  # type: ignor
     limits.add_argument("--idle-timeout", type=_seconds, default=_DEFAULTS.idle_timeout, metavar="SECONDS",
                         help=f"close a connection silent this long (default {_DEFAULTS.idle_timeout:g})")
     limits.add_argument("--request-timeout", type=_seconds, default=_DEFAULTS.request_timeout, metavar="SECONDS",
-                        help=f"close a connection whose request has not arrived whole this long after it began (default {_DEFAULTS.request_timeout:g})")
+                        help="close a connection whose request has not arrived whole this long after it began "
+                        f"(default {_DEFAULTS.request_timeout:g})")
     limits.add_argument("--threads", type=_positive_int, default=_DEFAULTS.threads,
                         help=f"worker threads that run requests (default {_DEFAULTS.threads})")
     limits.add_argument("--connection-limit", type=_positive_int, default=_DEFAULTS.connection_limit, metavar="N",
@@ -161,8 +169,8 @@ def _cannot_start(args: argparse.Namespace, exc: Exception) -> int:
     return 2
 
 
-def _run_until_stopped(server) -> None:
-    def stop(signum, frame):
+def _run_until_stopped(server: LiveServer) -> None:
+    def stop(signum: int, frame: FrameType | None) -> NoReturn:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
@@ -255,7 +263,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
 # ---- the admin API from the shell ------------------------------------------------------------
 
 
-def _client_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _client_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def with_url(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parser.add_argument("--url", default=None, help="the server (default $MOCKCLOUD_URL, then http://127.0.0.1:4566)")
         parser.add_argument("--admin-token", default=None, help="the admin token, if the server needs one (default $MOCKCLOUD_ADMIN_TOKEN)")
@@ -274,7 +282,8 @@ def _client_parsers(commands: argparse._SubParsersAction) -> None:  # type: igno
     with_url(clock_commands.add_parser("unfreeze", help="let the clock run again"))
 
     call = with_url(commands.add_parser("call", help="call a helper of a service: mockcloud call wuying create_user end_user_id=bob password=...",
-                                        description="Arguments are key=value; a value is read as JSON when it parses (42, true, [1, 2]), else as text."))
+                                        description="Arguments are key=value; a value is read as JSON when it parses "
+                                        "(42, true, [1, 2]), else as text."))
     call.add_argument("service")
     call.add_argument("helper")
     call.add_argument("arguments", nargs="*", metavar="key=value")

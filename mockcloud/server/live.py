@@ -6,13 +6,21 @@ import socket
 import sys
 import threading
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE, redact_target
+from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
+from ..core.log import redact_target
 from .app import AdminApp, create_app
 from .guard import AdminGuard, is_loopback
 from .serving import ServerLimits, make_server
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from ..mock import MockCloud
 
 
 class LiveServer:
@@ -78,8 +86,8 @@ class LiveServer:
         self._stopped = threading.Event()
         if not self.loopback:
             warnings.warn(
-                f"mockcloud server bound to {host}, off loopback: anything that reaches this address can use the emulator "
-                "with its example credentials; the admin API needs the admin token",
+                f"mockcloud server bound to {host}, off loopback: anything that reaches this address "
+                "can use the emulator with its example credentials; the admin API needs the admin token",
                 RuntimeWarning,
                 stacklevel=2,
             )
@@ -90,7 +98,7 @@ class LiveServer:
         return f"http://{host}:{self.port}"
 
     @property
-    def cloud(self):
+    def cloud(self) -> MockCloud:
         return self.app.cloud
 
     def serve_forever(self) -> None:
@@ -104,7 +112,7 @@ class LiveServer:
                 self._server.close_all()
             self._stopped.set()
 
-    def start(self) -> "LiveServer":
+    def start(self) -> LiveServer:
         self._thread = threading.Thread(target=self.serve_forever, name=f"mockcloud-server-{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -129,23 +137,25 @@ class LiveServer:
         if state_file is not None:
             state_file.save()
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
 class _AccessLog:
     """``--verbose``: one line per request on stderr (method, path, status)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: WSGIApplication) -> None:
         self.app = app
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         target = redact_target(environ.get("REQUEST_URI") or environ.get("PATH_INFO", ""))
 
-        def logged(status, headers, exc_info=None):
+        def logged(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
             print(f'{environ.get("REMOTE_ADDR", "-")} "{environ["REQUEST_METHOD"]} {target}" {status.split(" ", 1)[0]}', file=sys.stderr, flush=True)
             return start_response(status, headers, exc_info)
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
@@ -35,6 +36,9 @@ from ..core.app import NETWORK_FAULT
 from ..core.faults import fault_bytes
 from ..core.request import Reply
 from .app import DEFAULT_MAX_BODY_SIZE, TOO_LARGE
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
 try:
     import resource
@@ -82,7 +86,7 @@ class _Monotonic:
     now = time.monotonic
 
 
-class _Parser(HTTPRequestParser):
+class _Parser(HTTPRequestParser):  # type: ignore[misc]  # waitress ships no types: its classes are Any here
     """waitress's parser, remembering when the request began (for ``request_timeout``)."""
 
     def __init__(self, adj: Adjustments) -> None:
@@ -90,7 +94,7 @@ class _Parser(HTTPRequestParser):
         self.started = _Monotonic.now()
 
 
-class _ErrorTask(WSGITask):
+class _ErrorTask(WSGITask):  # type: ignore[misc]  # waitress ships no types: its classes are Any here
     """waitress's plain-text error answers (400, 431, ...), except for a body over the limit.
 
     That one goes to the application, marked, so that the service the request
@@ -106,13 +110,13 @@ class _ErrorTask(WSGITask):
             self.complete = True  # what ErrorTask declares: there is no start_response
             ErrorTask.execute(self)
 
-    def get_environment(self) -> dict:
-        environ = super().get_environment()
+    def get_environment(self) -> WSGIEnvironment:
+        environ: WSGIEnvironment = super().get_environment()
         environ[TOO_LARGE] = True
         return environ
 
 
-class _Task(WSGITask):
+class _Task(WSGITask):  # type: ignore[misc]  # waitress ships no types: its classes are Any here
     """waitress's task, which can fail its connection the way a network does (``cloud.faults``'s ``network``).
 
     The application leaves the faulted reply in the environ; then nothing of
@@ -120,8 +124,8 @@ class _Task(WSGITask):
     half a reply, or left silent until the client gives up.
     """
 
-    def get_environment(self) -> dict:
-        environ = super().get_environment()
+    def get_environment(self) -> WSGIEnvironment:
+        environ: WSGIEnvironment = super().get_environment()
         environ.setdefault(NETWORK_FAULT, None)
         return environ
 
@@ -149,7 +153,7 @@ class _Task(WSGITask):
             self.close_on_finish = True
 
 
-class _Channel(HTTPChannel):
+class _Channel(HTTPChannel):  # type: ignore[misc]  # waitress ships no types: its classes are Any here
     task_class = _Task
     error_task_class = _ErrorTask
     parser_class = _Parser
@@ -164,7 +168,7 @@ class _Channel(HTTPChannel):
         self._seen = _Monotonic.now()  # waitress sets time.time(); we keep the monotonic moment
 
 
-class Server(TcpWSGIServer):
+class Server(TcpWSGIServer):  # type: ignore[misc]  # waitress ships no types: its classes are Any here
     """A waitress TCP server on a socket we bound, closing requests that take too long to arrive."""
 
     channel_class = _Channel
@@ -181,7 +185,8 @@ class Server(TcpWSGIServer):
         self.next_channel_cleanup = float("inf")  # waitress's own maintenance, on the wall clock, never runs
         if self.may_accept is not None and not self.may_accept(len(self.active_channels)):
             return False
-        return super().readable()
+        readable: bool = super().readable()
+        return readable
 
     def maintenance(self, now: float) -> None:
         """Replaced by :meth:`_close_stale` (monotonic clock)."""
@@ -197,7 +202,8 @@ class Server(TcpWSGIServer):
 
     @property
     def port(self) -> int:
-        return self.socket.getsockname()[1]
+        port: int = self.socket.getsockname()[1]
+        return port
 
     def close_all(self) -> None:
         """Close the listener and every connection; ``run()`` returns once its map is empty.
@@ -259,7 +265,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def make_server(
-    app, host: str, port: int, limits: ServerLimits = ServerLimits(), listener: socket.socket | None = None
+    app: WSGIApplication, host: str, port: int, limits: ServerLimits = ServerLimits(), listener: socket.socket | None = None
 ) -> Server:
     """``app`` served by waitress with ``limits`` on ``host``:``port`` (0: a free port); not yet running.
 

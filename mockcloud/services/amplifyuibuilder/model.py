@@ -9,16 +9,17 @@ not an AWS account's: any signed caller in any Region sees the same state.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
 from ...core.credentials import same_secret
 from ...core.errors import MockCloudError, ServiceError
-from ...core.service import ServiceContext
 from ...core.helpers import reads_only
+from ...core.service import ServiceContext
 from .errors import ERRORS
 
-DEFAULTS: dict = {
+DEFAULTS: dict[str, Any] = {
     # Figma documents no authorization-code lifetime in the sources we could reach;
     # RFC 6749 §4.1.2 recommends at most 10 minutes.
     "authorization_code_seconds": 600,
@@ -50,7 +51,7 @@ class FigmaUser:
     email: str
     img_url: str
 
-    def profile(self) -> dict:
+    def profile(self) -> dict[str, str]:
         """The body of Figma's ``GET /v1/me``."""
         return {"id": self.id, "email": self.email, "handle": self.handle, "img_url": self.img_url}
 
@@ -115,7 +116,7 @@ class AmplifyUIBuilderModel:
 
     # ---- snapshots ------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        """Apps, users, codes (used ones too) and tokens (revoked, expired ones too), as this service's fixtures section.
+        """This service's fixtures section: apps, users, codes (used ones too) and tokens (revoked, expired ones too).
 
         Figma's codes and tokens are bearer secrets the model keeps as they are, so the snapshot does too.
         """
@@ -159,7 +160,7 @@ class AmplifyUIBuilderModel:
     def default_user(self) -> FigmaUser:
         return next(iter(self.users.values()))
 
-    def register_app(self, client_id: str, redirect_uris=(), *, name: str | None = None) -> FigmaApp:
+    def register_app(self, client_id: str, redirect_uris: Iterable[str] = (), *, name: str | None = None) -> FigmaApp:
         """Register a Figma OAuth app, or add redirect URIs to one already registered."""
         if not isinstance(client_id, str) or not client_id:
             raise MockCloudError("a Figma app needs a non-empty client_id")
@@ -291,9 +292,11 @@ class AmplifyUIBuilderModel:
             access = self._mint_access(stored, now)
             return access.token, int(self.settings["access_token_seconds"])
 
-    def me(self, token: str | None) -> dict:
+    def me(self, token: str | None) -> dict[str, str]:
         """Figma's ``GET /v1/me`` for a presented access token: the user's profile, or Figma's 403."""
-        stored = self._access.get(token) if token else None
+        if not token:
+            raise ERRORS.error("Forbidden")
+        stored = self._access.get(token)
         if (
             stored is None
             or not _same(stored.token, token)

@@ -16,17 +16,21 @@ import copy
 import hashlib
 import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ...core.credentials import same_secret
+from ...core.entropy import Entropy
 from ...core.errors import MockCloudError
 from ...core.helpers import reads_only
 from ...core.sections import keyed, record
-from ...core.text import is_ascii_digits
-from ...core.entropy import Entropy
 from ...core.service import ServiceContext
+from ...core.text import is_ascii_digits
 from .errors import ERRORS
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate as X509Certificate
 
 DEFAULTS: dict[str, Any] = {
     "activation_key_seconds": 3600,  # "Activation keys expire one hour after creation."
@@ -98,7 +102,8 @@ def parse_duration(text: str) -> float:
         if match is None or value in ("P", "-P") or value.endswith("T"):
             raise ERRORS.error(
                 "InvalidParameterValue",
-                f"Value {text} for parameter TokenExpiration is invalid. Reason: must be an xs:duration such as PT3600S.",
+                f"Value {text} for parameter TokenExpiration is invalid. "
+                "Reason: must be an xs:duration such as PT3600S.",
             )
         sign, years, months, days, hours, minutes, secs = match.groups()
         whole, _, fraction = (secs or "0").partition(".")
@@ -151,7 +156,7 @@ class ActivationKey(str):
     expires: float
     used: bool
 
-    def __new__(cls, key: str, customer_id: str, product_code: str, created: float, expires: float) -> "ActivationKey":
+    def __new__(cls, key: str, customer_id: str, product_code: str, created: float, expires: float) -> ActivationKey:
         self = super().__new__(cls, key)
         self.customer_id, self.product_code, self.created, self.expires, self.used = customer_id, product_code, created, expires, False
         return self
@@ -415,7 +420,7 @@ class DevpayModel:
         pair = self._desktop_keys.get(access_key_id)
         return pair.secret_access_key if pair is not None else None
 
-    def certificate_owner(self, certificate) -> str | None:
+    def certificate_owner(self, certificate: X509Certificate) -> str | None:
         from cryptography.hazmat.primitives.serialization import Encoding
 
         found = self._certificates.get(hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest())
@@ -476,7 +481,8 @@ class DevpayModel:
             if not _PRODUCT_CODE.match(product_code):
                 raise ERRORS.error(
                     "InvalidParameterValue",
-                    f"Value {product_code} for parameter ProductCode is invalid. Reason: a product code is 8 characters A-Z 0-9.",
+                    f"Value {product_code} for parameter ProductCode is invalid. "
+                    "Reason: a product code is 8 characters A-Z 0-9.",
                 )
             product = self._products.get(product_code)
             if product is None or product.owner_access_key_id != signer:
@@ -505,14 +511,15 @@ class DevpayModel:
             if not user_token:
                 raise ERRORS.error("MissingUserToken")
             given = []
-            for item in additional_tokens or ():
-                item = _clean(item)
+            for presented in additional_tokens or ():
+                item = _clean(presented)
                 if not item:
                     continue
                 if not item.startswith(PRODUCT_PREFIX):
                     raise ERRORS.error(
                         "InvalidParameterValue",
-                        f"Value {item[:24]}... for parameter AdditionalTokens is invalid. Reason: only a product token is accepted.",
+                        f"Value {item[:24]}... for parameter AdditionalTokens is invalid. "
+                        "Reason: only a product token is accepted.",
                     )
                 given.append(item)
             user = self._user(user_token)
@@ -537,14 +544,16 @@ class DevpayModel:
             return user.upgraded_to
 
     # ---- rules -----------------------------------------------------------------------
-    def _activation(self, activation_key, product_token, token_expiration, *, signer: str | None):
+    def _activation(
+        self, activation_key: str | None, product_token: str | None, token_expiration: str | None, *, signer: str | None
+    ) -> tuple[ActivationKey, Product, float | None]:
         """The checks both activations make, in order: missing, malformed, product, key, subscription."""
         activation_key, product_token = _clean(activation_key), _clean(product_token)
         if not activation_key:
             raise ERRORS.error("MissingParameter", "The request must contain the parameter ActivationKey")
         if not product_token:
             raise ERRORS.error("MissingProductToken")
-        lifetime = parse_duration(token_expiration) if token_expiration else self.settings["default_token_expiration_seconds"]
+        lifetime: float | None = parse_duration(token_expiration) if token_expiration else self.settings["default_token_expiration_seconds"]
         if not _ACTIVATION_KEY.match(activation_key):
             raise ERRORS.error("InvalidActivationKey")
         product = self._product_by_token(product_token)
@@ -631,5 +640,5 @@ class DevpayModel:
         return found
 
 
-def _settings(context: ServiceContext) -> dict:
+def _settings(context: ServiceContext) -> dict[str, Any]:
     return context.merged_settings(DEFAULTS)

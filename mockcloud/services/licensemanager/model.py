@@ -6,18 +6,36 @@ import copy
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypedDict, TypeVar, cast, overload
 
 from ...core import jsonbody
 from ...core.credentials import DEFAULT_ACCOUNT_ID, same_secret
 from ...core.errors import MockCloudError
+from ...core.helpers import reads_only
 from ...core.service import ServiceContext
 from ...core.timestamps import utc_iso
-from ...core.helpers import reads_only
 from .consumption import ConsumptionMixin
 from .errors import ERRORS
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey, EllipticCurvePublicKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+    from jwt.algorithms import Algorithm
+    from jwt.types import Options
+    from typing_extensions import Unpack
+
+    from ...core.jwt_signing import JwtSigner
+
+    # what signs the tokens: an ES256 or RS256 private key, or the HS256 secret
+    SigningKey: TypeAlias = EllipticCurvePrivateKey | RSAPrivateKey | bytes
+    VerifyingKey: TypeAlias = EllipticCurvePublicKey | RSAPublicKey | bytes
+
+R = TypeVar("R")
 
 DEFAULT_REGION = "us-east-1"
 DEFAULTS = {
@@ -38,16 +56,19 @@ def iso(ts: float) -> str:
     return utc_iso(ts)
 
 
-
-def _pem(key: Any) -> str:
+def _pem(key: EllipticCurvePrivateKey | RSAPrivateKey) -> str:
     """A private key as unencrypted PKCS#8 PEM text."""
     from cryptography.hazmat.primitives import serialization
 
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    return pem.decode("ascii")  # type: ignore[no-any-return]
+    return pem.decode("ascii")
 
 
-def _load_pem(text: str, algorithm: str) -> Any:
+@overload
+def _load_pem(text: str, algorithm: Literal["RS256", "PS384"]) -> RSAPrivateKey: ...
+@overload
+def _load_pem(text: str, algorithm: str) -> EllipticCurvePrivateKey | RSAPrivateKey: ...
+def _load_pem(text: str, algorithm: str) -> EllipticCurvePrivateKey | RSAPrivateKey:
     """The private key of PEM ``text``, which must be of the kind ``algorithm`` signs with."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -57,12 +78,11 @@ def _load_pem(text: str, algorithm: str) -> Any:
     except (ValueError, TypeError, UnicodeEncodeError):
         raise MockCloudError(f"licensemanager: the {algorithm} key is not an unencrypted PEM private key") from None
     if algorithm == "ES256":
-        fits = isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
-    else:
-        fits = isinstance(key, rsa.RSAPrivateKey)
-    if not fits:
-        raise MockCloudError(f"licensemanager: the PEM key is not a key for {algorithm}")
-    return key
+        if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1":
+            return key
+    elif isinstance(key, rsa.RSAPrivateKey):
+        return key
+    raise MockCloudError(f"licensemanager: the PEM key is not a key for {algorithm}")
 
 
 def _load_secret(text: str) -> bytes:
@@ -76,7 +96,7 @@ def _load_secret(text: str) -> bytes:
     return secret
 
 
-def _key_state(key: Any) -> dict[str, str]:
+def _key_state(key: SigningKey) -> dict[str, str]:
     return {"secret": base64.b64encode(key).decode("ascii")} if isinstance(key, bytes) else {"private_key": _pem(key)}
 
 
@@ -87,18 +107,18 @@ class License:
     name: str
     product_name: str
     product_sku: str
-    issuer: dict
+    issuer: dict[str, str]  # Name, KeyFingerprint, and SignKey when one was given
     home_region: str
-    validity: dict
-    entitlements: list
+    validity: dict[str, str]  # Begin, and End when the license ends
+    entitlements: list[dict[str, Any]]
     beneficiary: str
-    consumption_configuration: dict
-    metadata: list = field(default_factory=list)
+    consumption_configuration: dict[str, Any]
+    metadata: list[dict[str, str]] = field(default_factory=list)
     created: float = 0.0
     status: str = "AVAILABLE"
     version: str = "1"
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "LicenseArn": self.arn,
             "LicenseName": self.name,
@@ -123,14 +143,14 @@ class Token:
     account_id: str
     license_arn: str
     home_region: str
-    role_arns: list
-    token_properties: list
+    role_arns: list[str]
+    token_properties: list[str]
     created: float
     expires: float
     jwt: str
     deleted: bool = False
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {
             "TokenId": self.token_id,
             "TokenType": "REFRESH_TOKEN",
@@ -146,7 +166,21 @@ class Token:
 class _Idempotent:
     at: float
     fingerprint: str
-    result: Any
+    result: Any  # what the operation of its scope returned: a License, a Token, or a response
+
+
+class _LicenseFields(TypedDict):
+    """What CreateLicense sets on a license besides its ARN, account, issuer and time; its ClientToken fingerprint."""
+
+    name: str
+    product_name: str
+    product_sku: str
+    home_region: str
+    validity: dict[str, str]
+    entitlements: list[dict[str, Any]]
+    beneficiary: str
+    consumption_configuration: dict[str, Any]
+    metadata: list[dict[str, str]]
 
 
 def _license_state(lic: License) -> dict[str, Any]:
@@ -187,7 +221,7 @@ def _token_state(token: Token) -> dict[str, Any]:
     }
 
 
-def _idempotent_state(scope: tuple, record: _Idempotent) -> dict[str, Any]:
+def _idempotent_state(scope: tuple[str, ...], record: _Idempotent) -> dict[str, Any]:
     """A ClientToken's record; its result by reference (a license, a token) or as the response it was."""
     operation, account_id, client_token = scope
     state: dict[str, Any] = {
@@ -217,10 +251,10 @@ class LicenseManagerModel(ConsumptionMixin):
         self._licenses: dict[str, License] = {}
         self._tokens: dict[str, Token] = {}
         self._by_jwt: dict[str, Token] = {}
-        self._client_tokens: dict[tuple, _Idempotent] = {}
-        self._key = None
-        self._key_id = None
-        self._signer = None
+        self._client_tokens: dict[tuple[str, ...], _Idempotent] = {}  # (operation, account id, ClientToken) ->
+        self._key: SigningKey | None = None
+        self._key_id: str | None = None  # set with _key
+        self._signer: JwtSigner | None = None
         self._consumptions_init()
         for item in context.fixtures.get("licenses", ()):
             self._add_license_from_fixture(item)
@@ -237,51 +271,62 @@ class LicenseManagerModel(ConsumptionMixin):
     # ---- keys -------------------------------------------------------------
     @property
     def algorithm(self) -> str:
-        return self.settings["jwt_algorithm"]
+        algorithm: str = self.settings["jwt_algorithm"]
+        return algorithm
 
     @property
-    def signing_key(self):
-        """The private key that signs every token (a ``cryptography`` key object)."""
-        if self._key is None:
-            with self._lock:
-                if self._key is None:
-                    if self.algorithm == "RS256":
-                        key = self.entropy.rsa_private_key(2048)
-                    elif self.algorithm == "ES256":
-                        from cryptography.hazmat.primitives.asymmetric import ec
-
-                        key = self.entropy.ec_private_key(ec.SECP256R1())
-                    elif self.algorithm == "HS256":
-                        key = self.entropy.token_bytes(32)
-                    else:
-                        raise ValueError(f"unsupported jwt_algorithm {self.algorithm!r}; use ES256, RS256 or HS256")
-                    self._key_id = self.entropy.uuid4().hex
-                    self._key = key
-        return self._key
+    def signing_key(self) -> SigningKey:
+        """The private key that signs every token (a ``cryptography`` key object; for HS256 the secret's bytes)."""
+        key = self._key
+        if key is None:
+            key = self._make_key()[0]
+        return key
 
     @property
-    def public_key(self):
+    def key_id(self) -> str:
+        key_id = self._key_id
+        if key_id is None:
+            key_id = self._make_key()[1]
+        return key_id
+
+    def _make_key(self) -> tuple[SigningKey, str]:
+        """The signing key and its id, made on first use (once: under the lock)."""
+        with self._lock:
+            key, key_id = self._key, self._key_id
+            if key is None or key_id is None:
+                if self.algorithm == "RS256":
+                    key = self.entropy.rsa_private_key(2048)
+                elif self.algorithm == "ES256":
+                    from cryptography.hazmat.primitives.asymmetric import ec
+
+                    key = self.entropy.ec_private_key(ec.SECP256R1())
+                elif self.algorithm == "HS256":
+                    key = self.entropy.token_bytes(32)
+                else:
+                    raise ValueError(f"unsupported jwt_algorithm {self.algorithm!r}; use ES256, RS256 or HS256")
+                key_id = self._key_id = self.entropy.uuid4().hex
+                self._key = key
+            return key, key_id
+
+    @property
+    def public_key(self) -> VerifyingKey:
         """The key that verifies our tokens (for HS256, the shared secret itself)."""
         key = self.signing_key
         return key if isinstance(key, bytes) else key.public_key()
 
-    @property
-    def key_id(self) -> str:
-        self.signing_key
-        return self._key_id
-
     @reads_only
-    def jwks(self) -> dict:
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """The public signing key as a JSON Web Key Set, for code that verifies our tokens."""
         from jwt.algorithms import ECAlgorithm, HMACAlgorithm, RSAAlgorithm
 
-        algorithm = {"RS256": RSAAlgorithm, "HS256": HMACAlgorithm}.get(self.algorithm, ECAlgorithm)
+        families: dict[str, type[Algorithm]] = {"RS256": RSAAlgorithm, "HS256": HMACAlgorithm}
+        algorithm = families.get(self.algorithm, ECAlgorithm)
         jwk = algorithm.to_jwk(self.public_key, as_dict=True)
         jwk.update({"kid": self.key_id, "alg": self.algorithm, "use": "sig"})
         borrow = self._borrow_jwk()  # CheckoutBorrowLicense's PS384 key, once it has signed
         return {"keys": [jwk, borrow] if borrow else [jwk]}
 
-    def _sign(self, claims: dict) -> str:
+    def _sign(self, claims: dict[str, Any]) -> str:
         signer = self._signer
         if signer is None:
             from ...core.jwt_signing import JwtSigner
@@ -290,7 +335,7 @@ class LicenseManagerModel(ConsumptionMixin):
         return signer.sign(claims)
 
     # ---- idempotency ------------------------------------------------------
-    def _idempotent(self, scope: tuple, fingerprint: dict, create):
+    def _idempotent(self, scope: tuple[str, ...], fingerprint: dict[str, Any], create: Callable[[], R]) -> R:
         """Return the earlier result for a reused client token within its window, else create."""
         now = self.clock.time()
         digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
@@ -301,7 +346,7 @@ class LicenseManagerModel(ConsumptionMixin):
                     "ValidationException",
                     "ClientToken was already used with different parameters within the last 10 minutes.",
                 )
-            return earlier.result
+            return cast("R", earlier.result)  # the same operation (it is in the scope) made it
         result = create()
         self._client_tokens[scope] = _Idempotent(now, digest, result)
         return result
@@ -381,12 +426,12 @@ class LicenseManagerModel(ConsumptionMixin):
         license_name: str = "Example license",
         product_name: str = "Example product",
         product_sku: str = "EXAMPLE-SKU",
-        issuer: dict | None = None,
-        validity: dict | None = None,
-        entitlements: list | None = None,
+        issuer: dict[str, str] | None = None,
+        validity: dict[str, str] | None = None,
+        entitlements: list[dict[str, Any]] | None = None,
         beneficiary: str | None = None,
-        consumption_configuration: dict | None = None,
-        license_metadata: list | None = None,
+        consumption_configuration: dict[str, Any] | None = None,
+        license_metadata: list[dict[str, str]] | None = None,
         client_token: str | None = None,
         license_arn: str | None = None,
     ) -> License:
@@ -394,17 +439,17 @@ class LicenseManagerModel(ConsumptionMixin):
         issuer = dict(issuer or {"Name": "mockcloud"})
         validity = dict(validity or {"Begin": iso(self.clock.time())})
         self._check_validity(validity)
-        fields = dict(
-            name=license_name,
-            product_name=product_name,
-            product_sku=product_sku,
-            home_region=home_region,
-            validity=validity,
-            entitlements=list(entitlements or [{"Name": "Seats", "Unit": "Count", "MaxCount": 10}]),
-            beneficiary=beneficiary or f"arn:aws:iam::{account_id}:root",
-            consumption_configuration=dict(consumption_configuration or {"RenewType": "None"}),
-            metadata=list(license_metadata or []),
-        )
+        fields: _LicenseFields = {
+            "name": license_name,
+            "product_name": product_name,
+            "product_sku": product_sku,
+            "home_region": home_region,
+            "validity": validity,
+            "entitlements": list(entitlements or [{"Name": "Seats", "Unit": "Count", "MaxCount": 10}]),
+            "beneficiary": beneficiary or f"arn:aws:iam::{account_id}:root",
+            "consumption_configuration": dict(consumption_configuration or {"RenewType": "None"}),
+            "metadata": list(license_metadata or []),
+        }
 
         def create() -> License:
             arn = license_arn or f"arn:aws:license-manager::{account_id}:license:l-{self.entropy.uuid4().hex}"
@@ -424,7 +469,7 @@ class LicenseManagerModel(ConsumptionMixin):
             return self._idempotent(("CreateLicense", account_id, client_token), {**fields, "issuer": issuer}, create)
 
     @staticmethod
-    def _check_validity(validity: dict) -> None:
+    def _check_validity(validity: dict[str, Any]) -> None:
         def moment(text: str) -> float:  # naive times are UTC; .timestamp() works at either end of the calendar
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
             return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
@@ -437,7 +482,7 @@ class LicenseManagerModel(ConsumptionMixin):
         if end is not None and end <= begin:
             raise ERRORS.error("ValidationException", "Validity End must be later than Begin.")
 
-    def _add_license_from_fixture(self, item: dict) -> None:
+    def _add_license_from_fixture(self, item: dict[str, Any]) -> None:
         # a snapshot's license carries its Validity as CreateLicense took it, and what the API set on it
         validity = item.get("validity") or {
             "Begin": item.get("validity_begin", "2024-01-01T00:00:00Z"),
@@ -477,27 +522,29 @@ class LicenseManagerModel(ConsumptionMixin):
             raise ERRORS.error("InvalidParameterValueException", f"License version {version} is not found for {arn}")
         return lic
 
-    _LICENSE_FILTERS = {
+    _LICENSE_FILTERS: ClassVar[dict[str, Callable[[License], object]]] = {
         "Beneficiary": lambda lic: lic.beneficiary,
         "ProductSKU": lambda lic: lic.product_sku,
         "Fingerprint": lambda lic: lic.issuer.get("KeyFingerprint"),
         "Status": lambda lic: lic.status,
     }
 
-    def list_licenses(self, account_id: str, region: str, arns: list | None, filters: list | None) -> list[License]:
-        selected = [l for l in self._licenses.values() if l.account_id == account_id and l.home_region == region]
+    def list_licenses(
+        self, account_id: str, region: str, arns: list[str] | None, filters: list[dict[str, Any]] | None
+    ) -> list[License]:
+        selected = [lic for lic in self._licenses.values() if lic.account_id == account_id and lic.home_region == region]
         if arns:
             wanted = set(arns)
-            selected = [l for l in selected if l.arn in wanted]
+            selected = [lic for lic in selected if lic.arn in wanted]
         for flt in filters or ():
-            getter = self._LICENSE_FILTERS.get(flt.get("Name"))
+            getter = self._LICENSE_FILTERS.get(flt.get("Name", ""))  # "": no such filter either
             if getter is None:
                 raise ERRORS.error(
                     "InvalidParameterValueException",
                     f"Unsupported filter name: {flt.get('Name')}. Supported: {', '.join(self._LICENSE_FILTERS)}",
                 )
             values = set(flt.get("Values") or ())
-            selected = [l for l in selected if getter(l) in values]
+            selected = [lic for lic in selected if getter(lic) in values]
         return selected
 
     # ---- tokens -----------------------------------------------------------
@@ -508,9 +555,9 @@ class LicenseManagerModel(ConsumptionMixin):
         region: str,
         license_arn: str,
         client_token: str,
-        role_arns: list | None = None,
+        role_arns: list[str] | None = None,
         expiration_in_days: int | None = None,
-        token_properties: list | None = None,
+        token_properties: list[str] | None = None,
     ) -> Token:
         days = self.settings["default_expiration_days"] if expiration_in_days is None else expiration_in_days
         if days < 1:
@@ -567,8 +614,11 @@ class LicenseManagerModel(ConsumptionMixin):
             raise ERRORS.error("AuthorizationException", "The token signature is not valid.")
         return stored
 
-    def get_access_token(self, *, account_id: str | None, token: str, token_properties: list | None = None) -> str:
-        """An access token for the refresh token. ``account_id`` None: an unsigned call, the token alone authenticates."""
+    def get_access_token(self, *, account_id: str | None, token: str, token_properties: list[str] | None = None) -> str:
+        """An access token for the refresh token.
+
+        ``account_id`` None: an unsigned call, where the token alone authenticates.
+        """
         stored = self._presented(token)
         if account_id is not None and stored.account_id != account_id:
             raise ERRORS.error("AccessDeniedException", "Access to resource denied: the token belongs to another account.")
@@ -598,7 +648,9 @@ class LicenseManagerModel(ConsumptionMixin):
         }
         return self._sign(claims)
 
-    def list_tokens(self, *, account_id: str, region: str, token_ids: list | None = None, filters: list | None = None) -> list[Token]:
+    def list_tokens(
+        self, *, account_id: str, region: str, token_ids: list[str] | None = None, filters: list[dict[str, Any]] | None = None
+    ) -> list[Token]:
         selected = [
             t for t in self._tokens.values() if t.account_id == account_id and t.home_region == region and not t.deleted
         ]
@@ -640,7 +692,7 @@ class LicenseManagerModel(ConsumptionMixin):
         return self._tokens.get(token_id)
 
     @reads_only
-    def decode(self, jwt_string: str, **options) -> dict:
+    def decode(self, jwt_string: str, **options: Unpack[Options]) -> dict[str, Any]:
         """Verify one of our JWTs with the public key (as code under test would) and return its claims."""
         import jwt
 

@@ -15,11 +15,12 @@ from typing import Any
 
 from ...core.credentials import DEFAULT_ACCOUNT_ID, AwsKey
 from ...core.errors import MockCloudError, ServiceError
+from ...core.helpers import reads_only
 from ...core.oidc import TokenRejected
 from ...core.service import ServiceContext
-from ...core.helpers import reads_only
 from . import trust as policies
 from .errors import ERRORS
+from .trust import Statement
 
 DEFAULTS = {
     "default_duration_seconds": 3600,  # DurationSeconds when the request has none
@@ -37,8 +38,8 @@ class Role:
     name: str
     account_id: str
     role_id: str  # AROA…, as IAM gives every role
-    trust_policy: dict | str
-    statements: tuple
+    trust_policy: dict[str, Any] | str
+    statements: tuple[Statement, ...]
     max_session_duration: int = 3600
     path: str = "/"
     description: str = ""
@@ -72,8 +73,8 @@ class Session:
 
 @dataclass
 class _State:
-    roles: dict = field(default_factory=dict)  # arn -> Role
-    sessions: list = field(default_factory=list)
+    roles: dict[str, Role] = field(default_factory=dict)  # arn -> Role
+    sessions: list[Session] = field(default_factory=list)
 
 
 class StsModel:
@@ -104,7 +105,7 @@ class StsModel:
     def create_role(
         self,
         name: str,
-        trust: dict | str,
+        trust: dict[str, Any] | str,
         *,
         max_session_duration: int = 3600,
         account_id: str = DEFAULT_ACCOUNT_ID,
@@ -123,7 +124,7 @@ class StsModel:
     def _add_role(
         self,
         name: str,
-        trust: dict | str,
+        trust: dict[str, Any] | str,
         *,
         max_session_duration: int,
         account_id: str,
@@ -227,7 +228,8 @@ class StsModel:
         if isinstance(embedded, list) and embedded and role_arn not in embedded:
             raise ERRORS.error(
                 "IDPRejectedClaim",
-                f"The web identity token does not allow role {role_arn}: the token was issued for {', '.join(map(str, embedded))}.",
+                f"The web identity token does not allow role {role_arn}: "
+                f"the token was issued for {', '.join(map(str, embedded))}.",
             )
         if not policies.allows(role.statements, verified.issuer.provider, claims):
             raise ERRORS.error("AccessDenied", NOT_AUTHORIZED)
@@ -254,7 +256,8 @@ class StsModel:
         if reason == "expired":
             return ERRORS.error(
                 "ExpiredTokenException",
-                f"Token expired: current date/time {int(details['now'])} must be before the expiration date/time {int(details['exp'])}",
+                f"Token expired: current date/time {int(details['now'])} "
+                f"must be before the expiration date/time {int(details['exp'])}",
             )
         if reason == "unknown_issuer":
             return ERRORS.error("InvalidIdentityToken", f"No OpenIDConnect provider found in your account for {details.get('iss')}")
@@ -267,7 +270,11 @@ class StsModel:
         if reason == "signature":
             return ERRORS.error("InvalidIdentityToken", "The web identity token's signature could not be verified with the identity provider's keys.")
         if reason == "not_yet_valid":
-            return ERRORS.error("InvalidIdentityToken", f"Token is not yet valid: current date/time {int(details['now'])} is before the not-before date/time {int(details['nbf'])}")
+            return ERRORS.error(
+                "InvalidIdentityToken",
+                f"Token is not yet valid: current date/time {int(details['now'])} "
+                f"is before the not-before date/time {int(details['nbf'])}",
+            )
         if reason in ("missing_claim", "audience"):
             return ERRORS.error("InvalidIdentityToken", rejected.message)
         return ERRORS.error("InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")

@@ -18,19 +18,22 @@ import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jwt
 
+from ...core.entropy import Entropy
 from ...core.errors import MockCloudError
 from ...core.fixtures import check_settings
 from ...core.helpers import reads_only
 from ...core.jwt_signing import JwtSigner, b64url
-from ...core.entropy import Entropy
 from ...core.sections import b64, keyed, password_of, record, unb64, user_record
 from ...core.service import ServiceContext
 from . import mount_claims, split_base_url
 from .errors import ERRORS, invalid_token
+
+if TYPE_CHECKING:
+    from jwt.types import Options
 
 NAMEIDENTIFIER = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier"
 ALGORITHM = "HS256"
@@ -51,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
 # PBKDF2-SHA256 with few iterations: real hashing (salted, constant-time compare), cheap enough for tests.
 _PBKDF2_ITERATIONS = 1000
 _DUMMY_SALT = os.urandom(16)
-_DECODE_OPTIONS = {
+_DECODE_OPTIONS: Options = {
     "require": ["exp", "iss", "aud", "sid", "jti", "UserID"],
     "verify_exp": False,  # checked on the mock clock below (pyjwt reads the real one)
     "verify_nbf": False,
@@ -83,11 +86,11 @@ class User:
     username: str
     user_id: str
     instance_id: str
-    roles: list
+    roles: list[Any]  # any JSON: the Roles claim is their JSON text
     salt: bytes = field(repr=False)
     password_hash: bytes = field(repr=False)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """The body of ``GET /User/Me``."""
         return {"userID": self.user_id, "username": self.username, "instanceID": self.instance_id, "roles": self.roles}
 
@@ -122,7 +125,7 @@ class RefreshRecord:
 class Mount:
     """One base URL with its own users, signing key, settings and sessions."""
 
-    def __init__(self, base_url: str, settings: dict, entropy: Entropy, random_key: str | None = None) -> None:
+    def __init__(self, base_url: str, settings: dict[str, Any], entropy: Entropy, random_key: str | None = None) -> None:
         self.host, self.path = split_base_url(base_url)
         scheme = base_url.strip().split("://", 1)[0].lower()
         netloc = base_url.strip().split("://", 1)[1].split("/", 1)[0]
@@ -136,9 +139,9 @@ class Mount:
         self._random_key = entropy.token_urlsafe(MIN_KEY_BYTES) if random_key is None else random_key
         self.configure(settings)
 
-    def configure(self, settings: dict) -> None:
+    def configure(self, settings: dict[str, Any]) -> None:
         """Apply settings (a new key invalidates every token signed with the old one)."""
-        key = settings["signing_key"]
+        key: str | bytes | None = settings["signing_key"]
         if key is None:
             key = self._random_key
         size = len(key.encode() if isinstance(key, str) else key)
@@ -151,10 +154,10 @@ class Mount:
         self.versions = frozenset(settings["versions"])
         self._signer = JwtSigner(key, ALGORITHM)  # no kid: tokens carry {"alg": "HS256", "typ": "JWT"}
 
-    def sign(self, claims: dict) -> str:
+    def sign(self, claims: dict[str, Any]) -> str:
         return self._signer.sign(claims)
 
-    def jwk(self) -> dict:
+    def jwk(self) -> dict[str, str]:
         raw = self.key.encode() if isinstance(self.key, str) else self.key
         return {"kty": "oct", "k": b64url(raw), "alg": ALGORITHM, "use": "sig", "kid": self.base_url}
 
@@ -276,12 +279,12 @@ class UserApiModel:
         self.context.claim(mount_claims(base_url))
         return mount
 
-    def _add_mount(self, base_url: str, settings: dict, random_key: str | None = None) -> Mount:
+    def _add_mount(self, base_url: str, settings: dict[str, Any], random_key: str | None = None) -> Mount:
         mount = Mount(base_url, settings, self.entropy, random_key)
         with self._lock:
             self._mounts[(mount.host, mount.path)] = mount
             by_host = dict(self._by_host)
-            by_host[mount.host] = sorted(by_host.get(mount.host, []) + [mount], key=lambda m: -len(m.path))
+            by_host[mount.host] = sorted([*by_host.get(mount.host, []), mount], key=lambda m: -len(m.path))
             prefixes, seen = [], set()
             for each in self._mounts.values():  # in mounting order: the first mount keeps a shared plain path
                 for prefix in (each.path, f"/{each.host}{each.path}"):
@@ -301,8 +304,8 @@ class UserApiModel:
     def get_mount(self, base_url: str | None = None) -> Mount:
         """The mount at ``base_url``; None means the default mount (the first one)."""
         if base_url is None:
-            for mount in self._mounts.values():
-                return mount
+            for first in self._mounts.values():
+                return first
             raise MockCloudError("the User API has no mount: add one with cloud.userapi.mount(base_url)")
         mount = self._mounts.get(split_base_url(base_url))
         if mount is None:
@@ -328,19 +331,27 @@ class UserApiModel:
         password: str,
         user_id: str | int | None = None,
         instance_id: str | int | None = None,
-        roles: list | None = None,
+        roles: list[Any] | None = None,
         base_url: str | None = None,
     ) -> User:
         """Add a user who can log in at ``base_url`` (None: the default mount)."""
         return self._add_user(self.get_mount(base_url), username, password, user_id, instance_id, roles)
 
-    def _add_user(self, mount: Mount, username: str, password: str, user_id=None, instance_id=None, roles=None) -> User:
+    def _add_user(
+        self,
+        mount: Mount,
+        username: str,
+        password: str,
+        user_id: str | int | None = None,
+        instance_id: str | int | None = None,
+        roles: list[Any] | None = None,
+    ) -> User:
         if not isinstance(username, str) or not username or not isinstance(password, str) or not password:
             raise MockCloudError("username and password must be non-empty strings")
         salt = self.entropy.token_bytes(16)
         return self._put_user(mount, username, salt, _hash_password(password, salt), user_id, instance_id, roles)
 
-    def _put_user(  # noqa: PLR0917
+    def _put_user(
         self,
         mount: Mount,
         username: str,
@@ -372,10 +383,11 @@ class UserApiModel:
         return self.get_mount(base_url).key
 
     @reads_only
-    def jwk_set(self, base_url: str | None = None) -> dict:
+    def jwk_set(self, base_url: str | None = None) -> dict[str, list[dict[str, str]]]:
         """A mount's key as a JWK Set (``kty: oct``, ``kid`` = the mount's base URL), for JWT libraries that take one.
 
-        Not named ``jwks``: the server's ``/_mockcloud/jwks`` publishes public keys, and an HS256 key is a shared secret.
+        Not named ``jwks``: the server's ``/_mockcloud/jwks`` publishes public keys,
+        and an HS256 key is a shared secret.
         """
         return {"keys": [self.get_mount(base_url).jwk()]}
 
@@ -393,7 +405,7 @@ class UserApiModel:
             mount.sessions[session.sid] = session
             return self._issue(mount, session, now)
 
-    def verify_access(self, mount: Mount, token: str, *, allow_expired: bool = False) -> dict:
+    def verify_access(self, mount: Mount, token: str, *, allow_expired: bool = False) -> dict[str, Any]:
         """The claims of an access token of this mount: signature, issuer, audience, and expiry unless allowed."""
         try:
             claims = jwt.decode(
@@ -420,7 +432,7 @@ class UserApiModel:
             raise invalid_token("expired", f"The access token expired at {iso(exp)}.")
         return claims
 
-    def refresh(self, mount: Mount, claims: dict, refresh_token: str) -> tuple[str, str]:
+    def refresh(self, mount: Mount, claims: dict[str, Any], refresh_token: str) -> tuple[str, str]:
         """Rotate: a new pair for a valid, unused refresh token of the access token's session.
 
         Under the lock, so of two racing refreshes with one refresh token exactly one wins.
@@ -449,7 +461,8 @@ class UserApiModel:
             if not retry and session.access_jti != claims["jti"]:
                 raise invalid_token("revoked", "The access token has been revoked.")
             if retry:  # the first rotation's reply was lost: its pair gives way to this one
-                mount._refresh[record.successor].replaced = True  # type: ignore[index]
+                # a retry in grace: the rotation it repeats set the successor (_retry_in_grace found it)
+                mount._refresh[cast(bytes, record.successor)].replaced = True
             else:
                 record.used_at = now
             access, refresh = self._issue(mount, session, now)
@@ -457,7 +470,7 @@ class UserApiModel:
             return access, refresh
 
     @staticmethod
-    def _retry_in_grace(mount: Mount, record: RefreshRecord, claims: dict, now: float) -> bool:
+    def _retry_in_grace(mount: Mount, record: RefreshRecord, claims: dict[str, Any], now: float) -> bool:
         """A client retrying a rotation whose reply it never saw, within ``reuse_grace_seconds``.
 
         As Auth0's reuse interval and Cognito's retry grace period: only the
@@ -469,13 +482,13 @@ class UserApiModel:
         successor = mount._refresh.get(record.successor or b"")
         return successor is not None and successor.used_at is None and record.access_jti == claims["jti"]
 
-    def logout(self, mount: Mount, claims: dict) -> None:
+    def logout(self, mount: Mount, claims: dict[str, Any]) -> None:
         """Revoke the session of a live access token: every token of its family."""
         with self._lock:
             session = self._live_session(mount, claims)
             self._revoke(session, self.clock.time(), "logout")
 
-    def me(self, mount: Mount, claims: dict) -> dict:
+    def me(self, mount: Mount, claims: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             return self._live_session(mount, claims).user.describe()
 
@@ -508,7 +521,7 @@ class UserApiModel:
             session.revoked_reason = reason
 
     @staticmethod
-    def _live_session(mount: Mount, claims: dict) -> Session:
+    def _live_session(mount: Mount, claims: dict[str, Any]) -> Session:
         session = mount.sessions.get(claims["sid"])
         if session is None or session.user.user_id != str(claims["UserID"]):
             raise invalid_token("unknown", "The access token does not belong to a session of this API.")
@@ -533,8 +546,8 @@ class UserApiModel:
         found = []
         for mount, sessions, records in mounts:
             family: dict[str, list[tuple[str, RefreshRecord]]] = {}
-            for digest, record in records:
-                family.setdefault(record.session.sid, []).append((digest.hex()[:ID_DIGITS], record))
+            for digest, rec in records:
+                family.setdefault(rec.session.sid, []).append((digest.hex()[:ID_DIGITS], rec))
             access_seconds = mount.settings["access_token_seconds"]
             for session in sessions:
                 who = f"{session.user.username} @ {mount.base_url}" if several else session.user.username
@@ -545,24 +558,24 @@ class UserApiModel:
                     entry("userapi", "session", session.sid[:ID_DIGITS], who, session.created, expires,
                           state_of(now, expires, revoked=session.revoked), [rid for rid, _ in chain])
                 )
-                for rid, record in chain:
+                for rid, rec in chain:
                     found.append(
-                        entry("userapi", "refresh_token", rid, who, record.issued, record.expires,
-                              state_of(now, record.expires, revoked=session.revoked, replaced=record.replaced,
-                                       used=record.used_at is not None))
+                        entry("userapi", "refresh_token", rid, who, rec.issued, rec.expires,
+                              state_of(now, rec.expires, revoked=session.revoked, replaced=rec.replaced,
+                                       used=rec.used_at is not None))
                     )
-                for _, record in chain:
-                    if record.access_jti:
-                        expires = float(int(record.issued + access_seconds))  # as signed: exp is whole seconds
+                for _, rec in chain:
+                    if rec.access_jti:
+                        expires = float(int(rec.issued + access_seconds))  # as signed: exp is whole seconds
                         found.append(
-                            entry("userapi", "access_token", record.access_jti[:ID_DIGITS], who, record.issued, expires,
+                            entry("userapi", "access_token", rec.access_jti[:ID_DIGITS], who, rec.issued, expires,
                                   state_of(now, expires, revoked=session.revoked,
-                                           replaced=record.access_jti != session.access_jti))
+                                           replaced=rec.access_jti != session.access_jti))
                         )
         return found
 
 
-def _check_settings(settings: dict, where: str) -> None:
+def _check_settings(settings: dict[str, Any], where: str) -> None:
     key = settings.get("signing_key")
     if isinstance(key, (bytes, bytearray)):  # bytes keys are fine in code; the schema speaks of JSON strings
         settings = {**settings, "signing_key": bytes(key).decode("latin-1")}
