@@ -3,6 +3,7 @@
 Standard library only, so that a spawned child starts quickly and does not
 share the parent's interpreter (and GIL) with the server under test.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -20,7 +21,9 @@ def _send(conn: http.client.HTTPConnection, method: str, path: str, body: bytes,
     return response.status
 
 
-def worker(port: int, method: str, path: str, body: bytes, headers: dict, requests: int, seconds: float, ready, start, results) -> None:
+def worker(
+    port: int, method: str, path: str, body: bytes, headers: dict, requests: int, seconds: float, ready, start, results
+) -> None:
     """Send up to ``requests`` requests (at most ``seconds`` long) on one connection, then report.
 
     ``ready`` is released once connected and warmed up; the load starts when

@@ -11,6 +11,7 @@ a canned GetAccessToken body, on mockcloud's stack), ``waitress``, ``cheroot``
 and ``granian`` (the same application on each, for the comparison of
 candidates), ``moto`` (moto_server).
 """
+
 from __future__ import annotations
 
 import os
@@ -61,8 +62,15 @@ def serve(kind: str) -> None:
 
         port = free_port()
         print(port, flush=True)
-        Granian("mockcloud.server.app:create_app", address=LOOPBACK, port=port, interface=Interfaces.WSGI,
-                factory=True, workers=1, log_enabled=False).serve()
+        Granian(
+            "mockcloud.server.app:create_app",
+            address=LOOPBACK,
+            port=port,
+            interface=Interfaces.WSGI,
+            factory=True,
+            workers=1,
+            log_enabled=False,
+        ).serve()
         return
     from mockcloud.server.app import create_app
 
@@ -116,9 +124,15 @@ class Child:
             argv = [sys.executable, "-m", "mockcloud", "server", "--port", "0", *args]
         else:
             argv = [sys.executable, str(HERE), kind]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, **(env or {})}
+        )
         line = self.proc.stdout.readline()
-        match = re.search(r"listening on http://[^\s:]+:(\d+)", line) if kind == "mockcloud" else re.fullmatch(r"(\d+)\s*", line)
+        match = (
+            re.search(r"listening on http://[^\s:]+:(\d+)", line)
+            if kind == "mockcloud"
+            else re.fullmatch(r"(\d+)\s*", line)
+        )
         if not match:
             self.stop()
             raise RuntimeError(f"the {kind} server did not start: {line!r}")

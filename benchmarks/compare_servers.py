@@ -14,6 +14,7 @@ what a lying chunked upload (chunk size ``ffffffffffffffffffff``, 3 bytes,
 disconnect) costs the server in CPU and memory over the next two seconds, and
 how long a new client waits while 1000 idle connections are open.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -148,13 +149,18 @@ def throughput(child: Child, seconds: float) -> str:
         child.pin(split[0])
     rps8 = run_wrk(child.port, path, body, headers, sizes, connections=8)["rps"]
     rps64 = run_wrk(child.port, path, body, headers, sizes, connections=64)["rps"]
-    return f"{rps8:.0f} req/s (wrk, 2 threads, 8 connections), {rps64:.0f} req/s with 64" + (" (server and wrk on separate CPUs)" if split else "")
+    return f"{rps8:.0f} req/s (wrk, 2 threads, 8 connections), {rps64:.0f} req/s with 64" + (
+        " (server and wrk on separate CPUs)" if split else ""
+    )
 
 
 def measure(name: str, seconds: float) -> list[str]:
     child = Child(name)
     try:
-        lines = [f"{name}: {throughput(child, seconds)}", f"  keep-alive on one connection: {probe_keepalive(child.port)}"]
+        lines = [
+            f"{name}: {throughput(child, seconds)}",
+            f"  keep-alive on one connection: {probe_keepalive(child.port)}",
+        ]
         for probe, result in probe_framing(child.port).items():
             lines.append(f"  {probe}: {result}")
         lines.append(f"  1000 idle connections, then a new client: {probe_idle(child.port)}")
@@ -169,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=6.0, help="length of each load run (default 6)")
     parser.add_argument("--only", help="comma-separated candidates (default: all)")
     args = parser.parse_args(argv)
-    for name in (args.only.split(",") if args.only else CANDIDATES):
+    for name in args.only.split(",") if args.only else CANDIDATES:
         try:
             for line in measure(name, args.seconds):
                 print(line, flush=True)

@@ -20,6 +20,7 @@ and service and exits 1 when there was any internal error.
 Standard library and mockcloud only; traffic goes to loopback only, and the
 run stops by itself (``--requests`` and ``--seconds`` bound it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,18 +61,64 @@ TIMEOUT = 10
 
 # DevPay's actions and their parameters (the License Service has no JSON schemas: Query parameters are strings).
 DEVPAY_ACTIONS = {
-    action: tuple(p for name in names for p in ((f"{name}.1", f"{name}.2") if name in DevpayProtocol.list_params else (name,)))
+    action: tuple(
+        p for name in names for p in ((f"{name}.1", f"{name}.2") if name in DevpayProtocol.list_params else (name,))
+    )
     for action, names in DEVPAY_PARAMETERS.items()
 }
 USERAPI_OPERATIONS = {"Login": "POST", "RefreshToken": "POST", "Logout": "POST", "Me": "GET"}
 
 WEIRD_STRINGS = [
-    "", " ", "\u0000", "\x01\x1f\x7f", "\ud800", "\udfff", "a\udc80b", "\U0001d49c" * 3, "\u00b2", "\u0661\u0662",
-    "\u202eRTL", "%00", "%ff", "<x>&amp;</x>", "]]>", "\"'\\", "\ufeff", "\ufffe", "x" * 5000, "☃" * 300, "\r\n\r\n",
-    "{ProductToken}", "{UserToken}A", "P" + "9" * 60 + "Y", "PT-1S", "2024-02-30T00:00:00Z", "0000-01-01T00:00:00Z",
-    "9999-12-31T23:59:59-14:00", "2024-01-01T00:00:00+99:00", "null", "true", "1e400", "-0",
+    "",
+    " ",
+    "\u0000",
+    "\x01\x1f\x7f",
+    "\ud800",
+    "\udfff",
+    "a\udc80b",
+    "\U0001d49c" * 3,
+    "\u00b2",
+    "\u0661\u0662",
+    "\u202eRTL",
+    "%00",
+    "%ff",
+    "<x>&amp;</x>",
+    "]]>",
+    "\"'\\",
+    "\ufeff",
+    "\ufffe",
+    "x" * 5000,
+    "☃" * 300,
+    "\r\n\r\n",
+    "{ProductToken}",
+    "{UserToken}A",
+    "P" + "9" * 60 + "Y",
+    "PT-1S",
+    "2024-02-30T00:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "9999-12-31T23:59:59-14:00",
+    "2024-01-01T00:00:00+99:00",
+    "null",
+    "true",
+    "1e400",
+    "-0",
 ]
-WEIRD_NUMBERS = [0, -1, 1, 2**31 - 1, 2**31, -(2**31) - 1, 2**63, -(2**63) - 1, 10**400, 1e308, -1e308, 1e-320, 0.5, -0.0]
+WEIRD_NUMBERS = [
+    0,
+    -1,
+    1,
+    2**31 - 1,
+    2**31,
+    -(2**31) - 1,
+    2**63,
+    -(2**63) - 1,
+    10**400,
+    1e308,
+    -1e308,
+    1e-320,
+    0.5,
+    -0.0,
+]
 
 
 # ---- a request, sent as bytes --------------------------------------------------------
@@ -98,7 +145,11 @@ class Case:
         if "host" not in names:
             lines.append(b"Host: " + host.encode())
         for name, value in self.headers:
-            lines.append(name.encode("latin-1") + b": " + (value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")))
+            lines.append(
+                name.encode("latin-1")
+                + b": "
+                + (value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass"))
+            )
         if "content-length" not in names and "transfer-encoding" not in names:
             lines.append(b"Content-Length: " + str(len(self.body)).encode())
         lines.append(b"Connection: close")
@@ -143,8 +194,18 @@ def amz_date(now: float) -> str:
     return datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
-def sigv4_sign(case: Case, host: str, service: str, now: float, *, date: str | None = None, scope_service: str | None = None,
-               payload_hash: str | None = None, token: str | None = None, presign: int | None = None) -> None:
+def sigv4_sign(
+    case: Case,
+    host: str,
+    service: str,
+    now: float,
+    *,
+    date: str | None = None,
+    scope_service: str | None = None,
+    payload_hash: str | None = None,
+    token: str | None = None,
+    presign: int | None = None,
+) -> None:
     """Sign the case as an SDK does: an Authorization header (host and x-amz-* headers signed), or with
     ``presign`` (X-Amz-Expires seconds) the query-string form, as botocore's SigV4QueryAuth."""
     date = date or amz_date(now)
@@ -162,27 +223,49 @@ def sigv4_sign(case: Case, host: str, service: str, now: float, *, date: str | N
             signed[lower] = value.decode("latin-1") if isinstance(value, bytes) else value
     names = sorted(signed)
     if presign is not None:
-        params = [("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", f"{KEY}/{scope}"), ("X-Amz-Date", date),
-                  ("X-Amz-Expires", str(presign)), ("X-Amz-SignedHeaders", ";".join(names))]
+        params = [
+            ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+            ("X-Amz-Credential", f"{KEY}/{scope}"),
+            ("X-Amz-Date", date),
+            ("X-Amz-Expires", str(presign)),
+            ("X-Amz-SignedHeaders", ";".join(names)),
+        ]
         if token is not None:
             params.append(("X-Amz-Security-Token", token))
         case.target += ("&" if "?" in case.target else "?") + query_string(params)
     path, _, query = case.target.partition("?")
     canonical_query = "&".join(sorted(p if "=" in p else p + "=" for p in query.split("&") if p))
     canonical = "\n".join(
-        [case.method, path, canonical_query, "".join(f"{n}:{' '.join(signed[n].split())}\n" for n in names), ";".join(names),
-         hashlib.sha256(case.body).hexdigest()]
+        [
+            case.method,
+            path,
+            canonical_query,
+            "".join(f"{n}:{' '.join(signed[n].split())}\n" for n in names),
+            ";".join(names),
+            hashlib.sha256(case.body).hexdigest(),
+        ]
     )
-    to_sign = f"AWS4-HMAC-SHA256\n{date}\n{scope}\n{hashlib.sha256(canonical.encode('utf-8', 'surrogatepass')).hexdigest()}"
-    signature = hmac.new(signing_key(SECRET, date[:8], REGION, scope_service or service), to_sign.encode("utf-8", "surrogatepass"), "sha256").hexdigest()
+    to_sign = (
+        f"AWS4-HMAC-SHA256\n{date}\n{scope}\n{hashlib.sha256(canonical.encode('utf-8', 'surrogatepass')).hexdigest()}"
+    )
+    signature = hmac.new(
+        signing_key(SECRET, date[:8], REGION, scope_service or service),
+        to_sign.encode("utf-8", "surrogatepass"),
+        "sha256",
+    ).hexdigest()
     if presign is None:
-        case.header("Authorization", f"AWS4-HMAC-SHA256 Credential={KEY}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}")
+        case.header(
+            "Authorization",
+            f"AWS4-HMAC-SHA256 Credential={KEY}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}",
+        )
     else:
         case.target += f"&X-Amz-Signature={signature}"
 
 
 def query_string(pairs: list[tuple[str, str]]) -> str:
-    return "&".join(f"{quote(n, safe='', errors='surrogatepass')}={quote(v, safe='', errors='surrogatepass')}" for n, v in pairs)
+    return "&".join(
+        f"{quote(n, safe='', errors='surrogatepass')}={quote(v, safe='', errors='surrogatepass')}" for n, v in pairs
+    )
 
 
 # ---- values from schemas, and their mutations ------------------------------------------
@@ -214,7 +297,9 @@ class Generator:
             return {k: self.value(v, k, depth + 1) for k, v in props.items() if k in required or rng.random() < 0.5}
         if kind == "array":
             low, high = schema.get("minItems", 0), min(schema.get("maxItems", 3), 3)
-            return [self.value(schema.get("items", {}), name, depth + 1) for _ in range(rng.randint(low, max(low, high)))]
+            return [
+                self.value(schema.get("items", {}), name, depth + 1) for _ in range(rng.randint(low, max(low, high)))
+            ]
         if kind == "integer":
             return rng.randint(max(schema.get("minimum", -5), -5), min(schema.get("maximum", 1000), 1000))
         if kind == "number":
@@ -222,26 +307,80 @@ class Generator:
         if kind == "boolean":
             return rng.random() < 0.5
         low, high = schema.get("minLength", 1), min(schema.get("maxLength", 24), 24)
-        return "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEF0123456789-_") for _ in range(rng.randint(low, max(low, high))))
+        return "".join(
+            rng.choice("abcdefghijklmnopqrstuvwxyzABCDEF0123456789-_") for _ in range(rng.randint(low, max(low, high)))
+        )
 
     def mutate_wire(self, case: Case) -> None:
         """Header and request-target trouble any service may meet."""
         rng = self.rng
         roll = rng.random()
         if roll < 0.3:
-            name = rng.choice(["Content-Type", "X-Amz-Target", "X-Amz-Date", "Host", "Authorization", "Version", "X-Forwarded-For", "Cookie"])
-            case.header(name, rng.choice([b"\xff\xfe", b"\xc2\xb2", "\u00e9t\u00e9", "", "a" * 8000, "application/x-amz-json-1.1; charset=bogus",
-                                          "multipart/form-data; boundary=", "text/xml; charset=utf-16"]))
+            name = rng.choice(
+                [
+                    "Content-Type",
+                    "X-Amz-Target",
+                    "X-Amz-Date",
+                    "Host",
+                    "Authorization",
+                    "Version",
+                    "X-Forwarded-For",
+                    "Cookie",
+                ]
+            )
+            case.header(
+                name,
+                rng.choice(
+                    [
+                        b"\xff\xfe",
+                        b"\xc2\xb2",
+                        "\u00e9t\u00e9",
+                        "",
+                        "a" * 8000,
+                        "application/x-amz-json-1.1; charset=bogus",
+                        "multipart/form-data; boundary=",
+                        "text/xml; charset=utf-16",
+                    ]
+                ),
+            )
         elif roll < 0.5 and case.headers:
             case.headers.pop(rng.randrange(len(case.headers)))
         elif roll < 0.65 and case.headers:
             case.headers.append(rng.choice(case.headers))  # the same header twice
         else:
             path, mark, query = case.target.partition("?")
-            path = rng.choice([path + "%", path + "%zz", path + "%ff%fe", "//" + path.lstrip("/"), path + "/../..", path + "/" + "a" * 3000,
-                               path + "%2F", path.replace("/", "/./"), "*", "http://127.0.0.1" + path])
-            case.target = path + mark + query + rng.choice(["", "&", "&&=&", "&%ZZ=1", "&x=%ED%A0%80", "&" + "y=1&" * 200,
-                                                            "&Version=\xff", "&\xff\xfe=\xc3", "&Format=XML&x=\x7f\x80"])  # raw bytes, not UTF-8
+            path = rng.choice(
+                [
+                    path + "%",
+                    path + "%zz",
+                    path + "%ff%fe",
+                    "//" + path.lstrip("/"),
+                    path + "/../..",
+                    path + "/" + "a" * 3000,
+                    path + "%2F",
+                    path.replace("/", "/./"),
+                    "*",
+                    "http://127.0.0.1" + path,
+                ]
+            )
+            case.target = (
+                path
+                + mark
+                + query
+                + rng.choice(
+                    [
+                        "",
+                        "&",
+                        "&&=&",
+                        "&%ZZ=1",
+                        "&x=%ED%A0%80",
+                        "&" + "y=1&" * 200,
+                        "&Version=\xff",
+                        "&\xff\xfe=\xc3",
+                        "&Format=XML&x=\x7f\x80",
+                    ]
+                )
+            )  # raw bytes, not UTF-8
 
     def weird(self):
         rng = self.rng
@@ -277,7 +416,9 @@ class Generator:
 
     def _random_slot(self, document):
         holder, key = document, self.rng.choice(list(document) or [""])
-        while isinstance(holder.get(key) if isinstance(holder, dict) else None, (dict, list)) and self.rng.random() < 0.5:
+        while (
+            isinstance(holder.get(key) if isinstance(holder, dict) else None, (dict, list)) and self.rng.random() < 0.5
+        ):
             inner = holder[key]
             if isinstance(inner, dict) and inner:
                 holder, key = inner, self.rng.choice(list(inner))
@@ -296,7 +437,7 @@ class Generator:
             return text.encode("utf-8", "surrogatepass")
         if roll < 0.65 and text.endswith("}") and len(text) > 2:
             key = rng.choice(list(document)) if isinstance(document, dict) and document else "k"
-            return (text[:-1] + f',{json.dumps(key)}:{json.dumps(self.weird())}}}').encode("utf-8", "surrogatepass")
+            return (text[:-1] + f",{json.dumps(key)}:{json.dumps(self.weird())}}}").encode("utf-8", "surrogatepass")
         if roll < 0.7:
             return text.encode("utf-16", "surrogatepass")
         if roll < 0.75:
@@ -306,7 +447,7 @@ class Generator:
         if roll < 0.85:
             return text.encode("latin-1", "replace") + b"\xff\xfe\xc0\xaf\xed\xa0\x80"
         if roll < 0.9:
-            return rng.choice([b"", b"[]", b'"x"', b"null", b"1", b"NaN", b"{", b"}", b"{}garbage", b"{\"a\":Infinity}"])
+            return rng.choice([b"", b"[]", b'"x"', b"null", b"1", b"NaN", b"{", b"}", b"{}garbage", b'{"a":Infinity}'])
         return b"[" * 50_000 + b"]" * 50_000
 
     def document(self, service: str, operation: str) -> dict:
@@ -322,7 +463,10 @@ class Generator:
         operation = rng.choice([*self.schemas["licensemanager"], "MintMoney", ""])
         case = Case("licensemanager", f"LM {operation}")
         case.header("Content-Type", rng.choice(["application/x-amz-json-1.1"] * 4 + ["application/json", "text/plain"]))
-        case.header("X-Amz-Target", f"AWSLicenseManager.{operation}" if rng.random() < 0.95 else rng.choice(["", "x.y.z", "AWSLicenseManager"]))
+        case.header(
+            "X-Amz-Target",
+            f"AWSLicenseManager.{operation}" if rng.random() < 0.95 else rng.choice(["", "x.y.z", "AWSLicenseManager"]),
+        )
         case.body = self.json_body(self.document("licensemanager", operation))
         if rng.random() < 0.05:
             case.method = rng.choice(["GET", "PUT", "DELETE"])
@@ -344,7 +488,9 @@ class Generator:
         if not isinstance(body, dict) or rng.random() < 0.1:
             body = document
         if operation == "ExchangeCodeForToken" and rng.random() < 0.5:
-            code = self.known["figma_code"]() if "figma_code" in self.known else "c"  # single-use: a fresh one each time
+            code = (
+                self.known["figma_code"]() if "figma_code" in self.known else "c"
+            )  # single-use: a fresh one each time
             body.update({"code": code, "redirectUri": FIGMA_REDIRECT, "clientId": FIGMA_CLIENT})
             if rng.random() < 0.5:
                 self.mutate_document(body)
@@ -363,50 +509,132 @@ class Generator:
         elif roll < 0.62:
             pass
         elif roll < 0.68:
-            sigv4_sign(case, self.host, service, now, payload_hash=rng.choice(["UNSIGNED-PAYLOAD", "0" * 64, "\u00b2", hashlib.sha256(case.body).hexdigest()]))
+            sigv4_sign(
+                case,
+                self.host,
+                service,
+                now,
+                payload_hash=rng.choice(
+                    ["UNSIGNED-PAYLOAD", "0" * 64, "\u00b2", hashlib.sha256(case.body).hexdigest()]
+                ),
+            )
         elif roll < 0.73:
             sigv4_sign(case, self.host, service, now, token=rng.choice(["x", "\u00e9" * 4, "a" * 2000]))
         elif roll < 0.8:
-            sigv4_sign(case, self.host, service, now, date=rng.choice(
-                ["00000101T000000Z", "99991231T235959Z", "20240231T000000Z", "2024-01-01T00:00:00Z", "\u00b2" * 16, "20240101T250000Z", amz_date(now - 3600)]))
+            sigv4_sign(
+                case,
+                self.host,
+                service,
+                now,
+                date=rng.choice(
+                    [
+                        "00000101T000000Z",
+                        "99991231T235959Z",
+                        "20240231T000000Z",
+                        "2024-01-01T00:00:00Z",
+                        "\u00b2" * 16,
+                        "20240101T250000Z",
+                        amz_date(now - 3600),
+                    ]
+                ),
+            )
         elif roll < 0.85:
-            sigv4_sign(case, self.host, service, now, scope_service=rng.choice(["sts", "", "license-manager", "amplifyuibuilder"]))
+            sigv4_sign(
+                case,
+                self.host,
+                service,
+                now,
+                scope_service=rng.choice(["sts", "", "license-manager", "amplifyuibuilder"]),
+            )
         elif roll < 0.87:  # presigned properly, for a while
-            sigv4_sign(case, self.host, service, now, presign=rng.choice([1, 60, 604800]), token=rng.choice([None, None, "x"]),
-                       date=rng.choice([None, None, amz_date(now - 120), amz_date(now + 3600)]))
+            sigv4_sign(
+                case,
+                self.host,
+                service,
+                now,
+                presign=rng.choice([1, 60, 604800]),
+                token=rng.choice([None, None, "x"]),
+                date=rng.choice([None, None, amz_date(now - 120), amz_date(now + 3600)]),
+            )
         elif roll < 0.9:  # presigned-looking query parameters
             date = amz_date(now)
-            params = [("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", f"{KEY}/{date[:8]}/{REGION}/{service}/aws4_request"),
-                      ("X-Amz-Date", date), ("X-Amz-Expires", str(rng.choice([0, 1, 604800, 604801, -5, 10**30]))),
-                      ("X-Amz-SignedHeaders", "host"), ("X-Amz-Signature", rng.choice(["0" * 64, "\u00e9", ""]))]
-            case.target += ("&" if "?" in case.target else "?") + query_string(rng.sample(params, rng.randint(3, len(params))))
+            params = [
+                ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+                ("X-Amz-Credential", f"{KEY}/{date[:8]}/{REGION}/{service}/aws4_request"),
+                ("X-Amz-Date", date),
+                ("X-Amz-Expires", str(rng.choice([0, 1, 604800, 604801, -5, 10**30]))),
+                ("X-Amz-SignedHeaders", "host"),
+                ("X-Amz-Signature", rng.choice(["0" * 64, "\u00e9", ""])),
+            ]
+            case.target += ("&" if "?" in case.target else "?") + query_string(
+                rng.sample(params, rng.randint(3, len(params)))
+            )
         else:
             sigv4_sign(case, self.host, service, now)
             name, value = case.headers[-1]
-            case.headers[-1] = (name, rng.choice([
-                value[:-1] + "\u00b2", value.replace("Signature=", "Signature=zz"), value.replace(", ", ","), "AWS4-HMAC-SHA256",
-                "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=, Signature=", "AWS4-HMAC-SHA512 x", value + ", Signature=00",
-                value.replace("SignedHeaders=", "SignedHeaders=x-missing;"), b"AWS4-HMAC-SHA256 Credential=\xff\xfe/1/2/3/aws4_request, SignedHeaders=host, Signature=00",
-            ]))
+            case.headers[-1] = (
+                name,
+                rng.choice(
+                    [
+                        value[:-1] + "\u00b2",
+                        value.replace("Signature=", "Signature=zz"),
+                        value.replace(", ", ","),
+                        "AWS4-HMAC-SHA256",
+                        "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=, Signature=",
+                        "AWS4-HMAC-SHA512 x",
+                        value + ", Signature=00",
+                        value.replace("SignedHeaders=", "SignedHeaders=x-missing;"),
+                        b"AWS4-HMAC-SHA256 Credential=\xff\xfe/1/2/3/aws4_request, SignedHeaders=host, Signature=00",
+                    ]
+                ),
+            )
 
     def devpay(self, now: float) -> Case:
         rng = self.rng
         if rng.random() < 0.25:
             return self.devpay_soap()
         action = rng.choice([*DEVPAY_ACTIONS, "MintMoney"])
-        pairs = [("Action", action), ("Version", rng.choice(["2008-04-28"] * 8 + ["2007-12-01", "2008-4-28", "\u0662\u0660\u0660\u0668-04-28", ""]))]
+        pairs = [
+            ("Action", action),
+            (
+                "Version",
+                rng.choice(["2008-04-28"] * 8 + ["2007-12-01", "2008-4-28", "\u0662\u0660\u0660\u0668-04-28", ""]),
+            ),
+        ]
         for name in DEVPAY_ACTIONS.get(action, ()):
             if rng.random() < 0.85:
                 pairs.append((name, self.devpay_value(name)))
         if rng.random() < 0.3:
-            pairs.append((rng.choice(["AdditionalTokens.\u00b2", "AdditionalTokens.1" + "0" * 40, "AdditionalTokens", "ActivationKey"]), str(self.weird())))
+            pairs.append(
+                (
+                    rng.choice(
+                        [
+                            "AdditionalTokens.\u00b2",
+                            "AdditionalTokens.1" + "0" * 40,
+                            "AdditionalTokens",
+                            "ActivationKey",
+                        ]
+                    ),
+                    str(self.weird()),
+                )
+            )
         signed = rng.random() < 0.6 and action != "ActivateDesktopProduct"
         if signed or rng.random() < 0.2:
             version = rng.choice(["0", "1", "2", "2", "3", None])
             stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             if rng.random() < 0.25:
-                stamp = rng.choice([*WEIRD_STRINGS[24:31], "2024-01-01T00:00:00.\u00b2Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
-            pairs += [("AWSAccessKeyId", KEY if rng.random() < 0.9 else "nobody"), (rng.choice(["Timestamp"] * 5 + ["Expires"]), stamp)]
+                stamp = rng.choice(
+                    [
+                        *WEIRD_STRINGS[24:31],
+                        "2024-01-01T00:00:00.\u00b2Z",
+                        "0001-01-01T00:00:00+01:00",
+                        "9999-12-31T23:59:59-01:00",
+                    ]
+                )
+            pairs += [
+                ("AWSAccessKeyId", KEY if rng.random() < 0.9 else "nobody"),
+                (rng.choice(["Timestamp"] * 5 + ["Expires"]), stamp),
+            ]
             if version is not None:
                 pairs.append(("SignatureVersion", version))
             method = rng.choice(["GET", "POST"])
@@ -421,7 +649,9 @@ class Generator:
                 else:
                     to_sign = query_auth.string_to_sign_v0(params)
                 method_name = params.get("SignatureMethod", "HmacSHA1") if version == "2" else "HmacSHA1"
-                signature = query_auth.sign(SECRET, to_sign, method_name if method_name in query_auth.SIGNATURE_METHODS else "HmacSHA1")
+                signature = query_auth.sign(
+                    SECRET, to_sign, method_name if method_name in query_auth.SIGNATURE_METHODS else "HmacSHA1"
+                )
             except UnicodeEncodeError:  # a lone surrogate cannot be signed: send a wrong signature
                 signature = "AAAA"
             pairs.append(("Signature", signature if rng.random() < 0.85 else str(self.weird())))
@@ -432,14 +662,20 @@ class Generator:
     def sts(self, now: float) -> Case:
         rng = self.rng
         action = rng.choice([*self.schemas["sts"], "AssumeRole", "MintMoney", ""])
-        pairs = [("Action", action), ("Version", rng.choice(["2011-06-15"] * 8 + ["2011-6-15", "\u0662\u0660\u0661\u0661-06-15", ""]))]
+        pairs = [
+            ("Action", action),
+            ("Version", rng.choice(["2011-06-15"] * 8 + ["2011-6-15", "\u0662\u0660\u0661\u0661-06-15", ""])),
+        ]
         document = self.document("sts", action) if action in self.schemas["sts"] else {}
         if action == "AssumeRoleWithWebIdentity" and rng.random() < 0.5:
             document["WebIdentityToken"] = self.known.get("lm_access", "x") if rng.random() < 0.7 else str(self.weird())
             document["RoleArn"] = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
         for name, value in document.items():
             if isinstance(value, (list, dict)):
-                pairs.extend((f"{name}.member.{i + 1}", str(v)) for i, v in enumerate(value if isinstance(value, list) else value.values()))
+                pairs.extend(
+                    (f"{name}.member.{i + 1}", str(v))
+                    for i, v in enumerate(value if isinstance(value, list) else value.values())
+                )
             else:
                 pairs.append((name, str(value)))
         case = self.query_case(Case("sts", f"STS {action}", rng.choice(["POST"] * 4 + ["GET"])), query_string(pairs))
@@ -476,20 +712,33 @@ class Generator:
         rng = self.rng
         soap12 = rng.random() < 0.4
         action = rng.choice([*DEVPAY_ACTIONS, "Nope"])
-        params = "".join(f"<{n.split('.')[0]}>{self.xml_text(self.devpay_value(n))}</{n.split('.')[0]}>" for n in DEVPAY_ACTIONS.get(action, ()))
-        envelope_ns = "http://www.w3.org/2003/05/soap-envelope" if soap12 else "http://schemas.xmlsoap.org/soap/envelope/"
+        params = "".join(
+            f"<{n.split('.')[0]}>{self.xml_text(self.devpay_value(n))}</{n.split('.')[0]}>"
+            for n in DEVPAY_ACTIONS.get(action, ())
+        )
+        envelope_ns = (
+            "http://www.w3.org/2003/05/soap-envelope" if soap12 else "http://schemas.xmlsoap.org/soap/envelope/"
+        )
         roll = rng.random()
         if roll < 0.1:
             envelope_ns = "urn:nope"
         encoding = rng.choice(["UTF-8"] * 6 + ["bogus", "utf-16", "latin-1", ""])
         decl = f'<?xml version="1.0" encoding="{encoding}"?>' if encoding else ""
-        body = (f'{decl}<s:Envelope xmlns:s="{envelope_ns}"><s:Body><{action} xmlns="http://ls.amazonaws.com/doc/2008-04-28/">'
-                f"{params}</{action}></s:Body></s:Envelope>")
+        body = (
+            f'{decl}<s:Envelope xmlns:s="{envelope_ns}"><s:Body><{action} xmlns="http://ls.amazonaws.com/doc/2008-04-28/">'
+            f"{params}</{action}></s:Body></s:Envelope>"
+        )
         if roll > 0.85:
-            body = rng.choice([
-                body[: rng.randrange(len(body))], "<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>", "<a>" * 5000 + "</a>" * 5000,
-                body.replace("<s:Body>", "<s:Body><x/>"), "not xml", body + "<trailing/>",
-            ])
+            body = rng.choice(
+                [
+                    body[: rng.randrange(len(body))],
+                    "<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>",
+                    "<a>" * 5000 + "</a>" * 5000,
+                    body.replace("<s:Body>", "<s:Body><x/>"),
+                    "not xml",
+                    body + "<trailing/>",
+                ]
+            )
         case = Case("devpay", f"DevPay SOAP {action}", "POST", "/devpay/")
         case.header("Content-Type", "application/soap+xml; charset=utf-8" if soap12 else "text/xml; charset=utf-8")
         if not soap12 and rng.random() < 0.8:
@@ -514,9 +763,21 @@ class Generator:
         if rng.random() < 0.5:
             stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             if rng.random() < 0.2:
-                stamp = rng.choice(["0000-01-01T00:00:00Z", "2024-02-30T00:00:00Z", "\u0662024-01-01T00:00:00Z", "2024-01-01T00:00:00.\u00b2Z"])
-            pairs += [("AccessKeyId", KEY), ("SignatureMethod", "HMAC-SHA1"), ("SignatureVersion", "1.0"),
-                      ("SignatureNonce", f"{rng.random()}"), ("Timestamp", stamp)]
+                stamp = rng.choice(
+                    [
+                        "0000-01-01T00:00:00Z",
+                        "2024-02-30T00:00:00Z",
+                        "\u0662024-01-01T00:00:00Z",
+                        "2024-01-01T00:00:00.\u00b2Z",
+                    ]
+                )
+            pairs += [
+                ("AccessKeyId", KEY),
+                ("SignatureMethod", "HMAC-SHA1"),
+                ("SignatureVersion", "1.0"),
+                ("SignatureNonce", f"{rng.random()}"),
+                ("Timestamp", stamp),
+            ]
             method = rng.choice(["GET", "POST"])
             params = dict(pairs)
             try:
@@ -531,23 +792,49 @@ class Generator:
             encoded += "&" + rng.choice(["%ED%A0%80=1", "a=%FF%FE", "%=%", "b=%C0%AF", "Format=XML&RegionId=%01"])
         case = self.query_case(Case("wuying", f"WUYING {operation}", method), encoded)
         if rng.random() < 0.05:
-            case.header("Authorization", rng.choice(["ACS3-HMAC-SHA256 Credential=testing,SignedHeaders=host,Signature=00", "ACS3-HMAC-SHA256", "ACS3-X y"]))
+            case.header(
+                "Authorization",
+                rng.choice(
+                    [
+                        "ACS3-HMAC-SHA256 Credential=testing,SignedHeaders=host,Signature=00",
+                        "ACS3-HMAC-SHA256",
+                        "ACS3-X y",
+                    ]
+                ),
+            )
             case.header("x-acs-date", rng.choice(["2024-01-01T00:00:00Z", "x"]))
             case.header("x-acs-signature-nonce", "n")
         if rng.random() < 0.05:
-            case.header("Host", rng.choice(["ecd.cn-hangzhou.aliyuncs.com\x01\x1f", "\udc80", "ecd.cn-hangzhou.aliyuncs.com:99999999999"]))
+            case.header(
+                "Host",
+                rng.choice(
+                    ["ecd.cn-hangzhou.aliyuncs.com\x01\x1f", "\udc80", "ecd.cn-hangzhou.aliyuncs.com:99999999999"]
+                ),
+            )
         return case
 
     def userapi(self, now: float) -> Case:
         rng = self.rng
         operation = rng.choice([*USERAPI_OPERATIONS, "Admin"])
         method = USERAPI_OPERATIONS.get(operation, "GET") if rng.random() < 0.9 else rng.choice(["GET", "PUT", "POST"])
-        case = Case("userapi", f"UserAPI {operation}", method, rng.choice(["/User/", "/userapi.example.com/User/"]) + operation)
+        case = Case(
+            "userapi", f"UserAPI {operation}", method, rng.choice(["/User/", "/userapi.example.com/User/"]) + operation
+        )
         if rng.random() < 0.95:
             case.header("Version", rng.choice(["2.0"] * 8 + ["1.0", "", "2.0\x00", "\u00b2"]))
         if operation != "Login" and rng.random() < 0.9:
-            token = self.known.get("userapi_access", "x") if rng.random() < 0.5 else rng.choice(
-                [str(self.weird()), "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30.x", base64.urlsafe_b64encode(b"[" * 3000).decode() + ".e30.x"])
+            token = (
+                self.known.get("userapi_access", "x")
+                if rng.random() < 0.5
+                else rng.choice(
+                    [
+                        str(self.weird()),
+                        "a.b.c",
+                        "eyJhbGciOiJIUzI1NiJ9.e30.x",
+                        base64.urlsafe_b64encode(b"[" * 3000).decode() + ".e30.x",
+                    ]
+                )
+            )
             case.header("Authorization", rng.choice(["Bearer ", "bearer  ", "Basic "]) + token)
         if operation in ("Login", "RefreshToken"):
             case.header("Content-Type", rng.choice(["application/json"] * 6 + ["text/plain", "application/x+json", ""]))
@@ -566,20 +853,22 @@ class Generator:
             b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: AWSLicenseManager.ListTokens\r\n"
             b"Content-Type: application/x-amz-json-1.1\r\nConnection: close\r\n"
         )
-        raw = head + rng.choice([
-            b"Content-Length: abc\r\n\r\n{}",
-            b"Content-Length: -1\r\n\r\n{}",
-            b"Content-Length: 1e3\r\n\r\n{}",
-            b"Content-Length: \xc2\xb2\r\n\r\n{}",
-            b"Content-Length: 40\r\n\r\n{}",  # fewer bytes than declared, then the client stops sending
-            b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
-            b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
-            b"Transfer-Encoding: chunked\r\n\r\n-2\r\n{}\r\n0\r\n\r\n",
-            b"Transfer-Encoding: chunked\r\n\r\n2;x=\xff\r\n{}\r\n0\r\n\r\n",
-            b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}",  # no last chunk
-            b"Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
-            b"Transfer-Encoding: gzip\r\n\r\n{}",
-        ])
+        raw = head + rng.choice(
+            [
+                b"Content-Length: abc\r\n\r\n{}",
+                b"Content-Length: -1\r\n\r\n{}",
+                b"Content-Length: 1e3\r\n\r\n{}",
+                b"Content-Length: \xc2\xb2\r\n\r\n{}",
+                b"Content-Length: 40\r\n\r\n{}",  # fewer bytes than declared, then the client stops sending
+                b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+                b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+                b"Transfer-Encoding: chunked\r\n\r\n-2\r\n{}\r\n0\r\n\r\n",
+                b"Transfer-Encoding: chunked\r\n\r\n2;x=\xff\r\n{}\r\n0\r\n\r\n",
+                b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}",  # no last chunk
+                b"Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+                b"Transfer-Encoding: gzip\r\n\r\n{}",
+            ]
+        )
         return Case("licensemanager", "framing", raw=raw)
 
 
@@ -627,8 +916,14 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
         status, _, body = exchange(address, access.wire(host))
         if status == 200:
             known["lm_access"] = json.loads(body)["AccessToken"]  # a web-identity token STS trusts
-    login = Case("userapi", "seed", "POST", "/User/Login", [("Version", "2.0"), ("Content-Type", "application/json")],
-                 json.dumps({"username": USERAPI_USER, "password": USERAPI_PASSWORD}).encode())
+    login = Case(
+        "userapi",
+        "seed",
+        "POST",
+        "/User/Login",
+        [("Version", "2.0"), ("Content-Type", "application/json")],
+        json.dumps({"username": USERAPI_USER, "password": USERAPI_PASSWORD}).encode(),
+    )
     status, _, body = exchange(address, login.wire(host))
     if status == 200:
         tokens = json.loads(body)
@@ -648,7 +943,10 @@ def router_of(cloud):
     route = (cloud or MockCloud(intercept=False, patch_time=False)).services.router().route
 
     def service_of(case: Case, host: str) -> str | None:
-        headers = [(n, v.decode("latin-1") if isinstance(v, bytes) else v.encode("utf-8", "surrogatepass").decode("latin-1")) for n, v in case.headers]
+        headers = [
+            (n, v.decode("latin-1") if isinstance(v, bytes) else v.encode("utf-8", "surrogatepass").decode("latin-1"))
+            for n, v in case.headers
+        ]
         target = case.target.split("://", 1)[1].partition("/")[2] if "://" in case.target else case.target.lstrip("/")
         environ = build_environ(case.method, f"http://{host}/{target}", headers, case.body)
         del environ["mockcloud.in_process"]  # as the server hands it over
@@ -672,7 +970,14 @@ def run(address: tuple[str, int], host: str, cloud, *, requests: int, seconds: f
     def worker(index: int) -> None:
         rng = random.Random(seed * 1000 + index)
         generator = Generator(rng, host, known)
-        kinds = [generator.licensemanager, generator.amplifyuibuilder, generator.devpay, generator.wuying, generator.userapi, generator.sts]
+        kinds = [
+            generator.licensemanager,
+            generator.amplifyuibuilder,
+            generator.devpay,
+            generator.wuying,
+            generator.userapi,
+            generator.sts,
+        ]
         while time.monotonic() < deadline:
             with lock:
                 if next(counter, None) is None:
@@ -716,14 +1021,25 @@ def run(address: tuple[str, int], host: str, cloud, *, requests: int, seconds: f
         thread.start()
     for thread in threads:
         thread.join()
-    return {"statuses": statuses, "by_service": by_service, "problems": problems, "fuzzer_bugs": fuzzer_bugs, "soap_client_faults": soap_client_faults[0], "elapsed": time.monotonic() - begin}
+    return {
+        "statuses": statuses,
+        "by_service": by_service,
+        "problems": problems,
+        "fuzzer_bugs": fuzzer_bugs,
+        "soap_client_faults": soap_client_faults[0],
+        "elapsed": time.monotonic() - begin,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20000, help="requests to send (default 20000)")
-    parser.add_argument("--seconds", type=float, default=600.0, help="stop after this long whatever is left (default 600)")
-    parser.add_argument("--seed", type=int, default=11, help="random seed (default 11): the same seed sends the same requests")
+    parser.add_argument(
+        "--seconds", type=float, default=600.0, help="stop after this long whatever is left (default 600)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=11, help="random seed (default 11): the same seed sends the same requests"
+    )
     parser.add_argument("--workers", type=int, default=4, help="concurrent connections (default 4)")
     parser.add_argument("--url", help="fuzz this server (http on loopback only) instead of starting one")
     parser.add_argument("--show", type=int, default=10, help="how many internal errors to print in full (default 10)")
@@ -743,18 +1059,27 @@ def main(argv: list[str] | None = None) -> int:
         address, host, cloud = ("127.0.0.1", server.port), f"127.0.0.1:{server.port}", server.cloud
     tracebacks = _capture_tracebacks()  # our own server's: shown with the internal errors, not logged as they come
     try:
-        result = run(address, host, cloud, requests=args.requests, seconds=args.seconds, seed=args.seed, workers=args.workers)
+        result = run(
+            address, host, cloud, requests=args.requests, seconds=args.seconds, seed=args.seed, workers=args.workers
+        )
     finally:
         if server is not None:
             server.stop()
     sent = sum(result["statuses"].values())
-    print(f"fuzz: {sent} requests in {result['elapsed']:.1f} s ({sent / max(result['elapsed'], 1e-9):.0f}/s), "
-          f"seed {args.seed}, "
-          f"{args.workers} connections, target {'--url ' + args.url if args.url else 'LiveServer on ' + host}")
-    print("by status: " + ", ".join(f"{status or 'no reply'}: {count}" for status, count in sorted(result["statuses"].items())))
+    print(
+        f"fuzz: {sent} requests in {result['elapsed']:.1f} s ({sent / max(result['elapsed'], 1e-9):.0f}/s), "
+        f"seed {args.seed}, "
+        f"{args.workers} connections, target {'--url ' + args.url if args.url else 'LiveServer on ' + host}"
+    )
+    print(
+        "by status: "
+        + ", ".join(f"{status or 'no reply'}: {count}" for status, count in sorted(result["statuses"].items()))
+    )
     if result["soap_client_faults"]:
-        print(f"  of the 500s, {result['soap_client_faults']} are SOAP 1.1 faults of the client's (aws:Client.*): "
-              "AWS answers every SOAP 1.1 fault with 500")
+        print(
+            f"  of the 500s, {result['soap_client_faults']} are SOAP 1.1 faults of the client's (aws:Client.*): "
+            "AWS answers every SOAP 1.1 fault with 500"
+        )
     services = sorted({service for service, _ in result["by_service"]})
     for service in services:
         row = {f"{klass}xx": count for (name, klass), count in sorted(result["by_service"].items()) if name == service}

@@ -27,6 +27,7 @@ It prints one line per figure with its ratio, target and PASS/FAIL:
 
 All network traffic goes to 127.0.0.1 with bounded request counts and times.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,10 +64,28 @@ class Sizes:
     load_rounds: int
 
 
-FULL = Sizes(call_rounds=15, calls_per_round=200, call_warmup=200, start_stop=2000, import_runs=7,
-             clients=4, requests_per_client=50000, load_seconds=5.0, load_rounds=3)
-QUICK = Sizes(call_rounds=7, calls_per_round=100, call_warmup=100, start_stop=300, import_runs=3,
-              clients=4, requests_per_client=50000, load_seconds=2.0, load_rounds=1)
+FULL = Sizes(
+    call_rounds=15,
+    calls_per_round=200,
+    call_warmup=200,
+    start_stop=2000,
+    import_runs=7,
+    clients=4,
+    requests_per_client=50000,
+    load_seconds=5.0,
+    load_rounds=3,
+)
+QUICK = Sizes(
+    call_rounds=7,
+    calls_per_round=100,
+    call_warmup=100,
+    start_stop=300,
+    import_runs=3,
+    clients=4,
+    requests_per_client=50000,
+    load_seconds=2.0,
+    load_rounds=1,
+)
 
 
 def report(label: str, ratio: float, op: str, target: float) -> str:
@@ -99,8 +118,11 @@ def canned_reply(body: bytes):
 
     from mockcloud.intercept.botocore_send import RawBody
 
-    headers = {"content-type": "application/x-amz-json-1.1", "content-length": str(len(body)),
-               "x-amzn-requestid": "00000000-0000-0000-0000-000000000000"}
+    headers = {
+        "content-type": "application/x-amz-json-1.1",
+        "content-length": str(len(body)),
+        "x-amzn-requestid": "00000000-0000-0000-0000-000000000000",
+    }
 
     def handler(request, **_):
         return AWSResponse(request.url, 200, headers, RawBody(body))
@@ -121,8 +143,10 @@ def bench_call(sizes: Sizes) -> list[str]:
         token = mocked.create_token(LicenseArn=LICENSE_ARN, ClientToken="bench")["Token"]
         real_jwt = mocked.get_access_token(Token=token)["AccessToken"]
         floor = lm_client()
-        floor.meta.events.register("before-send.license-manager.GetAccessToken",
-                                   canned_reply(json.dumps({"AccessToken": fake_jwt(len(real_jwt))}).encode()))
+        floor.meta.events.register(
+            "before-send.license-manager.GetAccessToken",
+            canned_reply(json.dumps({"AccessToken": fake_jwt(len(real_jwt))}).encode()),
+        )
 
         def per_call_us(client, n: int) -> float:
             call = client.get_access_token
@@ -139,9 +163,15 @@ def bench_call(sizes: Sizes) -> list[str]:
             floor_us.append(per_call_us(floor, sizes.calls_per_round))
             mock_us.append(per_call_us(mocked, sizes.calls_per_round))
     f, m = statistics.median(floor_us), statistics.median(mock_us)
-    return [report(f"get_access_token in-process: {m:.1f} us/call vs canned before-send floor {f:.1f} us/call "
-                   f"(access token {len(real_jwt)} chars, median of {sizes.call_rounds}x{sizes.calls_per_round})",
-                   m / f, "<=", 1.5)]
+    return [
+        report(
+            f"get_access_token in-process: {m:.1f} us/call vs canned before-send floor {f:.1f} us/call "
+            f"(access token {len(real_jwt)} chars, median of {sizes.call_rounds}x{sizes.calls_per_round})",
+            m / f,
+            "<=",
+            1.5,
+        )
+    ]
 
 
 # ---- 1b. plain HTTP clients against their own minimal mocks --------------------
@@ -152,8 +182,12 @@ def _signed_list_tokens() -> tuple[str, bytes, dict]:
     from botocore.credentials import Credentials
 
     url, body = f"https://license-manager.{REGION}.amazonaws.com/", b"{}"
-    request = AWSRequest("POST", url, data=body, headers={
-        "X-Amz-Target": "AWSLicenseManager.ListTokens", "Content-Type": "application/x-amz-json-1.1"})
+    request = AWSRequest(
+        "POST",
+        url,
+        data=body,
+        headers={"X-Amz-Target": "AWSLicenseManager.ListTokens", "Content-Type": "application/x-amz-json-1.1"},
+    )
     SigV4Auth(Credentials(KEY, SECRET), "license-manager", REGION).add_auth(request)
     return url, body, dict(request.headers)
 
@@ -168,7 +202,10 @@ def bench_http_clients(sizes: Sizes) -> list[str]:
     from mockcloud import mock_cloud
 
     url, body, headers = _signed_list_tokens()
-    reply_headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "00000000-0000-4000-8000-000000000000"}
+    reply_headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "x-amzn-RequestId": "00000000-0000-4000-8000-000000000000",
+    }
     canned = b'{"Tokens":[]}'
     session, client = requests.Session(), httpx.Client()
 
@@ -210,9 +247,15 @@ def bench_http_clients(sizes: Sizes) -> list[str]:
             floor_us.append(floor(sizes.calls_per_round))
             mock_us.append(mocked(call, sizes.calls_per_round))
         f, m = statistics.median(floor_us), statistics.median(mock_us)
-        lines.append(report(f"{label} ListTokens in-process: {m:.1f} us/call vs {floor_name} answering the same "
-                            f"request {f:.1f} us/call (median of {sizes.call_rounds}x{sizes.calls_per_round})",
-                            m / f, "<=", 1.5))
+        lines.append(
+            report(
+                f"{label} ListTokens in-process: {m:.1f} us/call vs {floor_name} answering the same "
+                f"request {f:.1f} us/call (median of {sizes.call_rounds}x{sizes.calls_per_round})",
+                m / f,
+                "<=",
+                1.5,
+            )
+        )
     session.close()
     client.close()
     return lines
@@ -238,9 +281,11 @@ def bench_start_stop(sizes: Sizes) -> list[str]:
         samples.append((clock() - begin) / 1000)
     med, p90 = statistics.median(samples), percentile(samples, 0.9)
     target_us = 1000.0
-    return [f"mock_cloud() start+stop: median {med:.1f} us, p90 {p90:.1f} us over {sizes.start_stop} "
-            f"(target median <= {target_us:.0f} us) -> ratio {med / target_us:.2f} of target "
-            f"{'PASS' if med <= target_us else 'FAIL'}"]
+    return [
+        f"mock_cloud() start+stop: median {med:.1f} us, p90 {p90:.1f} us over {sizes.start_stop} "
+        f"(target median <= {target_us:.0f} us) -> ratio {med / target_us:.2f} of target "
+        f"{'PASS' if med <= target_us else 'FAIL'}"
+    ]
 
 
 # ---- 3. import time -----------------------------------------------------------
@@ -253,8 +298,11 @@ def _import_seconds(code: str) -> float:
 def bench_import(sizes: Sizes) -> list[str]:
     import importlib.util
 
-    cases = {"mockcloud": "import mockcloud", "moto": "import moto",
-             "mockcloud.mock_cloud": "import mockcloud; mockcloud.mock_cloud"}
+    cases = {
+        "mockcloud": "import mockcloud",
+        "moto": "import moto",
+        "mockcloud.mock_cloud": "import mockcloud; mockcloud.mock_cloud",
+    }
     have_moto = importlib.util.find_spec("moto") is not None
     if not have_moto:  # the comparison needs moto; the figures for mockcloud stand alone
         del cases["moto"]
@@ -266,12 +314,19 @@ def bench_import(sizes: Sizes) -> list[str]:
             runs[name].append(_import_seconds(code) * 1000)
     ms = {name: statistics.median(values) for name, values in runs.items()}
     if not have_moto:
-        return [f"import mockcloud: {ms['mockcloud']:.2f} ms; "
-                f"with mockcloud.mock_cloud {ms['mockcloud.mock_cloud']:.2f} ms "
-                f"(moto is not installed: no ratio; pip install moto to compare)"]
+        return [
+            f"import mockcloud: {ms['mockcloud']:.2f} ms; "
+            f"with mockcloud.mock_cloud {ms['mockcloud.mock_cloud']:.2f} ms "
+            f"(moto is not installed: no ratio; pip install moto to compare)"
+        ]
     return [
-        report(f"import mockcloud: {ms['mockcloud']:.2f} ms vs import moto {ms['moto']:.2f} ms "
-               f"(fresh subprocess, median of {sizes.import_runs})", ms["mockcloud"] / ms["moto"], "<=", 0.5),
+        report(
+            f"import mockcloud: {ms['mockcloud']:.2f} ms vs import moto {ms['moto']:.2f} ms "
+            f"(fresh subprocess, median of {sizes.import_runs})",
+            ms["mockcloud"] / ms["moto"],
+            "<=",
+            0.5,
+        ),
         f"import mockcloud + mockcloud.mock_cloud (lazy attribute): {ms['mockcloud.mock_cloud']:.2f} ms "
         f"(informational, {ms['mockcloud.mock_cloud'] / ms['moto']:.2f}x import moto)",
     ]
@@ -301,8 +356,9 @@ def capture_signed(client, operation: str, **params) -> tuple[str, bytes, dict]:
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     body = captured["body"] or b""
     body = body.encode() if isinstance(body, str) else bytes(body)
-    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in captured["headers"].items()
-               if k.lower() != "host"}  # the load client sends the same host:port botocore signed
+    headers = {
+        k: v.decode() if isinstance(v, bytes) else v for k, v in captured["headers"].items() if k.lower() != "host"
+    }  # the load client sends the same host:port botocore signed
     return path, body, headers
 
 
@@ -331,10 +387,25 @@ def signed_ssm_get_parameter(url: str) -> tuple[str, bytes, dict]:
 def run_load(ctx, port: int, path: str, body: bytes, headers: dict, sizes: Sizes) -> dict:
     """Keep-alive load from ``sizes.clients`` client processes (the fallback without wrk)."""
     ready, start, results = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_loadgen.worker, daemon=True,
-                         args=(port, "POST", path, body, headers, sizes.requests_per_client, sizes.load_seconds,
-                               ready, start, results))
-             for _ in range(sizes.clients)]
+    procs = [
+        ctx.Process(
+            target=_loadgen.worker,
+            daemon=True,
+            args=(
+                port,
+                "POST",
+                path,
+                body,
+                headers,
+                sizes.requests_per_client,
+                sizes.load_seconds,
+                ready,
+                start,
+                results,
+            ),
+        )
+        for _ in range(sizes.clients)
+    ]
     reports = []
     try:
         for p in procs:
@@ -356,8 +427,13 @@ def run_load(ctx, port: int, path: str, body: bytes, headers: dict, sizes: Sizes
     sent = sum(r["sent"] for r in reports)
     span = max(r["end"] for r in reports) - min(r["begin"] for r in reports)
     non200 = sum(r["non200"] for r in reports)
-    return {"rps": (sent - non200) / span if span > 0 else 0.0, "sent": sent, "seconds": span, "non200": non200,
-            "errors": sum(r["errors"] for r in reports)}
+    return {
+        "rps": (sent - non200) / span if span > 0 else 0.0,
+        "sent": sent,
+        "seconds": span,
+        "non200": non200,
+        "errors": sum(r["errors"] for r in reports),
+    }
 
 
 def split_cpus() -> tuple[set[int], set[int]] | None:
@@ -394,19 +470,44 @@ def run_wrk(
         f.write("\n".join(script) + "\n")
     try:
         split = split_cpus() if pin else None
-        out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{sizes.load_seconds:g}s", "-s", f.name,
-                              f"http://127.0.0.1:{port}{path}"], check=False, capture_output=True, text=True,
-                             timeout=sizes.load_seconds + 30,
-                             preexec_fn=(lambda: os.sched_setaffinity(0, split[1])) if split else None).stdout
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{sizes.load_seconds:g}s",
+                "-s",
+                f.name,
+                f"http://127.0.0.1:{port}{path}",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=sizes.load_seconds + 30,
+            preexec_fn=(lambda: os.sched_setaffinity(0, split[1])) if split else None,
+        ).stdout
     finally:
         os.unlink(f.name)
     total = next(int(line.split()[0]) for line in out.splitlines() if " requests in " in line)
-    seconds = next(float(line.split(" in ")[1].split("s,")[0].rstrip("m")) for line in out.splitlines() if " requests in " in line)
+    seconds = next(
+        float(line.split(" in ")[1].split("s,")[0].rstrip("m")) for line in out.splitlines() if " requests in " in line
+    )
     non200 = next((int(line.split()[-1]) for line in out.splitlines() if "Non-2xx" in line), 0)
-    errors = next((sum(int(x.split()[-1]) for x in line.split(":", 1)[1].split(",")) for line in out.splitlines()
-                   if line.strip().startswith("Socket errors")), 0)
-    return {"rps": (total - non200) / seconds if seconds else 0.0, "sent": total, "seconds": seconds,
-            "non200": non200, "errors": errors}
+    errors = next(
+        (
+            sum(int(x.split()[-1]) for x in line.split(":", 1)[1].split(","))
+            for line in out.splitlines()
+            if line.strip().startswith("Socket errors")
+        ),
+        0,
+    )
+    return {
+        "rps": (total - non200) / seconds if seconds else 0.0,
+        "sent": total,
+        "seconds": seconds,
+        "non200": non200,
+        "errors": errors,
+    }
 
 
 WRK_CONNECTIONS = 8
@@ -421,8 +522,11 @@ def bench_server(sizes: Sizes) -> list[str]:
 
     use_wrk = shutil.which("wrk") is not None
     load = run_wrk if use_wrk else functools.partial(run_load, multiprocessing.get_context("spawn"))
-    how = (f"wrk, 2 threads, {WRK_CONNECTIONS} keep-alive connections" if use_wrk
-           else f"{sizes.clients} keep-alive client processes (no wrk)")
+    how = (
+        f"wrk, 2 threads, {WRK_CONNECTIONS} keep-alive connections"
+        if use_wrk
+        else f"{sizes.clients} keep-alive client processes (no wrk)"
+    )
     targets: dict[str, tuple] = {}
     children = []
     try:
@@ -452,7 +556,7 @@ def bench_server(sizes: Sizes) -> list[str]:
         runs: dict[str, list[dict]] = {name: [] for name in targets}
         for round_ in range(sizes.load_rounds):  # interleaved, in a rotating order: drift hits all alike
             names = list(targets)
-            names = names[round_ % len(names):] + names[:round_ % len(names)]
+            names = names[round_ % len(names) :] + names[: round_ % len(names)]
             for name in names:
                 runs[name].append(load(*targets[name], sizes))
     finally:
@@ -462,14 +566,31 @@ def bench_server(sizes: Sizes) -> list[str]:
     mine = rps["mockcloud"]
     label = f"({how}, {sizes.load_seconds:g} s, median of {sizes.load_rounds})"
     lines = [
-        report(f"server GetAccessToken: mockcloud's stack (waitress) {mine:.0f} req/s vs today's stack "
-               f"(werkzeug's development server) {rps['today']:.0f} req/s {label}", mine / rps["today"], ">=", 1.5),
-        report(f"server GetAccessToken: mockcloud {mine:.0f} req/s vs a bare WSGI app on the same stack "
-               f"{rps['bare']:.0f} req/s", mine / rps["bare"], ">=", 0.6),
+        report(
+            f"server GetAccessToken: mockcloud's stack (waitress) {mine:.0f} req/s vs today's stack "
+            f"(werkzeug's development server) {rps['today']:.0f} req/s {label}",
+            mine / rps["today"],
+            ">=",
+            1.5,
+        ),
+        report(
+            f"server GetAccessToken: mockcloud {mine:.0f} req/s vs a bare WSGI app on the same stack "
+            f"{rps['bare']:.0f} req/s",
+            mine / rps["bare"],
+            ">=",
+            0.6,
+        ),
     ]
     if "moto" in rps:
-        lines.append(report(f"server: mockcloud GetAccessToken {mine:.0f} req/s vs moto_server ssm.GetParameter "
-                            f"{rps['moto']:.0f} req/s", mine / rps["moto"], ">=", 6.0))
+        lines.append(
+            report(
+                f"server: mockcloud GetAccessToken {mine:.0f} req/s vs moto_server ssm.GetParameter "
+                f"{rps['moto']:.0f} req/s",
+                mine / rps["moto"],
+                ">=",
+                6.0,
+            )
+        )
     else:
         lines.append("moto is not installed: no moto_server figure (pip install -e '.[bench]')")
     for name, rounds in runs.items():
@@ -497,8 +618,11 @@ def start_redis() -> tuple[subprocess.Popen, str] | None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     folder = tempfile.mkdtemp(prefix="mockcloud-bench-redis-")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", folder], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", folder],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -550,7 +674,7 @@ def bench_scale_out(sizes: Sizes) -> list[str]:
         runs: dict[str, list[dict]] = {name: [] for name in targets}
         for round_ in range(sizes.load_rounds):  # interleaved, in a rotating order: drift hits all alike
             names = list(targets)
-            names = names[round_ % len(names):] + names[:round_ % len(names)]
+            names = names[round_ % len(names) :] + names[: round_ % len(names)]
             for name in names:
                 runs[name].append(run_wrk(*targets[name], sizes, connections=connections, pin=False))
     finally:
@@ -560,15 +684,25 @@ def bench_scale_out(sizes: Sizes) -> list[str]:
         redis.wait(timeout=10)
     rps = {name: statistics.median(r["rps"] for r in rounds) for name, rounds in runs.items()}
     memory, one, many = rps["memory-1"], rps["redis-1"], rps[f"redis-{cores}"]
-    how = (f"(wrk, 2 threads, {connections} keep-alive connections, nothing pinned, {sizes.load_seconds:g} s, "
-           f"median of {sizes.load_rounds})")
+    how = (
+        f"(wrk, 2 threads, {connections} keep-alive connections, nothing pinned, {sizes.load_seconds:g} s, "
+        f"median of {sizes.load_rounds})"
+    )
     lines = [
         f"scale-out GetAccessToken {how}: in memory 1 worker {memory:.0f} req/s, Redis 1 worker {one:.0f} req/s, "
         f"Redis {cores} workers {many:.0f} req/s",
-        report(f"scale-out: Redis 1 worker {one:.0f} req/s vs in memory 1 worker {memory:.0f} req/s",
-               one / memory, ">=", 0.5),
-        report(f"scale-out: Redis {cores} workers {many:.0f} req/s vs Redis 1 worker {one:.0f} req/s", many / one, ">=",
-               1.6 if cores == 2 else 0.8 * cores),
+        report(
+            f"scale-out: Redis 1 worker {one:.0f} req/s vs in memory 1 worker {memory:.0f} req/s",
+            one / memory,
+            ">=",
+            0.5,
+        ),
+        report(
+            f"scale-out: Redis {cores} workers {many:.0f} req/s vs Redis 1 worker {one:.0f} req/s",
+            many / one,
+            ">=",
+            1.6 if cores == 2 else 0.8 * cores,
+        ),
     ]
     for name, rounds in runs.items():
         for i, r in enumerate(rounds, 1):
@@ -586,8 +720,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     began = time.perf_counter()
     sizes = QUICK if args.quick else FULL
-    benches = (bench_scale_out,) if args.only == "scale-out" else (
-        bench_call, bench_http_clients, bench_start_stop, bench_import, bench_server, bench_scale_out)
+    benches = (
+        (bench_scale_out,)
+        if args.only == "scale-out"
+        else (bench_call, bench_http_clients, bench_start_stop, bench_import, bench_server, bench_scale_out)
+    )
     for bench in benches:
         for line in bench(sizes):
             print(line, flush=True)

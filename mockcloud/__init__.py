@@ -2,6 +2,7 @@
 
 Imports are lazy so that ``import mockcloud`` costs almost nothing.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

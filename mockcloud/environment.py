@@ -1,4 +1,5 @@
 """Fake AWS keys in the environment while a mock runs, so a developer's real keys are never used."""
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,12 @@ class FakeAwsEnvironment:
         found = (env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY"))
         wanted: dict[str, str | None] = {}
         if found not in ((key, secret), MOTO_AWS_KEY):
-            wanted = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": None, "AWS_SECURITY_TOKEN": None}
+            wanted = {
+                "AWS_ACCESS_KEY_ID": key,
+                "AWS_SECRET_ACCESS_KEY": secret,
+                "AWS_SESSION_TOKEN": None,
+                "AWS_SECURITY_TOKEN": None,
+            }
         if not env.get("AWS_DEFAULT_REGION") and not env.get("AWS_REGION"):
             wanted["AWS_DEFAULT_REGION"] = "us-east-1"
         self._set = {}

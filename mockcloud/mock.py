@@ -1,4 +1,5 @@
 """``mock_cloud``: one object that is a decorator, a context manager and a handle."""
+
 from __future__ import annotations
 
 import copy
@@ -46,7 +47,19 @@ C = TypeVar("C", bound=type)
 # what a snapshot holds besides the fixtures' sections
 _SNAPSHOT_ONLY = frozenset({"format", "version", "clock", "faults", "entropy"})
 # the attributes that make up a mock's state (what a failed restore puts back)
-_STATE = ("seed", "_document", "clock", "entropy", "faults", "requests", "issuers", "_credentials", "_fixtures", "services", "app")
+_STATE = (
+    "seed",
+    "_document",
+    "clock",
+    "entropy",
+    "faults",
+    "requests",
+    "issuers",
+    "_credentials",
+    "_fixtures",
+    "services",
+    "app",
+)
 
 
 M = TypeVar("M")
@@ -170,16 +183,28 @@ class MockCloud:
         if shared is None:
             self.requests: RequestLog | SharedRequestLog = RequestLog(self.request_log_size)
             self.services = ServiceRegistry(
-                self.service_names, load, clock=self.clock, credentials=lambda: self.credentials,
-                fixtures=lambda: self.fixtures, settings=self.settings, issuers=self.issuers, entropy=self.entropy,
+                self.service_names,
+                load,
+                clock=self.clock,
+                credentials=lambda: self.credentials,
+                fixtures=lambda: self.fixtures,
+                settings=self.settings,
+                issuers=self.issuers,
+                entropy=self.entropy,
             )
         else:  # the store's log; models whose locks count, so a request that takes none writes nothing
             from .core.shared import CountingLock, SharedRequestLog
 
             self.requests = SharedRequestLog(shared.store, self.request_log_size)
             self.services = ServiceRegistry(
-                self.service_names, load, clock=self.clock, credentials=lambda: self.credentials,
-                fixtures=lambda: self.fixtures, settings=self.settings, issuers=self.issuers, entropy=self.entropy,
+                self.service_names,
+                load,
+                clock=self.clock,
+                credentials=lambda: self.credentials,
+                fixtures=lambda: self.fixtures,
+                settings=self.settings,
+                issuers=self.issuers,
+                entropy=self.entropy,
                 lock=CountingLock,
             )
             shared.forget()  # these objects are the fixtures', not the store's
@@ -330,7 +355,9 @@ class MockCloud:
             else:
                 self.reset()
             if self.fake_credentials:
-                keys = fixtures.get("credentials", {}).get("aws") or [{"access_key_id": "testing", "secret_access_key": "testing"}]
+                keys = fixtures.get("credentials", {}).get("aws") or [
+                    {"access_key_id": "testing", "secret_access_key": "testing"}
+                ]
                 self._environment.start(keys[0]["access_key_id"], keys[0]["secret_access_key"])
             if self.intercepting:
                 intercept.push(self)

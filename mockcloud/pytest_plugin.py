@@ -4,6 +4,7 @@ Installed as the ``pytest11`` entry point named after this module, so that
 ``-p mockcloud.pytest_plugin`` and ``pytest_plugins = ["mockcloud.pytest_plugin"]``
 find it already loaded instead of registering it twice.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

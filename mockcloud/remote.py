@@ -7,6 +7,7 @@ harness: ``.clock``, ``.faults``, ``.credentials``, ``.requests``,
 all go over the admin API. Values come back in the forms of
 :mod:`mockcloud.core.jsonform` (objects as read-only records).
 """
+
 from __future__ import annotations
 
 import http.client
@@ -72,7 +73,9 @@ class RemoteCloud:
             reply = connection.getresponse()
             raw = reply.read()
         except OSError as exc:
-            raise RemoteError(f"no mockcloud server answers at {self.url} ({exc}); start one with `mockcloud server`") from exc
+            raise RemoteError(
+                f"no mockcloud server answers at {self.url} ({exc}); start one with `mockcloud server`"
+            ) from exc
         finally:
             connection.close()
         try:
@@ -80,7 +83,11 @@ class RemoteCloud:
         except ValueError:
             raise RemoteError(f"{method} {target}: {reply.status} and not JSON: {raw[:200]!r}", reply.status) from None
         if reply.status >= 400:
-            raise RemoteError(f"{method} {target}: {reply.status} {payload.get('error')}: {payload.get('message')}", reply.status, str(payload.get("error", "")))
+            raise RemoteError(
+                f"{method} {target}: {reply.status} {payload.get('error')}: {payload.get('message')}",
+                reply.status,
+                str(payload.get("error", "")),
+            )
         return payload
 
     # ---- the handle -------------------------------------------------------------
@@ -188,8 +195,14 @@ class RemoteFaults:
         body = {k: v for k, v in {"service": service, "operation": operation, **rule}.items() if v is not None}
         self._cloud.call("POST", "faults", body)
 
-    def rate_limit(self, service: str, operation: str | None = None, *, rate: float, burst: float | None = None) -> None:
-        spec = {k: v for k, v in {"service": service, "operation": operation, "rate": rate, "burst": burst}.items() if v is not None}
+    def rate_limit(
+        self, service: str, operation: str | None = None, *, rate: float, burst: float | None = None
+    ) -> None:
+        spec = {
+            k: v
+            for k, v in {"service": service, "operation": operation, "rate": rate, "burst": burst}.items()
+            if v is not None
+        }
         self._cloud.call("POST", "faults", {"rate_limit": spec})
 
     def clear(self) -> None:
@@ -212,7 +225,14 @@ class RemoteCredentials:
     def __init__(self, cloud: RemoteCloud) -> None:
         self._cloud = cloud
 
-    def add_aws(self, access_key_id: str, secret_access_key: str, *, account_id: str | None = None, session_token: str | None = None) -> None:
+    def add_aws(
+        self,
+        access_key_id: str,
+        secret_access_key: str,
+        *,
+        account_id: str | None = None,
+        session_token: str | None = None,
+    ) -> None:
         key = {"access_key_id": access_key_id, "secret_access_key": secret_access_key}
         if account_id is not None:
             key["account_id"] = account_id

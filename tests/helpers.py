@@ -1,4 +1,5 @@
 """Shared constants and client factories for the tests (no fixtures: those are in conftest.py files)."""
+
 from __future__ import annotations
 
 import boto3
@@ -8,7 +9,15 @@ DEFAULT_LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-012345678
 REGION = "us-east-1"
 
 
-def lm_client(endpoint_url: str | None = None, *, key: str = "testing", secret: str = "testing", region: str = REGION, validate: bool = True, **config):
+def lm_client(
+    endpoint_url: str | None = None,
+    *,
+    key: str = "testing",
+    secret: str = "testing",
+    region: str = REGION,
+    validate: bool = True,
+    **config,
+):
     """A real boto3 License Manager client (no retries, so errors surface at once)."""
     return boto3.client(
         "license-manager",
@@ -20,7 +29,18 @@ def lm_client(endpoint_url: str | None = None, *, key: str = "testing", secret: 
     )
 
 
-def aws_signed_headers(method: str, url: str, body: bytes, service: str, headers: dict | None = None, *, region: str = REGION, key: str = "testing", secret: str = "testing", token: str | None = None) -> dict:
+def aws_signed_headers(
+    method: str,
+    url: str,
+    body: bytes,
+    service: str,
+    headers: dict | None = None,
+    *,
+    region: str = REGION,
+    key: str = "testing",
+    secret: str = "testing",
+    token: str | None = None,
+) -> dict:
     """The headers botocore's own SigV4 signer adds to a request (for bodies and headers boto3 would not send)."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest

@@ -21,6 +21,7 @@ A request no service claims gets mockcloud's own 404 ``NoServiceClaimsRequest``:
 of any service, so it is judged fine; so is the server's own refusal of HTTP it cannot frame
 (``server_refused_framing``).
 """
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,9 @@ def _headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str
     return {name.lower(): value for name, value in pairs}
 
 
-def verdict(service: str, status: int, headers: Mapping[str, str] | Iterable[tuple[str, str]], body: bytes) -> str | None:
+def verdict(
+    service: str, status: int, headers: Mapping[str, str] | Iterable[tuple[str, str]], body: bytes
+) -> str | None:
     """None when the reply is fine; else what is wrong (an internal error, or not the service's format)."""
     headers = _headers(headers)
     if status == 404 and body.startswith(b'{"error": "NoServiceClaimsRequest"'):

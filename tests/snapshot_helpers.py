@@ -1,4 +1,5 @@
 """What the services' snapshot tests share: take a snapshot, check it, restore it into a fresh mock (no tests here)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -31,7 +32,9 @@ def check_document(document: dict[str, Any], services: list[str]) -> None:
         jsonschema.Draft7Validator(json.loads((FIXTURES / f"{name}.schema.json").read_text())).validate(document[name])
 
 
-def assert_refused(cloud: Any, document: dict[str, Any], service: str, corrupt: Callable[[dict[str, Any]], Any]) -> None:
+def assert_refused(
+    cloud: Any, document: dict[str, Any], service: str, corrupt: Callable[[dict[str, Any]], Any]
+) -> None:
     """A restore of ``document`` with ``service``'s section corrupted fails, and leaves the mock as it was."""
     bad = copy.deepcopy(document)
     corrupt(bad[service])

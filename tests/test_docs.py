@@ -1,4 +1,5 @@
 """The README's and the docs site's examples run as written; the site builds; CI runs the README's test command."""
+
 from __future__ import annotations
 
 import os
@@ -46,7 +47,12 @@ def test_the_site_builds_strictly(tmp_path):
     """Every page is in the navigation, every link resolves, every API reference renders."""
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=ROOT, check=False, capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "site" / "handle" / "index.html").read_text().count("advance") >= 2

@@ -1,4 +1,5 @@
 """benchmarks/fuzz.py runs bounded, answers 0 internal errors, and never aims off loopback."""
+
 from __future__ import annotations
 
 import subprocess
@@ -11,7 +12,9 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "fuzz.py"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], check=False, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], check=False, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_a_short_run_counts_statuses_and_finds_no_internal_error():
@@ -22,7 +25,9 @@ def test_a_short_run_counts_statuses_and_finds_no_internal_error():
     assert result.stdout.rstrip().endswith("internal errors: 0")
 
 
-@pytest.mark.parametrize("url", ["http://10.0.0.1:4566", "http://example.com", "https://127.0.0.1:4566", "http://192.168.1.1"])
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.1:4566", "http://example.com", "https://127.0.0.1:4566", "http://192.168.1.1"]
+)
 def test_targets_off_loopback_are_refused_before_any_request(url):
     result = run("--url", url, "--requests", "1")
     assert result.returncode != 0

@@ -1,4 +1,5 @@
 """What the built package says about itself: it ships its types (PEP 561)."""
+
 from __future__ import annotations
 
 import configparser

@@ -10,6 +10,7 @@ botocore at run time.
     python tools/aws_shapes_to_jsonschema.py sts mockcloud/services/sts/schemas \
         AssumeRoleWithWebIdentity GetCallerIdentity
 """
+
 from __future__ import annotations
 
 import json

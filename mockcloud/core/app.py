@@ -1,4 +1,5 @@
 """The one WSGI application every request goes through, however it was caught."""
+
 from __future__ import annotations
 
 import contextlib
@@ -87,7 +88,12 @@ class Application:
             router = self._compiled = self.services.router()
         name = router.route(request)
         if name is None:
-            body = json.dumps({"error": "RequestEntityTooLarge", "message": f"The request body is larger than the limit of {limit} bytes."}).encode()
+            body = json.dumps(
+                {
+                    "error": "RequestEntityTooLarge",
+                    "message": f"The request body is larger than the limit of {limit} bytes.",
+                }
+            ).encode()
             return Reply(413, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
         service: ServiceProtocol[Exchange] = self._service(name)
         exchange = service.exchange_type(request, name, "mockcloud.in_process" in environ)
@@ -174,7 +180,9 @@ class Application:
         except Exception:  # a bug of ours must still answer in the service's format
             import logging
 
-            logging.getLogger("mockcloud").exception("mockcloud: %s %s failed inside the emulator", name, exchange.operation)
+            logging.getLogger("mockcloud").exception(
+                "mockcloud: %s %s failed inside the emulator", name, exchange.operation
+            )
             failure = service.internal_error()
             error_code = failure.code
             reply = service.render_error(exchange, failure)
@@ -194,24 +202,43 @@ class Application:
             body = json.dumps({"error": "ServiceUnavailable", "message": message}).encode()
             return Reply(503, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
 
-    def _record(self, request: Request, name: str, operation: str, reply: Reply, error_code: str | None, started: float) -> None:
+    def _record(
+        self, request: Request, name: str, operation: str, reply: Reply, error_code: str | None, started: float
+    ) -> None:
         """Log the attempt, numbered as it is kept (see RequestLog.lock)."""
         log = self.log
         with log.lock:
             log.record(self._describe(request, name, operation, reply, error_code, started, next_seq()))
 
     def _describe(
-        self, request: Request, name: str, operation: str, reply: Reply, error_code: str | None, started: float, seq: int = 0
+        self,
+        request: Request,
+        name: str,
+        operation: str,
+        reply: Reply,
+        error_code: str | None,
+        started: float,
+        seq: int = 0,
     ) -> RequestRecord:
         """The log's record of an attempt: references and one copy of the header entries, formatted when read."""
         latency = perf_counter() - started
         environ = request.environ
         return RequestRecord(
-            name, operation or None, reply.status, error_code, environ["REQUEST_METHOD"],
-            environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
-            request_target(request), self._now(), reply.fault, seq,
+            name,
+            operation or None,
+            reply.status,
+            error_code,
+            environ["REQUEST_METHOD"],
+            environ.get("wsgi.url_scheme", "http"),
+            environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+            request_target(request),
+            self._now(),
+            reply.fault,
+            seq,
             "in-process" if "mockcloud.in_process" in environ else environ.get("REMOTE_ADDR"),
-            latency, reply.delay, capture(environ, reply.headers, reply.body, self.log.body_limit),
+            latency,
+            reply.delay,
+            capture(environ, reply.headers, reply.body, self.log.body_limit),
         )
 
 

@@ -1,4 +1,5 @@
 """The one clock that every expiry, time stamp and skew check reads."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Key pairs the emulated front doors accept: long-term keys, and temporary ones a service issued."""
+
 from __future__ import annotations
 
 import base64
@@ -116,7 +117,9 @@ class Credentials:
                 break
         secret = base64.b64encode(self.entropy.token_bytes(30)).decode()  # 40 characters, as AWS's
         token = base64.b64encode(self.entropy.token_bytes(264)).decode()  # a few hundred characters, as AWS's
-        return self.add_aws(key_id, secret, account_id=account_id, session_token=token, expires=expires, arn=arn, user_id=user_id)
+        return self.add_aws(
+            key_id, secret, account_id=account_id, session_token=token, expires=expires, arn=arn, user_id=user_id
+        )
 
     def add_alibaba(self, access_key_id: str, secret: str) -> None:
         with self._lock:
@@ -148,7 +151,11 @@ class Credentials:
         with self._lock:
             aws: list[AwsKeyItem] = []
             for key in self._aws.values():
-                item: AwsKeyItem = {"access_key_id": key.access_key_id, "secret_access_key": key.secret_access_key, "account_id": key.account_id}
+                item: AwsKeyItem = {
+                    "access_key_id": key.access_key_id,
+                    "secret_access_key": key.secret_access_key,
+                    "account_id": key.account_id,
+                }
                 if key.session_token is not None:
                     item["session_token"] = key.session_token
                 if key.expires is not None:

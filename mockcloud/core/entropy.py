@@ -6,6 +6,7 @@ identifiers, tokens, codes, key pairs and request ids, run after run; ECDSA
 signatures use RFC 6979's deterministic nonces then, so signed tokens repeat
 too. Without one, everything comes from the operating system's CSPRNG.
 """
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Errors that travel through the one request path, and the table each service words its own in."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping

@@ -4,6 +4,7 @@ Both are off by default and cost one truth test per request then.
 Rate limits are token buckets on the mock clock, so a test can exhaust one
 and advance the clock to refill it.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,7 +47,7 @@ class Delay:
         if isinstance(spec, (int, float)) and not isinstance(spec, bool):
             return cls(fixed=_seconds("latency", spec))
         if isinstance(spec, dict) and len(spec) == 1:
-            (kind, value), = spec.items()
+            ((kind, value),) = spec.items()
             if kind == "uniform" and isinstance(value, (list, tuple)) and len(value) == 2:
                 low, high = (_seconds("latency uniform bound", v) for v in value)
                 if low > high:
@@ -178,7 +179,9 @@ class Verdict:
 class Faults:
     """``cloud.faults``: rules for errors, throttling and latency; rate limits."""
 
-    def __init__(self, now: Callable[[], float], services: Iterable[str] = (), rng: random.Random | None = None) -> None:
+    def __init__(
+        self, now: Callable[[], float], services: Iterable[str] = (), rng: random.Random | None = None
+    ) -> None:
         self._now = now
         self._rng = rng or random.Random()
         self._services = frozenset(services)

@@ -5,6 +5,7 @@ with its schema beside it (``fixtures/<service>.schema.json``), plus
 ``credentials.json``; a test's own file is one JSON object with a section per
 service, and each section it has replaces the embedded one.
 """
+
 from __future__ import annotations
 
 import copy
@@ -120,7 +121,9 @@ def check_settings(service: str, settings: dict[str, Any], where: str = "setting
     if not settings:
         return
     if not isinstance(settings, dict):
-        raise MockCloudError(f"{service} {where} must be a dict of setting names to values, not {type(settings).__name__}")
+        raise MockCloudError(
+            f"{service} {where} must be a dict of setting names to values, not {type(settings).__name__}"
+        )
     section = _settings_schemas.get(service)
     if section is None:
         path = EMBEDDED / f"{service}.schema.json"

@@ -6,6 +6,7 @@ is a helper: the admin API lists and calls them over HTTP
 remote handle calls them the same way. Properties, and methods marked
 :func:`reads_only`, only read state, so they may also answer GET.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -32,7 +33,13 @@ class Helper:
     reads_only: bool
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "parameters": list(self.parameters), "doc": self.doc, "reads_only": self.reads_only}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "parameters": list(self.parameters),
+            "doc": self.doc,
+            "reads_only": self.reads_only,
+        }
 
 
 _by_class: dict[type, dict[str, Helper]] = {}
@@ -65,7 +72,9 @@ def _helpers_of(cls: type) -> dict[str, Helper]:
                 parameters = list(inspect.signature(member).parameters.values())[1:]  # without self
             except (TypeError, ValueError):
                 continue
-            found[name] = Helper(name, "method", tuple(_parameter(p) for p in parameters), doc, bool(getattr(member, _READS_ONLY, False)))
+            found[name] = Helper(
+                name, "method", tuple(_parameter(p) for p in parameters), doc, bool(getattr(member, _READS_ONLY, False))
+            )
     return found
 
 
@@ -88,5 +97,7 @@ def _parameter(parameter: inspect.Parameter) -> dict[str, Any]:
         described["default"] = dump(parameter.default)
     if parameter.annotation is not inspect.Parameter.empty:
         annotation = parameter.annotation
-        described["annotation"] = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", repr(annotation))
+        described["annotation"] = (
+            annotation if isinstance(annotation, str) else getattr(annotation, "__name__", repr(annotation))
+        )
     return described

@@ -6,6 +6,7 @@ service itself shows (a token id, an access key id) or, for a secret, the
 first hex digits of its SHA-256 (a test holding the token can compute it with
 :func:`short_id`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,7 +22,9 @@ def short_id(secret: str | bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:ID_DIGITS]
 
 
-def state_of(now: float, expires: float | None, *, revoked: bool = False, replaced: bool = False, used: bool = False) -> str:
+def state_of(
+    now: float, expires: float | None, *, revoked: bool = False, replaced: bool = False, used: bool = False
+) -> str:
     """One state for a token, the strongest first: revoked, replaced, used, expired, else active.
 
     Expiry is ``now >= expires``, as every service checks it.

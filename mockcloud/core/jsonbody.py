@@ -20,6 +20,7 @@ request path meets a value it cannot handle:
 The checks cost nothing for the usual small body: the nesting walk and the
 surrogate scan only run when the bytes could hold a problem.
 """
+
 from __future__ import annotations
 
 import json

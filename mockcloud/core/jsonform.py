@@ -14,6 +14,7 @@ kinds of value in :func:`mockcloud.connect`'s remote handle:
   ``repr=False`` (password hashes, salts) are kept back
 - an ``Enum`` → its value; tuples and sets → lists; dict keys → strings.
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,7 +41,9 @@ class Record:
             raise AttributeError(f"{self._type} has no field {name!r}") from None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{self._type} is a copy of the server's state: change it with a helper, not by assignment")
+        raise AttributeError(
+            f"{self._type} is a copy of the server's state: change it with a helper, not by assignment"
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Record) and (self._type, self._fields) == (other._type, other._fields)
@@ -92,7 +95,9 @@ def dump(value: Any) -> Any:
     if key is not None:
         return key
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value) if f.repr}  # repr=False: kept back
+        fields = {
+            f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value) if f.repr
+        }  # repr=False: kept back
         return {"$type": type(value).__name__, **fields}
     if isinstance(value, Record):
         return {"$type": value._type, **{k: dump(v) for k, v in value._fields.items()}}
@@ -109,7 +114,7 @@ def load(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
-        (tag, inner), = value.items()
+        ((tag, inner),) = value.items()
         if tag == "$bytes":
             return base64.b64decode(inner)
         if tag == "$datetime":
@@ -148,7 +153,9 @@ def _key_form(value: Any) -> dict[str, str] | None:
     if isinstance(value, x509.Certificate):
         return {"$certificate": value.public_bytes(serialization.Encoding.PEM).decode("ascii")}
     if hasattr(value, "private_bytes"):
-        pem = value.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        pem = value.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         return {"$private_key": pem.decode("ascii")}
     if hasattr(value, "public_bytes"):
         pem = value.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

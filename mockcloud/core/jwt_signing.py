@@ -4,6 +4,7 @@ pyjwt's ``encode`` spends more time preparing than the key spends signing;
 a signer with the header segment and key fixed once does only the signing.
 Decoding, and JWKs, stay with pyjwt.
 """
+
 from __future__ import annotations
 
 import base64

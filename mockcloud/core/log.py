@@ -12,6 +12,7 @@ header list): redacting and formatting them happens when someone reads a
 record's :meth:`RequestRecord.detail`, so a request the log keeps costs a few
 microseconds, and one nobody looks at costs nothing more.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -31,11 +32,22 @@ REDACTED = "REDACTED"
 # TokenCode; DevPay's UserToken, ProductToken, ActivationKey; every Signature and security token.
 _SECRET_WORDS = ("password", "passwd", "secret", "token", "signature", "sessionid", "activationkey", "apikey")
 _SECRET_NAMES = frozenset({"code", "authenticationcode", "tokencode", "mfacode", "otp"})
-_NOT_SECRET = frozenset({
-    "signaturemethod", "signatureversion", "signaturetype", "signaturenonce", "tokentype",
-    # identifiers and idempotency/pagination tokens that merely contain a secret word
-    "tokenid", "tokenids", "tokenproperties", "nexttoken", "clienttoken", "signedheaders",
-})
+_NOT_SECRET = frozenset(
+    {
+        "signaturemethod",
+        "signatureversion",
+        "signaturetype",
+        "signaturenonce",
+        "tokentype",
+        # identifiers and idempotency/pagination tokens that merely contain a secret word
+        "tokenid",
+        "tokenids",
+        "tokenproperties",
+        "nexttoken",
+        "clienttoken",
+        "signedheaders",
+    }
+)
 # One sequence for every log of the process: a number is never reused, not even after a reset, so a
 # reader that asks for what came after the last one it saw never mistakes a new request for an old one.
 next_seq = itertools.count(1).__next__
@@ -62,7 +74,11 @@ class RequestRecord(NamedTuple):
     @property
     def url(self) -> str:
         # Built when read, not on every request.
-        return self.target if self.target.startswith(("http://", "https://")) else f"{self.scheme}://{self.host}{self.target}"
+        return (
+            self.target
+            if self.target.startswith(("http://", "https://"))
+            else f"{self.scheme}://{self.host}{self.target}"
+        )
 
     @property
     def ok(self) -> bool:
@@ -109,8 +125,15 @@ class Capture:
 
     __slots__ = ("body", "body_size", "headers", "reply_body", "reply_headers", "reply_size")
 
-    def __init__(self, headers: dict[str, Any] | list[tuple[str, str]], body: bytes | None, body_size: int | None,
-                 reply_headers: list[tuple[str, str]], reply_body: bytes, reply_size: int) -> None:
+    def __init__(
+        self,
+        headers: dict[str, Any] | list[tuple[str, str]],
+        body: bytes | None,
+        body_size: int | None,
+        reply_headers: list[tuple[str, str]],
+        reply_body: bytes,
+        reply_size: int,
+    ) -> None:
         self.headers = headers  # by environ key (HTTP_X_AMZ_DATE, CONTENT_TYPE): a trimmed environ, or its header items
         self.body = body  # None: the emulator never read it (refused before it needed the body)
         self.body_size = body_size
@@ -134,12 +157,18 @@ class Capture:
     def from_json(cls, data: list[Any]) -> Capture:
         headers, body, body_size, reply_headers, reply_body, reply_size = data
         return cls(
-            [tuple(pair) for pair in headers], None if body is None else body.encode("latin-1"), body_size,
-            [tuple(pair) for pair in reply_headers], reply_body.encode("latin-1"), reply_size,
+            [tuple(pair) for pair in headers],
+            None if body is None else body.encode("latin-1"),
+            body_size,
+            [tuple(pair) for pair in reply_headers],
+            reply_body.encode("latin-1"),
+            reply_size,
         )
 
 
-def capture(environ: dict[str, Any], status_headers: list[tuple[str, str]], reply_body: bytes, limit: int = BODY_LIMIT) -> Capture:
+def capture(
+    environ: dict[str, Any], status_headers: list[tuple[str, str]], reply_body: bytes, limit: int = BODY_LIMIT
+) -> Capture:
     """The exchange as a record keeps it: its request headers, bodies cut at ``limit``."""
     body: bytes | None = environ.get("mockcloud.body")
     size = None
@@ -182,7 +211,7 @@ def _is_secret_header(name: str) -> bool:
     if not _is_secret(name):
         return False
     key = "".join(c for c in name.lower() if c.isalnum())
-    return not any(key.startswith(prefix) and key[len(prefix):] in _NOT_SECRET for prefix in _HEADER_PREFIXES)
+    return not any(key.startswith(prefix) and key[len(prefix) :] in _NOT_SECRET for prefix in _HEADER_PREFIXES)
 
 
 def _redact_param(match: re.Match[str]) -> str:
@@ -248,7 +277,9 @@ def redact_text(text: str, content_type: str = "", *, reply: bool = False) -> st
             pass
         else:
             return json.dumps(_redact_json_value(parsed, is_secret), indent=2, ensure_ascii=False)
-    if kind == "application/x-www-form-urlencoded" or (stripped[:1] not in ("{", "[", "<") and "=" in text and not any(c.isspace() for c in stripped)):
+    if kind == "application/x-www-form-urlencoded" or (
+        stripped[:1] not in ("{", "[", "<") and "=" in text and not any(c.isspace() for c in stripped)
+    ):
         text = _PARAM.sub(_redact_param, text)
     if '"' in text:
         text = _JSON_PAIR.sub(
@@ -308,7 +339,9 @@ def _decoded(body: bytes, truncated: bool) -> str | None:
         return None
 
 
-def _message(headers: list[tuple[str, str]], body: bytes | None, size: int | None, *, reply: bool = False) -> dict[str, Any]:
+def _message(
+    headers: list[tuple[str, str]], body: bytes | None, size: int | None, *, reply: bool = False
+) -> dict[str, Any]:
     """One side of an exchange, redacted, for the dashboard."""
     content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
     shown: dict[str, Any] = {"headers": [[name, redact_header(name, value)] for name, value in headers]}
@@ -322,7 +355,12 @@ def _message(headers: list[tuple[str, str]], body: bytes | None, size: int | Non
         note = f"{size} bytes of binary data (not shown)"
     elif truncated:
         note = f"the first {len(body)} of {size} bytes"
-    shown.update(body=None if text is None else redact_text(text, content_type, reply=reply), body_size=size, truncated=truncated, note=note)
+    shown.update(
+        body=None if text is None else redact_text(text, content_type, reply=reply),
+        body_size=size,
+        truncated=truncated,
+        note=note,
+    )
     return shown
 
 
@@ -350,7 +388,9 @@ class RequestLog:
         self._append(record)
         self.last = record.seq
 
-    def filter(self, service: str | None = None, operation: str | None = None, error_code: str | None = None) -> list[RequestRecord]:
+    def filter(
+        self, service: str | None = None, operation: str | None = None, error_code: str | None = None
+    ) -> list[RequestRecord]:
         return [
             r
             for r in list(self._records)

@@ -11,6 +11,7 @@ signature verifies with a key of that issuer's JWKS (found by ``kid``), its
 vouches for. Each refusal carries a ``reason`` that the accepting service
 words in its own errors.
 """
+
 from __future__ import annotations
 
 import base64
@@ -152,9 +153,19 @@ class TrustedIssuers:
         import jwt
 
         try:
-            jwt.decode(token, key, algorithms=[alg], options={"verify_signature": True, "verify_exp": False,
-                                                              "verify_nbf": False, "verify_iat": False, "verify_aud": False,
-                                                              "verify_iss": False})
+            jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                options={
+                    "verify_signature": True,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                    "verify_aud": False,
+                    "verify_iss": False,
+                },
+            )
         except jwt.InvalidSignatureError:
             raise TokenRejected("signature", "the token's signature does not verify with the issuer's keys") from None
         except jwt.PyJWTError:
@@ -171,6 +182,8 @@ class TrustedIssuers:
         audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else None
         if not audiences:
             raise TokenRejected("missing_claim", "Missing a required claim: aud", claim="aud")
-        if entry.accepts_audience is not None and not any(isinstance(a, str) and entry.accepts_audience(a) for a in audiences):
+        if entry.accepts_audience is not None and not any(
+            isinstance(a, str) and entry.accepts_audience(a) for a in audiences
+        ):
             raise TokenRejected("audience", "Incorrect token audience", aud=aud)
         return VerifiedToken(entry, claims, header)

@@ -3,6 +3,7 @@
 Small enough to keep here rather than add a dependency; the unit tests run
 the RFC's own test vectors.
 """
+
 from __future__ import annotations
 
 import base64

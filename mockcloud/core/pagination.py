@@ -1,4 +1,5 @@
 """Opaque NextToken pagination over an ordered list."""
+
 from __future__ import annotations
 
 import base64
@@ -15,7 +16,9 @@ class BadPageToken(ValueError):
     pass
 
 
-def paginate(items: Sequence[T], max_results: int | None, next_token: str | None, *, default: int = 100, scope: str = "") -> tuple[list[T], str | None]:
+def paginate(
+    items: Sequence[T], max_results: int | None, next_token: str | None, *, default: int = 100, scope: str = ""
+) -> tuple[list[T], str | None]:
     """One page of ``items`` and the token for the next, bound to ``scope`` (the query)."""
     start = 0
     if next_token:

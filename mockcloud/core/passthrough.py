@@ -1,4 +1,5 @@
 """Which hosts a mock lets past it: exact names, ``*.suffix`` / ``.suffix``, or URLs (their host)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

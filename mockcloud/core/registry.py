@@ -3,6 +3,7 @@
 The registry is what the application asks for a request's service; it knows
 services only by name and by a loader it is given, so core still imports none.
 """
+
 from __future__ import annotations
 
 import threading

@@ -4,6 +4,7 @@ A request is a werkzeug ``Request`` over a WSGI environ; every interceptor
 builds that environ with :func:`build_environ` and every server hands over its
 own. A reply is a small triple, rendered by the service's protocol.
 """
+
 from __future__ import annotations
 
 import io
@@ -202,10 +203,22 @@ def _split_url(url: str) -> tuple[str, str, int, str, str]:
         host, colon, port = netloc.partition(":")
         if host and (not colon or port.isdigit()):
             path, _, query = target.partition("?")
-            return scheme, host.lower(), int(port) if colon else (443 if scheme == "https" else 80), slash + path or "/", query
+            return (
+                scheme,
+                host.lower(),
+                int(port) if colon else (443 if scheme == "https" else 80),
+                slash + path or "/",
+                query,
+            )
     parts = urlsplit(url)
     scheme = parts.scheme or "http"
-    return scheme, parts.hostname or "localhost", parts.port or (443 if scheme == "https" else 80), parts.path or "/", parts.query
+    return (
+        scheme,
+        parts.hostname or "localhost",
+        parts.port or (443 if scheme == "https" else 80),
+        parts.path or "/",
+        parts.query,
+    )
 
 
 def _unquote_latin1(path: str) -> str:

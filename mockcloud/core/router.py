@@ -5,6 +5,7 @@ so a request costs a few lookups, never a scan of patterns. The order is the
 host name first (when it is a service's real host), then the SigV4 signing
 scope, ``X-Amz-Target``, ``Action`` + ``Version``, and last the path.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

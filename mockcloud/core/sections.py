@@ -7,6 +7,7 @@ a model reads it; what it cannot check (a token of a product that does not
 exist, two records under one key) the model checks with these, and refuses
 with :class:`MockCloudError`, so a bad document never builds half a service.
 """
+
 from __future__ import annotations
 
 import base64

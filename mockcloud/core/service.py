@@ -20,6 +20,7 @@ The application makes one :class:`Exchange` per request (of the protocol's
 operation, the caller, the parameters, a family's parsed query or route) is
 a typed field the next step reads, never a key in the WSGI environ.
 """
+
 from __future__ import annotations
 
 import threading
@@ -257,7 +258,9 @@ class ServiceProtocol(Generic[X]):
 
     def too_large_error(self, limit: int) -> ServiceError:
         """What the server answers, in this service's format, to a body over its size limit."""
-        return ServiceError("RequestEntityTooLarge", f"The request body is larger than the limit of {limit} bytes.", 413, common=True)
+        return ServiceError(
+            "RequestEntityTooLarge", f"The request body is larger than the limit of {limit} bytes.", 413, common=True
+        )
 
     def injected_error(self, code: str | None, status: int | None, message: str | None) -> ServiceError:
         if code is None:

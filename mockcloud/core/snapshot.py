@@ -7,6 +7,7 @@ temporary credentials — plus the ``clock``, the ``faults`` and the
 ``entropy`` of the mock. So a saved state can be shipped as fixtures, and
 restoring one is building the services from it as from fixtures.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -48,7 +49,9 @@ def check(document: Any) -> dict[str, Any]:
     if document.get("format") != FORMAT:
         raise MockCloudError(f"not a mockcloud snapshot (its format is {document.get('format')!r}, not {FORMAT!r})")
     if document.get("version") != VERSION:
-        raise MockCloudError(f"a snapshot of version {document.get('version')!r}; this mockcloud reads version {VERSION}")
+        raise MockCloudError(
+            f"a snapshot of version {document.get('version')!r}; this mockcloud reads version {VERSION}"
+        )
     from . import fixtures
 
     fixtures.validate(document, "the snapshot")

@@ -7,6 +7,7 @@
   escaped, so any client text echoed in an XML reply goes through
   :func:`xml_escape` (or :func:`xml_safe` where a library escapes).
 """
+
 from __future__ import annotations
 
 import re

@@ -7,6 +7,7 @@ years) would raise in the middle of a request. These helpers work on epoch
 seconds with integer arithmetic and answer None for a calendar time that
 does not exist, never an exception.
 """
+
 from __future__ import annotations
 
 import calendar

@@ -6,6 +6,7 @@ compiled function (a few microseconds); one that fails is walked again by
 jsonschema, which lists every violation, and those become neutral
 violations that each protocol words in its service's own style.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,7 +81,9 @@ def _from_error(error: ValidationError) -> list[Violation]:
     kind = error.validator
     if kind == "required":
         instance = error.instance if isinstance(error.instance, dict) else {}
-        return [Violation((*path, name), "required", None, None) for name in error.validator_value if name not in instance]
+        return [
+            Violation((*path, name), "required", None, None) for name in error.validator_value if name not in instance
+        ]
     limit = error.schema.get("x-aws-pattern", error.validator_value) if kind == "pattern" else error.validator_value
     if kind not in {"maxLength", "minLength", "maxItems", "minItems", "maximum", "minimum", "pattern", "enum", "type"}:
         kind = "type"

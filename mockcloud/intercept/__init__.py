@@ -6,6 +6,7 @@ live beside other mocks). A request goes to the mock its thread started,
 or, from a thread that started none (a test's pool workers), to the
 innermost active mock.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -254,7 +255,9 @@ def answer(
     return reply
 
 
-def refuse_unless_passed(next_link: Any, library: str, method: str, url: str, host: str, blocked: type[UnmockedRequestError]) -> None:
+def refuse_unless_passed(
+    next_link: Any, library: str, method: str, url: str, host: str, blocked: type[UnmockedRequestError]
+) -> None:
     """For a last link below the emulator: refuse what reached it when only the real network lies beyond."""
     mock = current()
     if mock is not None and not mock.allows_passthrough(host) and is_library_own(next_link, library):

@@ -1,4 +1,5 @@
 """aiobotocore: as for botocore, answered ahead of ``before-send`` and refused at ``AioEndpoint._send``."""
+
 from __future__ import annotations
 
 import io
@@ -62,7 +63,15 @@ class AiobotocoreInterceptor(Interceptor):
     @staticmethod
     async def get_response(nxt: Any, endpoint: Any, request: Any, operation_model: Any, context: Any) -> Any:
         try:
-            reply = answer(request.method, request.url, header_pairs(request.headers), request.body, None, others_answer=moto_answers(), wait=False)
+            reply = answer(
+                request.method,
+                request.url,
+                header_pairs(request.headers),
+                request.body,
+                None,
+                others_answer=moto_answers(),
+                wait=False,
+            )
             if reply is not None and reply.delay:
                 await async_wait_for(reply, None, None)
         except Exception as error:  # as aiobotocore's own step returns a failed send
@@ -79,7 +88,9 @@ class AiobotocoreInterceptor(Interceptor):
                     return await endpoint.http_session.send(request)
 
         else:
-            response = AioAWSResponse(request.url, reply.status, HeadersDict(reply.headers), AsyncRawBody(request.url, reply.body))
+            response = AioAWSResponse(
+                request.url, reply.status, HeadersDict(reply.headers), AsyncRawBody(request.url, reply.body)
+            )
         answered = AnsweredEndpoint(endpoint, AsyncAnsweredEmitter(endpoint._event_emitter, response))
         return await nxt(answered, request, operation_model, context)
 

@@ -5,6 +5,7 @@ response with its own protocol, so ``ClientSession`` and everything on it
 (redirects, streaming, cookies, timeouts; the Alibaba tea SDK's async
 methods) behave as over a socket.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,7 +33,9 @@ class MemoryTransport(asyncio.Transport):
     sends through aiohttp): the connection fails as it says, whatever is written.
     """
 
-    def __init__(self, protocol: ResponseHandler, scheme: str, host: str, port: int, loop: Any, fault: Reply | None = None) -> None:
+    def __init__(
+        self, protocol: ResponseHandler, scheme: str, host: str, port: int, loop: Any, fault: Reply | None = None
+    ) -> None:
         super().__init__()
         self._protocol, self._loop = protocol, loop
         self.scheme, self.host, self.port = scheme, host, port

@@ -1,4 +1,5 @@
 """aliyun-python-sdk-core: its vendored copy of requests gets the same treatment as requests."""
+
 from __future__ import annotations
 
 from typing import ClassVar

@@ -8,6 +8,7 @@ claim goes through ``before-send`` untouched (moto, a Stubber-like handler),
 and what nothing answered is refused at ``_send``, the last step before the
 network. Patching the class catches clients created before the mock started.
 """
+
 from __future__ import annotations
 
 import io
@@ -110,8 +111,14 @@ class BotocoreInterceptor(Interceptor):
         try:
             timeout = read_timeout(getattr(getattr(endpoint, "http_session", None), "_timeout", None))
             reply = answer(
-                request.method, request.url, header_pairs(request.headers), request.body, None,
-                others_answer=moto_answers(), timeout=timeout, timed_out=_timed_out(request.url),
+                request.method,
+                request.url,
+                header_pairs(request.headers),
+                request.body,
+                None,
+                others_answer=moto_answers(),
+                timeout=timeout,
+                timed_out=_timed_out(request.url),
             )
         except Exception as error:  # as botocore's own step returns a failed send: retry logic sees it
             return None, error
@@ -130,6 +137,7 @@ class BotocoreInterceptor(Interceptor):
 
     @staticmethod
     def send(nxt: Any, endpoint: Any, request: Any) -> Any:
-        refuse_unless_passed(nxt, "botocore", request.method, request.url, urlsplit(request.url).hostname or "", UnmockedRequestError)
+        refuse_unless_passed(
+            nxt, "botocore", request.method, request.url, urlsplit(request.url).hostname or "", UnmockedRequestError
+        )
         return nxt(endpoint, request)
-

@@ -9,6 +9,7 @@ since been laid over it, our link stays in that patch's chain and, with no
 mock running, simply passes every call on. So a stopped mock's patch is
 never put back, and stops may come in any order.
 """
+
 from __future__ import annotations
 
 import importlib

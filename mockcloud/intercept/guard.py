@@ -7,6 +7,7 @@ to the network. Name lookups of hosts not in ``passthrough`` are refused
 before any DNS query leaves, and connections to addresses that are neither
 loopback nor a passthrough host's are refused, naming the host.
 """
+
 from __future__ import annotations
 
 import ipaddress

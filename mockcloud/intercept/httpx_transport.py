@@ -6,6 +6,7 @@ patches below the transport (httpcore), so what the emulator does not claim
 goes on to respx when it is active, and is refused when only httpcore's own
 code, and so the network, lies beyond.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -25,7 +26,11 @@ def _response(request: httpx.Request, reply: Reply) -> httpx.Response:
     import httpx
 
     return httpx.Response(
-        reply.status, headers=reply.headers, content=reply.body, request=request, extensions={"http_version": b"HTTP/1.1"}
+        reply.status,
+        headers=reply.headers,
+        content=reply.body,
+        request=request,
+        extensions={"http_version": b"HTTP/1.1"},
     )
 
 
@@ -48,7 +53,9 @@ class _Loopback:
 
 
 class _LoopbackFault(_Loopback):
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: Any = None, socket_options: Any = None) -> Any:
+    def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: Any = None, socket_options: Any = None
+    ) -> Any:
         host, port = misbehave.server().address
         stream = self._backend.connect_tcp(host, port, timeout=timeout)
         misbehave.server().expect(stream.get_extra_info("socket").getsockname()[1], self._reply)
@@ -59,7 +66,9 @@ class _LoopbackFault(_Loopback):
 
 
 class _AsyncLoopbackFault(_Loopback):
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: Any = None, socket_options: Any = None) -> Any:
+    async def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: Any = None, socket_options: Any = None
+    ) -> Any:
         host, port = misbehave.server().address
         stream = await self._backend.connect_tcp(host, port, timeout=timeout)
         misbehave.server().expect(stream.get_extra_info("socket").getsockname()[1], self._reply)
@@ -120,8 +129,15 @@ class HttpxInterceptor(Interceptor):
 
         timeout, timed_out = _read_timeout(request)
         reply = answer(
-            request.method, str(request.url), request.headers.raw, request.read(), _blocked(),
-            next_link=ConnectionPool.handle_request, library="httpcore", timeout=timeout, timed_out=timed_out,
+            request.method,
+            str(request.url),
+            request.headers.raw,
+            request.read(),
+            _blocked(),
+            next_link=ConnectionPool.handle_request,
+            library="httpcore",
+            timeout=timeout,
+            timed_out=timed_out,
         )
         if reply is None:
             return nxt(transport, request)
@@ -135,8 +151,14 @@ class HttpxInterceptor(Interceptor):
 
         body = await request.aread()
         reply = answer(
-            request.method, str(request.url), request.headers.raw, body, _blocked(),
-            next_link=AsyncConnectionPool.handle_async_request, library="httpcore", wait=False,
+            request.method,
+            str(request.url),
+            request.headers.raw,
+            body,
+            _blocked(),
+            next_link=AsyncConnectionPool.handle_async_request,
+            library="httpcore",
+            wait=False,
         )
         if reply is None:
             return await nxt(transport, request)

@@ -10,6 +10,7 @@ their parser (http.client, aiohttp) get the same bytes and the same socket
 events from their in-memory connection instead (:func:`fault_bytes`,
 :class:`FaultStream`).
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -7,6 +7,7 @@ What the emulator does not claim goes to the adapter requests chose, and so
 to an outer ``responses`` mock when one is active, else (for a passthrough
 host) to the network.
 """
+
 from __future__ import annotations
 
 import io
@@ -26,20 +27,36 @@ class AnsweringAdapter:
     def __init__(self, adapter: Any, interceptor: type[RequestsInterceptor]) -> None:
         self.adapter, self.interceptor = adapter, interceptor
 
-    def send(self, request: Any, stream: bool = False, timeout: Any = None, verify: Any = True, cert: Any = None, proxies: Any = None) -> Any:
+    def send(
+        self,
+        request: Any,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> Any:
         interceptor = self.interceptor
         exceptions = interceptor.requests.exceptions
         limit = read_timeout(timeout)
         reply = answer(
-            request.method, request.url, request.headers, request.body, interceptor.blocked(),
-            next_link=type(self.adapter).send, library=interceptor.library,
-            timeout=limit, timed_out=lambda: exceptions.ReadTimeout(f"Read timed out. (read timeout={limit})", request=request),
+            request.method,
+            request.url,
+            request.headers,
+            request.body,
+            interceptor.blocked(),
+            next_link=type(self.adapter).send,
+            library=interceptor.library,
+            timeout=limit,
+            timed_out=lambda: exceptions.ReadTimeout(f"Read timed out. (read timeout={limit})", request=request),
         )
         if reply is None:
             return self.adapter.send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         if reply.fault is not None:  # the adapter's own urllib3 meets the fault on a real socket
             with misbehave.faulting(reply):
-                return self.adapter.send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+                return self.adapter.send(
+                    request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+                )
         return self.adapter.build_response(request, interceptor.raw_response(reply, request.method))
 
     def __getattr__(self, name: str) -> Any:

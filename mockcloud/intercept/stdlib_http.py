@@ -6,6 +6,7 @@ redirects in urllib, ``HTTPResponse``) is the standard library's own.
 urllib3's connection classes override ``connect`` and are caught at their
 pool instead.
 """
+
 from __future__ import annotations
 
 import http.client

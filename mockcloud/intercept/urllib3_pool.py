@@ -3,6 +3,7 @@
 requests and botocore are caught above urllib3; what reaches a pool here is
 either a direct urllib3 user or a passthrough request, which goes on as before.
 """
+
 from __future__ import annotations
 
 import io
@@ -30,23 +31,102 @@ class Urllib3Interceptor(Interceptor):
     connect = staticmethod(misbehave.connect_urllib3)
 
     @staticmethod
-    def urlopen(nxt: Any, pool: HTTPConnectionPool, method: str, url: str, body: Any = None, headers: Any = None, retries: Any = None, redirect: bool = True, assert_same_host: bool = True, timeout: Any = _DEFAULT_TIMEOUT, pool_timeout: Any = None, release_conn: Any = None, chunked: bool = False, body_pos: Any = None, preload_content: bool = True, decode_content: bool = True, **response_kw: Any) -> Any:
+    def urlopen(
+        nxt: Any,
+        pool: HTTPConnectionPool,
+        method: str,
+        url: str,
+        body: Any = None,
+        headers: Any = None,
+        retries: Any = None,
+        redirect: bool = True,
+        assert_same_host: bool = True,
+        timeout: Any = _DEFAULT_TIMEOUT,
+        pool_timeout: Any = None,
+        release_conn: Any = None,
+        chunked: bool = False,
+        body_pos: Any = None,
+        preload_content: bool = True,
+        decode_content: bool = True,
+        **response_kw: Any,
+    ) -> Any:
         if misbehave.pending() is not None:  # a faulted request on its way to its connection
-            return nxt(pool, method, url, body, headers, retries, redirect, assert_same_host, timeout, pool_timeout, release_conn, chunked, body_pos, preload_content, decode_content, **response_kw)
+            return nxt(
+                pool,
+                method,
+                url,
+                body,
+                headers,
+                retries,
+                redirect,
+                assert_same_host,
+                timeout,
+                pool_timeout,
+                release_conn,
+                chunked,
+                body_pos,
+                preload_content,
+                decode_content,
+                **response_kw,
+            )
         port = pool.port or (443 if pool.scheme == "https" else 80)
         default = port == (443 if pool.scheme == "https" else 80)
-        full = url if url.startswith(("http://", "https://")) else f"{pool.scheme}://{pool.host}{'' if default else f':{port}'}{url}"
+        full = (
+            url
+            if url.startswith(("http://", "https://"))
+            else f"{pool.scheme}://{pool.host}{'' if default else f':{port}'}{url}"
+        )
         limit = read_timeout(pool.timeout if not isinstance(timeout, (int, float, urllib3.Timeout)) else timeout)
         reply = answer(
-            method, full, dict(headers or pool.headers or {}), body, blocked_error(NewConnectionError, conn=None),
-            next_link=nxt, library="urllib3",
-            timeout=limit, timed_out=lambda: ReadTimeoutError(pool, full, f"Read timed out. (read timeout={limit})"),
+            method,
+            full,
+            dict(headers or pool.headers or {}),
+            body,
+            blocked_error(NewConnectionError, conn=None),
+            next_link=nxt,
+            library="urllib3",
+            timeout=limit,
+            timed_out=lambda: ReadTimeoutError(pool, full, f"Read timed out. (read timeout={limit})"),
         )
         if reply is None:
-            return nxt(pool, method, url, body, headers, retries, redirect, assert_same_host, timeout, pool_timeout, release_conn, chunked, body_pos, preload_content, decode_content, **response_kw)
+            return nxt(
+                pool,
+                method,
+                url,
+                body,
+                headers,
+                retries,
+                redirect,
+                assert_same_host,
+                timeout,
+                pool_timeout,
+                release_conn,
+                chunked,
+                body_pos,
+                preload_content,
+                decode_content,
+                **response_kw,
+            )
         if reply.fault is not None:
             with misbehave.faulting(reply):
-                return nxt(pool, method, url, body, headers, retries, redirect, assert_same_host, timeout, pool_timeout, release_conn, chunked, body_pos, preload_content, decode_content, **response_kw)
+                return nxt(
+                    pool,
+                    method,
+                    url,
+                    body,
+                    headers,
+                    retries,
+                    redirect,
+                    assert_same_host,
+                    timeout,
+                    pool_timeout,
+                    release_conn,
+                    chunked,
+                    body_pos,
+                    preload_content,
+                    decode_content,
+                    **response_kw,
+                )
         if not isinstance(retries, Retry):
             retries = Retry.from_int(retries, redirect=redirect, default=pool.retries)
         response = urllib3.HTTPResponse(
@@ -65,5 +145,15 @@ class Urllib3Interceptor(Interceptor):
             retries = retries.increment(method, full, response=response, _pool=pool)
             if reply.status == 303:
                 method, body = "GET", None
-            return pool.urlopen(method, location, body, headers, retries=retries, redirect=redirect, preload_content=preload_content, decode_content=decode_content, **response_kw)
+            return pool.urlopen(
+                method,
+                location,
+                body,
+                headers,
+                retries=retries,
+                redirect=redirect,
+                preload_content=preload_content,
+                decode_content=decode_content,
+                **response_kw,
+            )
         return response

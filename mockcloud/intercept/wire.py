@@ -4,6 +4,7 @@ Those clients serialize the request themselves and parse the response
 themselves; we only assemble what they wrote into one request, answer it
 through the application, and hand back the bytes a server would have sent.
 """
+
 from __future__ import annotations
 
 from .. import intercept
@@ -70,7 +71,15 @@ def _dechunk(data: bytes) -> tuple[bytes, bool]:
         position = start + size + 2
 
 
-def answer_raw(scheme: str, host: str, port: int, request: RequestAssembler, blocked: type[UnmockedRequestError], *, wait: bool = True) -> Reply | None:
+def answer_raw(
+    scheme: str,
+    host: str,
+    port: int,
+    request: RequestAssembler,
+    blocked: type[UnmockedRequestError],
+    *,
+    wait: bool = True,
+) -> Reply | None:
     """Answer an assembled request, as ``intercept.answer`` does for client-level interceptors."""
     default_port = 443 if scheme == "https" else 80
     netloc = host if port in (None, default_port) else f"{host}:{port}"

@@ -1,4 +1,5 @@
 """Server mode: the same application over HTTP, plus admin endpoints under ``/_mockcloud/``."""
+
 from .app import AdminApp, create_app
 from .guard import AdminGuard
 from .live import LiveServer

@@ -1,4 +1,5 @@
 """The server's WSGI app: admin endpoints and the server's limits in front of the mock's one application."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,18 @@ if TYPE_CHECKING:
 ADMIN_PREFIX = "/_mockcloud/"
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
 TOO_LARGE = "mockcloud.too_large"  # set by the server when it stopped reading a body over the limit
-_FAULT_FIELDS = {"service", "operation", "error", "status", "throttle", "latency", "count", "probability", "message", "network"}
+_FAULT_FIELDS = {
+    "service",
+    "operation",
+    "error",
+    "status",
+    "throttle",
+    "latency",
+    "count",
+    "probability",
+    "message",
+    "network",
+}
 _LIMIT_FIELDS = {"service", "operation", "rate", "burst"}
 MASK = "********"  # what a listing shows for a secret
 # endpoints that share through the store by themselves (reset, snapshot, restore, the log), or read no state
@@ -46,7 +58,9 @@ def _json(status: int, payload: object) -> tuple[int, bytes]:
     return status, json.dumps(payload, default=str).encode()
 
 
-def _start(start_response: StartResponse, status: int, body: bytes, extra: Iterable[tuple[str, str]] = ()) -> list[bytes]:
+def _start(
+    start_response: StartResponse, status: int, body: bytes, extra: Iterable[tuple[str, str]] = ()
+) -> list[bytes]:
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra]
     start_response(f"{status} {HTTPStatus(status).phrase}", headers)
     return [body]
@@ -114,7 +128,9 @@ class AdminApp:
             return self.cloud.app(environ, start_response)
         return self._durably(self.cloud.app, environ, start_response)
 
-    def _durably(self, app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    def _durably(
+        self, app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
         """Answer only once the state the request may have changed is saved (``--state``)."""
         started: list[tuple[str, list[tuple[str, str]]]] = []
         # held back until the state is saved; the apps here never write through what start_response returns
@@ -124,7 +140,9 @@ class AdminApp:
         try:
             self.state_file.changed()
         except OSError as exc:
-            logging.getLogger("mockcloud").error("mockcloud: the state could not be saved to %s: %s", self.state_file.path, exc)
+            logging.getLogger("mockcloud").error(
+                "mockcloud: the state could not be saved to %s: %s", self.state_file.path, exc
+            )
             message = f"the request was handled, but the state could not be saved: {exc}"
             return _start(start_response, 503, _json(503, {"error": "StateNotSaved", "message": message})[1])
         start_response(*started[0])
@@ -160,11 +178,15 @@ class AdminApp:
             status, body = answer
         except NotFound:
             paths = sorted({rule.rule for rule in self.url_map.iter_rules()})
-            status, body = _json(404, {"error": "NotFound", "message": f"no admin endpoint {request.path}; see {paths}"})
+            status, body = _json(
+                404, {"error": "NotFound", "message": f"no admin endpoint {request.path}; see {paths}"}
+            )
         except MethodNotAllowed as exc:
             allowed = sorted(exc.valid_methods or ())
             extra = [("Allow", ", ".join(allowed))]
-            status, body = _json(405, {"error": "MethodNotAllowed", "message": f"{request.path} takes {', '.join(allowed)}"})
+            status, body = _json(
+                405, {"error": "MethodNotAllowed", "message": f"{request.path} takes {', '.join(allowed)}"}
+            )
         except StoreUnavailable as exc:
             logging.getLogger("mockcloud").error("mockcloud: admin %s %s: %s", request.method, request.path, exc)
             status, body = _json(503, {"error": "StoreUnavailable", "message": str(exc)})
@@ -174,7 +196,9 @@ class AdminApp:
             status, body = _json(400, {"error": "BadAdminRequest", "message": _describe(exc)})
         except Exception:  # a bug of ours: still JSON, and logged
             logging.getLogger("mockcloud").exception("mockcloud: admin %s %s failed", request.method, request.path)
-            status, body = _json(500, {"error": "InternalError", "message": "the admin endpoint failed; see the server's log"})
+            status, body = _json(
+                500, {"error": "InternalError", "message": "the admin endpoint failed; see the server's log"}
+            )
         return _start(start_response, status, body, extra)
 
     @staticmethod
@@ -218,7 +242,9 @@ class AdminApp:
             body = self._body(request)
             _only(body, {"freeze", "advance", "unfreeze"})
             if not body:
-                raise ValueError("POST /_mockcloud/clock takes {'advance': seconds}, {'freeze': ISO-8601} or {'unfreeze': true}")
+                raise ValueError(
+                    "POST /_mockcloud/clock takes {'advance': seconds}, {'freeze': ISO-8601} or {'unfreeze': true}"
+                )
             if "freeze" in body:
                 clock.freeze(body["freeze"])
             if "advance" in body:
@@ -244,7 +270,10 @@ class AdminApp:
                 faults.add(**body)
         elif request.method == "DELETE":
             faults.clear()
-        return _json(200, {"rules": [r.as_dict() for r in faults.rules], "rate_limits": [limit.as_dict() for limit in faults.limits]})
+        return _json(
+            200,
+            {"rules": [r.as_dict() for r in faults.rules], "rate_limits": [limit.as_dict() for limit in faults.limits]},
+        )
 
     def on_requests(self, request: Request) -> tuple[int, bytes]:
         """The log, oldest first; ``?since=N`` only the records after number N, ``?limit=M`` the newest M.
@@ -294,21 +323,37 @@ class AdminApp:
             protocol = type(self.cloud.protocol(name))
             claims = self.cloud.services._claims(name)  # the package's routes (a User API mount adds its own)
             hosts = [*claims.hosts, *(f"{label}.*.{domain}" for label, domain in claims.host_labels)]
-            family = next((k.__name__ for k in protocol.__mro__[1:] if k.__module__.startswith("mockcloud.core.protocols")), None)
-            services[name] = {"protocol": protocol.__name__, "family": family, "hosts": hosts, "operations": list(protocol.operations)}
+            family = next(
+                (k.__name__ for k in protocol.__mro__[1:] if k.__module__.startswith("mockcloud.core.protocols")), None
+            )
+            services[name] = {
+                "protocol": protocol.__name__,
+                "family": family,
+                "hosts": hosts,
+                "operations": list(protocol.operations),
+            }
         return _json(200, {"services": services})
 
     def on_credentials(self, request: Request) -> tuple[int, bytes]:
         if request.method == "GET":  # the keys, secrets masked
             aws, alibaba = self.cloud.credentials.registered()
-            return _json(200, {
-                "aws": [
-                    {"access_key_id": k.access_key_id, "secret_access_key": MASK, "account_id": k.account_id,
-                     "session_token": MASK if k.session_token else None, "expires": k.expires, "arn": k.caller_arn}
-                    for k in aws
-                ],
-                "alibaba": [{"access_key_id": key_id, "secret": MASK} for key_id, _ in alibaba],
-            })
+            return _json(
+                200,
+                {
+                    "aws": [
+                        {
+                            "access_key_id": k.access_key_id,
+                            "secret_access_key": MASK,
+                            "account_id": k.account_id,
+                            "session_token": MASK if k.session_token else None,
+                            "expires": k.expires,
+                            "arn": k.caller_arn,
+                        }
+                        for k in aws
+                    ],
+                    "alibaba": [{"access_key_id": key_id, "secret": MASK} for key_id, _ in alibaba],
+                },
+            )
         body = self._body(request)
         _only(body, {"aws", "alibaba"})
         from jsonschema import Draft7Validator
@@ -336,21 +381,47 @@ class AdminApp:
         return helpers(self.cloud.protocol(service).model)
 
     def on_services(self, request: Request) -> tuple[int, bytes]:
-        return _json(200, {"services": {name: [h.describe() for h in (self._helpers(name) or {}).values()] for name in self.cloud.service_names}})
+        return _json(
+            200,
+            {
+                "services": {
+                    name: [h.describe() for h in (self._helpers(name) or {}).values()]
+                    for name in self.cloud.service_names
+                }
+            },
+        )
 
     def on_service_helpers(self, request: Request, service: str) -> tuple[int, bytes]:
         found = self._helpers(service)
         if found is None:
-            return _json(404, {"error": "NotFound", "message": f"no service {service!r}; this server has {list(self.cloud.service_names)}"})
+            return _json(
+                404,
+                {
+                    "error": "NotFound",
+                    "message": f"no service {service!r}; this server has {list(self.cloud.service_names)}",
+                },
+            )
         return _json(200, {"service": service, "helpers": [h.describe() for h in found.values()]})
 
     def on_service_call(self, request: Request, service: str, name: str) -> tuple[int, bytes]:
         found = self._helpers(service)
         if found is None:
-            return _json(404, {"error": "NotFound", "message": f"no service {service!r}; this server has {list(self.cloud.service_names)}"})
+            return _json(
+                404,
+                {
+                    "error": "NotFound",
+                    "message": f"no service {service!r}; this server has {list(self.cloud.service_names)}",
+                },
+            )
         helper = found.get(name)
         if helper is None:
-            return _json(404, {"error": "NotFound", "message": f"{service} has no helper {name!r}; see GET /_mockcloud/services/{service}"})
+            return _json(
+                404,
+                {
+                    "error": "NotFound",
+                    "message": f"{service} has no helper {name!r}; see GET /_mockcloud/services/{service}",
+                },
+            )
         if request.method == "GET":
             if not helper.reads_only:
                 raise MethodNotAllowed(valid_methods=["POST"])
@@ -433,8 +504,16 @@ def create_app(
             "--state keeps one process's state in a file; with --store the state is the store's: give one of them"
         )
     fixtures_module.check(fixtures)
-    cloud = MockCloud(services, fixtures=fixtures, settings=settings, patch_time=False, intercept=False,
-                      request_log_size=request_log_size, seed=seed, store=store)
+    cloud = MockCloud(
+        services,
+        fixtures=fixtures,
+        settings=settings,
+        patch_time=False,
+        intercept=False,
+        request_log_size=request_log_size,
+        seed=seed,
+        store=store,
+    )
     if cloud.shared is not None and connect:
         cloud.shared.connect()
     state_file = None

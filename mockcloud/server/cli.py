@@ -1,4 +1,5 @@
 """``mockcloud server``: serve the emulator over HTTP."""
+
 from __future__ import annotations
 
 import argparse
@@ -68,41 +69,102 @@ def main(argv: list[str] | None = None) -> int:
 
 def _server_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("server", help="serve the emulator over HTTP (loopback by default)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; use 0.0.0.0 deliberately)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; use 0.0.0.0 deliberately)"
+    )
     serve.add_argument("--port", type=_port, default=4566, help="port (default 4566; 0 picks a free one and prints it)")
     serve.add_argument("--fixtures", help="JSON file whose sections replace the embedded default state")
     serve.add_argument("--verbose", action="store_true", help="log every request")
-    serve.add_argument("--state", metavar="FILE", default=None,
-                       help="keep the emulator's state in FILE: loaded at start when it exists, saved after every change and at exit")
-    serve.add_argument("--seed", type=int, default=None,
-                       help="make every identifier, token, code, key pair and request id repeat run after run")
+    serve.add_argument(
+        "--state",
+        metavar="FILE",
+        default=None,
+        help="keep the emulator's state in FILE: loaded at start when it exists, saved after every change and at exit",
+    )
+    serve.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="make every identifier, token, code, key pair and request id repeat run after run",
+    )
     shared = serve.add_argument_group("scale-out")
-    shared.add_argument("--store", metavar="URL", default=None,
-                        help="keep the emulator's state in Redis (redis://HOST:PORT/DB[?prefix=NAME]); every server "
-                             "given the same store is one emulator. An empty store is filled from --fixtures, --seed")
-    shared.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                        help="worker processes on one port (default 1); more than one needs --store")
+    shared.add_argument(
+        "--store",
+        metavar="URL",
+        default=None,
+        help="keep the emulator's state in Redis (redis://HOST:PORT/DB[?prefix=NAME]); every server "
+        "given the same store is one emulator. An empty store is filled from --fixtures, --seed",
+    )
+    shared.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes on one port (default 1); more than one needs --store",
+    )
     limits = serve.add_argument_group("limits")
-    limits.add_argument("--max-body-size", type=_positive_int, default=_DEFAULTS.max_body_size, metavar="BYTES",
-                        help=f"larger request bodies get a 413 in the service's format (default {_DEFAULTS.max_body_size})")
-    limits.add_argument("--max-header-size", type=_positive_int, default=_DEFAULTS.max_header_size, metavar="BYTES",
-                        help=f"request line and headers; larger gets a 431 (default {_DEFAULTS.max_header_size})")
-    limits.add_argument("--idle-timeout", type=_seconds, default=_DEFAULTS.idle_timeout, metavar="SECONDS",
-                        help=f"close a connection silent this long (default {_DEFAULTS.idle_timeout:g})")
-    limits.add_argument("--request-timeout", type=_seconds, default=_DEFAULTS.request_timeout, metavar="SECONDS",
-                        help="close a connection whose request has not arrived whole this long after it began "
-                        f"(default {_DEFAULTS.request_timeout:g})")
-    limits.add_argument("--threads", type=_positive_int, default=_DEFAULTS.threads,
-                        help=f"worker threads that run requests (default {_DEFAULTS.threads})")
-    limits.add_argument("--connection-limit", type=_positive_int, default=_DEFAULTS.connection_limit, metavar="N",
-                        help=f"open connections; more wait to be accepted (default {_DEFAULTS.connection_limit})")
-    limits.add_argument("--request-log-size", type=_positive_int, default=1000, metavar="N",
-                        help="requests kept in the request log (default 1000)")
+    limits.add_argument(
+        "--max-body-size",
+        type=_positive_int,
+        default=_DEFAULTS.max_body_size,
+        metavar="BYTES",
+        help=f"larger request bodies get a 413 in the service's format (default {_DEFAULTS.max_body_size})",
+    )
+    limits.add_argument(
+        "--max-header-size",
+        type=_positive_int,
+        default=_DEFAULTS.max_header_size,
+        metavar="BYTES",
+        help=f"request line and headers; larger gets a 431 (default {_DEFAULTS.max_header_size})",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        default=_DEFAULTS.idle_timeout,
+        metavar="SECONDS",
+        help=f"close a connection silent this long (default {_DEFAULTS.idle_timeout:g})",
+    )
+    limits.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=_DEFAULTS.request_timeout,
+        metavar="SECONDS",
+        help="close a connection whose request has not arrived whole this long after it began "
+        f"(default {_DEFAULTS.request_timeout:g})",
+    )
+    limits.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=_DEFAULTS.threads,
+        help=f"worker threads that run requests (default {_DEFAULTS.threads})",
+    )
+    limits.add_argument(
+        "--connection-limit",
+        type=_positive_int,
+        default=_DEFAULTS.connection_limit,
+        metavar="N",
+        help=f"open connections; more wait to be accepted (default {_DEFAULTS.connection_limit})",
+    )
+    limits.add_argument(
+        "--request-log-size",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="requests kept in the request log (default 1000)",
+    )
     admin = serve.add_argument_group("admin API")
-    admin.add_argument("--admin-token", default=os.environ.get("MOCKCLOUD_ADMIN_TOKEN") or None,
-                       help="token the admin API requires (default $MOCKCLOUD_ADMIN_TOKEN; off loopback one is generated and printed)")
-    admin.add_argument("--allow-host", action="append", default=[], metavar="NAME[:PORT]",
-                       help="another Host name the admin API accepts (repeatable), e.g. the docker-compose service name")
+    admin.add_argument(
+        "--admin-token",
+        default=os.environ.get("MOCKCLOUD_ADMIN_TOKEN") or None,
+        help="token the admin API requires (default $MOCKCLOUD_ADMIN_TOKEN; off loopback one is generated and printed)",
+    )
+    admin.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
+        help="another Host name the admin API accepts (repeatable), e.g. the docker-compose service name",
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -111,8 +173,9 @@ def _serve(args: argparse.Namespace) -> int:
     from .serving import raise_open_files_limit
 
     if args.workers > 1 and not args.store:
-        print("mockcloud: --workers needs --store: each worker would otherwise be an emulator of its own",
-              file=sys.stderr)
+        print(
+            "mockcloud: --workers needs --store: each worker would otherwise be an emulator of its own", file=sys.stderr
+        )
         return 2
     if args.workers > 1 and not hasattr(os, "fork"):
         print("mockcloud: --workers needs os.fork (POSIX); run one server per port instead", file=sys.stderr)
@@ -192,8 +255,12 @@ def _warn_open_store(url: str | None) -> None:
         return
     parts = urlsplit(url)
     if parts.scheme == "redis" and parts.hostname and not is_loopback(parts.hostname) and not parts.password:
-        print(f"mockcloud: WARNING: the store {_shown(url)} is off loopback, without a password or TLS (rediss://): "
-              "anything that reaches it can read and change the emulator's state", file=sys.stderr, flush=True)
+        print(
+            f"mockcloud: WARNING: the store {_shown(url)} is off loopback, without a password or TLS (rediss://): "
+            "anything that reaches it can read and change the emulator's state",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _shown(url: str) -> str:
@@ -231,30 +298,47 @@ def _serve_workers(args: argparse.Namespace) -> int:
     if token is None and not is_loopback(args.host):
         token = secrets.token_urlsafe(32)
         print(f"mockcloud: admin token (send as 'Authorization: Bearer TOKEN'): {token}", flush=True)
-        print(f"mockcloud: WARNING: bound to {args.host}, off loopback: anything that reaches this address can use the "
-              "emulator with its example credentials; the admin API needs the admin token", file=sys.stderr, flush=True)
+        print(
+            f"mockcloud: WARNING: bound to {args.host}, off loopback: anything that reaches this address can use the "
+            "emulator with its example credentials; the admin API needs the admin token",
+            file=sys.stderr,
+            flush=True,
+        )
     port = listener.getsockname()[1]
     balance = AcceptBalance(args.workers)
 
     def run(index: int) -> int:
-        app = create_app(args.fixtures, request_log_size=args.request_log_size, seed=args.seed, store=args.store,
-                         connect=False)  # a store that is down now is reached at the first request
+        app = create_app(
+            args.fixtures, request_log_size=args.request_log_size, seed=args.seed, store=args.store, connect=False
+        )  # a store that is down now is reached at the first request
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # off loopback: the parent has said so once
             server = LiveServer(
-                args.host, port, app=app, quiet=not args.verbose, max_body_size=args.max_body_size,
-                max_header_size=args.max_header_size, idle_timeout=args.idle_timeout,
+                args.host,
+                port,
+                app=app,
+                quiet=not args.verbose,
+                max_body_size=args.max_body_size,
+                max_header_size=args.max_header_size,
+                idle_timeout=args.idle_timeout,
                 request_timeout=args.request_timeout,
-                threads=args.threads, connection_limit=args.connection_limit, admin_token=token,
-                allowed_hosts=args.allow_host, listener=listener, may_accept=balance.gate(index),
+                threads=args.threads,
+                connection_limit=args.connection_limit,
+                admin_token=token,
+                allowed_hosts=args.allow_host,
+                listener=listener,
+                may_accept=balance.gate(index),
             )
         _run_until_stopped(server)
         return 0
 
     host = f"[{args.host}]" if ":" in args.host else args.host
     names = ", ".join(probe.cloud.service_names)
-    print(f"mockcloud server listening on http://{host}:{port} (services: {names}; {args.workers} workers, "
-          f"state in {_shown(args.store)})", flush=True)
+    print(
+        f"mockcloud server listening on http://{host}:{port} (services: {names}; {args.workers} workers, "
+        f"state in {_shown(args.store)})",
+        flush=True,
+    )
     supervise(args.workers, listener, run, balance)
     print("mockcloud server stopped", flush=True)
     return 0
@@ -265,8 +349,14 @@ def _serve_workers(args: argparse.Namespace) -> int:
 
 def _client_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def with_url(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        parser.add_argument("--url", default=None, help="the server (default $MOCKCLOUD_URL, then http://127.0.0.1:4566)")
-        parser.add_argument("--admin-token", default=None, help="the admin token, if the server needs one (default $MOCKCLOUD_ADMIN_TOKEN)")
+        parser.add_argument(
+            "--url", default=None, help="the server (default $MOCKCLOUD_URL, then http://127.0.0.1:4566)"
+        )
+        parser.add_argument(
+            "--admin-token",
+            default=None,
+            help="the admin token, if the server needs one (default $MOCKCLOUD_ADMIN_TOKEN)",
+        )
         return parser
 
     state = commands.add_parser("state", help="save or load the whole emulator's state (a JSON snapshot)")
@@ -277,13 +367,22 @@ def _client_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser
     clock = commands.add_parser("clock", help="read or move the server's clock")
     clock_commands = clock.add_subparsers(dest="action", required=True)
     with_url(clock_commands.add_parser("now", help="print the server's time"))
-    with_url(clock_commands.add_parser("advance", help="move the clock forward SECONDS")).add_argument("seconds", type=float)
-    with_url(clock_commands.add_parser("freeze", help="stop the clock (at WHEN, ISO-8601, if given)")).add_argument("when", nargs="?")
+    with_url(clock_commands.add_parser("advance", help="move the clock forward SECONDS")).add_argument(
+        "seconds", type=float
+    )
+    with_url(clock_commands.add_parser("freeze", help="stop the clock (at WHEN, ISO-8601, if given)")).add_argument(
+        "when", nargs="?"
+    )
     with_url(clock_commands.add_parser("unfreeze", help="let the clock run again"))
 
-    call = with_url(commands.add_parser("call", help="call a helper of a service: mockcloud call wuying create_user end_user_id=bob password=...",
-                                        description="Arguments are key=value; a value is read as JSON when it parses "
-                                        "(42, true, [1, 2]), else as text."))
+    call = with_url(
+        commands.add_parser(
+            "call",
+            help="call a helper of a service: mockcloud call wuying create_user end_user_id=bob password=...",
+            description="Arguments are key=value; a value is read as JSON when it parses "
+            "(42, true, [1, 2]), else as text.",
+        )
+    )
     call.add_argument("service")
     call.add_argument("helper")
     call.add_argument("arguments", nargs="*", metavar="key=value")

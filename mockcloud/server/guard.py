@@ -9,6 +9,7 @@ cannot send cross-site without a CORS preflight, and we answer no preflight).
 Off loopback, every admin call also needs the admin token, except the
 dashboard's static page and files, which hold no state and ask for it.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -89,7 +90,9 @@ class AdminGuard:
     token: str | None = None
 
     @classmethod
-    def for_bind(cls, host: str, port: int, *, allowed_hosts: Iterable[str] = (), token: str | None = None) -> AdminGuard:
+    def for_bind(
+        cls, host: str, port: int, *, allowed_hosts: Iterable[str] = (), token: str | None = None
+    ) -> AdminGuard:
         """The guard of a server bound to ``host``:``port``: its own names are the bound address,
         the loopback names if it listens on loopback (a wildcard bind does too, and then also the
         machine's host name and addresses), and ``allowed_hosts`` (``name`` or ``name:port``)."""
@@ -118,9 +121,13 @@ class AdminGuard:
         host = environ.get("HTTP_HOST")
         split = _split_host(host) if host else None
         if split is None or not self._is_own(split[0], split[1] if split[1] is not None else 80):
-            return 403, "ForbiddenHost", (
-                f"Host {host!r} is not this server's own name (DNS rebinding?); "
-                "start the server with --allow-host NAME to accept it"
+            return (
+                403,
+                "ForbiddenHost",
+                (
+                    f"Host {host!r} is not this server's own name (DNS rebinding?); "
+                    "start the server with --allow-host NAME to accept it"
+                ),
             )
         origin = environ.get("HTTP_ORIGIN")
         if origin is not None:
@@ -132,15 +139,23 @@ class AdminGuard:
             if parts.scheme != "http" or not parts.hostname or not self._is_own(parts.hostname.rstrip("."), port):
                 return 403, "ForbiddenOrigin", f"Origin {origin!r} may not drive the mockcloud admin API"
         if self.token is not None and not public and not self._token_matches(environ):
-            return 401, "Unauthorized", (
-                "the admin API needs the admin token: "
-                "'Authorization: Bearer TOKEN' or 'X-Mockcloud-Admin-Token: TOKEN' "
-                "(printed when the server started, or given with --admin-token)"
+            return (
+                401,
+                "Unauthorized",
+                (
+                    "the admin API needs the admin token: "
+                    "'Authorization: Bearer TOKEN' or 'X-Mockcloud-Admin-Token: TOKEN' "
+                    "(printed when the server started, or given with --admin-token)"
+                ),
             )
         if environ.get("REQUEST_METHOD") in STATE_CHANGING:
             mimetype = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
             if mimetype != "application/json":
-                return 415, "UnsupportedMediaType", "a state-changing admin call must be sent with Content-Type: application/json"
+                return (
+                    415,
+                    "UnsupportedMediaType",
+                    "a state-changing admin call must be sent with Content-Type: application/json",
+                )
         return None
 
     def _token_matches(self, environ: WSGIEnvironment) -> bool:

@@ -1,4 +1,5 @@
 """A mockcloud server on waitress, in a background thread or in the foreground."""
+
 from __future__ import annotations
 
 import secrets
@@ -63,7 +64,9 @@ class LiveServer:
         listener: socket.socket | None = None,
         may_accept: Callable[[int], bool] | None = None,
     ) -> None:
-        self.limits = ServerLimits(max_body_size, max_header_size, idle_timeout, request_timeout, threads, connection_limit)
+        self.limits = ServerLimits(
+            max_body_size, max_header_size, idle_timeout, request_timeout, threads, connection_limit
+        )
         if app is None:
             app = create_app(fixtures, request_log_size=request_log_size, seed=seed, state=state, store=store)
         self.app = app
@@ -156,7 +159,11 @@ class _AccessLog:
         def logged(
             status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            print(f'{environ.get("REMOTE_ADDR", "-")} "{environ["REQUEST_METHOD"]} {target}" {status.split(" ", 1)[0]}', file=sys.stderr, flush=True)
+            print(
+                f'{environ.get("REMOTE_ADDR", "-")} "{environ["REQUEST_METHOD"]} {target}" {status.split(" ", 1)[0]}',
+                file=sys.stderr,
+                flush=True,
+            )
             return start_response(status, headers, exc_info)
 
         return self.app(environ, logged)

@@ -7,6 +7,7 @@ before that request is answered. Under load the saves are group commits:
 requests that change state while a save runs wait for the next save, which
 covers them all, so there is at most one save running and one waiting.
 """
+
 from __future__ import annotations
 
 import json

@@ -15,6 +15,7 @@ Both timeouts run on the monotonic clock: waitress reads ``time.time()``,
 which a test that moves time (time-machine, freezegun, the mock's own clock
 in-process) would make jump, closing live connections mid-request.
 """
+
 from __future__ import annotations
 
 import logging
@@ -197,7 +198,9 @@ class Server(TcpWSGIServer):  # type: ignore[misc]  # waitress ships no types: i
         request_cutoff = now - self.request_timeout
         for channel in list(self.active_channels.values()):
             request = channel.request
-            if (not channel.requests and channel.last_activity < idle_cutoff) or (request is not None and request.started < request_cutoff):
+            if (not channel.requests and channel.last_activity < idle_cutoff) or (
+                request is not None and request.started < request_cutoff
+            ):
                 channel.will_close = True
 
     @property
@@ -265,7 +268,11 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def make_server(
-    app: WSGIApplication, host: str, port: int, limits: ServerLimits = ServerLimits(), listener: socket.socket | None = None
+    app: WSGIApplication,
+    host: str,
+    port: int,
+    limits: ServerLimits = ServerLimits(),
+    listener: socket.socket | None = None,
 ) -> Server:
     """``app`` served by waitress with ``limits`` on ``host``:``port`` (0: a free port); not yet running.
 

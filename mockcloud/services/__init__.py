@@ -3,6 +3,7 @@
 Each entry is a package with ``NAME``, ``CLAIMS`` and ``build(context)``;
 importing it is cheap, building it happens on the first request it claims.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """Alibaba signature schemes and TOTP: the documents' test vectors, and agreement with the SDKs' own signers."""
+
 from __future__ import annotations
 
 import hashlib
@@ -47,9 +48,14 @@ V3_SIGNED = sorted(V3_HEADERS)
 def test_rpc_v1_document_vectors():
     assert alibaba.rpc_string_to_sign("GET", V1_PARAMS) == V1_GET_STRING_TO_SIGN
     assert alibaba.rpc_signature("testsecret", V1_GET_STRING_TO_SIGN) == "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
-    assert alibaba.rpc_signature("testsecret", alibaba.rpc_string_to_sign("POST", V1_PARAMS)) == "MxbnVAM4w6sft9xjVpe/GCKueuk="
+    assert (
+        alibaba.rpc_signature("testsecret", alibaba.rpc_string_to_sign("POST", V1_PARAMS))
+        == "MxbnVAM4w6sft9xjVpe/GCKueuk="
+    )
     older = {("TimeStamp" if k == "Timestamp" else k): v for k, v in V1_PARAMS.items()}
-    assert alibaba.rpc_signature("testsecret", alibaba.rpc_string_to_sign("GET", older)) == "CT9X0VtwR86fNWSnsc6v8YGOjuE="
+    assert (
+        alibaba.rpc_signature("testsecret", alibaba.rpc_string_to_sign("GET", older)) == "CT9X0VtwR86fNWSnsc6v8YGOjuE="
+    )
 
 
 def test_rpc_v1_keeps_blank_values_and_drops_the_signature():
@@ -81,9 +87,16 @@ def test_rpc_v1_agrees_with_both_sdk_signers():
 
 
 def test_acs3_document_vector():
-    canonical = alibaba.acs3_canonical_request("POST", "/", V3_QUERY, V3_HEADERS.__getitem__, V3_SIGNED, V3_HEADERS["x-acs-content-sha256"])
-    assert canonical.splitlines()[2] == "ImageId=win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd&RegionId=cn-shanghai"
-    assert hashlib.sha256(canonical.encode()).hexdigest() == "29622f5feb1e9fcaaa2e276a72889c975f7b16f00e02be1ca34965b18cd85015"
+    canonical = alibaba.acs3_canonical_request(
+        "POST", "/", V3_QUERY, V3_HEADERS.__getitem__, V3_SIGNED, V3_HEADERS["x-acs-content-sha256"]
+    )
+    assert (
+        canonical.splitlines()[2] == "ImageId=win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd&RegionId=cn-shanghai"
+    )
+    assert (
+        hashlib.sha256(canonical.encode()).hexdigest()
+        == "29622f5feb1e9fcaaa2e276a72889c975f7b16f00e02be1ca34965b18cd85015"
+    )
     string_to_sign = alibaba.acs3_string_to_sign(canonical)
     assert alibaba.acs3_signature("YourAccessKeySecret", string_to_sign) == (
         "e521358f7776c97df52e6b2891a8bc73026794a071b50c3323388c4e0df64804"
@@ -96,17 +109,28 @@ def test_acs3_agrees_with_the_tea_signer():
         query = {f"Q{i}": _random_value(rng) for i in range(rng.randint(0, 4))}
         headers = dict(V3_HEADERS, **{"x-acs-extra": _random_value(rng).strip() or "x"})
         tea_request = SimpleNamespace(pathname="/", method="POST", query=query, headers=headers)
-        authorization = TeaUtils.get_authorization(tea_request, "ACS3-HMAC-SHA256", V3_HEADERS["x-acs-content-sha256"], "AK", "sk")
+        authorization = TeaUtils.get_authorization(
+            tea_request, "ACS3-HMAC-SHA256", V3_HEADERS["x-acs-content-sha256"], "AK", "sk"
+        )
         _, parts = alibaba.parse_acs3_authorization(authorization)
         signed = parts["SignedHeaders"].split(";")
-        canonical = alibaba.acs3_canonical_request("POST", "/", query.items(), headers.__getitem__, signed, V3_HEADERS["x-acs-content-sha256"])
+        canonical = alibaba.acs3_canonical_request(
+            "POST", "/", query.items(), headers.__getitem__, signed, V3_HEADERS["x-acs-content-sha256"]
+        )
         assert alibaba.acs3_signature("sk", alibaba.acs3_string_to_sign(canonical)) == parts["Signature"]
 
 
 def test_timestamp_parsing():
     assert alibaba.parse_timestamp("2016-02-23T12:46:24Z") == 1456231584
     assert alibaba.parse_timestamp("2016-02-23T12:46:24.250Z") == 1456231584.25
-    for bad in ("2016-02-23 12:46:24", "2016-02-23T12:46:24", "2016-13-23T12:46:24Z", "yesterday", "", "2016-02-23T12:46:24.xZ"):
+    for bad in (
+        "2016-02-23 12:46:24",
+        "2016-02-23T12:46:24",
+        "2016-13-23T12:46:24Z",
+        "yesterday",
+        "",
+        "2016-02-23T12:46:24.xZ",
+    ):
         assert alibaba.parse_timestamp(bad) is None
 
 
@@ -148,12 +172,20 @@ def test_verify_rpc_v1_errors_in_the_gateway_wording():
     assert refused({}, fresh=False) == ("SignatureNonceUsed", 400, "Specified signature nonce was used already.")
     assert refused({"Signature": "AAAA"})[:2] == ("SignatureDoesNotMatch", 400)
     assert refused({"Signature": "AAAA"})[2].split(":", 1)[1] == V1_GET_STRING_TO_SIGN
-    assert refused({"AccessKeyId": "nobody"}) == ("InvalidAccessKeyId.NotFound", 404, "Specified access key is not found.")
+    assert refused({"AccessKeyId": "nobody"}) == (
+        "InvalidAccessKeyId.NotFound",
+        404,
+        "Specified access key is not found.",
+    )
     assert refused({}, at=now + 901)[:2] == ("InvalidTimeStamp.Expired", 400)
     assert refused({}, at=now - 901)[:2] == ("InvalidTimeStamp.Expired", 400)
     assert refused({"Timestamp": "2016-02-23 12:46:24"})[0] == "InvalidTimeStamp.Format"
     assert refused({"SignatureMethod": "HMAC-MD5"})[0] == "InvalidSignatureMethod"
-    assert refused({"SignatureNonce": None}) == ("MissingSignatureNonce", 400, "SignatureNonce is mandatory for this action.")
+    assert refused({"SignatureNonce": None}) == (
+        "MissingSignatureNonce",
+        400,
+        "SignatureNonce is mandatory for this action.",
+    )
     assert refused({"Signature": None})[0] == "MissingSignature"
     # within 15 minutes either way the time stamp is fine
     assert alibaba.verify(request, params, _Keys(), now + 899, alibaba.NonceCache(), body=b"")
@@ -162,12 +194,17 @@ def test_verify_rpc_v1_errors_in_the_gateway_wording():
 def test_verify_acs3_errors():
     headers = dict(V3_HEADERS, host="ecd.cn-hangzhou.aliyuncs.com")
     tea_request = SimpleNamespace(pathname="/", method="POST", query=dict(V3_QUERY), headers=headers)
-    authorization = TeaUtils.get_authorization(tea_request, "ACS3-HMAC-SHA256", V3_HEADERS["x-acs-content-sha256"], "testid", "testsecret")
+    authorization = TeaUtils.get_authorization(
+        tea_request, "ACS3-HMAC-SHA256", V3_HEADERS["x-acs-content-sha256"], "testid", "testsecret"
+    )
     query = "&".join(f"{k}={v}" for k, v in V3_QUERY)
     request = _request("POST", query, {**headers, "Authorization": authorization})
     now = alibaba.parse_timestamp(V3_HEADERS["x-acs-date"])
     nonces = alibaba.NonceCache()
-    assert alibaba.verify(request, dict(V3_QUERY), _Keys(), now, nonces, body=b"", query=V3_QUERY).scheme == "ACS3-HMAC-SHA256"
+    assert (
+        alibaba.verify(request, dict(V3_QUERY), _Keys(), now, nonces, body=b"", query=V3_QUERY).scheme
+        == "ACS3-HMAC-SHA256"
+    )
     with pytest.raises(alibaba.ServiceError) as exc:
         alibaba.verify(request, dict(V3_QUERY), _Keys(), now, nonces, body=b"", query=V3_QUERY)
     assert exc.value.code == "SignatureNonceUsed"
@@ -175,7 +212,9 @@ def test_verify_acs3_errors():
     with pytest.raises(alibaba.ServiceError) as exc:
         alibaba.verify(request, dict(V3_QUERY), _Keys(), now, alibaba.NonceCache(), body=b"x=1", query=V3_QUERY)
     assert exc.value.code == "SignatureDoesNotMatch"
-    assert exc.value.message.startswith("Specified signature does not match our calculation. server StringToSign is [ACS3-HMAC-SHA256\n")
+    assert exc.value.message.startswith(
+        "Specified signature does not match our calculation. server StringToSign is [ACS3-HMAC-SHA256\n"
+    )
     for bad, code in (
         ("ACS3-HMAC-SM3 Credential=testid,SignedHeaders=host,Signature=00", "InvalidSignatureMethod"),
         ("ACS3-HMAC-SHA256 Credential=testid", "IncompleteSignature"),
@@ -189,7 +228,14 @@ def test_verify_acs3_errors():
 
 
 # RFC 6238 Appendix B (SHA-1, 8 digits, the ASCII key "12345678901234567890").
-RFC6238 = [(59, "94287082"), (1111111109, "07081804"), (1111111111, "14050471"), (1234567890, "89005924"), (2000000000, "69279037"), (20000000000, "65353130")]
+RFC6238 = [
+    (59, "94287082"),
+    (1111111109, "07081804"),
+    (1111111111, "14050471"),
+    (1234567890, "89005924"),
+    (2000000000, "69279037"),
+    (20000000000, "65353130"),
+]
 
 
 @pytest.mark.parametrize("moment,code", RFC6238)

@@ -13,6 +13,7 @@ and ``requests`` against a live server on 127.0.0.1. The reply is judged by
 Examples per test are few (a few seconds per service); with ``CI`` set the
 run is derandomized, so CI sees the same examples every time.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,7 +79,11 @@ JUNK = st.one_of(
     st.booleans(),
     st.none(),
     st.integers(min_value=60, max_value=300).map(nested),
-    st.recursive(st.none() | st.integers() | TEXT, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=8),
+    st.recursive(
+        st.none() | st.integers() | TEXT,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+        max_leaves=8,
+    ),
 )
 
 
@@ -103,7 +108,11 @@ def _from_schema(schema: dict, known: dict):
             optional={k: from_schema(v, known, k) for k, v in properties.items() if k not in required},
         )
     if kind == "array":
-        return st.lists(from_schema(schema.get("items", {}), known), min_size=schema.get("minItems", 0), max_size=min(schema.get("maxItems", 4), 4))
+        return st.lists(
+            from_schema(schema.get("items", {}), known),
+            min_size=schema.get("minItems", 0),
+            max_size=min(schema.get("maxItems", 4), 4),
+        )
     if kind == "integer":
         return st.integers(schema.get("minimum"), schema.get("maximum"))
     if kind == "number":
@@ -138,11 +147,16 @@ def mutated(data, document: dict) -> dict:
 def json_body(data, document) -> bytes:
     """The document as a JSON body, or that body broken: duplicate keys, other encodings, truncation, non-objects."""
     text = json.dumps(document, ensure_ascii=data.draw(st.booleans(), label="ascii"))
-    form = data.draw(st.sampled_from(["plain"] * 4 + ["duplicate", "utf-16", "truncated", "bom", "junk-bytes", "not-object"]), label="body form")
+    form = data.draw(
+        st.sampled_from(["plain"] * 4 + ["duplicate", "utf-16", "truncated", "bom", "junk-bytes", "not-object"]),
+        label="body form",
+    )
     raw = text.encode("utf-8", "surrogatepass")
     if form == "duplicate" and isinstance(document, dict) and document:
         key = data.draw(st.sampled_from(sorted(document)), label="duplicated")
-        return (text[:-1] + f",{json.dumps(key)}:{json.dumps(data.draw(JUNK, label='second value'))}}}").encode("utf-8", "surrogatepass")
+        return (text[:-1] + f",{json.dumps(key)}:{json.dumps(data.draw(JUNK, label='second value'))}}}").encode(
+            "utf-8", "surrogatepass"
+        )
     if form == "utf-16":
         return text.encode("utf-16", "surrogatepass")
     if form == "truncated":
@@ -152,7 +166,9 @@ def json_body(data, document) -> bytes:
     if form == "junk-bytes":
         return raw + data.draw(st.binary(min_size=1, max_size=8), label="junk bytes")
     if form == "not-object":
-        return data.draw(st.sampled_from([b"[]", b'"x"', b"null", b"1", b"NaN", b"", b"{", b"[" * 5000]), label="not an object")
+        return data.draw(
+            st.sampled_from([b"[]", b'"x"', b"null", b"1", b"NaN", b"", b"{", b"[" * 5000]), label="not an object"
+        )
     return raw
 
 
@@ -162,7 +178,9 @@ def header_bytes(text: str) -> bytes:
 
 
 def query_string(pairs: list[tuple[str, str]]) -> str:
-    return "&".join(f"{quote(k, safe='', errors='surrogatepass')}={quote(v, safe='', errors='surrogatepass')}" for k, v in pairs)
+    return "&".join(
+        f"{quote(k, safe='', errors='surrogatepass')}={quote(v, safe='', errors='surrogatepass')}" for k, v in pairs
+    )
 
 
 # ---- the wires -----------------------------------------------------------------------------
@@ -199,7 +217,9 @@ class Wire:
             assert status == 400, f"{self.kind} {method} {url[:200]} headers {headers} -> {status} {reply[:200]!r}"
             return
         problem = verdict(service, status, reply_headers, reply)
-        assert problem is None, f"{self.kind} {method} {url[:200]}\n  headers {headers}\n  body {body[:300]!r}\n  -> {problem}"
+        assert problem is None, (
+            f"{self.kind} {method} {url[:200]}\n  headers {headers}\n  body {body[:300]!r}\n  -> {problem}"
+        )
 
 
 @pytest.fixture(scope="module", params=["requests", "wsgi", "server"])
@@ -216,7 +236,9 @@ def wire(request):
 def known(wire) -> dict:
     """Values that get requests past the first checks (a live refresh token, the fixtures' keys and products)."""
     model = wire.cloud.licensemanager
-    token = model.create_token(account_id="123456789012", region="us-east-1", license_arn=DEFAULT_LICENSE_ARN, client_token="fuzz")
+    token = model.create_token(
+        account_id="123456789012", region="us-east-1", license_arn=DEFAULT_LICENSE_ARN, client_token="fuzz"
+    )
     return {
         "LicenseArn": DEFAULT_LICENSE_ARN,
         "Token": token.jwt,
@@ -259,7 +281,10 @@ def test_license_manager_operations(wire, known, data):
 
 
 AMPLIFY = schemas("amplifyuibuilder")
-AMPLIFY_PAYLOADS = {"ExchangeCodeForToken": ("request", "/tokens/{provider}"), "RefreshToken": ("refreshTokenBody", "/tokens/{provider}/refresh")}
+AMPLIFY_PAYLOADS = {
+    "ExchangeCodeForToken": ("request", "/tokens/{provider}"),
+    "RefreshToken": ("refreshTokenBody", "/tokens/{provider}/refresh"),
+}
 
 
 @FUZZ
@@ -268,7 +293,10 @@ def test_amplify_ui_builder_operations(wire, known, data):
     operation = data.draw(st.sampled_from(sorted(AMPLIFY)), label="operation")
     member, template = AMPLIFY_PAYLOADS[operation]
     schema = AMPLIFY[operation]
-    provider = data.draw(st.one_of(st.just("figma"), TEXT.filter(lambda s: "/" not in s and "?" not in s and "#" not in s)), label="provider")
+    provider = data.draw(
+        st.one_of(st.just("figma"), TEXT.filter(lambda s: "/" not in s and "?" not in s and "#" not in s)),
+        label="provider",
+    )
     path = template.format(provider=quote(provider, safe="", errors="surrogatepass"))
     payload = mutated(data, data.draw(from_schema(schema["properties"][member], known), label="payload"))
     body = json_body(data, payload)
@@ -285,16 +313,33 @@ def test_figma_me(wire, token, header):
     wire.check("amplifyuibuilder", "GET", url, {header: header_bytes(value)}, b"")
 
 
-DEVPAY_ACTIONS = {action: tuple(f"{n}.1" if n == "AdditionalTokens" else n for n in names) for action, names in DEVPAY_PARAMETERS.items()}
+DEVPAY_ACTIONS = {
+    action: tuple(f"{n}.1" if n == "AdditionalTokens" else n for n in names)
+    for action, names in DEVPAY_PARAMETERS.items()
+}
 
 
 def devpay_pairs(data, known: dict) -> tuple[str, list[tuple[str, str]]]:
     action = data.draw(st.sampled_from([*sorted(DEVPAY_ACTIONS), "Nope"]), label="action")
-    pairs = [("Action", action), ("Version", data.draw(st.sampled_from(["2008-04-28", "2007-12-01"]) | TEXT, label="version"))]
+    pairs = [
+        ("Action", action),
+        ("Version", data.draw(st.sampled_from(["2008-04-28", "2007-12-01"]) | TEXT, label="version")),
+    ]
     for name in DEVPAY_ACTIONS.get(action, ()):
         if data.draw(st.integers(0, 9), label=f"has {name}"):  # now and then missing
             pairs.append((name, data.draw(st.one_of(st.just(known.get(name.split(".")[0], "x")), TEXT), label=name)))
-    pairs.extend(data.draw(st.lists(st.tuples(st.sampled_from(["AdditionalTokens.\u00b2", "ActivationKey", "Version", "AdditionalTokens"]) | TEXT, TEXT), max_size=2), label="extra"))
+    pairs.extend(
+        data.draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["AdditionalTokens.\u00b2", "ActivationKey", "Version", "AdditionalTokens"]) | TEXT,
+                    TEXT,
+                ),
+                max_size=2,
+            ),
+            label="extra",
+        )
+    )
     return action, pairs
 
 
@@ -304,8 +349,15 @@ def test_devpay_query_actions(wire, known, data):
     _action, pairs = devpay_pairs(data, known)
     host = wire.server_url.split("//", 1)[1] if wire.server_url else "ls.amazonaws.com"
     if data.draw(st.booleans(), label="signed"):
-        stamp = data.draw(st.one_of(st.just(wire.cloud.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")), TEXT), label="timestamp")
-        pairs += [("AWSAccessKeyId", "testing"), ("Timestamp", stamp), ("SignatureVersion", "2"), ("SignatureMethod", "HmacSHA256")]
+        stamp = data.draw(
+            st.one_of(st.just(wire.cloud.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")), TEXT), label="timestamp"
+        )
+        pairs += [
+            ("AWSAccessKeyId", "testing"),
+            ("Timestamp", stamp),
+            ("SignatureVersion", "2"),
+            ("SignatureMethod", "HmacSHA256"),
+        ]
         try:
             signature = hmac_b64("testing", v2_string("GET", host, "/", dict(pairs)), "sha256")
         except UnicodeEncodeError:  # a lone surrogate cannot be signed
@@ -321,11 +373,20 @@ def test_devpay_soap_actions(wire, known, data):
     action, pairs = devpay_pairs(data, known)
     soap12 = data.draw(st.booleans(), label="SOAP 1.2")
     namespace = "http://www.w3.org/2003/05/soap-envelope" if soap12 else "http://schemas.xmlsoap.org/soap/envelope/"
-    members = "".join(f"<{n.split('.')[0]}>{v.replace('&', '&amp;').replace('<', '&lt;')}</{n.split('.')[0]}>" for n, v in pairs[2:] if n.isidentifier() or "." in n)
+    members = "".join(
+        f"<{n.split('.')[0]}>{v.replace('&', '&amp;').replace('<', '&lt;')}</{n.split('.')[0]}>"
+        for n, v in pairs[2:]
+        if n.isidentifier() or "." in n
+    )
     encoding = data.draw(st.sampled_from(["UTF-8", "UTF-8", "bogus", "utf-16", "ISO-8859-1"]), label="encoding")
-    envelope = (f'<?xml version="1.0" encoding="{encoding}"?><s:Envelope xmlns:s="{namespace}"><s:Body>'
-                f'<{action} xmlns="http://ls.amazonaws.com/doc/2008-04-28/">{members}</{action}></s:Body></s:Envelope>')
-    headers = {"Content-Type": "application/soap+xml" if soap12 else "text/xml", **({} if soap12 else {"SOAPAction": action})}
+    envelope = (
+        f'<?xml version="1.0" encoding="{encoding}"?><s:Envelope xmlns:s="{namespace}"><s:Body>'
+        f'<{action} xmlns="http://ls.amazonaws.com/doc/2008-04-28/">{members}</{action}></s:Body></s:Envelope>'
+    )
+    headers = {
+        "Content-Type": "application/soap+xml" if soap12 else "text/xml",
+        **({} if soap12 else {"SOAPAction": action}),
+    }
     url = wire.url("https://ls.amazonaws.com/", "/devpay/")
     wire.check("devpay", "POST", url, headers, envelope.encode("utf-8", "surrogatepass"))
 
@@ -339,11 +400,23 @@ def test_wuying_operations(wire, known, data):
     operation, document = operation_and_document(data, WUYING, "DescribeRegions", known)
     pairs = [("Action", operation), ("Version", "2020-10-02")]
     pairs += [(str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in document.items()]
-    pairs += data.draw(st.lists(st.tuples(st.sampled_from(["Format", "RegionId", "Action"]), st.sampled_from(["XML", "JSON"]) | TEXT), max_size=2), label="duplicates")
+    pairs += data.draw(
+        st.lists(
+            st.tuples(st.sampled_from(["Format", "RegionId", "Action"]), st.sampled_from(["XML", "JSON"]) | TEXT),
+            max_size=2,
+        ),
+        label="duplicates",
+    )
     method = data.draw(st.sampled_from(["GET", "POST"]), label="method")
     if data.draw(st.booleans(), label="signed"):
-        params = dict(pairs, AccessKeyId="testing", SignatureMethod="HMAC-SHA1", SignatureVersion="1.0",
-                      SignatureNonce=data.draw(TEXT, label="nonce") or "n", Timestamp=wire.cloud.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
+        params = dict(
+            pairs,
+            AccessKeyId="testing",
+            SignatureMethod="HMAC-SHA1",
+            SignatureVersion="1.0",
+            SignatureNonce=data.draw(TEXT, label="nonce") or "n",
+            Timestamp=wire.cloud.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
         try:
             params["Signature"] = TeaUtils.get_rpcsignature(params, method, "testing")
         except UnicodeEncodeError:
@@ -369,10 +442,15 @@ def test_sts_actions(wire, known, data):
     action, document = operation_and_document(data, STS, "AssumeRole", known)
     if action == "AssumeRoleWithWebIdentity" and data.draw(st.booleans(), label="a real token"):
         document["WebIdentityToken"] = known["AccessToken"]
-    pairs = [("Action", action), ("Version", data.draw(st.sampled_from(["2011-06-15", "2011-06-15", "2011-6-15", ""]), label="version"))]
+    pairs = [
+        ("Action", action),
+        ("Version", data.draw(st.sampled_from(["2011-06-15", "2011-06-15", "2011-6-15", ""]), label="version")),
+    ]
     for name, value in document.items():
         members = value if isinstance(value, list) else [value]
-        pairs.extend((f"{name}.member.{i + 1}" if isinstance(value, list) else name, str(v)) for i, v in enumerate(members))
+        pairs.extend(
+            (f"{name}.member.{i + 1}" if isinstance(value, list) else name, str(v)) for i, v in enumerate(members)
+        )
     body = query_string(pairs).encode("utf-8", "surrogatepass")
     url = wire.url("https://sts.amazonaws.com/", "/")
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -391,7 +469,9 @@ def test_user_api_operations(wire, known, data):
         headers["Authorization"] = header_bytes("Bearer " + data.draw(TEXT, label="token"))
     body = b""
     if operation in USERAPI:
-        headers["Content-Type"] = data.draw(st.sampled_from(["application/json", "application/problem+json", "text/plain"]), label="content type")
+        headers["Content-Type"] = data.draw(
+            st.sampled_from(["application/json", "application/problem+json", "text/plain"]), label="content type"
+        )
         body = json_body(data, mutated(data, data.draw(from_schema(USERAPI[operation], known), label="body")))
     url = wire.url(f"https://userapi.example.com/User/{operation}", f"/User/{operation}")
     wire.check("userapi", method, url, headers, body)

@@ -6,6 +6,7 @@ or by boto3 where boto3 sends it. The framing cases (a Content-Length that is
 no number, broken chunks) are checked on the application, whatever server is
 in front of it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -119,7 +120,9 @@ def test_an_expiry_millions_of_days_ahead_is_a_token_and_list_tokens_still_works
     assert {t["TokenId"] for t in lm.list_tokens()["Tokens"]} == {created["TokenId"], longest["TokenId"]}
 
 
-@pytest.mark.parametrize("days", [b"1" + b"0" * 400, b"2147483648", b"-2147483649", b"1e400", b"1.5", b"true", b"NaN", b"Infinity"])
+@pytest.mark.parametrize(
+    "days", [b"1" + b"0" * 400, b"2147483648", b"-2147483649", b"1e400", b"1.5", b"true", b"NaN", b"Infinity"]
+)
 def test_a_days_value_no_integer_can_hold_fails_and_leaves_no_token(target, days):
     body = b'{"LicenseArn":"%s","ClientToken":"c","ExpirationInDays":%s}' % (DEFAULT_LICENSE_ARN.encode(), days)
     assert coral(target.lm("CreateToken", body)) == "SerializationException"
@@ -153,9 +156,13 @@ def test_a_token_whose_payload_is_deeply_nested_is_not_a_jwt(target):
 
 def test_a_non_ascii_signature_is_a_signature_mismatch(target):
     url = target.url(LM_HOST)
-    headers = aws_signed_headers("POST", url, b"{}", "license-manager", {"X-Amz-Target": "AWSLicenseManager.ListTokens"})
+    headers = aws_signed_headers(
+        "POST", url, b"{}", "license-manager", {"X-Amz-Target": "AWSLicenseManager.ListTokens"}
+    )
     headers["Authorization"] = headers["Authorization"][:-2] + "\u00b2\u00e9"
-    reply = requests.post(url, data=b"{}", headers={k: v.encode("latin-1") for k, v in headers.items()}, timeout=HTTP_TIMEOUT)
+    reply = requests.post(
+        url, data=b"{}", headers={k: v.encode("latin-1") for k, v in headers.items()}, timeout=HTTP_TIMEOUT
+    )
     assert coral(reply) == "InvalidSignatureException"
 
 
@@ -172,7 +179,10 @@ def test_lone_surrogates_in_amplify_exchange_and_refresh(target):
     model = target.cloud.amplifyuibuilder
     for path, document in [
         ("/tokens/figma", {"code": model.create_authorization_code(), "redirectUri": "\ud800"}),
-        ("/tokens/figma", {"code": "x", "redirectUri": "https://mockcloud.example/figma/callback", "clientId": "\udfff"}),
+        (
+            "/tokens/figma",
+            {"code": "x", "redirectUri": "https://mockcloud.example/figma/callback", "clientId": "\udfff"},
+        ),
         ("/tokens/figma/refresh", {"token": "\ud800"}),
         ("/tokens/figma/refresh", {"token": "figur_x", "clientId": "a\udc80"}),
     ]:
@@ -205,16 +215,31 @@ def test_devpay_token_expiration_in_other_digits_or_huge(target, value):
 
 
 def test_devpay_list_member_numbers_in_other_digits(target):
-    reply = target.ls(desktop_activation(target.cloud, **{"AdditionalTokens.\u00b2": "x", "AdditionalTokens.1" + "0" * 5000: "y"}))
+    reply = target.ls(
+        desktop_activation(target.cloud, **{"AdditionalTokens.\u00b2": "x", "AdditionalTokens.1" + "0" * 5000: "y"})
+    )
     assert reply.status_code == 200, reply.text[:300]
 
 
 @pytest.mark.parametrize(
     "stamp",
-    ["2024-01-01T00:00:00+99:00", "2024-01-01T00:00:00+14:01", "2024-01-01T00:00:00+\u00b21:00", "2024-01-01T00:00:00.\u00b2Z"],
+    [
+        "2024-01-01T00:00:00+99:00",
+        "2024-01-01T00:00:00+14:01",
+        "2024-01-01T00:00:00+\u00b21:00",
+        "2024-01-01T00:00:00.\u00b2Z",
+    ],
 )
 def test_devpay_timestamps_with_impossible_offsets(target, stamp):
-    reply = target.ls({"Action": "VerifyProductSubscriptionByPid", "Version": "2008-04-28", "AWSAccessKeyId": "testing", "Timestamp": stamp, "Signature": "x"})
+    reply = target.ls(
+        {
+            "Action": "VerifyProductSubscriptionByPid",
+            "Version": "2008-04-28",
+            "AWSAccessKeyId": "testing",
+            "Timestamp": stamp,
+            "Signature": "x",
+        }
+    )
     assert ls_code(reply) == "InvalidParameterValue"
 
 
@@ -223,14 +248,26 @@ def test_devpay_timestamps_with_impossible_offsets(target, stamp):
 )
 @pytest.mark.parametrize("name", ["Timestamp", "Expires"])
 def test_devpay_timestamps_at_the_ends_of_the_calendar(target, stamp, name):
-    reply = target.ls({"Action": "VerifyProductSubscriptionByPid", "Version": "2008-04-28", "AWSAccessKeyId": "testing", name: stamp, "Signature": "x"})
-    assert ls_code(reply) == ("RequestExpired" if stamp.startswith("0001") or name == "Timestamp" else "SignatureDoesNotMatch")
+    reply = target.ls(
+        {
+            "Action": "VerifyProductSubscriptionByPid",
+            "Version": "2008-04-28",
+            "AWSAccessKeyId": "testing",
+            name: stamp,
+            "Signature": "x",
+        }
+    )
+    assert ls_code(reply) == (
+        "RequestExpired" if stamp.startswith("0001") or name == "Timestamp" else "SignatureDoesNotMatch"
+    )
 
 
 def test_soap_with_an_unknown_encoding_is_a_parse_fault(target):
     envelope = b'<?xml version="1.0" encoding="bogus"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body/></soap:Envelope>'
     url = target.url(LS_HOST, "/devpay/" if target.server_url else "/")
-    reply = requests.post(url, data=envelope, headers={"Content-Type": "text/xml", "SOAPAction": "x"}, timeout=HTTP_TIMEOUT)
+    reply = requests.post(
+        url, data=envelope, headers={"Content-Type": "text/xml", "SOAPAction": "x"}, timeout=HTTP_TIMEOUT
+    )
     assert reply.status_code == 500  # SOAP 1.1: every fault is a 500; the fault code says whose fault
     fault = ET.fromstring(reply.content).find(".//{http://schemas.xmlsoap.org/soap/envelope/}Fault")
     assert fault.find("faultcode").text == "aws:Client.SoapEnvelopeParseError"
@@ -249,7 +286,9 @@ def test_wuying_xml_replies_stay_well_formed_whatever_the_host_holds(target):
         reply = target.cloud.app.handle_environ(build_environ("GET", f"{ECD_HOST}/?{params}", {"Host": host}, b""))
         status, body = reply.status, reply.body
     else:  # the Host header as bytes on the wire: no client library sends control bytes
-        status, body = raw_http(target.server_url, f"GET /?{params} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode("latin-1"))
+        status, body = raw_http(
+            target.server_url, f"GET /?{params} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode("latin-1")
+        )
         if server_refused_framing(status, body):  # the server refuses control bytes in a field (RFC 9110 §5.5)
             assert status == 400
             return
@@ -274,7 +313,10 @@ def raw_http(base_url: str, request: bytes) -> tuple[int, bytes]:
 # ---- bytes that are not UTF-8, text that is not latin-1 --------------------------------------------
 
 
-@pytest.mark.parametrize("query", ["Version=\xff", "Action=GetLoginToken&Version=2020-10-02&\xff\xfe=\xc3", "Version=2008-04-28&Action=\xed\xa0\x80"])
+@pytest.mark.parametrize(
+    "query",
+    ["Version=\xff", "Action=GetLoginToken&Version=2020-10-02&\xff\xfe=\xc3", "Version=2008-04-28&Action=\xed\xa0\x80"],
+)
 def test_query_strings_of_raw_bytes_that_are_not_utf8(query):
     """A server hands the query's raw bytes over as latin-1 characters; routing must not decode them strictly."""
     with mock_cloud() as cloud:
@@ -290,7 +332,10 @@ def test_paths_and_headers_beyond_latin1_in_process():
     """What a client library may hand an interceptor as text becomes bytes, as on a wire."""
     with mock_cloud() as cloud:
         for url, headers in [
-            ("https://license-manager.us-east-1.amazonaws.com/\u4e2d\udc80", {"X-Amz-Target": "AWSLicenseManager.ListTokens"}),
+            (
+                "https://license-manager.us-east-1.amazonaws.com/\u4e2d\udc80",
+                {"X-Amz-Target": "AWSLicenseManager.ListTokens"},
+            ),
             ("https://ecd.cn-hangzhou.aliyuncs.com/?Action=\ud800&Version=2020-10-02", {"X-Note": "\u4e2d\ud800"}),
             ("http://unclaimed.example/\udc80?\u4e2d=\ud800", {}),
         ]:
@@ -318,7 +363,12 @@ SERVICE_REQUESTS = {
     "devpay": ("POST", f"{LS_HOST}/", {"Content-Type": "application/x-www-form-urlencoded"}, "query"),
     "devpay-soap": ("POST", f"{LS_HOST}/", {"Content-Type": "application/soap+xml"}, "soap12"),
     "wuying": ("POST", f"{ECD_HOST}/", {"Content-Type": "application/x-www-form-urlencoded"}, "alibaba"),
-    "userapi": ("POST", "https://userapi.example.com/User/Login", {"Content-Type": "application/json", "Version": "2.0"}, "problem"),
+    "userapi": (
+        "POST",
+        "https://userapi.example.com/User/Login",
+        {"Content-Type": "application/json", "Version": "2.0"},
+        "problem",
+    ),
 }
 
 
@@ -352,12 +402,17 @@ def test_unreadable_bodies_get_the_services_own_400(service, framing):
     elif kind == "query":
         assert ET.fromstring(body).find(f"{LS_ERRORS}Error/{LS_ERRORS}Code").text == "InvalidHttpRequest"
     elif kind == "soap12":
-        subcode = ET.fromstring(body).find(".//{http://www.w3.org/2003/05/soap-envelope}Subcode/{http://www.w3.org/2003/05/soap-envelope}Value")
+        subcode = ET.fromstring(body).find(
+            ".//{http://www.w3.org/2003/05/soap-envelope}Subcode/{http://www.w3.org/2003/05/soap-envelope}Value"
+        )
         assert subcode.text == "aws:InvalidHttpRequest"
     elif kind == "alibaba":
         assert json.loads(body)["Code"] == "InvalidParameter" and "RequestId" in json.loads(body)
     else:
-        assert reply_headers["Content-Type"].startswith("application/problem+json") and json.loads(body)["error"] == "invalid_request"
+        assert (
+            reply_headers["Content-Type"].startswith("application/problem+json")
+            and json.loads(body)["error"] == "invalid_request"
+        )
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
 """Each model's ``inventory()``: the tokens, codes and sessions it holds, their states on the mock clock, no secrets."""
+
 from __future__ import annotations
 
 import json
@@ -50,25 +51,42 @@ def test_licensemanager_refresh_tokens_and_checkouts():
         doomed = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken=uuid.uuid4().hex)
         lm.delete_token(TokenId=doomed["TokenId"])
         lm.create_license(
-            LicenseName="Widget", ProductName="Widget", ProductSKU="WIDGET-1", Issuer={"Name": "Widget Co"}, HomeRegion="us-east-1",
-            Validity={"Begin": "2024-01-01T00:00:00Z"}, Beneficiary="arn:aws:iam::123456789012:root",
+            LicenseName="Widget",
+            ProductName="Widget",
+            ProductSKU="WIDGET-1",
+            Issuer={"Name": "Widget Co"},
+            HomeRegion="us-east-1",
+            Validity={"Begin": "2024-01-01T00:00:00Z"},
+            Beneficiary="arn:aws:iam::123456789012:root",
             Entitlements=[{"Name": "Seats", "Unit": "Count", "MaxCount": 5, "AllowCheckIn": True}],
             ConsumptionConfiguration={"RenewType": "None", "ProvisionalConfiguration": {"MaxTimeToLiveInMinutes": 30}},
             ClientToken=uuid.uuid4().hex,
         )
-        seats = {"ProductSKU": "WIDGET-1", "KeyFingerprint": "aws:123456789012:Widget Co:issuer-fingerprint", "Beneficiary": "bob",
-                 "Entitlements": [{"Name": "Seats", "Unit": "Count", "Value": "1"}]}
+        seats = {
+            "ProductSKU": "WIDGET-1",
+            "KeyFingerprint": "aws:123456789012:Widget Co:issuer-fingerprint",
+            "Beneficiary": "bob",
+            "Entitlements": [{"Name": "Seats", "Unit": "Count", "Value": "1"}],
+        }
         held = lm.checkout_license(CheckoutType="PROVISIONAL", ClientToken=uuid.uuid4().hex, **seats)
         returned = lm.checkout_license(CheckoutType="PROVISIONAL", ClientToken=uuid.uuid4().hex, **seats)
         lm.check_in_license(LicenseConsumptionToken=returned["LicenseConsumptionToken"])
         entries = cloud.licensemanager.inventory()
-        check_shape(entries, "licensemanager", [made["Token"], doomed["Token"], held["LicenseConsumptionToken"], held["SignedToken"]])
+        check_shape(
+            entries,
+            "licensemanager",
+            [made["Token"], doomed["Token"], held["LicenseConsumptionToken"], held["SignedToken"]],
+        )
         [live] = by(entries, id=made["TokenId"])
         assert live["kind"] == "refresh_token" and live["state"] == "active" and live["subject"] == "123456789012"
         assert live["expires"] - live["issued"] == pytest.approx(86400)
         assert by(entries, id=doomed["TokenId"])[0]["state"] == "revoked"
         checkout = by(entries, id=short_id(held["LicenseConsumptionToken"]))[0]
-        assert checkout["kind"] == "provisional_checkout" and checkout["subject"] == "bob" and checkout["state"] == "active"
+        assert (
+            checkout["kind"] == "provisional_checkout"
+            and checkout["subject"] == "bob"
+            and checkout["state"] == "active"
+        )
         assert checkout["expires"] - checkout["issued"] == 30 * 60
         assert by(entries, id=short_id(returned["LicenseConsumptionToken"]))[0]["state"] == "used"
         cloud.clock.advance(30 * 60)
@@ -80,12 +98,16 @@ def test_licensemanager_refresh_tokens_and_checkouts():
 def test_sts_role_sessions_by_access_key_id():
     with mock_cloud() as cloud:
         lm = lm_client()
-        refresh = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, RoleArns=[ROLE], ClientToken=uuid.uuid4().hex)["Token"]
+        refresh = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, RoleArns=[ROLE], ClientToken=uuid.uuid4().hex)[
+            "Token"
+        ]
         access = lm.get_access_token(Token=refresh)["AccessToken"]
         import boto3
 
         sts = boto3.client("sts", region_name="us-east-1")
-        credentials = sts.assume_role_with_web_identity(RoleArn=ROLE, RoleSessionName="app", WebIdentityToken=access)["Credentials"]
+        credentials = sts.assume_role_with_web_identity(RoleArn=ROLE, RoleSessionName="app", WebIdentityToken=access)[
+            "Credentials"
+        ]
         entries = cloud.sts.inventory()
         check_shape(entries, "sts", [credentials["SecretAccessKey"], credentials["SessionToken"], access])
         [session] = entries
@@ -111,10 +133,16 @@ def test_amplifyuibuilder_codes_refresh_and_access_tokens():
         check_shape(entries, "amplifyuibuilder", [code, unused, grant.access_token, grant.refresh_token, second])
         user = figma.default_user
         used = by(entries, id=short_id(code))[0]
-        assert used["kind"] == "authorization_code" and used["state"] == "used" and used["subject"] == f"{user.handle} ({user.id})"
+        assert (
+            used["kind"] == "authorization_code"
+            and used["state"] == "used"
+            and used["subject"] == f"{user.handle} ({user.id})"
+        )
         code_entry = by(entries, id=short_id(unused))[0]
         assert code_entry["state"] == "active" and code_entry["expires"] - code_entry["issued"] == 600
-        assert by(entries, id=short_id(grant.refresh_token))[0]["expires"] is None  # Figma's refresh tokens do not expire
+        assert (
+            by(entries, id=short_id(grant.refresh_token))[0]["expires"] is None
+        )  # Figma's refresh tokens do not expire
         assert by(entries, id=short_id(grant.access_token))[0]["state"] == "active"
         assert by(entries, id=short_id(second))[0]["state"] == "revoked"
         cloud.clock.advance(600)
@@ -134,12 +162,20 @@ def test_devpay_activation_keys_and_user_tokens():
         legacy = devpay.issue_legacy_user_token(product.code, key.customer_id)
         upgraded = devpay.refresh_user_token(activation.access_key_id, legacy, [product.token])
         entries = devpay.inventory()
-        check_shape(entries, "devpay", [str(key), activation.user_token, legacy, upgraded, activation.secret_access_key, product.token])
+        check_shape(
+            entries,
+            "devpay",
+            [str(key), activation.user_token, legacy, upgraded, activation.secret_access_key, product.token],
+        )
         assert by(entries, id=short_id(str(key)))[0]["state"] == "used"
         assert by(entries, id="ADMAY7DVLJTW") == []  # fixture keys show by digest, never by their text
         assert by(entries, id=short_id("ADMAY7DVLJTWHJ76MMBMQEXAMPLE"))[0]["state"] == "active"
         user = by(entries, id=short_id(activation.user_token))[0]
-        assert user["kind"] == "user_token" and user["subject"] == key.customer_id and user["expires"] - user["issued"] == 3600
+        assert (
+            user["kind"] == "user_token"
+            and user["subject"] == key.customer_id
+            and user["expires"] - user["issued"] == 3600
+        )
         old = by(entries, id=short_id(legacy))[0]
         assert old["state"] == "replaced" and old["chain"] == [short_id(legacy), short_id(upgraded)]
         cloud.clock.advance(3600)
@@ -156,7 +192,11 @@ def test_wuying_sessions_chain_their_login_tokens():
         secrets = [first["LoginToken"], first["SessionId"], first["KeepAliveToken"], second["LoginToken"]]
         check_shape(entries, "wuying", secrets)
         [session] = by(entries, kind="logon_session")
-        assert session["id"] == short_id(first["SessionId"]) and session["subject"] == "alice" and session["state"] == "used"
+        assert (
+            session["id"] == short_id(first["SessionId"])
+            and session["subject"] == "alice"
+            and session["state"] == "used"
+        )
         assert session["chain"] == [short_id(first["LoginToken"]), short_id(second["LoginToken"])]
         assert by(entries, id=short_id(first["LoginToken"]))[0]["state"] == "replaced"
         fresh = by(entries, id=short_id(second["LoginToken"]))[0]
@@ -174,11 +214,17 @@ def test_userapi_session_is_a_chain_of_refresh_tokens():
         http = requests.Session()
         pair = http.post(f"{USERAPI}/Login", json=USERAPI_USER, headers={"Version": "2.0"}, timeout=5).json()
         rotated = http.post(
-            f"{USERAPI}/RefreshToken", json={"refreshToken": pair["refreshToken"]},
-            headers={"Version": "2.0", "Authorization": f"Bearer {pair['accessToken']}"}, timeout=5,
+            f"{USERAPI}/RefreshToken",
+            json={"refreshToken": pair["refreshToken"]},
+            headers={"Version": "2.0", "Authorization": f"Bearer {pair['accessToken']}"},
+            timeout=5,
         ).json()
         entries = cloud.userapi.inventory()
-        check_shape(entries, "userapi", [pair["accessToken"], pair["refreshToken"], rotated["accessToken"], rotated["refreshToken"]])
+        check_shape(
+            entries,
+            "userapi",
+            [pair["accessToken"], pair["refreshToken"], rotated["accessToken"], rotated["refreshToken"]],
+        )
 
         def rid(token: str) -> str:  # refresh tokens are kept as their SHA-256 only
             return hashlib.sha256(token.encode()).hexdigest()[:12]
@@ -193,7 +239,9 @@ def test_userapi_session_is_a_chain_of_refresh_tokens():
         assert access[1]["expires"] - access[1]["issued"] == pytest.approx(3600, abs=1)
         # presenting the used refresh token again is reuse: the whole family is revoked
         http.post(
-            f"{USERAPI}/RefreshToken", json={"refreshToken": pair["refreshToken"]},
-            headers={"Version": "2.0", "Authorization": f"Bearer {rotated['accessToken']}"}, timeout=5,
+            f"{USERAPI}/RefreshToken",
+            json={"refreshToken": pair["refreshToken"]},
+            headers={"Version": "2.0", "Authorization": f"Bearer {rotated['accessToken']}"},
+            timeout=5,
         )
         assert {e["state"] for e in cloud.userapi.inventory()} == {"revoked"}

@@ -1,4 +1,5 @@
 """The public mock API: decorator forms, nesting, clock, faults, credentials, interception."""
+
 from __future__ import annotations
 
 import asyncio
@@ -165,7 +166,11 @@ def test_every_service_has_its_shortcut_exported_and_typed():
         assert getattr(mockcloud, name) is not None
     # each shortcut is declared for type checkers too (the lazy module __getattr__ gives them no type)
     tree = ast.parse(Path(mockcloud.__file__).read_text())
-    declared = {node.target.id for node in ast.walk(tree) if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)}
+    declared = {
+        node.target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }
     assert expected <= declared
 
 
@@ -299,7 +304,9 @@ def test_the_tests_own_time_machine_is_followed():
     ):
         assert cloud.clock.now() == datetime(2029, 3, 3, tzinfo=timezone.utc)
         token = make_token(lm_client())
-        assert cloud.licensemanager.decode(token, verify_exp=False)["iat"] == int(datetime(2029, 3, 3, tzinfo=timezone.utc).timestamp())
+        assert cloud.licensemanager.decode(token, verify_exp=False)["iat"] == int(
+            datetime(2029, 3, 3, tzinfo=timezone.utc).timestamp()
+        )
 
 
 # ---- faults ------------------------------------------------------------------
@@ -321,7 +328,10 @@ def test_fault_error_for_the_next_count_calls():
         assert lm.get_access_token(Token=token)["AccessToken"]
         assert lm.list_tokens()["Tokens"]  # other operations were never affected
         assert [r.error_code for r in cloud.requests.filter(operation="GetAccessToken")] == [
-            "ServerInternalException", "ServerInternalException", None]
+            "ServerInternalException",
+            "ServerInternalException",
+            None,
+        ]
 
 
 def test_fault_status_only_throttle_and_probability():

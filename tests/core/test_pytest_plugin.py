@@ -4,6 +4,7 @@ Inner runs are subprocesses so that the inner mocks, interceptors and servers
 cannot leak into (or be masked by) this outer session. The plugin is loaded
 through the installed package's ``pytest11`` entry point, not by ``-p``.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ import pytest
 
 # Shared by the inner test files: an explicit key pair, so that AWS_* variables of
 # the outer environment (a developer's real keys) cannot change what the mock sees.
-CLIENT = '''
+CLIENT = """
 import boto3
 from botocore.config import Config
 
@@ -29,7 +30,7 @@ def lm_client(endpoint_url=None):
         aws_secret_access_key="testing",
         config=Config(retries={"max_attempts": 1, "mode": "standard"}),
     )
-'''
+"""
 
 
 def run_inner(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -40,7 +41,7 @@ def run_inner(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 def test_fixture_gives_active_mock_that_ends_with_the_test(pytester):
     """``mockcloud`` is an active in-process mock during the test and gone after it."""
     pytester.makepyfile(
-        test_inner='''
+        test_inner="""
         import mockcloud
         from lmclient import LICENSE_ARN, lm_client
 
@@ -56,7 +57,7 @@ def test_fixture_gives_active_mock_that_ends_with_the_test(pytester):
 
         def test_after():
             assert mockcloud.current_mock() is None
-        '''
+        """
     )
     result = run_inner(pytester, "-p", "no:xdist")
     result.assert_outcomes(passed=2)
@@ -65,7 +66,7 @@ def test_fixture_gives_active_mock_that_ends_with_the_test(pytester):
 def test_marker_activates_mock_without_the_fixture(pytester):
     """A test marked ``mockcloud`` runs under the mock though it never names the fixture."""
     pytester.makepyfile(
-        test_inner='''
+        test_inner="""
         import pytest
         import mockcloud
         from lmclient import lm_client
@@ -81,7 +82,7 @@ def test_marker_activates_mock_without_the_fixture(pytester):
 
         def test_unmarked_is_not_mocked():
             assert mockcloud.current_mock() is None
-        '''
+        """
     )
     result = run_inner(pytester)
     result.assert_outcomes(passed=2)
@@ -100,14 +101,14 @@ def test_every_way_of_loading_the_plugin_works(pytester, monkeypatch, how):
     if how == "-p with autoload disabled":
         monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(
-        test_inner='''
+        test_inner="""
         import pytest
 
 
         @pytest.mark.mockcloud("licensemanager")
         def test_one_service_by_name(mockcloud):
             assert mockcloud.service_names == ("licensemanager",)
-        '''
+        """
     )
     result = run_inner(pytester, *args)
     result.assert_outcomes(passed=1)
@@ -116,7 +117,7 @@ def test_every_way_of_loading_the_plugin_works(pytester, monkeypatch, how):
 def test_marker_options_reach_the_fixture(pytester):
     """The marker's keyword arguments configure the mock the fixture yields."""
     pytester.makepyfile(
-        test_inner='''
+        test_inner="""
         import time
 
         import jwt
@@ -137,7 +138,7 @@ def test_marker_options_reach_the_fixture(pytester):
             access = client.get_access_token(Token=refresh)["AccessToken"]
             claims = jwt.decode(access, options={"verify_signature": False})
             assert claims["exp"] - claims["iat"] == 60  # the setting, not the 3600 s default
-        '''
+        """
     )
     result = run_inner(pytester)
     result.assert_outcomes(passed=1)
@@ -146,14 +147,14 @@ def test_marker_options_reach_the_fixture(pytester):
 def test_marker_is_registered_for_strict_markers(pytester):
     """``--strict-markers`` accepts ``@pytest.mark.mockcloud``: the plugin registers it."""
     pytester.makepyfile(
-        test_inner='''
+        test_inner="""
         import pytest
 
 
         @pytest.mark.mockcloud(services=["licensemanager"])
         def test_marked(mockcloud):
             assert mockcloud.active
-        '''
+        """
     )
     result = run_inner(pytester, "--strict-markers")
     result.assert_outcomes(passed=1)
@@ -164,7 +165,7 @@ def test_marker_is_registered_for_strict_markers(pytester):
 def test_server_fixture_serves_boto3_and_resets_between_tests(pytester):
     """``mockcloud_server.url`` works as a boto3 endpoint; each test starts from fresh state on the same server."""
     pytester.makepyfile(
-        test_inner='''
+        test_inner="""
         import requests
         from lmclient import LICENSE_ARN, lm_client
 
@@ -192,7 +193,7 @@ def test_server_fixture_serves_boto3_and_resets_between_tests(pytester):
 
         def test_same_server_for_the_session():
             assert len(URLS) == 2 and URLS[0] == URLS[1]
-        '''
+        """
     )
     result = run_inner(pytester, "-p", "no:xdist")
     result.assert_outcomes(passed=3)
@@ -203,7 +204,7 @@ def test_each_xdist_worker_gets_its_own_server(pytester):
     out = pytester.path / "seen"
     out.mkdir()
     pytester.makepyfile(
-        test_inner=f'''
+        test_inner=f"""
         import json
         import os
         import uuid
@@ -222,7 +223,7 @@ def test_each_xdist_worker_gets_its_own_server(pytester):
                        "worker": os.environ.get("PYTEST_XDIST_WORKER")}}
             with open(os.path.join(OUT, f"{{n}}.json"), "w") as f:
                 json.dump(record, f)
-        '''
+        """
     )
     result = run_inner(pytester, "-p", "xdist", "-n", "2")
     result.assert_outcomes(passed=4)

@@ -1,4 +1,5 @@
 """The environ an interceptor builds is the one a server would have built."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -25,16 +26,29 @@ from mockcloud.core.request import _split_url, build_environ
 def test_split_url_agrees_with_urlsplit(url):
     parts = urlsplit(url)
     scheme = parts.scheme or "http"
-    expected = (scheme, parts.hostname, parts.port or (443 if scheme == "https" else 80), parts.path or "/", parts.query)
+    expected = (
+        scheme,
+        parts.hostname,
+        parts.port or (443 if scheme == "https" else 80),
+        parts.path or "/",
+        parts.query,
+    )
     assert _split_url(url) == expected
 
 
 def test_environ_of_a_client_request():
     environ = build_environ(
-        "post", "https://Example.COM:8443/p%20q?a=1", [("X-Amz-Date", "x"), ("Content-Type", "t/p"), ("Content-Length", "99")], b"body"
+        "post",
+        "https://Example.COM:8443/p%20q?a=1",
+        [("X-Amz-Date", "x"), ("Content-Type", "t/p"), ("Content-Length", "99")],
+        b"body",
     )
     assert environ["REQUEST_METHOD"] == "POST"
-    assert (environ["SERVER_NAME"], environ["SERVER_PORT"], environ["HTTP_HOST"]) == ("example.com", "8443", "example.com:8443")
+    assert (environ["SERVER_NAME"], environ["SERVER_PORT"], environ["HTTP_HOST"]) == (
+        "example.com",
+        "8443",
+        "example.com:8443",
+    )
     assert (environ["PATH_INFO"], environ["RAW_URI"], environ["QUERY_STRING"]) == ("/p q", "/p%20q?a=1", "a=1")
     assert environ["HTTP_X_AMZ_DATE"] == "x" and environ["CONTENT_TYPE"] == "t/p"
     assert environ["CONTENT_LENGTH"] == "4" and environ["wsgi.input"].read() == b"body"

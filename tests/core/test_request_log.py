@@ -1,4 +1,5 @@
 """The request log: a bounded ring buffer that never shows the secrets a request carried."""
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,13 @@ def test_secrets_in_query_strings_are_redacted_when_recorded():
         assert secret not in url
     assert f"Password={REDACTED}" in url and f"Signature={REDACTED}" in url
     # what is no secret stays, so that tests can still assert on it
-    for kept in ("Action=GetLoginToken", "EndUserId=alice", "SignatureMethod=HMAC-SHA1", "SignatureNonce=n1", "ClientId=c1"):
+    for kept in (
+        "Action=GetLoginToken",
+        "EndUserId=alice",
+        "SignatureMethod=HMAC-SHA1",
+        "SignatureNonce=n1",
+        "ClientId=c1",
+    ):
         assert kept in url
     assert cloud.requests[-1].service == "wuying"
 
@@ -59,7 +66,10 @@ def test_secrets_in_query_strings_are_redacted_when_recorded():
         ("/", "/"),
         ("/path?flag&token=&a=1", "/path?flag&token=&a=1"),  # empty values and bare flags are left alone
         ("/?UserToken=%7BUserToken%7DAAA&ProductCode=6883959E", f"/?UserToken={REDACTED}&ProductCode=6883959E"),
-        ("/?X-Amz-Signature=ff&X-Amz-Credential=AKID%2F2024", f"/?X-Amz-Signature={REDACTED}&X-Amz-Credential=AKID%2F2024"),
+        (
+            "/?X-Amz-Signature=ff&X-Amz-Credential=AKID%2F2024",
+            f"/?X-Amz-Signature={REDACTED}&X-Amz-Credential=AKID%2F2024",
+        ),
         ("/cb?code=abc;state=s", f"/cb?code={REDACTED};state=s"),
     ],
 )
@@ -80,7 +90,9 @@ def test_ten_thousand_requests_with_8kb_urls_keep_memory_bounded():
     statuses = []
 
     def send(i: int) -> None:
-        environ = build_environ("GET", f"{DEVPAY}?Action=ActivateHostedProduct&Version=2008-04-28&Pad={pad}{i}", {}, b"")
+        environ = build_environ(
+            "GET", f"{DEVPAY}?Action=ActivateHostedProduct&Version=2008-04-28&Pad={pad}{i}", {}, b""
+        )
         app(environ, lambda status, headers, exc_info=None: statuses.append(status))
 
     for i in range(2000):  # the log is full from the 1000th on
@@ -121,8 +133,10 @@ def test_a_record_shows_headers_and_bodies_with_every_secret_redacted():
 
     with mock_cloud() as cloud:
         lm = boto3.client("license-manager", region_name="us-east-1")
-        made = lm.create_token(LicenseArn="arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef",
-                               ClientToken="c1")
+        made = lm.create_token(
+            LicenseArn="arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef",
+            ClientToken="c1",
+        )
         access = lm.get_access_token(Token=made["Token"])["AccessToken"]
         created, got = cloud.requests[-2].detail(), cloud.requests[-1].detail()
     text = json.dumps([created, got])
@@ -131,12 +145,22 @@ def test_a_record_shows_headers_and_bodies_with_every_secret_redacted():
     headers = dict(got["request"]["headers"])
     assert headers["X-Amz-Target"] == "AWSLicenseManager.GetAccessToken"
     assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
-    assert headers["Authorization"].endswith(f"Signature={REDACTED}") and "SignedHeaders=content-type;host;" in headers["Authorization"]
+    assert (
+        headers["Authorization"].endswith(f"Signature={REDACTED}")
+        and "SignedHeaders=content-type;host;" in headers["Authorization"]
+    )
     assert json.loads(got["request"]["body"]) == {"Token": REDACTED}
     assert json.loads(got["response"]["body"]) == {"AccessToken": REDACTED}
-    assert got["response"]["status"] == 200 and ["Content-Type", "application/x-amz-json-1.1"] in got["response"]["headers"]
+    assert (
+        got["response"]["status"] == 200
+        and ["Content-Type", "application/x-amz-json-1.1"] in got["response"]["headers"]
+    )
     # identifiers that only contain a secret word stay readable
-    assert json.loads(created["response"]["body"]) == {"TokenId": made["TokenId"], "TokenType": "REFRESH_TOKEN", "Token": REDACTED}
+    assert json.loads(created["response"]["body"]) == {
+        "TokenId": made["TokenId"],
+        "TokenType": "REFRESH_TOKEN",
+        "Token": REDACTED,
+    }
     assert json.loads(created["request"]["body"])["ClientToken"] == "c1"
 
 
@@ -147,10 +171,14 @@ def test_bodies_are_kept_up_to_the_limit_and_secrets_in_a_cut_body_still_go():
     app.cloud.app.log = log
     secret = "s3cr3t-" + "x" * 100
     body = json.dumps({"Action": "x", "Password": secret}).encode()
-    environ = build_environ("POST", f"{WUYING}?Action=GetLoginToken&Version=2020-10-02", {"Content-Type": "application/json"}, body)
+    environ = build_environ(
+        "POST", f"{WUYING}?Action=GetLoginToken&Version=2020-10-02", {"Content-Type": "application/json"}, body
+    )
     app(environ, lambda status, headers, exc_info=None: None)
     shown = log[-1].detail()["request"]
-    assert shown["truncated"] and shown["body_size"] == len(body) and shown["note"] == f"the first 64 of {len(body)} bytes"
+    assert (
+        shown["truncated"] and shown["body_size"] == len(body) and shown["note"] == f"the first 64 of {len(body)} bytes"
+    )
     assert "s3cr3t" not in shown["body"] and f'"Password": "{REDACTED}"' in shown["body"]
     assert len(log[-1].capture.body) == 64  # the record holds no more than the limit
 
@@ -158,15 +186,37 @@ def test_bodies_are_kept_up_to_the_limit_and_secrets_in_a_cut_body_still_go():
 @pytest.mark.parametrize(
     "content_type, body, kept, gone",
     [
-        ("application/x-www-form-urlencoded", "Action=ActivateDesktopProduct&ActivationKey=KEY123&ProductToken=%7BProductToken%7DAAA",
-         ["Action=ActivateDesktopProduct", f"ActivationKey={REDACTED}"], ["KEY123", "AAA"]),
-        ("text/xml", "<r><UserToken>{UserToken}AAAA</UserToken><PersistentIdentifier>PID1</PersistentIdentifier>"
-         "<SecretAccessKey>wJalr</SecretAccessKey><wsse:Password Type='x'>pw</wsse:Password></r>",
-         ["<PersistentIdentifier>PID1</PersistentIdentifier>", f"<UserToken>{REDACTED}</UserToken>"], ["AAAA", "wJalr", ">pw<"]),
-        ("application/json", '{"refresh_token": "r1", "token_type": "bearer", "nested": {"Tokens": ["a1", "a2"]}, "n": [1, 2]}',
-         ['"token_type": "bearer"', '"n": [\n    1,'], ['"r1"', '"a1"', '"a2"']),
-        ("text/plain", "see eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl here", ["see", "here"], ["eyJhbGci", "c2lnbmF0dXJl"]),
-        ("application/json", '{"accessToken": "abc", "cut": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIi', ['"cut"'], ["abc", "eyJhbGci"]),
+        (
+            "application/x-www-form-urlencoded",
+            "Action=ActivateDesktopProduct&ActivationKey=KEY123&ProductToken=%7BProductToken%7DAAA",
+            ["Action=ActivateDesktopProduct", f"ActivationKey={REDACTED}"],
+            ["KEY123", "AAA"],
+        ),
+        (
+            "text/xml",
+            "<r><UserToken>{UserToken}AAAA</UserToken><PersistentIdentifier>PID1</PersistentIdentifier>"
+            "<SecretAccessKey>wJalr</SecretAccessKey><wsse:Password Type='x'>pw</wsse:Password></r>",
+            ["<PersistentIdentifier>PID1</PersistentIdentifier>", f"<UserToken>{REDACTED}</UserToken>"],
+            ["AAAA", "wJalr", ">pw<"],
+        ),
+        (
+            "application/json",
+            '{"refresh_token": "r1", "token_type": "bearer", "nested": {"Tokens": ["a1", "a2"]}, "n": [1, 2]}',
+            ['"token_type": "bearer"', '"n": [\n    1,'],
+            ['"r1"', '"a1"', '"a2"'],
+        ),
+        (
+            "text/plain",
+            "see eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl here",
+            ["see", "here"],
+            ["eyJhbGci", "c2lnbmF0dXJl"],
+        ),
+        (
+            "application/json",
+            '{"accessToken": "abc", "cut": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIi',
+            ['"cut"'],
+            ["abc", "eyJhbGci"],
+        ),
     ],
 )
 def test_body_redaction_by_format(content_type, body, kept, gone):
@@ -198,7 +248,9 @@ def test_header_redaction(name, value, expected):
 
 def test_a_binary_body_is_not_shown_and_an_unread_one_says_so():
     app = create_app(max_body_size=10)
-    environ = build_environ("POST", f"{DEVPAY}?Action=ActivateHostedProduct&Version=2008-04-28", {}, b"\xff\xfe\x00binary")
+    environ = build_environ(
+        "POST", f"{DEVPAY}?Action=ActivateHostedProduct&Version=2008-04-28", {}, b"\xff\xfe\x00binary"
+    )
     app(environ, lambda status, headers, exc_info=None: None)
     shown = app.cloud.requests[-1].detail()["request"]
     assert shown["body"] is None and shown["note"] == "9 bytes of binary data (not shown)"
@@ -210,9 +262,12 @@ def test_a_binary_body_is_not_shown_and_an_unread_one_says_so():
 
 
 def test_an_error_code_in_a_reply_stays_but_a_code_sent_in_a_request_goes():
-    error = '<ErrorResponse><Error><Code>InvalidAction</Code><Message>no</Message></Error></ErrorResponse>'
+    error = "<ErrorResponse><Error><Code>InvalidAction</Code><Message>no</Message></Error></ErrorResponse>"
     assert "<Code>InvalidAction</Code>" in redact_text(error, "text/xml", reply=True)
-    assert json.loads(redact_text('{"Code": "InvalidParameter", "code": 3}', reply=True)) == {"Code": "InvalidParameter", "code": 3}
+    assert json.loads(redact_text('{"Code": "InvalidParameter", "code": 3}', reply=True)) == {
+        "Code": "InvalidParameter",
+        "code": 3,
+    }
     assert json.loads(redact_text('{"request": {"code": "figma-oauth-code"}}')) == {"request": {"code": REDACTED}}
     assert json.loads(redact_text('{"AuthenticationCode": "123456"}', reply=True)) == {"AuthenticationCode": REDACTED}
 
@@ -242,5 +297,7 @@ def test_an_in_process_record_keeps_neither_the_whole_body_nor_the_request_objec
         requests.post(f"{DEVPAY}?Action=ActivateHostedProduct&Version=2008-04-28", data=b"x" * 100_000, timeout=5)
         capture = cloud.requests[-1].capture
     assert len(capture.body) == 4096 and capture.body_size == 100_000
-    assert isinstance(capture.headers, dict) and not {"wsgi.input", "mockcloud.body", "werkzeug.request"} & set(capture.headers)
+    assert isinstance(capture.headers, dict) and not {"wsgi.input", "mockcloud.body", "werkzeug.request"} & set(
+        capture.headers
+    )
     assert all(isinstance(value, (str, bool, tuple)) or key == "wsgi.errors" for key, value in capture.headers.items())

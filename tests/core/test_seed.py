@@ -3,6 +3,7 @@
 The fixed sequence runs in fresh processes and their outputs are compared
 byte for byte; another seed, or none, gives other bytes.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -16,7 +17,7 @@ from mockcloud import mock_cloud
 from mockcloud.server import LiveServer
 
 SEQUENCE = textwrap.dedent(
-    '''
+    """
     import json, sys
     import boto3, requests
     from botocore.config import Config
@@ -57,7 +58,7 @@ SEQUENCE = textwrap.dedent(
             region_id="cn-hangzhou", client_id="c", current_stage="MFABind", session_id=first.session_id)).body
         out["wuying"] = [first.session_id, first.request_id, bound.secret]
     print(json.dumps(out, sort_keys=True, default=str))
-    '''
+    """
 )
 
 

@@ -1,4 +1,5 @@
 """SigV4 verification: every front-door error as AWS's JSON protocol returns it."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -73,7 +74,11 @@ def cloud():
 def test_unknown_access_key(cloud):
     with pytest.raises(ClientError) as exc:
         lm_client(key="AKIDUNKNOWN", secret="x").list_tokens()
-    assert error_of(exc) == ("UnrecognizedClientException", "The security token included in the request is invalid.", 400)
+    assert error_of(exc) == (
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+        400,
+    )
 
 
 def test_wrong_secret(cloud):
@@ -95,11 +100,21 @@ def test_registered_key_pair_and_session_token(cloud):
     cloud.credentials.add_aws("ASIATEMPORARY", "temp-secret", session_token="the-session")
     import boto3
 
-    ok = boto3.client("license-manager", region_name="us-east-1", aws_access_key_id="ASIATEMPORARY",
-                      aws_secret_access_key="temp-secret", aws_session_token="the-session")
+    ok = boto3.client(
+        "license-manager",
+        region_name="us-east-1",
+        aws_access_key_id="ASIATEMPORARY",
+        aws_secret_access_key="temp-secret",
+        aws_session_token="the-session",
+    )
     assert ok.list_tokens()["Tokens"] == []
-    bad = boto3.client("license-manager", region_name="us-east-1", aws_access_key_id="ASIATEMPORARY",
-                       aws_secret_access_key="temp-secret", aws_session_token="another-session")
+    bad = boto3.client(
+        "license-manager",
+        region_name="us-east-1",
+        aws_access_key_id="ASIATEMPORARY",
+        aws_secret_access_key="temp-secret",
+        aws_session_token="another-session",
+    )
     with pytest.raises(ClientError) as exc:
         bad.list_tokens()
     assert error_of(exc)[0] == "UnrecognizedClientException"
@@ -147,7 +162,10 @@ def test_missing_authentication(cloud):
 
 
 def test_incomplete_and_malformed_authorization(cloud):
-    headers = dict(JSON_HEADERS, Authorization="AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/license-manager/aws4_request")
+    headers = dict(
+        JSON_HEADERS,
+        Authorization="AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/license-manager/aws4_request",
+    )
     reply = requests.post(LM_URL, data=b"{}", headers=headers)
     assert reply.status_code == 400
     body = reply.json()

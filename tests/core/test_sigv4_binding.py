@@ -4,6 +4,7 @@ Clients are botocore's own: ``SigV4Auth`` for headers, ``SigV4QueryAuth`` and
 ``generate_presigned_url`` for query strings; requests sends what they signed.
 Every test runs in-process and against the live server.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -67,12 +68,16 @@ def test_a_captured_request_with_a_forged_body_is_refused(backend):
     """The issue's replay: the headers of a signed CreateToken, sent again with another body."""
     honest = json.dumps({"LicenseArn": DEFAULT_LICENSE_ARN, "ClientToken": "c1"}).encode()
     headers = aws_signed_headers("POST", backend.lm_url, honest, "license-manager", lm_headers("CreateToken"))
-    forged = json.dumps({"LicenseArn": DEFAULT_LICENSE_ARN, "ClientToken": "c1", "TokenProperties": ["admin"], "ExpirationInDays": 3650}).encode()
+    forged = json.dumps(
+        {"LicenseArn": DEFAULT_LICENSE_ARN, "ClientToken": "c1", "TokenProperties": ["admin"], "ExpirationInDays": 3650}
+    ).encode()
     for extra in ({}, {"X-Amz-Content-Sha256": hashlib.sha256(honest).hexdigest()}):
         reply = requests.post(backend.lm_url, data=forged, headers={**headers, **extra}, timeout=HTTP_TIMEOUT)
         status, code, message = coral_error(reply)
         assert (status, code) == (400, "InvalidSignatureException")
-        assert hashlib.sha256(forged).hexdigest() in message  # the canonical request AWS computed, from the body received
+        assert (
+            hashlib.sha256(forged).hexdigest() in message
+        )  # the canonical request AWS computed, from the body received
     assert backend.cloud.licensemanager.tokens == []
     reply = requests.post(backend.lm_url, data=honest, headers=headers, timeout=HTTP_TIMEOUT)
     assert reply.status_code == 200 and [t.token_properties for t in backend.cloud.licensemanager.tokens] == [[]]
@@ -81,7 +86,9 @@ def test_a_captured_request_with_a_forged_body_is_refused(backend):
 @pytest.mark.parametrize("declared", ["UNSIGNED-PAYLOAD", "0" * 64, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"])
 def test_a_payload_hash_header_other_than_the_bodys_is_refused_even_when_signed(backend, declared):
     body = b"{}"
-    headers = aws_signed_headers("POST", backend.lm_url, body, "license-manager", {**lm_headers("ListTokens"), "X-Amz-Content-Sha256": declared})
+    headers = aws_signed_headers(
+        "POST", backend.lm_url, body, "license-manager", {**lm_headers("ListTokens"), "X-Amz-Content-Sha256": declared}
+    )
     assert "x-amz-content-sha256" in headers["Authorization"]  # signed as a header; botocore hashed the real body
     reply = requests.post(backend.lm_url, data=body, headers=headers, timeout=HTTP_TIMEOUT)
     assert coral_error(reply)[:2] == (400, "InvalidSignatureException")
@@ -89,16 +96,30 @@ def test_a_payload_hash_header_other_than_the_bodys_is_refused_even_when_signed(
 
 def test_a_payload_hash_header_that_matches_the_body_is_accepted(backend):
     body = b"{}"
-    headers = aws_signed_headers("POST", backend.lm_url, body, "license-manager", {**lm_headers("ListTokens"), "X-Amz-Content-Sha256": hashlib.sha256(body).hexdigest()})
+    headers = aws_signed_headers(
+        "POST",
+        backend.lm_url,
+        body,
+        "license-manager",
+        {**lm_headers("ListTokens"), "X-Amz-Content-Sha256": hashlib.sha256(body).hexdigest()},
+    )
     assert requests.post(backend.lm_url, data=body, headers=headers, timeout=HTTP_TIMEOUT).json() == {"Tokens": []}
 
 
 def test_amplify_binds_the_body_and_answers_403(backend):
     url = f"{backend.amplify_url}/tokens/figma/refresh"
-    headers = aws_signed_headers("POST", url, b'{"token":"a"}', "amplifyuibuilder", {"Content-Type": "application/json"})
+    headers = aws_signed_headers(
+        "POST", url, b'{"token":"a"}', "amplifyuibuilder", {"Content-Type": "application/json"}
+    )
     reply = requests.post(url, data=b'{"token":"b"}', headers=headers, timeout=HTTP_TIMEOUT)
     assert (reply.status_code, reply.headers["x-amzn-ErrorType"]) == (403, "InvalidSignatureException")
-    headers = aws_signed_headers("POST", url, b'{"token":"a"}', "amplifyuibuilder", {"Content-Type": "application/json", "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD"})
+    headers = aws_signed_headers(
+        "POST",
+        url,
+        b'{"token":"a"}',
+        "amplifyuibuilder",
+        {"Content-Type": "application/json", "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD"},
+    )
     reply = requests.post(url, data=b'{"token":"a"}', headers=headers, timeout=HTTP_TIMEOUT)
     assert (reply.status_code, reply.headers["x-amzn-ErrorType"]) == (403, "InvalidSignatureException")
 
@@ -108,13 +129,20 @@ def test_amplify_binds_the_body_and_answers_403(backend):
 
 def test_a_session_token_with_a_long_term_key_is_refused(backend):
     client = boto3.client(
-        "license-manager", region_name=REGION, endpoint_url=backend.server_url, aws_access_key_id="testing",
-        aws_secret_access_key="testing", aws_session_token="FwoGZXIvYXdzEXAMPLE",
+        "license-manager",
+        region_name=REGION,
+        endpoint_url=backend.server_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        aws_session_token="FwoGZXIvYXdzEXAMPLE",
     )
     with pytest.raises(ClientError) as exc:
         client.list_tokens()
     error = exc.value.response["Error"]
-    assert (error["Code"], error["Message"]) == ("UnrecognizedClientException", "The security token included in the request is invalid.")
+    assert (error["Code"], error["Message"]) == (
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    )
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert lm_client(backend.server_url).list_tokens()["Tokens"] == []  # the same key without a token is fine
 
@@ -132,10 +160,14 @@ def test_temporary_keys_need_their_own_session_token_presigned_too(backend):
 # ---- presigned requests ----------------------------------------------------------------------
 
 
-def presign(backend, operation: str, *, expires: int = 300, credentials: Credentials | None = None, body: bytes = b"") -> str:
+def presign(
+    backend, operation: str, *, expires: int = 300, credentials: Credentials | None = None, body: bytes = b""
+) -> str:
     """botocore's SigV4QueryAuth over a License Manager request (headers signed, the body's hash in the signature)."""
     request = AWSRequest("POST", backend.lm_url, data=body, headers=lm_headers(operation))
-    SigV4QueryAuth(credentials or Credentials("testing", "testing"), "license-manager", REGION, expires=expires).add_auth(request)
+    SigV4QueryAuth(
+        credentials or Credentials("testing", "testing"), "license-manager", REGION, expires=expires
+    ).add_auth(request)
     return request.url
 
 
@@ -163,9 +195,16 @@ def test_generate_presigned_url_is_accepted(backend):
 
 def test_presigned_amplify_requests_reach_amplify(backend):
     """Routed by the query's credential scope, and never taken for Figma's on the server's own host."""
-    client = boto3.client("amplifyuibuilder", region_name=REGION, endpoint_url=backend.server_url,
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
-    url = client.generate_presigned_url("refresh_token", Params={"provider": "figma", "refreshTokenBody": {"token": "t"}}, ExpiresIn=60)
+    client = boto3.client(
+        "amplifyuibuilder",
+        region_name=REGION,
+        endpoint_url=backend.server_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    url = client.generate_presigned_url(
+        "refresh_token", Params={"provider": "figma", "refreshTokenBody": {"token": "t"}}, ExpiresIn=60
+    )
     reply = requests.post(url, headers={"Content-Type": "application/json"}, timeout=HTTP_TIMEOUT)
     assert (reply.status_code, reply.headers["x-amzn-ErrorType"]) == (400, "InvalidParameterException"), reply.text
 
@@ -212,11 +251,36 @@ def with_param(url: str, name: str, value: str | None) -> str:
         ("X-Amz-Algorithm", None, "IncompleteSignatureException", "'X-Amz-Algorithm'"),
         ("X-Amz-Signature", None, "IncompleteSignatureException", "'X-Amz-Signature'"),
         ("X-Amz-SignedHeaders", None, "IncompleteSignatureException", "'X-Amz-SignedHeaders'"),
-        ("X-Amz-Credential", "testing/20240101/us-east-1/license-manager", "IncompleteSignatureException", "5 slash-delimited"),
-        ("X-Amz-Credential", "nobody/{date}/us-east-1/license-manager/aws4_request", "UnrecognizedClientException", "security token"),
-        ("X-Amz-Credential", "testing/{date}/us-east-1/sns/aws4_request", "InvalidSignatureException", "correct service"),
-        ("X-Amz-Credential", "testing/{date}/eu-west-1/license-manager/aws4_request", "InvalidSignatureException", "does not match"),
-        ("X-Amz-Credential", "testing/20000101/us-east-1/license-manager/aws4_request", "InvalidSignatureException", "Date in Credential scope"),
+        (
+            "X-Amz-Credential",
+            "testing/20240101/us-east-1/license-manager",
+            "IncompleteSignatureException",
+            "5 slash-delimited",
+        ),
+        (
+            "X-Amz-Credential",
+            "nobody/{date}/us-east-1/license-manager/aws4_request",
+            "UnrecognizedClientException",
+            "security token",
+        ),
+        (
+            "X-Amz-Credential",
+            "testing/{date}/us-east-1/sns/aws4_request",
+            "InvalidSignatureException",
+            "correct service",
+        ),
+        (
+            "X-Amz-Credential",
+            "testing/{date}/eu-west-1/license-manager/aws4_request",
+            "InvalidSignatureException",
+            "does not match",
+        ),
+        (
+            "X-Amz-Credential",
+            "testing/20000101/us-east-1/license-manager/aws4_request",
+            "InvalidSignatureException",
+            "Date in Credential scope",
+        ),
         ("X-Amz-Date", "2024-01-01T00:00:00Z", "IncompleteSignatureException", "ISO-8601"),
         ("X-Amz-SignedHeaders", "content-type;x-amz-target", "IncompleteSignatureException", "'Host'"),
         ("X-Amz-SignedHeaders", "host", "InvalidSignatureException", "does not match"),
@@ -230,7 +294,11 @@ def with_param(url: str, name: str, value: str | None) -> str:
 def test_every_component_of_a_presigned_request_is_verified(backend, name, value, code, fragment):
     url = presign(backend, "ListTokens")
     date = dict(parse_qsl(urlsplit(url).query))["X-Amz-Date"][:8]
-    reply = requests.post(with_param(url, name, None if value is None else value.format(date=date)), headers=lm_headers("ListTokens"), timeout=HTTP_TIMEOUT)
+    reply = requests.post(
+        with_param(url, name, None if value is None else value.format(date=date)),
+        headers=lm_headers("ListTokens"),
+        timeout=HTTP_TIMEOUT,
+    )
     status, got, message = coral_error(reply)
     assert (status, got) == (400, code), message
     assert fragment in message
@@ -250,7 +318,9 @@ def test_a_presigned_request_is_bound_to_its_headers_method_and_body(backend):
 def test_a_presigned_request_with_a_payload_hash_header_other_than_the_bodys_is_refused(backend):
     url = presign(backend, "ListTokens")
     for declared in ("UNSIGNED-PAYLOAD", hashlib.sha256(b"{}").hexdigest()):
-        reply = requests.post(url, headers={**lm_headers("ListTokens"), "X-Amz-Content-Sha256": declared}, timeout=HTTP_TIMEOUT)
+        reply = requests.post(
+            url, headers={**lm_headers("ListTokens"), "X-Amz-Content-Sha256": declared}, timeout=HTTP_TIMEOUT
+        )
         assert coral_error(reply)[:2] == (400, "InvalidSignatureException")
     headers = {**lm_headers("ListTokens"), "X-Amz-Content-Sha256": hashlib.sha256(b"").hexdigest()}
     assert requests.post(url, headers=headers, timeout=HTTP_TIMEOUT).status_code == 200

@@ -3,6 +3,7 @@
 Registered per test (monkeypatching ``SERVICE_PACKAGES``); it uses the same
 core path as the real services, so the clients see exactly what they would.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ Each test starts the other mock for real (no fakes of them), in both
 nesting orders and with stops out of order, and checks what every client
 sees while both run and after each stops.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -90,7 +91,9 @@ def test_moto_stopped_first_leaves_mockcloud_alone_then_nothing():
     assert_s3_is_moto()
     moto.stop()  # moto puts back the environment it found: clients from here on name their keys
     assert lm_client().list_tokens()["Tokens"] == []  # mockcloud as if it had run alone: S3 is refused, loudly
-    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing", config=NO_RETRY)
+    s3 = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing", config=NO_RETRY
+    )
     with pytest.raises(UnmockedRequestError, match="s3"):
         s3.list_buckets()
     cloud.stop()
@@ -359,7 +362,11 @@ def test_pool_workers_go_to_the_innermost_mock():
             mock_cloud(services=["licensemanager"]) as inner,
             concurrent.futures.ThreadPoolExecutor(2) as pool,
         ):
-            tokens = list(pool.map(lambda i: lm_client().create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken=f"p{i}"), range(4)))
+            tokens = list(
+                pool.map(
+                    lambda i: lm_client().create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken=f"p{i}"), range(4)
+                )
+            )
         assert len(tokens) == 4
         assert len(inner.requests) == 4 and len(outer.requests) == 0
 
@@ -384,19 +391,26 @@ def test_sts_with_moto_mockcloud_answers_its_own_tokens_and_credentials_moto_the
         refresh = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="sts")["Token"]
         access = lm.get_access_token(Token=refresh)["AccessToken"]
         ours = sts.assume_role_with_web_identity(
-            RoleArn="arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole", RoleSessionName="isv", WebIdentityToken=access
+            RoleArn="arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole",
+            RoleSessionName="isv",
+            WebIdentityToken=access,
         )["Credentials"]
         assert ours["AccessKeyId"].startswith("ASIA")
         temporary = boto3.client(
-            "sts", region_name="us-east-1", aws_access_key_id=ours["AccessKeyId"], aws_secret_access_key=ours["SecretAccessKey"],
-            aws_session_token=ours["SessionToken"], config=NO_RETRY,
+            "sts",
+            region_name="us-east-1",
+            aws_access_key_id=ours["AccessKeyId"],
+            aws_secret_access_key=ours["SecretAccessKey"],
+            aws_session_token=ours["SessionToken"],
+            config=NO_RETRY,
         )
         assert temporary.get_caller_identity()["Arn"] == (
             "arn:aws:sts::123456789012:assumed-role/AWSLicenseManagerConsumptionRole/isv"
         )
         with pytest.raises(ClientError) as forged:  # mockcloud's issuer, bad signature: mockcloud's verdict, not moto's
             sts.assume_role_with_web_identity(
-                RoleArn="arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole", RoleSessionName="x1",
+                RoleArn="arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole",
+                RoleSessionName="x1",
                 WebIdentityToken=access[:-4] + ("AAAA" if not access.endswith("AAAA") else "BBBB"),
             )
         assert forged.value.response["Error"]["Code"] == "InvalidIdentityToken"

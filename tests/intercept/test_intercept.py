@@ -5,6 +5,7 @@ hosts refused in the client's own exception type, passthrough, streaming,
 redirects, timeouts against injected latency, session reuse, and no patch
 left behind after stop().
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -178,7 +179,9 @@ class Urllib3Client(Client):
     timed_out = (urllib3.exceptions.ReadTimeoutError,)
 
     def call(self, method, url, headers=None, body=None, timeout=None):
-        r = urllib3.PoolManager().request(method, url, headers=headers, body=body, timeout=timeout, retries=False if timeout else None)
+        r = urllib3.PoolManager().request(
+            method, url, headers=headers, body=body, timeout=timeout, retries=False if timeout else None
+        )
         return Result(r.status, _lower(r.headers), r.data)
 
     def stream(self, url):
@@ -223,7 +226,9 @@ class HttpClientClient(Client):
         parts = urllib.parse.urlsplit(url)
         cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         kwargs = {"timeout": timeout} if timeout else {}
-        return cls(parts.hostname, parts.port, **kwargs), (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return cls(parts.hostname, parts.port, **kwargs), (parts.path or "/") + (
+            f"?{parts.query}" if parts.query else ""
+        )
 
     def call(self, method, url, headers=None, body=None, timeout=None):
         connection, target = self._connection(url, timeout)
@@ -250,8 +255,14 @@ class HttpClientClient(Client):
 import urllib.parse  # noqa: E402  (used by HttpClientClient)
 
 CLIENTS = [
-    RequestsClient(), HttpxClient(), HttpxAsyncClient(), AiohttpClient(),
-    Urllib3Client(), UrllibClient(), HttpClientClient(), AliyunVendoredClient(),
+    RequestsClient(),
+    HttpxClient(),
+    HttpxAsyncClient(),
+    AiohttpClient(),
+    Urllib3Client(),
+    UrllibClient(),
+    HttpClientClient(),
+    AliyunVendoredClient(),
 ]
 by_name = pytest.mark.parametrize("client", CLIENTS, ids=lambda c: c.name)
 
@@ -260,7 +271,9 @@ by_name = pytest.mark.parametrize("client", CLIENTS, ids=lambda c: c.name)
 
 
 def _sigv4(method, url, service, target, body: bytes) -> dict:
-    request = AWSRequest(method, url, data=body, headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"})
+    request = AWSRequest(
+        method, url, data=body, headers={"X-Amz-Target": target, "Content-Type": "application/x-amz-json-1.1"}
+    )
     SigV4Auth(Credentials("testing", "testing"), service, "us-east-1").add_auth(request)
     return dict(request.headers)
 
@@ -284,8 +297,13 @@ def probe_amplifyuibuilder(cloud, client: Client) -> None:
     """ExchangeCodeForToken (REST-JSON, SigV4), then Figma's /v1/me with the token (plain bearer)."""
     code = cloud.amplifyuibuilder.create_authorization_code()
     url = "https://amplifyuibuilder.us-east-1.amazonaws.com/tokens/figma"
-    body = json.dumps({"code": code, "redirectUri": "https://mockcloud.example/figma/callback",
-                       "clientId": "mockcloud-amplify-figma-client"}).encode()
+    body = json.dumps(
+        {
+            "code": code,
+            "redirectUri": "https://mockcloud.example/figma/callback",
+            "clientId": "mockcloud-amplify-figma-client",
+        }
+    ).encode()
     result = client.call("POST", url, _sigv4_rest("POST", url, "amplifyuibuilder", body), body)
     assert result.status == 200, result.body
     access = json.loads(result.body)["accessToken"]
@@ -333,18 +351,32 @@ def probe_devpay(cloud, client: Client) -> None:
     ls = "{http://ls.amazonaws.com/doc/2008-04-28/}"
     url = "https://ls.amazonaws.com/"
     token = cloud.devpay.product("6883959E").token
-    query = urlencode({"Action": "ActivateDesktopProduct", "Version": "2008-04-28",
-                       "ActivationKey": "ADMAY7DVLJTWHJ76MMBMQEXAMPLE", "ProductToken": token})
+    query = urlencode(
+        {
+            "Action": "ActivateDesktopProduct",
+            "Version": "2008-04-28",
+            "ActivationKey": "ADMAY7DVLJTWHJ76MMBMQEXAMPLE",
+            "ProductToken": token,
+        }
+    )
     activated = client.call("GET", f"{url}?{query}")
     assert activated.status == 200, activated.body
     root = ET.fromstring(activated.body)
     key, secret = root.find(f".//{ls}AWSAccessKeyId").text, root.find(f".//{ls}SecretAccessKey").text
-    params = {"Action": "VerifyProductSubscriptionByTokens", "Version": "2008-04-28", "AWSAccessKeyId": key,
-              "SignatureVersion": "1", "Timestamp": cloud.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "ProductToken": token, "UserToken": root.find(f".//{ls}UserToken").text}
+    params = {
+        "Action": "VerifyProductSubscriptionByTokens",
+        "Version": "2008-04-28",
+        "AWSAccessKeyId": key,
+        "SignatureVersion": "1",
+        "Timestamp": cloud.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ProductToken": token,
+        "UserToken": root.find(f".//{ls}UserToken").text,
+    }
     text = "".join(n + params[n] for n in sorted(params, key=str.lower))
     params["Signature"] = base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()).decode()
-    verified = client.call("POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, urlencode(params).encode())
+    verified = client.call(
+        "POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, urlencode(params).encode()
+    )
     assert verified.status == 200, verified.body
     assert ET.fromstring(verified.body).find(f".//{ls}Subscribed").text == "true"
     assert cloud.requests[-1].operation == "VerifyProductSubscriptionByTokens"
@@ -359,22 +391,38 @@ def probe_sts(cloud, client: Client) -> None:
     ns = "{https://sts.amazonaws.com/doc/2011-06-15/}"
     role = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
     refresh = cloud.licensemanager.create_token(
-        account_id="123456789012", region="us-east-1", license_arn=cloud.licensemanager.licenses[0].arn, client_token="probe"
+        account_id="123456789012",
+        region="us-east-1",
+        license_arn=cloud.licensemanager.licenses[0].arn,
+        client_token="probe",
     )
     access = cloud.licensemanager.get_access_token(account_id=None, token=refresh.jwt)
     url = "https://sts.amazonaws.com/"
-    form = urlencode({"Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15", "RoleArn": role,
-                      "RoleSessionName": "probe", "WebIdentityToken": access}).encode()
+    form = urlencode(
+        {
+            "Action": "AssumeRoleWithWebIdentity",
+            "Version": "2011-06-15",
+            "RoleArn": role,
+            "RoleSessionName": "probe",
+            "WebIdentityToken": access,
+        }
+    ).encode()
     assumed = client.call("POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, form)
     assert assumed.status == 200, assumed.body
     creds = ET.fromstring(assumed.body).find(f".//{ns}Credentials")
     key, secret, token = (creds.find(f"{ns}{n}").text for n in ("AccessKeyId", "SecretAccessKey", "SessionToken"))
     body = b"Action=GetCallerIdentity&Version=2011-06-15"
-    request = AWSRequest("POST", url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    request = AWSRequest(
+        "POST", url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    )
     SigV4Auth(Credentials(key, secret, token), "sts", "us-east-1").add_auth(request)
     who = client.call("POST", url, dict(request.headers), body)
     assert who.status == 200, who.body
-    assert ET.fromstring(who.body).find(f".//{ns}Arn").text.endswith(":assumed-role/AWSLicenseManagerConsumptionRole/probe")
+    assert (
+        ET.fromstring(who.body)
+        .find(f".//{ns}Arn")
+        .text.endswith(":assumed-role/AWSLicenseManagerConsumptionRole/probe")
+    )
     assert cloud.requests[-1].operation == "GetCallerIdentity"
 
 
@@ -507,7 +555,8 @@ def test_aiobotocore_license_manager_in_process():
             "license-manager", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
         ) as lm:
             token = await lm.create_token(
-                LicenseArn="arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef", ClientToken="a"
+                LicenseArn="arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef",
+                ClientToken="a",
             )
             access = await lm.get_access_token(Token=token["Token"])
             listed = await lm.list_tokens()
@@ -525,7 +574,9 @@ def test_aiobotocore_license_manager_in_process():
 
 def test_aiobotocore_unclaimed_host_fails_loudly():
     async def go():
-        async with get_session().create_client("sns", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing") as sns:
+        async with get_session().create_client(
+            "sns", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+        ) as sns:
             await sns.list_topics()  # an AWS service mockcloud does not emulate
 
     with mock_cloud(), pytest.raises(UnmockedRequestError, match="sns"):

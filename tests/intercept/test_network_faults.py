@@ -6,6 +6,7 @@ from mockcloud's own), and in-process against an emulated host with the fault
 injected. The exception it raises must be the same, class for class along
 its cause chain: mockcloud invents no exception.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -60,7 +61,14 @@ def misbehaving_server(fault: str):
                     if not chunk:
                         return
                     data += chunk
-                length = next((int(line.split(b":")[1]) for line in data.split(b"\r\n") if line.lower().startswith(b"content-length")), 0)
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in data.split(b"\r\n")
+                        if line.lower().startswith(b"content-length")
+                    ),
+                    0,
+                )
                 body = data.split(b"\r\n\r\n", 1)[1]
                 while len(body) < length:
                     body += connection.recv(65536)
@@ -142,7 +150,11 @@ def with_aiohttp(base: str) -> object:
 
 
 def with_urllib3(base: str) -> object:
-    return urllib3.PoolManager(retries=False).request("POST", f"{base}/echo", body=b"{}", timeout=urllib3.Timeout(connect=CONNECT, read=TIMEOUT)).data
+    return (
+        urllib3.PoolManager(retries=False)
+        .request("POST", f"{base}/echo", body=b"{}", timeout=urllib3.Timeout(connect=CONNECT, read=TIMEOUT))
+        .data
+    )
 
 
 def with_http_client(base: str) -> object:
@@ -249,7 +261,9 @@ def lm(endpoint_url: str | None = None, retries: int = 1):
         endpoint_url=endpoint_url,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": retries, "mode": "standard"}, read_timeout=TIMEOUT, connect_timeout=TIMEOUT),
+        config=Config(
+            retries={"total_max_attempts": retries, "mode": "standard"}, read_timeout=TIMEOUT, connect_timeout=TIMEOUT
+        ),
     )
 
 
@@ -271,8 +285,12 @@ def test_aiobotocore_raises_in_process_what_it_raises_on_a_real_socket(fault):
     async def call(endpoint_url, token):
         config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=TIMEOUT)
         async with get_session().create_client(
-            "license-manager", region_name="us-east-1", endpoint_url=endpoint_url,
-            aws_access_key_id="testing", aws_secret_access_key="testing", config=config,
+            "license-manager",
+            region_name="us-east-1",
+            endpoint_url=endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=config,
         ) as client:
             return await client.get_access_token(Token=token)
 
@@ -303,7 +321,9 @@ VERSION = {"Version": "2.0"}
 
 
 def login(session: requests.Session) -> dict:
-    reply = session.post(f"{USERAPI}/User/Login", json={"username": "api_user", "password": "secure_password_123"}, headers=VERSION)
+    reply = session.post(
+        f"{USERAPI}/User/Login", json={"username": "api_user", "password": "secure_password_123"}, headers=VERSION
+    )
     assert reply.status_code == 200, reply.text
     return reply.json()
 

@@ -3,6 +3,7 @@
 Each test uses the session's loopback server (reset before each test) or a
 server of its own; all traffic goes to 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,10 @@ def assert_not_frozen(server) -> None:
 
 
 # ---- content type -----------------------------------------------------------------
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonp"])
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonp"],
+)
 def test_state_changing_call_needs_json_content_type(mockcloud_server, content_type):
     """What a cross-site form or fetch can send without a preflight is refused, and changes nothing."""
     headers = {} if content_type is None else {"Content-Type": content_type}
@@ -67,11 +71,21 @@ def test_reads_need_no_content_type(mockcloud_server):
 # ---- Origin and Host ------------------------------------------------------------------
 @pytest.mark.parametrize(
     "origin",
-    ["http://evil.example", "https://127.0.0.1:{port}", "http://127.0.0.1:1", "null", "http://localhost.evil.example:{port}", "garbage"],
+    [
+        "http://evil.example",
+        "https://127.0.0.1:{port}",
+        "http://127.0.0.1:1",
+        "null",
+        "http://localhost.evil.example:{port}",
+        "garbage",
+    ],
 )
 def test_foreign_origin_is_refused_for_reads_and_writes(mockcloud_server, origin):
     origin = origin.format(port=mockcloud_server.port)
-    for reply in (clock(mockcloud_server, headers={"Origin": origin}), freeze(mockcloud_server, headers={**JSON, "Origin": origin})):
+    for reply in (
+        clock(mockcloud_server, headers={"Origin": origin}),
+        freeze(mockcloud_server, headers={**JSON, "Origin": origin}),
+    ):
         assert reply.status_code == 403 and reply.json()["error"] == "ForbiddenOrigin"
     assert_not_frozen(mockcloud_server)
 
@@ -82,7 +96,19 @@ def test_own_origin_is_accepted(mockcloud_server, origin_host):
     assert reply.status_code == 200
 
 
-@pytest.mark.parametrize("host", ["evil.example:{port}", "evil.example", "127.0.0.1:1", "127.0.0.1", "localhost:{port}0", "[::1", "127.0.0.1:{port}:1", ""])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example:{port}",
+        "evil.example",
+        "127.0.0.1:1",
+        "127.0.0.1",
+        "localhost:{port}0",
+        "[::1",
+        "127.0.0.1:{port}:1",
+        "",
+    ],
+)
 def test_foreign_host_is_refused_against_dns_rebinding(mockcloud_server, host):
     """A rebinding page reaches 127.0.0.1 but keeps its own name in Host: no read, no write."""
     headers = {"Host": host.format(port=mockcloud_server.port)}
@@ -132,8 +158,14 @@ def test_off_loopback_the_server_makes_a_random_token(exposed):
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic {token}"}, {"X-Mockcloud-Admin-Token": "{token}x"},
-     {"Authorization": "Bearer"}, {"X-Mockcloud-Admin-Token": "\u00e9t\u00e9"}],
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Basic {token}"},
+        {"X-Mockcloud-Admin-Token": "{token}x"},
+        {"Authorization": "Bearer"},
+        {"X-Mockcloud-Admin-Token": "\u00e9t\u00e9"},
+    ],
     ids=["none", "wrong", "not-bearer", "longer", "empty-bearer", "non-ascii"],
 )
 def test_off_loopback_admin_calls_without_the_token_are_401(exposed, headers):
@@ -182,8 +214,12 @@ def listening_port(line: str) -> int:
 
 def test_cli_off_loopback_warns_and_prints_the_token():
     """``mockcloud server --host 0.0.0.0`` says so on stderr and prints the token it made; it is checked."""
-    proc = subprocess.Popen([sys.executable, "-m", "mockcloud", "server", "--host", "0.0.0.0", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockcloud", "server", "--host", "0.0.0.0", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         token_line = proc.stdout.readline()
         listening = proc.stdout.readline()
@@ -191,7 +227,9 @@ def test_cli_off_loopback_warns_and_prints_the_token():
         token = token_line.rsplit(" ", 1)[1].strip()
         port = listening_port(listening)
         assert requests.get(f"http://127.0.0.1:{port}/_mockcloud/health", timeout=TIMEOUT).status_code == 401
-        ok = requests.get(f"http://127.0.0.1:{port}/_mockcloud/health", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT)
+        ok = requests.get(
+            f"http://127.0.0.1:{port}/_mockcloud/health", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
+        )
         assert ok.status_code == 200
     finally:
         proc.terminate()
@@ -201,13 +239,24 @@ def test_cli_off_loopback_warns_and_prints_the_token():
 
 def test_cli_admin_token_from_the_environment():
     env = {**os.environ, "MOCKCLOUD_ADMIN_TOKEN": "from-env"}
-    proc = subprocess.Popen([sys.executable, "-m", "mockcloud", "server", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockcloud", "server", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         port = listening_port(proc.stdout.readline())
         assert requests.get(f"http://127.0.0.1:{port}/_mockcloud/health", timeout=TIMEOUT).status_code == 401
-        assert requests.get(f"http://127.0.0.1:{port}/_mockcloud/health", headers={"X-Mockcloud-Admin-Token": "from-env"},
-                            timeout=TIMEOUT).status_code == 200
+        assert (
+            requests.get(
+                f"http://127.0.0.1:{port}/_mockcloud/health",
+                headers={"X-Mockcloud-Admin-Token": "from-env"},
+                timeout=TIMEOUT,
+            ).status_code
+            == 200
+        )
     finally:
         proc.terminate()
         proc.communicate(timeout=10)

@@ -4,6 +4,7 @@ The browser tests are in test_dashboard_browser.py.
 
 Each test runs a server of its own on 127.0.0.1, or an in-process mock's dashboard server.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -42,13 +43,19 @@ def admin(server, path: str, method: str = "GET", **kwargs) -> requests.Response
 
 # ---- the page ------------------------------------------------------------------------------
 def test_the_page_and_its_files_are_served_with_a_strict_content_security_policy(server):
-    for path, kind in (("", "text/html"), ("dashboard/dashboard.js", "text/javascript"), ("dashboard/dashboard.css", "text/css")):
+    for path, kind in (
+        ("", "text/html"),
+        ("dashboard/dashboard.js", "text/javascript"),
+        ("dashboard/dashboard.css", "text/css"),
+    ):
         reply = admin(server, path)
         assert reply.status_code == 200 and reply.headers["Content-Type"].startswith(kind), path
         policy = reply.headers["Content-Security-Policy"]
         assert "default-src 'self'" in policy and "script-src 'self';" in policy and "unsafe-inline" not in policy
         assert reply.headers["X-Content-Type-Options"] == "nosniff" and reply.headers["X-Frame-Options"] == "DENY"
-    assert requests.get(f"{server.url}/_mockcloud", timeout=TIMEOUT).text == admin(server, "").text  # with or without the slash
+    assert (
+        requests.get(f"{server.url}/_mockcloud", timeout=TIMEOUT).text == admin(server, "").text
+    )  # with or without the slash
     page = admin(server, "").text
     # one script, the package's own, loaded from this server: no inline code, no CDN
     assert re.findall(r"<script[^>]*>", page) == ['<script src="/_mockcloud/dashboard/dashboard.js" defer>']
@@ -61,7 +68,17 @@ def test_the_page_and_its_files_are_served_with_a_strict_content_security_policy
 def test_the_script_never_turns_data_into_markup():
     """The rule the XSS test in the browser checks, also held by the source: no HTML parsing sinks at all."""
     script = (FILES / "dashboard.js").read_text()
-    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "srcdoc", ".href =", "localStorage"):
+    for sink in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        "srcdoc",
+        ".href =",
+        "localStorage",
+    ):
         assert sink not in script, sink
 
 
@@ -101,7 +118,11 @@ def test_requests_since_a_number_and_the_detail_of_one(server):
     assert all(r["latency"] > 0 and r["delay"] == 0 for r in everything["requests"])
     newer = admin(server, f"requests?since={numbers[0]}").json()
     assert [r["operation"] for r in newer["requests"]] == ["CreateToken", "GetAccessToken"]
-    assert admin(server, f"requests?since={numbers[-1]}").json() == {"requests": [], "first": numbers[0], "last": numbers[-1]}
+    assert admin(server, f"requests?since={numbers[-1]}").json() == {
+        "requests": [],
+        "first": numbers[0],
+        "last": numbers[-1],
+    }
     assert [r["seq"] for r in admin(server, "requests?limit=1").json()["requests"]] == numbers[-1:]
     for bad in ("since=-1", "since=x", "limit=0", "since=1e3", "limit=%D9%A1"):
         reply = admin(server, f"requests?{bad}")
@@ -140,17 +161,34 @@ def test_operations_credentials_and_clock_for_the_services_panel(server):
     assert list(services) == list(server.cloud.service_names)
     for name, found in services.items():
         assert found["operations"] == list(type(server.cloud.protocol(name)).operations)
-    assert services["licensemanager"]["family"] == "AwsJsonProtocol" and "CreateToken" in services["licensemanager"]["operations"]
+    assert (
+        services["licensemanager"]["family"] == "AwsJsonProtocol"
+        and "CreateToken" in services["licensemanager"]["operations"]
+    )
     assert "ls.amazonaws.com" in services["devpay"]["hosts"]
 
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
-    assert admin(server, "credentials", "POST", headers=JSON,
-                 json={"aws": [{"access_key_id": "AKIADASHBOARDTEST", "secret_access_key": secret}]}).status_code == 200
+    assert (
+        admin(
+            server,
+            "credentials",
+            "POST",
+            headers=JSON,
+            json={"aws": [{"access_key_id": "AKIADASHBOARDTEST", "secret_access_key": secret}]},
+        ).status_code
+        == 200
+    )
     listed = admin(server, "credentials")
     assert secret not in listed.text and "SECRETKEY" not in listed.text
     key = next(k for k in listed.json()["aws"] if k["access_key_id"] == "AKIADASHBOARDTEST")
-    assert key == {"access_key_id": "AKIADASHBOARDTEST", "secret_access_key": "********", "account_id": "123456789012",
-                   "session_token": None, "expires": None, "arn": "arn:aws:iam::123456789012:root"}
+    assert key == {
+        "access_key_id": "AKIADASHBOARDTEST",
+        "secret_access_key": "********",
+        "account_id": "123456789012",
+        "session_token": None,
+        "expires": None,
+        "arn": "arn:aws:iam::123456789012:root",
+    }
     assert all(k["secret"] == "********" for k in listed.json()["alibaba"])
 
     clock = admin(server, "clock").json()
@@ -198,24 +236,29 @@ def test_an_in_process_mock_serves_its_own_dashboard_until_it_stops():
         assert cloud.dashboard() != url
 
 
-
 # ---- the browser tests' own rules ------------------------------------------------------------
 def test_ci_installs_the_browser_and_redis_before_the_tests():
     script = (ROOT / ".ci" / "run").read_text()
     install = script.index("apt-get install -y -qq $packages")
-    for package in ("chromium", "chromium-driver", "redis-server"):  # each added to the list where its command is missing
+    for package in (
+        "chromium",
+        "chromium-driver",
+        "redis-server",
+    ):  # each added to the list where its command is missing
         assert script.index(f'packages="$packages {package}"') < install
     assert script.index('export CI="${CI:-true}"') < install < script.index("python -m pytest")
 
 
 @pytest.mark.parametrize("ci, outcome", [("true", {"errors": 1}), ("", {"skipped": 1})])
 def test_a_browser_test_without_a_browser_fails_in_ci_and_skips_elsewhere(pytester, monkeypatch, ci, outcome):
-    pytester.makepyfile(test_needs_browser="""
+    pytester.makepyfile(
+        test_needs_browser="""
         from tests.server.test_dashboard_browser import browser, watchdog  # noqa: F401 (the fixtures)
 
         def test_page(browser):
             raise AssertionError("must not run without a browser")
-    """)
+    """
+    )
     monkeypatch.setenv("PATH", str(pytester.path))  # no chromium, no chromedriver
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.delenv("MOCKCLOUD_CHROMIUM", raising=False)

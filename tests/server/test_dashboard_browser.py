@@ -7,6 +7,7 @@ runs a server of its own on 127.0.0.1 (one in-process mock's dashboard too); scr
 go to ``artifacts/dashboard/`` (which CI keeps and git ignores). Every wait is bounded (``WAIT``), and a
 watchdog kills the browser of a test that outlives ``DEADLINE``, so a hung browser cannot hang the suite.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,8 +42,16 @@ ARTIFACTS = ROOT / "artifacts" / "dashboard"
 CHROMIUM = os.environ.get("MOCKCLOUD_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = os.environ.get("MOCKCLOUD_CHROMEDRIVER") or shutil.which("chromedriver")
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,860",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,860",
 )
 WAIT = 15.0  # seconds any one thing may take to show
 DEADLINE = 120.0  # seconds one test may take before the watchdog kills the browser
@@ -57,7 +66,9 @@ def _in_ci() -> bool:
 
 def _cannot_run(reason: str) -> None:
     if _in_ci():
-        pytest.fail(f"{reason}: in CI the browser tests must run (.ci/run installs chromium and chromium-driver)", pytrace=False)
+        pytest.fail(
+            f"{reason}: in CI the browser tests must run (.ci/run installs chromium and chromium-driver)", pytrace=False
+        )
     pytest.skip(reason)
 
 
@@ -87,7 +98,9 @@ class Browser:
         self.wait(lambda: self.text("status") == "live", "the page never got live")
 
     def text(self, element_id: str) -> str:
-        return self.js("const node = document.getElementById(arguments[0]); return node ? node.textContent : null;", element_id)
+        return self.js(
+            "const node = document.getElementById(arguments[0]); return node ? node.textContent : null;", element_id
+        )
 
     def css(self, selector: str):
         from selenium.webdriver.common.by import By
@@ -96,7 +109,10 @@ class Browser:
 
     def panel(self, name: str) -> None:
         self.css(f'#tabs [data-panel="{name}"]')[0].click()
-        self.wait(lambda: self.js("return !document.getElementById('panel-' + arguments[0]).hidden", name), f"panel {name} never showed")
+        self.wait(
+            lambda: self.js("return !document.getElementById('panel-' + arguments[0]).hidden", name),
+            f"panel {name} never showed",
+        )
 
     def rows(self) -> list[list[str]]:
         """The request rows as shown, newest first: the text of each cell."""
@@ -185,21 +201,43 @@ def populate(server) -> dict[str, str]:
     lm.list_licenses()
     refresh = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, RoleArns=[ROLE], ClientToken=uuid.uuid4().hex)
     access = lm.get_access_token(Token=refresh["Token"])["AccessToken"]
-    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=url, aws_access_key_id="testing", aws_secret_access_key="testing")
+    sts = boto3.client(
+        "sts", region_name="us-east-1", endpoint_url=url, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
     session = sts.assume_role_with_web_identity(RoleArn=ROLE, RoleSessionName="app", WebIdentityToken=access)
-    logon = requests.post(f"{url}/", timeout=TIMEOUT, params={
-        "Action": "GetLoginToken", "Version": "2020-10-02", "Format": "json", "RegionId": "cn-hangzhou", "ClientId": "client-1",
-        "EndUserId": "alice", "Password": "Alice-Passw0rd", "CurrentStage": "ADPassword",
-    }).json()
+    logon = requests.post(
+        f"{url}/",
+        timeout=TIMEOUT,
+        params={
+            "Action": "GetLoginToken",
+            "Version": "2020-10-02",
+            "Format": "json",
+            "RegionId": "cn-hangzhou",
+            "ClientId": "client-1",
+            "EndUserId": "alice",
+            "Password": "Alice-Passw0rd",
+            "CurrentStage": "ADPassword",
+        },
+    ).json()
     user = {"username": "api_user", "password": "secure_password_123"}
     pair = requests.post(f"{url}/User/Login", json=user, headers={"Version": "2.0"}, timeout=TIMEOUT).json()
-    requests.post(f"{url}/User/RefreshToken", json={"refreshToken": pair["refreshToken"]}, timeout=TIMEOUT,
-                  headers={"Version": "2.0", "Authorization": f"Bearer {pair['accessToken']}"}).raise_for_status()
+    requests.post(
+        f"{url}/User/RefreshToken",
+        json={"refreshToken": pair["refreshToken"]},
+        timeout=TIMEOUT,
+        headers={"Version": "2.0", "Authorization": f"Bearer {pair['accessToken']}"},
+    ).raise_for_status()
     return {
         "refresh_token": refresh["TokenId"],
         "role_session": session["Credentials"]["AccessKeyId"],
         "login_token": short_id(logon["LoginToken"]),
-        "secrets": [refresh["Token"], access, session["Credentials"]["SecretAccessKey"], logon["LoginToken"], pair["refreshToken"]],
+        "secrets": [
+            refresh["Token"],
+            access,
+            session["Credentials"]["SecretAccessKey"],
+            logon["LoginToken"],
+            pair["refreshToken"],
+        ],
     }
 
 
@@ -217,7 +255,12 @@ def test_client_calls_show_up_live_newest_first_and_open_redacted(browser, serve
     rows = browser.rows()
     assert [row[3] for row in rows] == ["GetLicense", "GetAccessToken", "CreateToken", "ListLicenses"]  # newest first
     time_of_day, client, service, _, status, error, latency, request = rows[0]
-    assert client == "127.0.0.1" and service == "licensemanager" and status == "400" and error == "InvalidParameterValueException"
+    assert (
+        client == "127.0.0.1"
+        and service == "licensemanager"
+        and status == "400"
+        and error == "InvalidParameterValueException"
+    )
     assert latency.endswith(" ms") and request == "POST /"
     mock_time = datetime.fromtimestamp(server.cloud.requests[-1].time, timezone.utc)
     assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", time_of_day) and time_of_day[:8] == mock_time.strftime("%H:%M:%S")
@@ -237,11 +280,15 @@ def test_client_calls_show_up_live_newest_first_and_open_redacted(browser, serve
     # a row opens the request and the reply, their secrets redacted
     browser.css("#request-table tbody tr")[1].click()
     browser.wait(lambda: browser.text("detail-response-title") == "Response 200", "the detail never opened")
-    headers = dict(browser.js(
-        "return [...document.querySelectorAll('#detail-request-headers tr')]"
-        ".map(r => [...r.cells].map(c => c.textContent));"
-    ))
-    assert headers["X-Amz-Target"] == "AWSLicenseManager.GetAccessToken" and headers["Authorization"].endswith("Signature=REDACTED")
+    headers = dict(
+        browser.js(
+            "return [...document.querySelectorAll('#detail-request-headers tr')]"
+            ".map(r => [...r.cells].map(c => c.textContent));"
+        )
+    )
+    assert headers["X-Amz-Target"] == "AWSLicenseManager.GetAccessToken" and headers["Authorization"].endswith(
+        "Signature=REDACTED"
+    )
     assert json.loads(browser.text("detail-request-body")) == {"Token": "REDACTED"}
     assert json.loads(browser.text("detail-response-body")) == {"AccessToken": "REDACTED"}
     source = browser.driver.page_source
@@ -249,7 +296,12 @@ def test_client_calls_show_up_live_newest_first_and_open_redacted(browser, serve
     browser.screenshot("requests")
 
     # live: a new call appears on top without a reload
-    requests.post(f"{server.url}/User/Login", json={"username": "api_user", "password": "wrong"}, headers={"Version": "2.0"}, timeout=TIMEOUT)
+    requests.post(
+        f"{server.url}/User/Login",
+        json={"username": "api_user", "password": "wrong"},
+        headers={"Version": "2.0"},
+        timeout=TIMEOUT,
+    )
     browser.wait(lambda: browser.rows()[0][2:4] == ["userapi", "Login"], "a later call never showed")
 
 
@@ -257,14 +309,22 @@ def test_advancing_the_clock_from_the_page_expires_a_token(browser, server):
     ids = populate(server)
     browser.open(server.url, "tokens")
     browser.wait(lambda: browser.token_state(ids["login_token"]) == "active", "the LoginToken never showed")
-    assert browser.token_state(ids["refresh_token"]) == "active" and browser.token_state(ids["role_session"]) == "active"
-    expires = browser.js("return document.querySelector(`#inventory tr[data-id='${arguments[0]}'] td.expires`).textContent", ids["login_token"])
+    assert (
+        browser.token_state(ids["refresh_token"]) == "active" and browser.token_state(ids["role_session"]) == "active"
+    )
+    expires = browser.js(
+        "return document.querySelector(`#inventory tr[data-id='${arguments[0]}'] td.expires`).textContent",
+        ids["login_token"],
+    )
     assert expires.startswith("in 14m") or expires == "in 15m 0s"  # 15 minutes, counted down on the mock clock
     chain = browser.js(
         "return [...document.querySelectorAll(`#inventory [data-service='userapi'] .chain .badge`)]"
         ".map(b => b.className)"
     )
-    assert chain == ["badge state-used", "badge state-active"]  # a refresh-token family: the rotated one, then its successor
+    assert chain == [
+        "badge state-used",
+        "badge state-active",
+    ]  # a refresh-token family: the rotated one, then its successor
     assert not any(secret in browser.driver.page_source for secret in ids["secrets"])
     browser.screenshot("tokens")
 
@@ -282,7 +342,10 @@ def test_advancing_the_clock_from_the_page_expires_a_token(browser, server):
     # freeze where it stands, a custom advance, then unfreeze
     browser.panel("clock")
     browser.css("#freeze")[0].click()
-    browser.wait(lambda: server.cloud.clock.frozen and browser.js("return !document.getElementById('clock-frozen').hidden"), "freeze")
+    browser.wait(
+        lambda: server.cloud.clock.frozen and browser.js("return !document.getElementById('clock-frozen').hidden"),
+        "freeze",
+    )
     frozen_at = server.cloud.clock.time()
     browser.type("advance-amount", "2")
     browser.choose("advance-unit", "86400")
@@ -316,18 +379,32 @@ def test_a_throttle_fault_added_from_the_page_throttles_the_next_call(browser, s
     lm = lm_client(server.url)  # no retries: the client sees the fault itself
     with pytest.raises(ClientError) as caught:
         lm.list_licenses()
-    assert caught.value.response["Error"]["Code"] == "RateLimitExceededException"  # License Manager's own throttling error
+    assert (
+        caught.value.response["Error"]["Code"] == "RateLimitExceededException"
+    )  # License Manager's own throttling error
     assert lm.list_licenses()["Licenses"]  # one call: the fault is spent
-    browser.wait(lambda: browser.js("return document.querySelectorAll('#fault-table tbody tr').length") == 0, "the spent fault stayed")
+    browser.wait(
+        lambda: browser.js("return document.querySelectorAll('#fault-table tbody tr').length") == 0,
+        "the spent fault stayed",
+    )
     browser.panel("requests")
-    browser.wait(lambda: [r[5] for r in browser.rows()] == ["", "RateLimitExceededException"], "the throttled call never showed")
+    browser.wait(
+        lambda: [r[5] for r in browser.rows()] == ["", "RateLimitExceededException"], "the throttled call never showed"
+    )
 
     server.cloud.faults.add("sts", throttle=True)
     server.cloud.faults.rate_limit("devpay", rate=1)
     browser.panel("faults")
-    browser.wait(lambda: browser.js("return document.querySelectorAll('#fault-table tbody tr, #limit-table tbody tr').length") == 2, "rules")
+    browser.wait(
+        lambda: (
+            browser.js("return document.querySelectorAll('#fault-table tbody tr, #limit-table tbody tr').length") == 2
+        ),
+        "rules",
+    )
     browser.css("#clear-faults")[0].click()
-    browser.wait(lambda: server.cloud.faults.rules == [] and server.cloud.faults.limits == [], "clear never reached the server")
+    browser.wait(
+        lambda: server.cloud.faults.rules == [] and server.cloud.faults.limits == [], "clear never reached the server"
+    )
 
 
 def test_services_and_credentials_with_secrets_masked(browser, server):
@@ -335,13 +412,17 @@ def test_services_and_credentials_with_secrets_masked(browser, server):
     server.cloud.credentials.add_aws("AKIADASHBOARDEXAMPLE", secret)
     lm_client(server.url).list_licenses()  # License Manager's key exists once it has signed
     browser.open(server.url, "services")
-    browser.wait(lambda: len(browser.css("#service-list .card")) == len(server.cloud.service_names), "the services never showed")
+    browser.wait(
+        lambda: len(browser.css("#service-list .card")) == len(server.cloud.service_names), "the services never showed"
+    )
     operations = browser.js(
         "return [...document.querySelectorAll(`.card[data-service='licensemanager'] .ops span`)]"
         ".map(s => s.textContent)"
     )
     assert operations == list(type(server.cloud.protocol("licensemanager")).operations)
-    keys = browser.js("return [...document.querySelectorAll('#aws-keys tbody tr')].map(r => [...r.cells].map(c => c.textContent))")
+    keys = browser.js(
+        "return [...document.querySelectorAll('#aws-keys tbody tr')].map(r => [...r.cells].map(c => c.textContent))"
+    )
     assert ["AKIADASHBOARDEXAMPLE", "********", "123456789012", "", "never", "arn:aws:iam::123456789012:root"] in keys
     jwks = json.loads(browser.text("jwks"))
     assert jwks == requests.get(f"{server.url}/_mockcloud/jwks", timeout=TIMEOUT).json() and jwks["keys"]
@@ -363,14 +444,25 @@ def test_markup_in_a_request_shows_as_text_and_never_runs(browser, server):
     connection.request("POST", path, body=body.encode(), headers={"X-Note": header, "Content-Type": "text/html"})
     assert connection.getresponse().status == 400
     connection.close()
-    requests.post(f"{server.url}/_mockcloud/faults", headers=JSON, timeout=TIMEOUT,
-                  json={"service": "sts", "error": "<img/src=x/onerror=window.__pwned=6>", "message": "<b>bold</b>"})
+    requests.post(
+        f"{server.url}/_mockcloud/faults",
+        headers=JSON,
+        timeout=TIMEOUT,
+        json={"service": "sts", "error": "<img/src=x/onerror=window.__pwned=6>", "message": "<b>bold</b>"},
+    )
     name = "<img src=x onerror=window.__pwned=7>"
     server.cloud.userapi.create_user(name, "pass-word-1")
-    requests.post(f"{server.url}/User/Login", json={"username": name, "password": "pass-word-1"}, headers={"Version": "2.0"},
-                  timeout=TIMEOUT).raise_for_status()
+    requests.post(
+        f"{server.url}/User/Login",
+        json={"username": name, "password": "pass-word-1"},
+        headers={"Version": "2.0"},
+        timeout=TIMEOUT,
+    ).raise_for_status()
 
-    browser.wait(lambda: any(row[3] == "<svg/onload=window.__pwned=2>" for row in browser.rows()), "the markup request never showed")
+    browser.wait(
+        lambda: any(row[3] == "<svg/onload=window.__pwned=2>" for row in browser.rows()),
+        "the markup request never showed",
+    )
     row = next(row for row in browser.rows() if row[2] == "devpay")
     assert row[7] == f"POST {path}"  # the path as text, exactly as sent
     index = next(i for i, row in enumerate(browser.rows()) if row[2] == "devpay")
@@ -383,7 +475,9 @@ def test_markup_in_a_request_shows_as_text_and_never_runs(browser, server):
     browser.panel("tokens")
     browser.wait(lambda: name in (browser.text("inventory") or ""), "the user's name never showed in Tokens")
     browser.panel("faults")
-    browser.wait(lambda: "error <img/src=x/onerror=window.__pwned=6>" in (browser.text("fault-table") or ""), "the fault")
+    browser.wait(
+        lambda: "error <img/src=x/onerror=window.__pwned=6>" in (browser.text("fault-table") or ""), "the fault"
+    )
     assert "<b>bold</b>" in browser.text("fault-table")
 
     # nothing ran, nothing was parsed into elements, nothing even tried to run
@@ -398,10 +492,15 @@ def test_the_admin_token_is_asked_for_and_kept_in_session_storage(browser):
     with LiveServer(admin_token=token) as live:
         lm_client(live.url).list_licenses()
         browser.driver.get(f"{live.url}/_mockcloud/")
-        browser.wait(lambda: browser.js("return document.getElementById('token-dialog').open"), "the page never asked for the token")
+        browser.wait(
+            lambda: browser.js("return document.getElementById('token-dialog').open"),
+            "the page never asked for the token",
+        )
         browser.type("token-input", "wrong-token")
         browser.css("#token-form button")[0].click()
-        browser.wait(lambda: browser.text("token-error") == "The server refused that token.", "a wrong token was not refused")
+        browser.wait(
+            lambda: browser.text("token-error") == "The server refused that token.", "a wrong token was not refused"
+        )
         browser.type("token-input", token)
         browser.css("#token-form button")[0].click()
         browser.wait(lambda: [r[3] for r in browser.rows()] == ["ListLicenses"], "the data never loaded with the token")
@@ -432,9 +531,17 @@ def test_polling_is_at_most_once_a_second_and_stops_while_the_tab_is_hidden(brow
     clock_calls = [at for at, path in calls if path == "/_mockcloud/clock"]
     gaps = [b - a for a, b in itertools.pairwise(clock_calls)]
     assert 3 <= len(clock_calls) <= 6 and min(gaps) >= 0.95, gaps
-    assert {path for _, path in calls} <= {"/_mockcloud/", "/_mockcloud/dashboard/dashboard.css", "/_mockcloud/dashboard/dashboard.js",
-                                           "/_mockcloud/clock", "/_mockcloud/requests", "/_mockcloud/health", "/_mockcloud/operations",
-                                           "/_mockcloud/credentials", "/_mockcloud/jwks"}
+    assert {path for _, path in calls} <= {
+        "/_mockcloud/",
+        "/_mockcloud/dashboard/dashboard.css",
+        "/_mockcloud/dashboard/dashboard.js",
+        "/_mockcloud/clock",
+        "/_mockcloud/requests",
+        "/_mockcloud/health",
+        "/_mockcloud/operations",
+        "/_mockcloud/credentials",
+        "/_mockcloud/jwks",
+    }
 
     browser.js("""
         Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
@@ -470,10 +577,12 @@ def test_the_page_keeps_up_with_a_server_under_load(browser, server):
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline:
             time.sleep(1)
-            newest.append(browser.js(
-                "const row = document.querySelector('#request-table tbody tr'); "
-                "return row ? Number(row.dataset.seq) : 0"
-            ))
+            newest.append(
+                browser.js(
+                    "const row = document.querySelector('#request-table tbody tr'); "
+                    "return row ? Number(row.dataset.seq) : 0"
+                )
+            )
             assert not browser.text("status").startswith("the server"), browser.text("status")
         assert len(set(newest)) >= 4, newest  # it kept showing newer requests while they poured in
         assert browser.js("return document.querySelectorAll('#request-table tbody tr').length") <= 500
@@ -483,8 +592,10 @@ def test_the_page_keeps_up_with_a_server_under_load(browser, server):
             worker.join(timeout=10)
     assert sent[0] > 500
     last = server.cloud.requests[-1].seq
-    browser.wait(lambda: browser.js("return Number(document.querySelector('#request-table tbody tr').dataset.seq)") == last,
-                 "the page never caught up once the load stopped")
+    browser.wait(
+        lambda: browser.js("return Number(document.querySelector('#request-table tbody tr').dataset.seq)") == last,
+        "the page never caught up once the load stopped",
+    )
     assert browser.text("status") == "live"
 
 
@@ -496,7 +607,9 @@ def test_an_in_process_mock_can_be_watched_and_driven_from_its_dashboard(browser
         browser.driver.get(url)
         browser.wait(lambda: browser.text("status") == "live", "the in-process dashboard never got live")
         boto3.client("license-manager", region_name="us-east-1").list_licenses()  # answered in-process
-        browser.wait(lambda: [r[1:4] for r in browser.rows()] == [["in-process", "licensemanager", "ListLicenses"]], "the call")
+        browser.wait(
+            lambda: [r[1:4] for r in browser.rows()] == [["in-process", "licensemanager", "ListLicenses"]], "the call"
+        )
         browser.panel("clock")
         before = cloud.clock.time()
         browser.css('[data-advance="86400"]')[0].click()  # the page moves this very mock's clock (and time.time() here)

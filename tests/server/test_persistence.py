@@ -3,6 +3,7 @@
 Each test runs the real CLI in a subprocess on a loopback port, drives it with
 real clients, kills it, starts it again on the same file, and carries on.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,9 @@ class Server:
     def __init__(self, state: Path, *extra: str) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mockcloud", "server", "--port", "0", "--state", str(state), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         line = self.process.stdout.readline()  # "mockcloud server listening on http://127.0.0.1:PORT (...)"
         found = re.search(r"listening on (http://\S+)", line)
@@ -54,21 +57,35 @@ def state_file(tmp_path):
 
 
 def lm(url: str):
-    return boto3.client("license-manager", region_name="us-east-1", endpoint_url=url, aws_access_key_id="testing",
-                        aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    return boto3.client(
+        "license-manager",
+        region_name="us-east-1",
+        endpoint_url=url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
 
 
 def login(url: str) -> dict:
-    reply = requests.post(f"{url}/userapi.example.com/User/Login", json={"username": "api_user", "password": "secure_password_123"},
-                          headers=VERSION, timeout=TIMEOUT)
+    reply = requests.post(
+        f"{url}/userapi.example.com/User/Login",
+        json={"username": "api_user", "password": "secure_password_123"},
+        headers=VERSION,
+        timeout=TIMEOUT,
+    )
     assert reply.status_code == 200, reply.text
     return reply.json()
 
 
 def refresh(url: str, pair: dict) -> requests.Response:
     headers = {**VERSION, "Authorization": f"Bearer {pair['accessToken']}"}
-    return requests.post(f"{url}/userapi.example.com/User/RefreshToken", json={"refreshToken": pair["refreshToken"]},
-                         headers=headers, timeout=TIMEOUT)
+    return requests.post(
+        f"{url}/userapi.example.com/User/RefreshToken",
+        json={"refreshToken": pair["refreshToken"]},
+        headers=headers,
+        timeout=TIMEOUT,
+    )
 
 
 def test_sigterm_mid_flow_then_the_flow_continues_with_the_same_tokens(state_file):
@@ -135,8 +152,13 @@ def test_concurrent_changes_are_group_committed_and_all_kept(state_file):
 
 def test_a_state_file_that_is_no_snapshot_stops_the_server_before_it_listens(state_file):
     state_file.write_text('{"format": "something else"}')
-    result = subprocess.run([sys.executable, "-m", "mockcloud", "server", "--port", "0", "--state", str(state_file)],
-                            check=False, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "mockcloud", "server", "--port", "0", "--state", str(state_file)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2 and "listening" not in result.stdout
     assert result.stderr.count("\n") == 1 and "not a mockcloud snapshot" in result.stderr
     assert os.path.getsize(state_file) == len('{"format": "something else"}')  # left as it was

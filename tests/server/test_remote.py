@@ -4,6 +4,7 @@ Each service's whole token flow is driven here with nothing but HTTP: the
 admin API (plain ``requests``) for what a test needs from the emulator, and
 the service's real client for the rest.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,14 @@ def helper(server, service: str, name: str, method: str = "POST", **arguments) -
 
 
 def aws(service: str, url: str):
-    return boto3.client(service, region_name="us-east-1", endpoint_url=url, aws_access_key_id="testing",
-                        aws_secret_access_key="testing", config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    return boto3.client(
+        service,
+        region_name="us-east-1",
+        endpoint_url=url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
 
 
 # ---- the helpers over HTTP -------------------------------------------------------------------
@@ -50,7 +57,12 @@ def test_every_helper_is_listed_with_its_parameters_and_first_doc_line(mockcloud
     code = by_name["create_authorization_code"]
     assert code["kind"] == "method" and code["doc"].startswith("The code Figma would append")
     assert [p["name"] for p in code["parameters"]] == ["client_id", "redirect_uri", "user_id"]
-    assert code["parameters"][2] == {"name": "user_id", "kind": "keyword_only", "default": None, "annotation": "str | None"}
+    assert code["parameters"][2] == {
+        "name": "user_id",
+        "kind": "keyword_only",
+        "default": None,
+        "annotation": "str | None",
+    }
     everything = requests.get(f"{mockcloud_server.url}/_mockcloud/services", timeout=TIMEOUT).json()["services"]
     assert set(everything) == set(mockcloud_server.cloud.service_names)
     assert {"public_key", "create_token", "jwks"} <= {h["name"] for h in everything["licensemanager"]}
@@ -62,7 +74,11 @@ def test_helper_errors_are_json_404_400_and_405(mockcloud_server):
     missing = helper(mockcloud_server, "licensemanager", "no_such_helper")
     assert missing.status_code == 404 and "no helper 'no_such_helper'" in missing.json()["message"]
     wrong = helper(mockcloud_server, "amplifyuibuilder", "create_authorization_code", nonsense=1)
-    assert wrong.status_code == 400 and wrong.json()["error"] == "BadAdminRequest" and "nonsense" in wrong.json()["message"]
+    assert (
+        wrong.status_code == 400
+        and wrong.json()["error"] == "BadAdminRequest"
+        and "nonsense" in wrong.json()["message"]
+    )
     refused = helper(mockcloud_server, "devpay", "create_product", kind="mobile")
     assert refused.status_code == 400
     reader = helper(mockcloud_server, "devpay", "product", method="GET", code="774F4FF8")
@@ -77,7 +93,11 @@ def test_values_json_has_no_type_for_come_in_documented_forms(mockcloud_server):
     key = helper(mockcloud_server, "licensemanager", "public_key", method="GET").json()["result"]
     assert list(key) == ["$public_key"] and key["$public_key"].startswith("-----BEGIN PUBLIC KEY-----")
     created = helper(mockcloud_server, "devpay", "create_activation_key", product_code="774F4FF8").json()["result"]
-    assert created["$type"] == "ActivationKey" and len(created["$value"]) == 28 and created["customer_id"].startswith("customer-")
+    assert (
+        created["$type"] == "ActivationKey"
+        and len(created["$value"]) == 28
+        and created["customer_id"].startswith("customer-")
+    )
     loaded = jsonform.load(created)
     assert loaded == created["$value"] and loaded.customer_id == created["customer_id"]
     assert jsonform.load(jsonform.dump(b"\x00\xff")) == b"\x00\xff"
@@ -124,19 +144,27 @@ def test_amplify_code_exchange_and_refresh_over_http(mockcloud_server):
     ui = aws("amplifyuibuilder", mockcloud_server.url)
     redirect = "https://mockcloud.example/figma/callback"
     grant = ui.exchange_code_for_token(provider="figma", request={"code": code, "redirectUri": redirect})
-    me = requests.get(f"{mockcloud_server.url}/v1/me", headers={"Authorization": f"Bearer {grant['accessToken']}"}, timeout=TIMEOUT)
+    me = requests.get(
+        f"{mockcloud_server.url}/v1/me", headers={"Authorization": f"Bearer {grant['accessToken']}"}, timeout=TIMEOUT
+    )
     assert me.status_code == 200 and me.json()["handle"]
     refreshed = ui.refresh_token(provider="figma", refreshTokenBody={"token": grant["refreshToken"]})
     assert refreshed["accessToken"] != grant["accessToken"]
 
 
 def test_wuying_logon_with_mfa_over_http(mockcloud_server):
-    created = helper(mockcloud_server, "wuying", "create_user", end_user_id="remote-user", password="Remote-Passw0rd", mfa=True)
+    created = helper(
+        mockcloud_server, "wuying", "create_user", end_user_id="remote-user", password="Remote-Passw0rd", mfa=True
+    )
     assert created.status_code == 200, created.text
-    ecd = EcdClient(utils_models.Config(region_id="cn-hangzhou", endpoint=mockcloud_server.url.split("//")[1], protocol="http"))
+    ecd = EcdClient(
+        utils_models.Config(region_id="cn-hangzhou", endpoint=mockcloud_server.url.split("//")[1], protocol="http")
+    )
 
     def stage(current: str, session: str | None, **extra):
-        request = ecd_models.GetLoginTokenRequest(region_id="cn-hangzhou", client_id="remote-client", current_stage=current, session_id=session, **extra)
+        request = ecd_models.GetLoginTokenRequest(
+            region_id="cn-hangzhou", client_id="remote-client", current_stage=current, session_id=session, **extra
+        )
         return ecd.get_login_token(request).body
 
     first = stage("ADPassword", None, end_user_id="remote-user", password="Remote-Passw0rd")
@@ -164,9 +192,18 @@ def test_userapi_login_and_rotation_over_http(mockcloud_server):
     created = helper(mockcloud_server, "userapi", "create_user", username="remote", password="remote-password-1")
     assert created.status_code == 200, created.text
     base, version = f"{mockcloud_server.url}/userapi.example.com", {"Version": "2.0"}
-    pair = requests.post(f"{base}/User/Login", json={"username": "remote", "password": "remote-password-1"}, headers=version, timeout=TIMEOUT).json()
-    rotated = requests.post(f"{base}/User/RefreshToken", json={"refreshToken": pair["refreshToken"]},
-                            headers={**version, "Authorization": f"Bearer {pair['accessToken']}"}, timeout=TIMEOUT)
+    pair = requests.post(
+        f"{base}/User/Login",
+        json={"username": "remote", "password": "remote-password-1"},
+        headers=version,
+        timeout=TIMEOUT,
+    ).json()
+    rotated = requests.post(
+        f"{base}/User/RefreshToken",
+        json={"refreshToken": pair["refreshToken"]},
+        headers={**version, "Authorization": f"Bearer {pair['accessToken']}"},
+        timeout=TIMEOUT,
+    )
     assert rotated.status_code == 200 and rotated.json()["refreshToken"] != pair["refreshToken"]
 
 
@@ -174,7 +211,9 @@ def test_userapi_login_and_rotation_over_http(mockcloud_server):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mockcloud", *args], check=False, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "mockcloud", *args], check=False, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_cli_moves_the_clock_and_calls_helpers(mockcloud_server):
@@ -186,7 +225,9 @@ def test_the_cli_moves_the_clock_and_calls_helpers(mockcloud_server):
     created = run_cli("call", "wuying", "create_user", "end_user_id=shell", "password=Shell-Passw0rd", "mfa=true", *url)
     assert created.returncode == 0, created.stderr
     user = json.loads(created.stdout)
-    assert user["end_user_id"] == "shell" and user["mfa"] is True and "password_hash" not in user  # repr=False: kept back
+    assert (
+        user["end_user_id"] == "shell" and user["mfa"] is True and "password_hash" not in user
+    )  # repr=False: kept back
     assert mockcloud.connect(mockcloud_server.url).wuying.user("shell").end_user_id == "shell"
     bad = run_cli("call", "wuying", "create_user", "nonsense", *url)
     assert bad.returncode == 2 and "key=value" in bad.stderr
@@ -194,4 +235,6 @@ def test_the_cli_moves_the_clock_and_calls_helpers(mockcloud_server):
 
 def test_the_cli_says_when_no_server_answers():
     result = run_cli("clock", "now", "--url", "http://127.0.0.1:9")
-    assert result.returncode == 2 and result.stderr.startswith("mockcloud: no mockcloud server answers at http://127.0.0.1:9")
+    assert result.returncode == 2 and result.stderr.startswith(
+        "mockcloud: no mockcloud server answers at http://127.0.0.1:9"
+    )

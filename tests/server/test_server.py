@@ -4,6 +4,7 @@ Most tests use the plugin's ``mockcloud_server`` fixture (one server per
 session, reset before each test); the CLI tests start ``mockcloud server`` in
 a subprocess. Everything binds and talks to 127.0.0.1 only.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,7 +55,11 @@ def create_token(client, **params) -> dict:
 
 def error_of(excinfo) -> tuple[str, int, str]:
     response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"].get("Message", "")
+    return (
+        response["Error"]["Code"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"].get("Message", ""),
+    )
 
 
 @pytest.fixture
@@ -214,7 +219,10 @@ def test_refresh_token_expires_on_the_server_clock(mockcloud_server, lm):
     lm.get_access_token(Token=created["Token"])  # valid now
 
     # Frozen, so the server's clock ignores the time travel of this (same) process below.
-    assert admin(mockcloud_server, "POST", "clock", json={"freeze": server_now(mockcloud_server).isoformat()}).status_code == 200
+    assert (
+        admin(mockcloud_server, "POST", "clock", json={"freeze": server_now(mockcloud_server).isoformat()}).status_code
+        == 200
+    )
     assert admin(mockcloud_server, "POST", "clock", json={"advance": 2 * 86400}).status_code == 200
     later = server_now(mockcloud_server)
 
@@ -233,7 +241,13 @@ def test_injected_error_hits_once(mockcloud_server, lm):
         mockcloud_server,
         "POST",
         "faults",
-        json={"service": "licensemanager", "operation": "GetAccessToken", "error": "ServerInternalException", "status": 500, "count": 1},
+        json={
+            "service": "licensemanager",
+            "operation": "GetAccessToken",
+            "error": "ServerInternalException",
+            "status": 500,
+            "count": 1,
+        },
     )
     assert reply.status_code == 200
     assert len(reply.json()["rules"]) == 1
@@ -248,7 +262,12 @@ def test_injected_error_hits_once(mockcloud_server, lm):
 
 def test_injected_throttle(mockcloud_server, lm):
     """A throttle rule answers with the service's own throttling error."""
-    assert admin(mockcloud_server, "POST", "faults", json={"service": "licensemanager", "throttle": True, "count": 1}).status_code == 200
+    assert (
+        admin(
+            mockcloud_server, "POST", "faults", json={"service": "licensemanager", "throttle": True, "count": 1}
+        ).status_code
+        == 200
+    )
     with pytest.raises(ClientError) as excinfo:
         lm.list_tokens()
     assert error_of(excinfo)[0] == "RateLimitExceededException"
@@ -258,7 +277,9 @@ def test_injected_throttle(mockcloud_server, lm):
 def test_rate_limit_throttles_beyond_burst(mockcloud_server, lm):
     """With rate 1/s and burst 2 the third call in a row is throttled (clock frozen: no refill)."""
     admin(mockcloud_server, "POST", "clock", json={"freeze": server_now(mockcloud_server).isoformat()})
-    reply = admin(mockcloud_server, "POST", "faults", json={"rate_limit": {"service": "licensemanager", "rate": 1, "burst": 2}})
+    reply = admin(
+        mockcloud_server, "POST", "faults", json={"rate_limit": {"service": "licensemanager", "rate": 1, "burst": 2}}
+    )
     assert reply.status_code == 200
     assert reply.json()["rate_limits"] == [{"service": "licensemanager", "operation": None, "rate": 1.0, "burst": 2.0}]
 
@@ -275,7 +296,12 @@ def test_rate_limit_throttles_beyond_burst(mockcloud_server, lm):
 
 def test_delete_faults_clears_rules_and_limits(mockcloud_server, lm):
     """DELETE /_mockcloud/faults removes every rule and rate limit at once."""
-    admin(mockcloud_server, "POST", "faults", json={"service": "licensemanager", "error": "ServerInternalException", "status": 500})
+    admin(
+        mockcloud_server,
+        "POST",
+        "faults",
+        json={"service": "licensemanager", "error": "ServerInternalException", "status": 500},
+    )
     admin(mockcloud_server, "POST", "faults", json={"rate_limit": {"service": "licensemanager", "rate": 0, "burst": 1}})
     with pytest.raises(ClientError):
         lm.list_tokens()
@@ -326,7 +352,12 @@ def test_registered_credentials_are_accepted(mockcloud_server):
         client.list_tokens()
     assert error_of(excinfo)[0] == "UnrecognizedClientException"
 
-    reply = admin(mockcloud_server, "POST", "credentials", json={"aws": [{"access_key_id": "AKIDSERVER", "secret_access_key": "s3cret"}]})
+    reply = admin(
+        mockcloud_server,
+        "POST",
+        "credentials",
+        json={"aws": [{"access_key_id": "AKIDSERVER", "secret_access_key": "s3cret"}]},
+    )
     assert reply.status_code == 200
     assert client.list_tokens()["Tokens"] == []
     assert create_token(client)["TokenId"]
@@ -355,7 +386,9 @@ BAD_ADMIN_INPUT = [
 def test_bad_admin_input_is_a_400(mockcloud_server, lm, endpoint, body):
     """Bad admin input is refused with a JSON 400 (never a 500) and leaves the server working as before."""
     reply = admin(mockcloud_server, "POST", endpoint, data=body, headers={"Content-Type": "application/json"})
-    assert reply.status_code == 400, f"POST /_mockcloud/{endpoint} {body} answered {reply.status_code}: {reply.text[:200]}"
+    assert reply.status_code == 400, (
+        f"POST /_mockcloud/{endpoint} {body} answered {reply.status_code}: {reply.text[:200]}"
+    )
     assert reply.headers["Content-Type"] == "application/json"
     assert reply.json()["error"] == "BadAdminRequest"
 
@@ -376,7 +409,12 @@ def _leave_state_behind(server, client) -> None:
     assert [r["operation"] for r in admin(server, "GET", "requests").json()["requests"]] == ["ListTokens"]
 
     create_token(client)
-    admin(server, "POST", "faults", json={"service": "licensemanager", "operation": "DeleteToken", "error": "ServerInternalException"})
+    admin(
+        server,
+        "POST",
+        "faults",
+        json={"service": "licensemanager", "operation": "DeleteToken", "error": "ServerInternalException"},
+    )
     admin(server, "POST", "clock", json={"freeze": "2030-01-01T00:00:00+00:00"})
     assert len(server.cloud.licensemanager.tokens) == 1
 

@@ -3,6 +3,7 @@
 Every test talks to its own server on 127.0.0.1 with small limits, bounded
 counts and bounded waits, and stops it at the end.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -56,7 +57,9 @@ def parse(reply: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
-def request(method: str, target: str, headers: dict[str, str], body: bytes = b"", *, length: int | None = None) -> bytes:
+def request(
+    method: str, target: str, headers: dict[str, str], body: bytes = b"", *, length: int | None = None
+) -> bytes:
     lines = [f"{method} {target} HTTP/1.1"]
     if not any(name.lower() == "host" for name in headers):
         lines.append("Host: 127.0.0.1")
@@ -103,19 +106,42 @@ def test_defaults():
     assert 1 <= limits.threads <= 64 and 1000 < limits.connection_limit <= 65536
     with LiveServer() as live:
         assert live.limits == limits and live.app.max_body_size == limits.max_body_size
-    for bad in ({"max_body_size": 0}, {"threads": -1}, {"idle_timeout": 0}, {"request_timeout": float("nan")}, {"connection_limit": True}):
+    for bad in (
+        {"max_body_size": 0},
+        {"threads": -1},
+        {"idle_timeout": 0},
+        {"request_timeout": float("nan")},
+        {"connection_limit": True},
+    ):
         with pytest.raises(ValueError):
             ServerLimits(**bad)
 
 
 TOO_LARGE_CASES = [
-    pytest.param("POST", "/", {"X-Amz-Target": "AWSLicenseManager.ListTokens", "Content-Type": "application/x-amz-json-1.1"},
-                 "licensemanager", id="licensemanager-aws-json"),
-    pytest.param("POST", "/exchange", {"Host": "amplifyuibuilder.us-east-1.amazonaws.com", "Content-Type": "application/json"},
-                 "amplifyuibuilder", id="amplifyuibuilder-rest-json"),
-    pytest.param("POST", "/?Version=2020-10-02&Action=GetLoginToken", {"Content-Type": "application/x-www-form-urlencoded"},
-                 "wuying", id="wuying-alibaba-rpc"),
-    pytest.param("POST", "/devpay/", {"Content-Type": "application/x-www-form-urlencoded"}, "devpay", id="devpay-query-xml"),
+    pytest.param(
+        "POST",
+        "/",
+        {"X-Amz-Target": "AWSLicenseManager.ListTokens", "Content-Type": "application/x-amz-json-1.1"},
+        "licensemanager",
+        id="licensemanager-aws-json",
+    ),
+    pytest.param(
+        "POST",
+        "/exchange",
+        {"Host": "amplifyuibuilder.us-east-1.amazonaws.com", "Content-Type": "application/json"},
+        "amplifyuibuilder",
+        id="amplifyuibuilder-rest-json",
+    ),
+    pytest.param(
+        "POST",
+        "/?Version=2020-10-02&Action=GetLoginToken",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        "wuying",
+        id="wuying-alibaba-rpc",
+    ),
+    pytest.param(
+        "POST", "/devpay/", {"Content-Type": "application/x-www-form-urlencoded"}, "devpay", id="devpay-query-xml"
+    ),
     pytest.param("POST", "/User/Login", {"Content-Type": "application/json"}, "userapi", id="userapi-problem-json"),
 ]
 
@@ -140,10 +166,14 @@ def assert_service_413(service: str, headers: dict[str, str], body: bytes) -> No
 
 
 @pytest.mark.parametrize("method, target, headers, service", TOO_LARGE_CASES)
-def test_declared_body_over_the_limit_is_a_413_in_the_services_format_without_reading_it(server, method, target, headers, service):
+def test_declared_body_over_the_limit_is_a_413_in_the_services_format_without_reading_it(
+    server, method, target, headers, service
+):
     """A Content-Length over the limit is answered at once: the body is never sent, let alone read."""
     began = time.monotonic()
-    reply = exchange(server.port, request(method, target, headers, length=100 * 1024 * 1024), half_close=False, timeout=5)
+    reply = exchange(
+        server.port, request(method, target, headers, length=100 * 1024 * 1024), half_close=False, timeout=5
+    )
     assert time.monotonic() - began < 2
     status, reply_headers, body = parse(reply)
     assert status == 413
@@ -157,7 +187,9 @@ def test_declared_body_over_the_limit_is_a_413_in_the_services_format_without_re
 def test_chunked_body_over_the_limit_is_a_413_in_the_services_format(server, method, target, headers, service):
     chunk = b"x" * 1000
     body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(LIMIT // 1000 + 2)) + b"0\r\n\r\n"
-    status, reply_headers, reply_body = parse(exchange(server.port, request(method, target, {**headers, "Transfer-Encoding": "chunked"}, body)))
+    status, reply_headers, reply_body = parse(
+        exchange(server.port, request(method, target, {**headers, "Transfer-Encoding": "chunked"}, body))
+    )
     assert status == 413
     assert_service_413(service, reply_headers, reply_body)
 
@@ -166,14 +198,20 @@ def test_body_at_the_limit_is_served(server):
     """The limit is inclusive: a body of exactly max_body_size bytes reaches the service."""
     body = b'{"NextToken": "' + b"a" * (LIMIT - 17) + b'"}'
     assert len(body) == LIMIT
-    headers = {"X-Amz-Target": "AWSLicenseManager.ListTokens", "Content-Type": "application/x-amz-json-1.1", "Connection": "close"}
+    headers = {
+        "X-Amz-Target": "AWSLicenseManager.ListTokens",
+        "Content-Type": "application/x-amz-json-1.1",
+        "Connection": "close",
+    }
     status, _, reply = parse(exchange(server.port, request("POST", "/", headers, body, length=len(body))))
     assert status == 400 and json.loads(reply)["__type"].endswith("MissingAuthenticationTokenException")
 
 
 def test_admin_body_over_the_limit_is_a_json_413(server):
     body = b'{"advance": 1, "pad": "' + b"x" * LIMIT + b'"}'
-    reply = requests.post(server.url + "/_mockcloud/clock", data=body, headers={"Content-Type": "application/json"}, timeout=5)
+    reply = requests.post(
+        server.url + "/_mockcloud/clock", data=body, headers={"Content-Type": "application/json"}, timeout=5
+    )
     assert reply.status_code == 413 and reply.json()["error"] == "RequestEntityTooLarge"
     assert requests.get(server.url + "/_mockcloud/clock", timeout=5).json()["frozen"] is False
 
@@ -182,7 +220,9 @@ def test_headers_over_the_limit_are_a_431():
     with LiveServer(max_header_size=2048) as live:
         status, _, _ = parse(exchange(live.port, request("GET", "/_mockcloud/health", {"X-Pad": "a" * 4096})))
         assert status == 431
-        assert requests.get(live.url + "/_mockcloud/health", headers={"X-Pad": "a" * 1000}, timeout=5).status_code == 200
+        assert (
+            requests.get(live.url + "/_mockcloud/health", headers={"X-Pad": "a" * 1000}, timeout=5).status_code == 200
+        )
 
 
 # ---- keep-alive -------------------------------------------------------------------
@@ -191,7 +231,13 @@ def test_one_connection_serves_several_requests(server):
     try:
         conn.connect()
         sock, local = conn.sock, conn.sock.getsockname()
-        for path in ("/_mockcloud/health", "/_mockcloud/clock", "/nothing/here", "/_mockcloud/health", "/_mockcloud/requests"):
+        for path in (
+            "/_mockcloud/health",
+            "/_mockcloud/clock",
+            "/nothing/here",
+            "/_mockcloud/health",
+            "/_mockcloud/requests",
+        ):
             conn.request("GET", path)
             reply = conn.getresponse()
             reply.read()
@@ -233,7 +279,14 @@ LM = (
         LM + "Transfer-Encoding: chunked\r\n\r\n2;\x00\r\n{}\r\n0\r\n\r\n",
         "GARBAGE\r\n\r\n",
     ],
-    ids=["content-length-abc", "content-length-negative", "two-content-lengths", "bad-chunk-size", "bad-chunk-extension", "bad-request-line"],
+    ids=[
+        "content-length-abc",
+        "content-length-negative",
+        "two-content-lengths",
+        "bad-chunk-size",
+        "bad-chunk-extension",
+        "bad-request-line",
+    ],
 )
 def test_malformed_framing_is_a_400_from_the_server(server, raw):
     reply = exchange(server.port, raw.encode("latin-1"))
@@ -420,7 +473,13 @@ def test_stop_closes_open_connections():
 
 # ---- the CLI -------------------------------------------------------------------------------
 def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mockcloud", "server", *args], check=False, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "mockcloud", "server", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.parametrize("port", ["65536", "-1", "99999999", "http"])
@@ -433,7 +492,11 @@ def test_cli_refuses_ports_outside_the_range(port):
 
 @pytest.mark.parametrize(
     "content, message",
-    [(None, "not found"), ("{oops", "not valid JSON"), ('{"licensemanager": {"licenses": [{"bogus": 1}]}}', "do not match the fixtures schema")],
+    [
+        (None, "not found"),
+        ("{oops", "not valid JSON"),
+        ('{"licensemanager": {"licenses": [{"bogus": 1}]}}', "do not match the fixtures schema"),
+    ],
     ids=["missing", "malformed", "schema-invalid"],
 )
 def test_cli_bad_fixtures_exit_2_with_one_line_before_listening(tmp_path, content, message):
@@ -456,8 +519,12 @@ def test_cli_busy_port_is_one_line_and_exit_2():
 
 
 def test_cli_verbose_logs_each_request_without_its_secrets():
-    proc = subprocess.Popen([sys.executable, "-m", "mockcloud", "server", "--port", "0", "--verbose"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockcloud", "server", "--port", "0", "--verbose"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         port = int(line.split("http://127.0.0.1:", 1)[1].split()[0])

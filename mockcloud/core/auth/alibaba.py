@@ -17,6 +17,7 @@ Errors carry the gateway's codes, statuses and messages, so both SDKs raise
 what a real endpoint would make them raise (aliyunsdkcore even parses the
 server's string to sign out of ``SignatureDoesNotMatch``).
 """
+
 from __future__ import annotations
 
 import base64
@@ -157,7 +158,9 @@ def parse_timestamp(value: str) -> float | None:
     rest = text[19:-1]
     if not is_ascii_digits(digits) or (rest and not (rest[0] == "." and is_ascii_digits(rest[1:]))):
         return None
-    epoch = utc_epoch(int(digits[:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]), int(digits[10:12]), int(digits[12:]))
+    epoch = utc_epoch(
+        int(digits[:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]), int(digits[10:12]), int(digits[12:])
+    )
     if epoch is None:
         return None
     return epoch + (float("0" + rest) if rest else 0.0)

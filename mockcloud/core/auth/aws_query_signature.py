@@ -16,6 +16,7 @@ the signature tells which one the client meant.
 The error codes and messages are the framework's; the service supplies which
 code it uses for an unknown key and for a wrong signature.
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
         """``unquote`` or ``unquote_plus``."""
 
         def __call__(self, string: str, encoding: str = ..., errors: str = ...) -> str: ...
+
 
 SIGNATURE_METHODS = {"HmacSHA256": "sha256", "HmacSHA1": "sha1"}
 MAX_REQUEST_AGE_SECONDS = 900  # "AWS does not process a request if the time stamp is more than 15 minutes earlier"
@@ -142,7 +144,9 @@ def string_to_sign_v2(method: str, host: str, path: str, pairs: Pairs) -> str:
 
 def sign(secret: str, string_to_sign: str, signature_method: str = "HmacSHA1") -> str:
     """Base64 of the HMAC of ``string_to_sign`` with the secret key, as the client puts in ``Signature``."""
-    digest = hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), SIGNATURE_METHODS[signature_method]).digest()
+    digest = hmac.new(
+        secret.encode("utf-8"), string_to_sign.encode("utf-8"), SIGNATURE_METHODS[signature_method]
+    ).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
@@ -300,7 +304,9 @@ def verify(
     for pairs in query.decodings():
         decoded = params if pairs is query.pairs else dict(reversed(pairs))
         for string in _strings_to_sign(version, decoded, pairs, method, hosts, path):
-            expected = hmac.new(secret.encode("utf-8"), string.encode("utf-8"), SIGNATURE_METHODS[signature_method]).digest()
+            expected = hmac.new(
+                secret.encode("utf-8"), string.encode("utf-8"), SIGNATURE_METHODS[signature_method]
+            ).digest()
             if given is not None and hmac.compare_digest(expected, given):
                 return QuerySigner(key_id, version, decoded, list(pairs))
     raise _error(

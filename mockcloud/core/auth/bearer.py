@@ -4,6 +4,7 @@ Service-neutral: which tokens are good is the service's business; this
 module only knows the syntax of ``Authorization: Bearer <b64token>`` and of
 the ``WWW-Authenticate`` challenge a 401 must carry.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,7 +12,7 @@ import re
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 # RFC 6750 §3: error_description is limited to %x20-21 / %x23-5B / %x5D-7E (no '"' nor '\')
-_NOT_DESCRIPTION_CHARS = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
+_NOT_DESCRIPTION_CHARS = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
 class MalformedBearer(ValueError):

@@ -10,6 +10,7 @@ client that signed any other value gets the signature mismatch; a header that
 disagrees with the body is refused with that same error before the signature
 is compared.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -189,7 +190,9 @@ def _parse_amz_date(value: str) -> tuple[float, str] | None:
         digits = value[:8] + value[9:15]
         if not is_ascii_digits(digits):
             return None
-        epoch = utc_epoch(int(digits[:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]), int(digits[10:12]), int(digits[12:]))
+        epoch = utc_epoch(
+            int(digits[:4]), int(digits[4:6]), int(digits[6:8]), int(digits[8:10]), int(digits[10:12]), int(digits[12:])
+        )
         return None if epoch is None else (epoch, value)
     try:
         parsed = datetime.strptime(value, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=timezone.utc)
@@ -203,7 +206,14 @@ def _stamp(moment: datetime) -> str:
 
 
 _SIGNATURE = "X-Amz-Signature"
-_QUERY_PARAMETERS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-SignedHeaders", "X-Amz-Expires")
+_QUERY_PARAMETERS = (
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Signature",
+    "X-Amz-Date",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Expires",
+)
 MAX_PRESIGNED_SECONDS = 604800  # "The maximum expiration time for presigned URLs is one week from time of creation."
 _INVALID_TOKEN = "The security token included in the request is invalid."
 
@@ -230,8 +240,13 @@ def _from_header(environ: WSGIEnvironment, header: str) -> _Presented:
             f"Authorization={header}",
         )
     return _Presented(
-        parts["Credential"], parts["SignedHeaders"], parts["Signature"], date,
-        environ.get("HTTP_X_AMZ_SECURITY_TOKEN"), environ.get("HTTP_X_AMZ_CONTENT_SHA256"), None,
+        parts["Credential"],
+        parts["SignedHeaders"],
+        parts["Signature"],
+        date,
+        environ.get("HTTP_X_AMZ_SECURITY_TOKEN"),
+        environ.get("HTTP_X_AMZ_CONTENT_SHA256"),
+        None,
     )
 
 
@@ -247,14 +262,17 @@ def _from_query(environ: WSGIEnvironment, query: str) -> _Presented:
     if missing:
         raise _error(
             "IncompleteSignatureException",
-            "AWS query-string parameters must include " + ", ".join(f"'{name}'" for name in missing)
+            "AWS query-string parameters must include "
+            + ", ".join(f"'{name}'" for name in missing)
             + ". Re-examine the query-string parameters.",
         )
     if params["X-Amz-Algorithm"] != ALGORITHM:
         raise _error("IncompleteSignatureException", f"Unsupported AWS 'algorithm': '{params['X-Amz-Algorithm']}'")
     expires = params["X-Amz-Expires"]
     if not is_ascii_digits(expires) or len(expires) > 12:
-        reason = "must be non-negative" if expires.startswith("-") and is_ascii_digits(expires[1:]) else "should be a number"
+        reason = (
+            "must be non-negative" if expires.startswith("-") and is_ascii_digits(expires[1:]) else "should be a number"
+        )
         raise _error("IncompleteSignatureException", f"X-Amz-Expires {reason}")
     seconds = int(expires)
     if seconds > MAX_PRESIGNED_SECONDS:
@@ -265,14 +283,21 @@ def _from_query(environ: WSGIEnvironment, query: str) -> _Presented:
     if seconds < 1:
         raise _error("IncompleteSignatureException", "X-Amz-Expires must be at least 1 second")
     return _Presented(
-        params["X-Amz-Credential"], params["X-Amz-SignedHeaders"], params["X-Amz-Signature"], params["X-Amz-Date"],
-        params.get("X-Amz-Security-Token"), params.get("X-Amz-Content-Sha256") or environ.get("HTTP_X_AMZ_CONTENT_SHA256"), seconds,
+        params["X-Amz-Credential"],
+        params["X-Amz-SignedHeaders"],
+        params["X-Amz-Signature"],
+        params["X-Amz-Date"],
+        params.get("X-Amz-Security-Token"),
+        params.get("X-Amz-Content-Sha256") or environ.get("HTTP_X_AMZ_CONTENT_SHA256"),
+        seconds,
     )
 
 
 def is_presigned(query: str) -> bool:
     """Whether a query string carries SigV4 query authentication (cheap: a substring test first)."""
-    return "X-Amz-" in query and ("X-Amz-Algorithm=" in query or "X-Amz-Credential=" in query or "X-Amz-Signature=" in query)
+    return "X-Amz-" in query and (
+        "X-Amz-Algorithm=" in query or "X-Amz-Credential=" in query or "X-Amz-Signature=" in query
+    )
 
 
 def verify(

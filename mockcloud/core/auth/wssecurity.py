@@ -12,6 +12,7 @@ registered certificate, at the mock clock's time. Then "see what is signed":
 the Timestamp whose times are enforced is the signed copy, and it must be
 the one in the Security header.
 """
+
 from __future__ import annotations
 
 import base64
@@ -66,18 +67,24 @@ def security_header(header: Element | None) -> Element | None:
     return header.find(f"{{{WSSE}}}Security")
 
 
-def check_times(created_text: str | None, expires_text: str | None, now: float, rules: WsSecurityRules) -> tuple[datetime | None, datetime]:
+def check_times(
+    created_text: str | None, expires_text: str | None, now: float, rules: WsSecurityRules
+) -> tuple[datetime | None, datetime]:
     """The Timestamp's 15-minute rules on the mock clock; returns (created, expires)."""
     created: datetime | None = None
     expires: datetime | None = None
     if created_text is not None:
         created = parse_timestamp(created_text)
         if created is None:
-            raise _error("WSSecurityCreatedDateIncorrectFormat", "Timestamp for created date must be in ISO8601 format.")
+            raise _error(
+                "WSSecurityCreatedDateIncorrectFormat", "Timestamp for created date must be in ISO8601 format."
+            )
     if expires_text is not None:
         expires = parse_timestamp(expires_text)
         if expires is None:
-            raise _error("WSSecurityExpiresDateIncorrectFormat", "Timestamp for expires date must be in ISO8601 format.")
+            raise _error(
+                "WSSecurityExpiresDateIncorrectFormat", "Timestamp for expires date must be in ISO8601 format."
+            )
     if expires is None:
         if created is None:
             raise _error("WSSecurityTimestampExpiresMissing", "Timestamp must have Expires element.")
@@ -87,7 +94,9 @@ def check_times(created_text: str | None, expires_text: str | None, now: float, 
             expires = datetime.max.replace(tzinfo=timezone.utc)
     current = datetime.fromtimestamp(now, timezone.utc)
     if current > expires:
-        raise _error("WSSecurityTimestampExpired", f"Request has expired. Expires date is {iso(expires)}, now is {iso(current)}.")
+        raise _error(
+            "WSSecurityTimestampExpired", f"Request has expired. Expires date is {iso(expires)}, now is {iso(current)}."
+        )
     if created is not None and (created - current).total_seconds() > rules.max_future_seconds:
         raise _error(
             "InvalidSecurity",
@@ -103,7 +112,9 @@ def _timestamp(security: Element) -> Element:
     if not found:
         raise _error("WSSecurityTimestampMissing", "Security Header Element is missing the timestamp element.")
     if len(found) > 1:
-        raise _error("InvalidSecurity", "The provided security credentials are not valid. Reason: more than one Timestamp.", 403)
+        raise _error(
+            "InvalidSecurity", "The provided security credentials are not valid. Reason: more than one Timestamp.", 403
+        )
     return found[0]
 
 
@@ -119,13 +130,18 @@ def _certificate(security: Element) -> bytes | None:
             raise _error("WSSecurityIncorrectValuetype", "BinarySecurityToken has bad ValueType.")
         encoding = token.get("EncodingType")
         if encoding is not None and encoding != BASE64_BINARY:
-            raise _error("WSSecurityEncodingTypeError", f"BinarySecurityToken must have EncodingType of {BASE64_BINARY}.")
+            raise _error(
+                "WSSecurityEncodingTypeError", f"BinarySecurityToken must have EncodingType of {BASE64_BINARY}."
+            )
         ders.append(_b64(token.text))
     embedded = security.findall(f"{{{DS}}}Signature/{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate")
     if not ders:
         ders.extend(_b64(item.text) for item in embedded[:2])
     if len(ders) > 1:
-        raise _error("WSSecurityMultipleX509Error", f"Request must not contain more than one BinarySecurityToken with valueType {X509V3}.")
+        raise _error(
+            "WSSecurityMultipleX509Error",
+            f"Request must not contain more than one BinarySecurityToken with valueType {X509V3}.",
+        )
     return ders[0] if ders else None
 
 
@@ -155,7 +171,10 @@ def verify(
     if der is None:
         if signature is None:
             raise _error("MissingClientTokenId", "Request must contain AWSAccessKeyId or X.509 certificate.", 403)
-        raise _error("X509ParseError", "Could not parse X.509 certificate: the signature names no certificate the request carries.")
+        raise _error(
+            "X509ParseError",
+            "Could not parse X.509 certificate: the signature names no certificate the request carries.",
+        )
     from cryptography import x509
 
     try:
@@ -220,7 +239,9 @@ def _verify_signature(
     try:
         results = XMLVerifier().verify(raw, x509_cert=certificate, expect_config=config)
     except InvalidSignature as exc:  # digest, signature value or certificate validity
-        raise _error("WSSecurityX509SignatureError", f"Failed to check signature with X.509 certificate. {exc}", 403) from None
+        raise _error(
+            "WSSecurityX509SignatureError", f"Failed to check signature with X.509 certificate. {exc}", 403
+        ) from None
     except (InvalidInput, SignXMLException, etree.DocumentInvalid, etree.XMLSyntaxError, ValueError) as exc:
         raise _error("MalformedSOAPSignature", f"Invalid SOAP Signature. Reason: {exc}") from None
     return results if isinstance(results, list) else [results]

@@ -8,6 +8,7 @@ Signatures are checked by :mod:`..auth.alibaba`; errors are the gateway's
 ``{RequestId, HostId, Code, Message, Recommend}`` with a 4xx/5xx status,
 because both Python SDKs judge success by the status alone.
 """
+
 from __future__ import annotations
 
 import math
@@ -147,7 +148,10 @@ class AlibabaRpcProtocol(ServiceProtocol[RpcExchange]):
             raise ServiceError("InvalidVersion", "Specified parameter Version is not valid.", 400, common=True)
         if operation not in self.operations or request.environ.get("PATH_INFO", "/") not in ("/", ""):
             raise ServiceError(
-                "InvalidAction.NotFound", "Specified api is not found, please check your url and method.", 404, common=True
+                "InvalidAction.NotFound",
+                "Specified api is not found, please check your url and method.",
+                404,
+                common=True,
             )
         return {k: v for k, v in params.items() if k not in COMMON_PARAMETERS}
 
@@ -160,7 +164,9 @@ class AlibabaRpcProtocol(ServiceProtocol[RpcExchange]):
             return
         # one error per response, as the gateway gives: the first missing parameter in the schema's order
         order = {name: i for i, name in enumerate(self.schemas.schema(operation).get("required", ()))}
-        first = min(violations, key=lambda v: (v.kind != "required", order.get(v.path[0] if v.path else "", len(order))))
+        first = min(
+            violations, key=lambda v: (v.kind != "required", order.get(v.path[0] if v.path else "", len(order)))
+        )
         name = str(first.path[0]) if first.path else "Parameter"
         if first.kind == "required" or (first.kind == "minLength" and first.value == ""):
             raise alibaba.missing(name)  # a blank value counts as a missing one
@@ -168,7 +174,13 @@ class AlibabaRpcProtocol(ServiceProtocol[RpcExchange]):
 
     # ---- replies ------------------------------------------------------------
     def _reply(
-        self, exchange: RpcExchange, status: int, payload: dict[str, Any], request_id_: str, root: str, extra: Iterable[tuple[str, str]] = ()
+        self,
+        exchange: RpcExchange,
+        status: int,
+        payload: dict[str, Any],
+        request_id_: str,
+        root: str,
+        extra: Iterable[tuple[str, str]] = (),
     ) -> Reply:
         headers = [("x-acs-request-id", request_id_)]
         headers.extend(extra)
@@ -182,7 +194,9 @@ class AlibabaRpcProtocol(ServiceProtocol[RpcExchange]):
 
     def render(self, exchange: RpcExchange, result: Any) -> Reply:
         rid = self.context.entropy.request_id().upper()
-        return self._reply(exchange, 200, {"RequestId": rid, **(result or {})}, rid, f"{exchange.operation or 'Action'}Response")
+        return self._reply(
+            exchange, 200, {"RequestId": rid, **(result or {})}, rid, f"{exchange.operation or 'Action'}Response"
+        )
 
     def render_error(self, exchange: RpcExchange, error: ServiceError) -> Reply:
         rid = self.context.entropy.request_id().upper()
@@ -202,7 +216,9 @@ class AlibabaRpcProtocol(ServiceProtocol[RpcExchange]):
         headers = {}
         if retry_after is not None:
             headers["x-acs-retry-after"] = str(max(1, math.ceil(retry_after * 1000)))
-        return ServiceError("Throttling.User", "Request was denied due to user flow control.", 400, headers=headers, common=True)
+        return ServiceError(
+            "Throttling.User", "Request was denied due to user flow control.", 400, headers=headers, common=True
+        )
 
     def internal_error(self) -> ServiceError:
         return ServiceError(

@@ -1,4 +1,5 @@
 """What every AWS (coral) protocol words the same way: validation messages, request ids."""
+
 from __future__ import annotations
 
 from ..errors import ServiceError
@@ -76,7 +77,10 @@ def raise_for_violations(
     raise validation_error(violations, validation_code)
 
 
-_date_cache: tuple[int | None, str] = (None, "")  # (second, its HTTP date), replaced whole: replies within one second share it
+_date_cache: tuple[int | None, str] = (
+    None,
+    "",
+)  # (second, its HTTP date), replaced whole: replies within one second share it
 
 
 def http_date(timestamp: float) -> str:

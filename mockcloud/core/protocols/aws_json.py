@@ -1,4 +1,5 @@
 """AWS JSON 1.0/1.1: ``POST /`` with ``X-Amz-Target``, SigV4, ``__type`` errors."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -56,9 +57,13 @@ class AwsJsonProtocol(ServiceProtocol[Exchange]):
         try:
             params = jsonbody.loads(body)
         except jsonbody.BadJson:
-            raise ServiceError("SerializationException", "Start of structure or map found where not expected.", 400, common=True) from None
+            raise ServiceError(
+                "SerializationException", "Start of structure or map found where not expected.", 400, common=True
+            ) from None
         if not isinstance(params, dict):
-            raise ServiceError("SerializationException", "Start of structure or map found where not expected.", 400, common=True)
+            raise ServiceError(
+                "SerializationException", "Start of structure or map found where not expected.", 400, common=True
+            )
         return params
 
     def validate(self, exchange: Exchange) -> None:
@@ -67,7 +72,10 @@ class AwsJsonProtocol(ServiceProtocol[Exchange]):
         raise_for_violations(self.schemas.violations(exchange.operation, exchange.params))
 
     def _reply(self, status: int, payload: dict[str, Any], extra: Iterable[tuple[str, str]] = ()) -> Reply:
-        headers = [("x-amzn-RequestId", self.context.entropy.request_id()), ("Date", http_date(self.context.clock.time()))]
+        headers = [
+            ("x-amzn-RequestId", self.context.entropy.request_id()),
+            ("Date", http_date(self.context.clock.time())),
+        ]
         headers.extend(extra)
         return json_reply(status, payload, f"application/x-amz-json-{self.json_version}", headers)
 
@@ -82,7 +90,12 @@ class AwsJsonProtocol(ServiceProtocol[Exchange]):
         else:
             payload = {"__type": error.code, "Message": error.message}
         payload.update(error.fields)
-        extra = [("x-amzn-ErrorType", f"{error.code}:http://internal.amazon.com/coral/{_CORAL_NS if error.common else self.target_prefix}/")]
+        extra = [
+            (
+                "x-amzn-ErrorType",
+                f"{error.code}:http://internal.amazon.com/coral/{_CORAL_NS if error.common else self.target_prefix}/",
+            )
+        ]
         extra.extend(error.headers.items())
         return self._reply(error.status, payload, extra)
 
@@ -90,7 +103,12 @@ class AwsJsonProtocol(ServiceProtocol[Exchange]):
         return ServiceError(self.throttling_code, self.throttling_message, 400)
 
     def internal_error(self) -> ServiceError:
-        return ServiceError("InternalFailure", "The request processing has failed because of an unknown error, exception or failure.", 500, common=True)
+        return ServiceError(
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+            500,
+            common=True,
+        )
 
     def malformed_request(self, exchange: Exchange, message: str) -> ServiceError:
         return ServiceError("SerializationException", message, 400, common=True)

@@ -20,6 +20,7 @@ a service extends). Requests are signed with signature version 0, 1 or 2
 signature), and returns each result as ``[(element, value), ...]`` in schema
 order.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -36,38 +37,55 @@ from ..text import is_ascii_digits, xml_escape
 # code -> (HTTP status, message). Statuses are those the AWS Query framework
 # documented (SQS 2008-01-01 "Errors Common to all Actions"); the ones it left
 # open are marked [I] and are choices.
-COMMON_ERRORS = ErrorTable.of_codes({
-    "AccessDenied": (403, "Access to the resource is denied."),
-    "AuthFailure": (401, "A value used for authentication could not be validated, such as Signature."),
-    "CannotValidateCredentials": (403, "The provided security credentials are not valid."),  # [I]
-    "ConflictingQueryParameter": (400, "The query parameter is invalid. Its structure conflicts with that of another parameter."),
-    "ElementNotSigned": (403, "The element is not signed."),
-    "InternalError": (500, "We encountered an internal error. Please try again."),
-    "InvalidAccessKeyId": (401, "AWS was not able to validate the provided access credentials."),
-    "InvalidAction": (400, "The action is not valid for this web service."),
-    "InvalidAddress": (404, "The address is not valid for this web service."),
-    "InvalidClientTokenId": (403, "The AWS Access Key Id you provided does not exist in our records."),  # [I]
-    "InvalidHttpRequest": (400, "Invalid HTTP request."),
-    "InvalidParameterCombination": (400, "Two parameters were specified that cannot be used together, such as Timestamp and Expires."),
-    "InvalidParameterValue": (400, "One or more parameters cannot be validated."),
-    "InvalidQueryParameter": (400, "The query parameter is invalid. Please see service documentation for correct syntax."),
-    "InvalidRequest": (400, "The service cannot handle the request. Request is invalid."),
-    "InvalidSecurity": (403, "The provided security credentials are not valid."),
-    "InvalidSecurityToken": (400, "The security token used in the request is invalid."),
-    "MalformedSOAPSignature": (400, "Invalid SOAP Signature."),
-    "MalformedVersion": (400, "Version not well formed. Must be in YYYY-MM-DD format."),
-    "MissingAction": (400, "No action was supplied with this request."),  # [I]
-    "MissingClientTokenId": (403, "Request must contain AWSAccessKeyId or X.509 certificate."),
-    "MissingCredentials": (401, "AWS was not able to authenticate the request: access credentials are missing."),
-    "MissingParameter": (400, "A required parameter is missing."),
-    "NoSuchVersion": (400, "An incorrect version was specified in the request."),
-    "RequestExpired": (400, "Request has expired."),
-    "RequestThrottled": (503, "Request is throttled."),  # [I]
-    "ServiceUnavailable": (503, "Service is unavailable. This error is often temporary; resend the request after a short wait."),
-    "SignatureDoesNotMatch": (403, "The request signature we calculated does not match the signature you provided."),  # [I]
-    "UnsupportedHttpVerb": (405, "The requested HTTP verb is not supported."),  # [I]
-    "URITooLong": (414, "The URI exceeded the maximum limit."),  # [I]
-})
+COMMON_ERRORS = ErrorTable.of_codes(
+    {
+        "AccessDenied": (403, "Access to the resource is denied."),
+        "AuthFailure": (401, "A value used for authentication could not be validated, such as Signature."),
+        "CannotValidateCredentials": (403, "The provided security credentials are not valid."),  # [I]
+        "ConflictingQueryParameter": (
+            400,
+            "The query parameter is invalid. Its structure conflicts with that of another parameter.",
+        ),
+        "ElementNotSigned": (403, "The element is not signed."),
+        "InternalError": (500, "We encountered an internal error. Please try again."),
+        "InvalidAccessKeyId": (401, "AWS was not able to validate the provided access credentials."),
+        "InvalidAction": (400, "The action is not valid for this web service."),
+        "InvalidAddress": (404, "The address is not valid for this web service."),
+        "InvalidClientTokenId": (403, "The AWS Access Key Id you provided does not exist in our records."),  # [I]
+        "InvalidHttpRequest": (400, "Invalid HTTP request."),
+        "InvalidParameterCombination": (
+            400,
+            "Two parameters were specified that cannot be used together, such as Timestamp and Expires.",
+        ),
+        "InvalidParameterValue": (400, "One or more parameters cannot be validated."),
+        "InvalidQueryParameter": (
+            400,
+            "The query parameter is invalid. Please see service documentation for correct syntax.",
+        ),
+        "InvalidRequest": (400, "The service cannot handle the request. Request is invalid."),
+        "InvalidSecurity": (403, "The provided security credentials are not valid."),
+        "InvalidSecurityToken": (400, "The security token used in the request is invalid."),
+        "MalformedSOAPSignature": (400, "Invalid SOAP Signature."),
+        "MalformedVersion": (400, "Version not well formed. Must be in YYYY-MM-DD format."),
+        "MissingAction": (400, "No action was supplied with this request."),  # [I]
+        "MissingClientTokenId": (403, "Request must contain AWSAccessKeyId or X.509 certificate."),
+        "MissingCredentials": (401, "AWS was not able to authenticate the request: access credentials are missing."),
+        "MissingParameter": (400, "A required parameter is missing."),
+        "NoSuchVersion": (400, "An incorrect version was specified in the request."),
+        "RequestExpired": (400, "Request has expired."),
+        "RequestThrottled": (503, "Request is throttled."),  # [I]
+        "ServiceUnavailable": (
+            503,
+            "Service is unavailable. This error is often temporary; resend the request after a short wait.",
+        ),
+        "SignatureDoesNotMatch": (
+            403,
+            "The request signature we calculated does not match the signature you provided.",
+        ),  # [I]
+        "UnsupportedHttpVerb": (405, "The requested HTTP verb is not supported."),  # [I]
+        "URITooLong": (414, "The URI exceeded the maximum limit."),  # [I]
+    }
+)
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -184,8 +202,15 @@ class AwsQueryProtocol(ServiceProtocol[Q]):
         if not version:
             raise query_auth.missing("Version")
         if version not in self.namespaces:
-            if len(version) != 10 or version[4] != "-" or version[7] != "-" or not is_ascii_digits(version.replace("-", "")):
-                raise self.error("MalformedVersion", f"Version not well formed: {version}. Must be in YYYY-MM-DD format.")
+            if (
+                len(version) != 10
+                or version[4] != "-"
+                or version[7] != "-"
+                or not is_ascii_digits(version.replace("-", ""))
+            ):
+                raise self.error(
+                    "MalformedVersion", f"Version not well formed: {version}. Must be in YYYY-MM-DD format."
+                )
             raise self.error("NoSuchVersion", f"The requested version ({version}) is not valid.")
         return version
 
@@ -321,4 +346,3 @@ class AwsQuerySigV4Protocol(AwsQueryProtocol[QueryExchange]):
         reply.headers.append(("x-amzn-RequestId", rid))
         reply.headers.append(("Date", http_date(self.context.clock.time())))
         return reply
-

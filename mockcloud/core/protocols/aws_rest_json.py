@@ -18,6 +18,7 @@ Errors are rendered as REST-JSON services return them: the code in the
 failures answer 403, as REST-JSON front doors do (Lambda, API Gateway-style
 endpoints), with the codes and messages of :mod:`..auth.sigv4`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -82,7 +83,7 @@ def match_route(table: RouteTable, method: str, path: str) -> RouteMatch | None:
     for (route_method, count), candidates in table.items():
         if count < 0 and route_method == method and len(parts) > -count:
             for candidate in candidates:
-                labels = _match(candidate, parts[: -count])
+                labels = _match(candidate, parts[:-count])
                 if labels is not None:
                     assert candidate.greedy is not None  # filed under a negative count: it has a greedy label
                     labels[candidate.greedy] = unquote("/".join(parts[-count:]))
@@ -166,7 +167,9 @@ class AwsRestJsonProtocol(ServiceProtocol[R]):
         found = exchange.route
         operation = exchange.operation
         if found is None or operation not in self.operations:
-            raise ServiceError("UnknownOperationException", "Unknown operation", self.unknown_operation_status, common=True)
+            raise ServiceError(
+                "UnknownOperationException", "Unknown operation", self.unknown_operation_status, common=True
+            )
         labels = found[1]
         params: dict[str, Any] = {}
         body = exchange.body

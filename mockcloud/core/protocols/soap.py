@@ -18,6 +18,7 @@ status of the code. Signed actions authenticate with WS-Security
 (:mod:`..auth.wssecurity`). Envelopes are parsed with defusedxml: no DTDs, no
 entities.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,36 +45,38 @@ MAX_DEPTH = 64
 _NAMESPACES = {SOAP11: "1.1", SOAP12: "1.2"}
 _CONTENT_TYPES = {"1.1": "text/xml; charset=utf-8", "1.2": "application/soap+xml; charset=utf-8"}
 
-SOAP_ERRORS = ErrorTable.of_codes({  # the framework's SOAP and WS-Security codes; statuses [I]
-    "SoapBodyMissing": (400, "Could not find the SOAP body in the request."),
-    "SoapEnvelopeMissing": (400, "Could not find the SOAP envelope in the request."),
-    "SoapEnvelopeParseError": (400, "Could not parse the SOAP envelope."),
-    "SoapEnvelopeTooDeep": (400, "The SOAP envelope exceeded the maximum allowed depth."),
-    "SoapEnvelopeTooLong": (400, "The SOAP envelope exceeded the maximum allowed length."),
-    "SOAP11MissingAction": (400, "The <Action> request element is missing in SOAP 1.1 request."),
-    "SOAP11IncorrectDateFormat": (400, "Timestamp must be in XSD date format."),
-    "UnknownEnvelopeNamespace": (
-        400,
-        "Envelope Namespace must be for either SOAP 1.1: http://schemas.xmlsoap.org/soap/envelope, "
-        "or SOAP 1.2: http://www.w3.org/2003/05/soap-envelope.",
-    ),
-    "WSSecurityCorruptSignedInfo": (400, "Signed info is corrupt."),
-    "WSSecurityCreatedDateIncorrectFormat": (400, "Timestamp for created date must be in ISO8601 format."),
-    "WSSecurityEncodingTypeError": (400, "BinarySecurityToken must have EncodingType of Base64Binary."),
-    "WSSecurityExpiresDateIncorrectFormat": (400, "Timestamp for expires date must be in ISO8601 format."),
-    "WSSecurityIncorrectValuetype": (400, "BinarySecurityToken has bad ValueType."),
-    "WSSecurityMissingValuetype": (400, "BinarySecurityToken must have attribute ValueType."),
-    "WSSecurityMultipleX509Error": (400, "Request must not contain more than one X.509 BinarySecurityToken."),
-    "WSSecuritySignatureError": (400, "Error while processing signature element."),
-    "WSSecuritySignatureMissing": (400, "SignatureValue is missing or empty."),
-    "WSSecuritySignedInfoError": (400, "Error while processing signed info."),
-    "WSSecuritySignedInfoMissing": (400, "Request has no SignedInfo."),
-    "WSSecurityTimestampExpired": (400, "Request has expired."),
-    "WSSecurityTimestampExpiresMissing": (400, "Timestamp must have Expires element."),
-    "WSSecurityTimestampMissing": (400, "Security Header Element is missing the timestamp element."),
-    "WSSecurityX509SignatureError": (403, "Failed to check signature with X.509 certificate."),
-    "X509ParseError": (400, "Could not parse X.509 certificate."),
-})
+SOAP_ERRORS = ErrorTable.of_codes(
+    {  # the framework's SOAP and WS-Security codes; statuses [I]
+        "SoapBodyMissing": (400, "Could not find the SOAP body in the request."),
+        "SoapEnvelopeMissing": (400, "Could not find the SOAP envelope in the request."),
+        "SoapEnvelopeParseError": (400, "Could not parse the SOAP envelope."),
+        "SoapEnvelopeTooDeep": (400, "The SOAP envelope exceeded the maximum allowed depth."),
+        "SoapEnvelopeTooLong": (400, "The SOAP envelope exceeded the maximum allowed length."),
+        "SOAP11MissingAction": (400, "The <Action> request element is missing in SOAP 1.1 request."),
+        "SOAP11IncorrectDateFormat": (400, "Timestamp must be in XSD date format."),
+        "UnknownEnvelopeNamespace": (
+            400,
+            "Envelope Namespace must be for either SOAP 1.1: http://schemas.xmlsoap.org/soap/envelope, "
+            "or SOAP 1.2: http://www.w3.org/2003/05/soap-envelope.",
+        ),
+        "WSSecurityCorruptSignedInfo": (400, "Signed info is corrupt."),
+        "WSSecurityCreatedDateIncorrectFormat": (400, "Timestamp for created date must be in ISO8601 format."),
+        "WSSecurityEncodingTypeError": (400, "BinarySecurityToken must have EncodingType of Base64Binary."),
+        "WSSecurityExpiresDateIncorrectFormat": (400, "Timestamp for expires date must be in ISO8601 format."),
+        "WSSecurityIncorrectValuetype": (400, "BinarySecurityToken has bad ValueType."),
+        "WSSecurityMissingValuetype": (400, "BinarySecurityToken must have attribute ValueType."),
+        "WSSecurityMultipleX509Error": (400, "Request must not contain more than one X.509 BinarySecurityToken."),
+        "WSSecuritySignatureError": (400, "Error while processing signature element."),
+        "WSSecuritySignatureMissing": (400, "SignatureValue is missing or empty."),
+        "WSSecuritySignedInfoError": (400, "Error while processing signed info."),
+        "WSSecuritySignedInfoMissing": (400, "Request has no SignedInfo."),
+        "WSSecurityTimestampExpired": (400, "Request has expired."),
+        "WSSecurityTimestampExpiresMissing": (400, "Timestamp must have Expires element."),
+        "WSSecurityTimestampMissing": (400, "Security Header Element is missing the timestamp element."),
+        "WSSecurityX509SignatureError": (403, "Failed to check signature with X.509 certificate."),
+        "X509ParseError": (400, "Could not parse X.509 certificate."),
+    }
+)
 
 
 @dataclass
@@ -172,14 +175,14 @@ def fault_xml(version: str, code: str, message: str, receiver: bool, rid: str) -
     if version == "1.2":
         return (
             f'<soap:Fault xmlns:aws="{AWS_FAULT}">'
-            f'<soap:Code><soap:Value>soap:{"Receiver" if receiver else "Sender"}</soap:Value>'
+            f"<soap:Code><soap:Value>soap:{'Receiver' if receiver else 'Sender'}</soap:Value>"
             f"<soap:Subcode><soap:Value>aws:{xml_escape(code)}</soap:Value></soap:Subcode></soap:Code>"
             f'<soap:Reason><soap:Text xml:lang="en-US">{xml_escape(message)}</soap:Text></soap:Reason>'
             f"<soap:Detail>{detail}</soap:Detail></soap:Fault>"
         )
     return (
         f'<soap:Fault xmlns:aws="{AWS_FAULT}">'
-        f'<faultcode>aws:{"Server" if receiver else "Client"}.{xml_escape(code)}</faultcode>'
+        f"<faultcode>aws:{'Server' if receiver else 'Client'}.{xml_escape(code)}</faultcode>"
         f"<faultstring>{xml_escape(message)}</faultstring><detail>{detail}</detail></soap:Fault>"
     )
 
@@ -211,7 +214,9 @@ class AwsQuerySoapProtocol(AwsQueryProtocol[SoapExchange]):
     @classmethod
     def compile_operations(cls) -> None:
         super().compile_operations()
-        cls.soap_refused = frozenset(name for name, op in cls.operations.items() if op.options.get("soap", True) is False)
+        cls.soap_refused = frozenset(
+            name for name, op in cls.operations.items() if op.options.get("soap", True) is False
+        )
 
     def operation_of(self, exchange: SoapExchange) -> str:
         version = soap_version_of(exchange.request)
@@ -239,7 +244,9 @@ class AwsQuerySoapProtocol(AwsQueryProtocol[SoapExchange]):
         if message.version == "1.1" and "HTTP_SOAPACTION" not in environ and message.addressing_action() is None:
             raise _fault("SOAP11MissingAction")
         if operation in self.soap_refused:
-            raise self.error("InvalidAction", f"The action {operation} is not valid over SOAP; use a REST-Query request.")
+            raise self.error(
+                "InvalidAction", f"The action {operation} is not valid over SOAP; use a REST-Query request."
+            )
         if operation in self.unsigned_operations:
             return None
         try:

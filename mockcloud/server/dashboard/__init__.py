@@ -6,6 +6,7 @@ guard: Host, Origin, JSON content type, the admin token off loopback). It
 renders every value with DOM text nodes, and its Content-Security-Policy lets
 only its own script run, so what a request carried can never become code.
 """
+
 from __future__ import annotations
 
 from importlib import resources
@@ -26,7 +27,9 @@ def is_public(environ: dict[str, object]) -> bool:
     if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
         return False
     path = str(environ.get("PATH_INFO", ""))
-    return path in ("/_mockcloud", "/_mockcloud/") or (path.startswith(_ASSET_PREFIX) and path[len(_ASSET_PREFIX) :] in ASSETS)
+    return path in ("/_mockcloud", "/_mockcloud/") or (
+        path.startswith(_ASSET_PREFIX) and path[len(_ASSET_PREFIX) :] in ASSETS
+    )
 
 
 def page(name: str) -> tuple[int, bytes, list[tuple[str, str]]]:

@@ -5,6 +5,7 @@ Routes: Amplify UI Builder's hosts and SigV4 signing name, Figma's host
 path ``/v1/me``, so a Figma client pointed at the server reaches Figma's side.
 In-process that path is never claimed on other hosts.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

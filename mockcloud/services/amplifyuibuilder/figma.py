@@ -6,6 +6,7 @@ does not accept and ``{"status": 404, "err": "Not found"}`` for a path it
 does not serve. Its operations are declared on the service's protocol, named
 ``figma.<operationId>`` and routed by exact method and path.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,9 @@ def is_figma(request: Request) -> bool:
     if host.startswith("amplifyuibuilder."):
         return False
     environ = request.environ  # SigV4 in the Authorization header or in the query string (presigned) is Amplify's
-    return not environ.get("HTTP_AUTHORIZATION", "").startswith("AWS4-") and not is_presigned(environ.get("QUERY_STRING", ""))
+    return not environ.get("HTTP_AUTHORIZATION", "").startswith("AWS4-") and not is_presigned(
+        environ.get("QUERY_STRING", "")
+    )
 
 
 def operation_of(request: Request, routes: dict[tuple[str, str], str]) -> str:
@@ -63,7 +66,10 @@ def reply(status: int, payload: Any) -> Reply:
 
 def error_reply(error: ServiceError) -> Reply:
     return json_reply(
-        error.status, {"status": error.status, "err": error.message}, "application/json; charset=utf-8", error.headers.items()
+        error.status,
+        {"status": error.status, "err": error.message},
+        "application/json; charset=utf-8",
+        error.headers.items(),
     )
 
 

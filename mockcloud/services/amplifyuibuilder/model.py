@@ -6,6 +6,7 @@ redirect URIs registered for it), users, single-use authorization codes,
 refresh tokens bound to their app, and access tokens with a lifetime. It is
 not an AWS account's: any signed caller in any Region sees the same state.
 """
+
 from __future__ import annotations
 
 import copy
@@ -181,7 +182,9 @@ class AmplifyUIBuilderModel:
         return user
 
     # ---- test-side helpers -------------------------------------------------------
-    def create_authorization_code(self, client_id: str | None = None, redirect_uri: str | None = None, *, user_id: str | None = None) -> str:
+    def create_authorization_code(
+        self, client_id: str | None = None, redirect_uri: str | None = None, *, user_id: str | None = None
+    ) -> str:
         """The code Figma would append to ``redirect_uri`` once a user allowed ``client_id``.
 
         Defaults to the first app of the fixtures and its first redirect URI. A
@@ -246,7 +249,14 @@ class AmplifyUIBuilderModel:
 
     def _mint_access(self, refresh: RefreshToken, now: float) -> AccessToken:
         lifetime = self.settings["access_token_seconds"]
-        access = AccessToken("figu_" + self.entropy.token_urlsafe(32), refresh.client_id, refresh.user_id, refresh.token, now, now + lifetime)
+        access = AccessToken(
+            "figu_" + self.entropy.token_urlsafe(32),
+            refresh.client_id,
+            refresh.user_id,
+            refresh.token,
+            now,
+            now + lifetime,
+        )
         self._access[access.token] = access
         return access
 
@@ -269,7 +279,11 @@ class AmplifyUIBuilderModel:
             stored.used = True
             lifetime = self.settings["refresh_token_seconds"]
             refresh = RefreshToken(
-                "figur_" + self.entropy.token_urlsafe(32), client_id, stored.user_id, now, None if lifetime is None else now + lifetime
+                "figur_" + self.entropy.token_urlsafe(32),
+                client_id,
+                stored.user_id,
+                now,
+                None if lifetime is None else now + lifetime,
             )
             self._refresh[refresh.token] = refresh
             access = self._mint_access(refresh, now)
@@ -297,12 +311,7 @@ class AmplifyUIBuilderModel:
         if not token:
             raise ERRORS.error("Forbidden")
         stored = self._access.get(token)
-        if (
-            stored is None
-            or not _same(stored.token, token)
-            or stored.revoked
-            or self.clock.time() >= stored.expires
-        ):
+        if stored is None or not _same(stored.token, token) or stored.revoked or self.clock.time() >= stored.expires:
             raise ERRORS.error("Forbidden")
         return self.users[stored.user_id].profile()
 
@@ -322,18 +331,39 @@ class AmplifyUIBuilderModel:
 
         code_seconds = self.settings["authorization_code_seconds"]
         found = [
-            entry("amplifyuibuilder", "authorization_code", short_id(c.code), who(c.user_id), c.expires - code_seconds,
-                  c.expires, state_of(now, c.expires, used=c.used))
+            entry(
+                "amplifyuibuilder",
+                "authorization_code",
+                short_id(c.code),
+                who(c.user_id),
+                c.expires - code_seconds,
+                c.expires,
+                state_of(now, c.expires, used=c.used),
+            )
             for c in codes
         ]
         found += [
-            entry("amplifyuibuilder", "refresh_token", short_id(r.token), who(r.user_id), r.created, r.expires,
-                  state_of(now, r.expires, revoked=r.revoked))
+            entry(
+                "amplifyuibuilder",
+                "refresh_token",
+                short_id(r.token),
+                who(r.user_id),
+                r.created,
+                r.expires,
+                state_of(now, r.expires, revoked=r.revoked),
+            )
             for r in refresh_tokens
         ]
         found += [
-            entry("amplifyuibuilder", "access_token", short_id(a.token), who(a.user_id), a.created, a.expires,
-                  state_of(now, a.expires, revoked=a.revoked))
+            entry(
+                "amplifyuibuilder",
+                "access_token",
+                short_id(a.token),
+                who(a.user_id),
+                a.created,
+                a.expires,
+                state_of(now, a.expires, revoked=a.revoked),
+            )
             for a in access_tokens
         ]
         return found

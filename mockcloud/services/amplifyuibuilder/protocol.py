@@ -5,6 +5,7 @@ Figma honours. Requests for Figma (its host, or unsigned requests on the
 server's loopback address) take Figma's wire format and errors; everything
 else is Amplify UI Builder's.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -43,7 +44,9 @@ class AmplifyUIBuilderProtocol(AwsRestJsonProtocol[AmplifyExchange]):
     @operation(method="POST", path="/tokens/{provider}", payload="request")
     def exchange_code_for_token(self, x: AmplifyExchange) -> dict[str, Any]:
         body = x.params["request"]
-        grant = self.model.exchange_code(code=body["code"], redirect_uri=body["redirectUri"], client_id=body.get("clientId"))
+        grant = self.model.exchange_code(
+            code=body["code"], redirect_uri=body["redirectUri"], client_id=body.get("clientId")
+        )
         return {"accessToken": grant.access_token, "expiresIn": grant.expires_in, "refreshToken": grant.refresh_token}
 
     @operation(method="POST", path="/tokens/{provider}/refresh", payload="refreshTokenBody")

@@ -1,4 +1,5 @@
 """Amazon DevPay License Service (ls.amazonaws.com, API 2008-04-28): AWS Query and SOAP, signature versions 0-2."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -9,6 +9,7 @@ key pair of the customer's, which then signs VerifyProductSubscriptionByTokens
 and RefreshUserToken. Secrets and tokens are random; presented ones are
 compared in constant time.
 """
+
 from __future__ import annotations
 
 import base64
@@ -86,7 +87,9 @@ def new_activation_key(entropy: Entropy) -> str:
 
 
 def new_persistent_identifier(entropy: Entropy) -> str:
-    return "P" + base64.b32encode(entropy.token_bytes(17)).decode("ascii")[:26]  # 27 characters, like PPHUXKJYQBLH753XI5BBW5DMW54
+    return (
+        "P" + base64.b32encode(entropy.token_bytes(17)).decode("ascii")[:26]
+    )  # 27 characters, like PPHUXKJYQBLH753XI5BBW5DMW54
 
 
 def parse_duration(text: str) -> float:
@@ -113,7 +116,9 @@ def parse_duration(text: str) -> float:
         if sign:
             seconds = -seconds
     if seconds <= 0:
-        raise ERRORS.error("InvalidParameterValue", f"Value {text} for parameter TokenExpiration is invalid. Reason: must be positive.")
+        raise ERRORS.error(
+            "InvalidParameterValue", f"Value {text} for parameter TokenExpiration is invalid. Reason: must be positive."
+        )
     return float(min(seconds, MAX_DURATION_SECONDS))
 
 
@@ -158,7 +163,13 @@ class ActivationKey(str):
 
     def __new__(cls, key: str, customer_id: str, product_code: str, created: float, expires: float) -> ActivationKey:
         self = super().__new__(cls, key)
-        self.customer_id, self.product_code, self.created, self.expires, self.used = customer_id, product_code, created, expires, False
+        self.customer_id, self.product_code, self.created, self.expires, self.used = (
+            customer_id,
+            product_code,
+            created,
+            expires,
+            False,
+        )
         return self
 
 
@@ -218,10 +229,19 @@ class DevpayModel:
         self._customer_counter = 0
         fixtures = context.fixtures
         for item in fixtures.get("products", ()):
-            self.create_product(item["kind"], item.get("owner_access_key_id", "testing"), code=item["code"], token=item["token"], name=item.get("name", ""))
+            self.create_product(
+                item["kind"],
+                item.get("owner_access_key_id", "testing"),
+                code=item["code"],
+                token=item["token"],
+                name=item.get("name", ""),
+            )
         for item in fixtures.get("activation_keys", ()):
             key = self.create_activation_key(
-                item["product_code"], item.get("customer_id"), key=item["key"], payment_pending=item.get("status") == "payment_pending"
+                item["product_code"],
+                item.get("customer_id"),
+                key=item["key"],
+                payment_pending=item.get("status") == "payment_pending",
             )
             key.created = item.get("created", key.created)
             key.expires = item.get("expires", key.created + self.settings["activation_key_seconds"])
@@ -243,8 +263,14 @@ class DevpayModel:
                 "settings": copy.deepcopy(self.settings),
                 "products": [record(p) for p in self._products.values()],
                 "activation_keys": [
-                    {"key": str(k), "product_code": k.product_code, "customer_id": k.customer_id,
-                     "created": k.created, "expires": k.expires, "used": k.used}
+                    {
+                        "key": str(k),
+                        "product_code": k.product_code,
+                        "customer_id": k.customer_id,
+                        "created": k.created,
+                        "expires": k.expires,
+                        "used": k.used,
+                    }
                     for k in self._activation_keys.values()
                 ],
                 "certificates": [
@@ -320,7 +346,12 @@ class DevpayModel:
             return product
 
     def create_activation_key(
-        self, product_code: str, customer_id: str | None = None, *, key: str | None = None, payment_pending: bool = False
+        self,
+        product_code: str,
+        customer_id: str | None = None,
+        *,
+        key: str | None = None,
+        payment_pending: bool = False,
     ) -> ActivationKey:
         """A customer's sign-up: subscribes them (a new customer when None) and returns the one-hour key.
 
@@ -427,7 +458,9 @@ class DevpayModel:
         return found.owner_access_key_id if found is not None else None
 
     # ---- the actions -------------------------------------------------------------------
-    def activate_desktop_product(self, activation_key: str | None, product_token: str | None, token_expiration: str | None) -> Activation:
+    def activate_desktop_product(
+        self, activation_key: str | None, product_token: str | None, token_expiration: str | None
+    ) -> Activation:
         """Unsigned: a desktop customer's user token and DevPay-only key pair."""
         with self._lock:
             key, product, lifetime = self._activation(activation_key, product_token, token_expiration, signer=None)
@@ -471,7 +504,9 @@ class DevpayModel:
                 if p.owner_access_key_id == signer and self._active(customer, p.code)
             ]
 
-    def verify_product_subscription_by_pid(self, signer: str, persistent_identifier: str | None, product_code: str | None) -> bool:
+    def verify_product_subscription_by_pid(
+        self, signer: str, persistent_identifier: str | None, product_code: str | None
+    ) -> bool:
         with self._lock:
             if not persistent_identifier:
                 raise ERRORS.error("MissingPersistentIdentifier")
@@ -489,7 +524,9 @@ class DevpayModel:
                 raise ERRORS.error("InvalidProductToken", f"The product code {product_code} is invalid for the signer.")
             return self._active(customer, product.code)
 
-    def verify_product_subscription_by_tokens(self, signer: str, product_token: str | None, user_token: str | None) -> bool:
+    def verify_product_subscription_by_tokens(
+        self, signer: str, product_token: str | None, user_token: str | None
+    ) -> bool:
         """Signed with the customer's desktop key pair, which must be the one of that user token."""
         with self._lock:
             product_token, user_token = _clean(product_token), _clean(user_token)
@@ -504,7 +541,9 @@ class DevpayModel:
             self._check_desktop_signer(signer, user)
             return self._active(user.customer_id, product.code)
 
-    def refresh_user_token(self, signer: str, user_token: str | None, additional_tokens: Iterable[str] | None, *, via_soap: bool = False) -> str:
+    def refresh_user_token(
+        self, signer: str, user_token: str | None, additional_tokens: Iterable[str] | None, *, via_soap: bool = False
+    ) -> str:
         """The current version of a user token: itself when it is current, an upgraded one when it is old."""
         with self._lock:
             user_token = _clean(user_token)
@@ -553,7 +592,9 @@ class DevpayModel:
             raise ERRORS.error("MissingParameter", "The request must contain the parameter ActivationKey")
         if not product_token:
             raise ERRORS.error("MissingProductToken")
-        lifetime: float | None = parse_duration(token_expiration) if token_expiration else self.settings["default_token_expiration_seconds"]
+        lifetime: float | None = (
+            parse_duration(token_expiration) if token_expiration else self.settings["default_token_expiration_seconds"]
+        )
         if not _ACTIVATION_KEY.match(activation_key):
             raise ERRORS.error("InvalidActivationKey")
         product = self._product_by_token(product_token)
@@ -591,7 +632,9 @@ class DevpayModel:
     def _check_desktop_signer(self, signer: str, user: UserToken) -> None:
         pair = self._desktop_by_customer.get((user.customer_id, user.product_code))
         if pair is None or not _same(pair.access_key_id, signer):
-            raise ERRORS.error("InvalidUserToken", "The user token is invalid for the signer: sign with the customer's key pair.")
+            raise ERRORS.error(
+                "InvalidUserToken", "The user token is invalid for the signer: sign with the customer's key pair."
+            )
 
     def _customer_of_pid(self, signer: str, pid: str | None) -> str:
         pid = _clean(pid)
@@ -606,7 +649,9 @@ class DevpayModel:
         subscription = self._subscriptions.get((customer_id, product_code))
         return subscription is not None and subscription.status == "active"
 
-    def _issue_user_token(self, customer_id: str, product_code: str, lifetime: float | None, version: int = CURRENT_USER_TOKEN_VERSION) -> UserToken:
+    def _issue_user_token(
+        self, customer_id: str, product_code: str, lifetime: float | None, version: int = CURRENT_USER_TOKEN_VERSION
+    ) -> UserToken:
         now = self.clock.time()
         token = new_user_token(self.entropy, version)
         user = UserToken(token, customer_id, product_code, version, now, None if lifetime is None else now + lifetime)
@@ -627,15 +672,30 @@ class DevpayModel:
             keys = list(self._activation_keys.values())
             users = list(self._user_tokens.values())
         found = [
-            entry("devpay", "activation_key", short_id(str(k)), k.customer_id, k.created, k.expires,
-                  state_of(now, k.expires, used=k.used and single_use))
+            entry(
+                "devpay",
+                "activation_key",
+                short_id(str(k)),
+                k.customer_id,
+                k.created,
+                k.expires,
+                state_of(now, k.expires, used=k.used and single_use),
+            )
             for k in keys
         ]
         for u in users:
             chain = None if u.upgraded_to is None else [short_id(u.token), short_id(u.upgraded_to)]
             found.append(
-                entry("devpay", "user_token", short_id(u.token), u.customer_id, u.issued, u.expires,
-                      state_of(now, u.expires, replaced=u.upgraded_to is not None), chain)
+                entry(
+                    "devpay",
+                    "user_token",
+                    short_id(u.token),
+                    u.customer_id,
+                    u.issued,
+                    u.expires,
+                    state_of(now, u.expires, replaced=u.upgraded_to is not None),
+                    chain,
+                )
             )
         return found
 

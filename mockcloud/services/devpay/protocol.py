@@ -1,4 +1,5 @@
 """The DevPay License Service on the wire: AWS Query (GET/POST, signature versions 0-2) and SOAP 1.1/1.2."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -95,8 +96,14 @@ class DevpayProtocol(AwsQuerySoapProtocol):
     @operation(unsigned=True)
     def activate_desktop_product(self, x: SoapExchange) -> list[tuple[str, Any]]:
         p = x.params
-        out = self.model.activate_desktop_product(p.get("ActivationKey"), p.get("ProductToken"), p.get("TokenExpiration"))
-        return [("UserToken", out.user_token), ("AWSAccessKeyId", out.access_key_id), ("SecretAccessKey", out.secret_access_key)]
+        out = self.model.activate_desktop_product(
+            p.get("ActivationKey"), p.get("ProductToken"), p.get("TokenExpiration")
+        )
+        return [
+            ("UserToken", out.user_token),
+            ("AWSAccessKeyId", out.access_key_id),
+            ("SecretAccessKey", out.secret_access_key),
+        ]
 
     @operation
     def activate_hosted_product(self, x: SoapExchange) -> list[tuple[str, Any]]:
@@ -123,7 +130,9 @@ class DevpayProtocol(AwsQuerySoapProtocol):
     @operation(soap=False)  # "SOAP not allowed" (DG)
     def verify_product_subscription_by_tokens(self, x: SoapExchange) -> list[tuple[str, Any]]:
         p, caller = x.params, x.caller
-        subscribed = self.model.verify_product_subscription_by_tokens(self.signer(caller), p.get("ProductToken"), p.get("UserToken"))
+        subscribed = self.model.verify_product_subscription_by_tokens(
+            self.signer(caller), p.get("ProductToken"), p.get("UserToken")
+        )
         return [("Subscribed", subscribed)]
 
     @operation

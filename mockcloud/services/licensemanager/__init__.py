@@ -1,4 +1,5 @@
 """AWS License Manager (JSON 1.1, SigV4): licenses and the token lifecycle."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -10,6 +10,7 @@ back by itself when it expires on the mock clock (its license's
 runs in the background: expiry is read from the clock when capacity is
 counted, so moving the clock is all it takes.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -127,15 +128,23 @@ class ConsumptionMixin:
             if entitlement is None or entitlement.get("Unit") != want.get("Unit"):
                 raise ERRORS.error("NoEntitlementsAllowedException")
             if borrow and not entitlement.get("AllowCheckIn"):
-                raise ERRORS.error("EntitlementNotAllowedException", f"Entitlement {want['Name']} does not allow check-in, so it cannot be borrowed.")
+                raise ERRORS.error(
+                    "EntitlementNotAllowedException",
+                    f"Entitlement {want['Name']} does not allow check-in, so it cannot be borrowed.",
+                )
             value = want.get("Value")
             if entitlement.get("MaxCount") is not None:
                 try:
                     units = int(value) if value not in (None, "") else 1
                 except ValueError:
-                    raise ERRORS.error("InvalidParameterValueException", f"Entitlement {want['Name']} counts units: Value must be a whole number, not {value!r}.") from None
+                    raise ERRORS.error(
+                        "InvalidParameterValueException",
+                        f"Entitlement {want['Name']} counts units: Value must be a whole number, not {value!r}.",
+                    ) from None
                 if units < 0:
-                    raise ERRORS.error("InvalidParameterValueException", f"Entitlement {want['Name']}: Value must not be negative.")
+                    raise ERRORS.error(
+                        "InvalidParameterValueException", f"Entitlement {want['Name']}: Value must not be negative."
+                    )
                 if used.get(want["Name"], 0) + units > entitlement["MaxCount"] and not entitlement.get("Overage"):
                     raise ERRORS.error("NoEntitlementsAllowedException")
                 target = permanent if perpetual and not entitlement.get("AllowCheckIn") else held
@@ -144,7 +153,9 @@ class ConsumptionMixin:
                 value = str(units)
             elif value is None:
                 value = entitlement.get("Value")
-            allowed.append({k: v for k, v in (("Name", want["Name"]), ("Unit", want["Unit"]), ("Value", value)) if v is not None})
+            allowed.append(
+                {k: v for k, v in (("Name", want["Name"]), ("Unit", want["Unit"]), ("Value", value)) if v is not None}
+            )
         return allowed, held, permanent
 
     def _signed_token(self, c: Consumption, lic: License, extra: dict[str, Any], *, borrow: bool) -> str:
@@ -198,12 +209,21 @@ class ConsumptionMixin:
         node_id: str | None = None,
     ) -> dict[str, Any]:
         """CheckoutLicense: take entitlements of the newest license of that issuer and SKU (the response's fields)."""
-        params = {"sku": product_sku, "type": checkout_type, "fp": key_fingerprint, "ent": entitlements, "b": beneficiary, "n": node_id}
+        params = {
+            "sku": product_sku,
+            "type": checkout_type,
+            "fp": key_fingerprint,
+            "ent": entitlements,
+            "b": beneficiary,
+            "n": node_id,
+        }
         with self._lock:
             return self._idempotent(
                 ("CheckoutLicense", account_id, client_token),
                 params,
-                lambda: self._checkout(account_id, product_sku, checkout_type, key_fingerprint, entitlements, beneficiary, node_id),
+                lambda: self._checkout(
+                    account_id, product_sku, checkout_type, key_fingerprint, entitlements, beneficiary, node_id
+                ),
             )
 
     def _checkout(
@@ -218,7 +238,8 @@ class ConsumptionMixin:
     ) -> dict[str, Any]:
         now = self.clock.time()
         of_issuer = [
-            lic for lic in self._licenses.values()
+            lic
+            for lic in self._licenses.values()
             if lic.account_id == account_id and lic.issuer.get("KeyFingerprint") == key_fingerprint
         ]
         if not of_issuer:
@@ -226,7 +247,8 @@ class ConsumptionMixin:
         for_sku = [lic for lic in of_issuer if lic.product_sku == product_sku]
         if not for_sku:
             raise ERRORS.error(
-                "InvalidParameterValueException", f"No license of issuer {key_fingerprint} is for product SKU {product_sku}."
+                "InvalidParameterValueException",
+                f"No license of issuer {key_fingerprint} is for product SKU {product_sku}.",
             )
         usable = [lic for lic in for_sku if self._active(lic, now)]
         if not usable:
@@ -238,17 +260,35 @@ class ConsumptionMixin:
                 "The account that created the license is performing the check out: "
                 "specify the account as the beneficiary.",
             )
-        allowed, held, permanent = self._take(lic, entitlements, now, perpetual=checkout_type == "PERPETUAL", borrow=False)
+        allowed, held, permanent = self._take(
+            lic, entitlements, now, perpetual=checkout_type == "PERPETUAL", borrow=False
+        )
         provisional = (lic.consumption_configuration or {}).get("ProvisionalConfiguration") or {}
         ttl = 60 * int(provisional.get("MaxTimeToLiveInMinutes") or DEFAULT_TTL_MINUTES)
         consumption = Consumption(
-            self.entropy.token_hex(16), lic.arn, account_id, checkout_type, allowed, held, permanent, ttl, now, now + ttl,
-            beneficiary, node_id,
+            self.entropy.token_hex(16),
+            lic.arn,
+            account_id,
+            checkout_type,
+            allowed,
+            held,
+            permanent,
+            ttl,
+            now,
+            now + ttl,
+            beneficiary,
+            node_id,
         )
         self._consumptions[consumption.token] = consumption
         signed = self._signed_token(
-            consumption, lic,
-            {"checkoutType": checkout_type, "keyFingerprint": key_fingerprint, "productSKU": product_sku, "beneficiary": beneficiary},
+            consumption,
+            lic,
+            {
+                "checkoutType": checkout_type,
+                "keyFingerprint": key_fingerprint,
+                "productSKU": product_sku,
+                "beneficiary": beneficiary,
+            },
             borrow=False,
         )
         out: dict[str, Any] = {
@@ -301,8 +341,20 @@ class ConsumptionMixin:
         allowed, held, _ = self._take(lic, entitlements, now, perpetual=False, borrow=True)
         ttl = 60 * int(borrow["MaxTimeToLiveInMinutes"])
         consumption = Consumption(
-            self.entropy.token_hex(16), lic.arn, account_id, "BORROW", allowed, held, {}, ttl, now, now + ttl,
-            None, node_id, bool(borrow.get("AllowEarlyCheckIn")), metadata=metadata,
+            self.entropy.token_hex(16),
+            lic.arn,
+            account_id,
+            "BORROW",
+            allowed,
+            held,
+            {},
+            ttl,
+            now,
+            now + ttl,
+            None,
+            node_id,
+            bool(borrow.get("AllowEarlyCheckIn")),
+            metadata=metadata,
         )
         self._consumptions[consumption.token] = consumption
         extra = {"checkoutMetadata": {m["Name"]: m.get("Value", "") for m in metadata}} if metadata else {}
@@ -325,7 +377,9 @@ class ConsumptionMixin:
         if c is not None and not hmac.compare_digest(c.token.encode(), token.encode()):
             c = None
         if c is None or c.account_id != account_id or not c.live(self.clock.time()):
-            raise ERRORS.error("ResourceNotFoundException", "License consumption token not found, checked in, or expired.")
+            raise ERRORS.error(
+                "ResourceNotFoundException", "License consumption token not found, checked in, or expired."
+            )
         return c
 
     def extend_license_consumption(self, *, account_id: str, token: str, dry_run: bool = False) -> dict[str, str]:
@@ -341,9 +395,13 @@ class ConsumptionMixin:
         with self._lock:
             c = self._consumption(account_id, token)
             if beneficiary is not None and c.beneficiary is not None and beneficiary != c.beneficiary:
-                raise ERRORS.error("InvalidParameterValueException", "The beneficiary does not match the checkout's beneficiary.")
+                raise ERRORS.error(
+                    "InvalidParameterValueException", "The beneficiary does not match the checkout's beneficiary."
+                )
             if c.checkout_type == "BORROW" and not c.early_check_in:
-                raise ERRORS.error("ConflictException", "The license's BorrowConfiguration does not allow early check-in.")
+                raise ERRORS.error(
+                    "ConflictException", "The license's BorrowConfiguration does not allow early check-in."
+                )
             c.checked_in = True
 
     def get_license_usage(self, *, account_id: str, license_arn: str) -> dict[str, list[dict[str, str]]]:
@@ -378,7 +436,9 @@ class ConsumptionMixin:
                 raise MockCloudError("licensemanager: a license consumption token appears twice")
             fields: dict[str, Any] = {name: item.get(name) for name in _CONSUMPTION_FIELDS}
             fields.update(
-                entitlements=list(item["entitlements"]), held=dict(item["held"]), permanent=dict(item["permanent"]),
+                entitlements=list(item["entitlements"]),
+                held=dict(item["held"]),
+                permanent=dict(item["permanent"]),
                 metadata=list(item.get("metadata", ())),
             )
             self._consumptions[item["token"]] = Consumption(**fields)

@@ -1,4 +1,5 @@
 """License Manager's state and rules: licenses, refresh tokens, access tokens. No HTTP here."""
+
 from __future__ import annotations
 
 import base64
@@ -331,7 +332,9 @@ class LicenseManagerModel(ConsumptionMixin):
         if signer is None:
             from ...core.jwt_signing import JwtSigner
 
-            signer = self._signer = JwtSigner(self.signing_key, self.algorithm, self.key_id, deterministic=self.entropy.seeded)
+            signer = self._signer = JwtSigner(
+                self.signing_key, self.algorithm, self.key_id, deterministic=self.entropy.seeded
+            )
         return signer.sign(claims)
 
     # ---- idempotency ------------------------------------------------------
@@ -390,12 +393,22 @@ class LicenseManagerModel(ConsumptionMixin):
             self._borrow_key = _load_pem(section["borrow_private_key"], "PS384")
         for item in section.get("tokens", ()):
             if item["license_arn"] not in self._licenses:
-                raise MockCloudError(f"licensemanager: token {item['token_id']} of an unknown license {item['license_arn']}")
+                raise MockCloudError(
+                    f"licensemanager: token {item['token_id']} of an unknown license {item['license_arn']}"
+                )
             if item["token_id"] in self._tokens:
                 raise MockCloudError(f"licensemanager: token {item['token_id']} appears twice")
             token = Token(
-                item["token_id"], item["account_id"], item["license_arn"], item["home_region"], list(item["role_arns"]),
-                list(item["token_properties"]), item["created"], item["expires"], item["jwt"], item["deleted"],
+                item["token_id"],
+                item["account_id"],
+                item["license_arn"],
+                item["home_region"],
+                list(item["role_arns"]),
+                list(item["token_properties"]),
+                item["created"],
+                item["expires"],
+                item["jwt"],
+                item["deleted"],
             )
             self._tokens[token.token_id] = token
             self._by_jwt[token.jwt] = token
@@ -532,7 +545,9 @@ class LicenseManagerModel(ConsumptionMixin):
     def list_licenses(
         self, account_id: str, region: str, arns: list[str] | None, filters: list[dict[str, Any]] | None
     ) -> list[License]:
-        selected = [lic for lic in self._licenses.values() if lic.account_id == account_id and lic.home_region == region]
+        selected = [
+            lic for lic in self._licenses.values() if lic.account_id == account_id and lic.home_region == region
+        ]
         if arns:
             wanted = set(arns)
             selected = [lic for lic in selected if lic.arn in wanted]
@@ -585,7 +600,17 @@ class LicenseManagerModel(ConsumptionMixin):
                     "exp": int(expires),
                     "jti": token_id,
                 }
-                token = Token(token_id, account_id, license_arn, lic.home_region, role_arns, token_properties, now, expires, self._sign(claims))
+                token = Token(
+                    token_id,
+                    account_id,
+                    license_arn,
+                    lic.home_region,
+                    role_arns,
+                    token_properties,
+                    now,
+                    expires,
+                    self._sign(claims),
+                )
                 self._tokens[token_id] = token
                 self._by_jwt[token.jwt] = token
                 return token
@@ -621,7 +646,9 @@ class LicenseManagerModel(ConsumptionMixin):
         """
         stored = self._presented(token)
         if account_id is not None and stored.account_id != account_id:
-            raise ERRORS.error("AccessDeniedException", "Access to resource denied: the token belongs to another account.")
+            raise ERRORS.error(
+                "AccessDeniedException", "Access to resource denied: the token belongs to another account."
+            )
         if stored.deleted:
             raise ERRORS.error("AuthorizationException", "The token has been deleted.")
         now = self.clock.time()
@@ -649,7 +676,12 @@ class LicenseManagerModel(ConsumptionMixin):
         return self._sign(claims)
 
     def list_tokens(
-        self, *, account_id: str, region: str, token_ids: list[str] | None = None, filters: list[dict[str, Any]] | None = None
+        self,
+        *,
+        account_id: str,
+        region: str,
+        token_ids: list[str] | None = None,
+        filters: list[dict[str, Any]] | None = None,
     ) -> list[Token]:
         selected = [
             t for t in self._tokens.values() if t.account_id == account_id and t.home_region == region and not t.deleted
@@ -659,7 +691,9 @@ class LicenseManagerModel(ConsumptionMixin):
             selected = [t for t in selected if t.token_id in wanted]
         for flt in filters or ():
             if flt.get("Name") != "LicenseArns":
-                raise ERRORS.error("ValidationException", f"Unsupported filter name: {flt.get('Name')}. Supported: LicenseArns")
+                raise ERRORS.error(
+                    "ValidationException", f"Unsupported filter name: {flt.get('Name')}. Supported: LicenseArns"
+                )
             arns = set(flt.get("Values") or ())
             selected = [t for t in selected if t.license_arn in arns]
         return selected
@@ -696,7 +730,9 @@ class LicenseManagerModel(ConsumptionMixin):
         """Verify one of our JWTs with the public key (as code under test would) and return its claims."""
         import jwt
 
-        return jwt.decode(jwt_string, self.public_key, algorithms=[self.algorithm], options={"verify_aud": False, **options})
+        return jwt.decode(
+            jwt_string, self.public_key, algorithms=[self.algorithm], options={"verify_aud": False, **options}
+        )
 
     def inventory(self) -> list[dict[str, object]]:
         """The refresh tokens and license consumptions it holds, for the dashboard (no secrets).
@@ -710,14 +746,28 @@ class LicenseManagerModel(ConsumptionMixin):
             tokens = list(self._tokens.values())
             consumptions = list(self._consumptions.values())
         found = [
-            entry("licensemanager", "refresh_token", t.token_id, t.account_id, t.created, t.expires,
-                  state_of(now, t.expires, revoked=t.deleted))
+            entry(
+                "licensemanager",
+                "refresh_token",
+                t.token_id,
+                t.account_id,
+                t.created,
+                t.expires,
+                state_of(now, t.expires, revoked=t.deleted),
+            )
             for t in tokens
         ]
         for c in consumptions:
             expires = None if c.checkout_type == "PERPETUAL" else c.expires
             found.append(
-                entry("licensemanager", f"{c.checkout_type.lower()}_checkout", short_id(c.token),
-                      c.beneficiary or c.account_id, c.issued, expires, state_of(now, expires, used=c.checked_in))
+                entry(
+                    "licensemanager",
+                    f"{c.checkout_type.lower()}_checkout",
+                    short_id(c.token),
+                    c.beneficiary or c.account_id,
+                    c.issued,
+                    expires,
+                    state_of(now, expires, used=c.checked_in),
+                )
             )
         return found

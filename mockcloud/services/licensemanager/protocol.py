@@ -1,4 +1,5 @@
 """License Manager on the wire: AWS JSON 1.1 operations mapped onto the model."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ from .model import LicenseManagerModel
 
 def _page(items: list[Any], params: dict[str, Any], scope: dict[str, Any]) -> tuple[list[Any], str | None]:
     try:
-        return paginate(items, params.get("MaxResults"), params.get("NextToken"), scope=json.dumps(scope, sort_keys=True))
+        return paginate(
+            items, params.get("MaxResults"), params.get("NextToken"), scope=json.dumps(scope, sort_keys=True)
+        )
     except BadPageToken:
         raise ERRORS.error("ValidationException", "Invalid NextToken.") from None
 
@@ -84,7 +87,9 @@ class LicenseManagerProtocol(AwsJsonProtocol):
     def get_access_token(self, x: Exchange) -> dict[str, Any]:
         p, caller = x.params, x.caller
         access = self.model.get_access_token(
-            account_id=caller.account_id if caller is not None else None, token=p["Token"], token_properties=p.get("TokenProperties")
+            account_id=caller.account_id if caller is not None else None,
+            token=p["Token"],
+            token_properties=p.get("TokenProperties"),
         )
         return {"AccessToken": access}
 
@@ -140,7 +145,9 @@ class LicenseManagerProtocol(AwsJsonProtocol):
     @operation
     def check_in_license(self, x: Exchange) -> dict[str, Any]:
         p, caller = x.params, x.caller
-        self.model.check_in_license(account_id=caller.account_id, token=p["LicenseConsumptionToken"], beneficiary=p.get("Beneficiary"))
+        self.model.check_in_license(
+            account_id=caller.account_id, token=p["LicenseConsumptionToken"], beneficiary=p.get("Beneficiary")
+        )
         return {}
 
     @operation

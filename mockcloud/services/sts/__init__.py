@@ -1,4 +1,5 @@
 """AWS Security Token Service (AWS Query, SigV4): AssumeRoleWithWebIdentity and GetCallerIdentity."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

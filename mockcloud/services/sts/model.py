@@ -6,6 +6,7 @@ signature against their published keys; the credentials it issues are
 registered in the mock's key store, so every AWS service of the mock accepts
 them until they expire on the mock clock.
 """
+
 from __future__ import annotations
 
 import copy
@@ -117,7 +118,11 @@ class StsModel:
         ``max_session_duration`` is IAM's MaxSessionDuration: 3600 to 43200 seconds.
         """
         return self._add_role(
-            name, trust, max_session_duration=max_session_duration, account_id=account_id, path=path,
+            name,
+            trust,
+            max_session_duration=max_session_duration,
+            account_id=account_id,
+            path=path,
             description=description,
         )
 
@@ -133,7 +138,9 @@ class StsModel:
         role_id: str | None = None,
     ) -> Role:
         if not isinstance(max_session_duration, int) or not 3600 <= max_session_duration <= 43200:
-            raise MockCloudError("max_session_duration must be an integer from 3600 to 43200 seconds (IAM's MaxSessionDuration)")
+            raise MockCloudError(
+                "max_session_duration must be an integer from 3600 to 43200 seconds (IAM's MaxSessionDuration)"
+            )
         if not path.startswith("/") or not path.endswith("/"):
             raise MockCloudError("a role path begins and ends with '/'")
         statements = policies.parse(trust)
@@ -203,10 +210,17 @@ class StsModel:
         name = item["session_name"]
         # a key since dropped from the mock's key store keeps its id only: no request is accepted with it anyway
         key = self.credentials.aws(item["access_key_id"]) or AwsKey(
-            item["access_key_id"], "", role.account_id, None, item["expires"],
-            f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}", f"{role.role_id}:{name}",
+            item["access_key_id"],
+            "",
+            role.account_id,
+            None,
+            item["expires"],
+            f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}",
+            f"{role.role_id}:{name}",
         )
-        session = Session(role, name, key, item["subject"], item["provider"], item["audience"], item["issued"], item["expires"])
+        session = Session(
+            role, name, key, item["subject"], item["provider"], item["audience"], item["issued"], item["expires"]
+        )
         self._state.sessions.append(session)
 
     # ---- AssumeRoleWithWebIdentity ----------------------------------------------------
@@ -235,7 +249,9 @@ class StsModel:
             raise ERRORS.error("AccessDenied", NOT_AUTHORIZED)
         seconds = self.settings["default_duration_seconds"] if duration is None else duration
         if seconds > role.max_session_duration:
-            raise ERRORS.error("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+            raise ERRORS.error(
+                "ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+            )
         expires = float(int(now) + seconds)
         arn = f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}"
         key = self.credentials.issue_temporary(
@@ -243,8 +259,14 @@ class StsModel:
         )
         aud = claims["aud"]
         session = Session(
-            role, session_name, key, str(claims.get("sub", "")), verified.issuer.provider,
-            aud if isinstance(aud, str) else str(aud[0]), now, expires,
+            role,
+            session_name,
+            key,
+            str(claims.get("sub", "")),
+            verified.issuer.provider,
+            aud if isinstance(aud, str) else str(aud[0]),
+            now,
+            expires,
         )
         with self._lock:
             self._state.sessions.append(session)
@@ -260,7 +282,9 @@ class StsModel:
                 f"must be before the expiration date/time {int(details['exp'])}",
             )
         if reason == "unknown_issuer":
-            return ERRORS.error("InvalidIdentityToken", f"No OpenIDConnect provider found in your account for {details.get('iss')}")
+            return ERRORS.error(
+                "InvalidIdentityToken", f"No OpenIDConnect provider found in your account for {details.get('iss')}"
+            )
         if reason == "no_key":
             return ERRORS.error(
                 "InvalidIdentityToken",
@@ -268,7 +292,10 @@ class StsModel:
                 "AssumeRoleWithWebIdentity documentation for requirements",
             )
         if reason == "signature":
-            return ERRORS.error("InvalidIdentityToken", "The web identity token's signature could not be verified with the identity provider's keys.")
+            return ERRORS.error(
+                "InvalidIdentityToken",
+                "The web identity token's signature could not be verified with the identity provider's keys.",
+            )
         if reason == "not_yet_valid":
             return ERRORS.error(
                 "InvalidIdentityToken",
@@ -277,7 +304,10 @@ class StsModel:
             )
         if reason in ("missing_claim", "audience"):
             return ERRORS.error("InvalidIdentityToken", rejected.message)
-        return ERRORS.error("InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
+        return ERRORS.error(
+            "InvalidIdentityToken",
+            "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)",
+        )
 
     # ---- GetCallerIdentity ------------------------------------------------------------
     @reads_only
@@ -299,7 +329,14 @@ class StsModel:
         with self._lock:
             sessions = list(self._state.sessions)
         return [
-            entry("sts", "role_session", s.key.access_key_id, f"{s.subject} as {s.role.name}/{s.session_name}", s.issued,
-                  s.expires, state_of(now, s.expires, revoked=self.credentials.aws(s.key.access_key_id) is not s.key))
+            entry(
+                "sts",
+                "role_session",
+                s.key.access_key_id,
+                f"{s.subject} as {s.role.name}/{s.session_name}",
+                s.issued,
+                s.expires,
+                state_of(now, s.expires, revoked=self.credentials.aws(s.key.access_key_id) is not s.key),
+            )
             for s in sessions
         ]

@@ -1,4 +1,5 @@
 """STS on the wire: AWS Query (form POST or GET), SigV4, XML replies and ``<ErrorResponse>`` as STS sends them."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -51,7 +52,9 @@ class StsProtocol(AwsQuerySigV4Protocol):
                         f"1 validation error detected: Value '{value}' at '{member}' "
                         "failed to satisfy constraint: Member must be an integer",
                     ) from None
-        policy_arns = [v for k, v in sorted(params.items()) if k.startswith("PolicyArns.member.") and k.endswith(".arn")]
+        policy_arns = [
+            v for k, v in sorted(params.items()) if k.startswith("PolicyArns.member.") and k.endswith(".arn")
+        ]
         if policy_arns:
             params = {k: v for k, v in params.items() if not k.startswith("PolicyArns.")}
             params["PolicyArns"] = [{"arn": arn} for arn in policy_arns]
@@ -60,8 +63,15 @@ class StsProtocol(AwsQuerySigV4Protocol):
     def validate(self, exchange: QueryExchange) -> None:
         operation, params = exchange.operation, exchange.params
         known = self.schemas.schema(operation).get("properties", {})
-        checked = {k: v for k, v in params.items() if k in known}  # Action, Version and the signature's own are not members
-        raise_for_violations(self.schemas.violations(operation, checked), validation_code="ValidationError", serialization_code="ValidationError", common=False)
+        checked = {
+            k: v for k, v in params.items() if k in known
+        }  # Action, Version and the signature's own are not members
+        raise_for_violations(
+            self.schemas.violations(operation, checked),
+            validation_code="ValidationError",
+            serialization_code="ValidationError",
+            common=False,
+        )
         if operation == "AssumeRoleWithWebIdentity" and "Policy" in params:
             import json
 

@@ -10,6 +10,7 @@ manager.amazonaws.com:amr``); operators are the String family, with
 ``Null``. A policy that uses anything else is refused when the role is
 created, never silently allowed.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,12 @@ from ...core.errors import MockCloudError
 
 ACTION = "sts:AssumeRoleWithWebIdentity"
 _STRING_OPS = {
-    "StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "StringLike", "StringNotLike",
+    "StringEquals",
+    "StringNotEquals",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
+    "StringLike",
+    "StringNotLike",
 }
 
 
@@ -85,7 +91,7 @@ def parse(document: dict[str, Any] | str) -> tuple[Statement, ...]:
         elif isinstance(principal, dict):
             principals = _strings(principal["Federated"], "Principal.Federated") if "Federated" in principal else ()
         else:
-            raise MalformedPolicy("Principal must be \"*\" or an object")
+            raise MalformedPolicy('Principal must be "*" or an object')
         actions = _strings(item.get("Action"), "Action")
         conditions = []
         for operator_text, block in (item.get("Condition") or {}).items():
@@ -102,7 +108,9 @@ def parse(document: dict[str, Any] | str) -> tuple[Statement, ...]:
                     "mockcloud evaluates the String operators and Null"
                 )
             for key, values in block.items():
-                conditions.append(Condition(qualifier, base, if_exists, key, _strings(values, f"Condition {operator_text} {key}")))
+                conditions.append(
+                    Condition(qualifier, base, if_exists, key, _strings(values, f"Condition {operator_text} {key}"))
+                )
         statements.append(Statement(item["Effect"] == "Allow", principals, actions, tuple(conditions)))
     return tuple(statements)
 
@@ -152,7 +160,9 @@ def allows(statements: tuple[Statement, ...], provider: str, claims: dict[str, A
     context: dict[str, list[str]] = {}
     for name, value in claims.items():
         items = value if isinstance(value, list) else [value]
-        context[f"{provider}:{name}".lower()] = [str(v) for v in items if isinstance(v, (str, int)) and not isinstance(v, bool)]
+        context[f"{provider}:{name}".lower()] = [
+            str(v) for v in items if isinstance(v, (str, int)) and not isinstance(v, bool)
+        ]
     allowed = False
     for statement in statements:
         names = statement.principals

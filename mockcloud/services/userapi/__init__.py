@@ -7,6 +7,7 @@ standalone server it answers under the server's own host at the mount's path
 (``http://127.0.0.1:4566/api/User/Login`` for ``https://vendor.example/api``),
 and always at the host-qualified path (``/vendor.example/api/User/Login``).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

@@ -7,6 +7,7 @@ refresh replaces both, so the previous access token is revoked at once and
 the previous refresh token is retired. Presenting a retired refresh token
 again is reuse (RFC 9700 §4.14.2): the whole session is revoked.
 """
+
 from __future__ import annotations
 
 import base64
@@ -125,7 +126,9 @@ class RefreshRecord:
 class Mount:
     """One base URL with its own users, signing key, settings and sessions."""
 
-    def __init__(self, base_url: str, settings: dict[str, Any], entropy: Entropy, random_key: str | None = None) -> None:
+    def __init__(
+        self, base_url: str, settings: dict[str, Any], entropy: Entropy, random_key: str | None = None
+    ) -> None:
         self.host, self.path = split_base_url(base_url)
         scheme = base_url.strip().split("://", 1)[0].lower()
         netloc = base_url.strip().split("://", 1)[1].split("/", 1)[0]
@@ -146,7 +149,9 @@ class Mount:
             key = self._random_key
         size = len(key.encode() if isinstance(key, str) else key)
         if size < MIN_KEY_BYTES:
-            raise MockCloudError(f"signing_key must have at least {MIN_KEY_BYTES} bytes for HS256 (RFC 7518 §3.2), not {size}")
+            raise MockCloudError(
+                f"signing_key must have at least {MIN_KEY_BYTES} bytes for HS256 (RFC 7518 §3.2), not {size}"
+            )
         self.settings = dict(settings)
         self.key = key
         self.issuer = settings["issuer"] or self.base_url
@@ -183,8 +188,12 @@ class Mount:
         entry["users"] = [user_record(user) for user in self.users.values()]
         entry["sessions"] = [{**record(s, omit=("user",)), "username": s.user.username} for s in self.sessions.values()]
         entry["refresh_tokens"] = [
-            {"digest": b64(digest), "sid": r.session.sid, **record(r, omit=("session", "successor")),
-             **({} if r.successor is None else {"successor": b64(r.successor)})}
+            {
+                "digest": b64(digest),
+                "sid": r.session.sid,
+                **record(r, omit=("session", "successor")),
+                **({} if r.successor is None else {"successor": b64(r.successor)}),
+            }
             for digest, r in self._refresh.items()
         ]
         return entry
@@ -409,7 +418,12 @@ class UserApiModel:
         """The claims of an access token of this mount: signature, issuer, audience, and expiry unless allowed."""
         try:
             claims = jwt.decode(
-                token, mount.key, algorithms=[ALGORITHM], audience=mount.audience, issuer=mount.issuer, options=_DECODE_OPTIONS
+                token,
+                mount.key,
+                algorithms=[ALGORITHM],
+                audience=mount.audience,
+                issuer=mount.issuer,
+                options=_DECODE_OPTIONS,
             )
         except jwt.InvalidSignatureError:
             raise invalid_token("signature", "The access token signature is invalid.") from None
@@ -447,7 +461,9 @@ class UserApiModel:
             if session.revoked:
                 raise invalid_token("revoked", "The refresh token has been revoked.")
             if record.replaced:
-                raise invalid_token("revoked", "The refresh token was replaced by a retry of the rotation that issued it.")
+                raise invalid_token(
+                    "revoked", "The refresh token was replaced by a retry of the rotation that issued it."
+                )
             retry = record.used_at is not None
             if retry and not self._retry_in_grace(mount, record, claims, now):
                 self._revoke(session, now, "reuse")
@@ -510,7 +526,9 @@ class UserApiModel:
             }
         )
         refresh = base64.b64encode(self.entropy.token_bytes(64)).decode("ascii")
-        mount._refresh[_digest(refresh)] = RefreshRecord(session, now, now + mount.settings["refresh_token_seconds"], jti)
+        mount._refresh[_digest(refresh)] = RefreshRecord(
+            session, now, now + mount.settings["refresh_token_seconds"], jti
+        )
         session.access_jti = jti  # the previous access token is revoked from here on
         return access, refresh
 
@@ -555,22 +573,50 @@ class UserApiModel:
                 last = chain[-1][1] if chain else None
                 expires = None if last is None else last.expires  # the family lives as long as its newest refresh token
                 found.append(
-                    entry("userapi", "session", session.sid[:ID_DIGITS], who, session.created, expires,
-                          state_of(now, expires, revoked=session.revoked), [rid for rid, _ in chain])
+                    entry(
+                        "userapi",
+                        "session",
+                        session.sid[:ID_DIGITS],
+                        who,
+                        session.created,
+                        expires,
+                        state_of(now, expires, revoked=session.revoked),
+                        [rid for rid, _ in chain],
+                    )
                 )
                 for rid, rec in chain:
                     found.append(
-                        entry("userapi", "refresh_token", rid, who, rec.issued, rec.expires,
-                              state_of(now, rec.expires, revoked=session.revoked, replaced=rec.replaced,
-                                       used=rec.used_at is not None))
+                        entry(
+                            "userapi",
+                            "refresh_token",
+                            rid,
+                            who,
+                            rec.issued,
+                            rec.expires,
+                            state_of(
+                                now,
+                                rec.expires,
+                                revoked=session.revoked,
+                                replaced=rec.replaced,
+                                used=rec.used_at is not None,
+                            ),
+                        )
                     )
                 for _, rec in chain:
                     if rec.access_jti:
                         expires = float(int(rec.issued + access_seconds))  # as signed: exp is whole seconds
                         found.append(
-                            entry("userapi", "access_token", rec.access_jti[:ID_DIGITS], who, rec.issued, expires,
-                                  state_of(now, expires, revoked=session.revoked,
-                                           replaced=rec.access_jti != session.access_jti))
+                            entry(
+                                "userapi",
+                                "access_token",
+                                rec.access_jti[:ID_DIGITS],
+                                who,
+                                rec.issued,
+                                expires,
+                                state_of(
+                                    now, expires, revoked=session.revoked, replaced=rec.access_jti != session.access_jti
+                                ),
+                            )
                         )
         return found
 

@@ -1,4 +1,5 @@
 """The User API on the wire: JSON bodies, ``Version`` header, Bearer tokens, RFC 9457 problem errors."""
+
 from __future__ import annotations
 
 import math
@@ -110,7 +111,9 @@ class UserApiProtocol(ServiceProtocol[UserApiExchange]):
     # ---- the steps ----------------------------------------------------------
     def operation_of(self, exchange: UserApiExchange) -> str:
         request = exchange.request
-        found = self.model.resolve(request_host(request), request.environ.get("PATH_INFO", "/"), not exchange.in_process)
+        found = self.model.resolve(
+            request_host(request), request.environ.get("PATH_INFO", "/"), not exchange.in_process
+        )
         if found is None:
             return ""
         exchange.mount, rest = found
@@ -129,7 +132,8 @@ class UserApiProtocol(ServiceProtocol[UserApiExchange]):
         version = environ.get("HTTP_VERSION")
         if version is None:
             raise ERRORS.error(
-                "api_version_unspecified", f"The Version header is required; supported: {', '.join(sorted(mount.versions))}."
+                "api_version_unspecified",
+                f"The Version header is required; supported: {', '.join(sorted(mount.versions))}.",
             )
         if version.strip() not in mount.versions:
             raise ERRORS.error(
@@ -153,7 +157,9 @@ class UserApiProtocol(ServiceProtocol[UserApiExchange]):
         mimetype = request.mimetype
         if mimetype not in _JSON_TYPES and not (mimetype.startswith("application/") and mimetype.endswith("+json")):
             shown = request.environ.get("CONTENT_TYPE") or "none"
-            raise ERRORS.error("unsupported_media_type", f"The Content-Type {shown!r} is not supported; use application/json.")
+            raise ERRORS.error(
+                "unsupported_media_type", f"The Content-Type {shown!r} is not supported; use application/json."
+            )
         body = exchange.body
         if not body.strip():
             raise ERRORS.error("invalid_request", "A non-empty request body is required.")
@@ -207,7 +213,10 @@ class UserApiProtocol(ServiceProtocol[UserApiExchange]):
             rfc6750 = error.code in _RFC6750_ERRORS
             realm = mount.base_url if mount is not None else None
             headers.append(
-                ("WWW-Authenticate", challenge(realm, error.code if rfc6750 else None, error.message if rfc6750 else None))
+                (
+                    "WWW-Authenticate",
+                    challenge(realm, error.code if rfc6750 else None, error.message if rfc6750 else None),
+                )
             )
         if status == 429 and "retry-after" not in names:
             headers.append(("Retry-After", "1"))
@@ -221,7 +230,9 @@ class UserApiProtocol(ServiceProtocol[UserApiExchange]):
     def throttling_error(self, exchange: UserApiExchange, retry_after: float | None) -> ServiceError:
         seconds = max(1, math.ceil(retry_after)) if retry_after else 1
         return ERRORS.error(
-            "too_many_requests", f"Too many requests: retry after {seconds} second(s).", headers={"Retry-After": str(seconds)}
+            "too_many_requests",
+            f"Too many requests: retry after {seconds} second(s).",
+            headers={"Retry-After": str(seconds)},
         )
 
     def internal_error(self) -> ServiceError:

@@ -1,4 +1,5 @@
 """Alibaba Cloud WUYING Workspace (ecd 2020-10-02, RPC): client logon tokens."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

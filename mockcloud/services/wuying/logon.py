@@ -367,7 +367,13 @@ class Logon:
             raise self.errors.error("keep_alive_token_not_found")
         self._check_not_locked(user, now)
         session = LogonSession(
-            str(self.entropy.uuid4()), user.end_user_id, site.office_site_id, stored.region_id, stored.client_id, now, []
+            str(self.entropy.uuid4()),
+            user.end_user_id,
+            site.office_site_id,
+            stored.region_id,
+            stored.client_id,
+            now,
+            [],
         )
         self._sessions[session.session_id] = session
         token = self._issue_login_token(user.end_user_id, stored.client_id, session.session_id, site, now)
@@ -616,19 +622,40 @@ class Logon:
             keep_alive_made = bool(tokens) and tokens[0].issued == session.expires
             issued = session.expires if keep_alive_made else session.expires - self.settings["session_seconds"]
             found.append(
-                entry("wuying", "logon_session", short_id(session.session_id), session.end_user_id, issued,
-                      session.expires, state_of(now, session.expires, used=session.complete),
-                      [short_id(t.token) for t in tokens])
+                entry(
+                    "wuying",
+                    "logon_session",
+                    short_id(session.session_id),
+                    session.end_user_id,
+                    issued,
+                    session.expires,
+                    state_of(now, session.expires, used=session.complete),
+                    [short_id(t.token) for t in tokens],
+                )
             )
         found += [
-            entry("wuying", "login_token", short_id(t.token), t.end_user_id, t.issued, t.expires,
-                  state_of(now, t.expires, replaced=t.replaced))
+            entry(
+                "wuying",
+                "login_token",
+                short_id(t.token),
+                t.end_user_id,
+                t.issued,
+                t.expires,
+                state_of(now, t.expires, replaced=t.replaced),
+            )
             for t in login_tokens
         ]
         keep_alive_seconds = self.settings["keep_alive_token_seconds"]
         found += [
-            entry("wuying", "keep_alive_token", short_id(t.token), t.end_user_id, t.expires - keep_alive_seconds,
-                  t.expires, state_of(now, t.expires))
+            entry(
+                "wuying",
+                "keep_alive_token",
+                short_id(t.token),
+                t.end_user_id,
+                t.expires - keep_alive_seconds,
+                t.expires,
+                state_of(now, t.expires),
+            )
             for t in keep_alive_tokens
         ]
         return found

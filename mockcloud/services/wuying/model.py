@@ -2,6 +2,7 @@
 (:mod:`.logon`, whose ``get_login_token`` and ``refresh_login_token`` are the operations). No HTTP here:
 operations take keyword arguments, and the protocol names them on the wire.
 """
+
 from __future__ import annotations
 
 import copy

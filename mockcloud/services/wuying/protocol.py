@@ -1,4 +1,5 @@
 """WUYING Workspace on the wire: ecd 2020-10-02 RPC actions, their parameters named as the model's keywords."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

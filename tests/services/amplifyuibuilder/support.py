@@ -1,4 +1,5 @@
 """How the Amplify UI Builder tests reach the service: boto3 for AWS, requests for Figma (no tests or fixtures here)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -42,7 +43,15 @@ class Backend:
     def aws_url(self) -> str:
         return self.server_url or f"https://{AWS_HOST}"
 
-    def figma(self, path: str = "/v1/me", token: str | None = None, *, header: str = "bearer", method: str = "GET", host: str | None = None):
+    def figma(
+        self,
+        path: str = "/v1/me",
+        token: str | None = None,
+        *,
+        header: str = "bearer",
+        method: str = "GET",
+        host: str | None = None,
+    ):
         """Call Figma as a UI Builder user's code would; on the server, /v1/me is routed by its path."""
         headers = {}
         if token is not None:

@@ -5,6 +5,7 @@ over loopback. Tests that move the clock move the server's clock (frozen, so
 this process's time travel leaves it alone) and let boto3 sign at the same
 moment, as the licence tests do.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,11 @@ INVALID_TOKEN = {"status": 403, "err": "Invalid token"}
 
 def error_of(excinfo) -> tuple[str, int, str]:
     response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"].get("Message", "")
+    return (
+        response["Error"]["Code"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"].get("Message", ""),
+    )
 
 
 def exchange(ui, code: str, redirect_uri: str = REDIRECT_URI, **extra) -> dict:
@@ -253,7 +258,13 @@ def test_unknown_and_revoked_refresh_tokens(backend, ui):
 
 
 def test_refresh_token_lifetime_setting_on_the_mock_clock():
-    settings = {"amplifyuibuilder": {"refresh_token_seconds": 3600, "access_token_seconds": 900, "authorization_code_seconds": 30}}
+    settings = {
+        "amplifyuibuilder": {
+            "refresh_token_seconds": 3600,
+            "access_token_seconds": 900,
+            "authorization_code_seconds": 30,
+        }
+    }
     with mock_cloud(services=["amplifyuibuilder"], settings=settings) as cloud:
         ui = ui_client()
         model = cloud.amplifyuibuilder
@@ -265,7 +276,12 @@ def test_refresh_token_lifetime_setting_on_the_mock_clock():
         tokens = exchange(ui, model.create_authorization_code())
         assert tokens["expiresIn"] == 900
         cloud.clock.advance(901)
-        assert requests.get("https://api.figma.com/v1/me", headers={"Authorization": f"Bearer {tokens['accessToken']}"}).status_code == 403
+        assert (
+            requests.get(
+                "https://api.figma.com/v1/me", headers={"Authorization": f"Bearer {tokens['accessToken']}"}
+            ).status_code
+            == 403
+        )
         assert refresh(ui, tokens["refreshToken"])["expiresIn"] == 900
         cloud.clock.advance(3600)
         with pytest.raises(ClientError) as excinfo:
@@ -282,7 +298,12 @@ def test_unknown_setting_is_refused():
 
 
 def test_figma_refuses_missing_unknown_and_revoked_tokens(backend, ui):
-    for token, header in ((None, "bearer"), ("figu_unknown", "bearer"), ("figu_unknown", "x-figma-token"), ("", "bearer")):
+    for token, header in (
+        (None, "bearer"),
+        ("figu_unknown", "bearer"),
+        ("figu_unknown", "x-figma-token"),
+        ("", "bearer"),
+    ):
         reply = backend.figma(token=token, header=header)
         assert reply.status_code == 403, (token, header)
         assert reply.json() == INVALID_TOKEN
@@ -360,7 +381,11 @@ def test_sigv4_refusals_in_rest_json_form(backend):
     assert "signature we calculated does not match" in message
 
     url = f"{backend.aws_url}/tokens/figma"
-    headers = {"Content-Type": "application/json"} if backend.server_url is None else {"Content-Type": "application/json", "Host": AWS_HOST}
+    headers = (
+        {"Content-Type": "application/json"}
+        if backend.server_url is None
+        else {"Content-Type": "application/json", "Host": AWS_HOST}
+    )
     reply = requests.post(url, data=b"{}", headers=headers, timeout=HTTP_TIMEOUT)
     assert reply.status_code == 403
     assert reply.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
@@ -418,16 +443,24 @@ def test_shortcut_defaults_and_helpers():
 
 def test_custom_fixtures(tmp_path):
     path = tmp_path / "fixtures.json"
-    path.write_text(json.dumps({
-        "amplifyuibuilder": {
-            "settings": {"access_token_seconds": 60},
-            "apps": [{"client_id": "acme-figma", "redirect_uris": ["https://acme.example/cb"]}],
-            "users": [{"id": "7", "handle": "Acme", "email": "a@acme.example", "img_url": "https://img.example/7"}],
-        }
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "amplifyuibuilder": {
+                    "settings": {"access_token_seconds": 60},
+                    "apps": [{"client_id": "acme-figma", "redirect_uris": ["https://acme.example/cb"]}],
+                    "users": [
+                        {"id": "7", "handle": "Acme", "email": "a@acme.example", "img_url": "https://img.example/7"}
+                    ],
+                }
+            }
+        )
+    )
     with mock_cloud(services=["amplifyuibuilder"], fixtures=path) as cloud:
         ui = ui_client()
-        tokens = exchange(ui, cloud.amplifyuibuilder.create_authorization_code(), redirect_uri="https://acme.example/cb")
+        tokens = exchange(
+            ui, cloud.amplifyuibuilder.create_authorization_code(), redirect_uri="https://acme.example/cb"
+        )
         assert tokens["expiresIn"] == 60
         me = requests.get("https://api.figma.com/v1/me", headers={"X-Figma-Token": tokens["accessToken"]})
         assert me.json()["handle"] == "Acme"

@@ -6,6 +6,7 @@ Every test runs in-process and against the live server. The state holds a
 code used, one expired and one not yet exchanged; a refresh token live and one
 revoked (with its access token); an access token revoked on its own.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -23,14 +24,18 @@ NINETY_DAYS = 90 * 86400
 
 
 def exchange(ui, code: str, *, own_app: bool = False) -> dict:
-    request = {"code": code, "redirectUri": REDIRECT_URI, "clientId": CLIENT_ID} if own_app else {
-        "code": code, "redirectUri": "https://mockcloud.example/figma/callback"
-    }
+    request = (
+        {"code": code, "redirectUri": REDIRECT_URI, "clientId": CLIENT_ID}
+        if own_app
+        else {"code": code, "redirectUri": "https://mockcloud.example/figma/callback"}
+    )
     return ui.exchange_code_for_token(provider="figma", request=request)
 
 
 def refresh(ui, token: str, *, own_app: bool = False) -> dict:
-    return ui.refresh_token(provider="figma", refreshTokenBody={"token": token, **({"clientId": CLIENT_ID} if own_app else {})})
+    return ui.refresh_token(
+        provider="figma", refreshTokenBody={"token": token, **({"clientId": CLIENT_ID} if own_app else {})}
+    )
 
 
 def refused(call, fragment: str) -> None:
@@ -112,7 +117,10 @@ def test_a_saved_snapshot_is_a_fixtures_file(backend, tmp_path):
         pytest.param(lambda s: s.update(authorization_codes="not a list"), id="wrong-type"),
         pytest.param(lambda s: s["refresh_tokens"][0].update(expires="later"), id="wrong-expiry-type"),
         pytest.param(lambda s: s["authorization_codes"][0].update(user_id="nobody"), id="code-of-an-unknown-user"),
-        pytest.param(lambda s: s["access_tokens"][0].update(refresh_token="figur_unknown"), id="access-of-an-unknown-refresh-token"),
+        pytest.param(
+            lambda s: s["access_tokens"][0].update(refresh_token="figur_unknown"),
+            id="access-of-an-unknown-refresh-token",
+        ),
         pytest.param(lambda s: s["access_tokens"][0].update(scope="files:read"), id="unknown-property"),
     ],
 )
@@ -132,4 +140,7 @@ def test_a_seeded_mock_goes_on_with_the_same_sequence_after_a_restore():
         document = original.snapshot()
         with mock_cloud(services=SERVICES) as fresh:
             fresh.restore(document)
-            assert fresh.amplifyuibuilder.create_authorization_code() == original.amplifyuibuilder.create_authorization_code()
+            assert (
+                fresh.amplifyuibuilder.create_authorization_code()
+                == original.amplifyuibuilder.create_authorization_code()
+            )

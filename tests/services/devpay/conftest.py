@@ -1,4 +1,5 @@
 """How the DevPay tests reach the License Service: REST-Query and SOAP URLs, in-process or on the server."""
+
 from __future__ import annotations
 
 import pytest

@@ -6,6 +6,7 @@ code, so a test that passes shows both sides agree on the reference.
 The WS-Security signer builds the XML signature by hand with lxml's exclusive
 canonicalization and cryptography's RSA, as a WS-Security 1.0 toolkit does.
 """
+
 from __future__ import annotations
 
 import base64
@@ -54,7 +55,9 @@ def _pct(text: str) -> str:
 
 
 def v2_string(method: str, host: str, path: str, params: dict[str, str]) -> str:
-    query = "&".join(f"{_pct(n)}={_pct(params[n])}" for n in sorted(params, key=lambda n: _pct(n).encode()) if n != "Signature")
+    query = "&".join(
+        f"{_pct(n)}={_pct(params[n])}" for n in sorted(params, key=lambda n: _pct(n).encode()) if n != "Signature"
+    )
     return f"{method}\n{host.lower()}\n{path or '/'}\n{query}"
 
 
@@ -121,7 +124,15 @@ class LsClient:
     encode_plus: bool = True
     extra_headers: dict = field(default_factory=dict)
 
-    def params(self, action: str, *, signed: bool = True, expires: datetime | None = None, timestamp: datetime | None = None, **given) -> dict:
+    def params(
+        self,
+        action: str,
+        *,
+        signed: bool = True,
+        expires: datetime | None = None,
+        timestamp: datetime | None = None,
+        **given,
+    ) -> dict:
         params = {"Action": action, "Version": self.version}
         params.update({k: v for k, v in given.items() if v is not None})
         if not signed:
@@ -149,7 +160,9 @@ class LsClient:
     def encode(self, params: dict) -> str:
         if self.encode_plus:
             return urllib.parse.urlencode(params)
-        return "&".join(f"{urllib.parse.quote(k, safe='')}={urllib.parse.quote(v, safe='+')}" for k, v in params.items())
+        return "&".join(
+            f"{urllib.parse.quote(k, safe='')}={urllib.parse.quote(v, safe='+')}" for k, v in params.items()
+        )
 
     def call(self, action: str, **kwargs) -> LsReply:
         return self.send(self.params(action, **kwargs))
@@ -281,7 +294,11 @@ def soap_request(
     parts = {"Body": body}
     if developer is not None:
         der = developer.certificate.public_bytes(serialization.Encoding.DER)
-        bst = etree.SubElement(sec, f"{{{WSSE}}}BinarySecurityToken", {"ValueType": value_type, "EncodingType": encoding_type, f"{{{WSU}}}Id": "X509-1"})
+        bst = etree.SubElement(
+            sec,
+            f"{{{WSSE}}}BinarySecurityToken",
+            {"ValueType": value_type, "EncodingType": encoding_type, f"{{{WSU}}}Id": "X509-1"},
+        )
         bst.text = base64.b64encode(der).decode()
     if timestamp:
         ts = etree.SubElement(sec, f"{{{WSU}}}Timestamp", {f"{{{WSU}}}Id": "TS-1"})
@@ -319,7 +336,9 @@ def _sign(security, parts, developer: Developer, digest: str) -> None:
     value = developer.key.sign(_c14n(signed_info), padding.PKCS1v15(), hash_class())
     etree.SubElement(signature, f"{{{DS}}}SignatureValue").text = base64.b64encode(value).decode()
     key_info = etree.SubElement(signature, f"{{{DS}}}KeyInfo")
-    reference = etree.SubElement(etree.SubElement(key_info, f"{{{WSSE}}}SecurityTokenReference"), f"{{{WSSE}}}Reference")
+    reference = etree.SubElement(
+        etree.SubElement(key_info, f"{{{WSSE}}}SecurityTokenReference"), f"{{{WSSE}}}Reference"
+    )
     reference.set("URI", "#X509-1")
     reference.set("ValueType", X509V3)
 
@@ -338,7 +357,15 @@ class SoapReply(XmlReply):
         return None if sub is None else sub.text.split(":", 1)[1]
 
 
-def post_soap(url: str, body: bytes, *, soap: str = "1.1", action: str | None = "", transport: str = "requests", headers: dict | None = None) -> SoapReply:
+def post_soap(
+    url: str,
+    body: bytes,
+    *,
+    soap: str = "1.1",
+    action: str | None = "",
+    transport: str = "requests",
+    headers: dict | None = None,
+) -> SoapReply:
     sent = {"Content-Type": "application/soap+xml; charset=utf-8" if soap == "1.2" else "text/xml; charset=utf-8"}
     if soap == "1.1" and action is not None:
         sent["SOAPAction"] = action

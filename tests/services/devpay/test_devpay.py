@@ -5,6 +5,7 @@ independent signer of ``support.py``; every backend test runs
 in-process under ``mock_devpay`` and against a live server. Time stamps come
 from the mock's clock, so tests that move it run in both modes.
 """
+
 from __future__ import annotations
 
 import base64
@@ -105,11 +106,15 @@ def test_a_captured_verify_by_tokens_request_verifies():
         "&Signature=EoWZTlMO9qQA6Pbq5Ze4eHAlKZc%3D"
     )
     secrets = {"TESTAAAAAAAAAAAAAAAA": "TEST" + "A" * 36}
-    signer = sig.verify(sig.QueryParams(query), method="GET", hosts=("ls.amazonaws.com",), path="/", lookup=secrets.get, now=600.0)
+    signer = sig.verify(
+        sig.QueryParams(query), method="GET", hosts=("ls.amazonaws.com",), path="/", lookup=secrets.get, now=600.0
+    )
     assert signer.access_key_id == "TESTAAAAAAAAAAAAAAAA" and signer.signature_version == "1"
     assert signer.params["UserToken"].endswith("AA==")
     with pytest.raises(ServiceError) as exc:  # the same request after its Expires
-        sig.verify(sig.QueryParams(query), method="GET", hosts=("ls.amazonaws.com",), path="/", lookup=secrets.get, now=901.0)
+        sig.verify(
+            sig.QueryParams(query), method="GET", hosts=("ls.amazonaws.com",), path="/", lookup=secrets.get, now=901.0
+        )
     assert exc.value.code == "RequestExpired"
 
 
@@ -128,7 +133,9 @@ def test_query_decoding_keeps_what_the_client_meant():
 # ---- backends ---------------------------------------------------------------------------
 
 
-def activate_desktop(client: LsClient, key: str = DESKTOP_KEY, code: str = DESKTOP_CODE, cloud=None, **extra) -> tuple[str, str, str]:
+def activate_desktop(
+    client: LsClient, key: str = DESKTOP_KEY, code: str = DESKTOP_CODE, cloud=None, **extra
+) -> tuple[str, str, str]:
     token = cloud.devpay.product(code).token if cloud is not None else None
     reply = ok(client.call("ActivateDesktopProduct", signed=False, ActivationKey=key, ProductToken=token, **extra))
     return reply.text("UserToken"), reply.text("AWSAccessKeyId"), reply.text("SecretAccessKey")
@@ -160,7 +167,13 @@ def test_desktop_product_lifecycle(backend, cloud, method, version, signature_me
     assert base64.b64decode(user_token[11:])[:10] == b"\x00\x03\x07UserTkn"
     assert len(key_id) == 20 and len(secret) == 40
     assert cloud.devpay.desktop_key(key_id).customer_id == "customer-desktop-example"
-    customer = backend.client(method=method, key=key_id, secret=secret, signature_version=version, signature_method=signature_method or "HmacSHA256")
+    customer = backend.client(
+        method=method,
+        key=key_id,
+        secret=secret,
+        signature_version=version,
+        signature_method=signature_method or "HmacSHA256",
+    )
     product_token = cloud.devpay.product(DESKTOP_CODE).token
     reply = ok(customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=user_token))
     assert reply.text("Subscribed") == "true"
@@ -179,17 +192,29 @@ def test_web_product_lifecycle(backend, cloud, method, version, signature_method
     user_token, pid = activate_hosted(dev, cloud)
     assert len(pid) == 27 and pid.isalnum() and pid.isupper()
     assert ok(dev.call("GetActiveSubscriptionsByPid", PersistentIdentifier=pid)).texts("ProductCode") == [WEB_CODE]
-    assert ok(dev.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode=WEB_CODE)).text("Subscribed") == "true"
+    assert (
+        ok(dev.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode=WEB_CODE)).text(
+            "Subscribed"
+        )
+        == "true"
+    )
     assert ok(dev.call("RefreshUserToken", UserToken=user_token)).text("UserToken") == user_token
     cloud.devpay.cancel_subscription(WEB_CODE, "customer-web-example")
-    assert ok(dev.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode=WEB_CODE)).text("Subscribed") == "false"
+    assert (
+        ok(dev.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode=WEB_CODE)).text(
+            "Subscribed"
+        )
+        == "false"
+    )
     reply = ok(dev.call("GetActiveSubscriptionsByPid", PersistentIdentifier=pid))
     assert reply.texts("ProductCode") == []
     assert reply.root.find(f"{{{LS}}}GetActiveSubscriptionsByPidResult") is not None  # an empty Result is legal
 
 
 def test_response_and_error_xml_shapes(backend, cloud, ls):
-    reply = ok(ls.call("ActivateHostedProduct", ActivationKey=WEB_KEY, ProductToken=cloud.devpay.product(WEB_CODE).token))
+    reply = ok(
+        ls.call("ActivateHostedProduct", ActivationKey=WEB_KEY, ProductToken=cloud.devpay.product(WEB_CODE).token)
+    )
     root = reply.root
     assert root.tag == f"{{{LS}}}ActivateHostedProductResponse"
     assert [child.tag for child in root] == [f"{{{LS}}}ActivateHostedProductResult", f"{{{LS}}}ResponseMetadata"]
@@ -215,16 +240,29 @@ def test_persistent_identifier_is_one_per_owner_and_customer(backend, cloud, ls)
     assert key.customer_id == "customer-web-example" and key.product_code == second.code and len(key) == 28
     _, again = activate_hosted(ls, cloud, key=key, code=second.code)
     assert again == pid
-    assert ok(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier=pid)).texts("ProductCode") == [WEB_CODE, second.code]
+    assert ok(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier=pid)).texts("ProductCode") == [
+        WEB_CODE,
+        second.code,
+    ]
     # another developer's product: another PID, and neither developer sees the other's products
     theirs = cloud.devpay.create_product("web", owner_access_key_id=OTHER_DEVELOPER[0])
     other = backend.client(key=OTHER_DEVELOPER[0], secret=OTHER_DEVELOPER[1])
-    _, their_pid = activate_hosted(other, cloud, key=cloud.devpay.create_activation_key(theirs.code, "customer-web-example"), code=theirs.code)
+    _, their_pid = activate_hosted(
+        other, cloud, key=cloud.devpay.create_activation_key(theirs.code, "customer-web-example"), code=theirs.code
+    )
     assert their_pid != pid
-    assert ok(other.call("GetActiveSubscriptionsByPid", PersistentIdentifier=their_pid)).texts("ProductCode") == [theirs.code]
-    assert ok(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier=pid)).texts("ProductCode") == [WEB_CODE, second.code]
+    assert ok(other.call("GetActiveSubscriptionsByPid", PersistentIdentifier=their_pid)).texts("ProductCode") == [
+        theirs.code
+    ]
+    assert ok(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier=pid)).texts("ProductCode") == [
+        WEB_CODE,
+        second.code,
+    ]
     error(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier=their_pid), "InvalidPersistentIdentifier")
-    error(ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode=theirs.code), "InvalidProductToken")
+    error(
+        ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode=theirs.code),
+        "InvalidProductToken",
+    )
 
 
 def test_legacy_user_token_refreshes_to_the_current_version(backend, cloud):
@@ -235,9 +273,20 @@ def test_legacy_user_token_refreshes_to_the_current_version(backend, cloud):
     product_token = cloud.devpay.product(DESKTOP_CODE).token
     fresh = ok(customer.call("RefreshUserToken", UserToken=legacy, AdditionalTokens=product_token)).text("UserToken")
     assert fresh != legacy and base64.b64decode(fresh[11:])[:2] == b"\x00\x03"
-    assert ok(customer.call("RefreshUserToken", UserToken=legacy, AdditionalTokens=product_token)).text("UserToken") == fresh
-    assert ok(customer.call("RefreshUserToken", UserToken=fresh, AdditionalTokens=product_token)).text("UserToken") == fresh
-    assert ok(customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=fresh)).text("Subscribed") == "true"
+    assert (
+        ok(customer.call("RefreshUserToken", UserToken=legacy, AdditionalTokens=product_token)).text("UserToken")
+        == fresh
+    )
+    assert (
+        ok(customer.call("RefreshUserToken", UserToken=fresh, AdditionalTokens=product_token)).text("UserToken")
+        == fresh
+    )
+    assert (
+        ok(customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=fresh)).text(
+            "Subscribed"
+        )
+        == "true"
+    )
 
 
 def test_token_expiration_runs_on_the_mock_clock(backend, cloud):
@@ -246,12 +295,24 @@ def test_token_expiration_runs_on_the_mock_clock(backend, cloud):
     product_token = cloud.devpay.product(DESKTOP_CODE).token
     ok(customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=user_token))
     cloud.clock.advance(seconds=61)
-    message = error(customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=user_token), "InvalidUserToken")
+    message = error(
+        customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=user_token),
+        "InvalidUserToken",
+    )
     assert "expired" in message
     seconds, _, _ = activate_desktop(backend.client(), cloud=cloud, TokenExpiration="3600")  # bare seconds are accepted
     assert cloud.devpay.user_token(seconds).expires == pytest.approx(cloud.clock.time() + 3600, abs=5)
     for bad in ("soon", "P", "-PT5S", "PT0S"):
-        error(backend.client().call("ActivateDesktopProduct", signed=False, ActivationKey=DESKTOP_KEY, ProductToken=product_token, TokenExpiration=bad), "InvalidParameterValue")
+        error(
+            backend.client().call(
+                "ActivateDesktopProduct",
+                signed=False,
+                ActivationKey=DESKTOP_KEY,
+                ProductToken=product_token,
+                TokenExpiration=bad,
+            ),
+            "InvalidParameterValue",
+        )
 
 
 def test_unencoded_plus_in_tokens_is_understood(backend, cloud):
@@ -262,7 +323,12 @@ def test_unencoded_plus_in_tokens_is_understood(backend, cloud):
     user_token, key_id, secret = activate_desktop(raw, cloud=cloud)
     for version in ("1", "2"):
         customer = backend.client(key=key_id, secret=secret, encode_plus=False, signature_version=version)
-        assert ok(customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=user_token)).text("Subscribed") == "true"
+        assert (
+            ok(
+                customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=user_token)
+            ).text("Subscribed")
+            == "true"
+        )
 
 
 def test_test_side_helpers_and_defaults(cloud):
@@ -322,14 +388,29 @@ def test_persistent_identifier_and_product_code_errors(backend, cloud, ls):
     error(ls.call("GetActiveSubscriptionsByPid"), "MissingPersistentIdentifier")
     error(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PNOTAREALPID"), "InvalidPersistentIdentifier")
     error(ls.call("VerifyProductSubscriptionByPid", ProductCode=WEB_CODE), "MissingPersistentIdentifier")
-    assert "ProductCode" in error(ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid), "MissingParameter")
-    error(ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier="bad pid", ProductCode=WEB_CODE), "InvalidPersistentIdentifier")
-    error(ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode="bad"), "InvalidParameterValue")
-    error(ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode="00000000"), "InvalidProductToken")
+    assert "ProductCode" in error(
+        ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid), "MissingParameter"
+    )
+    error(
+        ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier="bad pid", ProductCode=WEB_CODE),
+        "InvalidPersistentIdentifier",
+    )
+    error(
+        ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode="bad"), "InvalidParameterValue"
+    )
+    error(
+        ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode="00000000"),
+        "InvalidProductToken",
+    )
     other = backend.client(key=OTHER_DEVELOPER[0], secret=OTHER_DEVELOPER[1])
     error(other.call("GetActiveSubscriptionsByPid", PersistentIdentifier=pid), "InvalidPersistentIdentifier")
     # the desktop product is the same developer's: verifiable by PID (not subscribed: another customer)
-    assert ok(ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode=DESKTOP_CODE)).text("Subscribed") == "false"
+    assert (
+        ok(ls.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode=DESKTOP_CODE)).text(
+            "Subscribed"
+        )
+        == "false"
+    )
 
 
 def test_verify_by_tokens_errors(backend, cloud, ls):
@@ -338,17 +419,32 @@ def test_verify_by_tokens_errors(backend, cloud, ls):
     product_token = cloud.devpay.product(DESKTOP_CODE).token
     error(customer.call("VerifyProductSubscriptionByTokens", UserToken=user_token), "MissingProductToken")
     error(customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token), "MissingUserToken")
-    error(customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken="{UserToken}Zm9v"), "InvalidUserToken")
-    error(customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken="garbage"), "InvalidUserToken")
+    error(
+        customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken="{UserToken}Zm9v"),
+        "InvalidUserToken",
+    )
+    error(
+        customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken="garbage"),
+        "InvalidUserToken",
+    )
     other_product = cloud.devpay.product(WEB_CODE).token
-    error(customer.call("VerifyProductSubscriptionByTokens", ProductToken=other_product, UserToken=user_token), "InvalidProductToken")
+    error(
+        customer.call("VerifyProductSubscriptionByTokens", ProductToken=other_product, UserToken=user_token),
+        "InvalidProductToken",
+    )
     # signed with the developer's own keys instead of the customer's
-    error(ls.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=user_token), "InvalidUserToken")
+    error(
+        ls.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=user_token),
+        "InvalidUserToken",
+    )
     # another customer's key pair
     key = cloud.devpay.create_activation_key(DESKTOP_CODE)
     _, other_id, other_secret = activate_desktop(backend.client(), key=key, cloud=cloud)
     stranger = backend.client(key=other_id, secret=other_secret)
-    error(stranger.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=user_token), "InvalidUserToken")
+    error(
+        stranger.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=user_token),
+        "InvalidUserToken",
+    )
 
 
 def test_refresh_user_token_errors(backend, cloud, ls):
@@ -356,13 +452,31 @@ def test_refresh_user_token_errors(backend, cloud, ls):
     customer = backend.client(key=key_id, secret=secret)
     product_token = cloud.devpay.product(DESKTOP_CODE).token
     error(customer.call("RefreshUserToken", AdditionalTokens=product_token), "MissingUserToken")
-    error(customer.call("RefreshUserToken", UserToken="{UserToken}bm9wZQ==", AdditionalTokens=product_token), "InvalidUserToken")
-    error(customer.call("RefreshUserToken", UserToken=user_token), "MissingProductToken")  # desktop: the product token is required
-    error(customer.call("RefreshUserToken", UserToken=user_token, AdditionalTokens=cloud.devpay.product(WEB_CODE).token), "InvalidProductToken")
-    error(customer.call("RefreshUserToken", UserToken=user_token, AdditionalTokens="{UserToken}x"), "InvalidParameterValue")
-    error(ls.call("RefreshUserToken", UserToken=user_token, AdditionalTokens=product_token), "InvalidUserToken")  # not the customer's keys
+    error(
+        customer.call("RefreshUserToken", UserToken="{UserToken}bm9wZQ==", AdditionalTokens=product_token),
+        "InvalidUserToken",
+    )
+    error(
+        customer.call("RefreshUserToken", UserToken=user_token), "MissingProductToken"
+    )  # desktop: the product token is required
+    error(
+        customer.call("RefreshUserToken", UserToken=user_token, AdditionalTokens=cloud.devpay.product(WEB_CODE).token),
+        "InvalidProductToken",
+    )
+    error(
+        customer.call("RefreshUserToken", UserToken=user_token, AdditionalTokens="{UserToken}x"),
+        "InvalidParameterValue",
+    )
+    error(
+        ls.call("RefreshUserToken", UserToken=user_token, AdditionalTokens=product_token), "InvalidUserToken"
+    )  # not the customer's keys
     # numbered members are read as the list they are
-    assert ok(customer.call("RefreshUserToken", UserToken=user_token, **{"AdditionalTokens.1": product_token})).text("UserToken") == user_token
+    assert (
+        ok(customer.call("RefreshUserToken", UserToken=user_token, **{"AdditionalTokens.1": product_token})).text(
+            "UserToken"
+        )
+        == user_token
+    )
     # a web product's token refreshed by another developer
     web_token, _ = activate_hosted(ls, cloud)
     other = backend.client(key=OTHER_DEVELOPER[0], secret=OTHER_DEVELOPER[1])
@@ -381,12 +495,27 @@ def test_time_stamp_rules(backend, cloud, ls):
     params = ls.params("GetActiveSubscriptionsByPid", PersistentIdentifier="PX")
     del params["Timestamp"]
     assert "Timestamp" in error(ls.send(params), "MissingParameter")
-    error(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX", timestamp=now - timedelta(minutes=16)), "RequestExpired")
-    error(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX", timestamp=now + timedelta(minutes=16)), "RequestExpired")
-    error(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX", expires=now - timedelta(seconds=5)), "RequestExpired")
+    error(
+        ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX", timestamp=now - timedelta(minutes=16)),
+        "RequestExpired",
+    )
+    error(
+        ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX", timestamp=now + timedelta(minutes=16)),
+        "RequestExpired",
+    )
+    error(
+        ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX", expires=now - timedelta(seconds=5)),
+        "RequestExpired",
+    )
     # inside the window the request reaches the action
-    error(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX", timestamp=now - timedelta(minutes=14)), "InvalidPersistentIdentifier")
-    error(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX", expires=now + timedelta(minutes=15)), "InvalidPersistentIdentifier")
+    error(
+        ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX", timestamp=now - timedelta(minutes=14)),
+        "InvalidPersistentIdentifier",
+    )
+    error(
+        ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX", expires=now + timedelta(minutes=15)),
+        "InvalidPersistentIdentifier",
+    )
     params = ls.params("GetActiveSubscriptionsByPid", PersistentIdentifier="PX")
     params["Timestamp"] = "yesterday"
     params["Signature"] = ls.sign(params)
@@ -398,15 +527,25 @@ def test_time_stamp_rules(backend, cloud, ls):
 
 def test_key_and_signature_errors(backend, ls):
     params = ls.params("GetActiveSubscriptionsByPid", PersistentIdentifier="PX")
-    assert error(backend.client(key="AKIDUNKNOWN", secret="x").send(params | {"AWSAccessKeyId": "AKIDUNKNOWN"}), "InvalidClientTokenId", 403)
-    error(backend.client(secret="wrong").call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX"), "SignatureDoesNotMatch", 403)
+    assert error(
+        backend.client(key="AKIDUNKNOWN", secret="x").send(params | {"AWSAccessKeyId": "AKIDUNKNOWN"}),
+        "InvalidClientTokenId",
+        403,
+    )
+    error(
+        backend.client(secret="wrong").call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX"),
+        "SignatureDoesNotMatch",
+        403,
+    )
     tampered = dict(params, PersistentIdentifier="PY")
     error(ls.send(tampered), "SignatureDoesNotMatch", 403)
     error(ls.send({k: v for k, v in params.items() if k != "Signature"}), "MissingParameter")
     error(ls.send({k: v for k, v in params.items() if k != "AWSAccessKeyId"}), "MissingClientTokenId", 403)
     assert "SignatureVersion" in error(ls.send(dict(params, SignatureVersion="3")), "InvalidParameterValue")
     v2 = backend.client(signature_version="2", signature_method="HmacMD5")
-    assert "SignatureMethod" in error(v2.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX"), "InvalidParameterValue")
+    assert "SignatureMethod" in error(
+        v2.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX"), "InvalidParameterValue"
+    )
     no_method = backend.client(signature_version="2").params("GetActiveSubscriptionsByPid", PersistentIdentifier="PX")
     del no_method["SignatureMethod"]
     assert "SignatureMethod" in error(ls.send(no_method), "MissingParameter")
@@ -431,7 +570,9 @@ def test_action_version_and_verb_errors(backend, ls):
 
 def test_older_api_version_answers_in_its_namespace(backend, cloud):
     old = backend.client(version="2007-12-01")
-    reply = ok(old.call("ActivateHostedProduct", ActivationKey=WEB_KEY, ProductToken=cloud.devpay.product(WEB_CODE).token))
+    reply = ok(
+        old.call("ActivateHostedProduct", ActivationKey=WEB_KEY, ProductToken=cloud.devpay.product(WEB_CODE).token)
+    )
     assert reply.root.tag == "{http://ls.amazonaws.com/doc/2007-12-01/}ActivateHostedProductResponse"
 
 
@@ -440,7 +581,12 @@ def test_soap_endpoint_path_takes_rest_queries_too(backend, cloud):
     client = LsClient(backend.soap_url, cloud.clock, signature_version="2")
     assert urlsplit(backend.soap_url).path in ("/", "/devpay/")
     _, pid = activate_hosted(client, cloud)
-    assert ok(client.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode=WEB_CODE)).text("Subscribed") == "true"
+    assert (
+        ok(client.call("VerifyProductSubscriptionByPid", PersistentIdentifier=pid, ProductCode=WEB_CODE)).text(
+            "Subscribed"
+        )
+        == "true"
+    )
 
 
 # ---- throttling --------------------------------------------------------------------------------
@@ -452,7 +598,10 @@ def test_throttle_fault_answers_503_service_unavailable(backend, cloud, ls):
     assert error(reply, "ServiceUnavailable", 503)
     assert reply.root.find(f"{{{LS_ERRORS}}}Error/{{{LS_ERRORS}}}Type").text == "Receiver"
     error(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX"), "InvalidPersistentIdentifier")
-    assert [r.error_code for r in cloud.requests.filter(service="devpay")] == ["ServiceUnavailable", "InvalidPersistentIdentifier"]
+    assert [r.error_code for r in cloud.requests.filter(service="devpay")] == [
+        "ServiceUnavailable",
+        "InvalidPersistentIdentifier",
+    ]
 
 
 def test_a_retry_loop_gets_through_once_the_rate_limit_allows(backend, cloud, ls):
@@ -474,6 +623,7 @@ def test_a_retry_loop_gets_through_once_the_rate_limit_allows(backend, cloud, ls
 
 # ---- the standard library's urllib -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_urllib_client_end_to_end(backend, cloud, method):
     """The standard library's client: in-process through the http.client interceptor, and over a socket."""
@@ -481,11 +631,21 @@ def test_urllib_client_end_to_end(backend, cloud, method):
     user_token, key_id, secret = activate_desktop(anonymous, cloud=cloud)
     customer = backend.client(transport="urllib", method=method, key=key_id, secret=secret, signature_version="2")
     product_token = cloud.devpay.product(DESKTOP_CODE).token
-    assert ok(customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=user_token)).text("Subscribed") == "true"
+    assert (
+        ok(customer.call("VerifyProductSubscriptionByTokens", ProductToken=product_token, UserToken=user_token)).text(
+            "Subscribed"
+        )
+        == "true"
+    )
     dev = backend.client(transport="urllib", method=method, signature_version="0")
     _, pid = activate_hosted(dev, cloud)
     assert ok(dev.call("GetActiveSubscriptionsByPid", PersistentIdentifier=pid)).texts("ProductCode") == [WEB_CODE]
-    error(dev.call("GetActiveSubscriptionsByPid", PersistentIdentifier=pid, timestamp=cloud.clock.now() - timedelta(hours=1)), "RequestExpired")
+    error(
+        dev.call(
+            "GetActiveSubscriptionsByPid", PersistentIdentifier=pid, timestamp=cloud.clock.now() - timedelta(hours=1)
+        ),
+        "RequestExpired",
+    )
     cloud.faults.add("devpay", throttle=True, count=1)
     error(dev.call("GetActiveSubscriptionsByPid", PersistentIdentifier=pid), "ServiceUnavailable", 503)
 
@@ -504,15 +664,33 @@ def test_settings_choose_codes_versions_and_key_reuse():
     }
     with mock_cloud(services=["devpay"], settings={"devpay": settings}) as cloud:
         ls = LsClient("https://ls.amazonaws.com/", cloud.clock)
-        error(LsClient("https://ls.amazonaws.com/", cloud.clock, secret="bad").call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX"), "AuthFailure", 401)
-        error(LsClient("https://ls.amazonaws.com/", cloud.clock, key="AKIDNOPE").call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX"), "InvalidAccessKeyId", 401)
-        error(LsClient("https://ls.amazonaws.com/", cloud.clock, signature_version="2").call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX"), "InvalidParameterValue")
+        error(
+            LsClient("https://ls.amazonaws.com/", cloud.clock, secret="bad").call(
+                "GetActiveSubscriptionsByPid", PersistentIdentifier="PX"
+            ),
+            "AuthFailure",
+            401,
+        )
+        error(
+            LsClient("https://ls.amazonaws.com/", cloud.clock, key="AKIDNOPE").call(
+                "GetActiveSubscriptionsByPid", PersistentIdentifier="PX"
+            ),
+            "InvalidAccessKeyId",
+            401,
+        )
+        error(
+            LsClient("https://ls.amazonaws.com/", cloud.clock, signature_version="2").call(
+                "GetActiveSubscriptionsByPid", PersistentIdentifier="PX"
+            ),
+            "InvalidParameterValue",
+        )
         params = ls.params("GetActiveSubscriptionsByPid", PersistentIdentifier="PX")
         del params["SignatureVersion"]
         error(ls.send(params), "MissingParameter")
         activate_hosted(ls, cloud)
         assert "already been used" in error(
-            ls.call("ActivateHostedProduct", ActivationKey=WEB_KEY, ProductToken=cloud.devpay.product(WEB_CODE).token), "InvalidActivationKey"
+            ls.call("ActivateHostedProduct", ActivationKey=WEB_KEY, ProductToken=cloud.devpay.product(WEB_CODE).token),
+            "InvalidActivationKey",
         )
         cloud.faults.add("devpay", throttle=True, count=1)
         error(ls.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PX"), "RequestThrottled", 503)
@@ -525,10 +703,14 @@ def test_settings_choose_codes_versions_and_key_reuse():
 
 def test_plain_http_to_the_real_host_is_refused_in_process():
     with mock_devpay() as cloud:
-        reply = LsClient("http://ls.amazonaws.com/", cloud.clock).call("ActivateDesktopProduct", signed=False, ActivationKey=DESKTOP_KEY)
+        reply = LsClient("http://ls.amazonaws.com/", cloud.clock).call(
+            "ActivateDesktopProduct", signed=False, ActivationKey=DESKTOP_KEY
+        )
         assert "HTTPS" in error(reply, "InvalidHttpRequest")
     with mock_cloud(services=["devpay"], settings={"devpay": {"require_https": False}}) as cloud:
-        reply = LsClient("http://ls.amazonaws.com/", cloud.clock).call("ActivateDesktopProduct", signed=False, ActivationKey=DESKTOP_KEY)
+        reply = LsClient("http://ls.amazonaws.com/", cloud.clock).call(
+            "ActivateDesktopProduct", signed=False, ActivationKey=DESKTOP_KEY
+        )
         error(reply, "MissingProductToken")
 
 
@@ -544,7 +726,10 @@ def test_mock_devpay_shortcut_and_custom_fixtures(tmp_path):
     with mock_devpay(fixtures=str(fixtures)) as cloud:
         assert [p.code for p in cloud.devpay.products] == ["ABCDEF12"]
         ls = LsClient("https://ls.amazonaws.com/", cloud.clock)
-        error(ls.call("ActivateHostedProduct", ActivationKey="KEY1", ProductToken="{ProductToken}AAEGQXBwVGtuZm9v"), "UserNotSubscribed")
+        error(
+            ls.call("ActivateHostedProduct", ActivationKey="KEY1", ProductToken="{ProductToken}AAEGQXBwVGtuZm9v"),
+            "UserNotSubscribed",
+        )
     bad = tmp_path / "bad.json"
     bad.write_text('{"devpay": {"products": [{"code": "short", "kind": "web", "token": "x"}]}}')
     with pytest.raises(MockCloudError), mock_devpay(fixtures=str(bad)) as cloud:

@@ -5,6 +5,7 @@ Tests that take ``backend`` run in-process (the snapshot restored into a new
 /_mockcloud/state``, the server reset in between); the clients are requests
 with the tests' own signer, and a WS-Security SOAP request.
 """
+
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,5 @@
 """How the License Manager tests reach the service (no tests or fixtures here)."""
+
 from __future__ import annotations
 
 from tests.helpers import lm_client

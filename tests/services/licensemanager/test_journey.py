@@ -11,6 +11,7 @@ In-process the mock's clock moves ``time.time()`` for the client too; against
 the server the test moves the whole process's time (time-machine), which the
 server's clock follows, so the client signs with the time the server checks.
 """
+
 from __future__ import annotations
 
 import time
@@ -50,21 +51,32 @@ class World:
 
     def anonymous_lm(self):
         """The customer's application calls GetAccessToken with no AWS keys: the refresh token authenticates."""
-        return boto3.client("license-manager", region_name="us-east-1", endpoint_url=self.url,
-                            config=NO_RETRY.merge(Config(signature_version=UNSIGNED)))
+        return boto3.client(
+            "license-manager",
+            region_name="us-east-1",
+            endpoint_url=self.url,
+            config=NO_RETRY.merge(Config(signature_version=UNSIGNED)),
+        )
 
     def sts(self, credentials: dict | None = None):
-        return boto3.client("sts", region_name="us-east-1", endpoint_url=self.url, config=NO_RETRY, **_keys(credentials))
+        return boto3.client(
+            "sts", region_name="us-east-1", endpoint_url=self.url, config=NO_RETRY, **_keys(credentials)
+        )
 
     def lm(self, credentials: dict):
-        return boto3.client("license-manager", region_name="us-east-1", endpoint_url=self.url, config=NO_RETRY, **_keys(credentials))
+        return boto3.client(
+            "license-manager", region_name="us-east-1", endpoint_url=self.url, config=NO_RETRY, **_keys(credentials)
+        )
 
 
 def _keys(credentials: dict | None) -> dict:
     if credentials is None:
         return {}
-    return {"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
-            "aws_session_token": credentials["SessionToken"]}
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
 
 
 @pytest.fixture
@@ -98,9 +110,17 @@ def error_of(excinfo) -> tuple[str, int, str]:
 
 def create_license(seller) -> str:
     return seller.create_license(
-        LicenseName="Widget Pro", ProductName="Widget", ProductSKU=SKU, Issuer={"Name": ISSUER}, HomeRegion="us-east-1",
-        Validity={"Begin": "2024-01-01T00:00:00Z"}, Beneficiary="arn:aws:iam::123456789012:root",
-        Entitlements=[{"Name": "Seats", "Unit": "Count", "MaxCount": 1}, {"Name": "Tier", "Unit": "None", "Value": "Pro"}],
+        LicenseName="Widget Pro",
+        ProductName="Widget",
+        ProductSKU=SKU,
+        Issuer={"Name": ISSUER},
+        HomeRegion="us-east-1",
+        Validity={"Begin": "2024-01-01T00:00:00Z"},
+        Beneficiary="arn:aws:iam::123456789012:root",
+        Entitlements=[
+            {"Name": "Seats", "Unit": "Count", "MaxCount": 1},
+            {"Name": "Tier", "Unit": "None", "Value": "Pro"},
+        ],
         ConsumptionConfiguration={"RenewType": "None", "ProvisionalConfiguration": {"MaxTimeToLiveInMinutes": 120}},
         ClientToken=uuid.uuid4().hex,
     )["LicenseArn"]
@@ -108,9 +128,13 @@ def create_license(seller) -> str:
 
 def checkout(lm) -> dict:
     return lm.checkout_license(
-        ProductSKU=SKU, CheckoutType="PROVISIONAL", KeyFingerprint=FINGERPRINT, Beneficiary="customer@example.com",
+        ProductSKU=SKU,
+        CheckoutType="PROVISIONAL",
+        KeyFingerprint=FINGERPRINT,
+        Beneficiary="customer@example.com",
         Entitlements=[{"Name": "Seats", "Unit": "Count", "Value": "1"}, {"Name": "Tier", "Unit": "None"}],
-        NodeId="10.0.21.57", ClientToken=uuid.uuid4().hex,
+        NodeId="10.0.21.57",
+        ClientToken=uuid.uuid4().hex,
     )
 
 
@@ -127,7 +151,10 @@ def test_the_whole_journey(world):
     assumed = sts.assume_role_with_web_identity(RoleArn=ROLE, RoleSessionName="widget-app", WebIdentityToken=access)
     credentials = assumed["Credentials"]
     assert credentials["AccessKeyId"].startswith("ASIA") and len(credentials["AccessKeyId"]) == 20
-    assert assumed["AssumedRoleUser"]["Arn"] == "arn:aws:sts::123456789012:assumed-role/AWSLicenseManagerConsumptionRole/widget-app"
+    assert (
+        assumed["AssumedRoleUser"]["Arn"]
+        == "arn:aws:sts::123456789012:assumed-role/AWSLicenseManagerConsumptionRole/widget-app"
+    )
     assert assumed["Audience"] == license_arn and assumed["Provider"] == "openid-license-manager.amazonaws.com"
     assert world.sts(credentials).get_caller_identity()["Arn"] == assumed["AssumedRoleUser"]["Arn"]
 
@@ -135,8 +162,13 @@ def test_the_whole_journey(world):
     app = world.lm(credentials)
     out = checkout(app)
     assert out["LicenseArn"] == license_arn and out["NodeId"] == "10.0.21.57"
-    assert out["EntitlementsAllowed"] == [{"Name": "Seats", "Unit": "Count", "Value": "1"}, {"Name": "Tier", "Unit": "None", "Value": "Pro"}]
-    signed = jwt.decode(out["SignedToken"], jwt.PyJWK(world.cloud.licensemanager.jwks()["keys"][0]).key, algorithms=["ES256"])
+    assert out["EntitlementsAllowed"] == [
+        {"Name": "Seats", "Unit": "Count", "Value": "1"},
+        {"Name": "Tier", "Unit": "None", "Value": "Pro"},
+    ]
+    signed = jwt.decode(
+        out["SignedToken"], jwt.PyJWK(world.cloud.licensemanager.jwks()["keys"][0]).key, algorithms=["ES256"]
+    )
     assert signed["licenseConsumptionToken"] == out["LicenseConsumptionToken"] and signed["nodeId"] == "10.0.21.57"
     consumption = out["LicenseConsumptionToken"]
     with pytest.raises(ClientError) as exc:  # the only seat is taken
@@ -152,7 +184,10 @@ def test_the_whole_journey(world):
         sts.assume_role_with_web_identity(RoleArn=ROLE, RoleSessionName="widget-app", WebIdentityToken=access)
     code, status, message = error_of(exc)
     assert (code, status) == ("ExpiredTokenException", 400)
-    assert message.startswith("Token expired: current date/time ") and " must be before the expiration date/time " in message
+    assert (
+        message.startswith("Token expired: current date/time ")
+        and " must be before the expiration date/time " in message
+    )
     app.extend_license_consumption(LicenseConsumptionToken=consumption)  # the role session still runs
     access = world.anonymous_lm().get_access_token(Token=refresh)["AccessToken"]
 
@@ -164,14 +199,20 @@ def test_the_whole_journey(world):
     with pytest.raises(ClientError) as exc:
         world.sts(credentials).get_caller_identity()
     assert error_of(exc) == ("ExpiredToken", 403, "The security token included in the request is expired")
-    credentials = sts.assume_role_with_web_identity(RoleArn=ROLE, RoleSessionName="widget-app", WebIdentityToken=access)["Credentials"]
+    credentials = sts.assume_role_with_web_identity(
+        RoleArn=ROLE, RoleSessionName="widget-app", WebIdentityToken=access
+    )["Credentials"]
     app = world.lm(credentials)
-    extended = app.extend_license_consumption(LicenseConsumptionToken=consumption)  # the checkout lives on: 120 min from now
+    extended = app.extend_license_consumption(
+        LicenseConsumptionToken=consumption
+    )  # the checkout lives on: 120 min from now
 
     # 4c. past the consumption's time to live: the checkout is gone and its seat is back
     world.advance(121 * 60)  # t = 212 min: the access token and the second session have expired too
     access = world.anonymous_lm().get_access_token(Token=refresh)["AccessToken"]
-    credentials = sts.assume_role_with_web_identity(RoleArn=ROLE, RoleSessionName="widget-app", WebIdentityToken=access)["Credentials"]
+    credentials = sts.assume_role_with_web_identity(
+        RoleArn=ROLE, RoleSessionName="widget-app", WebIdentityToken=access
+    )["Credentials"]
     app = world.lm(credentials)
     with pytest.raises(ClientError) as exc:
         app.extend_license_consumption(LicenseConsumptionToken=consumption)
@@ -181,4 +222,6 @@ def test_the_whole_journey(world):
     again = checkout(app)
     assert again["LicenseConsumptionToken"] != consumption
     app.check_in_license(LicenseConsumptionToken=again["LicenseConsumptionToken"], Beneficiary="customer@example.com")
-    assert seller.get_license_usage(LicenseArn=license_arn)["LicenseUsage"]["EntitlementUsages"][0]["ConsumedValue"] == "0"
+    assert (
+        seller.get_license_usage(LicenseArn=license_arn)["LicenseUsage"]["EntitlementUsages"][0]["ConsumedValue"] == "0"
+    )

@@ -2,6 +2,7 @@
 
 Both backends; the clock in-process.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -33,17 +34,37 @@ def new_license(lm, *, max_count=2, overage=False, allow_check_in=True, borrow=N
     if borrow:
         consumption["BorrowConfiguration"] = borrow
     return lm.create_license(
-        LicenseName="Widget", ProductName="Widget", ProductSKU=sku, Issuer={"Name": "Widget Co"}, HomeRegion="us-east-1",
-        Validity={"Begin": "2024-01-01T00:00:00Z"}, Beneficiary="arn:aws:iam::123456789012:root",
-        Entitlements=[{"Name": "Seats", "Unit": "Count", "MaxCount": max_count, "Overage": overage, "AllowCheckIn": allow_check_in},
-                      {"Name": "Support", "Unit": "None", "Value": "Enabled"}],
-        ConsumptionConfiguration=consumption, ClientToken=uuid.uuid4().hex,
+        LicenseName="Widget",
+        ProductName="Widget",
+        ProductSKU=sku,
+        Issuer={"Name": "Widget Co"},
+        HomeRegion="us-east-1",
+        Validity={"Begin": "2024-01-01T00:00:00Z"},
+        Beneficiary="arn:aws:iam::123456789012:root",
+        Entitlements=[
+            {
+                "Name": "Seats",
+                "Unit": "Count",
+                "MaxCount": max_count,
+                "Overage": overage,
+                "AllowCheckIn": allow_check_in,
+            },
+            {"Name": "Support", "Unit": "None", "Value": "Enabled"},
+        ],
+        ConsumptionConfiguration=consumption,
+        ClientToken=uuid.uuid4().hex,
     )["LicenseArn"]
 
 
 def checkout(lm, value="1", kind="PROVISIONAL", client_token=None, **overrides):
-    params = {"ProductSKU": "WIDGET-1", "CheckoutType": kind, "KeyFingerprint": FINGERPRINT, "Beneficiary": "123456789012",
-              "Entitlements": [{"Name": "Seats", "Unit": "Count", "Value": value}], "ClientToken": client_token or uuid.uuid4().hex}
+    params = {
+        "ProductSKU": "WIDGET-1",
+        "CheckoutType": kind,
+        "KeyFingerprint": FINGERPRINT,
+        "Beneficiary": "123456789012",
+        "Entitlements": [{"Name": "Seats", "Unit": "Count", "Value": value}],
+        "ClientToken": client_token or uuid.uuid4().hex,
+    }
     params.update(overrides)
     return lm.checkout_license(**params)
 
@@ -80,8 +101,13 @@ def test_wrong_fingerprint_sku_entitlement_and_missing_beneficiary(lm):
     with pytest.raises(ClientError) as exc:
         checkout(lm, Entitlements=[{"Name": "Storage", "Unit": "Gigabytes", "Value": "1"}])
     assert code_of(exc) == "NoEntitlementsAllowedException"
-    params = {"ProductSKU": "WIDGET-1", "CheckoutType": "PROVISIONAL", "KeyFingerprint": FINGERPRINT,
-              "Entitlements": [{"Name": "Seats", "Unit": "Count", "Value": "1"}], "ClientToken": "t"}
+    params = {
+        "ProductSKU": "WIDGET-1",
+        "CheckoutType": "PROVISIONAL",
+        "KeyFingerprint": FINGERPRINT,
+        "Entitlements": [{"Name": "Seats", "Unit": "Count", "Value": "1"}],
+        "ClientToken": "t",
+    }
     with pytest.raises(ClientError) as exc:  # "you must specify the account as the beneficiary"
         lm.checkout_license(**params)
     assert code_of(exc) == "ValidationException"
@@ -112,7 +138,11 @@ def test_signed_token_verifies_with_the_published_keys(lm):
     claims = jwt.decode(out["SignedToken"], jwt.PyJWK(keys[header["kid"]]).key, algorithms=[header["alg"]])
     assert claims["licenseArn"] == arn and claims["licenseConsumptionToken"] == out["LicenseConsumptionToken"]
     assert claims["entitlementsAllowed"] == [{"name": "Seats", "unit": "Count", "value": "1"}]
-    assert (claims["issuedAt"], claims["expiration"], claims["nodeId"]) == (out["IssuedAt"], out["Expiration"], "10.0.21.57")
+    assert (claims["issuedAt"], claims["expiration"], claims["nodeId"]) == (
+        out["IssuedAt"],
+        out["Expiration"],
+        "10.0.21.57",
+    )
     tampered = out["SignedToken"][:-6] + ("A" * 6 if not out["SignedToken"].endswith("A" * 6) else "B" * 6)
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(tampered, jwt.PyJWK(keys[header["kid"]]).key, algorithms=[header["alg"]])
@@ -150,12 +180,18 @@ def test_perpetual_consumption_and_overage(local):
 
 def test_borrow_needs_the_borrow_configuration_and_signs_ps384(lm):
     plain = new_license(lm, sku="PLAIN")
-    params = {"Entitlements": [{"Name": "Seats", "Unit": "Count", "Value": "1"}], "DigitalSignatureMethod": "JWT_PS384", "ClientToken": uuid.uuid4().hex}
+    params = {
+        "Entitlements": [{"Name": "Seats", "Unit": "Count", "Value": "1"}],
+        "DigitalSignatureMethod": "JWT_PS384",
+        "ClientToken": uuid.uuid4().hex,
+    }
     with pytest.raises(ClientError) as exc:
         lm.checkout_borrow_license(LicenseArn=plain, **params)
     assert code_of(exc) == "NoEntitlementsAllowedException"
     arn = new_license(lm, borrow={"AllowEarlyCheckIn": False, "MaxTimeToLiveInMinutes": 1440})
-    out = lm.checkout_borrow_license(LicenseArn=arn, NodeId="host-1", CheckoutMetadata=[{"Name": "Mac", "Value": "ABC"}], **params)
+    out = lm.checkout_borrow_license(
+        LicenseArn=arn, NodeId="host-1", CheckoutMetadata=[{"Name": "Mac", "Value": "ABC"}], **params
+    )
     header = jwt.get_unverified_header(out["SignedToken"])
     assert header["alg"] == "PS384"
     key = next(k for k in lm.cloud.licensemanager.jwks()["keys"] if k["kid"] == header["kid"])
@@ -164,7 +200,9 @@ def test_borrow_needs_the_borrow_configuration_and_signs_ps384(lm):
     with pytest.raises(ClientError) as exc:  # AllowEarlyCheckIn false
         lm.check_in_license(LicenseConsumptionToken=out["LicenseConsumptionToken"])
     assert code_of(exc) == "ConflictException"
-    no_check_in = new_license(lm, sku="NOCHECKIN", allow_check_in=False, borrow={"AllowEarlyCheckIn": True, "MaxTimeToLiveInMinutes": 60})
+    no_check_in = new_license(
+        lm, sku="NOCHECKIN", allow_check_in=False, borrow={"AllowEarlyCheckIn": True, "MaxTimeToLiveInMinutes": 60}
+    )
     with pytest.raises(ClientError) as exc:
         lm.checkout_borrow_license(LicenseArn=no_check_in, **{**params, "ClientToken": uuid.uuid4().hex})
     assert code_of(exc) == "EntitlementNotAllowedException"
@@ -172,5 +210,7 @@ def test_borrow_needs_the_borrow_configuration_and_signs_ps384(lm):
 
 def test_get_license_usage_of_an_unknown_license(lm):
     with pytest.raises(ClientError) as exc:
-        lm.get_license_usage(LicenseArn="arn:aws:license-manager::123456789012:license:l-ffffffffffffffffffffffffffffffff")
+        lm.get_license_usage(
+            LicenseArn="arn:aws:license-manager::123456789012:license:l-ffffffffffffffffffffffffffffffff"
+        )
     assert code_of(exc) == "InvalidParameterValueException"

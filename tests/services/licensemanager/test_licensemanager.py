@@ -4,6 +4,7 @@ Every test that does not move the clock runs twice: in-process under the
 mock, and against a live server over loopback. Tests that move the clock run
 in-process, where the client's clock moves with the emulator's.
 """
+
 from __future__ import annotations
 
 import threading
@@ -39,7 +40,10 @@ def new_license(lm, **overrides) -> str:
         "Validity": {"Begin": "2025-01-01T00:00:00Z", "End": "2035-01-01T00:00:00Z"},
         "Entitlements": [{"Name": "Seats", "Unit": "Count", "MaxCount": 5}],
         "Beneficiary": "arn:aws:iam::123456789012:root",
-        "ConsumptionConfiguration": {"RenewType": "Monthly", "ProvisionalConfiguration": {"MaxTimeToLiveInMinutes": 60}},
+        "ConsumptionConfiguration": {
+            "RenewType": "Monthly",
+            "ProvisionalConfiguration": {"MaxTimeToLiveInMinutes": 60},
+        },
         "ClientToken": uuid.uuid4().hex,
     }
     params.update(overrides)
@@ -108,7 +112,9 @@ def test_create_token_returns_a_jwt_refresh_token(cloud, lm):
         TokenProperties=["instance:i-1", "env:test"],
     )
     assert out["TokenType"] == "REFRESH_TOKEN"
-    claims = jwt.decode(out["Token"], cloud.licensemanager.public_key, algorithms=["ES256"], audience=DEFAULT_LICENSE_ARN)
+    claims = jwt.decode(
+        out["Token"], cloud.licensemanager.public_key, algorithms=["ES256"], audience=DEFAULT_LICENSE_ARN
+    )
     assert claims["aud"] == DEFAULT_LICENSE_ARN
     assert claims["amr"] == ["instance:i-1", "env:test"]
     assert claims["roles"] == ["arn:aws:iam::123456789012:role/LicenseRole"]
@@ -133,7 +139,10 @@ def test_expiration_in_days_and_expiry_on_the_mock_clock(local):
 
 def test_create_token_for_unknown_license(lm):
     with pytest.raises(ClientError) as exc:
-        lm.create_token(LicenseArn="arn:aws:license-manager::123456789012:license:l-00000000000000000000000000000000", ClientToken="c")
+        lm.create_token(
+            LicenseArn="arn:aws:license-manager::123456789012:license:l-00000000000000000000000000000000",
+            ClientToken="c",
+        )
     assert code_of(exc) == "ResourceNotFoundException"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
@@ -200,7 +209,9 @@ def test_tampered_malformed_deleted_and_foreign_tokens_are_refused(backend, clou
     out = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="c")
     header, payload, signature = out["Token"].split(".")
     # tampered: same claims but another signature; and claims altered keeping the signature
-    forged = jwt.encode(cloud.licensemanager.decode(out["Token"]), "not-our-key-but-32-bytes-long-ok!", algorithm="HS256")
+    forged = jwt.encode(
+        cloud.licensemanager.decode(out["Token"]), "not-our-key-but-32-bytes-long-ok!", algorithm="HS256"
+    )
     for bad in (f"{header}.{payload}.{signature[::-1]}", forged):
         with pytest.raises(ClientError) as exc:
             lm.get_access_token(Token=bad)

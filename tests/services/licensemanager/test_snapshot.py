@@ -4,6 +4,7 @@ Every test runs in-process and against the live server. The state is rich on
 purpose: a live, a deleted and an expired refresh token, ClientToken records,
 checkouts live, checked in, expired and borrowed, and the signing keys.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -52,7 +53,10 @@ def build(lm, time: FrozenTime) -> State:
     time.advance(86400 + 1)
     license_client_token = uuid.uuid4().hex
     license_arn = lm.create_license(
-        LicenseName="Snap Pro", ProductName="Snap", ProductSKU=SKU, HomeRegion="us-east-1",
+        LicenseName="Snap Pro",
+        ProductName="Snap",
+        ProductSKU=SKU,
+        HomeRegion="us-east-1",
         Issuer={"Name": ISSUER, "SignKey": "arn:aws:kms:us-east-1:123456789012:key/snap"},
         Validity={"Begin": "2024-01-01T00:00:00Z", "End": "2099-01-01T00:00:00Z"},
         Entitlements=[{"Name": "Seats", "Unit": "Count", "MaxCount": 5, "AllowCheckIn": True}],
@@ -68,7 +72,9 @@ def build(lm, time: FrozenTime) -> State:
     lapsed = checkout(lm)["LicenseConsumptionToken"]
     time.advance(11 * 60)
     live_client_token = uuid.uuid4().hex
-    live = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken=live_client_token, RoleArns=[ROLE], TokenProperties=["env:test"])
+    live = lm.create_token(
+        LicenseArn=DEFAULT_LICENSE_ARN, ClientToken=live_client_token, RoleArns=[ROLE], TokenProperties=["env:test"]
+    )
     deleted = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken=uuid.uuid4().hex)
     lm.delete_token(TokenId=deleted["TokenId"])
     access = lm.get_access_token(Token=live["Token"])["AccessToken"]
@@ -76,18 +82,35 @@ def build(lm, time: FrozenTime) -> State:
     checked_in = checkout(lm)["LicenseConsumptionToken"]
     lm.check_in_license(LicenseConsumptionToken=checked_in)
     borrowed = lm.checkout_borrow_license(
-        LicenseArn=license_arn, Entitlements=[{"Name": "Seats", "Unit": "Count", "Value": "1"}], DigitalSignatureMethod="JWT_PS384",
-        CheckoutMetadata=[{"Name": "laptop", "Value": "x1"}], ClientToken=uuid.uuid4().hex,
+        LicenseArn=license_arn,
+        Entitlements=[{"Name": "Seats", "Unit": "Count", "Value": "1"}],
+        DigitalSignatureMethod="JWT_PS384",
+        CheckoutMetadata=[{"Name": "laptop", "Value": "x1"}],
+        ClientToken=uuid.uuid4().hex,
     )
     return State(
-        license_arn, license_client_token, live, live_client_token, deleted["Token"], expired, access, held, checked_in, lapsed, borrowed
+        license_arn,
+        license_client_token,
+        live,
+        live_client_token,
+        deleted["Token"],
+        expired,
+        access,
+        held,
+        checked_in,
+        lapsed,
+        borrowed,
     )
 
 
 def checkout(lm, value: str = "1") -> dict:
     return lm.checkout_license(
-        ProductSKU=SKU, CheckoutType="PROVISIONAL", KeyFingerprint=FINGERPRINT, Beneficiary="user@example.com",
-        Entitlements=[{"Name": "Seats", "Unit": "Count", "Value": value}], ClientToken=uuid.uuid4().hex,
+        ProductSKU=SKU,
+        CheckoutType="PROVISIONAL",
+        KeyFingerprint=FINGERPRINT,
+        Beneficiary="user@example.com",
+        Entitlements=[{"Name": "Seats", "Unit": "Count", "Value": value}],
+        ClientToken=uuid.uuid4().hex,
     )
 
 
@@ -95,7 +118,9 @@ def verified(token: str, jwks: dict) -> dict:
     """The claims of one of our tokens, verified with the published key its kid names (as a consumer would)."""
     header = jwt.get_unverified_header(token)
     keys = {key["kid"]: key for key in jwks["keys"]}
-    return jwt.decode(token, jwt.PyJWK(keys[header["kid"]]).key, algorithms=[header["alg"]], options={"verify_aud": False})
+    return jwt.decode(
+        token, jwt.PyJWK(keys[header["kid"]]).key, algorithms=[header["alg"]], options={"verify_aud": False}
+    )
 
 
 def seats_used(lm, arn: str) -> str:
@@ -134,14 +159,19 @@ def test_restore_is_exact_and_every_token_keeps_its_rules(backend):
             ]
             # a ClientToken reused within its window answers the same token, and refuses other parameters
             again = lm.create_token(
-                LicenseArn=DEFAULT_LICENSE_ARN, ClientToken=state.live_client_token, RoleArns=[ROLE], TokenProperties=["env:test"]
+                LicenseArn=DEFAULT_LICENSE_ARN,
+                ClientToken=state.live_client_token,
+                RoleArns=[ROLE],
+                TokenProperties=["env:test"],
             )
             assert (again["TokenId"], again["Token"]) == (state.live["TokenId"], state.live["Token"])
             with pytest.raises(ClientError) as exc:
                 lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken=state.live_client_token)
             assert code_of(exc) == "ValidationException"
             license = lm.get_license(LicenseArn=state.license_arn)["License"]
-            assert license["Issuer"]["SignKey"].endswith("key/snap") and license["LicenseMetadata"] == [{"Name": "tier", "Value": "gold"}]
+            assert license["Issuer"]["SignKey"].endswith("key/snap") and license["LicenseMetadata"] == [
+                {"Name": "tier", "Value": "gold"}
+            ]
             assert license["Validity"] == {"Begin": "2024-01-01T00:00:00Z", "End": "2099-01-01T00:00:00Z"}
 
             # checkouts: the live one and the borrow hold 3 of 5 seats; the checked-in and the lapsed one are gone
@@ -173,7 +203,10 @@ def test_a_saved_snapshot_is_a_fixtures_file(backend, tmp_path):
         assert saved.snapshot()["credentials"] == document["credentials"]
         local = lm_client()
         assert saved.licensemanager.jwks() == jwks
-        assert verified(local.get_access_token(Token=state.live["Token"])["AccessToken"], jwks)["rti"] == state.live["TokenId"]
+        assert (
+            verified(local.get_access_token(Token=state.live["Token"])["AccessToken"], jwks)["rti"]
+            == state.live["TokenId"]
+        )
         for token in (state.deleted, state.expired):
             with pytest.raises(ClientError) as exc:
                 local.get_access_token(Token=token)
@@ -205,7 +238,10 @@ def test_a_corrupted_section_is_refused_and_the_mock_kept(backend, corrupt):
 def test_a_seeded_mock_goes_on_with_the_same_sequence_after_a_restore():
     def next_token(cloud) -> str:
         return cloud.licensemanager.create_token(
-            account_id="123456789012", region="us-east-1", license_arn=DEFAULT_LICENSE_ARN, client_token=uuid.uuid4().hex
+            account_id="123456789012",
+            region="us-east-1",
+            license_arn=DEFAULT_LICENSE_ARN,
+            client_token=uuid.uuid4().hex,
         ).jwt
 
     with mock_cloud(services=SERVICES, seed=11) as original:
@@ -229,7 +265,10 @@ def test_the_signing_key_and_its_algorithm_come_back(algorithm):
         assert document["licensemanager"]["signing_key"]["algorithm"] == algorithm
         with mock_cloud(services=SERVICES) as fresh:
             fresh.restore(document)
-            assert fresh.licensemanager.algorithm == algorithm and fresh.licensemanager.key_id == original.licensemanager.key_id
+            assert (
+                fresh.licensemanager.algorithm == algorithm
+                and fresh.licensemanager.key_id == original.licensemanager.key_id
+            )
             after = lm.get_access_token(Token=refresh)["AccessToken"]
             for token in (before, after):
                 assert jwt.get_unverified_header(token)["alg"] == algorithm

@@ -1,4 +1,5 @@
 """How the STS tests reach STS (and License Manager, which issues its tokens), in-process and on the live server."""
+
 from __future__ import annotations
 
 import pytest

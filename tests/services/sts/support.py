@@ -1,4 +1,5 @@
 """How the STS tests reach STS and License Manager (whose tokens STS takes), with boto3 (no tests or fixtures here)."""
+
 from __future__ import annotations
 
 import uuid
@@ -18,16 +19,25 @@ class Backend:
 
     def sts(self, credentials: dict | None = None, **keys):
         if credentials is not None:
-            keys = {"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
-                    "aws_session_token": credentials.get("SessionToken")}
+            keys = {
+                "aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials.get("SessionToken"),
+            }
         return boto3.client("sts", region_name="us-east-1", endpoint_url=self.url, config=NO_RETRY, **keys)
 
     def lm(self, credentials: dict | None = None):
         if credentials is None:
             return lm_client(self.url)
-        return boto3.client("license-manager", region_name="us-east-1", endpoint_url=self.url, config=NO_RETRY,
-                            aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
-                            aws_session_token=credentials.get("SessionToken"))
+        return boto3.client(
+            "license-manager",
+            region_name="us-east-1",
+            endpoint_url=self.url,
+            config=NO_RETRY,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials.get("SessionToken"),
+        )
 
     @property
     def sts_url(self) -> str:
@@ -35,9 +45,15 @@ class Backend:
 
     def access_token(self, roles=(ROLE,), properties=()) -> str:
         lm = self.lm()
-        refresh = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, RoleArns=list(roles), TokenProperties=list(properties),
-                                  ClientToken=uuid.uuid4().hex)["Token"]
+        refresh = lm.create_token(
+            LicenseArn=DEFAULT_LICENSE_ARN,
+            RoleArns=list(roles),
+            TokenProperties=list(properties),
+            ClientToken=uuid.uuid4().hex,
+        )["Token"]
         return lm.get_access_token(Token=refresh)["AccessToken"]
 
     def assume(self, token: str, role: str = ROLE, **extra) -> dict:
-        return self.sts().assume_role_with_web_identity(RoleArn=role, RoleSessionName="app", WebIdentityToken=token, **extra)
+        return self.sts().assume_role_with_web_identity(
+            RoleArn=role, RoleSessionName="app", WebIdentityToken=token, **extra
+        )

@@ -4,6 +4,7 @@ Every test runs in-process and against the live server. The temporary keys
 of the sessions are the mock's credentials (the snapshot's ``credentials``);
 STS keeps its records of the sessions, which name them.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,15 +20,19 @@ SERVICES = ["licensemanager", "sts"]
 PROVIDER = "openid-license-manager.amazonaws.com"
 APP_ROLE = "arn:aws:iam::123456789012:role/apps/SnapApp"
 # created from its JSON text, as a test may: the snapshot keeps the text
-APP_TRUST = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{
-        "Effect": "Allow",
-        "Principal": {"Federated": PROVIDER},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"ForAnyValue:StringEquals": {f"{PROVIDER}:amr": "env:prod"}},
-    }],
-})
+APP_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": PROVIDER},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"ForAnyValue:StringEquals": {f"{PROVIDER}:amr": "env:prod"}},
+            }
+        ],
+    }
+)
 
 
 def error_of(excinfo) -> tuple[str, str]:
@@ -36,7 +41,9 @@ def error_of(excinfo) -> tuple[str, str]:
 
 def build(backend: Backend, time: FrozenTime) -> dict:
     """Two roles, a session whose credentials have expired and one whose have not, and web-identity tokens."""
-    backend.cloud.sts.create_role(name="SnapApp", trust=APP_TRUST, max_session_duration=7200, path="/apps/", description="snapshots")
+    backend.cloud.sts.create_role(
+        name="SnapApp", trust=APP_TRUST, max_session_duration=7200, path="/apps/", description="snapshots"
+    )
     state = {
         "prod": backend.access_token(roles=(APP_ROLE,), properties=("env:prod",)),
         "dev": backend.access_token(roles=(APP_ROLE,), properties=("env:dev",)),
@@ -101,7 +108,10 @@ def test_a_saved_snapshot_is_a_fixtures_file(backend, tmp_path):
             name: document[name] for name in ("sts", "licensemanager", "credentials")
         }
         local = Backend(saved, None)
-        assert local.sts(state["long"]["Credentials"]).get_caller_identity()["Arn"] == state["long"]["AssumedRoleUser"]["Arn"]
+        assert (
+            local.sts(state["long"]["Credentials"]).get_caller_identity()["Arn"]
+            == state["long"]["AssumedRoleUser"]["Arn"]
+        )
         with pytest.raises(ClientError) as exc:
             local.sts(state["short"]["Credentials"]).get_caller_identity()
         assert error_of(exc)[0] == "ExpiredToken"
@@ -131,7 +141,10 @@ def test_a_corrupted_section_is_refused_and_the_mock_kept(backend, corrupt):
         state = build(backend, time)
         document = take(cloud)
         assert_refused(cloud, document, "sts", corrupt)
-        assert backend.sts(state["long"]["Credentials"]).get_caller_identity()["Arn"] == state["long"]["AssumedRoleUser"]["Arn"]
+        assert (
+            backend.sts(state["long"]["Credentials"]).get_caller_identity()["Arn"]
+            == state["long"]["AssumedRoleUser"]["Arn"]
+        )
 
 
 def test_a_seeded_mock_goes_on_with_the_same_sequence_after_a_restore():

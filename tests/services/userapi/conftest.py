@@ -1,4 +1,5 @@
 """How the User API tests reach the service, in-process and on the live server."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """How the User API tests reach a mount: a requests session, in-process or on the server (no tests or fixtures here)."""
+
 from __future__ import annotations
 
 import requests
@@ -23,7 +24,9 @@ class Backend:
             return base_url
         return self.server_url + split_base_url(base_url)[1]
 
-    def call(self, method: str, operation: str, *, token=None, version="2.0", base=DEFAULT_BASE, headers=None, **kwargs):
+    def call(
+        self, method: str, operation: str, *, token=None, version="2.0", base=DEFAULT_BASE, headers=None, **kwargs
+    ):
         sent = {} if version is None else {"Version": version}
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
@@ -39,7 +42,9 @@ class Backend:
         return reply.json()
 
     def refresh(self, pair: dict, **kwargs) -> requests.Response:
-        return self.call("POST", "RefreshToken", token=pair["accessToken"], json={"refreshToken": pair["refreshToken"]}, **kwargs)
+        return self.call(
+            "POST", "RefreshToken", token=pair["accessToken"], json={"refreshToken": pair["refreshToken"]}, **kwargs
+        )
 
     def me(self, access: str, **kwargs) -> requests.Response:
         return self.call("GET", "Me", token=access, **kwargs)

@@ -4,6 +4,7 @@ Tests that take ``backend`` run in-process (the snapshot restored into a new
 ``mock_cloud()``) and against a live server of the User API alone (``GET``/``PUT
 /_mockcloud/state``, the server reset in between); the client is requests.
 """
+
 from __future__ import annotations
 
 import base64

@@ -4,6 +4,7 @@ Every test that takes ``backend`` runs twice. The client sends bearer tokens,
 not signatures, so tests that move the clock run against the server too
 (its clock is moved through ``mockcloud_server.cloud``).
 """
+
 from __future__ import annotations
 
 import base64
@@ -51,7 +52,12 @@ def problem(reply: requests.Response, status: int, error: str, reason: str | Non
 def claims_of(api, access: str, base_url: str | None = None, **options) -> dict:
     base = base_url or DEFAULT_BASE
     return jwt.decode(
-        access, api.signing_key(base_url), algorithms=["HS256"], audience=base, issuer=base, options={"verify_exp": False, **options}
+        access,
+        api.signing_key(base_url),
+        algorithms=["HS256"],
+        audience=base,
+        issuer=base,
+        options={"verify_exp": False, **options},
     )
 
 
@@ -150,7 +156,12 @@ def test_refresh_needs_the_current_access_token(backend, api):
     problem(backend.call("POST", "RefreshToken", **body), 401, "invalid_token", "missing")
     basic = backend.call("POST", "RefreshToken", headers={"Authorization": "Basic dXNlcjpwYXNz"}, **body)
     problem(basic, 401, "invalid_token", "missing")
-    problem(backend.call("POST", "RefreshToken", headers={"Authorization": "Bearer "}, **body), 401, "invalid_token", "malformed")
+    problem(
+        backend.call("POST", "RefreshToken", headers={"Authorization": "Bearer "}, **body),
+        401,
+        "invalid_token",
+        "malformed",
+    )
     problem(backend.call("POST", "RefreshToken", token="not-a-jwt", **body), 401, "invalid_token", "malformed")
 
     claims = claims_of(api, pair["accessToken"])
@@ -329,7 +340,9 @@ def test_logout_revokes_the_session(backend, api):
 
 
 # ---- the request's shape ----------------------------------------------------------------------------
-@pytest.mark.parametrize("operation, method", [("Login", "POST"), ("RefreshToken", "POST"), ("Logout", "POST"), ("Me", "GET")])
+@pytest.mark.parametrize(
+    "operation, method", [("Login", "POST"), ("RefreshToken", "POST"), ("Logout", "POST"), ("Me", "GET")]
+)
 def test_every_operation_needs_a_supported_version_header(backend, operation, method):
     pair = backend.tokens()
     kwargs = {"token": pair["accessToken"], "json": {"refreshToken": pair["refreshToken"]}}
@@ -371,11 +384,19 @@ def test_a_wrong_content_type_is_415(backend):
     pair = backend.tokens()
     body = json.dumps({"refreshToken": pair["refreshToken"]})
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):
-        reply = backend.call("POST", "RefreshToken", token=pair["accessToken"], data=body, headers={"Content-Type": content_type})
+        reply = backend.call(
+            "POST", "RefreshToken", token=pair["accessToken"], data=body, headers={"Content-Type": content_type}
+        )
         problem(reply, 415, "unsupported_media_type")
-    problem(backend.call("POST", "RefreshToken", token=pair["accessToken"], data=body.encode()), 415, "unsupported_media_type")
+    problem(
+        backend.call("POST", "RefreshToken", token=pair["accessToken"], data=body.encode()),
+        415,
+        "unsupported_media_type",
+    )
     login = json.dumps({"username": USERNAME, "password": PASSWORD})
-    problem(backend.call("POST", "Login", data=login, headers={"Content-Type": "text/plain"}), 415, "unsupported_media_type")
+    problem(
+        backend.call("POST", "Login", data=login, headers={"Content-Type": "text/plain"}), 415, "unsupported_media_type"
+    )
     charset = backend.call("POST", "Login", data=login, headers={"Content-Type": "application/json; charset=utf-8"})
     assert charset.status_code == 200
 
@@ -427,9 +448,13 @@ def test_injected_errors_keep_the_format(backend):
 # ---- mounts ---------------------------------------------------------------------------------------
 def test_mounts_live_side_by_side_with_their_own_users_keys_and_settings(backend, api):
     vendor = "https://vendor-b.example.com/api"
-    mount = api.mount(vendor, issuer="https://issuer.vendor-b.example", audience="vendor-b-clients", access_token_seconds=600)
+    mount = api.mount(
+        vendor, issuer="https://issuer.vendor-b.example", audience="vendor-b-clients", access_token_seconds=600
+    )
     assert mount.base_url == vendor
-    api.create_user("b_user", "b-password", user_id=77, instance_id=9, roles=[{"RoleID": 3, "RoleName": "Reader"}], base_url=vendor)
+    api.create_user(
+        "b_user", "b-password", user_id=77, instance_id=9, roles=[{"RoleID": 3, "RoleName": "Reader"}], base_url=vendor
+    )
     assert api.signing_key(vendor) != api.signing_key()
 
     b_pair = backend.tokens("b_user", "b-password", base=vendor)
@@ -458,7 +483,9 @@ def test_the_longest_mounted_path_of_a_host_wins(backend, api):
     api.create_user("inner", "inner-password", base_url="https://paths.example.com/api/v2")
     assert backend.login("inner", "inner-password", base="https://paths.example.com/api/v2").status_code == 200
     assert backend.login("outer", "outer-password", base="https://paths.example.com/api").status_code == 200
-    problem(backend.login("outer", "outer-password", base="https://paths.example.com/api/v2"), 401, "invalid_credentials")
+    problem(
+        backend.login("outer", "outer-password", base="https://paths.example.com/api/v2"), 401, "invalid_credentials"
+    )
 
 
 def test_remounting_a_base_url_reconfigures_it_and_keeps_its_users(backend, api):
@@ -505,12 +532,19 @@ def test_in_process_a_mount_answers_on_its_host_only():
     with mock_userapi() as cloud:
         headers = {"Version": "2.0"}
         body = {"username": USERNAME, "password": PASSWORD}
-        assert requests.post(f"{DEFAULT_BASE}/User/Login", json=body, headers=headers, timeout=TIMEOUT).status_code == 200
+        assert (
+            requests.post(f"{DEFAULT_BASE}/User/Login", json=body, headers=headers, timeout=TIMEOUT).status_code == 200
+        )
         with pytest.raises(UnmockedRequestError, match=r"other\.example\.com"):
             requests.post("https://other.example.com/User/Login", json=body, headers=headers, timeout=TIMEOUT)
         cloud.userapi.mount("https://other.example.com")
         cloud.userapi.create_user(USERNAME, PASSWORD, base_url="https://other.example.com")
-        assert requests.post("https://other.example.com/User/Login", json=body, headers=headers, timeout=TIMEOUT).status_code == 200
+        assert (
+            requests.post(
+                "https://other.example.com/User/Login", json=body, headers=headers, timeout=TIMEOUT
+            ).status_code
+            == 200
+        )
         problem(requests.get(f"{DEFAULT_BASE}/elsewhere", timeout=TIMEOUT), 404, "not_found")
 
 
@@ -535,7 +569,9 @@ def test_on_the_server_a_mount_answers_at_its_path_and_at_its_host_qualified_pat
     assert login("/api", "d_user", "d-password").status_code == 401
     # a Host header naming a mount reaches it too, as through a proxy
     body = {"username": "d_user", "password": "d-password"}
-    proxied = requests.post(f"{url}/api/User/Login", json=body, headers={**headers, "Host": "vendor-d.example.com"}, timeout=TIMEOUT)
+    proxied = requests.post(
+        f"{url}/api/User/Login", json=body, headers={**headers, "Host": "vendor-d.example.com"}, timeout=TIMEOUT
+    )
     assert proxied.status_code == 200
     unclaimed = requests.post(f"{url}/nothing/here", timeout=TIMEOUT)
     assert unclaimed.status_code == 404 and unclaimed.json()["error"] == "NoServiceClaimsRequest"
@@ -553,14 +589,19 @@ def test_the_secret_stays_off_the_public_jwks_and_requests_are_logged(mockcloud_
 
     problem(backend.me("garbage"), 401, "invalid_token")
     log = requests.get(f"{mockcloud_server.url}/_mockcloud/requests", timeout=TIMEOUT).json()["requests"]
-    assert [(r["service"], r["operation"], r["status"]) for r in log] == [("userapi", "Login", 200), ("userapi", "Me", 401)]
+    assert [(r["service"], r["operation"], r["status"]) for r in log] == [
+        ("userapi", "Login", 200),
+        ("userapi", "Me", 401),
+    ]
     assert log[1]["error_code"] == "invalid_token"
 
 
 # ---- the mock's options --------------------------------------------------------------------------
 def test_settings_from_the_mock_apply_to_every_mount():
     key = "s" * 32
-    with mock_cloud(services=["userapi"], settings={"userapi": {"signing_key": key, "access_token_seconds": 60}}) as cloud:
+    with mock_cloud(
+        services=["userapi"], settings={"userapi": {"signing_key": key, "access_token_seconds": 60}}
+    ) as cloud:
         backend = Backend(cloud)
         pair = backend.tokens()
         assert cloud.userapi.signing_key() == key
@@ -584,7 +625,10 @@ def test_custom_fixtures_define_the_mounts(tmp_path):
                             "settings": {"issuer": "one"},
                             "users": [{"username": "u1", "password": "p1", "roles": [{"RoleName": "R"}]}],
                         },
-                        {"base_url": "https://two.example.com", "users": [{"username": "u2", "password": "p2", "user_id": 5}]},
+                        {
+                            "base_url": "https://two.example.com",
+                            "users": [{"username": "u2", "password": "p2", "user_id": 5}],
+                        },
                     ],
                 }
             }
@@ -593,7 +637,9 @@ def test_custom_fixtures_define_the_mounts(tmp_path):
     with mock_cloud(services=["userapi"], fixtures=path) as cloud:
         backend = Backend(cloud)
         one = backend.tokens("u1", "p1", base="https://one.example.com/v", version="2.1")
-        claims = jwt.decode(one["accessToken"], cloud.userapi.signing_key(), algorithms=["HS256"], audience="https://one.example.com/v")
+        claims = jwt.decode(
+            one["accessToken"], cloud.userapi.signing_key(), algorithms=["HS256"], audience="https://one.example.com/v"
+        )
         assert (claims["iss"], claims["UserID"], claims["Roles"]) == ("one", "1", '[{"RoleName":"R"}]')
         assert backend.tokens("u2", "p2", base="https://two.example.com")
         with pytest.raises(UnmockedRequestError):

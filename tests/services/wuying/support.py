@@ -1,4 +1,5 @@
 """How the WUYING tests reach the service: the tea client, or raw requests (no tests or fixtures here)."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -30,6 +31,8 @@ class Backend:
             config = {"endpoint": self.endpoint, "protocol": "http", **config}
         return EcdClient(utils_models.Config(region_id=REGION, **config))
 
-    def raw(self, method: str = "POST", params: dict | None = None, headers: dict | None = None, data=None) -> requests.Response:
+    def raw(
+        self, method: str = "POST", params: dict | None = None, headers: dict | None = None, data=None
+    ) -> requests.Response:
         query = {"Action": "GetLoginToken", "Version": "2020-10-02", "Format": "json", **(params or {})}
         return requests.request(method, self.url + "?" + urlencode(query), headers=headers, data=data, timeout=5)

@@ -5,6 +5,7 @@ Tests that take ``backend`` run in-process (the snapshot restored into a new
 /_mockcloud/state``, the server reset in between); the client is the tea
 SDK ``alibabacloud_ecd20201002``.
 """
+
 from __future__ import annotations
 
 import copy

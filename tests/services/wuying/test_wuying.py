@@ -10,6 +10,7 @@ errors, replays, time stamps) run against the server. The ecd operations are
 anonymous, so moving the server's clock does not upset them; signed requests
 to the server are timed with time_machine.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,20 +49,31 @@ def _no_proxies(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-def logon(ecd: EcdClient, end_user_id: str = ALICE, password: str = ALICE_PASSWORD, client_id: str = "client-1", **extra):
+def logon(
+    ecd: EcdClient, end_user_id: str = ALICE, password: str = ALICE_PASSWORD, client_id: str = "client-1", **extra
+):
     request = models.GetLoginTokenRequest(
-        region_id=REGION, client_id=client_id, end_user_id=end_user_id, password=password, current_stage="ADPassword", **extra
+        region_id=REGION,
+        client_id=client_id,
+        end_user_id=end_user_id,
+        password=password,
+        current_stage="ADPassword",
+        **extra,
     )
     return ecd.get_login_token(request).body
 
 
 def stage(ecd: EcdClient, current_stage: str, session_id: str | None, client_id: str = "client-1", **extra):
-    request = models.GetLoginTokenRequest(region_id=REGION, client_id=client_id, current_stage=current_stage, session_id=session_id, **extra)
+    request = models.GetLoginTokenRequest(
+        region_id=REGION, client_id=client_id, current_stage=current_stage, session_id=session_id, **extra
+    )
     return ecd.get_login_token(request).body
 
 
 def refresh(ecd: EcdClient, token: str, end_user_id: str = ALICE, client_id: str = "client-1", **extra):
-    request = models.RefreshLoginTokenRequest(region_id=REGION, client_id=client_id, end_user_id=end_user_id, login_token=token, **extra)
+    request = models.RefreshLoginTokenRequest(
+        region_id=REGION, client_id=client_id, end_user_id=end_user_id, login_token=token, **extra
+    )
     return ecd.refresh_login_token(request).body
 
 
@@ -132,7 +144,9 @@ def test_login_tokens_live_15_minutes_on_the_mock_clock(cloud, ecd):
 
 
 def test_the_lifetime_and_the_error_codes_are_settings():
-    settings = {"wuying": {"login_token_seconds": 8 * 3600, "error_codes": {"login_token_expired": "LoginTokenExpired"}}}
+    settings = {
+        "wuying": {"login_token_seconds": 8 * 3600, "error_codes": {"login_token_expired": "LoginTokenExpired"}}
+    }
     with mock_cloud(services=["wuying"], settings=settings) as cloud:
         ecd = Backend(cloud).client()
         token = logon(ecd).login_token
@@ -147,7 +161,10 @@ def test_office_site_id_on_refresh_can_be_required():
         ecd = Backend(cloud).client()
         token = logon(ecd).login_token
         error = refused(refresh, ecd, token)
-        assert (error.code, error.message) == ("MissingOfficeSiteId", f"code: 400, OfficeSiteId is mandatory for this action. request id: {error.request_id}")
+        assert (error.code, error.message) == (
+            "MissingOfficeSiteId",
+            f"code: 400, OfficeSiteId is mandatory for this action. request id: {error.request_id}",
+        )
         assert refresh(ecd, token, office_site_id=SITE).login_token
 
 
@@ -156,19 +173,37 @@ def test_missing_and_invalid_parameters_in_the_gateway_wording(ecd):
     assert (error.code, error.status_code) == ("MissingClientId", 400)
     assert error.data["Message"] == "ClientId is mandatory for this action."
     assert refused(ecd.get_login_token, models.GetLoginTokenRequest(client_id="c")).code == "MissingRegionId"
-    assert refused(ecd.get_login_token, models.GetLoginTokenRequest(region_id=REGION, client_id="c", password="x")).code == "MissingEndUserId"
-    assert refused(ecd.get_login_token, models.GetLoginTokenRequest(region_id=REGION, client_id="c", end_user_id=ALICE)).code == "MissingPassword"
-    blank = refused(ecd.get_login_token, models.GetLoginTokenRequest(region_id=REGION, client_id="", end_user_id=ALICE, password="x"))
+    assert (
+        refused(ecd.get_login_token, models.GetLoginTokenRequest(region_id=REGION, client_id="c", password="x")).code
+        == "MissingEndUserId"
+    )
+    assert (
+        refused(
+            ecd.get_login_token, models.GetLoginTokenRequest(region_id=REGION, client_id="c", end_user_id=ALICE)
+        ).code
+        == "MissingPassword"
+    )
+    blank = refused(
+        ecd.get_login_token,
+        models.GetLoginTokenRequest(region_id=REGION, client_id="", end_user_id=ALICE, password="x"),
+    )
     assert blank.code == "MissingClientId"
-    bad_stage = refused(ecd.get_login_token, models.GetLoginTokenRequest(region_id=REGION, client_id="c", current_stage="Telepathy"))
-    assert (bad_stage.code, bad_stage.data["Message"]) == ("InvalidCurrentStage", "Specified parameter CurrentStage is not valid.")
+    bad_stage = refused(
+        ecd.get_login_token, models.GetLoginTokenRequest(region_id=REGION, client_id="c", current_stage="Telepathy")
+    )
+    assert (bad_stage.code, bad_stage.data["Message"]) == (
+        "InvalidCurrentStage",
+        "Specified parameter CurrentStage is not valid.",
+    )
     for missing in ("region_id", "client_id", "end_user_id", "login_token"):
         fields = {"region_id": REGION, "client_id": "c", "end_user_id": ALICE, "login_token": "v1x"}
         del fields[missing]
         name = "".join(part.title() for part in missing.split("_"))
         assert refused(ecd.refresh_login_token, models.RefreshLoginTokenRequest(**fields)).code == f"Missing{name}"
     # GetLoginToken without CurrentStage is the password stage
-    body = ecd.get_login_token(models.GetLoginTokenRequest(region_id=REGION, client_id="c", end_user_id=ALICE, password=ALICE_PASSWORD)).body
+    body = ecd.get_login_token(
+        models.GetLoginTokenRequest(region_id=REGION, client_id="c", end_user_id=ALICE, password=ALICE_PASSWORD)
+    ).body
     assert body.login_token
 
 
@@ -181,7 +216,12 @@ def test_wrong_passwords_lock_the_user_until_the_lock_ends(cloud, ecd):
         assert (error.code, error.status_code) == ("InvalidUsernameOrPassword", 400)
     locked = refused(logon, ecd, password="wrong")
     assert locked.code == "UserLocked"
-    assert locked.data["RiskVerifyInfo"] == {"Locked": "true", "LastLockDuration": 1800, "Email": "a***@example.com", "Phone": "138****0000"}
+    assert locked.data["RiskVerifyInfo"] == {
+        "Locked": "true",
+        "LastLockDuration": 1800,
+        "Email": "a***@example.com",
+        "Phone": "138****0000",
+    }
     assert refused(logon, ecd).code == "UserLocked"  # even with the right password
     cloud.clock.advance(minutes=29)
     assert refused(logon, ecd).code == "UserLocked"
@@ -203,7 +243,9 @@ def test_unknown_users_look_like_wrong_passwords_and_unknown_sites_differ(cloud,
     # a user exists in one office site only
     cloud.wuying.create_user("carol", "Carol-Passw0rd", office_site_id="cn-hangzhou+dir-2")
     assert refused(logon, ecd, "carol", "Carol-Passw0rd", office_site_id=SITE).code == "InvalidUsernameOrPassword"
-    assert logon(ecd, "carol", "Carol-Passw0rd", office_site_id="cn-hangzhou+dir-2").office_site_id == "cn-hangzhou+dir-2"
+    assert (
+        logon(ecd, "carol", "Carol-Passw0rd", office_site_id="cn-hangzhou+dir-2").office_site_id == "cn-hangzhou+dir-2"
+    )
     assert refused(logon, ecd, office_site_id=SITE, directory_id="cn-hangzhou+dir-2").code == "InvalidParameter"
 
 
@@ -233,7 +275,9 @@ def test_mfa_bind_then_verify_with_rfc6238_codes(cloud, ecd):
     # the device is bound: the next logon goes straight to MFAVerify, and a code is good once
     again = logon(ecd, "dave", "Dave-Passw0rd")
     assert again.next_stage == "MFAVerify" and again.secret is None
-    assert refused(stage, ecd, "MFAVerify", again.session_id, authentication_code=code).code == "InvalidAuthenticationCode"
+    assert (
+        refused(stage, ecd, "MFAVerify", again.session_id, authentication_code=code).code == "InvalidAuthenticationCode"
+    )
     cloud.clock.advance(seconds=30)
     assert stage(ecd, "MFAVerify", again.session_id, authentication_code=cloud.wuying.totp_code("dave")).login_token
 
@@ -295,7 +339,10 @@ def test_change_password_stage(cloud, ecd):
     assert error.code == "InvalidOldPassword"
     weak = refused(stage, ecd, "ChangePassword", first.session_id, old_password="Ivy-Passw0rd", new_password="short")
     assert weak.code == "InvalidNewPassword" and "at least 8 characters" in weak.data["Message"]
-    assert refused(stage, ecd, "ChangePassword", first.session_id, old_password="Ivy-Passw0rd").code == "MissingNewPassword"
+    assert (
+        refused(stage, ecd, "ChangePassword", first.session_id, old_password="Ivy-Passw0rd").code
+        == "MissingNewPassword"
+    )
     done = stage(ecd, "ChangePassword", first.session_id, old_password="Ivy-Passw0rd", new_password="New-Passw0rd")
     assert done.login_token
     assert refused(logon, ecd, "ivy", "Ivy-Passw0rd").code == "InvalidUsernameOrPassword"
@@ -311,7 +358,10 @@ def test_keep_alive_token_buys_login_tokens_in_new_sessions(cloud, ecd):
     assert again.session_id and again.session_id != first.session_id
     assert again.keep_alive_token == keep and again.end_user_id == ALICE
     assert refresh(ecd, again.login_token, session_id=again.session_id).login_token
-    assert refused(stage, ecd, "KeepAliveVerify", None, client_id="client-2", keep_alive_token=keep).code == "InvalidKeepAliveToken.Mismatch"
+    assert (
+        refused(stage, ecd, "KeepAliveVerify", None, client_id="client-2", keep_alive_token=keep).code
+        == "InvalidKeepAliveToken.Mismatch"
+    )
     assert refused(stage, ecd, "KeepAliveVerify", None, keep_alive_token="forged").code == "InvalidKeepAliveToken"
     assert refused(stage, ecd, "KeepAliveVerify", None).code == "MissingKeepAliveToken"
     cloud.clock.advance(days=7, seconds=1)
@@ -323,7 +373,10 @@ def test_session_rules(cloud, ecd):
     session = logon(ecd, "kim", "Kim-Passw0rd").session_id
     assert refused(stage, ecd, "MFAVerify", None, authentication_code="123456").code == "MissingSessionId"
     assert refused(stage, ecd, "MFAVerify", str(uuid.uuid4()), authentication_code="123456").code == "InvalidSessionId"
-    assert refused(stage, ecd, "MFAVerify", session, client_id="client-2", authentication_code="1").code == "InvalidSessionId.Mismatch"
+    assert (
+        refused(stage, ecd, "MFAVerify", session, client_id="client-2", authentication_code="1").code
+        == "InvalidSessionId.Mismatch"
+    )
     assert refused(stage, ecd, "MFAVerify", session).code == "MissingAuthenticationCode"
     out_of_order = refused(stage, ecd, "TokenVerify", session, token_code="123456")
     assert out_of_order.code == "InvalidCurrentStage" and "MFAVerify" in out_of_order.data["Message"]
@@ -331,7 +384,10 @@ def test_session_rules(cloud, ecd):
     assert refused(stage, ecd, "MFAVerify", session, authentication_code="123456").code == "InvalidCurrentStage"
     late = logon(ecd, "kim", "Kim-Passw0rd").session_id
     cloud.clock.advance(minutes=10, seconds=1)
-    assert refused(stage, ecd, "MFAVerify", late, authentication_code=cloud.wuying.totp_code("kim")).code == "InvalidSessionId.Expired"
+    assert (
+        refused(stage, ecd, "MFAVerify", late, authentication_code=cloud.wuying.totp_code("kim")).code
+        == "InvalidSessionId.Expired"
+    )
 
 
 # ---- the wire ---------------------------------------------------------------------------------
@@ -346,7 +402,10 @@ def test_error_body_status_and_headers(backend):
     assert body["Code"] == "InvalidUsernameOrPassword"
     assert reply.headers["x-acs-request-id"] == body["RequestId"]
     assert body["HostId"] in (ECD_HOST, "127.0.0.1")
-    assert body["Recommend"] == f"https://api.aliyun.com/troubleshoot?q=InvalidUsernameOrPassword&product=ecd&requestId={body['RequestId']}"
+    assert (
+        body["Recommend"]
+        == f"https://api.aliyun.com/troubleshoot?q=InvalidUsernameOrPassword&product=ecd&requestId={body['RequestId']}"
+    )
 
 
 def test_actions_versions_methods_and_formats(backend):
@@ -363,7 +422,11 @@ def test_actions_versions_methods_and_formats(backend):
     xml = backend.raw(params={**good, "Format": "XML"})
     assert xml.status_code == 200 and xml.text.startswith("<?xml") and "<GetLoginTokenResponse><RequestId>" in xml.text
     xml_error = backend.raw(params={"Format": "XML"})
-    assert xml_error.status_code == 400 and "<Error><RequestId>" in xml_error.text and "<Code>MissingRegionId</Code>" in xml_error.text
+    assert (
+        xml_error.status_code == 400
+        and "<Error><RequestId>" in xml_error.text
+        and "<Code>MissingRegionId</Code>" in xml_error.text
+    )
 
 
 def test_form_bodies_headers_and_the_encodings_clients_use(backend):
@@ -385,12 +448,24 @@ def test_form_bodies_headers_and_the_encodings_clients_use(backend):
         f"Action=RefreshLoginToken&Version=2020-10-02&Timestamp=2024-01-01T00:00:00Z&RegionId={REGION}"
         f"&ClientId=a%20b+c&EndUserId=alice&LoginToken={body['LoginToken']}"
     )
-    refreshed = requests.post(backend.url + "?" + query, headers={"Content-Type": "application/octet-stream"}, timeout=5)
+    refreshed = requests.post(
+        backend.url + "?" + query, headers={"Content-Type": "application/octet-stream"}, timeout=5
+    )
     assert refreshed.status_code == 200, refreshed.text
     for value, expected in (("true", True), ("True", True), ("false", False)):
-        out = backend.raw(params={"RegionId": REGION, "ClientId": "c", "EndUserId": ALICE, "Password": ALICE_PASSWORD, "KeepAlive": value}).json()
+        out = backend.raw(
+            params={
+                "RegionId": REGION,
+                "ClientId": "c",
+                "EndUserId": ALICE,
+                "Password": ALICE_PASSWORD,
+                "KeepAlive": value,
+            }
+        ).json()
         assert bool(out["KeepAliveToken"]) is expected
-    bad = backend.raw(params={"RegionId": REGION, "ClientId": "c", "EndUserId": ALICE, "Password": "x", "KeepAlive": "maybe"})
+    bad = backend.raw(
+        params={"RegionId": REGION, "ClientId": "c", "EndUserId": ALICE, "Password": "x", "KeepAlive": "maybe"}
+    )
     assert (bad.status_code, bad.json()["Code"]) == (400, "InvalidKeepAlive")
 
 
@@ -434,9 +509,24 @@ def test_every_region_of_the_sdk_routes_by_host_in_process():
         for region in regions:
             host = EcdClient(utils_models.Config(region_id=region))._endpoint  # the host the SDK would call
             assert host == f"ecd.{region}.aliyuncs.com"
-            query = urlencode({"Action": "GetLoginToken", "Version": "2020-10-02", "RegionId": region, "ClientId": "c", "EndUserId": "x", "Password": "x"})
-            reply = requests.post(f"https://{host}/?{query}", timeout=5)  # (a new SDK client per host costs an SSL context each)
-            assert (reply.status_code, reply.json()["Code"], reply.json()["HostId"]) == (400, "InvalidUsernameOrPassword", host)
+            query = urlencode(
+                {
+                    "Action": "GetLoginToken",
+                    "Version": "2020-10-02",
+                    "RegionId": region,
+                    "ClientId": "c",
+                    "EndUserId": "x",
+                    "Password": "x",
+                }
+            )
+            reply = requests.post(
+                f"https://{host}/?{query}", timeout=5
+            )  # (a new SDK client per host costs an SSL context each)
+            assert (reply.status_code, reply.json()["Code"], reply.json()["HostId"]) == (
+                400,
+                "InvalidUsernameOrPassword",
+                host,
+            )
         # network="vpc" changes the host of regions outside the SDK's map
         vpc = EcdClient(utils_models.Config(region_id="xx-unknown-1", network="vpc"))
         assert vpc._endpoint == "ecd-vpc.xx-unknown-1.aliyuncs.com"
@@ -448,7 +538,9 @@ def test_other_regions_route_by_host_in_process():
         cloud.wuying.create_user("sg", "Sg-Passw0rd1", office_site_id="ap-southeast-1+dir-1")
         ecd = EcdClient(utils_models.Config(region_id="ap-southeast-1"))
         body = ecd.get_login_token(
-            models.GetLoginTokenRequest(region_id="ap-southeast-1", client_id="c", end_user_id="sg", password="Sg-Passw0rd1")
+            models.GetLoginTokenRequest(
+                region_id="ap-southeast-1", client_id="c", end_user_id="sg", password="Sg-Passw0rd1"
+            )
         ).body
         assert body.office_site_id == "ap-southeast-1+dir-1"
         assert cloud.requests[-1].url.startswith("https://ecd.ap-southeast-1.aliyuncs.com/")
@@ -458,9 +550,15 @@ def test_helpers_and_defaults():
     with mock_wuying() as cloud:
         assert [s.office_site_id for s in cloud.wuying.office_sites] == [SITE]
         assert [u.end_user_id for u in cloud.wuying.users] == [ALICE]
-        user = cloud.wuying.create_user("lee", "Lee-Passw0rd", office_site_id="cn-beijing+dir-5", email="lee@example.com")
+        user = cloud.wuying.create_user(
+            "lee", "Lee-Passw0rd", office_site_id="cn-beijing+dir-5", email="lee@example.com"
+        )
         site = cloud.wuying.office_site("cn-beijing+dir-5")
-        assert (user.office_site_id, site.region_id, site.tenant_id) == ("cn-beijing+dir-5", "cn-beijing", 1234567890123456)
+        assert (user.office_site_id, site.region_id, site.tenant_id) == (
+            "cn-beijing+dir-5",
+            "cn-beijing",
+            1234567890123456,
+        )
         assert cloud.wuying.create_user("moe", "Moe-Passw0rd").office_site_id == SITE
         with pytest.raises(MockCloudError):
             cloud.wuying.totp_code("lee")
@@ -474,10 +572,19 @@ def test_helpers_and_defaults():
 
 def _call_api(ecd: EcdClient, query: dict, *, body: bool = False) -> dict:
     params = utils_models.Params(
-        action="GetLoginToken", version="2020-10-02", protocol="HTTPS", pathname="/", method="POST",
-        auth_type="AK", style="RPC", req_body_type="formData", body_type="json",
+        action="GetLoginToken",
+        version="2020-10-02",
+        protocol="HTTPS",
+        pathname="/",
+        method="POST",
+        auth_type="AK",
+        style="RPC",
+        req_body_type="formData",
+        body_type="json",
     )
-    request = utils_models.OpenApiRequest(body=query) if body else utils_models.OpenApiRequest(query=TeaUtils.query(query))
+    request = (
+        utils_models.OpenApiRequest(body=query) if body else utils_models.OpenApiRequest(query=TeaUtils.query(query))
+    )
     return ecd.call_api(params, request, RuntimeOptions())
 
 
@@ -489,7 +596,9 @@ def test_signed_tea_requests_acs3_and_v1(backend):
         extra = {"signature_algorithm": algorithm} if algorithm else {}
         signed = backend.client(access_key_id="testing", access_key_secret="testing", **extra)
         assert _call_api(signed, LOGON_QUERY)["body"]["LoginToken"]
-        assert _call_api(signed, LOGON_QUERY, body=True)["body"]["LoginToken"]  # form body: by hash (ACS3) or signed (v1)
+        assert _call_api(signed, LOGON_QUERY, body=True)["body"][
+            "LoginToken"
+        ]  # form body: by hash (ACS3) or signed (v1)
         wrong = backend.client(access_key_id="testing", access_key_secret="wrong", **extra)
         error = refused(_call_api, wrong, LOGON_QUERY)
         assert (error.code, error.status_code) == ("SignatureDoesNotMatch", 400)
@@ -523,7 +632,14 @@ def test_aliyunsdkcore_common_request_logon_and_refresh(server):
     assert logged_on["LoginToken"].startswith("v1") and logged_on["RequestId"]
     refreshed = json.loads(
         client.do_action_with_exception(
-            _core_request(server, "RefreshLoginToken", RegionId=REGION, ClientId="c", EndUserId=ALICE, LoginToken=logged_on["LoginToken"])
+            _core_request(
+                server,
+                "RefreshLoginToken",
+                RegionId=REGION,
+                ClientId="c",
+                EndUserId=ALICE,
+                LoginToken=logged_on["LoginToken"],
+            )
         )
     )
     assert refreshed["LoginToken"] != logged_on["LoginToken"]
@@ -534,7 +650,16 @@ def test_aliyunsdkcore_common_request_logon_and_refresh(server):
             in_body.add_body_params(key, value)
     assert json.loads(client.do_action_with_exception(in_body))["LoginToken"]
     with pytest.raises(CoreServerException) as exc:
-        client.do_action_with_exception(_core_request(server, "RefreshLoginToken", RegionId=REGION, ClientId="c", EndUserId=ALICE, LoginToken=logged_on["LoginToken"]))
+        client.do_action_with_exception(
+            _core_request(
+                server,
+                "RefreshLoginToken",
+                RegionId=REGION,
+                ClientId="c",
+                EndUserId=ALICE,
+                LoginToken=logged_on["LoginToken"],
+            )
+        )
     assert (exc.value.get_error_code(), exc.value.get_http_status()) == ("InvalidLoginToken.Replaced", 400)
 
 
@@ -624,9 +749,14 @@ def _other(code: str) -> str:
 
 async def walk_every_stage(call, cloud) -> list[str]:
     """ADPassword → ChangePassword → MFABind → MFAVerify → TokenVerify, then KeepAliveVerify and a refresh."""
-    cloud.wuying.create_user("jo", "Jo-Passw0rd!", mfa=True, email="jo@example.com", must_change_password=True, secondary_auth=True)
+    cloud.wuying.create_user(
+        "jo", "Jo-Passw0rd!", mfa=True, email="jo@example.com", must_change_password=True, secondary_auth=True
+    )
     base = {"RegionId": REGION, "ClientId": "client-jo"}
-    out = await call("GetLoginToken", {**base, "CurrentStage": "ADPassword", "EndUserId": "jo", "Password": "Jo-Passw0rd!", "KeepAlive": "true"})
+    out = await call(
+        "GetLoginToken",
+        {**base, "CurrentStage": "ADPassword", "EndUserId": "jo", "Password": "Jo-Passw0rd!", "KeepAlive": "true"},
+    )
     session, seen = out["SessionId"], []
     while out.get("NextStage"):
         seen.append(out["NextStage"])
@@ -641,15 +771,22 @@ async def walk_every_stage(call, cloud) -> list[str]:
         if seen[-1] == "MFABind":
             assert len(out["Secret"]) == 32 and base64.b64decode(out["QrCodePng"]).startswith(b"\x89PNG")
     assert out["LoginToken"].startswith("v1") and out["KeepAliveToken"]
-    again = await call("GetLoginToken", {**base, "CurrentStage": "KeepAliveVerify", "KeepAliveToken": out["KeepAliveToken"]})
-    refreshed = await call("RefreshLoginToken", {**base, "EndUserId": "jo", "LoginToken": again["LoginToken"], "SessionId": again["SessionId"]})
+    again = await call(
+        "GetLoginToken", {**base, "CurrentStage": "KeepAliveVerify", "KeepAliveToken": out["KeepAliveToken"]}
+    )
+    refreshed = await call(
+        "RefreshLoginToken",
+        {**base, "EndUserId": "jo", "LoginToken": again["LoginToken"], "SessionId": again["SessionId"]},
+    )
     assert refreshed["LoginToken"] not in (out["LoginToken"], again["LoginToken"])
     return seen
 
 
 async def walk_errors(call, cloud, advance) -> list[str]:
     """Each logon and token error once; returns the codes in order (compare with EXPECTED_ERRORS)."""
-    cloud.wuying.create_user("pat", "Pat-Passw0rd", mfa=True, mfa_secret=SECRET, email="pat@example.com", secondary_auth=True)
+    cloud.wuying.create_user(
+        "pat", "Pat-Passw0rd", mfa=True, mfa_secret=SECRET, email="pat@example.com", secondary_auth=True
+    )
     cloud.wuying.create_user("quin", "Quin-Passw0rd", must_change_password=True)
     base = {"RegionId": REGION, "ClientId": "c"}
     alice = {**base, "EndUserId": ALICE, "Password": ALICE_PASSWORD}
@@ -714,7 +851,9 @@ def tea_async_call(ecd: EcdClient):
         try:
             if action == "GetLoginToken":
                 return (await ecd.get_login_token_async(models.GetLoginTokenRequest().from_map(params))).body.to_map()
-            return (await ecd.refresh_login_token_async(models.RefreshLoginTokenRequest().from_map(params))).body.to_map()
+            return (
+                await ecd.refresh_login_token_async(models.RefreshLoginTokenRequest().from_map(params))
+            ).body.to_map()
         except ClientException as exc:
             return {"error": exc.code}
 
@@ -771,16 +910,27 @@ def test_aliyunsdkcore_walks_every_stage_and_error(backend, cloud):
 
 def test_async_signed_requests_against_the_server(server):
     params = utils_models.Params(
-        action="GetLoginToken", version="2020-10-02", protocol="HTTP", pathname="/", method="POST",
-        auth_type="AK", style="RPC", req_body_type="formData", body_type="json",
+        action="GetLoginToken",
+        version="2020-10-02",
+        protocol="HTTP",
+        pathname="/",
+        method="POST",
+        auth_type="AK",
+        style="RPC",
+        req_body_type="formData",
+        body_type="json",
     )
 
     async def flow():
         signed = server.client(access_key_id="testing", access_key_secret="testing")
-        acs3 = await signed.call_api_async(params, utils_models.OpenApiRequest(query=TeaUtils.query(LOGON_QUERY)), RuntimeOptions())
+        acs3 = await signed.call_api_async(
+            params, utils_models.OpenApiRequest(query=TeaUtils.query(LOGON_QUERY)), RuntimeOptions()
+        )
         wrong = server.client(access_key_id="testing", access_key_secret="wrong")
         with pytest.raises(ClientException) as bad_signature:
-            await wrong.call_api_async(params, utils_models.OpenApiRequest(query=TeaUtils.query(LOGON_QUERY)), RuntimeOptions())
+            await wrong.call_api_async(
+                params, utils_models.OpenApiRequest(query=TeaUtils.query(LOGON_QUERY)), RuntimeOptions()
+            )
         return acs3, bad_signature.value
 
     acs3, bad_signature = asyncio.run(flow())
@@ -808,4 +958,3 @@ def test_racing_refreshes_of_one_token_make_one_winner(server):
         t.join(timeout=30)
     winners = [o for o in outcomes if o.startswith("v1")]
     assert len(winners) == 1 and sorted(set(outcomes) - set(winners)) == ["InvalidLoginToken.Replaced"]
-
