@@ -27,13 +27,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Awaitable, Callable, Iterable
-    from pathlib import Path
-    from typing import Any, ParamSpec, Protocol, TypeVar, overload
+    from collections.abc import Awaitable, Callable
+    from typing import ParamSpec, Protocol, TypeVar, overload
+
+    from typing_extensions import Unpack
 
     from .core.errors import MockCloudError, ServiceError, UnmockedRequestError
-    from .core.log import DEFAULT_SIZE
-    from .mock import MockCloud, current_mock, mock_cloud
+    from .mock import MockCloud, MockOptions, current_mock, mock_cloud
     from .remote import connect
 
     _P = ParamSpec("_P")
@@ -44,20 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
         """``mock_<service>``: ``mock_cloud`` limited to one service (its options but ``services``)."""
 
         @overload
-        def __call__(
-            self,
-            target: None = None,
-            /,
-            *,
-            passthrough: Iterable[str] = (),
-            fixtures: str | Path | None = None,
-            settings: dict[str, dict[str, Any]] | None = None,
-            patch_time: bool = True,
-            fake_credentials: bool = True,
-            allow_loopback: bool = True,
-            request_log_size: int = DEFAULT_SIZE,
-            seed: int | None = None,
-        ) -> MockCloud: ...
+        def __call__(self, target: None = None, /, **options: Unpack[MockOptions]) -> MockCloud: ...
 
         @overload
         def __call__(self, target: _C, /) -> _C: ...

@@ -29,6 +29,8 @@ from .services import SERVICE_PACKAGES, load
 if TYPE_CHECKING:
     from unittest import TestCase
 
+    from typing_extensions import TypedDict, Unpack  # PEP 692 keyword types (typing's own from 3.11 and 3.12)
+
     from .core.service import ServiceProtocol
     from .core.shared import SharedRequestLog, SharedState
     from .core.store import Store
@@ -38,6 +40,23 @@ if TYPE_CHECKING:
     from .services.sts.model import StsModel
     from .services.userapi.model import UserApiModel
     from .services.wuying.model import WuyingModel
+
+    class MockOptions(TypedDict, total=False):
+        """The options of :class:`MockCloud` that ``mock_cloud(...)`` and every ``mock_<service>(...)`` take."""
+
+        passthrough: Iterable[str]
+        fixtures: str | Path | None
+        settings: dict[str, dict[str, Any]] | None
+        patch_time: bool
+        fake_credentials: bool
+        allow_loopback: bool
+        request_log_size: int
+        seed: int | None
+        store: Store | str | None
+
+    class MockCloudOptions(MockOptions, total=False):
+        services: str | Iterable[str] | None
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -455,38 +474,11 @@ class MockCloud:
 
 
 @overload
-def mock_cloud(
-    target: None = None,
-    /,
-    *,
-    services: str | Iterable[str] | None = None,
-    passthrough: Iterable[str] = (),
-    fixtures: str | Path | None = None,
-    settings: dict[str, dict[str, Any]] | None = None,
-    patch_time: bool = True,
-    fake_credentials: bool = True,
-    allow_loopback: bool = True,
-    request_log_size: int = DEFAULT_LOG_SIZE,
-    seed: int | None = None,
-    store: Store | str | None = None,
-) -> MockCloud: ...
+def mock_cloud(target: None = None, /, **options: Unpack[MockCloudOptions]) -> MockCloud: ...
 
 
 @overload
-def mock_cloud(
-    target: str | Iterable[str],
-    /,
-    *,
-    passthrough: Iterable[str] = (),
-    fixtures: str | Path | None = None,
-    settings: dict[str, dict[str, Any]] | None = None,
-    patch_time: bool = True,
-    fake_credentials: bool = True,
-    allow_loopback: bool = True,
-    request_log_size: int = DEFAULT_LOG_SIZE,
-    seed: int | None = None,
-    store: Store | str | None = None,
-) -> MockCloud: ...
+def mock_cloud(target: str | Iterable[str], /, **options: Unpack[MockOptions]) -> MockCloud: ...
 
 
 @overload

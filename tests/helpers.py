@@ -9,23 +9,42 @@ DEFAULT_LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-012345678
 REGION = "us-east-1"
 
 
-def lm_client(
+def aws_client(
+    service: str,
     endpoint_url: str | None = None,
     *,
     key: str = "testing",
     secret: str = "testing",
     region: str = REGION,
     validate: bool = True,
+    attempts: int = 1,
     **config,
 ):
-    """A real boto3 License Manager client (no retries, so errors surface at once)."""
+    """A real boto3 client; by default one attempt (no retries), so errors surface at once."""
     return boto3.client(
-        "license-manager",
+        service,
         region_name=region,
         endpoint_url=endpoint_url,
         aws_access_key_id=key,
         aws_secret_access_key=secret,
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=validate, **config),
+        config=Config(
+            retries={"total_max_attempts": attempts, "mode": "standard"}, parameter_validation=validate, **config
+        ),
+    )
+
+
+def lm_client(endpoint_url: str | None = None, **options):
+    """A real boto3 License Manager client (see :func:`aws_client`)."""
+    return aws_client("license-manager", endpoint_url, **options)
+
+
+def error_of(excinfo) -> tuple[str, int, str]:
+    """A botocore ClientError's code, HTTP status and message, from ``pytest.raises``."""
+    response = excinfo.value.response
+    return (
+        response["Error"]["Code"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"].get("Message", ""),
     )
 
 

@@ -50,25 +50,11 @@ class Urllib3Interceptor(Interceptor):
         decode_content: bool = True,
         **response_kw: Any,
     ) -> Any:
+        # as given, for the next link (a faulted request on its way, a host not ours, a fault's real socket)
+        arguments: tuple[Any, ...] = (pool, method, url, body, headers, retries, redirect, assert_same_host, timeout)
+        arguments += (pool_timeout, release_conn, chunked, body_pos, preload_content, decode_content)
         if misbehave.pending() is not None:  # a faulted request on its way to its connection
-            return nxt(
-                pool,
-                method,
-                url,
-                body,
-                headers,
-                retries,
-                redirect,
-                assert_same_host,
-                timeout,
-                pool_timeout,
-                release_conn,
-                chunked,
-                body_pos,
-                preload_content,
-                decode_content,
-                **response_kw,
-            )
+            return nxt(*arguments, **response_kw)
         port = pool.port or (443 if pool.scheme == "https" else 80)
         default = port == (443 if pool.scheme == "https" else 80)
         full = (
@@ -89,44 +75,10 @@ class Urllib3Interceptor(Interceptor):
             timed_out=lambda: ReadTimeoutError(pool, full, f"Read timed out. (read timeout={limit})"),
         )
         if reply is None:
-            return nxt(
-                pool,
-                method,
-                url,
-                body,
-                headers,
-                retries,
-                redirect,
-                assert_same_host,
-                timeout,
-                pool_timeout,
-                release_conn,
-                chunked,
-                body_pos,
-                preload_content,
-                decode_content,
-                **response_kw,
-            )
+            return nxt(*arguments, **response_kw)
         if reply.fault is not None:
             with misbehave.faulting(reply):
-                return nxt(
-                    pool,
-                    method,
-                    url,
-                    body,
-                    headers,
-                    retries,
-                    redirect,
-                    assert_same_host,
-                    timeout,
-                    pool_timeout,
-                    release_conn,
-                    chunked,
-                    body_pos,
-                    preload_content,
-                    decode_content,
-                    **response_kw,
-                )
+                return nxt(*arguments, **response_kw)
         if not isinstance(retries, Retry):
             retries = Retry.from_int(retries, redirect=redirect, default=pool.retries)
         response = urllib3.HTTPResponse(

@@ -20,7 +20,6 @@ import urllib.request
 from collections.abc import Callable
 
 import aiohttp
-import boto3
 import httpx
 import pytest
 import requests
@@ -255,16 +254,7 @@ def test_a_committed_then_lost_reply_took_effect_on_the_server(server):
 
 
 def lm(endpoint_url: str | None = None, retries: int = 1):
-    return boto3.client(
-        "license-manager",
-        region_name="us-east-1",
-        endpoint_url=endpoint_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(
-            retries={"total_max_attempts": retries, "mode": "standard"}, read_timeout=TIMEOUT, connect_timeout=TIMEOUT
-        ),
-    )
+    return lm_client(endpoint_url, attempts=retries, read_timeout=TIMEOUT, connect_timeout=TIMEOUT)
 
 
 @pytest.mark.parametrize("fault", FAULTS)

@@ -12,18 +12,16 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-import boto3
 import pytest
 import requests
 from alibabacloud_ecd20201002 import models as ecd_models
 from alibabacloud_ecd20201002.client import Client as EcdClient
 from alibabacloud_tea_openapi import utils_models
-from botocore.config import Config
 
 import mockcloud
 from mockcloud.core import jsonform
 from mockcloud.remote import RemoteError
-from tests.helpers import DEFAULT_LICENSE_ARN
+from tests.helpers import DEFAULT_LICENSE_ARN, aws_client, lm_client
 from tests.services.devpay.support import LsClient
 
 TIMEOUT = 10
@@ -35,17 +33,6 @@ def helper(server, service: str, name: str, method: str = "POST", **arguments) -
     if method == "GET":
         return requests.get(url, params=arguments, timeout=TIMEOUT)
     return requests.post(url, json=arguments, headers=JSON, timeout=TIMEOUT)
-
-
-def aws(service: str, url: str):
-    return boto3.client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
 
 
 # ---- the helpers over HTTP -------------------------------------------------------------------
@@ -110,7 +97,7 @@ def test_values_json_has_no_type_for_come_in_documented_forms(mockcloud_server):
 
 def test_connect_has_the_in_process_surface(mockcloud_server):
     remote = mockcloud.connect(mockcloud_server.url)
-    lm = aws("license-manager", mockcloud_server.url)
+    lm = lm_client(mockcloud_server.url)
     token = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="remote")
     assert [t.token_id for t in remote.licensemanager.tokens] == [token["TokenId"]]
     assert remote.requests[-1].operation == "CreateToken" and len(remote.requests.filter(service="licensemanager")) == 1
@@ -141,7 +128,7 @@ def test_connect_fails_clearly_when_nothing_answers():
 
 def test_amplify_code_exchange_and_refresh_over_http(mockcloud_server):
     code = helper(mockcloud_server, "amplifyuibuilder", "create_authorization_code").json()["result"]
-    ui = aws("amplifyuibuilder", mockcloud_server.url)
+    ui = aws_client("amplifyuibuilder", mockcloud_server.url)
     redirect = "https://mockcloud.example/figma/callback"
     grant = ui.exchange_code_for_token(provider="figma", request={"code": code, "redirectUri": redirect})
     me = requests.get(

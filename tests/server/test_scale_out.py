@@ -24,6 +24,7 @@ from botocore.config import Config
 
 import mockcloud
 from mockcloud.remote import connect
+from tests.helpers import aws_client, lm_client
 from tests.redis_support import RedisServer, ServerProcess
 from tests.service_formats import verdict as oracle
 
@@ -98,17 +99,6 @@ def race(calls: list[Callable[[], Any]]) -> list[Any]:
     for thread in threads:
         thread.join(timeout=TIMEOUT * 3)
     return results
-
-
-def aws(service: str, url: str):
-    return boto3.client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=NO_RETRY,
-    )
 
 
 # ---- each rotating service: make a thing to redeem through one server, redeem it through all -----------------
@@ -196,10 +186,10 @@ def devpay_trial(urls: list[str]) -> None:
 def test_of_eight_racers_on_four_workers_exactly_one_wins(cluster, service):
     urls = [server.url for server in cluster]
     if service == "amplifyuibuilder":
-        ui = [aws("amplifyuibuilder", urls[i % len(urls)]) for i in range(RACERS)]
+        ui = [aws_client("amplifyuibuilder", urls[i % len(urls)]) for i in range(RACERS)]
         trials: dict[str, Callable[[], None]] = {service: lambda: amplify_trial(urls, ui)}
     elif service == "licensemanager":
-        lm = [aws("license-manager", urls[i % len(urls)]) for i in range(RACERS)]
+        lm = [lm_client(urls[i % len(urls)]) for i in range(RACERS)]
         trials = {service: lambda: licensemanager_trial(urls, lm)}
     else:
         trials = {
@@ -213,8 +203,8 @@ def test_of_eight_racers_on_four_workers_exactly_one_wins(cluster, service):
 
 def test_a_token_issued_through_one_server_redeems_through_the_other(cluster):
     first, second = (server.url for server in cluster)
-    token = aws("license-manager", first).create_token(LicenseArn=LICENSE_ARN, ClientToken=uuid.uuid4().hex)["Token"]
-    assert aws("license-manager", second).get_access_token(Token=token)["AccessToken"].count(".") == 2
+    token = lm_client(first).create_token(LicenseArn=LICENSE_ARN, ClientToken=uuid.uuid4().hex)["Token"]
+    assert lm_client(second).get_access_token(Token=token)["AccessToken"].count(".") == 2
 
 
 def test_clock_faults_credentials_and_the_log_are_one_for_all_servers(cluster):
@@ -229,7 +219,7 @@ def test_clock_faults_credentials_and_the_log_are_one_for_all_servers(cluster):
     failures = 0
     for i in range(6):  # the count goes down wherever the request lands
         try:
-            aws("license-manager", cluster[i % 2].url).list_tokens()
+            lm_client(cluster[i % 2].url).list_tokens()
         except Exception:
             failures += 1
     assert failures == 3
@@ -276,7 +266,7 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_state(redis_server):
         stop = threading.Event()
 
         def client() -> None:
-            lm = aws("license-manager", server.url)
+            lm = lm_client(server.url)
             for _ in range(400):  # bounded: 400 requests or until stopped
                 if stop.is_set():
                     return
@@ -300,7 +290,7 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_state(redis_server):
             thread.join(timeout=60)
         pids = server.wait_for_workers(2)  # the parent started another
         assert victim not in pids
-        lm = aws("license-manager", server.url)
+        lm = lm_client(server.url)
         listed: set[str] = set()
         kwargs: dict[str, Any] = {}
         while True:
@@ -321,9 +311,7 @@ def test_redis_restarted_under_load_gives_the_services_5xx_then_recovers(tmp_pat
     redis = RedisServer(tmp_path, persist=True)  # every write on disk: a restart loses nothing acknowledged
     server = ServerProcess(redis.url(), 2)
     try:
-        made = aws("license-manager", server.url).create_token(LicenseArn=LICENSE_ARN, ClientToken=uuid.uuid4().hex)[
-            "Token"
-        ]
+        made = lm_client(server.url).create_token(LicenseArn=LICENSE_ARN, ClientToken=uuid.uuid4().hex)["Token"]
         seen: list[tuple[int, str | None]] = []
         stop = threading.Event()
 
@@ -395,9 +383,7 @@ def test_redis_restarted_under_load_gives_the_services_5xx_then_recovers(tmp_pat
         statuses = {status for status, _ in seen}
         assert statuses == {200, 503}, statuses
         assert all(problem is None for _, problem in seen), {problem for _, problem in seen}
-        access = aws("license-manager", server.url).get_access_token(Token=made)[
-            "AccessToken"
-        ]  # kept across the restart
+        access = lm_client(server.url).get_access_token(Token=made)["AccessToken"]  # kept across the restart
         assert access.count(".") == 2
     finally:
         server.stop()

@@ -25,7 +25,7 @@ import requests
 import time_machine
 from botocore.exceptions import ClientError
 
-from tests.helpers import DEFAULT_LICENSE_ARN, lm_client
+from tests.helpers import DEFAULT_LICENSE_ARN, error_of, lm_client
 
 pytestmark = pytest.mark.server
 
@@ -51,15 +51,6 @@ def create_token(client, **params) -> dict:
     params.setdefault("LicenseArn", DEFAULT_LICENSE_ARN)
     params.setdefault("ClientToken", uuid.uuid4().hex)
     return client.create_token(**params)
-
-
-def error_of(excinfo) -> tuple[str, int, str]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"].get("Message", ""),
-    )
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 import mockcloud
 from mockcloud import MockCloudError, mock_amplifyuibuilder, mock_cloud
+from tests.helpers import error_of
 from tests.services.amplifyuibuilder.support import AWS_HOST, HTTP_TIMEOUT, REGION, ui_client
 
 CLIENT_ID = "mockcloud-amplify-figma-client"  # the embedded default app
@@ -32,15 +33,6 @@ PROFILE = {
 }
 NINETY_DAYS = 90 * 86400
 INVALID_TOKEN = {"status": 403, "err": "Invalid token"}
-
-
-def error_of(excinfo) -> tuple[str, int, str]:
-    response = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"].get("Message", ""),
-    )
 
 
 def exchange(ui, code: str, redirect_uri: str = REDIRECT_URI, **extra) -> dict:

@@ -25,7 +25,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.helpers import lm_client
+from tests.helpers import error_of, lm_client
 
 ROLE = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
 ISSUER = "Widget Co"
@@ -101,11 +101,6 @@ def make_backend():
 @pytest.fixture
 def world(backend):
     return backend
-
-
-def error_of(excinfo) -> tuple[str, int, str]:
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
 
 
 def create_license(seller) -> str:

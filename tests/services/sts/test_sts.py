@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from mockcloud import MockCloudError, mock_cloud
-from tests.helpers import DEFAULT_LICENSE_ARN
+from tests.helpers import DEFAULT_LICENSE_ARN, error_of
 from tests.services.sts.support import NO_RETRY, ROLE, Backend
 
 NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
@@ -32,11 +32,6 @@ ISSUER_AMR = "aws:license-manager:token-issuer-account-id:123456789012"
 def local():
     with mock_cloud(services=["licensemanager", "sts"]) as cloud:
         yield Backend(cloud, None)
-
-
-def error_of(excinfo) -> tuple[str, int, str]:
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
 
 
 class OwnIssuer:
