@@ -3,7 +3,7 @@
 Each Redis listens on a free loopback port, keeps its files in a temporary
 folder, and is stopped by the test that started it. Without ``redis-server``
 the tests that need one are skipped, except in CI (``CI=true``), where they fail:
-``.ci/run`` installs it.
+``.ci/packages`` installs it.
 """
 
 from __future__ import annotations

@@ -238,15 +238,12 @@ def test_an_in_process_mock_serves_its_own_dashboard_until_it_stops():
 
 # ---- the browser tests' own rules ------------------------------------------------------------
 def test_ci_installs_the_browser_and_redis_before_the_tests():
+    packages = (ROOT / ".ci" / "packages").read_text()
+    install = packages.index("apt-get install -y -qq $packages")
+    for package in ("chromium", "chromium-driver", "redis-server"):  # each listed where its command is missing
+        assert packages.index(f'packages="$packages {package}"') < install
     script = (ROOT / ".ci" / "run").read_text()
-    install = script.index("apt-get install -y -qq $packages")
-    for package in (
-        "chromium",
-        "chromium-driver",
-        "redis-server",
-    ):  # each added to the list where its command is missing
-        assert script.index(f'packages="$packages {package}"') < install
-    assert script.index('export CI="${CI:-true}"') < install < script.index("python -m pytest")
+    assert script.index('export CI="${CI:-true}"') < script.index("bash .ci/packages &&") < script.index("-m pytest")
 
 
 @pytest.mark.parametrize("ci, outcome", [("true", {"errors": 1}), ("", {"skipped": 1})])

@@ -67,7 +67,8 @@ def _in_ci() -> bool:
 def _cannot_run(reason: str) -> None:
     if _in_ci():
         pytest.fail(
-            f"{reason}: in CI the browser tests must run (.ci/run installs chromium and chromium-driver)", pytrace=False
+            f"{reason}: in CI the browser tests must run (.ci/packages installs chromium and chromium-driver)",
+            pytrace=False,
         )
     pytest.skip(reason)
 
