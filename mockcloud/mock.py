@@ -199,33 +199,26 @@ class MockCloud:
         self._credentials: Credentials | None = None
         self._fixtures: dict[str, Any] | None = None
         shared = self.shared
+        lock: Callable[[], Any] = threading.RLock
         if shared is None:
             self.requests: RequestLog | SharedRequestLog = RequestLog(self.request_log_size)
-            self.services = ServiceRegistry(
-                self.service_names,
-                load,
-                clock=self.clock,
-                credentials=lambda: self.credentials,
-                fixtures=lambda: self.fixtures,
-                settings=self.settings,
-                issuers=self.issuers,
-                entropy=self.entropy,
-            )
         else:  # the store's log; models whose locks count, so a request that takes none writes nothing
             from .core.shared import CountingLock, SharedRequestLog
 
             self.requests = SharedRequestLog(shared.store, self.request_log_size)
-            self.services = ServiceRegistry(
-                self.service_names,
-                load,
-                clock=self.clock,
-                credentials=lambda: self.credentials,
-                fixtures=lambda: self.fixtures,
-                settings=self.settings,
-                issuers=self.issuers,
-                entropy=self.entropy,
-                lock=CountingLock,
-            )
+            lock = CountingLock
+        self.services = ServiceRegistry(
+            self.service_names,
+            load,
+            clock=self.clock,
+            credentials=lambda: self.credentials,
+            fixtures=lambda: self.fixtures,
+            settings=self.settings,
+            issuers=self.issuers,
+            entropy=self.entropy,
+            lock=lock,
+        )
+        if shared is not None:
             shared.forget()  # these objects are the fixtures', not the store's
         self.app = Application(self.services, self.faults, self.requests, self.clock.time, shared)
 

@@ -391,28 +391,20 @@ class AdminApp:
             },
         )
 
+    def _no_service(self, service: str) -> tuple[int, bytes]:
+        message = f"no service {service!r}; this server has {list(self.cloud.service_names)}"
+        return _json(404, {"error": "NotFound", "message": message})
+
     def on_service_helpers(self, request: Request, service: str) -> tuple[int, bytes]:
         found = self._helpers(service)
         if found is None:
-            return _json(
-                404,
-                {
-                    "error": "NotFound",
-                    "message": f"no service {service!r}; this server has {list(self.cloud.service_names)}",
-                },
-            )
+            return self._no_service(service)
         return _json(200, {"service": service, "helpers": [h.describe() for h in found.values()]})
 
     def on_service_call(self, request: Request, service: str, name: str) -> tuple[int, bytes]:
         found = self._helpers(service)
         if found is None:
-            return _json(
-                404,
-                {
-                    "error": "NotFound",
-                    "message": f"no service {service!r}; this server has {list(self.cloud.service_names)}",
-                },
-            )
+            return self._no_service(service)
         helper = found.get(name)
         if helper is None:
             return _json(

@@ -570,11 +570,12 @@ def test_helpers_and_defaults():
 # ---- signed requests: ACS3 via the tea client, v1 via tea and aliyunsdkcore ------------------
 
 
-def _call_api(ecd: EcdClient, query: dict, *, body: bool = False) -> dict:
-    params = utils_models.Params(
+def _get_login_token_params(protocol: str) -> utils_models.Params:
+    """GetLoginToken as the tea SDK's generic call_api describes it: signed (AK), RPC style, form body."""
+    return utils_models.Params(
         action="GetLoginToken",
         version="2020-10-02",
-        protocol="HTTPS",
+        protocol=protocol,
         pathname="/",
         method="POST",
         auth_type="AK",
@@ -582,6 +583,10 @@ def _call_api(ecd: EcdClient, query: dict, *, body: bool = False) -> dict:
         req_body_type="formData",
         body_type="json",
     )
+
+
+def _call_api(ecd: EcdClient, query: dict, *, body: bool = False) -> dict:
+    params = _get_login_token_params("HTTPS")
     request = (
         utils_models.OpenApiRequest(body=query) if body else utils_models.OpenApiRequest(query=TeaUtils.query(query))
     )
@@ -909,17 +914,7 @@ def test_aliyunsdkcore_walks_every_stage_and_error(backend, cloud):
 
 
 def test_async_signed_requests_against_the_server(server):
-    params = utils_models.Params(
-        action="GetLoginToken",
-        version="2020-10-02",
-        protocol="HTTP",
-        pathname="/",
-        method="POST",
-        auth_type="AK",
-        style="RPC",
-        req_body_type="formData",
-        body_type="json",
-    )
+    params = _get_login_token_params("HTTP")
 
     async def flow():
         signed = server.client(access_key_id="testing", access_key_secret="testing")
