@@ -443,7 +443,7 @@ def _int_arg(request: Request, name: str, minimum: int) -> int | None:
     text = request.args.get(name)
     if text is None:
         return None
-    if not text.isascii() or not text.isdigit() or len(text) > 15 or int(text) < minimum:
+    if not text.isascii() or not text.isdigit() or len(text) > 16 or int(text) < minimum:
         raise ValueError(f"{name} must be a whole number of at least {minimum}, not {text[:40]!r}")
     return int(text)
 

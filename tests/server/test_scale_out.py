@@ -239,6 +239,25 @@ def test_clock_faults_credentials_and_the_log_are_one_for_all_servers(cluster):
     assert len(second.requests) == 0 and second.faults.rules == []
 
 
+def test_the_dashboards_log_pages_across_servers_by_number(cluster):
+    """The dashboard's reads: ``since=`` paging over records numbered by the store, each exchange kept."""
+    first, second = (server.url for server in cluster)
+    connect(first).reset()
+    token = lm_client(first).create_token(LicenseArn=LICENSE_ARN, ClientToken=uuid.uuid4().hex)["Token"]
+    for i in range(4):
+        lm_client(cluster[i % 2].url).get_access_token(Token=token)
+    page = requests.get(f"{second}/_mockcloud/requests?since=0", timeout=10).json()
+    numbers = [r["seq"] for r in page["requests"]]
+    assert [r["operation"] for r in page["requests"]] == ["CreateToken"] + ["GetAccessToken"] * 4
+    assert numbers == sorted(set(numbers)) and page["first"] == numbers[0] and page["last"] == numbers[-1]
+    after = requests.get(f"{first}/_mockcloud/requests?since={numbers[2]}", timeout=10).json()
+    assert [r["seq"] for r in after["requests"]] == numbers[3:]
+    assert requests.get(f"{first}/_mockcloud/requests?since={page['last']}", timeout=10).json()["requests"] == []
+    detail = requests.get(f"{first}/_mockcloud/requests/{numbers[0]}", timeout=10).json()
+    assert ["X-Amz-Target", "AWSLicenseManager.CreateToken"] in detail["request"]["headers"]
+    assert token not in json.dumps(detail) and '"Token": "REDACTED"' in detail["response"]["body"]
+
+
 def test_snapshot_and_restore_act_on_the_whole_shared_emulator(cluster):
     first, second = (connect(server.url) for server in cluster)
     first.reset()
