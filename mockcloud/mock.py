@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import inspect
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -423,6 +422,8 @@ class MockCloud:
     def __call__(self, target: Callable[P, R]) -> Callable[P, R]: ...
 
     def __call__(self, target: Any) -> Any:
+        import inspect  # here: the module costs milliseconds at import, a decorator is applied once
+
         if isinstance(target, type):
             return self._decorate_class(target)
         if inspect.iscoroutinefunction(target):

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import re
-from xml.sax.saxutils import escape
 
 __all__ = ["is_ascii_digits", "xml_escape", "xml_safe"]
 
@@ -31,4 +30,5 @@ def xml_safe(text: str) -> str:
 
 def xml_escape(text: str) -> str:
     """``text`` as XML character data: ``&``, ``<``, ``>`` escaped, forbidden characters replaced."""
-    return escape(xml_safe(text))
+    # as xml.sax.saxutils.escape does, which is not imported for it: it imports urllib.request (~15 ms)
+    return xml_safe(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
