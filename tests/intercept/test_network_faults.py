@@ -14,6 +14,7 @@ import contextlib
 import http.client
 import socket
 import struct
+import sys
 import threading
 import time
 import urllib.request
@@ -35,6 +36,9 @@ from tests.intercept import echo_service
 
 FAULTS = ["reset", "empty", "truncated", "malformed", "stall"]
 TIMEOUT = 0.5  # the read timeout a stall meets
+# The clients' read timeout: TIMEOUT under a stall, else long enough that a loaded machine never mistakes a slow
+# close for a stall (set per test by ``read_timeout``)
+READ = TIMEOUT
 CONNECT = 5.0  # loopback connects never wait this long, even on a loaded CI machine
 BODY = b'{"AccessToken": "' + b"x" * 300 + b'"}'
 
@@ -118,20 +122,20 @@ def raised(call: Callable[[], object]) -> list[str]:
 
 
 def with_requests(base: str) -> object:
-    return requests.post(f"{base}/echo", data=b"{}", timeout=(CONNECT, TIMEOUT)).content
+    return requests.post(f"{base}/echo", data=b"{}", timeout=(CONNECT, READ)).content
 
 
 def with_aliyun_requests(base: str) -> object:
-    return aliyun_requests.post(f"{base}/echo", data=b"{}", timeout=(CONNECT, TIMEOUT)).content
+    return aliyun_requests.post(f"{base}/echo", data=b"{}", timeout=(CONNECT, READ)).content
 
 
 def with_httpx(base: str) -> object:
-    return httpx.post(f"{base}/echo", content=b"{}", timeout=httpx.Timeout(TIMEOUT, connect=CONNECT)).content
+    return httpx.post(f"{base}/echo", content=b"{}", timeout=httpx.Timeout(READ, connect=CONNECT)).content
 
 
 def with_httpx_async(base: str) -> object:
     async def go():
-        async with httpx.AsyncClient(timeout=httpx.Timeout(TIMEOUT, connect=CONNECT)) as client:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(READ, connect=CONNECT)) as client:
             return (await client.post(f"{base}/echo", content=b"{}")).content
 
     return asyncio.run(go())
@@ -140,7 +144,7 @@ def with_httpx_async(base: str) -> object:
 def with_aiohttp(base: str) -> object:
     async def go():
         async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_read=TIMEOUT)) as session,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_read=READ)) as session,
             session.post(f"{base}/echo", data=b"{}") as response,
         ):
             return await response.read()
@@ -151,20 +155,20 @@ def with_aiohttp(base: str) -> object:
 def with_urllib3(base: str) -> object:
     return (
         urllib3.PoolManager(retries=False)
-        .request("POST", f"{base}/echo", body=b"{}", timeout=urllib3.Timeout(connect=CONNECT, read=TIMEOUT))
+        .request("POST", f"{base}/echo", body=b"{}", timeout=urllib3.Timeout(connect=CONNECT, read=READ))
         .data
     )
 
 
 def with_http_client(base: str) -> object:
     host, port = base.split("://")[1].rsplit(":", 1) if base.count(":") == 2 else (base.split("://")[1], 80)
-    connection = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
+    connection = http.client.HTTPConnection(host, int(port), timeout=READ)
     connection.request("POST", "/echo", body=b"{}")
     return connection.getresponse().read()
 
 
 def with_urllib(base: str) -> object:
-    return urllib.request.urlopen(urllib.request.Request(f"{base}/echo", data=b"{}"), timeout=TIMEOUT).read()
+    return urllib.request.urlopen(urllib.request.Request(f"{base}/echo", data=b"{}"), timeout=READ).read()
 
 
 CLIENTS = {
@@ -188,7 +192,8 @@ def echo(monkeypatch):
 
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("client", sorted(CLIENTS))
-def test_each_client_raises_in_process_what_it_raises_on_a_real_socket(client, fault, echo):
+def test_each_client_raises_in_process_what_it_raises_on_a_real_socket(client, fault, echo, monkeypatch):
+    read_timeout(monkeypatch, fault)
     call = CLIENTS[client]
     echo.stop()  # the reference run goes to the network (loopback), unmocked
     try:
@@ -202,6 +207,10 @@ def test_each_client_raises_in_process_what_it_raises_on_a_real_socket(client, f
     assert got == expected, f"{client} under {fault}"  # ("no error" too: old urllib3 reads a cut-off body as whole)
     assert time.monotonic() - started < TIMEOUT + 2  # a stall ends with the client's own timeout
     assert [r.fault for r in echo.requests] == [fault]
+
+
+def read_timeout(monkeypatch: pytest.MonkeyPatch, fault: str) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "READ", TIMEOUT if fault == "stall" else 10.0)
 
 
 @pytest.fixture(scope="module")
@@ -219,8 +228,9 @@ def server():
 
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("client", sorted(CLIENTS))
-def test_the_server_fails_the_socket_as_the_network_would(client, fault, server):
+def test_the_server_fails_the_socket_as_the_network_would(client, fault, server, monkeypatch):
     """Against ``mockcloud server``, the fault happens on the real socket: the same exception again."""
+    read_timeout(monkeypatch, fault)
     call = CLIENTS[client]
     with misbehaving_server(fault) as base:
         expected = raised(lambda: call(base))

@@ -357,6 +357,7 @@ def test_session_token_is_required_and_verified(backend):
 
 
 def test_temporary_credentials_expire_on_the_mock_clock(local):
+    local.cloud.clock.freeze()  # to the second: no real time passes between the steps, however slow the machine
     credentials = local.assume(local.access_token(), DurationSeconds=900)["Credentials"]
     local.cloud.clock.advance(899)
     assert local.sts(credentials).get_caller_identity()["Account"] == "123456789012"
