@@ -8,7 +8,7 @@ import signal
 import sys
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .serving import ServerLimits
 
@@ -193,16 +193,9 @@ def _serve(args: argparse.Namespace) -> int:
                 args.host,
                 args.port,
                 fixtures=args.fixtures,
-                quiet=not args.verbose,
-                max_body_size=args.max_body_size,
-                max_header_size=args.max_header_size,
-                idle_timeout=args.idle_timeout,
-                request_timeout=args.request_timeout,
-                threads=args.threads,
-                connection_limit=args.connection_limit,
                 admin_token=args.admin_token,
-                allowed_hosts=args.allow_host,
                 request_log_size=args.request_log_size,
+                **_serving_options(args),
                 seed=args.seed,
                 state=args.state,
                 store=args.store,
@@ -212,7 +205,7 @@ def _serve(args: argparse.Namespace) -> int:
     for warning in caught:
         print(f"mockcloud: WARNING: {warning.message}", file=sys.stderr, flush=True)
     if server.admin_token is not None and args.admin_token is None:
-        print(f"mockcloud: admin token (send as 'Authorization: Bearer TOKEN'): {server.admin_token}", flush=True)
+        _print_token(server.admin_token)
 
     store = f"; state in {_shown(args.store)}" if args.store else ""
     _warn_open_store(args.store)
@@ -243,6 +236,24 @@ def _run_until_stopped(server: LiveServer) -> None:
         pass
     finally:
         server.stop()
+
+
+def _serving_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options every server of one command line is given alike (one server, or each worker)."""
+    return {
+        "quiet": not args.verbose,
+        "max_body_size": args.max_body_size,
+        "max_header_size": args.max_header_size,
+        "idle_timeout": args.idle_timeout,
+        "request_timeout": args.request_timeout,
+        "threads": args.threads,
+        "connection_limit": args.connection_limit,
+        "allowed_hosts": args.allow_host,
+    }
+
+
+def _print_token(token: str) -> None:
+    print(f"mockcloud: admin token (send as 'Authorization: Bearer TOKEN'): {token}", flush=True)
 
 
 def _warn_open_store(url: str | None) -> None:
@@ -280,7 +291,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
 
     from ..core.errors import MockCloudError
     from .app import create_app
-    from .guard import AdminGuard, is_loopback
+    from .guard import AdminGuard, is_loopback, off_loopback
     from .live import LiveServer
     from .serving import bind
     from .workers import AcceptBalance, supervise
@@ -297,13 +308,8 @@ def _serve_workers(args: argparse.Namespace) -> int:
     token = args.admin_token
     if token is None and not is_loopback(args.host):
         token = secrets.token_urlsafe(32)
-        print(f"mockcloud: admin token (send as 'Authorization: Bearer TOKEN'): {token}", flush=True)
-        print(
-            f"mockcloud: WARNING: bound to {args.host}, off loopback: anything that reaches this address can use the "
-            "emulator with its example credentials; the admin API needs the admin token",
-            file=sys.stderr,
-            flush=True,
-        )
+        _print_token(token)
+        print(f"mockcloud: WARNING: {off_loopback(args.host)}", file=sys.stderr, flush=True)
     port = listener.getsockname()[1]
     balance = AcceptBalance(args.workers)
 
@@ -317,16 +323,9 @@ def _serve_workers(args: argparse.Namespace) -> int:
                 args.host,
                 port,
                 app=app,
-                quiet=not args.verbose,
-                max_body_size=args.max_body_size,
-                max_header_size=args.max_header_size,
-                idle_timeout=args.idle_timeout,
-                request_timeout=args.request_timeout,
-                threads=args.threads,
-                connection_limit=args.connection_limit,
                 admin_token=token,
-                allowed_hosts=args.allow_host,
                 listener=listener,
+                **_serving_options(args),
                 may_accept=balance.gate(index),
             )
         _run_until_stopped(server)

@@ -76,6 +76,14 @@ def _split_host(value: str) -> tuple[str, int | None] | None:
     return name.rstrip("."), int(port_text)
 
 
+def off_loopback(host: str) -> str:
+    """What a server bound off loopback warns of."""
+    return (
+        f"mockcloud server bound to {host}, off loopback: anything that reaches this address can use the emulator "
+        "with its example credentials; the admin API needs the admin token"
+    )
+
+
 @dataclass
 class AdminGuard:
     """The admin API's checks for one bound server.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
 from ..core.log import redact_target
 from .app import AdminApp, create_app
-from .guard import AdminGuard, is_loopback
+from .guard import AdminGuard, is_loopback, off_loopback
 from .serving import ServerLimits, make_server
 
 if TYPE_CHECKING:
@@ -88,12 +88,7 @@ class LiveServer:
         self._serving = threading.Event()
         self._stopped = threading.Event()
         if not self.loopback:
-            warnings.warn(
-                f"mockcloud server bound to {host}, off loopback: anything that reaches this address "
-                "can use the emulator with its example credentials; the admin API needs the admin token",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+            warnings.warn(off_loopback(host), RuntimeWarning, stacklevel=2)
 
     @property
     def url(self) -> str:
