@@ -69,16 +69,20 @@ def check(path: str | Path | None = None) -> None:
     shared(path)
 
 
+def _key(path: str | Path | None) -> _CacheKey:
+    """The cache key of a fixtures file's version: its resolved path and mtime (the embedded ones: None)."""
+    if path is None:
+        return (None,)
+    try:
+        mtime = Path(path).stat().st_mtime_ns
+    except OSError:
+        mtime = 0  # _read says what is wrong
+    return (str(Path(path).resolve()), mtime)
+
+
 def shared(path: str | Path | None = None) -> Document:
     """The validated fixtures, shared and read-only: for a look without paying for a copy."""
-    if path is None:
-        key: _CacheKey = (None,)
-    else:
-        try:
-            mtime = Path(path).stat().st_mtime_ns
-        except OSError:
-            mtime = 0  # _read says what is wrong
-        key = (str(Path(path).resolve()), mtime)
+    key = _key(path)
     cached = _cache.get(key)
     if cached is None:
         with _lock:
@@ -90,6 +94,21 @@ def shared(path: str | Path | None = None) -> Document:
                     cached = {**cached, **own}
                 _cache[key] = cached
     return cached
+
+
+_fingerprints: dict[_CacheKey, str] = {}
+
+
+def fingerprint(path: str | Path | None = None) -> str:
+    """A digest of the fixtures (the embedded defaults, or a file's sections over them): the same for the same."""
+    key = _key(path)
+    found = _fingerprints.get(key)
+    if found is None:
+        import hashlib
+
+        text = json.dumps(shared(path), sort_keys=True, separators=(",", ":"))
+        found = _fingerprints[key] = hashlib.sha256(text.encode()).hexdigest()
+    return found
 
 
 def _validated(data: Document, origin: Path) -> Document:

@@ -299,8 +299,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
     try:
         AdminGuard.for_bind(args.host, args.port, allowed_hosts=args.allow_host)
         probe = create_app(args.fixtures, request_log_size=args.request_log_size, seed=args.seed, store=args.store)
-        assert probe.cloud.shared is not None
-        probe.cloud.shared.store.close()  # reached, and filled if it was empty; workers open their own connections
+        probe.cloud.state.close()  # reached, and filled if it was empty; workers open their own connections
         listener = bind(args.host, args.port)
     except (OSError, MockCloudError, ValueError) as exc:
         return _cannot_start(args, exc)
@@ -397,13 +396,16 @@ def _client_command(args: argparse.Namespace) -> int:
         remote = connect(args.url, admin_token=args.admin_token)
         if args.command == "state":
             if args.action == "save":
+                from ..state.statefile import write_private
+
                 document = remote.snapshot()
-                with open(args.file, "w", encoding="utf-8") as out:
-                    json.dump(document, out, indent=2, sort_keys=True)
+                write_private(args.file, json.dumps(document, indent=2, sort_keys=True).encode())  # it holds secrets
                 print(f"mockcloud: state of {remote.url} saved to {args.file}")
             else:
-                with open(args.file, encoding="utf-8") as source:
-                    remote.restore(json.load(source))
+                from ..core import jsonbody
+
+                with open(args.file, "rb") as source:
+                    remote.restore(jsonbody.loads(source.read()))
                 print(f"mockcloud: state of {remote.url} loaded from {args.file}")
         elif args.command == "clock":
             if args.action == "advance":

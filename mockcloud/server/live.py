@@ -67,6 +67,7 @@ class LiveServer:
         self.limits = ServerLimits(
             max_body_size, max_header_size, idle_timeout, request_timeout, threads, connection_limit
         )
+        self._own_app = app is None  # its state (a state file's, a store's connections) let go of at stop
         if app is None:
             app = create_app(fixtures, request_log_size=request_log_size, seed=seed, state=state, store=store)
         self.app = app
@@ -116,7 +117,7 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close every connection (saving the state file, if any, last); safe to call twice."""
+        """Stop serving and close every connection (the state file or store's, if it made them, last); safe twice."""
         server = self._server
         if not self._stopped.is_set():
             if self._serving.is_set():
@@ -131,9 +132,8 @@ class LiveServer:
                 self._stopped.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        state_file = getattr(self.app, "state_file", None)
-        if state_file is not None:
-            state_file.save()
+        if self._own_app:
+            self.app.cloud.state.close()
 
     def __enter__(self) -> LiveServer:
         return self.start()
