@@ -9,14 +9,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, overload
 
-from . import intercept
+from . import hooks, intercept
 from .core.entropy import Entropy
 from .core.errors import MockCloudError
 from .core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
 from .core.passthrough import Passthrough
 from .environment import FakeAwsEnvironment
 from .services import SERVICE_PACKAGES, load
-from .state.keeper import StateKeeper, keeper_for
+from .state import keeper_for
 from .state.world import Blueprint
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .services.sts.model import StsModel
     from .services.userapi.model import UserApiModel
     from .services.wuying.model import WuyingModel
+    from .state.keeper import StateKeeper
     from .state.store import Store
 
     class MockOptions(TypedDict, total=False):
@@ -315,10 +316,10 @@ class MockCloud:
             if not self.active:
                 raise MockCloudError("start the mock first: with mock_cloud() as cloud: print(cloud.dashboard())")
             if self._dashboard_server is None:
-                from .server.app import AdminApp
-                from .server.live import LiveServer
-
-                self._dashboard_server = LiveServer(app=AdminApp(self)).start()
+                serve = hooks.serve_dashboard  # the server's machinery, from above (the mock sits below it)
+                if serve is None:
+                    raise MockCloudError("the dashboard needs mockcloud.server, which is not loaded")
+                self._dashboard_server = serve(self)
             return f"{self._dashboard_server.url}/_mockcloud/"
 
     # ---- decorator --------------------------------------------------------

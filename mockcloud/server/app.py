@@ -195,7 +195,7 @@ class AdminApp:
 
     def on_health(self, request: Request) -> tuple[int, bytes]:
         """Up, with the state reachable (200), or up with its store out of reach (503, saying why)."""
-        from .. import __version__
+        from ..version import __version__
 
         state = self.cloud.state.health()
         status = 200 if state["ok"] else 503

@@ -1,6 +1,6 @@
 """A mock's state keeper: where its state lives, and what a reset, a snapshot, a restore and a request do to it.
 
-A :class:`~mockcloud.MockCloud` holds one keeper, chosen once by :func:`keeper_for`:
+A :class:`~mockcloud.MockCloud` holds one keeper, chosen once by :func:`mockcloud.state.keeper_for`:
 
 - :class:`MemoryKeeper` (the default): the world's tables are dicts in this
   process, each request runs straight through the application, a snapshot
@@ -29,7 +29,6 @@ from .world import Blueprint, World, build_world
 
 if TYPE_CHECKING:
     from ..core.service import ServiceProtocol
-    from .store import Store
 
 T = TypeVar("T")
 
@@ -164,17 +163,3 @@ class MemoryKeeper(StateKeeper):
 
     def health(self) -> dict[str, Any]:
         return {"store": "memory", "ok": True}
-
-
-def keeper_for(blueprint: Blueprint, seed: int | None, store: Store | str | None) -> StateKeeper:
-    """The keeper of a mock: in memory, or on ``store`` (a :class:`~.store.Store`, or its URL)."""
-    if store is None:
-        return MemoryKeeper(blueprint, seed)
-    if blueprint.patch_time:
-        raise MockCloudError(
-            "a mock that shares its state through a store keeps a clock of its own: pass patch_time=False"
-        )
-    from .shared import SharedKeeper
-    from .store import open_store
-
-    return SharedKeeper(blueprint, seed, open_store(store) if isinstance(store, str) else store)

@@ -23,7 +23,7 @@ drops what it held of the old one.
 Implementations: :class:`MemoryStore` (mocks in one process: the reference,
 and for tests), :class:`~.sqlite_store.SqliteStore` (``--state FILE``: one
 process, on disk) and :class:`~.redis_store.RedisStore` (processes and hosts).
-A fourth is one more subclass, and a line in :func:`open_store`; see the
+A fourth is one more subclass, and a line in :func:`mockcloud.state.open_store`; see the
 scale-out page for what each method must guarantee.
 """
 
@@ -38,7 +38,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..core.errors import MockCloudError, StoreUnavailable
+from ..core.errors import StoreUnavailable
 
 __all__ = [
     "Commit",
@@ -50,7 +50,6 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "Stored",
-    "open_store",
 ]
 
 Entity = tuple[str, str, "float | None"]  # (id, JSON text, dead_at)
@@ -331,17 +330,3 @@ class MemoryStore(Store):
             self._meta = None
             self._entities, self._members, self._membership, self._expiry = {}, {}, {}, []
             self._log.clear()
-
-
-def open_store(url: str) -> Store:
-    """The store a URL names: ``redis://HOST:PORT/DB`` (or ``rediss://``, ``unix://``), or ``sqlite:///PATH``."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme in ("redis", "rediss", "unix"):
-        from .redis_store import RedisStore  # imports the redis client only now
-
-        return RedisStore(url)
-    if scheme == "sqlite":
-        from .sqlite_store import SqliteStore
-
-        return SqliteStore(url[len("sqlite://") :])
-    raise MockCloudError(f"unknown store {url!r}: give redis://HOST:PORT/DB")
