@@ -40,6 +40,7 @@ E = TypeVar("E")
 KEPT_SECONDS = 86400.0
 BUCKET_SECONDS = 60.0  # records past use are found by the minute of their dead_at
 PRUNE_STEP = 8  # records checked for pruning per write: enough to drop the old faster than the new come
+PRUNE_EVERY = 16  # writes between two looks at the clock for records past use
 
 Table = MutableMapping[str, E]  # what a model holds: ``Table[Session]``
 
@@ -99,12 +100,14 @@ class ExpiringTable(MemoryTable[E]):
         self._now = now
         self._minutes: list[int] = []  # heap of the minutes in _noted
         self._noted: dict[int, list[str]] = {}  # minute of dead_at -> keys written with it (may repeat)
+        self._writes = 0
 
     def __setitem__(self, key: str, record: E) -> None:
         dict.__setitem__(self, key, record)
         self.note(key, record)
-        if self._minutes and self._minutes[0] < self._now() // BUCKET_SECONDS:
-            self.prune(self._now(), PRUNE_STEP)
+        self._writes += 1
+        if not self._writes % PRUNE_EVERY and self._minutes and self._minutes[0] < self._now() // BUCKET_SECONDS:
+            self.prune(self._now(), PRUNE_STEP * PRUNE_EVERY)
 
     def note(self, key: str, record: E) -> None:
         """Note when ``record`` (written under ``key``) is past use."""

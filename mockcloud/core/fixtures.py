@@ -35,6 +35,13 @@ def _read(path: Path) -> Document:
         raise MockCloudError(f"fixtures file {path} cannot be read: {exc.strerror or exc}") from None
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def schema() -> dict[str, Any]:
     """The JSON Schema every fixtures file must match: the top level and each service's section."""
     top: dict[str, Any] = json.loads((EMBEDDED / "schema.json").read_text())
@@ -90,7 +97,7 @@ def shared(path: str | Path | None = None) -> Document:
             if cached is None:
                 cached = _validated(embedded(), EMBEDDED)
                 if path is not None:
-                    own = _validated(_read(Path(path)), Path(path))
+                    own = _validated(_read(Path(path)), Path(path), _size(Path(path)))
                     cached = {**cached, **own}
                 _cache[key] = cached
     return cached
@@ -111,17 +118,42 @@ def fingerprint(path: str | Path | None = None) -> str:
     return found
 
 
-def _validated(data: Document, origin: Path) -> Document:
-    validate(data, f"fixtures {origin}")
+def _validated(data: Document, origin: Path, size: int = 0) -> Document:
+    validate(data, f"fixtures {origin}", values=size // 20 if size > LARGE else None)
     return data
 
 
 _validator: Any = None
+_compiled: Any = None
+LARGE = 1 << 20  # a fixtures file of more bytes than this is checked by compiled code
+DETAILED = 5000  # values up to which a refused document's faults are all listed (up to ten)
 
 
-def validate(data: Any, what: str) -> None:
-    """:class:`MockCloudError` listing where ``data`` breaks the fixtures schema (fixtures and snapshots alike)."""
-    global _validator
+def validate(data: Any, what: str, *, values: int | None = None) -> None:
+    """:class:`MockCloudError` listing where ``data`` breaks the fixtures schema (fixtures and snapshots alike).
+
+    With ``values`` (how many JSON values the document holds: a snapshot,
+    or a large file) it is checked by the schema compiled to code
+    (fastjsonschema: linear in the document, a fraction of a second for
+    megabytes); refused, a large one names its first fault only. A small
+    one is walked by jsonschema, which lists up to ten.
+    """
+    global _validator, _compiled
+    if values is not None:
+        if _compiled is None:
+            import fastjsonschema
+
+            _compiled = fastjsonschema.compile(schema())
+        try:
+            _compiled(data)
+            return
+        except ValueError as exc:  # fastjsonschema.JsonSchemaException
+            if values > DETAILED:
+                where = "/".join(getattr(exc, "path", ())[1:]) or "(top)"
+                message = getattr(exc, "message", str(exc)).replace(getattr(exc, "name", ""), "the value")
+                raise MockCloudError(
+                    f"{what} do not match the fixtures schema (fixtures/*.schema.json):\n  at {where}: {message}"
+                ) from None
     if _validator is None:
         from jsonschema import Draft7Validator, FormatChecker
 

@@ -79,7 +79,8 @@ def _server_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         "--state",
         metavar="FILE",
         default=None,
-        help="keep the emulator's state in FILE: loaded at start when it exists, saved after every change and at exit",
+        help="keep the emulator's state in FILE (a SQLite database, its owner's alone): taken at start when it "
+        "exists, each change written as it is made; a JSON snapshot there is converted",
     )
     serve.add_argument(
         "--seed",

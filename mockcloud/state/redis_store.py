@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -210,9 +211,20 @@ def _number(stream_id: bytes | str) -> int:
     return int(milliseconds) * 1000 + int(sequence or 0)
 
 
+def _count(value: Any) -> int:
+    """A version the store answered; what is no number is what no mockcloud wrote (unreadable contents)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise StoreUnavailable(f"the store holds what no mockcloud wrote (a version {value!r:.40})") from None
+
+
 def _stored(version: Any, text: Any) -> Stored | None:
-    number = int(version)
-    return None if number == 0 else Stored(number, _text(text))
+    number = _count(version)
+    try:
+        return None if number == 0 else Stored(number, _text(text))
+    except UnicodeDecodeError:
+        raise StoreUnavailable("the store holds text that is not UTF-8") from None
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -266,8 +278,7 @@ class RedisStore(Store):
         self._flip = self._redis.register_script(_FLIP)
         self._no_script = redis.exceptions.NoScriptError
         self._local = threading.local()  # each thread's own connection for the per-request scripts
-        self._connections: list[Any] = []
-        self._connections_lock = threading.Lock()
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()  # to close them all at close()
 
     def _base(self, instance: str) -> str:
         return f"{self._tag}:{instance}:"
@@ -277,14 +288,14 @@ class RedisStore(Store):
 
         A connection that failed is closed, and opened again by the next command.
         """
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = self._redis.connection_pool.make_connection()
-            with self._connections_lock:
-                self._connections.append(connection)
         script, sha = self._scripts[name]
         command = ("EVALSHA", sha, len(keys), *keys, *args)
         try:
+            connection = getattr(self._local, "connection", None)
+            if connection is None:  # the thread's own, outside the pool (it goes with the thread)
+                pool = self._redis.connection_pool
+                connection = self._local.connection = pool.connection_class(**pool.connection_kwargs)
+                self._connections.add(connection)
             try:
                 connection.send_command(*command)
                 return connection.read_response()
@@ -294,7 +305,9 @@ class RedisStore(Store):
                 connection.send_command(*command)
                 return connection.read_response()
         except self._errors as exc:
-            connection.disconnect()
+            connection = getattr(self._local, "connection", None)
+            if connection is not None:
+                connection.disconnect()
             raise StoreUnavailable(f"Redis at {self.url} failed to {name}: {exc}") from exc
 
     def _call(self, what: str, function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -306,11 +319,15 @@ class RedisStore(Store):
 
     def meta(self) -> Meta | None:
         kind = _text(self._call("read the state", self._redis.type, self._meta))
-        if kind != "hash":
-            return None  # nothing, or what no mockcloud wrote: to be filled
-        instance, fingerprint = self._call("read the state", self._redis.hmget, self._meta, "instance", "fingerprint")
-        if instance is None:
+        if kind == "none":
             return None
+        instance, fingerprint = (
+            self._call("read the state", self._redis.hmget, self._meta, "instance", "fingerprint")
+            if kind == "hash"
+            else (None, None)
+        )
+        if instance is None:  # a reset or a restore writes it anew
+            raise StoreUnavailable(f"the store {self.url} holds what no mockcloud wrote under {self._meta}")
         return Meta(_text(instance), _text(fingerprint or b""))
 
     def _moved(self, answer: Any) -> Moved:
@@ -337,7 +354,7 @@ class RedisStore(Store):
             stored = _stored(flat[i + 1], flat[i + 2])
             if stored is not None:
                 found.append((_text(flat[i]), stored))
-        return int(answer[1]), found
+        return _count(answer[1]), found
 
     def commit(self, commit: Commit) -> Committed | Conflict:
         args: list[Any] = [
@@ -366,9 +383,9 @@ class RedisStore(Store):
             entities, kinds = answer[1], answer[2]
             return Conflict(
                 {_text(entities[i]): _stored(entities[i + 1], entities[i + 2]) for i in range(0, len(entities), 3)},
-                {_text(kinds[i]): int(kinds[i + 1]) for i in range(0, len(kinds), 2)},
+                {_text(kinds[i]): _count(kinds[i + 1]) for i in range(0, len(kinds), 2)},
             )
-        return Committed(int(answer[1]), tuple(_text(entity) for entity in answer[2]))
+        return Committed(_count(answer[1]), tuple(_text(entity) for entity in answer[2]))
 
     def put(self, entities: Iterable[Entity], fingerprint: str, *, replace: bool) -> Meta:
         instance = secrets.token_hex(8)
@@ -449,8 +466,6 @@ class RedisStore(Store):
         self._call("answer", self._redis.ping)
 
     def close(self) -> None:
-        with self._connections_lock:
-            connections, self._connections = self._connections, []
-        for connection in connections:
+        for connection in list(self._connections):
             connection.disconnect()
         self._redis.close()

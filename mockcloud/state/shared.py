@@ -945,6 +945,11 @@ class SharedKeeper(StateKeeper):
             self._fallback = world.app
         return self._fallback
 
+    def forget(self) -> None:
+        """Hold nothing of the store any more: every entity and part is read again before it is used."""
+        with self._exclusive():
+            self.instance = None
+
     def model(self, name: str) -> Any:
         return _Handle(self, name)
 

@@ -65,23 +65,25 @@ def check(document: Any) -> dict[str, Any]:
     missing = [name for name in ("clock", "entropy") if name not in document]
     if missing:
         raise MockCloudError(f"the snapshot has no {' and no '.join(missing)}")
-    inspect(document, "the snapshot")
+    values = inspect(document, "the snapshot")
     from ..core import fixtures
 
-    fixtures.validate(document, "the snapshot")
+    fixtures.validate(document, "the snapshot", values=values)
     return document
 
 
-def inspect(value: Any, what: str) -> None:
-    """Refuse, in one pass and without recursion, what JSON cannot hold or mockcloud never writes.
+def inspect(value: Any, what: str) -> int:
+    """Refuse, in one pass and without recursion, what JSON cannot hold or mockcloud never writes; count values.
 
     Nesting deeper than :data:`MAX_DEPTH`, numbers that are not finite or
     have more than ~400 digits, keys that are not text, text with lone
     surrogates, values of other types.
     """
     stack: list[tuple[Any, int]] = [(value, 1)]
+    count = 0
     while stack:
         item, depth = stack.pop()
+        count += 1
         kind = type(item)
         if kind is str:
             if _LONE_SURROGATE.search(item):
@@ -107,3 +109,4 @@ def inspect(value: Any, what: str) -> None:
                 raise MockCloudError(f"{what} holds a number of more than 400 digits")
         elif item is not None and kind is not bool:
             raise MockCloudError(f"{what} holds a {kind.__name__}, which JSON has not")
+    return count

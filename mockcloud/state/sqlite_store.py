@@ -78,6 +78,11 @@ class SqliteStore(Store):
             os.chmod(self.path, 0o600)
             self._own()
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and not {"meta", "entities", "kinds"} <= tables:
+                raise MockCloudError(
+                    f"state file {self.path} is a database of something else (tables {sorted(tables)})"
+                )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)

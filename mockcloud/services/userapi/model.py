@@ -668,7 +668,9 @@ class UserApiModel(ServiceModel):
         latest rotated token (its successor unused), presented with its own
         access token, is exchanged again.
         """
-        if record.used_at is None or now - record.used_at >= mount.settings["reuse_grace_seconds"]:
+        # how long ago it was rotated, either way: a worker whose clock read a moment earlier than the
+        # rotating one's (a request that raced it) is as close to it as one that read a moment later
+        if record.used_at is None or abs(now - record.used_at) >= mount.settings["reuse_grace_seconds"]:
             return False
         successor = self._refresh.get(record.successor or "")
         return successor is not None and successor.used_at is None and record.access_jti == claims["jti"]
