@@ -292,6 +292,10 @@ class SharedKeeper(StateKeeper):
         super().__init__(blueprint, seed)
         from ..core import fixtures
 
+        if store.exclusive:  # one mock's alone: another's writes would go past this one's cache
+            if store.owner is not None:
+                raise MockCloudError(f"the store {store.url} belongs to one mock; give each mock its own")
+            store.owner = self
         self.store = store
         self.fingerprint = fixtures.fingerprint(blueprint.fixtures_path)
         self.lock = threading.Lock()  # one model at a time (but while waiting for the store)

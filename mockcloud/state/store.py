@@ -123,8 +123,9 @@ class Store(ABC):
     """
 
     url: str = ""
-    exclusive = False  # only this process writes it: a cache of it is never stale
+    exclusive = False  # only one mock writes it (this process's): what that mock caches of it is never stale
     keeps_log = True  # it keeps the request log (else the log stays in the process)
+    owner: object | None = None  # the one mock of an exclusive store
 
     @abstractmethod
     def meta(self) -> Meta | None:
