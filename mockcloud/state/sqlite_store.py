@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import MockCloudError, StoreUnavailable
-from .store import PRUNE_PER_COMMIT, Commit, Committed, Conflict, Entity, Meta, Moved, Store, Stored, kind_of
+from .store import PRUNE_PER_COMMIT, Commit, Committed, Conflict, Entity, Meta, Store, Stored, kind_of, require
 
 FORMAT = "mockcloud-state-db 1"
 HEADER = b"SQLite format 3\x00"
@@ -143,13 +143,9 @@ class SqliteStore(Store):
     def meta(self) -> Meta | None:
         return self._meta
 
-    def _check(self, instance: str) -> None:
-        if self._meta is None or self._meta.instance != instance:
-            raise Moved(self._meta)
-
     def read(self, instance: str, ids: Sequence[str]) -> dict[str, Stored | None]:
         def read() -> dict[str, Stored | None]:
-            self._check(instance)
+            require(self._meta, instance)
             return {entity: self._stored(entity) for entity in ids}
 
         result: dict[str, Stored | None] = self._call("be read", read)
@@ -165,7 +161,7 @@ class SqliteStore(Store):
 
     def scan(self, instance: str, kind: str) -> tuple[int, list[tuple[str, Stored]]]:
         def scan() -> tuple[int, list[tuple[str, Stored]]]:
-            self._check(instance)
+            require(self._meta, instance)
             self._db.execute("BEGIN")
             try:
                 rows = self._db.execute(
@@ -180,7 +176,7 @@ class SqliteStore(Store):
 
     def commit(self, commit: Commit) -> Committed | Conflict:
         def run() -> Committed | Conflict:
-            self._check(commit.instance)
+            require(self._meta, commit.instance)
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:

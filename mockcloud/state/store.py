@@ -184,6 +184,12 @@ class Store(ABC):
         return f"<{type(self).__name__} {self.url}>"
 
 
+def require(meta: Meta | None, instance: str) -> None:
+    """:class:`Moved` unless the contents described by ``meta`` are ``instance``."""
+    if meta is None or meta.instance != instance:
+        raise Moved(meta)
+
+
 def kind_of(entity_id: str) -> tuple[str, str]:
     """``(part/kind, key)`` of an entity id ``part/kind/key``."""
     first = entity_id.index("/")
@@ -215,13 +221,9 @@ class MemoryStore(Store):
     def meta(self) -> Meta | None:
         return self._meta
 
-    def _check(self, instance: str) -> None:
-        if self._meta is None or self._meta.instance != instance:
-            raise Moved(self._meta)
-
     def read(self, instance: str, ids: Sequence[str]) -> dict[str, Stored | None]:
         with self._lock:
-            self._check(instance)
+            require(self._meta, instance)
             return {i: self._stored(i) for i in ids}
 
     def _stored(self, entity_id: str) -> Stored | None:
@@ -230,7 +232,7 @@ class MemoryStore(Store):
 
     def scan(self, instance: str, kind: str) -> tuple[int, list[tuple[str, Stored]]]:
         with self._lock:
-            self._check(instance)
+            require(self._meta, instance)
             found = []
             for key in self._members.get(kind, {}):
                 version, text, _ = self._entities[f"{kind}/{key}"]
@@ -239,7 +241,7 @@ class MemoryStore(Store):
 
     def commit(self, commit: Commit) -> Committed | Conflict:
         with self._lock:
-            self._check(commit.instance)
+            require(self._meta, commit.instance)
             entities = self._entities
             stale = any((entities[i][0] if i in entities else 0) != v for i, v in commit.reads.items())
             if stale or any(self._membership.get(k, 0) != v for k, v in commit.scans.items()):
