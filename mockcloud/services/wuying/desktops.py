@@ -780,10 +780,10 @@ class Workspace:
         bound = desktop is not None and task.end_user_id in desktop.assigned
         status = desktop.status_at(now) if desktop is not None else "Deleted"
         ticket = self._tickets.get(task.ticket_id) if task.ticket_id else None
-        if task.status == "RUNNING":
-            if not bound:
-                self._fail(task, "InvalidDesktopId.NotFound", f"The desktop {task.desktop_id} is no longer yours.")
-            elif status == "Running" and now >= task.ready:
+        if task.status != "FAILED" and not bound:
+            self._fail(task, "InvalidDesktopId.NotFound", f"The desktop {task.desktop_id} is no longer yours.")
+        elif task.status == "RUNNING":
+            if status == "Running" and now >= task.ready:
                 task.status = "FINISHED"
             elif status != "Running" and status not in _COMING_UP:
                 self._fail(task, "IncorrectDesktopStatus", f"The desktop {task.desktop_id} is {status}.")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from urllib.parse import urlencode
 
 import requests
+from alibabacloud_ecd20201002 import models
 from alibabacloud_ecd20201002.client import Client as EcdClient
 from alibabacloud_tea_openapi import utils_models
 
@@ -36,3 +38,53 @@ class Backend:
     ) -> requests.Response:
         query = {"Action": "GetLoginToken", "Version": "2020-10-02", "Format": "json", **(params or {})}
         return requests.request(method, self.url + "?" + urlencode(query), headers=headers, data=data, timeout=5)
+
+
+class Session:
+    """A client of the tea SDK logged on: calls any operation with its LoginToken, SessionId and ClientId filled in.
+
+    ``call("start_desktops", desktop_id=[...])`` builds the SDK's own request model (``StartDesktopsRequest``),
+    setting the common fields the model has (not every operation takes ``region_id`` or ``session_id``).
+    """
+
+    def __init__(self, ecd: EcdClient, login_token: str, session_id: str, client_id: str, end_user_id: str) -> None:
+        self.ecd, self.login_token, self.session_id = ecd, login_token, session_id
+        self.client_id, self.end_user_id = client_id, end_user_id
+
+    @classmethod
+    def logon(
+        cls, ecd: EcdClient, end_user_id: str = "alice", password: str = "Alice-Passw0rd", client_id: str = "client-1"
+    ) -> Session:
+        body = ecd.get_login_token(
+            models.GetLoginTokenRequest(
+                region_id=REGION, client_id=client_id, end_user_id=end_user_id, password=password
+            )
+        ).body
+        return cls(ecd, body.login_token, body.session_id, client_id, end_user_id)
+
+    def request(self, operation: str, **fields):
+        model = getattr(models, "".join(p.capitalize() for p in operation.split("_")) + "Request")
+        accepted = inspect.signature(model.__init__).parameters
+        common = {
+            "region_id": REGION,
+            "client_id": self.client_id,
+            "login_token": self.login_token,
+            "session_id": self.session_id,
+        }
+        return model(**{k: v for k, v in common.items() if k in accepted}, **fields)
+
+    def call(self, operation: str, **fields):
+        """The operation's response body (the SDK's model)."""
+        return getattr(self.ecd, operation)(self.request(operation, **fields)).body
+
+    def refresh(self) -> str:
+        self.login_token = self.ecd.refresh_login_token(
+            models.RefreshLoginTokenRequest(
+                region_id=REGION,
+                client_id=self.client_id,
+                end_user_id=self.end_user_id,
+                login_token=self.login_token,
+                session_id=self.session_id,
+            )
+        ).body.login_token
+        return self.login_token
