@@ -224,8 +224,8 @@ class Account:
             problem = self.logon.policy_problem("", new_password)
             if problem:
                 raise MockCloudError(f"the new password must have {problem}")
-            reset = live[-1]
-            reset.used = True
+            for reset in live:  # the newest one is taken; the others die with it
+                reset.used = True
             self._new_password(user, new_password)
             user.locked_until = 0.0
             self.end_sessions(self.logon.revoke(end_user_id))

@@ -44,7 +44,8 @@ class Session:
     """A client of the tea SDK logged on: calls any operation with its LoginToken, SessionId and ClientId filled in.
 
     ``call("start_desktops", desktop_id=[...])`` builds the SDK's own request model (``StartDesktopsRequest``),
-    setting the common fields the model has (not every operation takes ``region_id`` or ``session_id``).
+    setting the common fields the model has (not every operation takes ``region_id`` or ``session_id``);
+    a field given overrides the common one (``login_token=None`` leaves it out).
     """
 
     def __init__(self, ecd: EcdClient, login_token: str, session_id: str, client_id: str, end_user_id: str) -> None:
@@ -71,7 +72,17 @@ class Session:
             "login_token": self.login_token,
             "session_id": self.session_id,
         }
-        return model(**{k: v for k, v in common.items() if k in accepted}, **fields)
+        return model(**{**{k: v for k, v in common.items() if k in accepted}, **fields})
+
+    def but(self, **changes) -> Session:
+        """This session with other credentials: ``but(login_token=...)``, ``but(client_id=...)``..."""
+        fields = {
+            "login_token": self.login_token,
+            "session_id": self.session_id,
+            "client_id": self.client_id,
+            "end_user_id": self.end_user_id,
+        }
+        return Session(self.ecd, **{**fields, **changes})
 
     def call(self, operation: str, **fields):
         """The operation's response body (the SDK's model)."""

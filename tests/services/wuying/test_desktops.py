@@ -147,8 +147,11 @@ def test_global_desktops_filter_sort_and_page(cloud, alice):
     assert [d.desktop_id for d in rest.desktops] == ["ecd-global00000000000", DESKTOP] and rest.next_token is None
     ascending = alice.call("describe_global_desktops", sort_type="ASC", max_results=500).desktops
     assert ascending[0].desktop_id == DESKTOP and len(ascending) == 12
+    cloud.wuying.bind_desktop("ecd-global00000000003", "alice")  # already hers: bound when it was made
     assigned = alice.call("describe_global_desktops", order_by="AssignTime", max_results=3).desktops
-    assert [d.desktop_id for d in assigned][0] == DESKTOP  # AssignTime: ascending unless SortType says
+    assert [d.desktop_id for d in assigned] == [DESKTOP, "ecd-global00000000000", "ecd-global00000000001"]
+    latest = alice.call("describe_global_desktops", order_by="AssignTime", sort_type="DESC", max_results=1).desktops
+    assert latest[0].desktop_id == "ecd-global00000000010"
     running = alice.call("describe_global_desktops", desktop_status="Running", max_results=500).desktops
     assert {d.desktop_id for d in running} == {f"ecd-global{n:011d}" for n in range(1, 11, 2)}
     assert [d.desktop_id for d in alice.call("describe_global_desktops", keyword="BUILD").desktops] == [
@@ -328,7 +331,11 @@ def test_snapshots_are_described_and_restored(cloud, alice):
     assert [s.snapshot_id for s in snapshots] == ["s-busy0000000000000001", "s-done0000000000000001"]  # newest first
     busy, finished = snapshots
     assert (busy.status, busy.progress, busy.remain_time, busy.source_disk_type) == ("PROGRESSING", "25%", 45, "DATA")
-    assert (finished.status, finished.progress, finished.snapshot_name) == ("ACCOMPLISHED", "100%", "before the upgrade")
+    assert (finished.status, finished.progress, finished.snapshot_name) == (
+        "ACCOMPLISHED",
+        "100%",
+        "before the upgrade",
+    )
     assert finished.desktop_id == DESKTOP and finished.snapshot_type == "USER"
     one = alice.call("describe_snapshots", snapshot_id="s-done0000000000000001").snapshots
     assert [s.snapshot_id for s in one] == ["s-done0000000000000001"]
@@ -441,7 +448,9 @@ def test_the_agent_reports_sessions_and_its_info(cloud, ecd, alice):
     assert refused(ecd.report_session_status, odd).code == "InvalidSessionStatus"
 
     ecd.report_eds_agent_info(
-        models.ReportEdsAgentInfoRequest(desktop_id=DESKTOP, eds_agent_info='{"version":"3.2.1"}', ali_uid=1234567890123456)
+        models.ReportEdsAgentInfoRequest(
+            desktop_id=DESKTOP, eds_agent_info='{"version":"3.2.1"}', ali_uid=1234567890123456
+        )
     )
     assert cloud.wuying.desktop(DESKTOP).agent_info == '{"version":"3.2.1"}'
     default = ecd.query_eds_agent_report_config(models.QueryEdsAgentReportConfigRequest(desktop_id=DESKTOP)).body
