@@ -147,11 +147,6 @@ def test_global_desktops_filter_sort_and_page(cloud, alice):
     assert [d.desktop_id for d in rest.desktops] == ["ecd-global00000000000", DESKTOP] and rest.next_token is None
     ascending = alice.call("describe_global_desktops", sort_type="ASC", max_results=500).desktops
     assert ascending[0].desktop_id == DESKTOP and len(ascending) == 12
-    cloud.wuying.bind_desktop("ecd-global00000000003", "alice")  # already hers: bound when it was made
-    assigned = alice.call("describe_global_desktops", order_by="AssignTime", max_results=3).desktops
-    assert [d.desktop_id for d in assigned] == [DESKTOP, "ecd-global00000000000", "ecd-global00000000001"]
-    latest = alice.call("describe_global_desktops", order_by="AssignTime", sort_type="DESC", max_results=1).desktops
-    assert latest[0].desktop_id == "ecd-global00000000010"
     running = alice.call("describe_global_desktops", desktop_status="Running", max_results=500).desktops
     assert {d.desktop_id for d in running} == {f"ecd-global{n:011d}" for n in range(1, 11, 2)}
     assert [d.desktop_id for d in alice.call("describe_global_desktops", keyword="BUILD").desktops] == [
@@ -176,6 +171,23 @@ def test_global_desktops_filter_sort_and_page(cloud, alice):
     )
     bad = refused(alice.call, "describe_global_desktops", desktop_status="Sleeping")
     assert bad.code == "InvalidDesktopStatus"
+
+
+def test_assign_time_orders_by_when_each_desktop_became_the_users(cloud, alice):
+    cloud.wuying.create_user("bob", "Bob-Passw0rd")
+    cloud.clock.advance(seconds=10)
+    cloud.wuying.create_desktop("ecd-shared0000000001", end_user_ids=["bob"])  # made before the next one
+    cloud.clock.advance(seconds=10)
+    cloud.wuying.create_desktop("ecd-newer00000000001", end_user_ids=["alice"])
+    cloud.clock.advance(seconds=10)
+    cloud.wuying.bind_desktop("ecd-shared0000000001", "alice")  # ... but hers last
+    by_creation = alice.call("describe_global_desktops").desktops
+    assert [d.desktop_id for d in by_creation] == ["ecd-newer00000000001", "ecd-shared0000000001", DESKTOP]
+    by_assignment = alice.call("describe_global_desktops", order_by="AssignTime", sort_type="DESC").desktops
+    assert [d.desktop_id for d in by_assignment] == ["ecd-shared0000000001", "ecd-newer00000000001", DESKTOP]
+    resources = alice.call("describe_user_resources", order_by="AssignTime").resources
+    assert [r.resource_id for r in resources] == [DESKTOP, "ecd-newer00000000001", "ecd-shared0000000001"]
+    assert refused(alice.call, "describe_global_desktops", order_by="Name").code == "InvalidOrderBy"
 
 
 # ---- the lifecycle ----------------------------------------------------------------------------------------
