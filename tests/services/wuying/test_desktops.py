@@ -7,13 +7,20 @@ whose helpers (``cloud.wuying.create_desktop``...) go over the admin API.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 
 import pytest
 from alibabacloud_ecd20201002 import models
+from alibabacloud_tea_openapi import utils_models
 from alibabacloud_tea_openapi.exceptions import ClientException
+from alibabacloud_tea_openapi.utils import Utils as TeaUtils
+from darabonba.runtime import RuntimeOptions
 
 from mockcloud import MockCloudError
+from mockcloud.core.inventory import short_id
+from mockcloud.services.wuying.desktops import gw_token_of
 from tests.services.wuying.support import REGION, Session
 from tests.services.wuying.test_wuying import _no_proxies  # noqa: F401
 
@@ -476,3 +483,82 @@ def test_the_agent_reports_sessions_and_its_info(cloud, ecd, alice):
     assert refused(ecd.query_eds_agent_report_config, anonymous).code == "MissingDesktopId"
     empty = models.ReportEdsAgentInfoRequest(desktop_id=DESKTOP)
     assert refused(ecd.report_eds_agent_info, empty).code == "MissingEdsAgentInfo"
+
+
+# ---- the dashboard's Tokens panel -------------------------------------------------------------------------
+
+
+def test_the_inventory_shows_tickets_and_mount_tokens_with_their_expiry_and_no_secret(cloud, alice):
+    cloud.clock.freeze(int(cloud.clock.time()))
+    cloud.wuying.update_desktop(DESKTOP, status="Running")
+    task = alice.call("get_connection_ticket", desktop_id=DESKTOP).task_id
+    cloud.clock.advance(seconds=2)
+    ticket = alice.call("get_connection_ticket", task_id=task).ticket
+    mount = alice.call("get_cloud_drive_service_mount_token").token.token
+    entries = cloud.wuying.inventory()
+    text = json.dumps(entries)
+    gw_token = gw_token_of(ticket)
+    for secret in (ticket, gw_token, mount, alice.login_token, alice.session_id):
+        assert secret not in text and secret[:16] not in text
+    [listed] = [e for e in entries if e["kind"] == "connection_ticket"]
+    assert (listed["id"], listed["subject"], listed["state"]) == (short_id(gw_token), "alice", "active")
+    assert listed["expires"] - listed["issued"] == 300
+    [drive] = [e for e in entries if e["kind"] == "mount_token"]
+    assert (drive["id"], drive["state"], drive["expires"] - drive["issued"]) == (short_id(mount), "active", 3600)
+    cloud.wuying.redeem_ticket(ticket)
+    states = {
+        e["kind"]: e["state"] for e in cloud.wuying.inventory() if e["kind"] in ("connection_ticket", "mount_token")
+    }
+    assert states == {"connection_ticket": "used", "mount_token": "active"}
+    cloud.wuying.logout(alice.login_token)
+    after = {e["kind"]: e["state"] for e in cloud.wuying.inventory() if e["kind"] in ("login_token", "mount_token")}
+    assert after == {"login_token": "revoked", "mount_token": "revoked"}
+
+
+# ---- the tea SDK's other ways: its async methods, and call_api signed (ACS3 with Action in a header, and v1) ----
+
+
+def test_the_async_methods_go_through_the_lifecycle(backend, cloud):
+    """aiohttp under the tea client's async methods (in-process through the aiohttp interceptor)."""
+    cloud.clock.freeze(int(cloud.clock.time()))
+    ecd = backend.client(protocol="http")
+    alice = Session.logon(ecd)
+
+    async def day() -> list[str]:
+        seen = []
+        await ecd.start_desktops_async(alice.request("start_desktops", desktop_id=[DESKTOP]))
+        task = (await ecd.get_connection_ticket_async(alice.request("get_connection_ticket", desktop_id=DESKTOP))).body
+        seen.append(task.task_status)
+        cloud.clock.advance(seconds=30)
+        polled = await ecd.get_connection_ticket_async(alice.request("get_connection_ticket", task_id=task.task_id))
+        seen.append(polled.body.task_status)
+        listed = await ecd.describe_global_desktops_async(alice.request("describe_global_desktops"))
+        seen.append(listed.body.desktops[0].desktop_status)
+        return seen
+
+    assert asyncio.run(day()) == ["RUNNING", "FINISHED", "Running"]
+
+
+@pytest.mark.parametrize("algorithm", [None, "v2"])  # None: ACS3-HMAC-SHA256 (call_api's default); "v2": RPC v1
+def test_signed_call_api_reaches_the_client_operations(backend, cloud, algorithm):
+    extra = {"signature_algorithm": algorithm} if algorithm else {}
+    signed = backend.client(access_key_id="testing", access_key_secret="testing", **extra)
+    alice = Session.logon(backend.client())
+    params = utils_models.Params(
+        action="DescribeGlobalDesktops",
+        version="2020-10-02",
+        protocol="HTTPS",
+        pathname="/",
+        method="POST",
+        auth_type="AK",
+        style="RPC",
+        req_body_type="formData",
+        body_type="json",
+    )
+    query = TeaUtils.query(alice.request("describe_global_desktops", desktop_id=[DESKTOP, "ecd-x"]).to_map())
+    answer = signed.call_api(params, utils_models.OpenApiRequest(query=query), RuntimeOptions())
+    assert [d["DesktopId"] for d in answer["body"]["Desktops"]] == [DESKTOP]
+    wrong = backend.client(access_key_id="testing", access_key_secret="wrong", **extra)
+    with pytest.raises(ClientException) as error:
+        wrong.call_api(params, utils_models.OpenApiRequest(query=query), RuntimeOptions())
+    assert error.value.code == "SignatureDoesNotMatch"
