@@ -14,21 +14,18 @@ import base64
 import binascii
 import hashlib
 import hmac
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ...core.clock import Clock
 from ...core.credentials import same_secret
-from ...core.entropy import Entropy
-from ...core.errors import ErrorTable, MockCloudError
+from ...core.errors import MockCloudError
 from ...core.sections import b64, keyed, record, unb64
 from ...core.timestamps import utc_iso
-from .clienttokens import ClientTokens
-from .directory import Directory, EndUser
+from .directory import EndUser
 from .errors import MissingInput
-from .logon import LoginToken, Logon, Presented
+from .logon import LoginToken, Presented
+from .part import ModelPart, Shared
 
 CREDENTIAL_TYPES = ("Password", "MfaPasscode", "FingerPrint")
 _ENCRYPTED = b"\x01"  # the first byte of an EncryptedPassword: the format's version
@@ -72,30 +69,12 @@ class PasswordReset:
     used: bool = False
 
 
-class Account:
+class Account(ModelPart):
     """What a logged-on user does with their account; the model's lock guards every change."""
 
-    def __init__(
-        self,
-        directory: Directory,
-        logon: Logon,
-        client_tokens: ClientTokens,
-        end_sessions: Callable[[Iterable[str]], None],
-        clock: Clock,
-        settings: dict[str, Any],
-        errors: ErrorTable,
-        lock: threading.RLock,
-        entropy: Entropy,
-    ) -> None:
-        self.directory = directory
-        self.logon = logon
-        self.client_tokens = client_tokens
+    def __init__(self, shared: Shared, end_sessions: Callable[[Iterable[str]], None]) -> None:
+        super().__init__(shared)
         self._end_other_sessions = end_sessions  # the workspace's: revoke the tickets of ended sessions
-        self.clock = clock
-        self.settings = settings
-        self.errors = errors
-        self.entropy = entropy
-        self._lock = lock
         self._templates: dict[tuple[str, int], FingerPrintTemplate] = {}
         self._mount_tokens: dict[str, MountToken] = {}  # by SHA-256 of the token
         self._resets: dict[str, PasswordReset] = {}

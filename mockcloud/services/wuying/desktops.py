@@ -24,22 +24,18 @@ import hashlib
 import json
 import math
 import string
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...core.clock import Clock
 from ...core.credentials import same_secret
-from ...core.entropy import Entropy
-from ...core.errors import ErrorTable, MockCloudError, ServiceError
+from ...core.errors import MockCloudError, ServiceError
 from ...core.pagination import BadPageToken, paginate
 from ...core.sections import keyed, record
 from ...core.timestamps import utc_iso
-from .clienttokens import ClientTokens
-from .directory import Directory
 from .errors import InvalidInput, MissingInput
-from .logon import LoginToken, Logon, Presented
+from .logon import LoginToken, Presented
+from .part import ModelPart, Shared
 
 # DescribeGlobalDesktops' DesktopStatus values (the ecd SDKs' documentation), and Failed (a creation that failed)
 DESKTOP_STATUSES = (
@@ -228,28 +224,11 @@ SNAPSHOT_FIELDS = frozenset(
 )
 
 
-class Workspace:
+class Workspace(ModelPart):
     """Desktops, their snapshots, and connection tasks and tickets; the model's lock guards every change."""
 
-    def __init__(
-        self,
-        directory: Directory,
-        logon: Logon,
-        client_tokens: ClientTokens,
-        clock: Clock,
-        settings: dict[str, Any],
-        errors: ErrorTable,
-        lock: threading.RLock,
-        entropy: Entropy,
-    ) -> None:
-        self.directory = directory
-        self.logon = logon
-        self.client_tokens = client_tokens
-        self.clock = clock
-        self.settings = settings
-        self.errors = errors
-        self.entropy = entropy
-        self._lock = lock
+    def __init__(self, shared: Shared) -> None:
+        super().__init__(shared)
         self._desktops: dict[str, Desktop] = {}
         self._snapshots: dict[str, DesktopSnapshot] = {}
         self._tasks: dict[str, ConnectionTask] = {}

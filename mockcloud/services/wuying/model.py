@@ -17,6 +17,7 @@ from .desktops import ConnectionTicket, Desktop, DesktopSnapshot, Workspace
 from .directory import Directory
 from .errors import ERRORS
 from .logon import LoginToken, Logon
+from .part import Shared
 
 # The regions of the SDK's endpoint map (alibabacloud_ecd20201002.client), as DescribeRegions lists them.
 SDK_REGIONS = (
@@ -90,20 +91,9 @@ class WuyingModel(Directory):
         self.logon = Logon(self, self.clock, settings, self.errors, self._lock)
         client_tokens = ClientTokens(settings, self.errors, self._lock)
         self._client_tokens = client_tokens
-        self.workspace = Workspace(
-            self, self.logon, client_tokens, self.clock, settings, self.errors, self._lock, self.entropy
-        )
-        self.account = Account(
-            self,
-            self.logon,
-            client_tokens,
-            self.workspace.end_sessions,
-            self.clock,
-            settings,
-            self.errors,
-            self._lock,
-            self.entropy,
-        )
+        shared = Shared(self, self.logon, client_tokens, self.clock, settings, self.errors, self._lock, self.entropy)
+        self.workspace = Workspace(shared)
+        self.account = Account(shared, self.workspace.end_sessions)
         self.load(context.fixtures)
         self.logon.load(context.fixtures)
         self.workspace.load(context.fixtures)

@@ -5,13 +5,37 @@ from __future__ import annotations
 import inspect
 from urllib.parse import urlencode
 
+import pytest
 import requests
 from alibabacloud_ecd20201002 import models
 from alibabacloud_ecd20201002.client import Client as EcdClient
 from alibabacloud_tea_openapi import utils_models
+from alibabacloud_tea_openapi.exceptions import ClientException
 
 REGION = "cn-hangzhou"
 ECD_HOST = f"ecd.{REGION}.aliyuncs.com"
+
+
+def refused(call, *args, **kwargs) -> ClientException:
+    """The tea SDK's exception for a call the service refuses."""
+    with pytest.raises(ClientException) as exc:
+        call(*args, **kwargs)
+    return exc.value
+
+
+def rpc_params(action: str, protocol: str = "HTTPS") -> utils_models.Params:
+    """An ecd 2020-10-02 operation as the tea SDK's generic call_api describes it: signed (AK), RPC, form data."""
+    return utils_models.Params(
+        action=action,
+        version="2020-10-02",
+        protocol=protocol,
+        pathname="/",
+        method="POST",
+        auth_type="AK",
+        style="RPC",
+        req_body_type="formData",
+        body_type="json",
+    )
 
 
 class Backend:
@@ -62,6 +86,32 @@ class Session:
             )
         ).body
         return cls(ecd, body.login_token, body.session_id, client_id, end_user_id)
+
+    @classmethod
+    def logon_with_mfa(cls, cloud, ecd: EcdClient, end_user_id: str, password: str, client_id: str) -> Session:
+        """A logon of a user with a bound MFA device: ADPassword, then MFAVerify with the device's current code."""
+        first = ecd.get_login_token(
+            models.GetLoginTokenRequest(
+                region_id=REGION, client_id=client_id, end_user_id=end_user_id, password=password
+            )
+        ).body
+        assert (first.next_stage, first.login_token) == ("MFAVerify", None)
+        done = ecd.get_login_token(
+            models.GetLoginTokenRequest(
+                region_id=REGION,
+                client_id=client_id,
+                current_stage="MFAVerify",
+                session_id=first.session_id,
+                authentication_code=cloud.wuying.totp_code(end_user_id),
+            )
+        ).body
+        return cls(ecd, done.login_token, first.session_id, client_id, end_user_id)
+
+    def ticket(self, cloud, desktop_id: str) -> str:
+        """A connection ticket for a running desktop: the task, its set-up time on the mock clock, the poll."""
+        task = self.call("get_connection_ticket", desktop_id=desktop_id).task_id
+        cloud.clock.advance(seconds=2)
+        return self.call("get_connection_ticket", task_id=task).ticket
 
     def request(self, operation: str, **fields):
         model = getattr(models, "".join(p.capitalize() for p in operation.split("_")) + "Request")

@@ -9,27 +9,15 @@ from datetime import datetime, timezone
 
 import pytest
 from alibabacloud_ecd20201002 import models
-from alibabacloud_tea_openapi.exceptions import ClientException
 
 from mockcloud import MockCloudError
-from tests.services.wuying.support import REGION, Session
+from tests.services.wuying.support import REGION, Session, refused
 from tests.services.wuying.test_wuying import _no_proxies  # noqa: F401
 
 SITE = "cn-hangzhou+dir-0123456789"
 DESKTOP = "ecd-0123456789abcdefg"
 PASSWORD = "Alice-Passw0rd"
 UNKNOWN_TOKEN = "v1" + "0" * 94
-
-
-def refused(call, *args, **kwargs) -> ClientException:
-    with pytest.raises(ClientException) as exc:
-        call(*args, **kwargs)
-    return exc.value
-
-
-@pytest.fixture
-def alice(ecd) -> Session:
-    return Session.logon(ecd)
 
 
 # Every operation that takes the LoginToken, with what else it needs to get past its own checks.
@@ -113,9 +101,7 @@ def test_change_password_ends_every_other_logon_and_goes_on_with_a_new_token(clo
             region_id=REGION, client_id="tablet", end_user_id="alice", password=PASSWORD, keep_alive=True
         )
     ).body.keep_alive_token
-    task = laptop.call("get_connection_ticket", desktop_id=DESKTOP).task_id
-    cloud.clock.advance(seconds=2)
-    laptop_ticket = laptop.call("get_connection_ticket", task_id=task).ticket
+    laptop_ticket = laptop.ticket(cloud, DESKTOP)
     laptop_mount = laptop.call("get_cloud_drive_service_mount_token").token.token
     mine = alice.call("get_cloud_drive_service_mount_token").token.token
 
@@ -246,19 +232,7 @@ def test_verify_credential_takes_the_password_an_encrypted_password_an_mfa_code_
     assert refused(verify, PASSWORD, office_site_id="cn-hangzhou+dir-nope").code == "InvalidOfficeSiteId.NotFound"
 
     cloud.wuying.create_user("erin", "Erin-Passw0rd", mfa=True, mfa_secret="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
-    first = ecd.get_login_token(
-        models.GetLoginTokenRequest(region_id=REGION, client_id="c", end_user_id="erin", password="Erin-Passw0rd")
-    ).body
-    erin_token = ecd.get_login_token(
-        models.GetLoginTokenRequest(
-            region_id=REGION,
-            client_id="c",
-            current_stage="MFAVerify",
-            session_id=first.session_id,
-            authentication_code=cloud.wuying.totp_code("erin"),
-        )
-    ).body.login_token
-    erin = Session(ecd, erin_token, first.session_id, "c", "erin")
+    erin = Session.logon_with_mfa(cloud, ecd, "erin", "Erin-Passw0rd", "c")
     cloud.clock.advance(seconds=30)
     code = cloud.wuying.totp_code("erin")
     erin.call("verify_credential", office_site_id=SITE, credential=code, credential_type="MfaPasscode")

@@ -11,10 +11,9 @@ from __future__ import annotations
 import base64
 
 import pytest
-from alibabacloud_ecd20201002 import models
 from alibabacloud_tea_openapi.exceptions import ClientException
 
-from tests.services.wuying.support import REGION, Session
+from tests.services.wuying.support import Session
 from tests.services.wuying.test_wuying import _no_proxies  # noqa: F401
 
 SITE = "cn-hangzhou+dir-0123456789"
@@ -30,23 +29,9 @@ def dana(cloud):
 
 
 def log_on_with_password_and_mfa(cloud, ecd) -> Session:
-    first = ecd.get_login_token(
-        models.GetLoginTokenRequest(
-            region_id=REGION, client_id="dana-laptop", end_user_id="dana", password="Dana-Passw0rd"
-        )
-    ).body
-    assert (first.next_stage, first.login_token) == ("MFAVerify", None)
-    done = ecd.get_login_token(
-        models.GetLoginTokenRequest(
-            region_id=REGION,
-            client_id="dana-laptop",
-            current_stage="MFAVerify",
-            session_id=first.session_id,
-            authentication_code=cloud.wuying.totp_code("dana"),
-        )
-    ).body
-    assert done.login_token.startswith("v1") and done.next_stage is None
-    return Session(ecd, done.login_token, first.session_id, "dana-laptop", "dana")
+    session = Session.logon_with_mfa(cloud, ecd, "dana", "Dana-Passw0rd", "dana-laptop")
+    assert session.login_token.startswith("v1")
+    return session
 
 
 def desktop_status(dana: Session) -> str:

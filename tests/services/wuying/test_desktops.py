@@ -21,23 +21,12 @@ from darabonba.runtime import RuntimeOptions
 from mockcloud import MockCloudError
 from mockcloud.core.inventory import short_id
 from mockcloud.services.wuying.desktops import gw_token_of
-from tests.services.wuying.support import REGION, Session
+from tests.services.wuying.support import REGION, Session, refused
 from tests.services.wuying.test_wuying import _no_proxies  # noqa: F401
 
 SITE = "cn-hangzhou+dir-0123456789"
 DESKTOP = "ecd-0123456789abcdefg"  # alice's, in the default fixtures: Stopped
 WRONG_STATUS = "The current status of the desktop does not support this operation."
-
-
-def refused(call, *args, **kwargs) -> ClientException:
-    with pytest.raises(ClientException) as exc:
-        call(*args, **kwargs)
-    return exc.value
-
-
-@pytest.fixture
-def alice(ecd) -> Session:
-    return Session.logon(ecd)
 
 
 def status(alice: Session, desktop_id: str = DESKTOP) -> str:
@@ -491,9 +480,7 @@ def test_the_agent_reports_sessions_and_its_info(cloud, ecd, alice):
 def test_the_inventory_shows_tickets_and_mount_tokens_with_their_expiry_and_no_secret(cloud, alice):
     cloud.clock.freeze(int(cloud.clock.time()))
     cloud.wuying.update_desktop(DESKTOP, status="Running")
-    task = alice.call("get_connection_ticket", desktop_id=DESKTOP).task_id
-    cloud.clock.advance(seconds=2)
-    ticket = alice.call("get_connection_ticket", task_id=task).ticket
+    ticket = alice.ticket(cloud, DESKTOP)
     mount = alice.call("get_cloud_drive_service_mount_token").token.token
     entries = cloud.wuying.inventory()
     text = json.dumps(entries)
