@@ -186,6 +186,8 @@ class Account(ModelPart):
                         now,
                         now + self.settings["password_reset_seconds"],
                     )
+                    if len(self._resets) >= 4096:  # a long-running server forgets the dead ones
+                        self._resets = {k: r for k, r in self._resets.items() if now < r.expires and not r.used}
                     self._resets[reset.reset_id] = reset
                 return {}
 
@@ -208,7 +210,7 @@ class Account(ModelPart):
             self._new_password(user, new_password)
             user.locked_until = 0.0
             self.end_sessions(self.logon.revoke(end_user_id))
-            return reset
+            return live[-1]
 
     def password_resets(self, end_user_id: str) -> list[PasswordReset]:
         with self._lock:

@@ -315,17 +315,19 @@ class Workspace(ModelPart):
             now = self.clock.time()
             desktop_id = desktop_id or self.new_id("ecd-", 17)
             octets = self.entropy.token_bytes(2)
+            made = {
+                "image_id": self.new_id("m-", 17),
+                "host_name": f"DESKTOP-{desktop_id[-7:].upper()}",
+                "network_interface_ip": f"192.168.{octets[0]}.{octets[1] or 1}",
+                "ecs_instance_id": self.new_id("i-", 20),
+            }
             desktop = Desktop(
                 desktop_id,
                 office_site_id,
                 desktop_name or desktop_id,
                 now,
                 dict.fromkeys(users, now),
-                image_id=self.new_id("m-", 17),
-                host_name=f"DESKTOP-{desktop_id[-7:].upper()}",
-                network_interface_ip=f"192.168.{octets[0]}.{octets[1] or 1}",
-                ecs_instance_id=self.new_id("i-", 20),
-                **details,
+                **{**made, **details},
             )
             if desktop.status == "Running" and desktop.last_start is None:
                 desktop.last_start = now
@@ -401,7 +403,7 @@ class Workspace(ModelPart):
             problem = None
             desktop = self._desktops.get(found.desktop_id)
             if found.revoked:
-                problem = "it was revoked with its logon session"
+                problem = "it was revoked (its logon session ended, or its user gave the desktop up)"
             elif found.used:
                 problem = "it was already used"
             elif now >= found.expires:
