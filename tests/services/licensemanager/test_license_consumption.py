@@ -135,10 +135,14 @@ def test_signed_token_verifies_with_the_published_keys(lm):
     out = checkout(lm, NodeId="10.0.21.57")
     keys = {k["kid"]: k for k in lm.cloud.licensemanager.jwks()["keys"]}
     header = jwt.get_unverified_header(out["SignedToken"])
-    claims = jwt.decode(out["SignedToken"], jwt.PyJWK(keys[header["kid"]]).key, algorithms=[header["alg"]])
+    # the issuer's key (it names no SignKey: the key of its fingerprint), RSASSA-PSS SHA-256
+    assert (header["alg"], header["kid"]) == ("PS256", "aws:123456789012:Widget Co:issuer-fingerprint")
+    assert len(out["SignedToken"]) >= 4096  # botocore's SignedToken shape: min 4096
+    claims = jwt.decode(out["SignedToken"], jwt.PyJWK(keys[header["kid"]]), algorithms=["PS256"])
     assert claims["licenseArn"] == arn and claims["licenseConsumptionToken"] == out["LicenseConsumptionToken"]
     assert claims["entitlementsAllowed"] == [{"name": "Seats", "unit": "Count", "value": "1"}]
-    assert (claims["issuedAt"], claims["expiration"], claims["nodeId"]) == (
+    # the user guide's payload shows its times without a zone; the response's carry Z, as the model's pattern asks
+    assert (claims["issuedAt"] + "Z", claims["expiration"] + "Z", claims["nodeId"]) == (
         out["IssuedAt"],
         out["Expiration"],
         "10.0.21.57",

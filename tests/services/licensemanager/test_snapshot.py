@@ -139,7 +139,8 @@ def test_restore_is_exact_and_every_token_keeps_its_rules(backend):
         assert {t["deleted"] for t in section["tokens"]} == {True, False}
         operations = {c["operation"] for c in section["client_tokens"]}
         assert operations == {"CreateLicense", "CreateToken", "CheckoutLicense", "CheckoutBorrowLicense"}
-        assert len(section["consumptions"]) == 4 and "borrow_private_key" in section
+        assert len(section["consumptions"]) == 4 and "certificate_authority" in section
+        assert [key["kid"] for key in section["issuer_keys"]] == ["arn:aws:kms:us-east-1:123456789012:key/snap"]
 
         with restored(cloud, backend.endpoint_url, document, SERVICES) as fresh:
             assert take(fresh) == document
