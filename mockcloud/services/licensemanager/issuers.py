@@ -11,7 +11,7 @@ when it names one, else the key of its fingerprint.
 within the application itself, even in an offline environment": so each
 issuer key comes with an X.509 certificate, issued by the mock's License
 Manager certificate authority, and every SignedToken carries the chain in its
-``x5c`` header (RFC 7515 4.1.6). An application verifies offline with the
+``x5c`` header (RFC 7515 4.1.6, with the issuer certificate's ``x5t#S256``). An application verifies offline with the
 certificate, or fetches the key by ``kid`` from the JWKS (``jwks()``,
 ``/_mockcloud/jwks``), which lists each key twice, once per algorithm, so
 that ``jwt.PyJWKClient`` finds the right one. With the chain, a SignedToken
@@ -52,6 +52,13 @@ class IssuerKey:
         from cryptography.hazmat.primitives import serialization
 
         return base64.b64encode(self.certificate.public_bytes(serialization.Encoding.DER)).decode("ascii")
+
+    def thumbprint(self) -> str:
+        """``x5t#S256``: the base64url SHA-256 of the certificate (RFC 7515 4.1.8)."""
+        from cryptography.hazmat.primitives import hashes
+
+        digest = self.certificate.fingerprint(hashes.SHA256())
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def jwks(self, chain: list[str]) -> list[dict[str, Any]]:
         from jwt.algorithms import RSAAlgorithm
@@ -178,7 +185,8 @@ class IssuerKeysMixin(LicenseManagerBase):
 
             chain = [key.x5c(), self._authority().x5c()]
             algorithm = "PS384" if borrow else "PS256"
-            signer = self._issuer_signers[kid] = JwtSigner(key.private_key, algorithm, kid, header={"x5c": chain})
+            header = {"x5c": chain, "x5t#S256": key.thumbprint()}
+            signer = self._issuer_signers[kid] = JwtSigner(key.private_key, algorithm, kid, header=header)
         return signer.sign(claims)
 
     def _issuer_jwks(self) -> list[dict[str, Any]]:
