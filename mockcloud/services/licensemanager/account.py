@@ -15,6 +15,16 @@ _S3_BUCKET = re.compile(r"arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/
 _SNS_TOPIC = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}\Z")
 
 
+def tags_of(tags: list[dict[str, str]] | None, earlier: dict[str, str] | None = None) -> dict[str, str]:
+    """``Tags`` (Key and Value pairs) as a dict over ``earlier``; a tag without a Key, or too many, is refused."""
+    if any(not t.get("Key") for t in tags or ()):
+        raise ERRORS.error("ValidationException", "Every tag needs a Key.")
+    merged = {**(earlier or {}), **{t["Key"]: t.get("Value", "") for t in tags or ()}}
+    if len(merged) > MAX_TAGS:
+        raise ERRORS.error("ValidationException", f"A resource can have at most {MAX_TAGS} tags.")
+    return merged
+
+
 class AccountMixin(LicenseManagerBase):
     """Tags and service settings on :class:`~.model.LicenseManagerModel`."""
 
@@ -30,14 +40,9 @@ class AccountMixin(LicenseManagerBase):
 
     def tag_resource(self, *, account_id: str, resource_arn: str, tags: list[dict[str, str]]) -> None:
         """TagResource: add tags, or give keys already there a new value."""
-        if any(not t.get("Key") for t in tags):
-            raise ERRORS.error("ValidationException", "Every tag needs a Key.")
         with self._lock:
             arn = self._tagged(account_id, resource_arn)
-            merged = {**self._tags.get(arn, {}), **{t["Key"]: t.get("Value", "") for t in tags}}
-            if len(merged) > MAX_TAGS:
-                raise ERRORS.error("ValidationException", f"A resource can have at most {MAX_TAGS} tags.")
-            self._tags[arn] = merged
+            self._tags[arn] = tags_of(tags, self._tags.get(arn))
 
     def untag_resource(self, *, account_id: str, resource_arn: str, tag_keys: list[str]) -> None:
         """UntagResource: remove those keys (a key the resource does not have is no error)."""

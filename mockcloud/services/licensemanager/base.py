@@ -13,12 +13,12 @@ import hashlib
 import hmac
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .errors import ERRORS
-from .records import ENDED_GRANT_STATUSES, Grant, License, Organization, account_root
+from .records import Grant, License, Organization, account_root
 
 if TYPE_CHECKING:
     from ...core.clock import Clock
@@ -152,14 +152,6 @@ class LicenseManagerBase:
             "AuthorizationException",
             f"The grant of license {lic.arn} to this account does not allow {operation}.",
         )
-
-    def _grants_of(self, licenses: Iterable[str]) -> list[Grant]:
-        wanted = set(licenses)
-        return [g for g in self._grants.values() if g.license_arn in wanted]
-
-    def _live_grants(self, lic: License) -> list[Grant]:
-        """The grants of a license that can still be used (not rejected, deleted, or being deleted)."""
-        return [g for g in self._grants.values() if g.license_arn == lic.arn and g.status not in ENDED_GRANT_STATUSES]
 
     @staticmethod
     def _account_of(principal: str) -> str | None:

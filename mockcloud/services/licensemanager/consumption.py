@@ -32,7 +32,7 @@ from typing import Any
 from ...core.errors import MockCloudError, ServiceError
 from .errors import ERRORS
 from .issuers import IssuerKeysMixin
-from .records import Grant, License, iso
+from .records import ENDED_GRANT_STATUSES, Grant, License, iso
 
 DEFAULT_TTL_MINUTES = 60  # "the entitlement is checked back into the pool automatically after 60 minutes"
 
@@ -221,7 +221,7 @@ class ConsumptionMixin(IssuerKeysMixin):
         received = {
             g.license_arn
             for g in self._received_grants(account_id)
-            if self._grant_status(g, now) not in ("REJECTED", "DELETED", "PENDING_DELETE", "FAILED_WORKFLOW")
+            if self._grant_status(g, now) not in ENDED_GRANT_STATUSES
         }
         found = [lic for lic in of_issuer if lic.arn in received]
         if not found:
@@ -292,17 +292,18 @@ class ConsumptionMixin(IssuerKeysMixin):
             node_id,
             grant_arn=grant.arn if grant is not None else None,
         )
-        self._consumptions[consumption.token] = consumption
         extra = {
             "checkoutType": checkout_type,
             "keyFingerprint": key_fingerprint,
             **({"beneficiary": beneficiary} if beneficiary else {}),
         }
+        signed = self._signed_token(consumption, lic, extra, borrow=False)
+        self._consumptions[consumption.token] = consumption  # kept once nothing can fail
         out: dict[str, Any] = {
             "CheckoutType": checkout_type,
             "LicenseConsumptionToken": consumption.token,
             "EntitlementsAllowed": allowed,
-            "SignedToken": self._signed_token(consumption, lic, extra, borrow=False),
+            "SignedToken": signed,
             "IssuedAt": iso(now),
             "Expiration": iso(consumption.expires),
             "LicenseArn": lic.arn,
@@ -372,13 +373,14 @@ class ConsumptionMixin(IssuerKeysMixin):
             metadata=metadata,
             grant_arn=grant.arn if grant is not None else None,
         )
-        self._consumptions[consumption.token] = consumption
-        extra = {"checkoutMetadata": {m["Name"]: m.get("Value", "") for m in metadata}} if metadata else {}
+        extra = {"checkoutMetadata": {m.get("Name", ""): m.get("Value", "") for m in metadata}} if metadata else {}
+        signed = self._signed_token(consumption, lic, extra, borrow=True)
+        self._consumptions[consumption.token] = consumption  # kept once nothing can fail
         out: dict[str, Any] = {
             "LicenseArn": lic.arn,
             "LicenseConsumptionToken": consumption.token,
             "EntitlementsAllowed": allowed,
-            "SignedToken": self._signed_token(consumption, lic, extra, borrow=True),
+            "SignedToken": signed,
             "IssuedAt": iso(now),
             "Expiration": iso(consumption.expires),
         }

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .account import tags_of
 from .base import LicenseManagerBase
 from .errors import ERRORS
 from .records import (
@@ -78,12 +79,13 @@ class GrantsMixin(LicenseManagerBase):
         """CreateGrant: a PENDING_ACCEPT grant of a license the account issued or received with ``CreateGrant``."""
         operations = list(dict.fromkeys(allowed_operations))
         params = {"n": grant_name, "l": license_arn, "p": principals, "h": home_region, "o": operations, "t": tags}
+        tagged = tags_of(tags)  # refused before anything is made
         with self._lock:
 
             def create() -> dict[str, str]:
                 grant = self._new_grant(account_id, license_arn, principals[0], grant_name, home_region, operations)
-                if tags:
-                    self._tags[grant.arn] = {t["Key"]: t.get("Value", "") for t in tags}
+                if tagged:
+                    self._tags[grant.arn] = tagged
                 return self._answer(grant, grant.status)
 
             return self._idempotent(("CreateGrant", account_id, client_token), params, create)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypedDict
 
 from ...core.credentials import DEFAULT_ACCOUNT_ID
 from ...core.helpers import reads_only
+from .account import tags_of
 from .base import LicenseManagerBase
 from .errors import ERRORS
 from .records import DEFAULT_REGION, License, LicenseVersion, account_root, fingerprint_of, iso, moment, version_id
@@ -103,6 +104,7 @@ class LicensesMixin(LicenseManagerBase):
         check_validity(validity)
         entitlements = list(entitlements or [{"Name": "Seats", "Unit": "Count", "MaxCount": 10}])
         check_entitlements(entitlements)
+        tagged = tags_of(tags)  # refused before anything is made
         fields: LicenseFields = {
             "name": license_name,
             "product_name": product_name,
@@ -125,8 +127,8 @@ class LicensesMixin(LicenseManagerBase):
                 **fields,
             )
             self._licenses[arn] = lic
-            if tags:
-                self._tags[arn] = {t["Key"]: t.get("Value", "") for t in tags}
+            if tagged:
+                self._tags[arn] = tagged
             return lic
 
         with self._lock:

@@ -260,20 +260,21 @@ class LicenseManagerModel(MarketplaceMixin, GrantsMixin, ConsumptionMixin, Token
         """The running state a snapshot adds to the fixtures (each part absent in a hand-written file)."""
         self._load_signing_key(section.get("signing_key"))
         for item in section.get("license_versions", ()):
-            self._unique(self._license_versions, LicenseVersion.from_state(item), item["license_arn"])
+            version = LicenseVersion.from_state(item)
+            self._unique(self._license_versions, version.id, version, item["license_arn"])
         for item in section.get("organizations", ()):
             organization = Organization.from_state(item)
             self._organizations[organization.organization_id] = organization
         for item in section.get("grants", ()):
-            self._unique(self._grants, Grant.from_state(item), item["license_arn"])
+            self._unique(self._grants, item["arn"], Grant.from_state(item), item["license_arn"])
         for item in section.get("grant_versions", ()):
             if item["grant_arn"] not in self._grants:
                 raise MockCloudError(f"licensemanager: a version of an unknown grant {item['grant_arn']}")
-            version = GrantVersion.from_state(item)
-            self._grant_versions[version.id] = version
+            grant_version = GrantVersion.from_state(item)
+            self._grant_versions[grant_version.id] = grant_version
         for item in section.get("tokens", ()):
             token = Token.from_state(item)
-            self._unique(self._tokens, token, item["license_arn"])
+            self._unique(self._tokens, token.token_id, token, item["license_arn"])
             self._by_jwt[token.jwt] = token
         self._load_consumptions(section.get("consumptions", ()))
         if "certificate_authority" in section:
@@ -308,9 +309,8 @@ class LicenseManagerModel(MarketplaceMixin, GrantsMixin, ConsumptionMixin, Token
         )
         self._key_id = key["key_id"]
 
-    def _unique(self, records: dict[str, Any], record: Any, license_arn: str) -> None:
+    def _unique(self, records: dict[str, Any], key: str, record: Any, license_arn: str) -> None:
         """Add a snapshot's record of a license, refusing one of an unknown license or one seen twice."""
-        key = getattr(record, "id", None) or getattr(record, "arn", None) or record.token_id
         if license_arn not in self._licenses:
             raise MockCloudError(f"licensemanager: {key} belongs to an unknown license {license_arn}")
         if key in records:

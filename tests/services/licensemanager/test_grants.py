@@ -398,3 +398,24 @@ def test_grants_from_a_linked_management_account_are_accepted_for_its_members(ba
     assert created["Status"] == "DISABLED"  # "automatically accepted in the member accounts"
     assert activate(staff, created["GrantArn"])["Status"] == "ACTIVE"
     checkout(staff, fingerprint=f"aws:{management}:Widget Co:issuer-fingerprint")
+
+
+def test_a_grantee_makes_tokens_when_its_grant_allows_create_token(seller, buyer):
+    license_arn = new_license(seller)
+    grant_arn = grant(seller, license_arn, operations=["CheckoutLicense", "CreateToken"])["GrantArn"]
+    with pytest.raises(ClientError) as exc:  # not yet active
+        buyer.create_token(LicenseArn=license_arn, ClientToken=uuid.uuid4().hex)
+    assert code_of(exc) == "AuthorizationException"
+    accept_and_activate(buyer, grant_arn)
+    created = buyer.create_token(LicenseArn=license_arn, ClientToken=uuid.uuid4().hex)
+    assert buyer.get_access_token(Token=created["Token"])["AccessToken"]
+    assert [t["TokenId"] for t in buyer.list_tokens()["Tokens"]] == [created["TokenId"]]
+    assert seller.list_tokens()["Tokens"] == []  # the token is the buyer account's
+    lite = new_license(seller, sku="WIDGET-LITE")
+    accept_and_activate(buyer, grant(seller, lite, operations=["CheckoutLicense"])["GrantArn"])
+    with pytest.raises(ClientError) as exc:
+        buyer.create_token(LicenseArn=lite, ClientToken=uuid.uuid4().hex)
+    assert error(exc) == (
+        "AuthorizationException",
+        f"No active grant of license {lite} to this account allows CreateToken.",
+    )

@@ -197,10 +197,16 @@ def test_borrow_needs_the_borrow_configuration_and_signs_ps384(lm):
         LicenseArn=arn, NodeId="host-1", CheckoutMetadata=[{"Name": "Mac", "Value": "ABC"}], **params
     )
     header = jwt.get_unverified_header(out["SignedToken"])
-    assert header["alg"] == "PS384"
+    # the issuer's key (its fingerprint's), in the DigitalSignatureMethod asked for
+    assert (header["alg"], header["kid"]) == ("PS384", f"{FINGERPRINT}#PS384")
     key = next(k for k in lm.cloud.licensemanager.jwks()["keys"] if k["kid"] == header["kid"])
-    claims = jwt.decode(out["SignedToken"], jwt.PyJWK(key).key, algorithms=["PS384"])
+    claims = jwt.decode(out["SignedToken"], jwt.PyJWK(key), algorithms=["PS384"])
     assert claims["checkoutMetadata"] == {"Mac": "ABC"} and claims["licenseArn"] == arn
+    assert out["IssuedAt"].endswith("Z") and out["Expiration"].endswith("Z")
+    unnamed = lm.checkout_borrow_license(  # Metadata's Name is optional in the model
+        LicenseArn=arn, CheckoutMetadata=[{"Value": "x"}], **{**params, "ClientToken": uuid.uuid4().hex}
+    )
+    assert unnamed["CheckoutMetadata"] == [{"Value": "x"}]
     with pytest.raises(ClientError) as exc:  # AllowEarlyCheckIn false
         lm.check_in_license(LicenseConsumptionToken=out["LicenseConsumptionToken"])
     assert code_of(exc) == "ConflictException"

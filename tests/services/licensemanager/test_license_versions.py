@@ -248,6 +248,16 @@ def test_tags_on_licenses_and_grants(backend, lm):
     with pytest.raises(ClientError) as exc:
         lm.tag_resource(ResourceArn=arn, Tags=[{"Value": "no key"}])
     assert code_of(exc) == "ValidationException"
+    # a tag without a Key refuses the whole CreateGrant or CreateLicense: nothing is made
+    grants = lm.list_distributed_grants()["Grants"]
+    licenses = lm.list_licenses()["Licenses"]
+    with pytest.raises(ClientError) as exc:
+        grant(lm, arn, Tags=[{"Value": "no key"}])
+    assert code_of(exc) == "ValidationException"
+    with pytest.raises(ClientError) as exc:
+        new_license(lm, Tags=[{"Value": "no key"}])
+    assert code_of(exc) == "ValidationException"
+    assert (lm.list_distributed_grants()["Grants"], lm.list_licenses()["Licenses"]) == (grants, licenses)
 
 
 def test_service_settings_per_account_and_region(backend, lm):
