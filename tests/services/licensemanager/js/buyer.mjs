@@ -23,6 +23,7 @@ import {
   ListReceivedGrantsCommand,
   ListReceivedLicensesCommand,
 } from "@aws-sdk/client-license-manager";
+import { fails, ok, report } from "./steps.mjs";
 
 const url = process.env.MOCKCLOUD_URL;
 assert.ok(url, "MOCKCLOUD_URL must name the mockcloud server");
@@ -42,29 +43,6 @@ async function admin(method, path, body) {
   const text = await reply.text();
   assert.equal(reply.status, 200, `${method} ${path}: ${text}`);
   return JSON.parse(text);
-}
-
-function report(step, fields) {
-  console.log(JSON.stringify({ step, ...fields }));
-}
-
-async function ok(step, promise, extra = () => ({})) {
-  const out = await promise;
-  report(step, { ok: true, ...extra(out) });
-  return out;
-}
-
-async function fails(step, promise, code, status) {
-  try {
-    await promise;
-  } catch (error) {
-    const got = { code: error.name, status: error.$metadata?.httpStatusCode, message: error.message };
-    report(step, { ok: false, ...got });
-    assert.equal(got.code, code, `${step}: ${got.message}`);
-    assert.equal(got.status, status, step);
-    return got;
-  }
-  throw new assert.AssertionError({ message: `${step} succeeded; AWS answers ${code}` });
 }
 
 await admin("POST", "credentials", {
