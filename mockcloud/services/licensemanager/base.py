@@ -126,25 +126,30 @@ class LicenseManagerBase:
         """Whether GetLicense and the like answer this account about this license."""
         return lic.account_id == account_id or bool(self._received_grants(account_id, lic.arn))
 
-    def _use(self, account_id: str, lic: License, operation: str, now: float) -> Grant | None:
+    def _use(
+        self,
+        account_id: str,
+        lic: License,
+        operation: str,
+        now: float,
+        inactive: str = "NoEntitlementsAllowedException",
+    ) -> Grant | None:
         """How the account may use the license for ``operation`` (an AllowedOperation name).
 
         None as its issuer; else the ACTIVE grant that allows it. A license
-        received only through grants that are not active gives
-        NoEntitlementsAllowedException; through active grants that do not
-        allow the operation, AuthorizationException.
+        received only through grants that are not active gives ``inactive``
+        (the error of the operation's own list); through active grants that
+        do not allow the operation, AuthorizationException.
         """
         if lic.account_id == account_id:
             return None
         received = self._received_grants(account_id, lic.arn)
         active = [g for g in received if self._grant_active(g, now)]
         if not active:
-            states = sorted({self._grant_status(g, now) for g in received})
-            raise ERRORS.error(
-                "NoEntitlementsAllowedException",
-                f"No Entitlements Allowed: the grant of license {lic.arn} to this account is {', '.join(states)}, "
-                "not ACTIVE.",
-            )
+            states = sorted({self._grant_status(g, now) for g in received} - {"ACTIVE"})
+            why = f"is {', '.join(states)}, not ACTIVE" if states else "was received through a grant that is not ACTIVE"
+            prefix = "No Entitlements Allowed: " if inactive == "NoEntitlementsAllowedException" else ""
+            raise ERRORS.error(inactive, f"{prefix}the grant of license {lic.arn} to this account {why}.")
         for grant in sorted(active, key=lambda g: g.created, reverse=True):
             if operation in grant.operations:
                 return grant

@@ -99,7 +99,7 @@ class GrantsMixin(LicenseManagerBase):
             raise ERRORS.error("InvalidParameterValueException", f"License is not found: {license_arn}")
         if lic.deletion_date is not None:
             raise ERRORS.error("InvalidParameterValueException", f"License {license_arn} is {lic.status_at(now)}.")
-        parent = self._use(account_id, lic, "CreateGrant", now)
+        parent = self._use(account_id, lic, "CreateGrant", now, inactive="AuthorizationException")
         self._within(parent, operations)
         self._check_principal(account_id, principal)
         grant = Grant(

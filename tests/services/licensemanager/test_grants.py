@@ -346,7 +346,14 @@ def test_a_grantee_distributes_what_its_grant_allows(backend, seller, buyer):
     seller.create_grant_version(GrantArn=parent, Status="DISABLED", ClientToken=uuid.uuid4().hex)
     with pytest.raises(ClientError) as exc:
         checkout(member)
-    assert code_of(exc) == "NoEntitlementsAllowedException"
+    assert error(exc) == (
+        "NoEntitlementsAllowedException",
+        f"No Entitlements Allowed: the grant of license {license_arn} to this account was received through a "
+        "grant that is not ACTIVE.",
+    )
+    with pytest.raises(ClientError) as exc:  # nor does the buyer grant on while its own grant is deactivated
+        grant(buyer, license_arn, account=STRANGER, operations=["CheckoutLicense"])
+    assert code_of(exc) == "AuthorizationException"  # CreateGrant's list has no NoEntitlementsAllowedException
     # a grant that does not allow CreateGrant grants nothing on
     other = new_license(seller, sku="WIDGET-LITE")
     accept_and_activate(buyer, grant(seller, other, operations=["CheckoutLicense"])["GrantArn"])
