@@ -909,7 +909,13 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
     """Live tokens and keys the generator mixes in, so some requests get past authentication."""
     known: dict = {
         "LicenseArn": LICENSE_ARN,
+        "ResourceArn": LICENSE_ARN,
         "Beneficiary": "arn:aws:iam::123456789012:root",
+        "Principals": ["arn:aws:iam::210987654321:root"],
+        "HomeRegion": "us-east-1",
+        "SourceVersion": "1",
+        "KeyFingerprint": "aws:123456789012:mockcloud:issuer-fingerprint",
+        "ProductSKU": "EXAMPLE-PRO-SKU",
         # WUYING's embedded user (wrong passwords will lock her now and then: that path is fuzzed too)
         "RegionId": "cn-hangzhou",
         "EndUserId": "alice",
@@ -957,7 +963,27 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
     if status == 200:
         tokens = json.loads(body)
         known["userapi_access"], known["userapi_refresh"] = tokens["accessToken"], tokens["refreshToken"]
+    grant = Case("licensemanager", "seed", target="/")
+    grant.header("X-Amz-Target", "AWSLicenseManager.CreateGrant")
+    grant.header("Content-Type", "application/x-amz-json-1.1")
+    grant.body = json.dumps(
+        {
+            "LicenseArn": LICENSE_ARN,
+            "ClientToken": f"fuzz-{time.time()}",
+            "GrantName": "fuzz",
+            "Principals": ["arn:aws:iam::210987654321:root"],
+            "HomeRegion": "us-east-1",
+            "AllowedOperations": ["CheckoutLicense", "CreateGrant"],
+        }
+    ).encode()
+    sigv4_sign(grant, host, "license-manager", time.time())
+    status, _, body = exchange(address, grant.wire(host))
+    if status == 200:
+        known["GrantArn"] = json.loads(body)["GrantArn"]
     if cloud is not None:  # our own server: its models give codes and tokens directly
+        # a Marketplace subscription of the signing account: checkouts without a Beneficiary find it
+        subscription = cloud.licensemanager.subscribe("123456789012", "prod-fuzz")
+        known["KeyFingerprint"], known["ProductSKU"] = subscription.key_fingerprint, "prod-fuzz"
         known["figma_code"] = cloud.amplifyuibuilder.create_authorization_code
         known["desktop_product"] = cloud.devpay.product("6883959E").token
         known["web_product"] = cloud.devpay.product("774F4FF8").token

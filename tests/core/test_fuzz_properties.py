@@ -254,8 +254,25 @@ def known(wire) -> dict:
     token = model.create_token(
         account_id="123456789012", region="us-east-1", license_arn=DEFAULT_LICENSE_ARN, client_token="fuzz"
     )
+    granted = model.create_grant(
+        account_id="123456789012",
+        client_token="fuzz",
+        grant_name="fuzz",
+        license_arn=DEFAULT_LICENSE_ARN,
+        principals=["arn:aws:iam::210987654321:root"],
+        home_region="us-east-1",
+        allowed_operations=["CheckoutLicense", "CreateGrant"],
+    )
+    subscription = model.subscribe("123456789012", "prod-fuzz")  # checkouts without a Beneficiary find it
     return {
         "LicenseArn": DEFAULT_LICENSE_ARN,
+        "ResourceArn": DEFAULT_LICENSE_ARN,
+        "GrantArn": granted["GrantArn"],
+        "Principals": ["arn:aws:iam::210987654321:root"],
+        "HomeRegion": "us-east-1",
+        "SourceVersion": "1",
+        "KeyFingerprint": subscription.key_fingerprint,
+        "ProductSKU": "prod-fuzz",
         "Token": token.jwt,
         "AccessToken": model.get_access_token(account_id="123456789012", token=token.jwt),
         "RoleArn": "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole",
