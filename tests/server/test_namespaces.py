@@ -76,7 +76,7 @@ def test_the_alibaba_sdk_and_plain_http_reach_a_namespace_by_its_endpoint(server
     with mockcloud.connect(server.url).new_namespace("ali") as own:
         own.wuying.create_user(end_user_id="ns-user", password="Passw0rd!")
         assert _logon(own.url.split("//")[1], "ns-user").end_user_id == "ns-user"
-        with pytest.raises(Exception, match="ns-user|EndUserId|User"):  # the user is the namespace's alone
+        with pytest.raises(Exception, match=r"ns-user|EndUserId|User"):  # the user is the namespace's alone
             _logon(server.url.split("//")[1], "ns-user")
         assert requests.get(own.url + "/_mockcloud/health", timeout=5).json()["status"] == "ok"
 

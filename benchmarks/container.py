@@ -1,0 +1,102 @@
+"""The container image against its goals: MB over its base, and seconds from `docker run` to the first answer.
+
+    python benchmarks/container.py [--image TAG --base TAG] [--runs 10]
+
+Without --image it builds the image as the tests do (tests/container/images.py: a Debian base made with
+debootstrap, the checkout's Dockerfile built offline from a wheelhouse; root and Docker needed, dockerd
+started if none runs). Each run starts a container on the host's network bound to 127.0.0.1 on a free
+port, times `docker run` until GET /_mockcloud/health answers 200, then stops it with SIGTERM and times
+that too. Goals: at most 60 MB over the base, at most 1 s to the first answer, at most 2 s to stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.container import images  # the same base and image as the tests
+
+GOAL_MB = 60.0
+GOAL_FIRST_ANSWER = 1.0
+GOAL_STOP = 2.0
+
+
+def size(tag: str) -> int:
+    return int(images.docker("image", "inspect", "--format", "{{.Size}}", tag).stdout)
+
+
+def one_run(image: str) -> tuple[float, float]:
+    port = images.free_port()
+    started = time.monotonic()
+    container = images.docker(
+        "run", "-d", "--network", "host", "-e", "MOCKCLOUD_HOST=127.0.0.1", "-e", f"MOCKCLOUD_PORT={port}", image
+    ).stdout.strip()
+    try:
+        deadline = started + 60
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                connection.request("GET", "/_mockcloud/health")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"no answer within 60 s:\n{images.docker('logs', container).stderr}") from None
+                time.sleep(0.005)
+            finally:
+                connection.close()
+        first_answer = time.monotonic() - started
+        stopping = time.monotonic()
+        images.docker("kill", "--signal", "TERM", container)
+        status = images.docker("wait", container).stdout.strip()
+        stop = time.monotonic() - stopping
+        if status != "0":
+            raise SystemExit(f"exit status {status} after SIGTERM")
+        return first_answer, stop
+    finally:
+        images.docker("rm", "--force", "--volumes", container, check=False)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--image", help="an image already built (default: build it as the tests do)")
+    parser.add_argument("--base", help="its base image (needed with --image)")
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    daemon = images.Daemon().start()
+    try:
+        base = args.base or images.base_image()
+        image = args.image or images.build_image(base)
+        over = (size(image) - size(base)) / 1e6
+        images.docker("run", "--rm", "--network", "none", "--entrypoint", "true", image)  # layers on disk, warm
+        runs = [one_run(image) for _ in range(args.runs)]
+    finally:
+        daemon.stop()
+    answers, stops = sorted(r[0] for r in runs), sorted(r[1] for r in runs)
+    rows = [
+        ("image over its base", f"{over:.1f} MB", f"<= {GOAL_MB:g} MB", over <= GOAL_MB),
+        (
+            "docker run to first answer (median)",
+            f"{statistics.median(answers):.2f} s",
+            f"<= {GOAL_FIRST_ANSWER:g} s",
+            statistics.median(answers) <= GOAL_FIRST_ANSWER,
+        ),
+        ("  slowest of the runs", f"{answers[-1]:.2f} s", "", None),
+        ("SIGTERM to exit (median)", f"{statistics.median(stops):.2f} s", f"<= {GOAL_STOP:g} s", None),
+    ]
+    rows[-1] = (*rows[-1][:3], statistics.median(stops) <= GOAL_STOP)
+    print(f"image {image} on {base}, {args.runs} runs")
+    print(f"{'measure':40} {'value':>10} {'goal':>10}  met")
+    for name, value, goal, met in rows:
+        print(f"{name:40} {value:>10} {goal:>10}  {'' if met is None else ('yes' if met else 'NO')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
