@@ -95,7 +95,7 @@ def test_shell_example_runs_or_says_why_not(page, number, comment, code, tmp_pat
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"}
     env.pop("MOCKCLOUD_ADMIN_TOKEN", None)
     # curl fails on an error answer and still shows its body, so an example that gets an error fails here
-    prelude = "set -euo pipefail\ncurl() { command curl --fail-with-body \"$@\"; }\n"
+    prelude = 'set -euo pipefail\ncurl() { command curl --fail-with-body "$@"; }\n'
     if "mockcloud server" in code:  # it starts its own servers: on a free port ($MOCKCLOUD_PORT), in tmp_path
         server, port = contextlib.nullcontext(), _free_port()
     else:

@@ -16,8 +16,6 @@ import pytest
 
 from tests.container import images
 
-pytestmark = pytest.mark.container
-
 
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":

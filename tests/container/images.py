@@ -227,7 +227,18 @@ def build_image(base: str) -> str:
                 str(context),
                 timeout=1200,
             )
+        _forget_older_builds(tag)
     return tag
+
+
+def _forget_older_builds(tag: str) -> None:
+    """Images of earlier checkouts, and the build stages left untagged, are of no further use: removed."""
+    repository = tag.split(":", 1)[0]
+    listed = docker("images", "--format", "{{.Repository}}:{{.Tag}}", repository).stdout.split()
+    older = [name for name in listed if name != tag]
+    if older:
+        docker("rmi", *older, check=False)
+    docker("image", "prune", "--force", check=False)
 
 
 def _pip(*args: str) -> None:

@@ -87,10 +87,10 @@ def test_the_journey_with_the_aws_sdk_for_javascript(image, run_container):
     assert [(s["step"], None if s["ok"] else (s["code"], s["status"])) for s in steps] == test_journey_js.EXPECTED
 
 
-def test_mockcloudcontainer_passes_seed_fixtures_and_state_through(image, docker_daemon, volume, tmp_path):
+def test_mockcloudcontainer_passes_seed_fixtures_and_state_through(image, volume, tmp_path, monkeypatch):
     from mockcloud.testcontainers import MockCloudContainer
 
-    os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"  # Ryuk's image comes from a registry
+    monkeypatch.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")  # Ryuk's image comes from a registry
     with mock_cloud(patch_time=False) as local:
         local.wuying.create_user(end_user_id="from-fixtures", password="Passw0rd!1")
         fixtures = tmp_path / "fixtures.json"
@@ -102,8 +102,8 @@ def test_mockcloudcontainer_passes_seed_fixtures_and_state_through(image, docker
         url = container.get_url()
         assert url == f"http://127.0.0.1:{port}"
         cloud = container.cloud
-        snapshot = cloud.snapshot()
-        assert snapshot["seed"] == 7 and "from-fixtures" in json.dumps(snapshot)
+        assert cloud.call("POST", "reset", {})["seed"] == 7  # back to the fixtures, with the seed given
+        assert "from-fixtures" in json.dumps(cloud.snapshot()["wuying"])
         lm = lm_client(endpoint_url=url)
         refresh = lm.create_token(LicenseArn=DEFAULT_LICENSE_ARN, ClientToken="tc", ExpirationInDays=1)["Token"]
         cloud.clock.advance(hours=2)

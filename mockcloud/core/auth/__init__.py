@@ -5,7 +5,8 @@ mock's clock (``time.time()`` is the mock's), so that is the only time. A server
 processes, whose clocks the mock cannot move: they sign with the host's real time, or with the emulator's
 (a client that follows the server's ``Date`` header, as the AWS SDK for JavaScript v3 corrects clock skew).
 So in server mode a signature fresh at either is accepted, and a refusal speaks of the emulator's time.
-What the emulator issues (tokens, credentials, codes) expires on the mock clock alone.
+What the emulator issues (tokens, credentials, codes) expires on the mock clock alone, and so does a
+presigned URL: a credential handed on, whose ``X-Amz-Expires`` a test travels past.
 """
 
 from __future__ import annotations

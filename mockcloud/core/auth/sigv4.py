@@ -313,7 +313,8 @@ def verify(
 ) -> AwsPrincipal:
     """Check the request's SigV4 signature (header or presigned query); return who signed it or raise the AWS error.
 
-    ``now`` is the emulator's time; the signature may also be fresh at ``host_now`` (:func:`.fresh`).
+    ``now`` is the emulator's time; a header signature may also be fresh at ``host_now`` (:func:`.fresh`),
+    while a presigned URL lives its ``X-Amz-Expires`` on the emulator's clock alone.
     """
     environ = request.environ
     header = environ.get("HTTP_AUTHORIZATION")
@@ -366,7 +367,10 @@ def verify(
             f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
             f"'{scope_date}' != '{stamp[:8]}', from '{stamp}'.",
         )
-    fresh(lambda at: _check_time(signed_at, stamp, at, max_skew, presented.expires), now, host_now)
+    # a presigned URL is a credential handed on: its X-Amz-Expires runs on the emulator's clock alone
+    fresh(
+        lambda at: _check_time(signed_at, stamp, at, max_skew, presented.expires), now, None if presigned else host_now
+    )
     signed_headers = presented.signed_headers.split(";")
     if "host" not in signed_headers and ":authority" not in signed_headers:
         raise _error(
