@@ -7,20 +7,13 @@ Without Docker (no root to start dockerd, no docker.io) these tests skip with th
 
 from __future__ import annotations
 
-import http.client
-import os
 import time
 import uuid
 
 import pytest
 
 from tests.container import images
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must run the container tests")
-    pytest.skip(reason)
+from tests.helpers import unavailable
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +23,7 @@ def docker_daemon():
         daemon.start()
     except images.Unavailable as exc:
         daemon.me.unlink(missing_ok=True)
-        _unavailable(str(exc))
+        unavailable(str(exc))
     yield daemon
     daemon.stop()
 
@@ -40,7 +33,7 @@ def base(docker_daemon) -> str:
     try:
         return images.base_image()
     except images.Unavailable as exc:
-        _unavailable(str(exc))
+        unavailable(str(exc))
         raise
 
 
@@ -75,17 +68,11 @@ class Container:
     def wait_until_answering(self, port: int, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                connection.request("GET", "/_mockcloud/health")
-                if connection.getresponse().status == 200:
-                    return
-            except OSError:
-                if self.inspect("{{.State.Running}}") != "true":
-                    pytest.fail(f"the container stopped at start:\n{self.logs()}")
-                time.sleep(0.05)
-            finally:
-                connection.close()
+            if images.health_answers(port):
+                return
+            if self.inspect("{{.State.Running}}") != "true":
+                pytest.fail(f"the container stopped at start:\n{self.logs()}")
+            time.sleep(0.05)
         pytest.fail(f"the container did not answer on port {port} within {timeout} s:\n{self.logs()}")
 
     def stop_with(self, signal: str = "TERM", timeout: float = 60) -> tuple[int, float]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import http.client
 import os
 import re
 import shutil
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +36,7 @@ SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 WORK = Path(tempfile.gettempdir()) / "mockcloud-container-tests"  # shared by every test process on this machine
+OFFLINE = "--no-index --find-links=/src/wheels"  # pip's options in the build: the wheelhouse in the context
 PLATFORMS = ("manylinux_2_36_x86_64", "manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 
 
@@ -156,41 +158,37 @@ def _digest(*parts: bytes) -> str:
     return digest.hexdigest()[:12]
 
 
+def _once(tag: str, make: Callable[[Path], None]) -> str:
+    """``tag`` if Docker has it, else made by ``make(folder)`` in a temporary folder; one process at a time."""
+    with locked():
+        if not image_exists(tag):
+            with tempfile.TemporaryDirectory(prefix="mockcloud-image-") as where:
+                make(Path(where))
+    return tag
+
+
 def base_image() -> str:
     """Debian's minbase with python3 and its venv module, made once per package list (debootstrap, docker import)."""
     tag = f"mockcloud-test-base:{_digest(SUITE.encode(), MIRROR.encode(), ' '.join(BASE_PACKAGES).encode())}"
-    with locked():
-        if image_exists(tag):
-            return tag
+
+    def make(where: Path) -> None:
         debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
         if not Path(debootstrap).exists():
             raise Unavailable("debootstrap is not installed (.ci/packages installs it)")
-        with tempfile.TemporaryDirectory(prefix="mockcloud-base-") as where:
-            root = Path(where) / "root"
-            made = subprocess.run(
-                [debootstrap, "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", SUITE, str(root), MIRROR],
-                capture_output=True,
-                text=True,
-                timeout=1800,
-                check=False,
-            )
-            if made.returncode != 0:
-                raise RuntimeError(f"debootstrap failed:\n{made.stdout[-2000:]}\n{made.stderr[-2000:]}")
-            # the package cache and lists are not part of the base (what `apt-get clean` would remove)
-            clean = ["--exclude=./var/cache/apt/archives/*.deb", "--exclude=./var/lib/apt/lists/*"]
-            tar = subprocess.Popen(["tar", "-C", str(root), *clean, "-c", "."], stdout=subprocess.PIPE)
-            imported = subprocess.run(
-                ["docker", "import", "-", tag],
-                stdin=tar.stdout,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-            tar.wait(timeout=600)
-            if imported.returncode != 0 or tar.returncode != 0:
-                raise RuntimeError(f"docker import failed: {imported.stderr[-2000:]}")
-    return tag
+        root = where / "root"
+        packages = f"--include={','.join(BASE_PACKAGES)}"
+        _run([debootstrap, "--variant=minbase", packages, SUITE, str(root), MIRROR], "debootstrap", 1800)
+        # the package cache and lists are not part of the base (what `apt-get clean` would remove)
+        clean = ["--exclude=./var/cache/apt/archives/*.deb", "--exclude=./var/lib/apt/lists/*"]
+        tar = subprocess.Popen(["tar", "-C", str(root), *clean, "-c", "."], stdout=subprocess.PIPE)
+        imported = subprocess.run(
+            ["docker", "import", "-", tag], stdin=tar.stdout, capture_output=True, text=True, timeout=600, check=False
+        )
+        tar.wait(timeout=600)
+        if imported.returncode != 0 or tar.returncode != 0:
+            raise RuntimeError(f"docker import failed: {imported.stderr[-2000:]}")
+
+    return _once(tag, make)
 
 
 def _image_inputs() -> list[bytes]:
@@ -203,32 +201,16 @@ def _image_inputs() -> list[bytes]:
 def build_image(base: str) -> str:
     """The checkout's Dockerfile on ``base``, built offline (``--network none``) from a wheelhouse made here."""
     tag = f"mockcloud-test:{_digest(base.encode(), *_image_inputs())}"
-    with locked():
-        if image_exists(tag):
-            return tag
-        with tempfile.TemporaryDirectory(prefix="mockcloud-image-") as where:
-            context = Path(where)
-            shutil.copy(ROOT / "Dockerfile", context / "Dockerfile")
-            wheels = context / "wheels"
-            make_wheelhouse(base, wheels)
-            docker(
-                "build",
-                "--quiet",
-                "--network",
-                "none",
-                "--build-arg",
-                f"BASE={base}",
-                "--build-arg",
-                "PACKAGE=mockcloud[redis]",
-                "--build-arg",
-                "PIP_OPTIONS=--no-index --find-links=/src/wheels",
-                "--tag",
-                tag,
-                str(context),
-                timeout=1200,
-            )
+
+    def make(context: Path) -> None:
+        shutil.copy(ROOT / "Dockerfile", context / "Dockerfile")
+        make_wheelhouse(base, context / "wheels")
+        options = ["--build-arg", "PACKAGE=mockcloud[redis]", "--build-arg", f"PIP_OPTIONS={OFFLINE}"]
+        docker("build", "--quiet", "--network", "none", "--build-arg", f"BASE={base}", *options, "--tag", tag,
+               str(context), timeout=1200)  # fmt: skip
         _forget_older_builds(tag)
-    return tag
+
+    return _once(tag, make)
 
 
 def _forget_older_builds(tag: str) -> None:
@@ -241,16 +223,14 @@ def _forget_older_builds(tag: str) -> None:
     docker("image", "prune", "--force", check=False)
 
 
-def _pip(*args: str) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "pip", *args, "--disable-pip-version-check", "-q"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+def _run(argv: list[str], what: str, timeout: float) -> None:
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     if run.returncode != 0:
-        raise RuntimeError(f"pip {args[0]} failed:\n{run.stderr[-3000:]}")
+        raise RuntimeError(f"{what} failed ({run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}")
+
+
+def _pip(*args: str) -> None:
+    _run([sys.executable, "-m", "pip", *args, "--disable-pip-version-check", "-q"], f"pip {args[0]}", 900)
 
 
 def make_wheelhouse(base: str, wheels: Path) -> None:
@@ -297,13 +277,24 @@ ENTRYPOINT ["redis-server"]
 def redis_image(base: str) -> str:
     """Redis from Debian's package on the base (no registry here), made once per base."""
     tag = f"mockcloud-test-redis:{_digest(base.encode(), REDIS_DOCKERFILE.encode())}"
-    with locked():
-        if image_exists(tag):
-            return tag
-        with tempfile.TemporaryDirectory(prefix="mockcloud-redis-") as where:
-            (Path(where) / "Dockerfile").write_text(REDIS_DOCKERFILE)
-            docker("build", "--quiet", "--network", "host", "--build-arg", f"BASE={base}", "--tag", tag, where)
-    return tag
+
+    def make(context: Path) -> None:
+        (context / "Dockerfile").write_text(REDIS_DOCKERFILE)
+        docker("build", "--quiet", "--network", "host", "--build-arg", f"BASE={base}", "--tag", tag, str(context))
+
+    return _once(tag, make)
+
+
+def health_answers(port: int) -> bool:
+    """Whether GET /_mockcloud/health on 127.0.0.1:``port`` answers 200 now."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/_mockcloud/health")
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
 
 
 def free_port() -> int:

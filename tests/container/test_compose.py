@@ -3,14 +3,14 @@ the CI example's service is the image with its health check. (No daemon needed: 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
+
+from tests.helpers import unavailable
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "container.md"
 COMPOSE, CI = re.findall(r"```yaml\n(.*?)```", PAGE.read_text(), re.S)
@@ -19,10 +19,7 @@ COMPOSE, CI = re.findall(r"```yaml\n(.*?)```", PAGE.read_text(), re.S)
 def test_the_compose_file_is_valid_and_one_emulator_on_one_redis(tmp_path):
     compose = shutil.which("docker-compose")
     if compose is None:
-        message = "docker-compose is not installed (.ci/packages installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("docker-compose is not installed (.ci/packages installs it)")
     (tmp_path / "docker-compose.yml").write_text(COMPOSE)
     run = subprocess.run(
         [compose, "--file", str(tmp_path / "docker-compose.yml"), "config"],
