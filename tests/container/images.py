@@ -285,11 +285,11 @@ def redis_image(base: str) -> str:
     return _once(tag, make)
 
 
-def health_answers(port: int) -> bool:
-    """Whether GET /_mockcloud/health on 127.0.0.1:``port`` answers 200 now."""
+def health_answers(port: int, path: str = "/_mockcloud/health") -> bool:
+    """Whether GET ``path`` on 127.0.0.1:``port`` answers 200 now."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
-        connection.request("GET", "/_mockcloud/health")
+        connection.request("GET", path)
         return connection.getresponse().status == 200
     except (OSError, http.client.HTTPException):
         return False
