@@ -80,9 +80,10 @@ def _server_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     serve = commands.add_parser(
         "server",
         help="serve the emulator over HTTP (loopback by default)",
-        description="Every option without a value on the command line takes it from $MOCKCLOUD_<OPTION> "
-        "(--state from $MOCKCLOUD_STATE, --allow-host from $MOCKCLOUD_ALLOW_HOST, comma-separated), "
-        "as a container image or a compose file sets them.",
+        description="--host, --port, --fixtures, --state, --seed, --store, --workers, --namespace-ports, "
+        "--max-namespaces, --admin-token and --allow-host (comma-separated) take their default from "
+        "$MOCKCLOUD_<OPTION> (MOCKCLOUD_STATE, MOCKCLOUD_ALLOW_HOST, ...), as a container image or a compose "
+        "file sets them; the command line wins.",
     )
     env = os.environ.get
     serve.add_argument(

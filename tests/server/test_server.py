@@ -589,7 +589,7 @@ def test_a_state_path_that_cannot_be_written_stops_the_server_before_it_listens(
 def test_any_stop_after_listening_exits_0_with_the_state_saved(tmp_path, signum):
     """The signal handlers are in place before "listening" is printed: a stop the moment it appears is clean."""
     path = tmp_path / "state.json"
-    for _ in range(5):
+    for _ in range(3):
         server = CliServer([sys.executable, "-m", "mockcloud", "server", "--port", "0", "--state", str(path)])
         try:
             server.wait_for_url(timeout=60)
@@ -599,3 +599,28 @@ def test_any_stop_after_listening_exits_0_with_the_state_saved(tmp_path, signum)
         assert code == 0, output
         assert "Traceback" not in output
         assert json.loads(path.read_text())["format"]  # saved at the stop
+
+
+def test_options_from_the_environment_as_a_container_sets_them(monkeypatch, tmp_path):
+    monkeypatch.setenv("MOCKCLOUD_PORT", "0")
+    monkeypatch.setenv("MOCKCLOUD_SEED", "5")
+    monkeypatch.setenv("MOCKCLOUD_ALLOW_HOST", "mockcloud-a, mockcloud-b")
+    monkeypatch.setenv("MOCKCLOUD_STATE", str(tmp_path / "state.json"))
+    server = CliServer([sys.executable, "-m", "mockcloud", "server"])
+    try:
+        url, _ = server.wait_for_url(timeout=60)
+        port = url.rsplit(":", 1)[1]
+        reset = requests.post(f"{url}/_mockcloud/reset", json={}, timeout=HTTP_TIMEOUT)
+        assert reset.json()["seed"] == 5
+        named = requests.get(f"{url}/_mockcloud/clock", headers={"Host": f"mockcloud-b:{port}"}, timeout=HTTP_TIMEOUT)
+        assert named.status_code == 200
+        code, output = server.stop(signal.SIGTERM, timeout=60)
+    finally:
+        server.kill()
+    assert code == 0, output
+    assert (tmp_path / "state.json").exists()
+    monkeypatch.setenv("MOCKCLOUD_PORT", "http")
+    refused = subprocess.run(
+        [sys.executable, "-m", "mockcloud", "server"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert refused.returncode == 2 and "'http' is not a port number" in refused.stderr
