@@ -72,13 +72,18 @@ def _logon(endpoint: str, user: str):
     return ecd.get_login_token(request).body
 
 
-def test_the_alibaba_sdk_and_plain_http_reach_a_namespace_by_its_endpoint(server):
+def test_the_alibaba_sdks_and_a_user_api_base_url_reach_a_namespace(server):
     with mockcloud.connect(server.url).new_namespace("ali") as own:
         own.wuying.create_user(end_user_id="ns-user", password="Passw0rd!")
         assert _logon(own.url.split("//")[1], "ns-user").end_user_id == "ns-user"
         with pytest.raises(Exception, match=r"ns-user|EndUserId|User"):  # the user is the namespace's alone
             _logon(server.url.split("//")[1], "ns-user")
-        assert requests.get(own.url + "/_mockcloud/health", timeout=5).json()["status"] == "ok"
+        # the User API by its base URL: a user made in the namespace logs on there, and only there
+        own.userapi.create_user("ns-api-user", "Passw0rd!")
+        body, headers = {"username": "ns-api-user", "password": "Passw0rd!"}, {"Version": "2.0"}
+        assert requests.post(f"{own.url}/User/Login", json=body, headers=headers, timeout=5).status_code == 200
+        elsewhere = requests.post(f"{server.url}/User/Login", json=body, headers=headers, timeout=5)
+        assert elsewhere.status_code in (400, 401)
 
 
 def test_bad_and_conflicting_namespaces_are_refused_in_json(server):
