@@ -107,6 +107,9 @@ class Daemon:
                 )
             if os.geteuid() != 0:
                 raise Unavailable("no Docker daemon runs, and starting dockerd needs root")
+            for entry in self.users.iterdir():  # nobody uses a daemon that does not run: left by ended runs
+                if entry != self.me:
+                    entry.unlink(missing_ok=True)
             log = open(WORK / "dockerd.log", "ab")  # noqa: SIM115  # the daemon's, for as long as it runs
             self.process = subprocess.Popen([dockerd], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
             deadline = time.monotonic() + 120
