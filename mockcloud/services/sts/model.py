@@ -1,85 +1,142 @@
-"""STS's state and rules: roles with trust policies, web-identity sessions, caller identities. No HTTP here.
+"""STS's state and rules, and IAM's identities it issues credentials for. No HTTP here.
 
-The web-identity tokens it accepts are those of the issuers registered with
-the mock (``context.issuers``, see :mod:`mockcloud.core.oidc`), checked by
-signature against their published keys; the credentials it issues are
-registered in the mock's key store, so every AWS service of the mock accepts
-them until they expire on the mock clock.
+The records (:mod:`.identities`) are IAM's: managed policies, roles with
+their trust and permission policies, users with access keys and MFA
+devices, SAML providers, per-account settings; and STS's own: the sessions
+it issued, by their temporary key, and temporary-delegation requests. This
+model is the mock's identity authority (:class:`~mockcloud.core.iam.access.Authority`):
+the AWS front door asks it who signed a call and what policies apply, and
+evaluates them with :mod:`mockcloud.core.iam.policy`.
+
+Web-identity tokens are those of the issuers registered with the mock
+(``context.issuers``), checked by signature against their published keys;
+SAML responses are verified against the certificate registered with the
+SAML provider (:mod:`.saml`); every credential it issues is registered in
+the mock's key store, so every AWS service of the mock accepts it until it
+expires on the mock clock.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
-from dataclasses import dataclass, field
+import hashlib
+import json
+import math
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
-from ...core.credentials import DEFAULT_ACCOUNT_ID, AwsKey
+from ...core.credentials import DEFAULT_ACCOUNT_ID, AwsKey, account_of_key_id
 from ...core.errors import MockCloudError, ServiceError
 from ...core.helpers import reads_only
+from ...core.iam import policy as iam
+from ...core.iam.access import Denial, Principal, decide
 from ...core.oidc import TokenRejected
+from ...core.sections import keyed, record
 from ...core.service import ServiceContext
-from . import trust as policies
+from . import outbound, saml
 from .errors import ERRORS
-from .trust import Statement
+from .identities import (
+    Account,
+    Delegation,
+    Document,
+    ManagedPolicy,
+    MfaDevice,
+    Records,
+    Role,
+    SamlProvider,
+    Session,
+    User,
+)
+from .managed import AWS_MANAGED, ROOT_TASK_POLICIES
 
 DEFAULTS = {
-    "default_duration_seconds": 3600,  # DurationSeconds when the request has none
+    "default_duration_seconds": 3600,  # DurationSeconds of AssumeRole* when the request has none
+    "encode_authorization_messages": False,  # denials carry AWS's "Encoded authorization failure message"
+    "trade_in_token_seconds": 3600,  # how long a temporary-delegation token may be exchanged
 }
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-NOT_AUTHORIZED = "Not authorized to perform sts:AssumeRoleWithWebIdentity"
+NOT_AUTHORIZED = "Not authorized to perform sts:{}"
+PACKED_LIMIT = 1024  # bytes of packed (compressed) session policies and tags: 100 %
+POLICY_PLAINTEXT_LIMIT = 2048  # "can't exceed 2,048 characters"
+MAX_POLICY_ARNS = 10
+CHAINED_MAX_SECONDS = 3600  # role chaining limits a session to one hour
+ROOT_SESSION_MAX_SECONDS = 3600  # GetSessionToken/GetFederationToken for an account's root
+JWT_PAYLOAD_LIMIT = 8192  # bytes of GetWebIdentityToken's claims
+WEB_IDENTITY_DEFAULT_SECONDS = 300
+SAML_ATTRIBUTE = saml.ATTRIBUTE
+WEB_TAGS_CLAIM = "https://aws.amazon.com/tags"
+WEB_SOURCE_IDENTITY_CLAIM = "https://aws.amazon.com/source_identity"
+# what temporary credentials of each kind may call of STS (the front door checks IAM; these are STS's own rules)
+_SESSION_MAY_CALL: dict[str, frozenset[str] | None] = {
+    "federated-user": frozenset({"GetCallerIdentity"}),
+    "session-token": frozenset({"AssumeRole", "GetCallerIdentity"}),
+    "root-session": None,  # an AssumeRoot session: its task policy decides
+    "delegated": None,
+}
+_ROLE_SESSION_MAY_NOT = frozenset({"GetSessionToken", "GetFederationToken"})
 
 
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
-class Role:
-    name: str
+@dataclass(frozen=True)
+class Caller:
+    """Who signed a call, as STS's rules see it."""
+
+    kind: str  # root (long-term root keys), user, or the session's kind
     account_id: str
-    role_id: str  # AROA…, as IAM gives every role
-    trust_policy: dict[str, Any] | str
-    statements: tuple[Statement, ...]
-    max_session_duration: int = 3600
-    path: str = "/"
-    description: str = ""
-
-    @property
-    def arn(self) -> str:
-        return f"arn:aws:iam::{self.account_id}:role{self.path}{self.name}"
-
-
-@dataclass
-class Session:
-    """One AssumeRoleWithWebIdentity answer: who assumed what, with which credentials, until when."""
-
-    role: Role
-    session_name: str
+    arn: str
     key: AwsKey
-    subject: str
-    provider: str
-    audience: str
-    issued: float
-    expires: float
+    session: Session | None = None
+    user: User | None = None
 
     @property
-    def arn(self) -> str:
-        return f"arn:aws:sts::{self.role.account_id}:assumed-role/{self.role.name}/{self.session_name}"
+    def is_session(self) -> bool:
+        return self.session is not None
 
-    @property
-    def assumed_role_id(self) -> str:
-        return f"{self.role.role_id}:{self.session_name}"
+    def principal_arns(self) -> tuple[str, ...]:
+        """The ARNs a trust policy may name this caller by, its account's root first."""
+        root = f"arn:aws:iam::{self.account_id}:root"
+        if self.kind == "root":
+            return (root,)
+        session = self.session
+        if session is not None and session.kind == "assumed-role":
+            return (root, session.principal_arn, session.arn)
+        if self.user is not None:
+            return (root, self.user.arn)
+        return (root, self.arn)
 
 
 @dataclass
-class _State:
-    roles: dict[str, Role] = field(default_factory=dict)  # arn -> Role
-    sessions: list[Session] = field(default_factory=list)
+class Issued:
+    """Credentials an operation issued, and what its answer reports of them."""
+
+    session: Session
+    key: AwsKey
+    packed_size: int | None = None  # percent of the packed-policy space the session policies and tags use
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Authority:
+    """The model as the front door's identity authority (not on the handle: its methods are no helpers)."""
+
+    def __init__(self, model: StsModel) -> None:
+        self.model = model
+
+    def principal(self, access_key_id: str) -> Principal | None:
+        return self.model._principal(access_key_id)
+
+    def encode_denial(self, denial: Denial) -> str:
+        return self.model._encode_message(denial.document(), denial.principal.account_id)
 
 
 class StsModel:
-    """``cloud.sts``: roles, sessions, and the helpers tests use to set them up."""
+    """``cloud.sts``: IAM's roles, users, policies and providers, STS's sessions, and the helpers tests use."""
 
     def __init__(self, context: ServiceContext) -> None:
         self.entropy = context.entropy
@@ -88,70 +145,211 @@ class StsModel:
         self.issuers = context.issuers
         self.settings = context.merged_settings(DEFAULTS)
         self._lock = context.lock
-        self._state = _State()
-        for item in context.fixtures.get("roles", ()):
-            self._add_role(
-                item["name"],
-                item["trust_policy"],
-                max_session_duration=item.get("max_session_duration", 3600),
-                account_id=item.get("account_id", DEFAULT_ACCOUNT_ID),
-                path=item.get("path", "/"),
-                description=item.get("description", ""),
-                role_id=item.get("role_id"),  # a snapshot's: the id IAM gave it, not a new one
-            )
-        for item in context.fixtures.get("sessions", ()):
-            self._load_session(item)
+        self._state = Records()
+        self._parsed: dict[tuple[str, ...], iam.Policy] = {}  # a cache of parsed documents, rebuilt on demand
+        self._user_of_key: dict[str, str] = {}  # access key id -> user ARN: rebuilt from the users' records
+        section = context.fixtures
+        key = section.get("message_key")
+        self._message_key = base64.b64decode(key) if key else self.entropy.token_bytes(32)
+        try:
+            self._load(section)
+        except iam.MalformedPolicy as exc:
+            raise MockCloudError(f"sts: {exc}") from None
+        self.authority = _Authority(self)
+        self._access = context.access
+        context.access.register(self.authority)
+        context.access.encode_messages = bool(self.settings["encode_authorization_messages"])
 
-    # ---- roles --------------------------------------------------------------------
+    # ---- ids ------------------------------------------------------------------------------
+    def _new_id(self, prefix: str) -> str:
+        return prefix + "".join(self.entropy.choice(_ID_ALPHABET) for _ in range(17))
+
+    # ---- policies ---------------------------------------------------------------------------
+    def _parse(self, key: tuple[str, ...], document: Document, kind: iam.PolicyKind = "identity") -> iam.Policy:
+        parsed = self._parsed.get(key)
+        if parsed is None or parsed.source is not document:
+            parsed = iam.parse(document, kind, name=key[-1])
+            self._parsed[key] = parsed
+        return parsed
+
+    def _managed(self, arn: str) -> ManagedPolicy | None:
+        found = self._state.policies.get(arn)
+        if found is None and arn in AWS_MANAGED:
+            description, document = AWS_MANAGED[arn]
+            name = arn.rsplit("/", 1)[1]
+            path = arn[len("arn:aws:iam::aws:policy") : -len(name)]
+            policy_id = "ANPA" + hashlib.sha256(arn.encode()).hexdigest()[:17].upper()
+            found = ManagedPolicy(name, "aws", policy_id, document, path, description)
+        return found
+
+    def _managed_policy(self, arn: str) -> iam.Policy | None:
+        found = self._managed(arn)
+        return None if found is None else self._parse(("managed", arn), found.document)
+
+    def _attached(self, arns: Iterable[str], inline: Mapping[str, Document], owner: str) -> tuple[iam.Policy, ...]:
+        found = [p for p in (self._managed_policy(arn) for arn in arns) if p is not None]
+        found.extend(self._parse(("inline", owner, name), doc) for name, doc in inline.items())
+        return tuple(found)
+
+    def _policies_of(self, arn: str) -> tuple[iam.Policy, ...] | None:
+        """The identity policies of a role or user (None for an account's root: not limited)."""
+        role = self._state.roles.get(arn)
+        if role is not None:
+            return self._attached(role.managed_policies, role.inline_policies, role.arn)
+        user = self._state.users.get(arn)
+        if user is not None:
+            return self._attached(user.managed_policies, user.inline_policies, user.arn)
+        if arn.endswith(":root"):
+            return None
+        return ()  # a principal since deleted: nothing is allowed
+
+    def _session_policies(self, session: Session) -> tuple[iam.Policy, ...]:
+        found = [p for p in (self._managed_policy(arn) for arn in session.policy_arns) if p is not None]
+        if session.policy is not None:
+            found.append(self._parse(("session", session.access_key_id), session.policy))
+        return tuple(found)
+
+    def _check_document(self, document: Document, kind: iam.PolicyKind = "identity") -> Document:
+        """A helper's policy argument, checked now: a bad one is the test's mistake."""
+        if not isinstance(document, (dict, str)):
+            raise MockCloudError("a policy document is a dict or its JSON text")
+        try:
+            iam.parse(document, kind)
+        except iam.MalformedPolicy as exc:
+            raise MockCloudError(f"malformed policy document: {exc}") from None
+        return document
+
+    # ---- helpers: managed policies -------------------------------------------------------------
+    def create_policy(
+        self,
+        name: str,
+        document: Document,
+        *,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        path: str = "/",
+        description: str = "",
+    ) -> ManagedPolicy:
+        """A customer managed policy, ``arn:aws:iam::ACCOUNT:policy<path><name>``, to attach to roles and users."""
+        _check_path(path)
+        self._check_document(document)
+        created = ManagedPolicy(name, account_id, self._new_id("ANPA"), document, path, description)
+        with self._lock:
+            if created.arn in self._state.policies:
+                raise MockCloudError(f"policy {created.arn} already exists")
+            self._state.policies[created.arn] = created
+        return created
+
+    @property
+    def policies(self) -> list[ManagedPolicy]:
+        """The customer managed policies (AWS managed ones are built in)."""
+        return list(self._state.policies.values())
+
+    @reads_only
+    def policy(self, arn: str) -> ManagedPolicy | None:
+        """A managed policy by ARN: a customer's, or one of the AWS managed policies the emulator knows."""
+        return self._managed(arn)
+
+    # ---- helpers: roles ------------------------------------------------------------------------
     def create_role(
         self,
         name: str,
-        trust: dict[str, Any] | str,
+        trust: Document,
         *,
         max_session_duration: int = 3600,
         account_id: str = DEFAULT_ACCOUNT_ID,
         path: str = "/",
         description: str = "",
+        policies: dict[str, Document] | None = None,
+        managed_policy_arns: Sequence[str] = (),
+        tags: dict[str, str] | None = None,
     ) -> Role:
-        """Add a role whose trust policy (a dict or its JSON) STS evaluates on every AssumeRoleWithWebIdentity.
+        """A role whose trust policy STS evaluates on every AssumeRole*, and whose policies limit its sessions.
 
-        ``max_session_duration`` is IAM's MaxSessionDuration: 3600 to 43200 seconds.
+        ``policies`` are inline policies by name, ``managed_policy_arns`` attached managed
+        policies (AWS's or :meth:`create_policy`'s); ``max_session_duration`` is IAM's
+        MaxSessionDuration, 3600 to 43200 seconds.
         """
         return self._add_role(
-            name,
-            trust,
-            max_session_duration=max_session_duration,
-            account_id=account_id,
-            path=path,
-            description=description,
+            {
+                "name": name,
+                "trust_policy": trust,
+                "max_session_duration": max_session_duration,
+                "account_id": account_id,
+                "path": path,
+                "description": description,
+                "inline_policies": dict(policies or {}),
+                "managed_policies": list(managed_policy_arns),
+                "tags": dict(tags or {}),
+            }
         )
 
-    def _add_role(
-        self,
-        name: str,
-        trust: dict[str, Any] | str,
-        *,
-        max_session_duration: int,
-        account_id: str,
-        path: str,
-        description: str,
-        role_id: str | None = None,
-    ) -> Role:
-        if not isinstance(max_session_duration, int) or not 3600 <= max_session_duration <= 43200:
+    def _add_role(self, item: Mapping[str, Any]) -> Role:
+        duration = item.get("max_session_duration", 3600)
+        if not isinstance(duration, int) or isinstance(duration, bool) or not 3600 <= duration <= 43200:
             raise MockCloudError(
                 "max_session_duration must be an integer from 3600 to 43200 seconds (IAM's MaxSessionDuration)"
             )
-        if not path.startswith("/") or not path.endswith("/"):
-            raise MockCloudError("a role path begins and ends with '/'")
-        statements = policies.parse(trust)
-        if role_id is None:
-            role_id = "AROA" + "".join(self.entropy.choice(_ID_ALPHABET) for _ in range(17))
-        role = Role(name, account_id, role_id, trust, statements, max_session_duration, path, description)
+        path = item.get("path", "/")
+        _check_path(path)
+        trust = self._check_document(item["trust_policy"], "trust")
+        inline = {name: self._check_document(doc) for name, doc in item.get("inline_policies", {}).items()}
+        managed = list(item.get("managed_policies", ()))
+        for arn in managed:
+            if self._managed(arn) is None:
+                raise MockCloudError(f"no managed policy {arn} to attach")
+        role = Role(
+            item["name"],
+            item.get("account_id", DEFAULT_ACCOUNT_ID),
+            item.get("role_id") or self._new_id("AROA"),
+            trust,
+            duration,
+            path,
+            item.get("description", ""),
+            managed,
+            inline,
+            dict(item.get("tags", {})),
+        )
         with self._lock:
-            if any(r.name == name and r.account_id == account_id for r in self._state.roles.values()):
-                raise MockCloudError(f"role {name!r} already exists in account {account_id}")
+            if any(r.name == role.name and r.account_id == role.account_id for r in self._state.roles.values()):
+                raise MockCloudError(f"role {role.name!r} already exists in account {role.account_id}")
             self._state.roles[role.arn] = role
         return role
+
+    def _role_named(self, name: str, account_id: str) -> Role:
+        for role in self._state.roles.values():
+            if role.name == name and role.account_id == account_id:
+                return role
+        raise MockCloudError(f"no role {name!r} in account {account_id}")
+
+    def put_role_policy(
+        self, role_name: str, policy_name: str, document: Document, *, account_id: str = DEFAULT_ACCOUNT_ID
+    ) -> None:
+        """Add (or replace) an inline permission policy of a role: its sessions' next calls are evaluated with it."""
+        self._check_document(document)
+        with self._lock:
+            self._role_named(role_name, account_id).inline_policies[policy_name] = document
+
+    def delete_role_policy(self, role_name: str, policy_name: str, *, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        with self._lock:
+            role = self._role_named(role_name, account_id)
+            if role.inline_policies.pop(policy_name, None) is None:
+                raise MockCloudError(f"role {role_name!r} has no inline policy {policy_name!r}")
+
+    def attach_role_policy(self, role_name: str, policy_arn: str, *, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        """Attach a managed policy (AWS's or a customer's) to a role."""
+        if self._managed(policy_arn) is None:
+            raise MockCloudError(f"no managed policy {policy_arn} to attach")
+        with self._lock:
+            role = self._role_named(role_name, account_id)
+            if policy_arn not in role.managed_policies:
+                role.managed_policies.append(policy_arn)
+
+    def detach_role_policy(self, role_name: str, policy_arn: str, *, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        with self._lock:
+            role = self._role_named(role_name, account_id)
+            if policy_arn not in role.managed_policies:
+                raise MockCloudError(f"policy {policy_arn} is not attached to role {role_name!r}")
+            role.managed_policies.remove(policy_arn)
 
     @reads_only
     def role(self, arn: str) -> Role | None:
@@ -161,72 +359,711 @@ class StsModel:
     def roles(self) -> list[Role]:
         return list(self._state.roles.values())
 
+    # ---- helpers: users, keys, MFA ------------------------------------------------------------
+    def create_user(
+        self,
+        name: str,
+        *,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        path: str = "/",
+        policies: dict[str, Document] | None = None,
+        managed_policy_arns: Sequence[str] = (),
+        tags: dict[str, str] | None = None,
+    ) -> User:
+        """An IAM user: its keys (:meth:`create_access_key`) are evaluated against its policies on every call."""
+        return self._add_user(
+            {
+                "name": name,
+                "account_id": account_id,
+                "path": path,
+                "inline_policies": dict(policies or {}),
+                "managed_policies": list(managed_policy_arns),
+                "tags": dict(tags or {}),
+            }
+        )
+
+    def _add_user(self, item: Mapping[str, Any]) -> User:
+        path = item.get("path", "/")
+        _check_path(path)
+        managed = list(item.get("managed_policies", ()))
+        for arn in managed:
+            if self._managed(arn) is None:
+                raise MockCloudError(f"no managed policy {arn} to attach")
+        user = User(
+            item["name"],
+            item.get("account_id", DEFAULT_ACCOUNT_ID),
+            item.get("user_id") or self._new_id("AIDA"),
+            path,
+            managed,
+            {name: self._check_document(doc) for name, doc in item.get("inline_policies", {}).items()},
+            dict(item.get("tags", {})),
+        )
+        with self._lock:
+            if any(u.name == user.name and u.account_id == user.account_id for u in self._state.users.values()):
+                raise MockCloudError(f"user {user.name!r} already exists in account {user.account_id}")
+            self._state.users[user.arn] = user
+        for key in item.get("access_keys", ()):
+            if isinstance(key, str):
+                self._bind_key(user, key, None)
+            else:
+                self._bind_key(user, key["access_key_id"], key.get("secret_access_key"))
+        return user
+
+    def _user_named(self, name: str, account_id: str) -> User:
+        for user in self._state.users.values():
+            if user.name == name and user.account_id == account_id:
+                return user
+        raise MockCloudError(f"no user {name!r} in account {account_id}")
+
+    def create_access_key(
+        self,
+        user_name: str,
+        *,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+    ) -> AwsKey:
+        """An access key of an IAM user: a new one, or a key the mock has (``access_key_id``) bound to the user.
+
+        Binding the default test keys (``access_key_id="testing"``) to a user turns
+        IAM enforcement on for them: their calls are evaluated against the user's policies.
+        """
+        user = self._user_named(user_name, account_id)
+        return self._bind_key(user, access_key_id, secret_access_key)
+
+    def _bind_key(self, user: User, access_key_id: str | None, secret: str | None) -> AwsKey:
+        if access_key_id is None:
+            fresh = self.credentials.new_account(user.account_id)
+            access_key_id, secret = fresh.access_key_id, fresh.secret_access_key
+        existing = self.credentials.aws(access_key_id)
+        if secret is None:
+            if existing is None:
+                raise MockCloudError(f"no key {access_key_id!r} in the mock to bind to user {user.name!r}")
+            if existing.session_token is not None:
+                raise MockCloudError(f"{access_key_id} is a temporary key: only long-term keys belong to users")
+            secret = existing.secret_access_key
+        key = self.credentials.add_aws(
+            access_key_id, secret, account_id=user.account_id, arn=user.arn, user_id=user.user_id
+        )
+        with self._lock:
+            for other in self._state.users.values():
+                if access_key_id in other.access_keys and other is not user:
+                    other.access_keys.remove(access_key_id)
+            if access_key_id not in user.access_keys:
+                user.access_keys.append(access_key_id)
+            self._user_of_key[access_key_id] = user.arn
+        return key
+
+    def put_user_policy(
+        self, user_name: str, policy_name: str, document: Document, *, account_id: str = DEFAULT_ACCOUNT_ID
+    ) -> None:
+        """Add (or replace) an inline permission policy of a user."""
+        self._check_document(document)
+        with self._lock:
+            self._user_named(user_name, account_id).inline_policies[policy_name] = document
+
+    def attach_user_policy(self, user_name: str, policy_arn: str, *, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        if self._managed(policy_arn) is None:
+            raise MockCloudError(f"no managed policy {policy_arn} to attach")
+        with self._lock:
+            user = self._user_named(user_name, account_id)
+            if policy_arn not in user.managed_policies:
+                user.managed_policies.append(policy_arn)
+
+    def detach_user_policy(self, user_name: str, policy_arn: str, *, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        with self._lock:
+            user = self._user_named(user_name, account_id)
+            if policy_arn not in user.managed_policies:
+                raise MockCloudError(f"policy {policy_arn} is not attached to user {user_name!r}")
+            user.managed_policies.remove(policy_arn)
+
+    @reads_only
+    def user(self, arn: str) -> User | None:
+        return self._state.users.get(arn)
+
     @property
-    def sessions(self) -> list[Session]:
-        return list(self._state.sessions)
+    def users(self) -> list[User]:
+        return list(self._state.users.values())
 
-    # ---- snapshots -------------------------------------------------------------------
-    def snapshot(self) -> dict[str, Any]:
-        """Roles (with the ids IAM gave them) and sessions, as this service's fixtures section.
+    def create_virtual_mfa_device(
+        self, name: str, *, user_name: str | None = None, account_id: str = DEFAULT_ACCOUNT_ID
+    ) -> MfaDevice:
+        """A virtual MFA device enabled for a user (or the account's root): its ``secret`` makes the TOTP codes.
 
-        A session names its temporary key by id: the key itself, secret and session
-        token, is the mock's (the snapshot's ``credentials``), and STS reads it back from there.
+        ``mockcloud.core.otp.totp(device.secret, cloud.clock.time())`` is the code of the moment.
+        """
+        from ...core.otp import random_secret
+
+        user_arn = None if user_name is None else self._user_named(user_name, account_id).arn
+        device = MfaDevice(
+            f"arn:aws:iam::{account_id}:mfa/{name}", account_id, random_secret(self.entropy.token_bytes), user_arn
+        )
+        with self._lock:
+            if device.serial in self._state.mfa_devices:
+                raise MockCloudError(f"MFA device {device.serial} already exists")
+            self._state.mfa_devices[device.serial] = device
+        return device
+
+    # ---- helpers: SAML providers, accounts --------------------------------------------------------
+    def create_saml_provider(
+        self, name: str, metadata_document: str, *, account_id: str = DEFAULT_ACCOUNT_ID
+    ) -> SamlProvider:
+        """A SAML provider from the IdP's metadata: AssumeRoleWithSAML verifies responses with its certificate."""
+        saml.read_metadata(metadata_document)
+        provider = SamlProvider(name, account_id, metadata_document)
+        with self._lock:
+            if provider.arn in self._state.saml_providers:
+                raise MockCloudError(f"SAML provider {provider.arn} already exists")
+            self._state.saml_providers[provider.arn] = provider
+        return provider
+
+    @property
+    def saml_providers(self) -> list[SamlProvider]:
+        return list(self._state.saml_providers.values())
+
+    @reads_only
+    def saml_provider(self, arn: str) -> SamlProvider | None:
+        return self._state.saml_providers.get(arn)
+
+    def _account(self, account_id: str) -> Account:
+        found = self._state.accounts.get(account_id)
+        if found is None:
+            found = self._state.accounts[account_id] = Account(account_id)
+        return found
+
+    def disable_region(self, region: str, *, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        """Deactivate STS in a Region for an account: its credential requests there get RegionDisabledException."""
+        with self._lock:
+            account = self._account(account_id)
+            if region not in account.disabled_regions:
+                account.disabled_regions.append(region)
+
+    def enable_region(self, region: str, *, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        with self._lock:
+            account = self._account(account_id)
+            if region in account.disabled_regions:
+                account.disabled_regions.remove(region)
+
+    def set_outbound_web_identity_federation(self, enabled: bool, *, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        """Enable or disable GetWebIdentityToken for an account (IAM's Enable/DisableOutboundWebIdentityFederation).
+
+        Enabled by default in the emulator, so the API works without a set-up call.
         """
         with self._lock:
-            section = {
-                "settings": dict(self.settings),
-                "roles": [
-                    {
-                        "name": role.name,
-                        "account_id": role.account_id,
-                        "path": role.path,
-                        "description": role.description,
-                        "max_session_duration": role.max_session_duration,
-                        "trust_policy": role.trust_policy,
-                        "role_id": role.role_id,
-                    }
-                    for role in self._state.roles.values()
-                ],
-                "sessions": [
-                    {
-                        "role_arn": session.role.arn,
-                        "session_name": session.session_name,
-                        "access_key_id": session.key.access_key_id,
-                        "subject": session.subject,
-                        "provider": session.provider,
-                        "audience": session.audience,
-                        "issued": session.issued,
-                        "expires": session.expires,
-                    }
-                    for session in self._state.sessions
-                ],
-            }
-            return copy.deepcopy(section)
+            self._account(account_id).outbound_federation = bool(enabled)
 
-    def _load_session(self, item: dict[str, Any]) -> None:
-        role = self.role(item["role_arn"])
-        if role is None:
-            raise MockCloudError(f"sts: a session of an unknown role {item['role_arn']}")
-        name = item["session_name"]
-        # a key since dropped from the mock's key store keeps its id only: no request is accepted with it anyway
-        key = self.credentials.aws(item["access_key_id"]) or AwsKey(
-            item["access_key_id"],
-            "",
-            role.account_id,
-            None,
-            item["expires"],
-            f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{name}",
-            f"{role.role_id}:{name}",
+    # ---- outbound identity issuers ----------------------------------------------------------------
+    def _issuer_of(self, account_id: str) -> Account:
+        with self._lock:
+            account = self._account(account_id)
+            if account.issuer_id is None:
+                account.issuer_id = str(self.entropy.uuid4())
+            return account
+
+    def _signing_key(self, account: Account, algorithm: str) -> str:
+        with self._lock:
+            pem = account.signing_keys.get(algorithm)
+            if pem is None:
+                pem = account.signing_keys[algorithm] = outbound.new_key(algorithm, self.entropy)
+            return pem
+
+    def outbound_issuer(self, account_id: str = DEFAULT_ACCOUNT_ID) -> str:
+        """The issuer URL of an account's GetWebIdentityToken tokens (``https://<id>.tokens.sts.global.api.aws``)."""
+        issuer_id = self._issuer_of(account_id).issuer_id
+        assert issuer_id is not None
+        return outbound.issuer_url(issuer_id)
+
+    def openid_configuration(self, account_id: str = DEFAULT_ACCOUNT_ID) -> dict[str, Any]:
+        """The OIDC discovery document of an account's token issuer."""
+        return outbound.discovery(self.outbound_issuer(account_id))
+
+    @reads_only
+    def jwks(self, account_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """The public keys of one account's token issuer, or of every issuer (None): a JWKS.
+
+        An issuer publishes a key once it has signed with it (the first GetWebIdentityToken of each algorithm).
+        """
+        accounts = [a for a in self._state.accounts.values() if account_id in (None, a.account_id) and a.signing_keys]
+        return {
+            "keys": [
+                outbound.jwk(pem, algorithm) for a in accounts for algorithm, pem in sorted(a.signing_keys.items())
+            ]
+        }
+
+    def issuer_document(self, host: str, path: str) -> dict[str, Any] | None:
+        """What an issuer's host answers at ``path``: its discovery document or JWKS (None: nothing there)."""
+        label = host.split(":", 1)[0].lower()
+        issuer_id, _, domain = label.partition(".")
+        if domain != outbound.ISSUER_DOMAIN:
+            return None
+        for account in list(self._state.accounts.values()):
+            if account.issuer_id == issuer_id:
+                if path == outbound.DISCOVERY_PATH:
+                    return self.openid_configuration(account.account_id)
+                if path == outbound.JWKS_PATH:
+                    return self.jwks(account.account_id)
+        return None
+
+    # ---- helpers: temporary delegation ------------------------------------------------------------
+    def create_delegation_request(
+        self,
+        partner_account_id: str,
+        permissions: Document,
+        *,
+        owner_account_id: str = DEFAULT_ACCOUNT_ID,
+        session_duration: int = 3600,
+        description: str = "",
+    ) -> Delegation:
+        """A partner's request for temporary access to ``owner_account_id`` (IAM's CreateDelegationRequest)."""
+        self._check_document(permissions)
+        if not isinstance(session_duration, int) or not 900 <= session_duration <= 43200:
+            raise MockCloudError("session_duration is 900 to 43200 seconds")
+        delegation = Delegation(
+            str(self.entropy.uuid4()), owner_account_id, partner_account_id, permissions, session_duration, description
+        )
+        with self._lock:
+            self._state.delegations[delegation.delegation_id] = delegation
+        return delegation
+
+    def approve_delegation_request(self, delegation_id: str, *, approver_arn: str | None = None) -> str:
+        """The owner approves and IAM sends the exchange token (AcceptDelegationRequest, SendDelegationToken).
+
+        Returns the trade-in token the partner exchanges with GetDelegatedAccessToken. The
+        session acts as ``approver_arn`` (a user or role of the owner; default its root) within
+        the request's permissions.
+        """
+        with self._lock:
+            delegation = self._state.delegations.get(delegation_id)
+            if delegation is None:
+                raise MockCloudError(f"no delegation request {delegation_id!r}")
+            if delegation.state != "PENDING":
+                raise MockCloudError(f"delegation request {delegation_id} is {delegation.state}, not PENDING")
+            approver = approver_arn or f"arn:aws:iam::{delegation.owner_account_id}:root"
+            if (
+                approver not in self._state.users
+                and approver not in self._state.roles
+                and not approver.endswith(f"::{delegation.owner_account_id}:root")
+            ):
+                raise MockCloudError(f"{approver} is no user, role or root of account {delegation.owner_account_id}")
+            token = "dt-" + self.entropy.token_urlsafe(48)
+            delegation.state = "FINALIZED"
+            delegation.approver_arn = approver
+            delegation.token_digest = hashlib.sha256(token.encode()).hexdigest()
+            delegation.token_expires = self.clock.time() + self.settings["trade_in_token_seconds"]
+        return token
+
+    @property
+    def delegations(self) -> list[Delegation]:
+        return list(self._state.delegations.values())
+
+    @property
+    def sessions(self) -> list[Session]:
+        return list(self._state.sessions.values())
+
+    # ---- the authority -------------------------------------------------------------------------------
+    def _principal(self, access_key_id: str) -> Principal | None:
+        state = self._state
+        session = state.sessions.get(access_key_id)
+        if session is None:
+            user_arn = self._user_of_key.get(access_key_id)
+            user = state.users.get(user_arn) if user_arn else None
+            if user is None:
+                return None
+            keys = {
+                "aws:principalarn": (user.arn,),
+                "aws:principalaccount": (user.account_id,),
+                "aws:principaltype": ("User",),
+                "aws:userid": (user.user_id,),
+                "aws:username": (user.name,),
+                **_tag_keys(user.tags),
+            }
+            return Principal(user.arn, user.account_id, self._policies_of(user.arn), None, keys, user.user_id)
+        now = self.clock.time()
+        kind = session.kind
+        keys = {
+            "aws:principalaccount": (session.account_id,),
+            "aws:userid": (session.user_id,),
+            "aws:tokenissuetime": (iso(session.issued),),
+            "aws:multifactorauthpresent": ("true" if session.mfa else "false",),
+        }
+        if session.mfa:
+            keys["aws:multifactorauthage"] = (str(max(0, int(now - session.issued))),)
+        if session.source_identity:
+            keys["aws:sourceidentity"] = (session.source_identity,)
+        if session.provider:
+            keys["aws:federatedprovider"] = (session.provider,)
+        identity = self._policies_of(session.principal_arn)
+        session_policies: tuple[iam.Policy, ...] | None = (
+            self._session_policies(session) if session.has_session_policies else None
+        )
+        tags: dict[str, str] = {}
+        if kind == "assumed-role":
+            role = state.roles.get(session.principal_arn)
+            tags = dict(role.tags) if role is not None else {}
+            keys.update({"aws:principalarn": (session.principal_arn,), "aws:principaltype": ("AssumedRole",)})
+        elif kind == "federated-user":
+            session_policies = self._session_policies(session)  # none passed: the session may do nothing
+            keys.update({"aws:principalarn": (session.arn,), "aws:principaltype": ("FederatedUser",)})
+        elif kind in ("session-token", "delegated"):
+            user = state.users.get(session.principal_arn)
+            if user is not None:
+                tags = dict(user.tags)
+                keys["aws:username"] = (user.name,)
+            principal_type = "User" if user is not None else "Account"
+            keys.update({"aws:principalarn": (session.principal_arn,), "aws:principaltype": (principal_type,)})
+        else:  # an AssumeRoot session: the task policy alone
+            keys.update({"aws:principalarn": (session.arn,), "aws:principaltype": ("Account",)})
+        tags.update(session.tags)
+        keys.update(_tag_keys(tags))
+        return Principal(session.arn, session.account_id, identity, session_policies, keys, session.user_id)
+
+    # ---- encoded authorization messages ----------------------------------------------------------------
+    def encode_authorization_messages(self, enabled: bool = True) -> None:
+        """Make every denial of the IAM check carry AWS's "Encoded authorization failure message: ...".
+
+        The same as the setting ``encode_authorization_messages``; DecodeAuthorizationMessage decodes them.
+        """
+        with self._lock:
+            self.settings["encode_authorization_messages"] = bool(enabled)
+            self._access.encode_messages = bool(enabled)
+
+    def _encode_message(self, document: dict[str, Any], account_id: str) -> str:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        nonce = self.entropy.token_bytes(12)
+        sealed = AESGCM(self._message_key).encrypt(nonce, json.dumps(document).encode(), account_id.encode())
+        return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+    def decode_authorization_message(self, *, access_key_id: str, encoded: str) -> str:
+        """DecodeAuthorizationMessage: the JSON of a denial's encoded message, for a caller of the same account."""
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        caller = self._caller(access_key_id)
+        try:
+            raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+            opened = AESGCM(self._message_key).decrypt(raw[:12], raw[12:], caller.account_id.encode())
+        except (ValueError, InvalidTag, TypeError):
+            raise ERRORS.error(
+                "InvalidAuthorizationMessageException", "The authorization message is not valid."
+            ) from None
+        return json.dumps(json.loads(opened), separators=(",", ":"))
+
+    # ---- callers ----------------------------------------------------------------------------------------
+    def _caller(self, access_key_id: str) -> Caller:
+        key = self.credentials.aws(access_key_id)
+        if key is None:  # authentication refused unknown keys; one removed since is unknown too
+            raise ERRORS.error("InvalidClientTokenId", "The security token included in the request is invalid.")
+        session = self._state.sessions.get(access_key_id)
+        if session is not None:
+            user = self._state.users.get(session.principal_arn)
+            return Caller(session.kind, session.account_id, session.arn, key, session, user)
+        user_arn = self._user_of_key.get(access_key_id)
+        user = self._state.users.get(user_arn) if user_arn else None
+        if user is not None:
+            return Caller("user", user.account_id, user.arn, key, None, user)
+        return Caller("root", key.account_id, key.caller_arn, key)
+
+    def refuse_session_call(self, access_key_id: str, operation: str) -> None:
+        """STS's own rule on what temporary credentials of each kind may call (before IAM's policies)."""
+        session = self._state.sessions.get(access_key_id)
+        if session is None:
+            return
+        if session.kind == "assumed-role":
+            refused = operation in _ROLE_SESSION_MAY_NOT
+        else:
+            allowed = _SESSION_MAY_CALL.get(session.kind)
+            refused = allowed is not None and operation not in allowed
+        if refused:
+            raise ERRORS.error("AccessDenied", f"Cannot call {operation} with session credentials")
+
+    def _check_region(self, account_id: str, region: str | None) -> None:
+        account = self._state.accounts.get(account_id)
+        if account is not None and region and region in account.disabled_regions:
+            raise ERRORS.error(
+                "RegionDisabledException",
+                f"STS is not activated in this region for account:{account_id}. Your account administrator can "
+                "activate STS in this region using the IAM Console.",
+            )
+
+    # ---- session policies, tags, duration ----------------------------------------------------------------
+    def _session_request(
+        self,
+        policy: str | None,
+        policy_arns: Sequence[Mapping[str, str]] | None,
+        tags: Sequence[Mapping[str, str]] | None = None,
+        transitive: Sequence[str] | None = None,
+        inherited: Session | None = None,
+    ) -> tuple[str | None, list[str], dict[str, str], list[str], int | None]:
+        """The session policies and tags a request asks, checked: (policy, arns, tags, transitive keys, packed %)."""
+        arns = [item.get("arn", "") for item in policy_arns or ()]
+        if len(arns) > MAX_POLICY_ARNS:
+            raise ERRORS.error(
+                "ValidationError",
+                "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {MAX_POLICY_ARNS}",
+            )
+        if policy is not None:
+            if len(policy) > POLICY_PLAINTEXT_LIMIT:
+                raise ERRORS.error(
+                    "ValidationError",
+                    "1 validation error detected: Value at 'policy' failed to satisfy constraint: "
+                    f"Member must have length less than or equal to {POLICY_PLAINTEXT_LIMIT}",
+                )
+            try:
+                iam.parse(policy, "identity")
+            except iam.MalformedPolicy as exc:
+                raise ERRORS.error("MalformedPolicyDocument", exc.args[0]) from None
+        for arn in arns:
+            if self._managed(arn) is None:
+                raise ERRORS.error("MalformedPolicyDocument", f"Policy {arn} does not exist or is not attachable.")
+        wanted = {item["Key"]: item["Value"] for item in tags or ()}
+        if len({k.lower() for k in wanted}) != len(tags or ()):
+            raise ERRORS.error(
+                "ValidationError", "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+            )
+        lowered = {k.lower() for k in wanted}
+        if any(k.lower() not in lowered for k in transitive or ()):
+            raise ERRORS.error(
+                "ValidationError", "The specified transitive tag key must be included in the requested tags."
+            )
+        merged: dict[str, str] = {}
+        carried: list[str] = []
+        if inherited is not None:  # role chaining: the caller's transitive tags go on, and may not be replaced
+            for key in inherited.transitive_tag_keys:
+                if key in inherited.tags:
+                    merged[key] = inherited.tags[key]
+                    carried.append(key)
+            clash = [k for k in wanted if k.lower() in {c.lower() for c in carried}]
+            if clash:
+                raise ERRORS.error(
+                    "ValidationError",
+                    f"The transitive session tag {clash[0]} cannot be replaced in a chained role session.",
+                )
+        merged.update(wanted)
+        carried.extend(k for k in transitive or () if k not in carried)
+        packed = None
+        if policy is not None or arns or wanted:
+            blob = (iam.compact(policy) if policy else "") + "".join(arns)
+            blob += "".join(f"{k}={v};" for k, v in sorted(wanted.items()))
+            packed = math.ceil(len(zlib.compress(blob.encode("utf-8"), 9)) * 100 / PACKED_LIMIT)
+            if packed > 100:
+                raise ERRORS.error(
+                    "PackedPolicyTooLarge",
+                    f"Packed policy consumes {packed}% of allotted space, please use smaller policy for this session.",
+                )
+        return policy, arns, merged, carried, packed
+
+    def _role_duration(self, requested: int | None, role: Role, *, chained: bool = False) -> int:
+        """DurationSeconds of an AssumeRole*: at most the role's maximum, and one hour when chained."""
+        if chained and requested is not None and requested > CHAINED_MAX_SECONDS:
+            raise ERRORS.error(
+                "ValidationError",
+                "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+            )
+        if requested is not None and requested > role.max_session_duration:
+            raise ERRORS.error(
+                "ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+            )
+        seconds = self.settings["default_duration_seconds"] if requested is None else requested
+        seconds = min(seconds, role.max_session_duration)
+        return min(seconds, CHAINED_MAX_SECONDS) if chained else seconds
+
+    @staticmethod
+    def _long_term_duration(requested: int | None, root: bool) -> int:
+        """GetSessionToken's and GetFederationToken's: 12 hours by default; an account's root gets one hour at most."""
+        if root:
+            return ROOT_SESSION_MAX_SECONDS if requested is None else min(requested, ROOT_SESSION_MAX_SECONDS)
+        return 43200 if requested is None else requested
+
+    def _issue(
+        self,
+        *,
+        kind: str,
+        account_id: str,
+        arn: str,
+        user_id: str,
+        principal_arn: str,
+        operation: str,
+        seconds: int,
+        limited: bool = True,
+        **extra: Any,
+    ) -> tuple[Session, AwsKey]:
+        """New temporary credentials and their session record; ``limited=False``: an account's root, never evaluated."""
+        now = self.clock.time()
+        expires = float(int(now) + seconds)
+        key = self.credentials.issue_temporary(
+            account_id=account_id,
+            expires=expires,
+            arn=arn if limited else None,
+            user_id=user_id if limited else None,
         )
         session = Session(
-            role, name, key, item["subject"], item["provider"], item["audience"], item["issued"], item["expires"]
+            key.access_key_id, kind, account_id, arn, user_id, principal_arn, operation, now, expires, **extra
         )
-        self._state.sessions.append(session)
+        with self._lock:
+            self._state.sessions[key.access_key_id] = session
+        return session, key
 
-    # ---- AssumeRoleWithWebIdentity ----------------------------------------------------
+    # ---- trust -------------------------------------------------------------------------------------------
+    def _trust(self, role: Role) -> iam.Policy:
+        return self._parse(("trust", role.role_id), role.trust_policy, "trust")
+
+    def _assume_actions(self, action: str, *, tags: bool, source_identity: bool) -> list[str]:
+        actions = [action]
+        if tags:
+            actions.append("sts:TagSession")
+        if source_identity:
+            actions.append("sts:SetSourceIdentity")
+        return actions
+
+    def _authorize_assume(
+        self, caller: Caller, role: Role, actions: Sequence[str], context: dict[str, tuple[str, ...]]
+    ) -> None:
+        """AssumeRole's decision: the role's trust policy and the caller's own policies, as IAM combines them."""
+        principal = self._principal(caller.key.access_key_id)
+        merged = {**(principal.keys() if principal is not None else {}), **context}
+        for action in actions:
+            request = iam.Request(action, role.arn, merged, principal=caller.principal_arns())
+            verdict = iam.evaluate([self._trust(role)], request)
+            if verdict.denied or not verdict.allowed:
+                raise ERRORS.error(
+                    "AccessDenied", f"User: {caller.arn} is not authorized to perform: {action} on resource: {role.arn}"
+                )
+            if principal is None:
+                continue
+            denial = decide(principal, action, role.arn, merged)
+            if denial is None:
+                continue
+            # within one account a trust policy that names the caller itself needs no identity-based allow
+            if denial.explicit or not (verdict.direct and caller.account_id == role.account_id):
+                raise ERRORS.error("AccessDenied", denial.message())
+
+    def _verify_mfa(self, caller: Caller, serial: str | None, code: str | None) -> bool:
+        if serial is None and code is None:
+            return False
+        if serial is None or code is None:
+            raise ERRORS.error("ValidationError", "SerialNumber and TokenCode must be given together.")
+        from ...core.otp import matching_step
+
+        device = self._state.mfa_devices.get(serial)
+        owner = caller.user.arn if caller.user is not None else None
+        if caller.kind == "root":
+            owner = None
+        if device is None or device.account_id != caller.account_id or device.user_arn != owner:
+            raise ERRORS.error(
+                "AccessDenied",
+                "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number "
+                "is valid and associated with this user.",
+            )
+        with self._lock:
+            step = matching_step(device.secret, code, self.clock.time())
+            if step is None or (device.last_step is not None and step <= device.last_step):
+                raise ERRORS.error(
+                    "AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code."
+                )
+            device.last_step = step
+        return True
+
+    def _role_for(self, role_arn: str, action: str) -> Role:
+        role = self._state.roles.get(role_arn)
+        if role is None:  # AWS does not tell a missing role from a refused one
+            raise ERRORS.error("AccessDenied", NOT_AUTHORIZED.format(action))
+        return role
+
+    def _check_source_identity(self, wanted: str | None, inherited: Session | None) -> str | None:
+        if inherited is not None and inherited.source_identity:
+            if wanted is not None and wanted != inherited.source_identity:
+                raise ERRORS.error(
+                    "AccessDenied",
+                    "The source identity of a role session cannot be changed: it is "
+                    f"{inherited.source_identity} for the rest of the role chain.",
+                )
+            return inherited.source_identity
+        return wanted
+
+    # ---- AssumeRole --------------------------------------------------------------------------------------
+    def assume_role(
+        self,
+        *,
+        access_key_id: str,
+        role_arn: str,
+        session_name: str,
+        region: str | None = None,
+        context: dict[str, tuple[str, ...]] | None = None,
+        duration: int | None = None,
+        policy: str | None = None,
+        policy_arns: Sequence[Mapping[str, str]] | None = None,
+        tags: Sequence[Mapping[str, str]] | None = None,
+        transitive_tag_keys: Sequence[str] | None = None,
+        external_id: str | None = None,
+        serial_number: str | None = None,
+        token_code: str | None = None,
+        source_identity: str | None = None,
+    ) -> Issued:
+        caller = self._caller(access_key_id)
+        inherited = caller.session if caller.kind == "assumed-role" else None
+        chained = inherited is not None
+        role = self._state.roles.get(role_arn)
+        if role is None:
+            raise ERRORS.error(
+                "AccessDenied",
+                f"User: {caller.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            )
+        self._check_region(role.account_id, region)
+        policy, arns, session_tags, transitive, packed = self._session_request(
+            policy, policy_arns, tags, transitive_tag_keys, inherited
+        )
+        source = self._check_source_identity(source_identity, inherited)
+        mfa = self._verify_mfa(caller, serial_number, token_code) or (caller.session is not None and caller.session.mfa)
+        keys = dict(context or {})
+        keys["sts:rolesessionname"] = (session_name,)
+        if external_id is not None:
+            keys["sts:externalid"] = (external_id,)
+        if source_identity is not None:
+            keys["sts:sourceidentity"] = (source_identity,)
+        if tags:
+            keys.update(_request_tag_keys(tags))
+        if transitive_tag_keys:
+            keys["sts:transitivetagkeys"] = tuple(transitive_tag_keys)
+        if mfa:
+            keys["aws:multifactorauthpresent"] = ("true",)
+            keys["aws:multifactorauthage"] = ("0",)
+        actions = self._assume_actions("sts:AssumeRole", tags=bool(tags), source_identity=source_identity is not None)
+        self._authorize_assume(caller, role, actions, keys)
+        seconds = self._role_duration(duration, role, chained=chained)
+        session, key = self._issue(
+            kind="assumed-role",
+            account_id=role.account_id,
+            arn=f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
+            user_id=f"{role.role_id}:{session_name}",
+            principal_arn=role.arn,
+            operation="AssumeRole",
+            seconds=seconds,
+            session_name=session_name,
+            policy=policy,
+            policy_arns=arns,
+            tags=session_tags,
+            transitive_tag_keys=transitive,
+            source_identity=source,
+            mfa=mfa,
+            chained=chained,
+        )
+        return Issued(session, key, packed)
+
+    # ---- AssumeRoleWithWebIdentity ------------------------------------------------------------------------
     def assume_role_with_web_identity(
-        self, *, role_arn: str, session_name: str, token: str, duration: int | None = None
-    ) -> Session:
+        self,
+        *,
+        role_arn: str,
+        session_name: str,
+        token: str,
+        duration: int | None = None,
+        region: str | None = None,
+        context: dict[str, tuple[str, ...]] | None = None,
+        policy: str | None = None,
+        policy_arns: Sequence[Mapping[str, str]] | None = None,
+    ) -> Issued:
         """Verify the token, evaluate the role's trust, and issue temporary credentials for the session."""
         now = self.clock.time()
         try:
@@ -234,9 +1071,8 @@ class StsModel:
         except TokenRejected as rejected:
             raise self._token_error(rejected) from None
         claims = verified.claims
-        role = self.role(role_arn)
-        if role is None:  # AWS does not tell a missing role from a refused one
-            raise ERRORS.error("AccessDenied", NOT_AUTHORIZED)
+        role = self._role_for(role_arn, "AssumeRoleWithWebIdentity")
+        self._check_region(role.account_id, region)
         roles_claim = verified.issuer.roles_claim
         embedded = claims.get(roles_claim) if roles_claim else None
         if isinstance(embedded, list) and embedded and role_arn not in embedded:
@@ -245,32 +1081,54 @@ class StsModel:
                 f"The web identity token does not allow role {role_arn}: "
                 f"the token was issued for {', '.join(map(str, embedded))}.",
             )
-        if not policies.allows(role.statements, verified.issuer.provider, claims):
-            raise ERRORS.error("AccessDenied", NOT_AUTHORIZED)
-        seconds = self.settings["default_duration_seconds"] if duration is None else duration
-        if seconds > role.max_session_duration:
-            raise ERRORS.error(
-                "ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+        provider = verified.issuer.provider
+        token_tags, token_transitive = _web_identity_tags(claims.get(WEB_TAGS_CLAIM))
+        source_identity = claims.get(WEB_SOURCE_IDENTITY_CLAIM)
+        if source_identity is not None and not isinstance(source_identity, str):
+            raise ERRORS.error("InvalidIdentityToken", "The source identity claim of the token must be a string.")
+        policy, arns, session_tags, transitive, packed = self._session_request(
+            policy, policy_arns, token_tags, token_transitive
+        )
+        keys = dict(context or {})
+        for name, value in claims.items():
+            items = value if isinstance(value, list) else [value]
+            keys[f"{provider}:{name}".lower()] = tuple(
+                str(v) for v in items if isinstance(v, (str, int)) and not isinstance(v, bool)
             )
-        expires = float(int(now) + seconds)
-        arn = f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}"
-        key = self.credentials.issue_temporary(
-            account_id=role.account_id, expires=expires, arn=arn, user_id=f"{role.role_id}:{session_name}"
+        keys["sts:rolesessionname"] = (session_name,)
+        if source_identity is not None:
+            keys["sts:sourceidentity"] = (source_identity,)
+        if token_tags:
+            keys.update(_request_tag_keys(token_tags))
+        actions = self._assume_actions(
+            "sts:AssumeRoleWithWebIdentity", tags=bool(token_tags), source_identity=source_identity is not None
         )
+        for action in actions:
+            request = iam.Request(action, role.arn, keys, federated=(provider,))
+            verdict = iam.evaluate([self._trust(role)], request)
+            if verdict.denied or not verdict.allowed:
+                raise ERRORS.error("AccessDenied", NOT_AUTHORIZED.format("AssumeRoleWithWebIdentity"))
+        seconds = self._role_duration(duration, role)
         aud = claims["aud"]
-        session = Session(
-            role,
-            session_name,
-            key,
-            str(claims.get("sub", "")),
-            verified.issuer.provider,
-            aud if isinstance(aud, str) else str(aud[0]),
-            now,
-            expires,
+        session, key = self._issue(
+            kind="assumed-role",
+            account_id=role.account_id,
+            arn=f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
+            user_id=f"{role.role_id}:{session_name}",
+            principal_arn=role.arn,
+            operation="AssumeRoleWithWebIdentity",
+            seconds=seconds,
+            session_name=session_name,
+            policy=policy,
+            policy_arns=arns,
+            tags=session_tags,
+            transitive_tag_keys=transitive,
+            source_identity=source_identity,
+            subject=str(claims.get("sub", "")),
+            provider=provider,
+            audience=aud if isinstance(aud, str) else str(aud[0]),
         )
-        with self._lock:
-            self._state.sessions.append(session)
-        return session
+        return Issued(session, key, packed)
 
     @staticmethod
     def _token_error(rejected: TokenRejected) -> ServiceError:
@@ -309,7 +1167,323 @@ class StsModel:
             "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)",
         )
 
-    # ---- GetCallerIdentity ------------------------------------------------------------
+    # ---- AssumeRoleWithSAML ------------------------------------------------------------------------------
+    def assume_role_with_saml(
+        self,
+        *,
+        role_arn: str,
+        principal_arn: str,
+        assertion: str,
+        duration: int | None = None,
+        region: str | None = None,
+        context: dict[str, tuple[str, ...]] | None = None,
+        policy: str | None = None,
+        policy_arns: Sequence[Mapping[str, str]] | None = None,
+    ) -> Issued:
+        provider_record = self._state.saml_providers.get(principal_arn)
+        if provider_record is None:
+            raise ERRORS.error("InvalidIdentityToken", "Specified provider doesn't exist.")
+        try:
+            verified = saml.verify(assertion, saml.read_metadata(provider_record.metadata), self.clock.time())
+        except saml.SamlRejected as rejected:
+            raise ERRORS.error(rejected.code, rejected.message) from None
+        role = self._role_for(role_arn, "AssumeRoleWithSAML")
+        self._check_region(role.account_id, region)
+        pairs = [{part.strip() for part in value.split(",")} for value in verified.values("Role")]
+        if {role_arn, principal_arn} not in pairs:
+            raise ERRORS.error("AccessDenied", NOT_AUTHORIZED.format("AssumeRoleWithSAML"))
+        names = verified.values("RoleSessionName")
+        if not names or not 2 <= len(names[0]) <= 64:
+            raise ERRORS.error(
+                "InvalidIdentityToken",
+                "RoleSessionName in AuthnResponse must be 2 to 64 characters: "
+                f"{SAML_ATTRIBUTE}RoleSessionName is required",
+            )
+        session_name = names[0]
+        tags = [
+            {"Key": name[len(SAML_ATTRIBUTE + "PrincipalTag:") :], "Value": values[0] if values else ""}
+            for name, values in verified.attributes.items()
+            if name.startswith(SAML_ATTRIBUTE + "PrincipalTag:")
+        ]
+        transitive = verified.values("TransitiveTagKeys")
+        source_identities = verified.values("SourceIdentity")
+        source_identity = source_identities[0] if source_identities else None
+        policy, arns, session_tags, transitive_keys, packed = self._session_request(
+            policy, policy_arns, tags, transitive
+        )
+        qualifier = saml.name_qualifier(verified.issuer, provider_record.account_id, provider_record.name)
+        keys = dict(context or {})
+        keys.update(
+            {
+                "saml:aud": (verified.recipient,),
+                "saml:iss": (verified.issuer,),
+                "saml:sub": (verified.subject,),
+                "saml:sub_type": (verified.subject_type,),
+                "saml:namequalifier": (qualifier,),
+                "sts:rolesessionname": (session_name,),
+            }
+        )
+        if source_identity is not None:
+            keys["sts:sourceidentity"] = (source_identity,)
+        if tags:
+            keys.update(_request_tag_keys(tags))
+        actions = self._assume_actions(
+            "sts:AssumeRoleWithSAML", tags=bool(tags), source_identity=source_identity is not None
+        )
+        for action in actions:
+            request = iam.Request(action, role.arn, keys, federated=(principal_arn,))
+            verdict = iam.evaluate([self._trust(role)], request)
+            if verdict.denied or not verdict.allowed:
+                raise ERRORS.error("AccessDenied", NOT_AUTHORIZED.format("AssumeRoleWithSAML"))
+        requested = duration
+        if requested is None and verified.values("SessionDuration"):
+            text = verified.values("SessionDuration")[0]
+            requested = int(text) if text.isascii() and text.isdigit() and 900 <= int(text) <= 43200 else None
+        seconds = self._role_duration(requested, role)
+        if verified.session_not_on_or_after is not None:  # never beyond the IdP's session
+            seconds = max(1, min(seconds, int(verified.session_not_on_or_after - self.clock.time())))
+        session, key = self._issue(
+            kind="assumed-role",
+            account_id=role.account_id,
+            arn=f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
+            user_id=f"{role.role_id}:{session_name}",
+            principal_arn=role.arn,
+            operation="AssumeRoleWithSAML",
+            seconds=seconds,
+            session_name=session_name,
+            policy=policy,
+            policy_arns=arns,
+            tags=session_tags,
+            transitive_tag_keys=transitive_keys,
+            source_identity=source_identity,
+            subject=verified.subject,
+            provider=principal_arn,
+            audience=verified.recipient,
+        )
+        extra = {
+            "Subject": verified.subject,
+            "SubjectType": verified.subject_type,
+            "Issuer": verified.issuer,
+            "Audience": verified.recipient,
+            "NameQualifier": qualifier,
+        }
+        return Issued(session, key, packed, extra)
+
+    # ---- AssumeRoot --------------------------------------------------------------------------------------
+    def assume_root(
+        self,
+        *,
+        access_key_id: str,
+        target_principal: str,
+        task_policy_arn: str,
+        duration: int | None = None,
+        region: str | None = None,
+    ) -> Issued:
+        caller = self._caller(access_key_id)
+        target = target_principal
+        if target.startswith("arn:aws:iam::") and target.endswith(":root"):
+            target = target[len("arn:aws:iam::") : -len(":root")]
+        if not (len(target) == 12 and target.isascii() and target.isdigit()):
+            raise ERRORS.error(
+                "ValidationError", f"TargetPrincipal {target_principal} is not a member account's id or root ARN."
+            )
+        if task_policy_arn not in ROOT_TASK_POLICIES:
+            raise ERRORS.error(
+                "ValidationError",
+                f"TaskPolicyArn {task_policy_arn} is not one of the root-task policies: "
+                + ", ".join(sorted(arn.rsplit("/", 1)[1] for arn in ROOT_TASK_POLICIES)),
+            )
+        self._check_region(target, region)
+        seconds = 900 if duration is None else duration
+        root = f"arn:aws:iam::{target}:root"
+        source = caller.session.source_identity if caller.session is not None else None
+        session, key = self._issue(
+            kind="root-session",
+            account_id=target,
+            arn=root,
+            user_id=target,
+            principal_arn=root,
+            operation="AssumeRoot",
+            seconds=seconds,
+            policy_arns=[task_policy_arn],
+            source_identity=source,
+        )
+        return Issued(session, key)
+
+    # ---- GetSessionToken, GetFederationToken -------------------------------------------------------------
+    def get_session_token(
+        self,
+        *,
+        access_key_id: str,
+        duration: int | None = None,
+        serial_number: str | None = None,
+        token_code: str | None = None,
+        region: str | None = None,
+    ) -> Issued:
+        caller = self._caller(access_key_id)
+        self._check_region(caller.account_id, region)
+        mfa = self._verify_mfa(caller, serial_number, token_code)
+        user = caller.user
+        seconds = self._long_term_duration(duration, user is None)
+        if user is None:
+            arn, user_id = f"arn:aws:iam::{caller.account_id}:root", caller.account_id
+        else:
+            arn, user_id = user.arn, user.user_id
+        session, key = self._issue(
+            kind="session-token",
+            account_id=caller.account_id,
+            arn=arn,
+            user_id=user_id,
+            principal_arn=arn,
+            operation="GetSessionToken",
+            seconds=seconds,
+            limited=user is not None,
+            mfa=mfa,
+        )
+        return Issued(session, key)
+
+    def get_federation_token(
+        self,
+        *,
+        access_key_id: str,
+        name: str,
+        duration: int | None = None,
+        policy: str | None = None,
+        policy_arns: Sequence[Mapping[str, str]] | None = None,
+        tags: Sequence[Mapping[str, str]] | None = None,
+        region: str | None = None,
+    ) -> Issued:
+        caller = self._caller(access_key_id)
+        self._check_region(caller.account_id, region)
+        policy, arns, session_tags, _, packed = self._session_request(policy, policy_arns, tags)
+        seconds = self._long_term_duration(duration, caller.user is None)
+        parent = caller.user.arn if caller.user is not None else f"arn:aws:iam::{caller.account_id}:root"
+        session, key = self._issue(
+            kind="federated-user",
+            account_id=caller.account_id,
+            arn=f"arn:aws:sts::{caller.account_id}:federated-user/{name}",
+            user_id=f"{caller.account_id}:{name}",
+            principal_arn=parent,
+            operation="GetFederationToken",
+            seconds=seconds,
+            session_name=name,
+            policy=policy,
+            policy_arns=arns,
+            tags=session_tags,
+        )
+        return Issued(session, key, packed)
+
+    # ---- GetDelegatedAccessToken ---------------------------------------------------------------------------
+    def get_delegated_access_token(self, *, access_key_id: str, trade_in_token: str) -> Issued:
+        caller = self._caller(access_key_id)
+        digest = hashlib.sha256(trade_in_token.encode("utf-8", "surrogatepass")).hexdigest()
+        with self._lock:
+            found = next((d for d in self._state.delegations.values() if d.token_digest == digest), None)
+            if found is None or found.partner_account_id != caller.account_id:
+                raise ERRORS.error("AccessDenied", "The trade-in token is not valid for this account.")
+            if found.state == "REDEEMED" or (
+                found.token_expires is not None and self.clock.time() >= found.token_expires
+            ):
+                raise ERRORS.error(
+                    "ExpiredTradeInTokenException",
+                    "The trade-in token provided in the request has expired and can no longer be exchanged for "
+                    "credentials.",
+                )
+            found.state = "REDEEMED"
+        approver = found.approver_arn or f"arn:aws:iam::{found.owner_account_id}:root"
+        user = self._state.users.get(approver)
+        role = self._state.roles.get(approver)
+        user_id = user.user_id if user is not None else (role.role_id if role is not None else found.owner_account_id)
+        session, key = self._issue(
+            kind="delegated",
+            account_id=found.owner_account_id,
+            arn=approver,
+            user_id=user_id,
+            principal_arn=approver,
+            operation="GetDelegatedAccessToken",
+            seconds=found.session_duration,
+            policy=json.dumps(found.permissions) if isinstance(found.permissions, dict) else found.permissions,
+        )
+        return Issued(session, key)
+
+    # ---- GetWebIdentityToken --------------------------------------------------------------------------------
+    def get_web_identity_token(
+        self,
+        *,
+        access_key_id: str,
+        audience: Sequence[str],
+        algorithm: str,
+        duration: int | None = None,
+        tags: Sequence[Mapping[str, str]] | None = None,
+        region: str | None = None,
+    ) -> tuple[str, float]:
+        caller = self._caller(access_key_id)
+        if algorithm not in outbound.ALGORITHMS:
+            raise ERRORS.error(
+                "ValidationError",
+                f"1 validation error detected: Value '{algorithm}' at 'signingAlgorithm' failed to satisfy "
+                f"constraint: Member must satisfy enum value set: [{', '.join(outbound.ALGORITHMS)}]",
+            )
+        account = self._issuer_of(caller.account_id)
+        if not account.outbound_federation:
+            raise ERRORS.error(
+                "OutboundWebIdentityFederationDisabledException",
+                "The outbound web identity federation feature is not enabled for this account.",
+            )
+        now = self.clock.time()
+        seconds = WEB_IDENTITY_DEFAULT_SECONDS if duration is None else duration
+        expires = float(int(now) + seconds)
+        session = caller.session
+        if session is not None and expires > session.expires:
+            raise ERRORS.error(
+                "SessionDurationEscalationException",
+                "The requested token duration would extend the session beyond its original expiration time.",
+            )
+        principal = self._principal(access_key_id)
+        subject = caller.arn
+        if session is not None and session.kind == "assumed-role":
+            subject = session.principal_arn
+        namespace: dict[str, Any] = {"aws_account": caller.account_id, "source_region": region or "us-east-1"}
+        principal_tags = {
+            key[len("aws:principaltag/") :]: values[0]
+            for key, values in (principal.keys() if principal is not None else {}).items()
+            if key.startswith("aws:principaltag/")
+        }
+        if principal_tags:
+            namespace["principal_tags"] = principal_tags
+        if tags:
+            namespace["request_tags"] = {item["Key"]: item["Value"] for item in tags}
+        if session is not None and session.source_identity:
+            namespace["source_identity"] = session.source_identity
+        claims = {
+            "iss": outbound.issuer_url(account.issuer_id or ""),
+            "aud": audience[0] if len(audience) == 1 else list(audience),
+            "sub": subject,
+            "iat": int(now),
+            "exp": int(expires),
+            "jti": str(self.entropy.uuid4()),
+            outbound.CLAIMS_NAMESPACE: namespace,
+        }
+        if len(json.dumps(claims, separators=(",", ":")).encode()) > JWT_PAYLOAD_LIMIT:
+            raise ERRORS.error(
+                "JWTPayloadSizeExceededException",
+                "The requested token payload size exceeds the maximum allowed size. Reduce the number of request "
+                "tags included in the GetWebIdentityToken API call.",
+            )
+        return outbound.sign(claims, self._signing_key(account, algorithm), algorithm), expires
+
+    # ---- GetAccessKeyInfo, GetCallerIdentity -------------------------------------------------------------
+    @reads_only
+    def access_key_account(self, access_key_id: str) -> str:
+        """GetAccessKeyInfo: the account a key belongs to (a key the mock does not know: the account its id carries)."""
+        key = self.credentials.aws(access_key_id)
+        if key is not None:
+            return key.account_id
+        account = account_of_key_id(access_key_id)
+        if account is None:
+            raise ERRORS.error("ValidationError", f"The access key ID {access_key_id} is not valid.")
+        return account
+
     @reads_only
     def caller_identity(self, access_key_id: str) -> tuple[str, str, str]:
         """(UserId, Account, Arn) of the key that signed the request."""
@@ -318,8 +1492,69 @@ class StsModel:
             raise ERRORS.error("InvalidClientTokenId", "The security token included in the request is invalid.")
         return key.caller_user_id, key.account_id, key.caller_arn
 
+    # ---- snapshots -----------------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything this model keeps, as its fixtures section (what a fresh model is built from exactly).
+
+        Keys are the mock's (the snapshot's ``credentials``): users and sessions name theirs by id.
+        """
+        with self._lock:
+            state = self._state
+            section = {
+                "settings": dict(self.settings),
+                "message_key": base64.b64encode(self._message_key).decode(),
+                "policies": [record(p, omit=("arn",)) for p in state.policies.values()],
+                "roles": [record(r, omit=("arn",)) for r in state.roles.values()],
+                "users": [record(u, omit=("arn",)) for u in state.users.values()],
+                "mfa_devices": [record(d) for d in state.mfa_devices.values()],
+                "saml_providers": [record(p, omit=("arn",)) for p in state.saml_providers.values()],
+                "accounts": [record(a) for a in state.accounts.values()],
+                "sessions": [record(s) for s in state.sessions.values()],
+                "delegations": [record(d) for d in state.delegations.values()],
+            }
+            return copy.deepcopy(section)
+
+    def _load(self, section: Mapping[str, Any]) -> None:
+        state = self._state
+        policies = []
+        for item in section.get("policies", ()):
+            created = ManagedPolicy(**{**item, "policy_id": item.get("policy_id") or self._new_id("ANPA")})
+            if created.account_id == "aws":
+                raise MockCloudError(f"sts: {created.arn}: AWS managed policies are built in, not fixtures")
+            self._check_document(created.document)
+            policies.append(created)
+        state.policies.update(keyed(policies, _policy_arn, "policies"))
+        for item in section.get("roles", ()):
+            self._add_role(item)
+        for item in section.get("users", ()):
+            self._add_user(item)
+        devices = keyed((MfaDevice(**item) for item in section.get("mfa_devices", ())), _serial, "MFA devices")
+        for device in devices.values():
+            if device.user_arn is not None and device.user_arn not in state.users:
+                raise MockCloudError(f"sts: MFA device {device.serial} of an unknown user {device.user_arn}")
+        state.mfa_devices.update(devices)
+        providers = keyed((SamlProvider(**item) for item in section.get("saml_providers", ())), _arn, "SAML providers")
+        for provider in providers.values():
+            saml.read_metadata(provider.metadata)
+        state.saml_providers.update(providers)
+        state.accounts.update(keyed((Account(**item) for item in section.get("accounts", ())), _account_id, "accounts"))
+        sessions = keyed((_session(item) for item in section.get("sessions", ())), _key_id, "sessions")
+        for session in sessions.values():
+            if session.kind == "assumed-role" and session.principal_arn not in state.roles:
+                raise MockCloudError(f"sts: a session of an unknown role {session.principal_arn}")
+            if session.kind in ("federated-user", "session-token", "delegated") and not (
+                session.principal_arn in state.users
+                or session.principal_arn in state.roles
+                or session.principal_arn.endswith(":root")
+            ):
+                raise MockCloudError(f"sts: a session of an unknown principal {session.principal_arn}")
+        state.sessions.update(sessions)
+        state.delegations.update(
+            keyed((Delegation(**item) for item in section.get("delegations", ())), _delegation_id, "delegations")
+        )
+
     def inventory(self) -> list[dict[str, object]]:
-        """The role sessions it issued (temporary credentials, by their non-secret access key id), for the dashboard.
+        """The sessions it issued (temporary credentials, by their non-secret access key id), for the dashboard.
 
         A session whose key is no longer in the mock's key store (cleared since) shows as revoked.
         """
@@ -327,16 +1562,99 @@ class StsModel:
 
         now = self.clock.time()
         with self._lock:
-            sessions = list(self._state.sessions)
-        return [
-            entry(
-                "sts",
-                "role_session",
-                s.key.access_key_id,
-                f"{s.subject} as {s.role.name}/{s.session_name}",
-                s.issued,
-                s.expires,
-                state_of(now, s.expires, revoked=self.credentials.aws(s.key.access_key_id) is not s.key),
+            sessions = list(self._state.sessions.values())
+        kinds = {
+            "assumed-role": "role_session",
+            "federated-user": "federated_user",
+            "session-token": "session_token",
+            "root-session": "root_session",
+            "delegated": "delegated_session",
+        }
+        found = []
+        for s in sessions:
+            if s.kind == "assumed-role":
+                role_name = s.principal_arn.rsplit("/", 1)[1]
+                subject = f"{s.subject or s.operation} as {role_name}/{s.session_name}"
+            else:
+                subject = s.arn
+            revoked = self.credentials.aws(s.access_key_id) is None
+            found.append(
+                entry(
+                    "sts",
+                    kinds[s.kind],
+                    s.access_key_id,
+                    subject,
+                    s.issued,
+                    s.expires,
+                    state_of(now, s.expires, revoked=revoked),
+                )
             )
-            for s in sessions
-        ]
+        return found
+
+
+# ---- the section's records --------------------------------------------------------------------------------------
+def _policy_arn(policy: ManagedPolicy) -> str:
+    return policy.arn
+
+
+def _arn(provider: SamlProvider) -> str:
+    return provider.arn
+
+
+def _serial(device: MfaDevice) -> str:
+    return device.serial
+
+
+def _account_id(account: Account) -> str:
+    return account.account_id
+
+
+def _key_id(session: Session) -> str:
+    return session.access_key_id
+
+
+def _delegation_id(delegation: Delegation) -> str:
+    return delegation.delegation_id
+
+
+_SESSION_FIELDS = frozenset(f.name for f in fields(Session))
+
+
+def _session(item: Mapping[str, Any]) -> Session:
+    unknown = set(item) - _SESSION_FIELDS
+    if unknown:
+        raise MockCloudError(f"sts: a session with unknown field(s) {sorted(unknown)}")
+    return Session(**item)
+
+
+def _check_path(path: str) -> None:
+    if not isinstance(path, str) or not path.startswith("/") or not path.endswith("/"):
+        raise MockCloudError("a path begins and ends with '/'")
+
+
+def _tag_keys(tags: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    return {f"aws:principaltag/{k.lower()}": (v,) for k, v in tags.items()}
+
+
+def _request_tag_keys(tags: Sequence[Mapping[str, str]]) -> dict[str, tuple[str, ...]]:
+    keys: dict[str, tuple[str, ...]] = {f"aws:requesttag/{t['Key'].lower()}": (t["Value"],) for t in tags}
+    keys["aws:tagkeys"] = tuple(t["Key"] for t in tags)
+    return keys
+
+
+def _web_identity_tags(claim: Any) -> tuple[list[dict[str, str]], list[str]]:
+    """Session tags of a web-identity token's ``https://aws.amazon.com/tags`` claim."""
+    if claim is None:
+        return [], []
+    if not isinstance(claim, dict) or not isinstance(claim.get("principal_tags", {}), dict):
+        raise ERRORS.error("InvalidIdentityToken", "The session tags claim of the token is not valid.")
+    tags = []
+    for key, value in claim.get("principal_tags", {}).items():
+        first = value[0] if isinstance(value, list) and value else value
+        if not isinstance(first, str):
+            raise ERRORS.error("InvalidIdentityToken", "The session tags claim of the token is not valid.")
+        tags.append({"Key": str(key), "Value": first})
+    transitive = claim.get("transitive_tag_keys", [])
+    if not isinstance(transitive, list) or not all(isinstance(k, str) for k in transitive):
+        raise ERRORS.error("InvalidIdentityToken", "The session tags claim of the token is not valid.")
+    return tags, transitive
