@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import json
 import math
 import re
@@ -29,9 +28,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import MockCloudError
+
+if TYPE_CHECKING:
+    import ipaddress
 
 Context = Mapping[str, Sequence[str]]  # lowercase condition key -> its values
 PolicyKind = Literal["identity", "trust", "resource"]
@@ -380,6 +382,8 @@ def _date(text: str) -> float | None:
 
 
 def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    import ipaddress  # here: only IP conditions need it
+
     try:
         return ipaddress.ip_network(text, strict=False)
     except ValueError:
@@ -422,6 +426,8 @@ def _value_matches(operator: str, value: str, wanted: str) -> bool:
     if operator == "BinaryEquals":
         return _binary(value) == _binary(wanted) if _binary(value) is not None else value == wanted
     if operator in ("IpAddress", "NotIpAddress"):
+        import ipaddress
+
         network = _network(wanted)
         try:
             return network is not None and ipaddress.ip_address(value) in network
