@@ -307,3 +307,41 @@ def test_an_encoded_message_decodes_with_decode_authorization_message(backend):
             assert error_of(exc)[:2] == ("InvalidAuthorizationMessageException", 400)
     finally:
         backend.cloud.sts.encode_authorization_messages(False)
+
+
+def test_temporary_credentials_sign_devpay_queries_with_their_security_token():
+    """The 2008-era Query services take temporary keys too: the session token as ``SecurityToken``, signed."""
+    from mockcloud import mock_cloud
+    from tests.services.devpay.support import LsClient
+    from tests.services.sts.support import Backend
+
+    with mock_cloud(services=["devpay", "sts"]) as cloud:
+        backend = Backend(cloud, None)
+        cloud.clock.freeze()
+        allowed = role_session(backend, "DevpayUser", {"devpay": allow("devpay:*")})
+        refused = role_session(backend, "NoDevpay", {"lm": allow("license-manager:*")})
+
+        def call(credentials, token):
+            client = LsClient(
+                "https://ls.amazonaws.com/",
+                cloud.clock,
+                key=credentials["AccessKeyId"],
+                secret=credentials["SecretAccessKey"],
+                signature_version="2",
+            )
+            return client.call("GetActiveSubscriptionsByPid", PersistentIdentifier="PID1", SecurityToken=token)
+
+        assert call(allowed, None).code == "InvalidClientTokenId"
+        assert call(allowed, "wrong").code == "InvalidClientTokenId"
+        answered = call(allowed, allowed["SessionToken"])
+        assert answered.code not in ("InvalidClientTokenId", "AccessDenied", "ExpiredToken")
+        denied_reply = call(refused, refused["SessionToken"])
+        assert (denied_reply.status, denied_reply.code) == (403, "AccessDenied")
+        assert denied_reply.message == (
+            f"User: arn:aws:sts::{ACCOUNT}:assumed-role/NoDevpay/s1 is not authorized to perform: "
+            "devpay:GetActiveSubscriptionsByPid on resource: * because no identity-based policy allows the "
+            "devpay:GetActiveSubscriptionsByPid action"
+        )
+        cloud.clock.advance(3600)
+        expired = call(allowed, allowed["SessionToken"])
+        assert (expired.status, expired.code) == (403, "ExpiredToken")
