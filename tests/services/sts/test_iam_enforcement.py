@@ -345,3 +345,30 @@ def test_temporary_credentials_sign_devpay_queries_with_their_security_token():
         cloud.clock.advance(3600)
         expired = call(allowed, allowed["SessionToken"])
         assert (expired.status, expired.code) == (403, "ExpiredToken")
+
+
+def test_keys_bound_to_a_user_in_the_fixtures_are_evaluated_from_the_first_call(tmp_path):
+    from mockcloud import mock_cloud
+    from tests.helpers import lm_client
+
+    fixtures = tmp_path / "fixtures.json"
+    fixtures.write_text(
+        json.dumps(
+            {
+                "sts": {
+                    "users": [
+                        {
+                            "name": "tester",
+                            "access_keys": ["testing"],
+                            "inline_policies": {"read": allow("license-manager:GetLicense")},
+                        }
+                    ]
+                }
+            }
+        )
+    )
+    with mock_cloud(fixtures=fixtures):
+        with pytest.raises(ClientError) as exc:
+            lm_client().list_licenses()  # the very first request of the mock
+        assert error_of(exc)[2].startswith(f"User: arn:aws:iam::{ACCOUNT}:user/tester is not authorized")
+        assert lm_client().get_license(LicenseArn=DEFAULT_LICENSE_ARN)["License"]
