@@ -20,8 +20,9 @@ from ...core.protocols.aws_query import AwsQuerySigV4Protocol, NotAnInteger, Que
 from ...core.request import Reply, json_reply, request_host
 from ...core.service import operation
 from ...core.validation import SchemaSet
+from .directory import iso
 from .errors import ERRORS
-from .model import Issued, StsModel, iso
+from .model import Issued, StsModel
 from .outbound import ISSUER_DOMAIN
 
 NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
