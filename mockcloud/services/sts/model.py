@@ -420,6 +420,32 @@ class StsModel(Directory):
             return inherited.source_identity
         return wanted
 
+    def _role_session(
+        self, role: Role, session_name: str, operation: str, seconds: int, packed: int | None, **extra: Any
+    ) -> Issued:
+        """A session of a role, as every AssumeRole* issues it."""
+        session, key = self._issue(
+            kind="assumed-role",
+            account_id=role.account_id,
+            arn=f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
+            user_id=f"{role.role_id}:{session_name}",
+            principal_arn=role.arn,
+            operation=operation,
+            seconds=seconds,
+            session_name=session_name,
+            **extra,
+        )
+        return Issued(session, key, packed)
+
+    def _federated_trust(
+        self, role: Role, actions: Sequence[str], keys: dict[str, tuple[str, ...]], provider: str, operation: str
+    ) -> None:
+        """A federated identity's trust decision (web identity, SAML): the provider and the keys, no caller ARN."""
+        for action in actions:
+            verdict = iam.evaluate([self._trust(role)], iam.Request(action, role.arn, keys, federated=(provider,)))
+            if verdict.denied or not verdict.allowed:
+                raise ERRORS.error("AccessDenied", NOT_AUTHORIZED.format(operation))
+
     # ---- AssumeRole --------------------------------------------------------------------------------------
     def assume_role(
         self,
@@ -469,16 +495,12 @@ class StsModel(Directory):
             keys["aws:multifactorauthage"] = ("0",)
         actions = self._assume_actions("sts:AssumeRole", tags=bool(tags), source_identity=source_identity is not None)
         self._authorize_assume(caller, role, actions, keys)
-        seconds = self._role_duration(duration, role, chained=chained)
-        session, key = self._issue(
-            kind="assumed-role",
-            account_id=role.account_id,
-            arn=f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
-            user_id=f"{role.role_id}:{session_name}",
-            principal_arn=role.arn,
-            operation="AssumeRole",
-            seconds=seconds,
-            session_name=session_name,
+        return self._role_session(
+            role,
+            session_name,
+            "AssumeRole",
+            self._role_duration(duration, role, chained=chained),
+            packed,
             policy=policy,
             policy_arns=arns,
             tags=session_tags,
@@ -487,7 +509,6 @@ class StsModel(Directory):
             mfa=mfa,
             chained=chained,
         )
-        return Issued(session, key, packed)
 
     # ---- AssumeRoleWithWebIdentity ------------------------------------------------------------------------
     def assume_role_with_web_identity(
@@ -541,22 +562,14 @@ class StsModel(Directory):
         actions = self._assume_actions(
             "sts:AssumeRoleWithWebIdentity", tags=bool(token_tags), source_identity=source_identity is not None
         )
-        for action in actions:
-            request = iam.Request(action, role.arn, keys, federated=(provider,))
-            verdict = iam.evaluate([self._trust(role)], request)
-            if verdict.denied or not verdict.allowed:
-                raise ERRORS.error("AccessDenied", NOT_AUTHORIZED.format("AssumeRoleWithWebIdentity"))
-        seconds = self._role_duration(duration, role)
+        self._federated_trust(role, actions, keys, provider, "AssumeRoleWithWebIdentity")
         aud = claims["aud"]
-        session, key = self._issue(
-            kind="assumed-role",
-            account_id=role.account_id,
-            arn=f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
-            user_id=f"{role.role_id}:{session_name}",
-            principal_arn=role.arn,
-            operation="AssumeRoleWithWebIdentity",
-            seconds=seconds,
-            session_name=session_name,
+        return self._role_session(
+            role,
+            session_name,
+            "AssumeRoleWithWebIdentity",
+            self._role_duration(duration, role),
+            packed,
             policy=policy,
             policy_arns=arns,
             tags=session_tags,
@@ -566,7 +579,6 @@ class StsModel(Directory):
             provider=provider,
             audience=aud if isinstance(aud, str) else str(aud[0]),
         )
-        return Issued(session, key, packed)
 
     @staticmethod
     def _token_error(rejected: TokenRejected) -> ServiceError:
@@ -668,11 +680,7 @@ class StsModel(Directory):
         actions = self._assume_actions(
             "sts:AssumeRoleWithSAML", tags=bool(tags), source_identity=source_identity is not None
         )
-        for action in actions:
-            request = iam.Request(action, role.arn, keys, federated=(principal_arn,))
-            verdict = iam.evaluate([self._trust(role)], request)
-            if verdict.denied or not verdict.allowed:
-                raise ERRORS.error("AccessDenied", NOT_AUTHORIZED.format("AssumeRoleWithSAML"))
+        self._federated_trust(role, actions, keys, principal_arn, "AssumeRoleWithSAML")
         requested = duration
         if requested is None and verified.values("SessionDuration"):
             text = verified.values("SessionDuration")[0]
@@ -680,15 +688,12 @@ class StsModel(Directory):
         seconds = self._role_duration(requested, role)
         if verified.session_not_on_or_after is not None:  # never beyond the IdP's session
             seconds = max(1, min(seconds, int(verified.session_not_on_or_after - self.clock.time())))
-        session, key = self._issue(
-            kind="assumed-role",
-            account_id=role.account_id,
-            arn=f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}",
-            user_id=f"{role.role_id}:{session_name}",
-            principal_arn=role.arn,
-            operation="AssumeRoleWithSAML",
-            seconds=seconds,
-            session_name=session_name,
+        issued = self._role_session(
+            role,
+            session_name,
+            "AssumeRoleWithSAML",
+            seconds,
+            packed,
             policy=policy,
             policy_arns=arns,
             tags=session_tags,
@@ -705,7 +710,8 @@ class StsModel(Directory):
             "Audience": verified.recipient,
             "NameQualifier": qualifier,
         }
-        return Issued(session, key, packed, extra)
+        issued.extra = extra
+        return issued
 
     # ---- AssumeRoot --------------------------------------------------------------------------------------
     def assume_root(

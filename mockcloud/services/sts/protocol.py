@@ -171,6 +171,18 @@ class StsProtocol(AwsQuerySigV4Protocol):
             source_ip=None if exchange.in_process else environ.get("REMOTE_ADDR"),
         )
 
+    def _federated(self, x: QueryExchange) -> dict[str, Any]:
+        """What AssumeRoleWithWebIdentity and AssumeRoleWithSAML both take from their request."""
+        p = x.params
+        return {
+            "role_arn": p["RoleArn"],
+            "duration": p.get("DurationSeconds"),
+            "region": self._region(x),
+            "context": self._context(x),
+            "policy": p.get("Policy"),
+            "policy_arns": p.get("PolicyArns"),
+        }
+
     # ---- the answers; each result is [(element, value), ...] in the order STS sends them -------------
     @staticmethod
     def _credentials(issued: Issued) -> tuple[str, list[tuple[str, Any]]]:
@@ -222,14 +234,7 @@ class StsProtocol(AwsQuerySigV4Protocol):
     def assume_role_with_web_identity(self, x: QueryExchange) -> list[tuple[str, Any]]:
         p = x.params
         issued = self.model.assume_role_with_web_identity(
-            role_arn=p["RoleArn"],
-            session_name=p["RoleSessionName"],
-            token=p["WebIdentityToken"],
-            duration=p.get("DurationSeconds"),
-            region=self._region(x),
-            context=self._context(x),
-            policy=p.get("Policy"),
-            policy_arns=p.get("PolicyArns"),
+            session_name=p["RoleSessionName"], token=p["WebIdentityToken"], **self._federated(x)
         )
         session = issued.session
         return [
@@ -246,14 +251,7 @@ class StsProtocol(AwsQuerySigV4Protocol):
     def assume_role_with_saml(self, x: QueryExchange) -> list[tuple[str, Any]]:
         p = x.params
         issued = self.model.assume_role_with_saml(
-            role_arn=p["RoleArn"],
-            principal_arn=p["PrincipalArn"],
-            assertion=p["SAMLAssertion"],
-            duration=p.get("DurationSeconds"),
-            region=self._region(x),
-            context=self._context(x),
-            policy=p.get("Policy"),
-            policy_arns=p.get("PolicyArns"),
+            principal_arn=p["PrincipalArn"], assertion=p["SAMLAssertion"], **self._federated(x)
         )
         extra = issued.extra
         return [
