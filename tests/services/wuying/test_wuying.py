@@ -36,7 +36,7 @@ from aliyunsdkcore.request import CommonRequest, RpcRequest
 from darabonba.runtime import RuntimeOptions
 
 from mockcloud import MockCloudError, mock_cloud, mock_wuying
-from tests.services.wuying.support import ECD_HOST, REGION, Backend
+from tests.services.wuying.support import ECD_HOST, REGION, Backend, refused, rpc_params
 
 SITE = "cn-hangzhou+dir-0123456789"
 ALICE, ALICE_PASSWORD = "alice", "Alice-Passw0rd"
@@ -75,12 +75,6 @@ def refresh(ecd: EcdClient, token: str, end_user_id: str = ALICE, client_id: str
         region_id=REGION, client_id=client_id, end_user_id=end_user_id, login_token=token, **extra
     )
     return ecd.refresh_login_token(request).body
-
-
-def refused(call, *args, **kwargs) -> ClientException:
-    with pytest.raises(ClientException) as exc:
-        call(*args, **kwargs)
-    return exc.value
 
 
 # ---- ADPassword and RefreshLoginToken ----------------------------------------------------
@@ -570,23 +564,8 @@ def test_helpers_and_defaults():
 # ---- signed requests: ACS3 via the tea client, v1 via tea and aliyunsdkcore ------------------
 
 
-def _get_login_token_params(protocol: str) -> utils_models.Params:
-    """GetLoginToken as the tea SDK's generic call_api describes it: signed (AK), RPC style, form body."""
-    return utils_models.Params(
-        action="GetLoginToken",
-        version="2020-10-02",
-        protocol=protocol,
-        pathname="/",
-        method="POST",
-        auth_type="AK",
-        style="RPC",
-        req_body_type="formData",
-        body_type="json",
-    )
-
-
 def _call_api(ecd: EcdClient, query: dict, *, body: bool = False) -> dict:
-    params = _get_login_token_params("HTTPS")
+    params = rpc_params("GetLoginToken")
     request = (
         utils_models.OpenApiRequest(body=query) if body else utils_models.OpenApiRequest(query=TeaUtils.query(query))
     )
@@ -914,7 +893,7 @@ def test_aliyunsdkcore_walks_every_stage_and_error(backend, cloud):
 
 
 def test_async_signed_requests_against_the_server(server):
-    params = _get_login_token_params("HTTP")
+    params = rpc_params("GetLoginToken", "HTTP")
 
     async def flow():
         signed = server.client(access_key_id="testing", access_key_secret="testing")
