@@ -7,6 +7,7 @@ what each STS operation does with it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +20,7 @@ from ...core.errors import MockCloudError
 from ...core.helpers import reads_only
 from ...core.iam import policy as iam
 from ...core.iam.access import Principal
+from ...core.timestamps import utc_iso
 from . import outbound, saml
 from .identities import (
     Account,
@@ -39,9 +41,8 @@ N = TypeVar("N", Role, User)
 
 
 def iso(ts: float) -> str:
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``YYYY-MM-DDTHH:MM:SSZ``, as STS writes times (integer arithmetic: on the path of every evaluated call)."""
+    return utc_iso(ts)
 
 
 class Directory:
@@ -70,13 +71,7 @@ class Directory:
 
     def _managed(self, arn: str) -> ManagedPolicy | None:
         found = self._state.policies.get(arn)
-        if found is None and arn in AWS_MANAGED:
-            description, document = AWS_MANAGED[arn]
-            name = arn.rsplit("/", 1)[1]
-            path = arn[len("arn:aws:iam::aws:policy") : -len(name)]
-            policy_id = "ANPA" + hashlib.sha256(arn.encode()).hexdigest()[:17].upper()
-            found = ManagedPolicy(name, "aws", policy_id, document, path, description)
-        return found
+        return found if found is not None else _aws_managed(arn)
 
     def _managed_policy(self, arn: str) -> iam.Policy | None:
         found = self._managed(arn)
@@ -608,6 +603,18 @@ class Directory:
         tags.update(session.tags)
         keys.update(_tag_keys(tags))
         return Principal(session.arn, session.account_id, identity, session_policies, keys, session.user_id)
+
+
+@functools.cache
+def _aws_managed(arn: str) -> ManagedPolicy | None:
+    """An AWS managed policy the emulator knows, as a record (the same object every time: it never changes)."""
+    if arn not in AWS_MANAGED:
+        return None
+    description, document = AWS_MANAGED[arn]
+    name = arn.rsplit("/", 1)[1]
+    path = arn[len("arn:aws:iam::aws:policy") : -len(name)]
+    policy_id = "ANPA" + hashlib.sha256(arn.encode()).hexdigest()[:17].upper()
+    return ManagedPolicy(name, "aws", policy_id, document, path, description)
 
 
 def _named(records: Mapping[str, N], name: str, account_id: str, what: str) -> N:
