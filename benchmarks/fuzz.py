@@ -48,7 +48,7 @@ from mockcloud.core.auth import aws_query_signature as query_auth  # noqa: E402
 from mockcloud.core.auth.sigv4 import signing_key  # noqa: E402
 from mockcloud.services.devpay.protocol import PARAMETERS as DEVPAY_PARAMETERS  # noqa: E402
 from mockcloud.services.devpay.protocol import DevpayProtocol  # noqa: E402
-from tests.service_formats import server_refused_framing, verdict  # noqa: E402
+from tests.service_formats import query_pairs, server_refused_framing, verdict  # noqa: E402
 
 SCHEMAS = ROOT / "mockcloud" / "services"
 KEY = SECRET = "testing"
@@ -213,9 +213,12 @@ def sigv4_sign(
     payload_hash: str | None = None,
     token: str | None = None,
     presign: int | None = None,
+    key: tuple[str, str] = (KEY, SECRET),
 ) -> None:
     """Sign the case as an SDK does: an Authorization header (host and x-amz-* headers signed), or with
-    ``presign`` (X-Amz-Expires seconds) the query-string form, as botocore's SigV4QueryAuth."""
+    ``presign`` (X-Amz-Expires seconds) the query-string form, as botocore's SigV4QueryAuth. ``key`` is
+    the (access key id, secret) to sign with: the default test keys unless a role session's."""
+    key_id, secret = key
     date = date or amz_date(now)
     scope = f"{date[:8]}/{REGION}/{scope_service or service}/aws4_request"
     if presign is None:
@@ -233,7 +236,7 @@ def sigv4_sign(
     if presign is not None:
         params = [
             ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
-            ("X-Amz-Credential", f"{KEY}/{scope}"),
+            ("X-Amz-Credential", f"{key_id}/{scope}"),
             ("X-Amz-Date", date),
             ("X-Amz-Expires", str(presign)),
             ("X-Amz-SignedHeaders", ";".join(names)),
@@ -257,14 +260,14 @@ def sigv4_sign(
         f"AWS4-HMAC-SHA256\n{date}\n{scope}\n{hashlib.sha256(canonical.encode('utf-8', 'surrogatepass')).hexdigest()}"
     )
     signature = hmac.new(
-        signing_key(SECRET, date[:8], REGION, scope_service or service),
+        signing_key(secret, date[:8], REGION, scope_service or service),
         to_sign.encode("utf-8", "surrogatepass"),
         "sha256",
     ).hexdigest()
     if presign is None:
         case.header(
             "Authorization",
-            f"AWS4-HMAC-SHA256 Credential={KEY}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}",
+            f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}",
         )
     else:
         case.target += f"&X-Amz-Signature={signature}"
@@ -512,7 +515,11 @@ class Generator:
         """Sign properly, or not at all, or with one thing wrong."""
         rng = self.rng
         roll = rng.random()
-        if roll < 0.55:
+        session = self.known.get("session")
+        if roll < 0.12 and session is not None:  # a role session's keys: the IAM check of every call
+            key_id, secret, token = session
+            sigv4_sign(case, self.host, service, now, token=token, key=(key_id, secret))
+        elif roll < 0.55:
             sigv4_sign(case, self.host, service, now)
         elif roll < 0.62:
             pass
@@ -669,25 +676,28 @@ class Generator:
 
     def sts(self, now: float) -> Case:
         rng = self.rng
-        action = rng.choice([*self.schemas["sts"], "AssumeRole", "MintMoney", ""])
+        if rng.random() < 0.03:  # an outbound issuer's documents beside the API
+            issuer = self.known.get("issuer_host", "nobody.tokens.sts.global.api.aws")
+            path = rng.choice(["/.well-known/jwks.json", "/.well-known/openid-configuration", "/", "/x"])
+            return Case("sts", "STS issuer", rng.choice(["GET", "GET", "POST"]), path, [("Host", issuer)])
+        action = rng.choice([*self.schemas["sts"], "MintMoney", ""])
         pairs = [
             ("Action", action),
             ("Version", rng.choice(["2011-06-15"] * 8 + ["2011-6-15", "\u0662\u0660\u0661\u0661-06-15", ""])),
         ]
         document = self.document("sts", action) if action in self.schemas["sts"] else {}
+        unsigned = action in ("AssumeRoleWithWebIdentity", "AssumeRoleWithSAML")
         if action == "AssumeRoleWithWebIdentity" and rng.random() < 0.5:
             document["WebIdentityToken"] = self.known.get("lm_access", "x") if rng.random() < 0.7 else str(self.weird())
             document["RoleArn"] = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
+        if action == "AssumeRole" and rng.random() < 0.5:
+            document["RoleArn"] = self.known.get("fuzz_role", document.get("RoleArn"))
+        if action == "GetDelegatedAccessToken" and rng.random() < 0.3:
+            document["TradeInToken"] = self.known.get("trade_in", "dt-x")
         for name, value in document.items():
-            if isinstance(value, (list, dict)):
-                pairs.extend(
-                    (f"{name}.member.{i + 1}", str(v))
-                    for i, v in enumerate(value if isinstance(value, list) else value.values())
-                )
-            else:
-                pairs.append((name, str(value)))
+            pairs.extend(query_pairs(name, value))
         case = self.query_case(Case("sts", f"STS {action}", rng.choice(["POST"] * 4 + ["GET"])), query_string(pairs))
-        if action != "AssumeRoleWithWebIdentity" or rng.random() < 0.2:
+        if not unsigned or rng.random() < 0.2:
             self.aws_auth(case, "sts", now)
         return case
 
@@ -981,6 +991,7 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
     if status == 200:
         known["GrantArn"] = json.loads(body)["GrantArn"]
     if cloud is not None:  # our own server: its models give codes and tokens directly
+        seed_identities(known, cloud)
         # a Marketplace subscription of the signing account: checkouts without a Beneficiary find it
         subscription = cloud.licensemanager.subscribe("123456789012", "prod-fuzz")
         known["KeyFingerprint"], known["ProductSKU"] = subscription.key_fingerprint, "prod-fuzz"
@@ -988,6 +999,28 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
         known["desktop_product"] = cloud.devpay.product("6883959E").token
         known["web_product"] = cloud.devpay.product("774F4FF8").token
     return known
+
+
+def seed_identities(known: dict, cloud) -> None:
+    """A role session whose policy allows a little (its calls meet the IAM check), a trade-in token, an issuer."""
+    sts = cloud.sts
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:*"}]}
+    some = {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["license-manager:Get*", "sts:*"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "license-manager:CheckoutLicense", "Resource": "*"},
+        ]
+    }
+    role = sts.create_role(f"Fuzz{time.time_ns()}", trust, policies={"some": some}, max_session_duration=43200)
+    known["fuzz_role"] = role.arn
+    issued = sts.assume_role(access_key_id=KEY, role_arn=role.arn, session_name="fuzz", duration=43200)
+    known["session"] = (issued.key.access_key_id, issued.key.secret_access_key, issued.key.session_token)
+    request = sts.create_delegation_request("123456789012", some)
+    known["trade_in"] = sts.approve_delegation_request(request.delegation_id)
+    known["issuer_host"] = sts.outbound_issuer().removeprefix("https://")
+    known["AccessKeyId"] = issued.key.access_key_id
+    known["TargetPrincipal"] = "210987654321"
+    known["SigningAlgorithm"] = "RS256"
 
 
 def router_of(cloud):

@@ -229,6 +229,22 @@ class MockCloud:
         if shared is not None:
             shared.forget()  # these objects are the fixtures', not the store's
         self.app = Application(self.services, self.faults, self.requests, self.clock.time, shared)
+        if shared is None and self._binds_keys_to_users():
+            # keys bound to IAM users in the fixtures are evaluated from the first request on: the identity
+            # service binds them when it is built, so it is built now rather than on its first request
+            self.services.access.resolve()
+
+    def _binds_keys_to_users(self) -> bool:
+        if "sts" not in self.service_names:
+            return False
+        from .core import fixtures as fixtures_module
+
+        try:
+            document = self._document or fixtures_module.shared(self.fixtures_path)
+        except MockCloudError:  # a bad fixtures file: start() says so
+            return False
+        section = document.get("sts") or {}
+        return any(isinstance(user, dict) and user.get("access_keys") for user in section.get("users", ()))
 
     def reset(self, *, seed: int | _Keep | None = _KEEP) -> None:
         """Back to the fixtures' state: services, keys, faults, request log and clock.

@@ -267,6 +267,11 @@ class RemoteCredentials:
     def add_alibaba(self, access_key_id: str, secret: str) -> None:
         self._cloud.call("POST", "credentials", {"alibaba": [{"access_key_id": access_key_id, "secret": secret}]})
 
+    def new_account(self, account_id: str | None = None) -> jsonform.Record:
+        """Root keys of another account on the server (``access_key_id``, ``secret_access_key``, ``account_id``)."""
+        body = {} if account_id is None else {"account_id": account_id}
+        return jsonform.Record("AwsKey", self._cloud.call("POST", "credentials/accounts", body))
+
 
 class RemoteRequests(list[jsonform.Record]):
     """The server's request log as read now: records with ``service``, ``operation``, ``status``, ..."""

@@ -93,6 +93,7 @@ class AdminApp:
             Rule("/_mockcloud/inventory", endpoint="inventory", methods=["GET"]),
             Rule("/_mockcloud/operations", endpoint="operations", methods=["GET"]),
             Rule("/_mockcloud/credentials", endpoint="credentials", methods=["GET", "POST"]),
+            Rule("/_mockcloud/credentials/accounts", endpoint="accounts", methods=["POST"]),
             Rule("/_mockcloud/jwks", endpoint="jwks", methods=["GET"]),
             Rule("/_mockcloud/jwks/<service>", endpoint="jwks", methods=["GET"]),
             Rule("/_mockcloud/state", endpoint="state", methods=["GET", "PUT"]),
@@ -376,6 +377,23 @@ class AdminApp:
             raise ValueError("; ".join(problems[:5]))
         self.cloud.credentials.load(body)
         return _json(200, {"ok": True})
+
+    def on_accounts(self, request: Request) -> tuple[int, bytes]:
+        """Root keys of another account (a new one, or ``account_id``): the key pair, secret included, once."""
+        body = self._body(request)
+        _only(body, {"account_id"})
+        account_id = body.get("account_id")
+        if account_id is not None and not isinstance(account_id, str):
+            raise ValueError("account_id is a string of 12 digits")
+        key = self.cloud.credentials.new_account(account_id)
+        return _json(
+            200,
+            {
+                "access_key_id": key.access_key_id,
+                "secret_access_key": key.secret_access_key,
+                "account_id": key.account_id,
+            },
+        )
 
     def on_state(self, request: Request) -> tuple[int, bytes]:
         """The whole emulator as a snapshot (GET), or a snapshot brought back (PUT)."""

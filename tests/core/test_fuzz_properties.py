@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,7 +33,7 @@ from mockcloud.core.request import build_environ
 from mockcloud.server.live import LiveServer
 from mockcloud.services.devpay.protocol import PARAMETERS as DEVPAY_PARAMETERS
 from tests.helpers import DEFAULT_LICENSE_ARN, aws_signed_headers
-from tests.service_formats import verdict
+from tests.service_formats import query_pairs, verdict
 from tests.services.devpay.support import hmac_b64, v2_string
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "mockcloud" / "services"
@@ -254,6 +255,17 @@ def known(wire) -> dict:
     token = model.create_token(
         account_id="123456789012", region="us-east-1", license_arn=DEFAULT_LICENSE_ARN, client_token="fuzz"
     )
+    sts = wire.cloud.sts
+    some = {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["license-manager:Get*", "sts:*"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "license-manager:CheckoutLicense", "Resource": "*"},
+        ]
+    }
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:*"}]}
+    role = sts.create_role(f"Fuzz{uuid.uuid4().hex[:8]}", trust, policies={"some": some}, max_session_duration=43200)
+    session = sts.assume_role(access_key_id="testing", role_arn=role.arn, session_name="fuzz", duration=43200).key
+    delegation = sts.create_delegation_request("123456789012", some)
     granted = model.create_grant(
         account_id="123456789012",
         client_token="fuzz",
@@ -265,6 +277,12 @@ def known(wire) -> dict:
     )
     subscription = model.subscribe("123456789012", "prod-fuzz")  # checkouts without a Beneficiary find it
     return {
+        "session": (session.access_key_id, session.secret_access_key, session.session_token),
+        "fuzz_role": role.arn,
+        "TradeInToken": sts.approve_delegation_request(delegation.delegation_id),
+        "issuer_host": sts.outbound_issuer().removeprefix("https://"),
+        "TargetPrincipal": "210987654321",
+        "SigningAlgorithm": "RS256",
         "LicenseArn": DEFAULT_LICENSE_ARN,
         "ResourceArn": DEFAULT_LICENSE_ARN,
         "GrantArn": granted["GrantArn"],
@@ -301,6 +319,14 @@ def operation_and_document(data, schemas: dict, unknown: str, known: dict) -> tu
     return operation, mutated(data, document)
 
 
+def signed_as(data, url: str, body: bytes, service: str, headers: dict, known: dict) -> dict:
+    """Headers signed with the default (root) keys, or with a role session's (the IAM check then decides)."""
+    if data.draw(st.booleans(), label="as a role session"):
+        key, secret, token = known["session"]
+        return aws_signed_headers("POST", url, body, service, headers, key=key, secret=secret, token=token)
+    return aws_signed_headers("POST", url, body, service, headers)
+
+
 @FUZZ
 @given(data=st.data())
 def test_license_manager_operations(wire, known, data):
@@ -309,7 +335,7 @@ def test_license_manager_operations(wire, known, data):
     url = wire.url("https://license-manager.us-east-1.amazonaws.com/", "/")
     headers = {"X-Amz-Target": f"AWSLicenseManager.{operation}", "Content-Type": "application/x-amz-json-1.1"}
     if data.draw(st.booleans(), label="signed") or wire.server_url:  # the server routes unsigned requests by target too
-        headers = aws_signed_headers("POST", url, body, "license-manager", headers)
+        headers = signed_as(data, url, body, "license-manager", headers, known)
     wire.check("licensemanager", "POST", url, headers, body)
 
 
@@ -503,24 +529,35 @@ STS = schemas("sts")
 @FUZZ
 @given(data=st.data())
 def test_sts_actions(wire, known, data):
-    action, document = operation_and_document(data, STS, "AssumeRole", known)
+    action, document = operation_and_document(data, STS, "MintMoney", known)
     if action == "AssumeRoleWithWebIdentity" and data.draw(st.booleans(), label="a real token"):
         document["WebIdentityToken"] = known["AccessToken"]
+    if action == "AssumeRole" and data.draw(st.booleans(), label="a real role"):
+        document["RoleArn"] = known["fuzz_role"]
     pairs = [
         ("Action", action),
         ("Version", data.draw(st.sampled_from(["2011-06-15", "2011-06-15", "2011-6-15", ""]), label="version")),
     ]
     for name, value in document.items():
-        members = value if isinstance(value, list) else [value]
-        pairs.extend(
-            (f"{name}.member.{i + 1}" if isinstance(value, list) else name, str(v)) for i, v in enumerate(members)
-        )
+        pairs.extend(query_pairs(name, value))
     body = query_string(pairs).encode("utf-8", "surrogatepass")
     url = wire.url("https://sts.amazonaws.com/", "/")
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    if action != "AssumeRoleWithWebIdentity" or data.draw(st.booleans(), label="signed"):
-        headers = aws_signed_headers("POST", url, body, "sts", headers)
+    if action not in ("AssumeRoleWithWebIdentity", "AssumeRoleWithSAML") or data.draw(st.booleans(), label="signed"):
+        headers = signed_as(data, url, body, "sts", headers, known)
     wire.check("sts", "POST", url, headers, body)
+
+
+@FUZZ
+@given(data=st.data())
+def test_sts_issuer_documents(wire, known, data):
+    host = data.draw(st.sampled_from([known["issuer_host"], "nobody.tokens.sts.global.api.aws"]), label="issuer")
+    path = data.draw(
+        st.sampled_from(["/.well-known/jwks.json", "/.well-known/openid-configuration", "/", "/x"]), label="path"
+    )
+    method = data.draw(st.sampled_from(["GET", "POST", "DELETE"]), label="method")  # HEAD: no body to judge
+    url = wire.url(f"https://{host}{path}", path)
+    wire.check("sts", method, url, {"Host": host} if wire.server_url else {}, b"")
 
 
 @FUZZ

@@ -7,8 +7,9 @@ or role session) in the Region its signature names (``x.caller.region``).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ...core.errors import ServiceError
 from ...core.pagination import BadPageToken, paginate
@@ -38,7 +39,46 @@ class LicenseManagerProtocol(AwsJsonProtocol):
     model: LicenseManagerModel
     target_prefix = "AWSLicenseManager"
     signing_name = "license-manager"
+    iam_prefix = "license-manager"
     schemas = SchemaSet(Path(__file__).with_name("schemas"))
+    # the member naming the resource an operation acts on, for IAM (the Service Authorization Reference's
+    # resource types: license*, grant*, and a tagged resource); every other operation acts on "*"
+    iam_resource_members: ClassVar[dict[str, str]] = {
+        "CheckoutBorrowLicense": "LicenseArn",
+        "CreateGrant": "LicenseArn",
+        "CreateLicenseVersion": "LicenseArn",
+        "CreateToken": "LicenseArn",
+        "DeleteLicense": "LicenseArn",
+        "GetLicense": "LicenseArn",
+        "GetLicenseUsage": "LicenseArn",
+        "ListLicenseVersions": "LicenseArn",
+        "AcceptGrant": "GrantArn",
+        "CreateGrantVersion": "GrantArn",
+        "DeleteGrant": "GrantArn",
+        "GetGrant": "GrantArn",
+        "RejectGrant": "GrantArn",
+        "ListTagsForResource": "ResourceArn",
+        "TagResource": "ResourceArn",
+        "UntagResource": "ResourceArn",
+    }
+
+    def iam_resources(self, exchange: Exchange) -> Sequence[str] | None:
+        member = self.iam_resource_members.get(exchange.operation)
+        arn = exchange.params.get(member) if member else None
+        return (arn,) if isinstance(arn, str) and arn else ("*",)
+
+    def iam_condition_keys(self, exchange: Exchange) -> dict[str, tuple[str, ...]]:
+        """aws:RequestTag/* and aws:TagKeys of the operations that tag (CreateLicense, CreateGrant, TagResource)."""
+        params = exchange.params
+        tags = params.get("Tags")
+        keys: dict[str, tuple[str, ...]] = {}
+        if isinstance(tags, list):
+            pairs = [t for t in tags if isinstance(t, dict) and isinstance(t.get("Key"), str)]
+            keys = {f"aws:requesttag/{t['Key'].lower()}": (str(t.get("Value", "")),) for t in pairs}
+            keys["aws:tagkeys"] = tuple(t["Key"] for t in pairs)
+        elif isinstance(params.get("TagKeys"), list):
+            keys["aws:tagkeys"] = tuple(str(k) for k in params["TagKeys"])
+        return keys
 
     def throttling_error(self, exchange: Exchange, retry_after: float | None) -> ServiceError:
         return ERRORS.error("RateLimitExceededException")
