@@ -75,25 +75,3 @@ def raise_for_violations(
             common=common,
         )
     raise validation_error(violations, validation_code)
-
-
-_date_cache: tuple[int | None, str] = (
-    None,
-    "",
-)  # (second, its HTTP date), replaced whole: replies within one second share it
-
-
-def http_date(timestamp: float) -> str:
-    """``Date`` header text (RFC 7231) for a time on the mock clock, as AWS sends it with every reply.
-
-    SDKs that correct clock skew (the AWS SDK for JavaScript does, from every
-    reply) then follow the mock clock, not the host's.
-    """
-    global _date_cache
-    second = int(timestamp)
-    cached = _date_cache
-    if cached[0] != second:
-        from email.utils import formatdate
-
-        cached = _date_cache = (second, formatdate(second, usegmt=True))
-    return cached[1]
