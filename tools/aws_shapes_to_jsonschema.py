@@ -9,6 +9,9 @@ botocore at run time.
         CheckoutLicense CheckoutBorrowLicense ExtendLicenseConsumption CheckInLicense GetLicenseUsage
     python tools/aws_shapes_to_jsonschema.py sts mockcloud/services/sts/schemas \
         AssumeRoleWithWebIdentity GetCallerIdentity
+    python tools/aws_shapes_to_jsonschema.py amplifyuibuilder mockcloud/services/amplifyuibuilder/schemas
+
+Without operation names it writes one for every operation of the model.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ def convert(shapes: dict, name: str, stack: tuple = ()) -> dict:
         return out
     if kind == "map":
         out = {"type": "object", "additionalProperties": convert(shapes, shape["value"]["shape"], stack)}
+        keys = convert(shapes, shape["key"]["shape"], stack)
+        if set(keys) - {"type"}:  # a key with constraints (a TagKey's length and pattern)
+            out["propertyNames"] = keys
         if "min" in shape:
             out["minProperties"] = shape["min"]
         if "max" in shape:
@@ -93,7 +99,7 @@ def main(argv: list[str]) -> None:
     model = Loader().load_service_model(service, "service-2")
     out_dir = Path(target)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for operation in operations:
+    for operation in operations or list(model["operations"]):
         op = model["operations"][operation]
         schema = convert(model["shapes"], op["input"]["shape"]) if "input" in op else {"type": "object"}
         schema = {"$schema": "http://json-schema.org/draft-07/schema#", "title": f"{operation} input", **schema}

@@ -238,6 +238,14 @@ class AmplifyUIBuilderModel:
                 raise MockCloudError("unknown access token")
             stored.revoked = True
 
+    def fail_codegen_job(self, job_id: str, message: str = "Code generation failed.") -> None:
+        """Make a codegen job end ``failed`` with ``statusMessage`` ``message`` (at once, if still in progress)."""
+        self.studio.fail_codegen_job(job_id, message)
+
+    def resource_arn(self, kind: str, resource_id: str) -> str:
+        """The ARN of a ``component``, ``theme``, ``form`` or ``codegen_job``, for TagResource and its kin."""
+        return self.studio.arn_of(kind, resource_id)
+
     @reads_only
     def access_token(self, token: str) -> AccessToken | None:
         return self._access.get(token)

@@ -30,6 +30,8 @@ from .errors import ERRORS
 STUDIO_DEFAULTS: dict[str, Any] = {
     # seconds on the mock clock a codegen job stays in_progress before it succeeds (ours: the API documents none)
     "codegen_job_seconds": 5,
+    # how long a clientToken's first answer is kept for retries (ours; boto3 sends a fresh token with every call)
+    "client_token_seconds": 86400,
     # ServiceQuotaExceededException past these, per app environment (ours: AWS documents none for the API)
     "max_components": 1000,
     "max_themes": 100,
@@ -276,7 +278,10 @@ class Studio:
             return act()
         key = f"{scope.account_id}/{scope.region}/{operation}/{token}"
         print_ = fingerprint(scope.app_id, scope.environment_name, request)
+        now = self.clock.time()
         used = self.client_tokens.get(key)
+        if used is not None and now - used.created_at >= self.settings["client_token_seconds"]:
+            used = None  # forgotten: the request acts anew
         if used is not None:
             if used.fingerprint != print_:
                 raise ERRORS.error(
@@ -285,6 +290,9 @@ class Studio:
                 )
             return copy.deepcopy(used.response)
         response = act()
+        window = self.settings["client_token_seconds"]
+        for stale in [k for k, u in self.client_tokens.items() if now - u.created_at >= window]:
+            del self.client_tokens[stale]
         self.client_tokens[key] = ClientTokenUse(
             key,
             scope.account_id,
@@ -293,7 +301,7 @@ class Studio:
             token,
             print_,
             copy.deepcopy(response),
-            self.clock.time(),
+            now,
         )
         return response
 
@@ -306,7 +314,7 @@ class Studio:
 
     def _in_scope(self, kind: str, scope: Scope) -> list[Resource]:
         found = [r for r in self._of(kind).values() if scope.holds(r)]
-        return sorted(found, key=lambda r: (r.created_at, r.id))
+        return sorted(found, key=lambda r: r.created_at)  # stable: creation order among equal times
 
     def _check_name(self, kind: str, scope: Scope, name: str, other_than: str | None = None) -> None:
         for record in self._in_scope(kind, scope):
@@ -440,7 +448,7 @@ class Studio:
     def list_codegen_jobs(self, scope: Scope) -> list[dict[str, Any]]:
         now = self.clock.time()
         with self._lock:
-            jobs = sorted((j for j in self.codegen_jobs.values() if scope.holds(j)), key=lambda j: (j.created_at, j.id))
+            jobs = sorted((j for j in self.codegen_jobs.values() if scope.holds(j)), key=lambda j: j.created_at)
             return [job.summary(now) for job in jobs]
 
     def fail_codegen_job(self, identifier: str, message: str = "Code generation failed.") -> None:
