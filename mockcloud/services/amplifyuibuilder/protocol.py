@@ -141,7 +141,14 @@ class AmplifyUIBuilderProtocol(AwsRestJsonProtocol[AmplifyExchange]):
         return self._page(x, self.studio.export("form", self._scope(x)), size=EXPORT_PAGE_SIZE)
 
     # ---- codegen jobs ----------------------------------------------------------------------
-    @operation(method="POST", path=_ENV + "/codegen-jobs", payload="codegenJobToCreate", query=_TOKEN)
+    @operation(
+        method="POST",
+        path=_ENV + "/codegen-jobs",
+        payload="codegenJobToCreate",
+        query=_TOKEN,
+        notes="generates no code: the job succeeds after codegen_job_seconds on the mock clock (or fails when a test "
+        "says so), and its asset URL points at no emulated S3",
+    )
     def start_codegen_job(self, x: AmplifyExchange) -> dict[str, Any]:
         p = x.params
         return self.studio.start_codegen_job(self._scope(x), p["codegenJobToCreate"], p.get("clientToken"))
@@ -155,7 +162,7 @@ class AmplifyUIBuilderProtocol(AwsRestJsonProtocol[AmplifyExchange]):
         return self._page(x, self.studio.list_codegen_jobs(self._scope(x)))
 
     # ---- metadata and tags -------------------------------------------------------------------
-    @operation(method="GET", path=_ENV + "/metadata")
+    @operation(method="GET", path=_ENV + "/metadata", notes="features are those PutMetadataFlag set (none at first)")
     def get_metadata(self, x: AmplifyExchange) -> dict[str, Any]:
         return {"features": self.studio.get_metadata(self._scope(x))}
 
@@ -207,7 +214,12 @@ class AmplifyUIBuilderProtocol(AwsRestJsonProtocol[AmplifyExchange]):
             raise ERRORS.error("InvalidParameterException", "The nextToken is not valid.") from None
         return {"entities": page, **({"nextToken": token} if token else {})}
 
-    @operation(figma.GET_ME, method="GET", path="/v1/me")
+    @operation(
+        figma.GET_ME,
+        method="GET",
+        path="/v1/me",
+        notes="Figma's own GET https://api.figma.com/v1/me, which honours the tokens ExchangeCodeForToken issues",
+    )
     def figma_get_me(self, x: AmplifyExchange) -> dict[str, Any]:
         return self.model.me(x.caller)
 
