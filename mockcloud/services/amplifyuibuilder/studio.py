@@ -235,9 +235,7 @@ class Studio:
         self.client_tokens: dict[str, ClientTokenUse] = {}
         for kind in KINDS:
             for item in section.get(PLURALS[kind], ()):
-                if item.get("kind", kind) != kind:
-                    raise MockCloudError(f"amplifyuibuilder: a {item['kind']} among the {PLURALS[kind]}")
-                record = Resource(**{**item, "kind": kind})
+                record = Resource(kind=kind, **item)
                 self._of(kind)[record.id] = record
         for item in section.get("codegen_jobs", ()):
             self.codegen_jobs[item["id"]] = CodegenJob(**item)
@@ -277,13 +275,13 @@ class Studio:
         if token is None:
             return act()
         key = f"{scope.account_id}/{scope.region}/{operation}/{token}"
-        print_ = fingerprint(scope.app_id, scope.environment_name, request)
+        digest = fingerprint(scope.app_id, scope.environment_name, request)
         now = self.clock.time()
         used = self.client_tokens.get(key)
         if used is not None and now - used.created_at >= self.settings["client_token_seconds"]:
             used = None  # forgotten: the request acts anew
         if used is not None:
-            if used.fingerprint != print_:
+            if used.fingerprint != digest:
                 raise ERRORS.error(
                     "ResourceConflictException",
                     f"The clientToken {token} was already used with a different {operation} request.",
@@ -299,7 +297,7 @@ class Studio:
             scope.region,
             operation,
             token,
-            print_,
+            digest,
             copy.deepcopy(response),
             now,
         )
