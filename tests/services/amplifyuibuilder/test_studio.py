@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from mockcloud import mock_cloud
-from tests.helpers import error_of
+from tests.helpers import aws_client, error_of
 from tests.services.amplifyuibuilder.support import REGION, ui_client
 
 ACCOUNT = "123456789012"
@@ -283,15 +283,7 @@ def test_validation_comes_from_the_model_with_aws_messages(backend, env):
 
 def test_records_belong_to_the_callers_region(backend, ui, env):
     entity = ui.create_component(**env, componentToCreate=component())["entity"]
-    elsewhere = ui_client(backend.server_url)
-    elsewhere.meta.config.region_name = "eu-west-1"
-    other = __import__("boto3").client(
-        "amplifyuibuilder",
-        region_name="eu-west-1",
-        endpoint_url=backend.server_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    other = aws_client("amplifyuibuilder", backend.server_url, region="eu-west-1")
     assert other.list_components(**env)["entities"] == []
     with pytest.raises(ClientError) as excinfo:
         other.get_component(**env, id=entity["id"])
