@@ -2,7 +2,8 @@
 
 SDKs correct clock skew from it (the AWS SDK for JavaScript from every reply,
 botocore on a skew error), so it must follow the mock's clock wherever it is
-moved. AWS and Alibaba's front doors both send it in this form. Checked on
+moved. AWS and Alibaba's front doors both send it in this form (Alibaba's POP replies, as the tea SDK
+logs them: ``date: Tue, 20 Jun 2023 14:36:07 GMT`` beside ``x-acs-request-id``). Checked on
 answers that need no signature (refusals included): a reply is dated whatever it says.
 """
 

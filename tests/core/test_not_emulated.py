@@ -373,3 +373,43 @@ def test_rest_json_names_a_not_emulated_operation_by_its_route(monkeypatch):
         logged = [(r.operation, r.status) for r in cloud.requests]
         assert logged == [("GetThing", 200), ("DeleteThing", 501), (None, 404)]
         assert ThingsProtocol.not_emulated_operations() == ["DeleteThing"]
+
+
+def test_strict_raises_through_aiobotocore_httpx_and_requests_too(monkeypatch):
+    """The interceptor raises it, so every client family hands it to its caller (the async ones too)."""
+    import asyncio
+
+    import httpx
+    from aiobotocore.config import AioConfig
+    from aiobotocore.session import get_session
+
+    operation = one_per_service(monkeypatch, ["sts"])["sts"]
+    body = f"Action={operation}&Version=2011-06-15"
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    async def aio() -> None:
+        async with get_session().create_client(
+            "sts",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=AioConfig(parameter_validation=False),
+        ) as sts:
+            await call_async(sts, operation)
+
+    with mock_cloud(services=["sts"], strict=True) as cloud:
+        with pytest.raises(NotEmulatedError, match=f"sts:{operation}"):
+            asyncio.run(aio())
+        url = "https://sts.amazonaws.com/"
+        with pytest.raises(NotEmulatedError):
+            requests.post(url, data=body, headers=aws_signed_headers("POST", url, body.encode(), "sts", form))
+        with pytest.raises(NotEmulatedError):
+            httpx.post(url, content=body, headers=aws_signed_headers("POST", url, body.encode(), "sts", form))
+        assert [(r.operation, r.status) for r in cloud.requests] == [(operation, 501)] * 3
+
+
+async def call_async(client, operation: str) -> None:
+    model = client.meta.service_model.operation_model(operation)
+    params = minimal(model.input_shape) if model.input_shape is not None else {}
+    name = {v: k for k, v in client.meta.method_to_api_mapping.items()}[operation]
+    await getattr(client, name)(**params)
