@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from ..errors import ServiceError
+from ..request import http_date  # every reply is dated by the application (Reply.dated); still importable here
 from ..validation import Violation
+
+__all__ = ["describe", "http_date", "raise_for_violations", "validation_error"]
 
 _CONSTRAINTS = {
     "maxLength": "Member must have length less than or equal to {}",
