@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import boto3
+import pytest
 from botocore.config import Config
 
 DEFAULT_LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef"
@@ -68,3 +71,10 @@ def aws_signed_headers(
     request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
     SigV4Auth(Credentials(key, secret, token), service, region).add_auth(request)
     return dict(request.headers)
+
+
+def unavailable(reason: str) -> None:
+    """A tool or service the test needs is missing: skip with the reason, or fail in CI (``CI=true``)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI must have it")
+    pytest.skip(reason)
