@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from mockcloud.core.auth import alibaba as alibaba_auth  # noqa: E402
 from mockcloud.core.auth import aws_query_signature as query_auth  # noqa: E402
 from mockcloud.core.auth.sigv4 import signing_key  # noqa: E402
+from mockcloud.services.amplifyuibuilder.protocol import AmplifyUIBuilderProtocol  # noqa: E402
 from mockcloud.services.devpay.protocol import PARAMETERS as DEVPAY_PARAMETERS  # noqa: E402
 from mockcloud.services.devpay.protocol import DevpayProtocol  # noqa: E402
 from tests.service_formats import query_pairs, server_refused_framing, verdict  # noqa: E402
@@ -75,6 +76,9 @@ DEVPAY_ACTIONS = {
     for action, names in DEVPAY_PARAMETERS.items()
 }
 USERAPI_OPERATIONS = {"Login": "POST", "RefreshToken": "POST", "Logout": "POST", "Me": "GET"}
+# every Amplify UI Builder operation as its @operation declares it: method, path template, payload, query members
+AMPLIFY_ROUTES = {op.name: dict(op.options) for op in AmplifyUIBuilderProtocol.routed_operations()}
+AMPLIFY_APP, AMPLIFY_ENV = "dfuzz1", "fuzz"
 
 WEIRD_STRINGS = [
     "",
@@ -491,6 +495,8 @@ class Generator:
             token = self.known.get("figma_access", "x") if rng.random() < 0.5 else str(self.weird())
             case.header("Authorization", rng.choice(["Bearer ", "bearer ", "Basic ", ""]) + token)
             return case
+        if rng.random() < 0.7:  # Amplify Studio's operations, each on its own route
+            return self.amplify_studio(now)
         operation = rng.choice(["ExchangeCodeForToken", "RefreshToken"])
         provider = "figma" if rng.random() < 0.85 else rng.choice(["", "%FF", "%00", "x" * 300, "..", "figma%2F.."])
         path = f"/tokens/{provider}" + ("/refresh" if operation == "RefreshToken" else "")
@@ -508,6 +514,41 @@ class Generator:
         case = Case("amplifyuibuilder", f"Amplify {operation}", rng.choice(["POST"] * 9 + ["GET"]), path)
         case.header("Content-Type", "application/json")
         case.body = self.json_body(body)
+        self.aws_auth(case, "amplifyuibuilder", now)
+        return case
+
+    def amplify_studio(self, now: float) -> Case:
+        """Any Amplify UI Builder operation but the token ones: its path labels (a real record's now and then),
+        its query members, its payload or body members, from its schema, mutated."""
+        rng = self.rng
+        operation = rng.choice(sorted(set(AMPLIFY_ROUTES) - {"ExchangeCodeForToken", "RefreshToken"}))
+        route, schema = AMPLIFY_ROUTES[operation], self.schemas["amplifyuibuilder"][operation]
+        properties = schema.get("properties", {})
+        path = route["path"]
+        labels = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+        seeded = self.known.get("amplify", {})
+        for label in labels:
+            value = seeded.get(label) if label in seeded and rng.random() < 0.7 else self.weird()
+            text = value if isinstance(value, str) else json.dumps(value)
+            path = path.replace("{" + label + "}", quote(text, safe="", errors="surrogatepass") or "x")
+        pairs = []
+        for member in route.get("query", ()):
+            if rng.random() < 0.5:
+                value = self.value(properties.get(member, {}), member) if rng.random() < 0.8 else self.weird()
+                for item in value if isinstance(value, list) else [value]:
+                    pairs.append(f"{member}={quote(str(item), safe='', errors='surrogatepass')}")
+        if "payload" in route:
+            document = self.value(properties.get(route["payload"], {}))
+        else:
+            members = set(properties) - set(labels) - set(route.get("query", ()))
+            document = {m: self.value(properties[m], m) for m in members}
+        if isinstance(document, dict) and rng.random() < 0.5:
+            document = self.mutate_document(document)
+        target = path + ("?" + "&".join(pairs) if pairs else "")
+        method = route["method"] if rng.random() < 0.9 else rng.choice(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        case = Case("amplifyuibuilder", f"Amplify {operation}", method, target)
+        case.header("Content-Type", "application/json")
+        case.body = self.json_body(document)
         self.aws_auth(case, "amplifyuibuilder", now)
         return case
 
@@ -973,6 +1014,35 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
     if status == 200:
         tokens = json.loads(body)
         known["userapi_access"], known["userapi_refresh"] = tokens["accessToken"], tokens["refreshToken"]
+    component = {
+        "name": f"Fuzz{int(time.time() * 1000)}",
+        "componentType": "Flex",
+        "properties": {},
+        "variants": [],
+        "overrides": {},
+        "bindingProperties": {},
+    }
+    create = Case(
+        "amplifyuibuilder",
+        "seed",
+        "POST",
+        f"/app/{AMPLIFY_APP}/environment/{AMPLIFY_ENV}/components",
+        [("Content-Type", "application/json")],
+        json.dumps(component).encode(),
+    )
+    sigv4_sign(create, host, "amplifyuibuilder", time.time())
+    status, _, body = exchange(address, create.wire(host))
+    if status == 200:  # a real record for the Studio operations' path labels and ARNs
+        made = json.loads(body)
+        known["amplify"] = {
+            "appId": AMPLIFY_APP,
+            "environmentName": AMPLIFY_ENV,
+            "id": made["id"],
+            "featureName": "autoGenerateForms",
+            "provider": "figma",
+            "resourceArn": f"arn:aws:amplifyuibuilder:{REGION}:123456789012:app/{AMPLIFY_APP}/environment/"
+            f"{AMPLIFY_ENV}/components/{made['id']}",
+        }
     grant = Case("licensemanager", "seed", target="/")
     grant.header("X-Amz-Target", "AWSLicenseManager.CreateGrant")
     grant.header("Content-Type", "application/x-amz-json-1.1")

@@ -13,6 +13,7 @@ from .services import SERVICE_PACKAGES as _SERVICES  # a dict of names only: che
 __all__ = [
     "MockCloud",
     "MockCloudError",
+    "NotEmulatedError",
     "ServiceError",
     "UnmockedRequestError",
     "connect",
@@ -32,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from typing_extensions import Unpack
 
-    from .core.errors import MockCloudError, ServiceError, UnmockedRequestError
+    from .core.errors import MockCloudError, NotEmulatedError, ServiceError, UnmockedRequestError
     from .mock import MockCloud, MockOptions, current_mock, mock_cloud
     from .remote import connect
 
@@ -78,7 +79,7 @@ def __getattr__(name: str) -> object:
         from .remote import connect
 
         return connect
-    if name in ("MockCloudError", "ServiceError", "UnmockedRequestError"):
+    if name in ("MockCloudError", "NotEmulatedError", "ServiceError", "UnmockedRequestError"):
         from .core import errors
 
         return getattr(errors, name)

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         request_log_size: int
         seed: int | None
         store: Store | str | None
+        strict: bool
 
     class MockCloudOptions(MockOptions, total=False):
         services: str | Iterable[str] | None
@@ -127,6 +128,9 @@ class MockCloud:
     :param allow_loopback: whether the network guard lets sockets reach loopback.
     :param request_log_size: how many requests ``cloud.requests`` keeps.
     :param seed: make every identifier, token, code, key pair and request id repeat run after run.
+    :param strict: raise :class:`~mockcloud.core.errors.NotEmulatedError` at the call when a client calls an
+        operation the real service has and mockcloud does not emulate, instead of answering it the 501
+        ``NotImplemented`` error in the service's format (in-process clients only: a server always answers the 501).
     :param store: share this emulator with every mock given the same store (a :class:`~mockcloud.core.store.Store`,
         or a URL such as ``redis://127.0.0.1:6379/0``): other processes, other hosts. Needs ``patch_time=False``.
         Its state is the store's: starting this mock joins it (filling an empty store from the fixtures), and
@@ -147,6 +151,7 @@ class MockCloud:
         request_log_size: int = DEFAULT_LOG_SIZE,
         seed: int | None = None,
         store: Store | str | None = None,
+        strict: bool = False,
     ) -> None:
         if isinstance(services, str):  # mock_cloud("licensemanager"): one service, not its letters
             services = (services,)
@@ -171,6 +176,7 @@ class MockCloud:
         self.fake_credentials = fake_credentials
         self.allow_loopback = allow_loopback
         self.request_log_size = request_log_size
+        self.strict = strict
         self.seed = seed
         Entropy(seed)  # a bad seed fails here
         self._depth = 0

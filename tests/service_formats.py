@@ -18,7 +18,9 @@ service the request was meant for:
 - ``userapi``: JSON; an error is ``application/problem+json`` with ``type``, ``title``,
   ``status``, ``detail`` and ``error``.
 
-A request no service claims gets mockcloud's own 404 ``NoServiceClaimsRequest``: not an error
+An operation a service's model declares and mockcloud does not emulate gets 501 ``NotImplemented`` in the
+service's format: deliberate, not an internal error. A request no service claims gets mockcloud's own 404
+``NoServiceClaimsRequest``: not an error
 of any service, so it is judged fine; so is the server's own refusal of HTTP it cannot frame
 (``server_refused_framing``).
 """
@@ -56,6 +58,8 @@ def verdict(
         code = _CHECKS[service](status, headers, body)
     except (ValueError, KeyError, TypeError, AttributeError, ET.ParseError) as exc:
         return f"{status} not in {service}'s format ({type(exc).__name__}: {exc}): {body[:200]!r}"
+    if status == 501 and code == "NotImplemented":  # an operation the model has and mockcloud does not emulate
+        return None
     if code in INTERNAL_CODES or (status >= 500 and code is not _CLIENT_FAULT):
         return f"internal error {status} {code}: {body[:200]!r}"
     return None

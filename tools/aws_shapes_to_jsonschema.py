@@ -15,8 +15,9 @@ botocore at run time.
         AssumeRole AssumeRoleWithSAML AssumeRoleWithWebIdentity AssumeRoot DecodeAuthorizationMessage \
         GetAccessKeyInfo GetCallerIdentity GetDelegatedAccessToken GetFederationToken GetSessionToken \
         GetWebIdentityToken
-    python tools/aws_shapes_to_jsonschema.py amplifyuibuilder mockcloud/services/amplifyuibuilder/schemas \
-        ExchangeCodeForToken RefreshToken
+    python tools/aws_shapes_to_jsonschema.py amplifyuibuilder mockcloud/services/amplifyuibuilder/schemas
+
+Without operation names it writes one for every operation of the model.
 
 A shape the model marks ``sensitive`` (a token, a secret), and everything
 inside it, carries ``"x-aws-sensitive": true``: validation then never quotes
@@ -61,6 +62,9 @@ def _convert(shapes: dict, name: str, stack: tuple, sensitive: bool) -> dict:
         return out
     if kind == "map":
         out = {"type": "object", "additionalProperties": convert(shapes, shape["value"]["shape"], stack, sensitive)}
+        keys = convert(shapes, shape["key"]["shape"], stack, sensitive)
+        if set(keys) - {"type", "x-aws-sensitive"}:  # a key with constraints (a TagKey's length and pattern)
+            out["propertyNames"] = keys
         if "min" in shape:
             out["minProperties"] = shape["min"]
         if "max" in shape:
@@ -142,7 +146,7 @@ def main(argv: list[str]) -> None:
     model = Loader().load_service_model(service, "service-2")
     out_dir = Path(target)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for operation in operations:
+    for operation in operations or list(model["operations"]):
         op = model["operations"][operation]
         schema = convert(model["shapes"], op["input"]["shape"]) if "input" in op else {"type": "object"}
         schema = {"$schema": "http://json-schema.org/draft-07/schema#", "title": f"{operation} input", **schema}

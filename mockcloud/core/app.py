@@ -11,6 +11,7 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING
 
+from .coverage import NotEmulated
 from .errors import ServiceError
 from .faults import COMMITTING_FAULTS, Faults
 from .log import RequestLog, RequestRecord, capture, next_seq
@@ -58,7 +59,7 @@ class Application:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         reply = self.handle_environ(environ)
         if reply.unclaimed:
-            reply = _unclaimed_reply(self._request_class(environ))
+            reply = _unclaimed_reply(self._request_class(environ)).dated(self._now())
         if reply.delay:
             time.sleep(reply.delay)
         if reply.fault is not None and NETWORK_FAULT in environ:
@@ -94,11 +95,12 @@ class Application:
                     "message": f"The request body is larger than the limit of {limit} bytes.",
                 }
             ).encode()
-            return Reply(413, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
+            reply = Reply(413, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
+            return reply.dated(self._now())
         service: ServiceProtocol[Exchange] = self._service(name)
         exchange = service.exchange_type(request, name, "mockcloud.in_process" in environ)
         error = service.too_large_error(limit)
-        reply = service.render_error(exchange, error)
+        reply = service.render_error(exchange, error).dated(self._now())
         del environ["mockcloud.body"]  # the log shows the body as unread, not as empty
         self._record(request, name, "", reply, error.code, started)
         return reply
@@ -168,6 +170,10 @@ class Application:
                     raise service.injected_error(verdict.error, verdict.status, verdict.message)
                 if fault is not None and fault not in COMMITTING_FAULTS:
                     raise _LostBeforeCommit
+            if operation not in service.operations:  # the model's but not emulated: 501, whoever signed it
+                missing = service.not_emulated(exchange)
+                if missing is not None:
+                    raise missing
             exchange.caller = service.authenticate(exchange)
             exchange.params = service.parse(exchange)
             service.validate(exchange)
@@ -178,6 +184,8 @@ class Application:
         except ServiceError as error:
             error_code = error.code
             reply = service.render_error(exchange, error)
+            if isinstance(error, NotEmulated):
+                reply.not_emulated = error  # for a strict mock's interceptor: raised at the call
         except Exception:  # a bug of ours must still answer in the service's format
             import logging
 
@@ -188,7 +196,7 @@ class Application:
             error_code = failure.code
             reply = service.render_error(exchange, failure)
         reply.delay, reply.fault = delay, fault
-        return reply, exchange.operation, error_code
+        return reply.dated(self._now()), exchange.operation, error_code
 
     def unavailable(self, request: Request, name: str) -> Reply:
         """The service's own 5xx for a request the shared state could not be reached for (not logged: nowhere to)."""
@@ -197,7 +205,7 @@ class Application:
             exchange = service.exchange_type(request, name, "mockcloud.in_process" in request.environ)
             with contextlib.suppress(Exception):  # the operation, where the service's format shows it
                 exchange.operation = service.operation_of(exchange)
-            return service.render_error(exchange, service.unavailable_error())
+            return service.render_error(exchange, service.unavailable_error()).dated(self._now())
         except Exception:  # the service itself could not be had: plain JSON still
             message = "The emulator's shared state cannot be reached."
             body = json.dumps({"error": "ServiceUnavailable", "message": message}).encode()

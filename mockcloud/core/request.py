@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
     from werkzeug.wrappers import Request
 
+    from .coverage import NotEmulated
+
     # a client's request headers: a mapping, or (name, value) pairs, text or latin-1 bytes
     RequestHeaders: TypeAlias = Mapping[str, str] | Mapping[bytes, bytes] | Iterable[tuple[str | bytes, str | bytes]]
 
@@ -29,6 +31,7 @@ __all__ = [
     "Request",
     "build_environ",
     "framing_problem",
+    "http_date",
     "json_reply",
     "raw_path",
     "request_body",
@@ -44,7 +47,7 @@ class Reply:
     both delivered by whoever holds the connection (the server on its socket; an interceptor as
     its client would meet them, honouring the client's own timeout)."""
 
-    __slots__ = ("body", "delay", "fault", "headers", "status", "unclaimed")
+    __slots__ = ("body", "delay", "fault", "headers", "not_emulated", "status", "unclaimed")
 
     def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes, unclaimed: bool = False):
         self.status = status
@@ -53,6 +56,7 @@ class Reply:
         self.unclaimed = unclaimed
         self.delay = 0.0
         self.fault: str | None = None
+        self.not_emulated: NotEmulated | None = None  # the 501 of an operation the model has and mockcloud lacks
 
     @property
     def status_line(self) -> str:
@@ -64,6 +68,16 @@ class Reply:
 
     def header(self, name: str) -> str | None:
         return header_value(self.headers, name)
+
+    def dated(self, now: float) -> Reply:
+        """The reply with a ``Date`` header (RFC 7231 IMF-fixdate) for ``now``, unless it has one already.
+
+        Every service's replies carry one, as AWS's and Alibaba's front doors send it: SDKs that
+        correct clock skew (the AWS SDK for JavaScript, botocore's retries) then follow the mock clock.
+        """
+        if header_value(self.headers, "Date") is None:
+            self.headers.append(("Date", http_date(now)))
+        return self
 
     def http_bytes(self, *, close: bool = True) -> bytes:
         """The bytes a server sends for this reply (with Content-Length; Connection: close when asked)."""
@@ -78,6 +92,21 @@ class Reply:
         if close:
             lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
+
+
+_date_cache: tuple[int | None, str] = (None, "")  # (second, its HTTP date), replaced whole: one second shares it
+
+
+def http_date(timestamp: float) -> str:
+    """``Date`` header text (RFC 7231 IMF-fixdate, ``Sun, 06 Nov 1994 08:49:37 GMT``) for an epoch time."""
+    global _date_cache
+    second = int(timestamp)
+    cached = _date_cache
+    if cached[0] != second:
+        from email.utils import formatdate
+
+        cached = _date_cache = (second, formatdate(second, usegmt=True))
+    return cached[1]
 
 
 _ASCII_JSON = json.JSONEncoder(separators=(",", ":")).encode

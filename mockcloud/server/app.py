@@ -328,7 +328,8 @@ class AdminApp:
         return _json(200, {"now": now, "entries": entries, "counts": counts})
 
     def on_operations(self, request: Request) -> tuple[int, bytes]:
-        """What each service emulates: its protocol family, the hosts it claims and its operations."""
+        """What each service emulates: its protocol family, the hosts it claims, its operations, and the ones
+        its model declares that it does not emulate."""
         services = {}
         for name in self.cloud.service_names:
             protocol = type(self.cloud.protocol(name))
@@ -337,11 +338,17 @@ class AdminApp:
             family = next(
                 (k.__name__ for k in protocol.__mro__[1:] if k.__module__.startswith("mockcloud.core.protocols")), None
             )
+            model = protocol.model_operations()
             services[name] = {
                 "protocol": protocol.__name__,
                 "family": family,
                 "hosts": hosts,
                 "operations": list(protocol.operations),
+                # what the real service's model declares that is not emulated here: answered 501 NotImplemented
+                "not_emulated": protocol.not_emulated_operations(),
+                "model": None
+                if model is None
+                else {"service": model.service, "title": model.title, "operations": len(model.operations)},
             }
         return _json(200, {"services": services})
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 from urllib.parse import quote
@@ -31,6 +32,7 @@ from hypothesis import strategies as st
 from mockcloud import mock_cloud
 from mockcloud.core.request import build_environ
 from mockcloud.server.live import LiveServer
+from mockcloud.services.amplifyuibuilder.protocol import AmplifyUIBuilderProtocol
 from mockcloud.services.devpay.protocol import PARAMETERS as DEVPAY_PARAMETERS
 from tests.helpers import DEFAULT_LICENSE_ARN, aws_signed_headers
 from tests.service_formats import query_pairs, verdict
@@ -304,6 +306,25 @@ def known(wire) -> dict:
         "ActivationKey": "ADMAY7DVLJTWHJ76MMBMQEXAMPLE",
         "ProductToken": wire.cloud.devpay.product("6883959E").token,
         "ProductCode": "6883959E",
+        "amplify": amplify_records(wire.cloud),
+    }
+
+
+def amplify_records(cloud) -> dict:
+    """Amplify Studio records the fuzzed requests may name: an app environment, a component, a codegen job."""
+    from mockcloud.services.amplifyuibuilder.studio import Scope
+
+    studio = cloud.amplifyuibuilder.studio
+    scope = Scope("123456789012", "us-east-1", "dfuzz1", "fuzz")
+    data = {"name": "Fuzz", "componentType": "Flex", "properties": {}, "variants": [], "overrides": {}}
+    made = studio.create("component", scope, {**data, "bindingProperties": {}}, None, "CreateComponent")
+    return {
+        "appId": scope.app_id,
+        "environmentName": scope.environment_name,
+        "id": made["id"],
+        "provider": "figma",
+        "featureName": "autoGenerateForms",
+        "resourceArn": scope.arn("component", made["id"]),
     }
 
 
@@ -340,28 +361,53 @@ def test_license_manager_operations(wire, known, data):
 
 
 AMPLIFY = schemas("amplifyuibuilder")
-AMPLIFY_PAYLOADS = {
-    "ExchangeCodeForToken": ("request", "/tokens/{provider}"),
-    "RefreshToken": ("refreshTokenBody", "/tokens/{provider}/refresh"),
-}
+# every Amplify UI Builder operation as its @operation declares it: route, payload member, query members
+AMPLIFY_ROUTES = {op.name: op.options for op in AmplifyUIBuilderProtocol.routed_operations()}
+LABEL = TEXT.filter(lambda s: s != "" and "/" not in s)
+
+
+def amplify_member(operation: str, member: str, known: dict):
+    """A strategy for one member of an operation's input, built once per (operation, member)."""
+    key = (operation, member)
+    strategy = _AMPLIFY_MEMBERS.get(key)
+    if strategy is None:
+        schema = AMPLIFY[operation].get("properties", {}).get(member, {})
+        strategy = _AMPLIFY_MEMBERS[key] = from_schema(schema, known, member)
+    return strategy
+
+
+_AMPLIFY_MEMBERS: dict = {}
 
 
 @FUZZ
 @given(data=st.data())
 def test_amplify_ui_builder_operations(wire, known, data):
-    operation = data.draw(st.sampled_from(sorted(AMPLIFY)), label="operation")
-    member, template = AMPLIFY_PAYLOADS[operation]
-    schema = AMPLIFY[operation]
-    provider = data.draw(
-        st.one_of(st.just("figma"), TEXT.filter(lambda s: "/" not in s and "?" not in s and "#" not in s)),
-        label="provider",
-    )
-    path = template.format(provider=quote(provider, safe="", errors="surrogatepass"))
-    payload = mutated(data, data.draw(from_schema(schema["properties"][member], known), label="payload"))
-    body = json_body(data, payload)
-    url = wire.url(f"https://amplifyuibuilder.us-east-1.amazonaws.com{path}", path)
-    headers = aws_signed_headers("POST", url, body, "amplifyuibuilder", {"Content-Type": "application/json"})
-    wire.check("amplifyuibuilder", "POST", url, headers, body)
+    """Every operation on its own route: path labels (real IDs now and then), query members, the payload."""
+    operation = data.draw(st.sampled_from(sorted(AMPLIFY_ROUTES)), label="operation")
+    route = AMPLIFY_ROUTES[operation]
+    labels = re.findall(r"{(\w+)}", route["path"])
+    path = route["path"]
+    for label in labels:
+        choices = [known["amplify"][label]] if label in known["amplify"] else []
+        value = data.draw(st.sampled_from(choices) | LABEL if choices else LABEL, label=label)
+        path = path.replace("{" + label + "}", quote(value, safe="", errors="surrogatepass"))
+    pairs = []
+    for member in route.get("query", ()):
+        if data.draw(st.booleans(), label=f"has {member}"):
+            value = data.draw(amplify_member(operation, member, known) | TEXT, label=member)
+            for item in value if isinstance(value, list) else [value]:
+                pairs.append((member, str(item)))
+    if "payload" in route:
+        document = data.draw(amplify_member(operation, route["payload"], known), label="payload")
+    else:
+        members = set(AMPLIFY[operation].get("properties", {})) - set(labels) - set(route.get("query", ()))
+        document = {m: data.draw(amplify_member(operation, m, known), label=m) for m in sorted(members)}
+    body = json_body(data, mutated(data, document) if isinstance(document, dict) else document)
+    target = path + ("?" + query_string(pairs) if pairs else "")
+    url = wire.url(f"https://amplifyuibuilder.us-east-1.amazonaws.com{target}", target)
+    method = data.draw(st.sampled_from([route["method"]] * 9 + ["PUT"]), label="method")
+    headers = aws_signed_headers(method, url, body, "amplifyuibuilder", {"Content-Type": "application/json"})
+    wire.check("amplifyuibuilder", method, url, headers, body)
 
 
 @FUZZ

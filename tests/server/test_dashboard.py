@@ -160,7 +160,17 @@ def test_operations_credentials_and_clock_for_the_services_panel(server):
     services = admin(server, "operations").json()["services"]
     assert list(services) == list(server.cloud.service_names)
     for name, found in services.items():
-        assert found["operations"] == list(type(server.cloud.protocol(name)).operations)
+        protocol = type(server.cloud.protocol(name))
+        assert found["operations"] == list(protocol.operations)
+        assert found["not_emulated"] == protocol.not_emulated_operations()
+        model = protocol.model_operations()
+        assert found["model"] == (
+            None
+            if model is None
+            else {"service": model.service, "title": model.title, "operations": len(model.operations)}
+        )
+    assert services["devpay"]["model"] is None and services["amplifyuibuilder"]["not_emulated"] == []
+    assert services["sts"]["model"]["service"] == "sts"
     assert (
         services["licensemanager"]["family"] == "AwsJsonProtocol"
         and "CreateToken" in services["licensemanager"]["operations"]

@@ -306,6 +306,35 @@ def test_client_calls_show_up_live_newest_first_and_open_redacted(browser, serve
     browser.wait(lambda: browser.rows()[0][2:4] == ["userapi", "Login"], "a later call never showed")
 
 
+def test_a_call_mockcloud_does_not_emulate_stands_out_and_has_a_filter(browser, server):
+    browser.open(server.url)
+    lm = lm_client(server.url)
+    lm.list_licenses()
+    with pytest.raises(ClientError) as excinfo:
+        lm.list_license_configurations()  # declared by License Manager's model, not emulated
+    assert excinfo.value.response["Error"]["Code"] == "NotImplemented"
+    browser.wait(lambda: len(browser.rows()) == 2, "the two calls never showed")
+    top = browser.rows()[0]
+    assert top[2:6] == ["licensemanager", "ListLicenseConfigurations", "501", "NotImplemented"]
+    marked = browser.js(
+        "return [...document.querySelectorAll('#request-table tbody tr')]"
+        ".map(r => r.classList.contains('not-emulated'))"
+    )
+    assert marked == [True, False]
+    browser.choose("filter-status", "not-emulated")
+    browser.wait(lambda: [r[3] for r in browser.rows()] == ["ListLicenseConfigurations"], "the not-emulated filter")
+    browser.choose("filter-status", "")
+    browser.open(server.url, "services")
+    browser.wait(lambda: browser.css(".card[data-service='licensemanager'] .ops-missing span"), "no missing list")
+    missing = browser.js(
+        "return [...document.querySelectorAll(`.card[data-service='licensemanager'] .ops-missing span`)]"
+        ".map(s => s.textContent)"
+    )
+    assert missing == type(server.cloud.protocol("licensemanager")).not_emulated_operations()
+    assert "ListLicenseConfigurations" in missing and "CreateToken" not in missing
+    browser.screenshot("not-emulated")
+
+
 def test_advancing_the_clock_from_the_page_expires_a_token(browser, server):
     ids = populate(server)
     browser.open(server.url, "tokens")

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ServiceError
+from ..request import http_date  # every reply is dated by the application (Reply.dated); still importable here
 from ..validation import Violation
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ class AwsAuthorization:
         if denial is not None:
             raise self.access_denied_error(access.message_of(denial))
 
+
+__all__ = ["AwsAuthorization", "describe", "http_date", "raise_for_violations", "validation_error"]
 
 _CONSTRAINTS = {
     "maxLength": "Member must have length less than or equal to {}",
@@ -144,25 +147,3 @@ def raise_for_violations(
             common=common,
         )
     raise validation_error(violations, validation_code)
-
-
-_date_cache: tuple[int | None, str] = (
-    None,
-    "",
-)  # (second, its HTTP date), replaced whole: replies within one second share it
-
-
-def http_date(timestamp: float) -> str:
-    """``Date`` header text (RFC 7231) for a time on the mock clock, as AWS sends it with every reply.
-
-    SDKs that correct clock skew (the AWS SDK for JavaScript does, from every
-    reply) then follow the mock clock, not the host's.
-    """
-    global _date_cache
-    second = int(timestamp)
-    cached = _date_cache
-    if cached[0] != second:
-        from email.utils import formatdate
-
-        cached = _date_cache = (second, formatdate(second, usegmt=True))
-    return cached[1]

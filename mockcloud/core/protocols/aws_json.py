@@ -10,7 +10,7 @@ from ..auth import sigv4
 from ..errors import ServiceError
 from ..request import Reply, json_reply
 from ..service import Exchange, ServiceProtocol
-from .aws_common import AwsAuthorization, http_date, raise_for_violations
+from .aws_common import AwsAuthorization, raise_for_violations
 
 _CORAL = "com.amazon.coral.service#"
 _CORAL_NS = "com.amazon.coral.service"
@@ -72,10 +72,7 @@ class AwsJsonProtocol(AwsAuthorization, ServiceProtocol[Exchange]):
         raise_for_violations(self.schemas.violations(exchange.operation, exchange.params))
 
     def _reply(self, status: int, payload: dict[str, Any], extra: Iterable[tuple[str, str]] = ()) -> Reply:
-        headers = [
-            ("x-amzn-RequestId", self.context.entropy.request_id()),
-            ("Date", http_date(self.context.clock.time())),
-        ]
+        headers = [("x-amzn-RequestId", self.context.entropy.request_id())]
         headers.extend(extra)
         return json_reply(status, payload, f"application/x-amz-json-{self.json_version}", headers)
 

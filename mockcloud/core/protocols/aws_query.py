@@ -338,8 +338,7 @@ SIGV4_QUERY_ERRORS: dict[str, tuple[str, int]] = {
 class AwsQuerySigV4Protocol(AwsQueryProtocol[QueryExchange]):
     """The AWS Query protocol of today's Query services (STS, IAM): SigV4 in the Authorization header.
 
-    Replies carry ``x-amzn-RequestId`` (the body's RequestId too) and ``Date``
-    from the mock clock; errors have no ``<Detail/>``, as STS answers them.
+    Replies carry ``x-amzn-RequestId`` (the body's RequestId too); errors have no ``<Detail/>``, as STS answers them.
     """
 
     signing_name: str = ""
@@ -364,11 +363,8 @@ class AwsQuerySigV4Protocol(AwsQueryProtocol[QueryExchange]):
             raise ServiceError(code, error.message, status) from None
 
     def _reply_with_id(self, status: int, text: str, rid: str) -> Reply:
-        from .aws_common import http_date
-
         reply = self._xml_reply(status, text)
         reply.headers.append(("x-amzn-RequestId", rid))
-        reply.headers.append(("Date", http_date(self.context.clock.time())))
         return reply
 
 
