@@ -51,9 +51,12 @@ def _seconds(text: str) -> float:
 
 
 def _one_line(text: str) -> str:
-    """A message on one line: the first, then the details after it, separated by semicolons."""
+    """A message on one line: the first, then the details after it, separated by semicolons; control
+    characters escaped (it may quote a server's answer or a file's content)."""
+    from ..core.text import printable
+
     first, *rest = [line.strip() for line in text.splitlines() if line.strip()] or [text]
-    return " ".join([first, "; ".join(rest)]) if rest else first
+    return printable(" ".join([first, "; ".join(rest)]) if rest else first)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,7 +206,7 @@ def _serve(args: argparse.Namespace) -> int:
     except (OSError, MockCloudError, ValueError) as exc:
         return _cannot_start(args, exc)
     for warning in caught:
-        print(f"mockcloud: WARNING: {warning.message}", file=sys.stderr, flush=True)
+        print(_one_line(f"mockcloud: WARNING: {warning.message}"), file=sys.stderr, flush=True)
     if server.admin_token is not None and args.admin_token is None:
         _print_token(server.admin_token)
 
@@ -219,7 +222,10 @@ def _serve(args: argparse.Namespace) -> int:
 def _cannot_start(args: argparse.Namespace, exc: Exception) -> int:
     """Say on one line why the server cannot start; the exit status for it."""
     if isinstance(exc, OSError):
-        print(f"mockcloud: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"mockcloud: cannot listen on {args.host}:{args.port}: {_one_line(str(exc.strerror or exc))}",
+            file=sys.stderr,
+        )
     else:
         print(f"mockcloud: {_one_line(str(exc) or type(exc).__name__)}", file=sys.stderr)
     return 2
@@ -400,11 +406,11 @@ def _client_command(args: argparse.Namespace) -> int:
                 document = remote.snapshot()
                 with open(args.file, "w", encoding="utf-8") as out:
                     json.dump(document, out, indent=2, sort_keys=True)
-                print(f"mockcloud: state of {remote.url} saved to {args.file}")
+                print(_one_line(f"mockcloud: state of {remote.url} saved to {args.file}"))
             else:
                 with open(args.file, encoding="utf-8") as source:
                     remote.restore(json.load(source))
-                print(f"mockcloud: state of {remote.url} loaded from {args.file}")
+                print(_one_line(f"mockcloud: state of {remote.url} loaded from {args.file}"))
         elif args.command == "clock":
             if args.action == "advance":
                 now = remote.clock.advance(args.seconds)
