@@ -149,6 +149,14 @@ def _server_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         help=f"open connections; more wait to be accepted (default {_DEFAULTS.connection_limit})",
     )
     limits.add_argument(
+        "--connections-per-client",
+        type=_positive_int,
+        default=_DEFAULTS.connections_per_client,
+        metavar="N",
+        help="open connections of one client address; a new one beyond closes that client's longest-idle one, "
+        f"or is refused when all are busy (default {_DEFAULTS.connections_per_client})",
+    )
+    limits.add_argument(
         "--request-log-size",
         type=_positive_int,
         default=1000,
@@ -254,6 +262,7 @@ def _serving_options(args: argparse.Namespace) -> dict[str, Any]:
         "request_timeout": args.request_timeout,
         "threads": args.threads,
         "connection_limit": args.connection_limit,
+        "connections_per_client": args.connections_per_client,
         "allowed_hosts": args.allow_host,
     }
 

@@ -221,3 +221,35 @@ def test_thirty_stops_with_requests_in_flight_leave_no_traceback(capfd, caplog):
     assert problems == []
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Errno 9" not in err, err[-3000:]
+
+
+def test_the_cli_option_caps_a_client():
+    """``mockcloud server --connections-per-client 2``: a third idle connection closes the first."""
+    import subprocess
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockcloud", "server", "--port", "0", "--connections-per-client", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(proc.stdout.readline().split("http://127.0.0.1:", 1)[1].split()[0])
+        socks = [socket.create_connection((LOOPBACK, port), timeout=DEADLINE) for _ in range(3)]
+        try:
+            assert closed_by_server(socks, 1) == socks[:1]
+            for sock in socks[1:]:
+                sock.sendall(health_request(port) + b"\r\n")
+                assert sock.recv(12) == b"HTTP/1.1 200"
+        finally:
+            for sock in socks:
+                sock.close()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert (
+        "--connections-per-client"
+        in subprocess.run(
+            [sys.executable, "-m", "mockcloud", "server", "--help"], check=True, capture_output=True, text=True
+        ).stdout
+    )
