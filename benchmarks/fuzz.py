@@ -148,6 +148,15 @@ class Case:
     def header(self, name: str, value) -> None:
         self.headers.append((name, value))
 
+    def well_framed(self) -> bool:
+        """Whether its request ends where the server will think it ends: no line break in the target or a
+        header value (an injected header, or a head that ends early), no length or coding of its own."""
+        names = {name.lower() for name, _ in self.headers}
+        texts = [self.target, *(v.decode("latin-1") if isinstance(v, bytes) else v for _, v in self.headers)]
+        return not ({"content-length", "transfer-encoding"} & names) and not any(
+            "\r" in text or "\n" in text for text in texts
+        )
+
     def wire(self, host: str, keep_alive: bool = False) -> bytes:
         if self.raw is not None:
             return self.raw
@@ -202,8 +211,10 @@ def exchange(address: tuple[str, int], data: bytes) -> tuple[int, list, bytes]:
 class Desynchronized(Exception):
     """The connection's replies are out of step with its requests."""
 
-    def __init__(self, kind: str, detail: bytes) -> None:
-        super().__init__(f"{kind}: {detail[:120]!r}")
+    def __init__(self, kind: str, detail: bytes, previous: bytes = b"") -> None:
+        super().__init__(
+            f"{kind}: {detail[:120]!r}" + (f"\n    after the request: {previous[:300]!r}" if previous else "")
+        )
         self.kind = kind
 
 
@@ -222,6 +233,7 @@ class KeepAlive:
         self.sock: socket.socket | None = None
         self.buffer = b""
         self.connections = 0
+        self.previous = b""  # the request before: stray bytes are most likely its
 
     def close(self) -> None:
         if self.sock is not None:
@@ -252,7 +264,7 @@ class KeepAlive:
             early = self.stray()
             if early:
                 self.close()
-                raise Desynchronized("stray bytes", early)
+                raise Desynchronized("stray bytes", early, self.previous)
         if self.sock is None:
             self.sock = socket.create_connection(self.address, timeout=TIMEOUT)
             self.connections += 1
@@ -261,11 +273,12 @@ class KeepAlive:
         except OSError:  # closed by the server meanwhile (idle): once more on a new connection
             self.close()
             return self.exchange(data, method)
+        self.previous = data
         head = self._read_until(b"\r\n\r\n")
         match = _STATUS_LINE.match(head)
         if match is None:
             self.close()
-            raise Desynchronized("BadStatusLine", head)
+            raise Desynchronized("BadStatusLine", head, self.previous)
         status = int(match.group(1))
         headers = []
         for line in head[match.end() :].split(b"\r\n"):
@@ -1160,7 +1173,7 @@ def run(
                 case = make(time.time())
                 if case.raw is None and rng.random() < 0.08:
                     generator.mutate_wire(case)  # framing of its own: on a connection of its own
-                elif case.raw is None and rng.random() < keep_alive:
+                elif case.raw is None and case.well_framed() and rng.random() < keep_alive:
                     reuse = True
                     if rng.random() < 0.25:
                         case.method = "HEAD"  # after signing: some fail authentication, as a changed method must
