@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from ..core.errors import UnmockedRequestError
@@ -119,6 +120,15 @@ def _remember(name: str, addresses: Any) -> None:
         _passed[_name(address)] = name
 
 
+def _looked_up(nxt: Any, host: Any, addresses: Callable[[Any], Iterable[Any]]) -> Any:
+    """``nxt(host)`` if the name may be looked up; the addresses of a passthrough name remembered."""
+    name = _check_name(host)
+    found = nxt(host)
+    if name is not None:
+        _remember(name, addresses(found))
+    return found
+
+
 def _send_address(args: tuple[Any, ...], position: int) -> Any:
     """The destination of ``sendto``/``sendmsg`` (None when it has none: a connected socket's send)."""
     return args[position] if len(args) > position else None
@@ -151,19 +161,11 @@ class SocketGuard(Interceptor):
 
     @staticmethod
     def gethostbyname(nxt: Any, host: Any) -> Any:
-        name = _check_name(host)
-        address = nxt(host)
-        if name is not None:
-            _remember(name, (address,))
-        return address
+        return _looked_up(nxt, host, lambda address: (address,))
 
     @staticmethod
     def gethostbyname_ex(nxt: Any, host: Any) -> Any:
-        name = _check_name(host)
-        found = nxt(host)
-        if name is not None:
-            _remember(name, found[2])
-        return found
+        return _looked_up(nxt, host, lambda found: found[2])  # (name, aliases, addresses)
 
     @staticmethod
     def gethostbyaddr(nxt: Any, host: Any) -> Any:

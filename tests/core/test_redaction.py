@@ -24,8 +24,6 @@ import importlib
 import json
 import re
 import struct
-import subprocess
-import sys
 import uuid
 import zlib
 from pathlib import Path
@@ -34,21 +32,19 @@ from urllib.parse import quote, quote_plus, unquote_plus, urlencode
 import boto3
 import pytest
 import requests
-from botocore.config import Config
 
 import mockcloud
 from mockcloud.core import redaction
 from mockcloud.services import SERVICE_PACKAGES
+from tests.helpers import DEFAULT_LICENSE_ARN as LICENSE_ARN
+from tests.helpers import REGION, cli_server
+from tests.services.devpay.support import DESKTOP_CODE, DESKTOP_KEY, WEB_CODE, WEB_KEY, LsClient
+from tests.services.sts.support import NO_RETRY, ROLE
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "admin-" + uuid.uuid4().hex
-NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
-REGION = "us-east-1"
-LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef"
-ROLE = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
-FIGMA_CLIENT, FIGMA_REDIRECT = "mockcloud-amplify-figma-client", "https://mockcloud.example/figma/callback"
-DESKTOP_CODE, WEB_CODE = "6883959E", "774F4FF8"
-DESKTOP_KEY, WEB_KEY = "ADMAY7DVLJTWHJ76MMBMQEXAMPLE", "AC6PMWXPBRPDDB426RW4X76I2MXQ"
+FIGMA_CLIENT = "mockcloud-amplify-figma-client"  # the embedded default app, and its redirect URI
+FIGMA_REDIRECT = "https://mockcloud.example/figma/callback"
 TIMEOUT = 30
 # a name that may hold a secret; each such field of an API must be declared secret or not
 SECRET_WORDS = re.compile(
@@ -283,21 +279,8 @@ def leaks(secret: str, text: str) -> bool:
 
 @pytest.fixture(scope="module")
 def verbose_server():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mockcloud", "server", "--port", "0", "--verbose", "--admin-token", ADMIN_TOKEN],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-        assert match, line
-        yield proc, match.group(1)
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.communicate(timeout=30)
+    with cli_server("--verbose", "--admin-token", ADMIN_TOKEN) as started:
+        yield started
 
 
 class Secrets:
@@ -403,8 +386,6 @@ def amplify_journey(url: str, secrets: Secrets, cloud) -> None:
 
 
 def devpay_journey(url: str, secrets: Secrets, cloud) -> None:
-    from tests.services.devpay.support import LsClient
-
     desktop_product = secrets.add("devpay", "desktop ProductToken", cloud.devpay.product(DESKTOP_CODE).token)
     web_product = secrets.add("devpay", "web ProductToken", cloud.devpay.product(WEB_CODE).token)
     secrets.add("devpay", "desktop ActivationKey", DESKTOP_KEY)

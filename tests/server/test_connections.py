@@ -27,6 +27,7 @@ import requests
 
 from mockcloud.server import LiveServer
 from mockcloud.server.serving import ServerLimits
+from tests.helpers import cli_server
 
 pytestmark = pytest.mark.server
 
@@ -227,14 +228,8 @@ def test_the_cli_option_caps_a_client():
     """``mockcloud server --connections-per-client 2``: a third idle connection closes the first."""
     import subprocess
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mockcloud", "server", "--port", "0", "--connections-per-client", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        port = int(proc.stdout.readline().split("http://127.0.0.1:", 1)[1].split()[0])
+    with cli_server("--connections-per-client", "2") as (_, url):
+        port = int(url.rsplit(":", 1)[1])
         socks = [socket.create_connection((LOOPBACK, port), timeout=DEADLINE) for _ in range(3)]
         try:
             assert closed_by_server(socks, 1) == socks[:1]
@@ -244,9 +239,6 @@ def test_the_cli_option_caps_a_client():
         finally:
             for sock in socks:
                 sock.close()
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
     assert (
         "--connections-per-client"
         in subprocess.run(

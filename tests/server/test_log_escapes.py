@@ -18,6 +18,7 @@ import pytest
 
 from mockcloud.core.text import printable
 from mockcloud.server import LiveServer
+from tests.helpers import cli_server
 
 pytestmark = pytest.mark.server
 
@@ -46,23 +47,13 @@ def test_printable(text, shown):
 
 
 def test_verbose_escapes_the_request_target():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mockcloud", "server", "--port", "0", "--verbose"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="surrogateescape",
-    )
-    try:
-        line = proc.stdout.readline()
-        port = int(line.split("http://127.0.0.1:", 1)[1].split()[0])
+    with cli_server("--verbose") as (proc, url):
+        port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             sock.sendall(b"GET /" + RAW_BYTES + b"?Action=GetLoginToken&Version=2020-10-02 HTTP/1.1\r\n")
             sock.sendall(f"Host: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
             while sock.recv(65536):
                 pass
-    finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     logged = [line for line in err.splitlines() if "Action=GetLoginToken" in line]
