@@ -304,7 +304,8 @@ def _redact_header(name: str, value: str, rules: redaction.Rules) -> str:
         parts = []
         for part in rest.split(","):
             key, equals, _ = part.strip().partition("=")
-            parts.append(f"{key}={REDACTED}" if not equals or is_secret(key) else part.strip())
+            secret = not equals or (is_secret(key) and key.lower() != "credential")  # the key id and scope stay
+            parts.append(f"{key}={REDACTED}" if secret else part.strip())
         return f"{scheme} {', '.join(parts)}"
     if lower in ("cookie", "set-cookie"):
         return _COOKIE.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}", value)

@@ -558,3 +558,14 @@ def test_the_search_finds_a_secret_in_each_form_it_looks_for():
     buffer = __import__("io").BytesIO()
     segno.make(f"otpauth://totp/x?secret={secret.upper()[:32]}", error="m").save(buffer, kind="png", scale=4)
     assert leaks(secret.upper()[:32], "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode())
+
+
+def test_an_authorization_header_keeps_its_key_id_and_scope_whatever_a_service_declares():
+    """WUYING declares Credential (VerifyCredential's password or code): in an Authorization header it is a key id."""
+    from mockcloud.core.log import REDACTED, redact_header
+
+    acs3 = "ACS3-HMAC-SHA256 Credential=testing,SignedHeaders=host;x-acs-date,Signature=abc123"
+    assert redact_header("Authorization", acs3, "wuying") == (
+        f"ACS3-HMAC-SHA256 Credential=testing, SignedHeaders=host;x-acs-date, Signature={REDACTED}"
+    )
+    assert redact_header("X-Custom", "Credential=x", "wuying") == "Credential=x"

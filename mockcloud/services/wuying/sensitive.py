@@ -22,6 +22,7 @@ SENSITIVE = Sensitive(
     # the other client operations (connection tickets, cloud drive mount tokens, credentials checked,
     # fingerprints, the STS credentials of an OSS upload, the token a desktop session is driven with)
     "Ticket",
+    "TicketBlackList",  # tickets a client no longer wants: tickets all the same
     "P2PToken",
     "Token",
     "Credential",
@@ -39,7 +40,6 @@ SENSITIVE = Sensitive(
         "AccessKeyId",
         "Key",  # a tag's key
         "Keyword",
-        "TicketBlackList",
         "TaskCode",
         "Sessions",
         "SessionStatus",
