@@ -68,6 +68,14 @@ LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0
 DESKTOP_KEY, WEB_KEY = "ADMAY7DVLJTWHJ76MMBMQEXAMPLE", "AC6PMWXPBRPDDB426RW4X76I2MXQ"
 FIGMA_CLIENT, FIGMA_REDIRECT = "mockcloud-amplify-figma-client", "https://mockcloud.example/figma/callback"
 USERAPI_USER, USERAPI_PASSWORD = "api_user", "secure_password_123"
+# WUYING's embedded user (a logon for the fuzz's client) and her desktop
+WUYING_LOGON = {
+    "RegionId": "cn-hangzhou",
+    "ClientId": "fuzz-client",
+    "EndUserId": "alice",
+    "Password": "Alice-Passw0rd",
+}
+WUYING_DESKTOP = "ecd-0123456789abcdefg"
 TIMEOUT = 10
 
 # DevPay's actions and their parameters (the License Service has no JSON schemas: Query parameters are strings).
@@ -903,10 +911,16 @@ class Generator:
 
     def wuying(self, now: float) -> Case:
         rng = self.rng
-        operation = rng.choice([*self.schemas["wuying"], "DescribeRegions"])
+        operation = rng.choice([*self.schemas["wuying"], "DescribeDesktops"])  # an admin API (2020-09-30) action
         document = self.document("wuying", operation)
         pairs = [("Action", operation), ("Version", "2020-10-02" if rng.random() < 0.95 else "2019-01-01")]
-        pairs += [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in document.items()]
+        for key, value in document.items():
+            if isinstance(value, list) and rng.random() < 0.8:  # flattened as the SDKs send lists: Name.1, Name.1.Key
+                for n, item in enumerate(value, 1):
+                    members = item.items() if isinstance(item, dict) else [(None, item)]
+                    pairs += [(f"{key}.{n}" + (f".{m}" if m else ""), self.rpc_text(v)) for m, v in members]
+            else:
+                pairs.append((key, self.rpc_text(value)))
         if rng.random() < 0.3:
             pairs.append(("Format", rng.choice(["XML", "xml", "JSON", "yaml"])))
         if rng.random() < 0.15:
@@ -963,6 +977,10 @@ class Generator:
                 ),
             )
         return case
+
+    @staticmethod
+    def rpc_text(value) -> str:
+        return value if isinstance(value, str) else json.dumps(value)
 
     def userapi(self, now: float) -> Case:
         rng = self.rng
@@ -1042,7 +1060,13 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
     """Live tokens and keys the generator mixes in, so some requests get past authentication."""
     known: dict = {
         "LicenseArn": LICENSE_ARN,
+        "ResourceArn": LICENSE_ARN,
         "Beneficiary": "arn:aws:iam::123456789012:root",
+        "Principals": ["arn:aws:iam::210987654321:root"],
+        "HomeRegion": "us-east-1",
+        "SourceVersion": "1",
+        "KeyFingerprint": "aws:123456789012:mockcloud:issuer-fingerprint",
+        "ProductSKU": "EXAMPLE-PRO-SKU",
         # WUYING's embedded user (wrong passwords will lock her now and then: that path is fuzzed too)
         "RegionId": "cn-hangzhou",
         "EndUserId": "alice",
@@ -1067,6 +1091,17 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
         status, _, body = exchange(address, access.wire(host))
         if status == 200:
             known["lm_access"] = json.loads(body)["AccessToken"]  # a web-identity token STS trusts
+    logon = Case(
+        "wuying",
+        "seed",
+        "POST",
+        "/?" + query_string([("Action", "GetLoginToken"), ("Version", "2020-10-02"), *WUYING_LOGON.items()]),
+    )
+    status, _, body = exchange(address, logon.wire(host))
+    if status == 200:  # a live LoginToken takes the fuzz past every client operation's first check
+        answer = json.loads(body)
+        known.update(ClientId=WUYING_LOGON["ClientId"], LoginToken=answer["LoginToken"], SessionId=answer["SessionId"])
+        known.update(dict.fromkeys(("DesktopId", "UserDesktopId", "InstanceId"), WUYING_DESKTOP))
     login = Case(
         "userapi",
         "seed",
@@ -1079,7 +1114,27 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
     if status == 200:
         tokens = json.loads(body)
         known["userapi_access"], known["userapi_refresh"] = tokens["accessToken"], tokens["refreshToken"]
+    grant = Case("licensemanager", "seed", target="/")
+    grant.header("X-Amz-Target", "AWSLicenseManager.CreateGrant")
+    grant.header("Content-Type", "application/x-amz-json-1.1")
+    grant.body = json.dumps(
+        {
+            "LicenseArn": LICENSE_ARN,
+            "ClientToken": f"fuzz-{time.time()}",
+            "GrantName": "fuzz",
+            "Principals": ["arn:aws:iam::210987654321:root"],
+            "HomeRegion": "us-east-1",
+            "AllowedOperations": ["CheckoutLicense", "CreateGrant"],
+        }
+    ).encode()
+    sigv4_sign(grant, host, "license-manager", time.time())
+    status, _, body = exchange(address, grant.wire(host))
+    if status == 200:
+        known["GrantArn"] = json.loads(body)["GrantArn"]
     if cloud is not None:  # our own server: its models give codes and tokens directly
+        # a Marketplace subscription of the signing account: checkouts without a Beneficiary find it
+        subscription = cloud.licensemanager.subscribe("123456789012", "prod-fuzz")
+        known["KeyFingerprint"], known["ProductSKU"] = subscription.key_fingerprint, "prod-fuzz"
         known["figma_code"] = cloud.amplifyuibuilder.create_authorization_code
         known["desktop_product"] = cloud.devpay.product("6883959E").token
         known["web_product"] = cloud.devpay.product("774F4FF8").token

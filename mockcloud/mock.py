@@ -188,10 +188,19 @@ class MockCloud:
             self.shared = SharedState(self, open_store(store) if isinstance(store, str) else store)
         self._fresh()
 
+    # a server's mock: its clients live in other processes (Clock.host_time); set by serve_other_processes()
+    clients_elsewhere = False
+
+    def serve_other_processes(self) -> None:
+        """This mock answers clients in other processes (a server's): their signatures are also judged fresh
+        at the host's time, which ``clock.advance`` does not move (:func:`mockcloud.core.auth.fresh`)."""
+        self.clients_elsewhere = True
+        self.clock.clients_elsewhere = not self.patch_time
+
     # ---- state ------------------------------------------------------------
     def _fresh(self, document: dict[str, Any] | None = None) -> None:
         self._document = document  # a snapshot being restored: its sections stand in for the fixtures'
-        self.clock = Clock(patch_time=self.patch_time)
+        self.clock = Clock(patch_time=self.patch_time, clients_elsewhere=self.clients_elsewhere)
         self.entropy = Entropy(self.seed)  # every random choice: identifiers, tokens, keys, faults
         self.faults = Faults(self.clock.time, self.service_names, self.entropy.generator)
         self.issuers = TrustedIssuers()  # web-identity token issuers its services register and trust

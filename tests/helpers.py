@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import boto3
+import pytest
 from botocore.config import Config
 
 DEFAULT_LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef"
@@ -99,3 +101,10 @@ def cli_server(*arguments: str):
         if proc.poll() is None:
             proc.terminate()
             proc.communicate(timeout=30)
+
+
+def unavailable(reason: str) -> None:
+    """A tool or service the test needs is missing: skip with the reason, or fail in CI (``CI=true``)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI must have it")
+    pytest.skip(reason)

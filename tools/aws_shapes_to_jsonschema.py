@@ -5,8 +5,12 @@ service (``mockcloud/services/<name>/schemas``) so the emulator needs no
 botocore at run time.
 
     python tools/aws_shapes_to_jsonschema.py license-manager mockcloud/services/licensemanager/schemas \
-        CreateLicense GetLicense ListLicenses CreateToken GetAccessToken ListTokens DeleteToken \
-        CheckoutLicense CheckoutBorrowLicense ExtendLicenseConsumption CheckInLicense GetLicenseUsage
+        CreateLicense CreateLicenseVersion GetLicense ListLicenses ListLicenseVersions DeleteLicense \
+        CreateGrant CreateGrantVersion GetGrant DeleteGrant AcceptGrant RejectGrant ListDistributedGrants \
+        ListReceivedGrants ListReceivedLicenses ListReceivedGrantsForOrganization \
+        ListReceivedLicensesForOrganization CheckoutLicense CheckoutBorrowLicense ExtendLicenseConsumption \
+        CheckInLicense GetLicenseUsage CreateToken GetAccessToken ListTokens DeleteToken \
+        TagResource UntagResource ListTagsForResource GetServiceSettings UpdateServiceSettings
     python tools/aws_shapes_to_jsonschema.py sts mockcloud/services/sts/schemas \
         AssumeRoleWithWebIdentity GetCallerIdentity
 """

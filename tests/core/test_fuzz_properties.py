@@ -232,6 +232,21 @@ def wire(request):
             yield Wire(request.param, cloud)
 
 
+def wuying_logon(cloud) -> dict:
+    """A live WUYING logon of alice's (through the model, as the fixture is built), and her desktop."""
+    logon = cloud.wuying.logon.get_login_token(
+        region_id="cn-hangzhou", client_id="fuzz-client", end_user_id="alice", password="Alice-Passw0rd"
+    )
+    return {
+        "ClientId": "fuzz-client",
+        "LoginToken": logon["LoginToken"],
+        "SessionId": logon["SessionId"],
+        "DesktopId": "ecd-0123456789abcdefg",
+        "UserDesktopId": "ecd-0123456789abcdefg",
+        "InstanceId": "ecd-0123456789abcdefg",
+    }
+
+
 @pytest.fixture(scope="module")
 def known(wire) -> dict:
     """Values that get requests past the first checks (a live refresh token, the fixtures' keys and products)."""
@@ -239,8 +254,25 @@ def known(wire) -> dict:
     token = model.create_token(
         account_id="123456789012", region="us-east-1", license_arn=DEFAULT_LICENSE_ARN, client_token="fuzz"
     )
+    granted = model.create_grant(
+        account_id="123456789012",
+        client_token="fuzz",
+        grant_name="fuzz",
+        license_arn=DEFAULT_LICENSE_ARN,
+        principals=["arn:aws:iam::210987654321:root"],
+        home_region="us-east-1",
+        allowed_operations=["CheckoutLicense", "CreateGrant"],
+    )
+    subscription = model.subscribe("123456789012", "prod-fuzz")  # checkouts without a Beneficiary find it
     return {
         "LicenseArn": DEFAULT_LICENSE_ARN,
+        "ResourceArn": DEFAULT_LICENSE_ARN,
+        "GrantArn": granted["GrantArn"],
+        "Principals": ["arn:aws:iam::210987654321:root"],
+        "HomeRegion": "us-east-1",
+        "SourceVersion": "1",
+        "KeyFingerprint": subscription.key_fingerprint,
+        "ProductSKU": "prod-fuzz",
         "Token": token.jwt,
         "AccessToken": model.get_access_token(account_id="123456789012", token=token.jwt),
         "RoleArn": "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole",
@@ -248,6 +280,7 @@ def known(wire) -> dict:
         "RegionId": "cn-hangzhou",
         "EndUserId": "alice",
         "OfficeSiteId": "cn-hangzhou+dir-0123456789",
+        **wuying_logon(wire.cloud),
         "username": "api_user",
         "password": "secure_password_123",
         "ActivationKey": "ADMAY7DVLJTWHJ76MMBMQEXAMPLE",
@@ -394,12 +427,26 @@ def test_devpay_soap_actions(wire, known, data):
 WUYING = schemas("wuying")
 
 
-@FUZZ
-@given(data=st.data())
-def test_wuying_operations(wire, known, data):
-    operation, document = operation_and_document(data, WUYING, "DescribeRegions", known)
-    pairs = [("Action", operation), ("Version", "2020-10-02")]
-    pairs += [(str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in document.items()]
+def _rpc_value(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def rpc_pairs(data, document: dict) -> list[tuple[str, str]]:
+    """The document's members as RPC parameters: a list flattened as the SDKs do (``Name.1``, ``Name.1.Member``), or
+    not (sent as JSON text, which no operation takes)."""
+    pairs = []
+    for key, value in document.items():
+        if isinstance(value, list) and data.draw(st.booleans(), label=f"flatten {key!r}"):
+            for n, item in enumerate(value, 1):
+                members = item.items() if isinstance(item, dict) else [(None, item)]
+                pairs += [(f"{key}.{n}" + (f".{m}" if m is not None else ""), _rpc_value(v)) for m, v in members]
+        else:
+            pairs.append((str(key), _rpc_value(value)))
+    return pairs
+
+
+def check_wuying(wire, data, operation: str, document: dict) -> None:
+    pairs = [("Action", operation), ("Version", "2020-10-02"), *rpc_pairs(data, document)]
     pairs += data.draw(
         st.lists(
             st.tuples(st.sampled_from(["Format", "RegionId", "Action"]), st.sampled_from(["XML", "JSON"]) | TEXT),
@@ -428,6 +475,23 @@ def test_wuying_operations(wire, known, data):
         wire.check("wuying", "POST", url, {"Content-Type": "application/x-www-form-urlencoded"}, encoded.encode())
     else:
         wire.check("wuying", "GET", url + "?" + encoded, {}, b"")
+
+
+@FUZZ
+@given(data=st.data())
+def test_wuying_operations(wire, known, data):
+    # DescribeDesktops: an admin API (2020-09-30) action, which the client API does not have
+    operation, document = operation_and_document(data, WUYING, "DescribeDesktops", known)
+    check_wuying(wire, data, operation, document)
+
+
+@pytest.mark.parametrize("operation", sorted(WUYING))
+@settings(FUZZ, max_examples=4)
+@given(data=st.data())
+def test_each_wuying_operation(wire, known, operation, data):
+    """Every operation of the client API meets hostile input, past the LoginToken (a live one is among the values)."""
+    document = data.draw(from_schema(WUYING[operation], known), label="document")
+    check_wuying(wire, data, operation, mutated(data, document))
 
 
 USERAPI = schemas("userapi")

@@ -236,6 +236,7 @@ class AwsQueryProtocol(ServiceProtocol[Q]):
                 lookup=self.secret_for,
                 now=self.context.clock.time(),
                 rules=self.query_auth,
+                host_now=self.context.clock.host_time(),
             )
         except ServiceError as error:  # the status comes from the service's one table
             raise self.error(error.code, error.message) from None
