@@ -458,6 +458,7 @@ def wuying_journey(url: str, secrets: Secrets, cloud) -> None:
         {"Action": "RefreshLoginToken", "EndUserId": "jo", "LoginToken": login, "SessionId": session}, query=True
     )
     secrets.add("wuying", "LoginToken (refreshed)", refreshed["LoginToken"])
+    client_operations(call, secrets, cloud, new_password, again["LoginToken"], again["SessionId"])
     # an RPC call signed as aliyunsdkcore signs (signature v1, in the query string)
     from aliyunsdkcore.auth.composer import rpc_signature_composer
 
@@ -473,6 +474,38 @@ def wuying_journey(url: str, secrets: Secrets, cloud) -> None:
     secrets.add("wuying", "Signature (RPC)", unquote_plus(query["Signature"]))
     secrets.add("wuying", "alice's Password", "Alice-Passw0rd")
     assert requests.get(f"{url}/{signed}", timeout=TIMEOUT).status_code == 200
+
+
+def client_operations(call, secrets: Secrets, cloud, password: str, login_token: str, session_id: str) -> None:
+    """WUYING's client operations that carry secrets: a connection ticket (and the tickets a client no longer
+    wants), a cloud drive mount token, credentials checked (a password, an encrypted one), fingerprints."""
+    site = "cn-hangzhou+dir-0123456789"
+    desktop = "ecd-redactiontest0001"
+    cloud.wuying.create_desktop(desktop, end_user_ids=["jo"], status="Running")
+    logged_on = {"LoginToken": login_token, "SessionId": session_id}
+    task = call({"Action": "GetConnectionTicket", "DesktopId": desktop, **logged_on})
+    for _ in range(50):  # polled to its end (the desktop runs: a few polls on the mock clock)
+        task = call({"Action": "GetConnectionTicket", "TaskId": task["TaskId"], **logged_on}, query=True)
+        if task["TaskStatus"] != "RUNNING":
+            break
+        cloud.clock.advance(5)
+    ticket = secrets.add("wuying", "Ticket", task["Ticket"])
+    again = call(
+        {"Action": "GetConnectionTicket", "DesktopId": desktop, "TicketBlackList.1": ticket, **logged_on}, query=True
+    )
+    if again.get("Ticket"):
+        secrets.add("wuying", "Ticket (again)", again["Ticket"])
+    mount = call({"Action": "GetCloudDriveServiceMountToken", "OfficeSiteId": site, **logged_on})
+    secrets.add("wuying", "mount Token", mount["Token"]["Token"])
+    call({"Action": "VerifyCredential", "OfficeSiteId": site, "Credential": password, **logged_on}, query=True)
+    encrypted = call({"Action": "EncryptPassword", "Password": password, "OfficeSiteId": site, **logged_on})
+    encrypted_password = secrets.add("wuying", "EncryptedPassword", encrypted["EncryptedPassword"])
+    call(
+        {"Action": "VerifyCredential", "OfficeSiteId": site, "Credential": encrypted_password, "EncryptedKey": "key-1"}
+        | logged_on
+    )
+    template = secrets.add("wuying", "FingerPrintTemplate", "fingerprint-" + uuid.uuid4().hex)
+    call({"Action": "SetFingerPrintTemplate", "Password": password, "FingerPrintTemplate": template, **logged_on})
 
 
 def userapi_journey(url: str, secrets: Secrets) -> None:
