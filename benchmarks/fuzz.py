@@ -14,8 +14,17 @@ characters, other scripts' digits), deep nesting, missing and duplicated
 parameters, bad encodings, broken signatures and time stamps, and broken
 framing sent over a raw socket. Every reply is judged by
 ``tests/service_formats.py``: a 5xx internal error, or a reply not in the
-service's own format, is an internal error. It prints the counts by status
-and service and exits 1 when there was any internal error.
+service's own format, is an internal error.
+
+A share of the requests (``--keep-alive``, default 40%) goes over one
+keep-alive connection per worker, a quarter of those as HEAD, each reply read
+by its own framing (RFC 9112 §6.3) as an HTTP client does. A reply that does
+not begin with a status line (``http.client``'s ``BadStatusLine``), or bytes
+that arrive before the next request was sent (a body after a reply to HEAD,
+a Content-Length that lies), mean requests and replies are out of step: a
+desynchronized connection. It prints the counts by status and service, and
+the keep-alive counts, and exits 1 when there was any internal error or
+desynchronized reply.
 
 Standard library and mockcloud only; traffic goes to loopback only, and the
 run stops by itself (``--requests`` and ``--seconds`` bound it).
@@ -31,6 +40,8 @@ import hmac
 import ipaddress
 import json
 import random
+import re
+import select
 import socket
 import sys
 import threading
@@ -149,7 +160,16 @@ class Case:
     def header(self, name: str, value) -> None:
         self.headers.append((name, value))
 
-    def wire(self, host: str) -> bytes:
+    def well_framed(self) -> bool:
+        """Whether its request ends where the server will think it ends: no line break in the target or a
+        header value (an injected header, or a head that ends early), no length or coding of its own."""
+        names = {name.lower() for name, _ in self.headers}
+        texts = [self.target, *(v.decode("latin-1") if isinstance(v, bytes) else v for _, v in self.headers)]
+        return not ({"content-length", "transfer-encoding"} & names) and not any(
+            "\r" in text or "\n" in text for text in texts
+        )
+
+    def wire(self, host: str, keep_alive: bool = False) -> bytes:
         if self.raw is not None:
             return self.raw
         lines = [f"{self.method} {self.target} HTTP/1.1".encode("latin-1")]
@@ -164,7 +184,8 @@ class Case:
             )
         if "content-length" not in names and "transfer-encoding" not in names:
             lines.append(b"Content-Length: " + str(len(self.body)).encode())
-        lines.append(b"Connection: close")
+        if not keep_alive:
+            lines.append(b"Connection: close")
         return b"\r\n".join(lines) + b"\r\n\r\n" + self.body
 
 
@@ -197,6 +218,136 @@ def exchange(address: tuple[str, int], data: bytes) -> tuple[int, list, bytes]:
     if length is not None and length.isdigit():
         body = body[: int(length)]
     return status, headers, body
+
+
+class Desynchronized(Exception):
+    """The connection's replies are out of step with its requests."""
+
+    def __init__(self, kind: str, detail: bytes, previous: bytes = b"") -> None:
+        super().__init__(
+            f"{kind}: {detail[:120]!r}" + (f"\n    after the request: {previous[:300]!r}" if previous else "")
+        )
+        self.kind = kind
+
+
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-5]\d\d)(?: [^\r\n]*)?\r\n")
+
+
+class KeepAlive:
+    """One keep-alive connection: a request, its reply read by its framing, then the next request.
+
+    ``exchange`` raises :class:`Desynchronized` when a reply does not begin with
+    a status line (BadStatusLine) or bytes arrive that no request asked for.
+    """
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.address = address
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+        self.connections = 0
+        self.previous = b""  # the request before: stray bytes are most likely its
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.buffer = None, b""
+
+    def stray(self, wait: float = 0.0) -> bytes:
+        """Bytes the server sent that no request asked for (read without waiting, or ``wait`` seconds)."""
+        if self.sock is None:
+            return b""
+        found = self.buffer
+        while True:
+            readable, _, _ = select.select([self.sock], [], [], wait)
+            if not readable:
+                return found
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                return found
+            if not chunk:  # the server closed it: fine, between requests
+                self.close()
+                return found
+            found += chunk
+            wait = 0.0
+
+    def exchange(self, data: bytes, method: str) -> tuple[int, list, bytes]:
+        if self.sock is not None:
+            early = self.stray()
+            if early:
+                self.close()
+                raise Desynchronized("stray bytes", early, self.previous)
+        if self.sock is None:
+            self.sock = socket.create_connection(self.address, timeout=TIMEOUT)
+            self.connections += 1
+        try:
+            self.sock.sendall(data)
+        except OSError:  # closed by the server meanwhile (idle): once more on a new connection
+            self.close()
+            return self.exchange(data, method)
+        self.previous = data
+        head = self._read_until(b"\r\n\r\n")
+        match = _STATUS_LINE.match(head)
+        if match is None:
+            self.close()
+            raise Desynchronized("BadStatusLine", head, self.previous)
+        status = int(match.group(1))
+        headers = []
+        for line in head[match.end() :].split(b"\r\n"):
+            if line:
+                name, _, value = line.partition(b":")
+                headers.append((name.decode("latin-1").strip(), value.decode("latin-1").strip()))
+        fields = {name.lower(): value for name, value in headers}
+        if method == "HEAD" or status in (204, 304) or status < 200:
+            body = b""
+        elif "chunked" in fields.get("transfer-encoding", "").lower():
+            body = self._read_chunked()
+        elif fields.get("content-length", "").isdigit():
+            body = self._read_exactly(int(fields["content-length"]))
+        else:  # to the end of the connection
+            body = self.buffer + self._read_all()
+            self.close()
+        if "close" in fields.get("connection", "").lower():
+            self.close()
+        return status, headers, body
+
+    def _recv(self) -> bytes:
+        assert self.sock is not None
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection in the middle of a reply")
+        return chunk
+
+    def _read_until(self, marker: bytes) -> bytes:
+        while marker not in self.buffer:
+            self.buffer += self._recv()
+        found, _, self.buffer = self.buffer.partition(marker)
+        return found + b"\r\n"
+
+    def _read_exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self.buffer += self._recv()
+        found, self.buffer = self.buffer[:size], self.buffer[size:]
+        return found
+
+    def _read_chunked(self) -> bytes:
+        body = b""
+        while True:
+            size = int(self._read_until(b"\r\n").strip().split(b";")[0], 16)
+            if size == 0:
+                self._read_until(b"\r\n")  # no trailers here
+                return body
+            body += self._read_exactly(size)
+            self._read_exactly(2)
+
+    def _read_all(self) -> bytes:
+        data = b""
+        try:
+            while chunk := self.sock.recv(65536) if self.sock else b"":
+                data += chunk
+        except OSError:
+            pass
+        return data
 
 
 # ---- signers (from the protocols' own definitions) ----------------------------------
@@ -1113,7 +1264,26 @@ def router_of(cloud):
     return service_of
 
 
-def run(address: tuple[str, int], host: str, cloud, *, requests: int, seconds: float, seed: int, workers: int) -> dict:
+def judge_head(status: int, headers: list, body: bytes) -> str | None:
+    """A reply to HEAD has no body to judge by its format: an internal error is a 5xx (but for a SOAP client fault)."""
+    if status >= 500 and status != 503:
+        return f"internal error {status} (HEAD)"
+    if not any(name.lower() == "content-length" for name, _ in headers):
+        return f"HEAD answered {status} without Content-Length"
+    return None
+
+
+def run(
+    address: tuple[str, int],
+    host: str,
+    cloud,
+    *,
+    requests: int,
+    seconds: float,
+    seed: int,
+    workers: int,
+    keep_alive: float = 0.4,
+) -> dict:
     known = seed_known(address, host, cloud)
     service_of = router_of(cloud)
     statuses: collections.Counter = collections.Counter()
@@ -1121,6 +1291,8 @@ def run(address: tuple[str, int], host: str, cloud, *, requests: int, seconds: f
     problems: list[str] = []
     fuzzer_bugs: list[str] = []
     soap_client_faults = [0]
+    kept = collections.Counter()  # keep-alive: requests, HEAD requests, connections, and each kind of desync
+    desyncs: list[str] = []
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
     counter = iter(range(requests))
@@ -1136,24 +1308,58 @@ def run(address: tuple[str, int], host: str, cloud, *, requests: int, seconds: f
             generator.userapi,
             generator.sts,
         ]
+        connection = KeepAlive(address)
+        try:
+            work(rng, generator, kinds, connection)
+        finally:
+            stray = connection.stray(wait=0.5)  # after its last reply, nothing more may come
+            with lock:
+                kept["connections"] += connection.connections
+                if stray:
+                    kept["stray bytes"] += 1
+                    desyncs.append(f"stray bytes after the last reply: {stray[:120]!r}")
+            connection.close()
+
+    def work(rng: random.Random, generator: Generator, kinds: list, connection: KeepAlive) -> None:
         while time.monotonic() < deadline:
             with lock:
                 if next(counter, None) is None:
                     return
             make = generator.framing if rng.random() < 0.03 else rng.choice(kinds)
+            reuse = False
             try:
                 case = make(time.time())
                 if case.raw is None and rng.random() < 0.08:
-                    generator.mutate_wire(case)
+                    generator.mutate_wire(case)  # framing of its own: on a connection of its own
+                elif case.raw is None and case.well_framed() and rng.random() < keep_alive:
+                    reuse = True
+                    if rng.random() < 0.25:
+                        case.method = "HEAD"  # after signing: some fail authentication, as a changed method must
             except Exception as exc:  # a bug of this script's: say so, and go on
                 with lock:
                     fuzzer_bugs.append(f"{make.__name__}: {exc!r}")
                 continue
             try:
-                status, headers, body = exchange(address, case.wire(host))
+                if reuse:
+                    status, headers, body = connection.exchange(case.wire(host, keep_alive=True), case.method)
+                else:
+                    status, headers, body = exchange(address, case.wire(host))
+            except Desynchronized as lost:
+                with lock:
+                    kept[lost.kind] += 1
+                    kept["desynchronized requests"] += 1
+                    desyncs.append(f"{case.label} ({case.method}): {lost}\n    request: {case.wire(host)[:300]!r}")
+                continue
             except OSError as exc:
+                connection.close()
                 status, headers, body = 0, [], repr(exc).encode()
-            if case.raw is not None:  # the server may answer framing itself, or close on a body that never ends
+            if reuse:
+                with lock:
+                    kept["requests"] += 1
+                    kept["HEAD"] += case.method == "HEAD"
+            if case.method == "HEAD" and status:
+                problem = judge_head(status, headers, body)
+            elif case.raw is not None:  # the server may answer framing itself, or close on a body that never ends
                 closed = status == 0 and b"imeout" not in body and b"timed out" not in body  # not a hang
                 refused = server_refused_framing(status, body) or closed
                 problem = None if refused or 400 <= status < 500 else f"framing answered {status}: {body[:120]!r}"
@@ -1185,6 +1391,8 @@ def run(address: tuple[str, int], host: str, cloud, *, requests: int, seconds: f
         "problems": problems,
         "fuzzer_bugs": fuzzer_bugs,
         "soap_client_faults": soap_client_faults[0],
+        "keep_alive": kept,
+        "desyncs": desyncs,
         "elapsed": time.monotonic() - begin,
     }
 
@@ -1201,9 +1409,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4, help="concurrent connections (default 4)")
     parser.add_argument("--url", help="fuzz this server (http on loopback only) instead of starting one")
     parser.add_argument("--show", type=int, default=10, help="how many internal errors to print in full (default 10)")
+    parser.add_argument(
+        "--keep-alive",
+        type=float,
+        default=0.4,
+        metavar="SHARE",
+        help="the share of requests sent over each worker's keep-alive connection, a quarter as HEAD (default 0.4)",
+    )
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.seconds <= 0 or not 1 <= args.workers <= 64:
-        parser.error("--requests and --seconds must be positive, --workers 1..64")
+    if args.requests < 1 or args.seconds <= 0 or not 1 <= args.workers <= 64 or not 0 <= args.keep_alive <= 1:
+        parser.error("--requests and --seconds must be positive, --workers 1..64, --keep-alive 0..1")
 
     server = None
     if args.url:
@@ -1218,12 +1433,20 @@ def main(argv: list[str] | None = None) -> int:
     tracebacks = _capture_tracebacks()  # our own server's: shown with the internal errors, not logged as they come
     try:
         result = run(
-            address, host, cloud, requests=args.requests, seconds=args.seconds, seed=args.seed, workers=args.workers
+            address,
+            host,
+            cloud,
+            requests=args.requests,
+            seconds=args.seconds,
+            seed=args.seed,
+            workers=args.workers,
+            keep_alive=args.keep_alive,
         )
     finally:
         if server is not None:
             server.stop()
-    sent = sum(result["statuses"].values())
+    desyncs = result["desyncs"]
+    sent = sum(result["statuses"].values()) + result["keep_alive"]["desynchronized requests"]
     print(
         f"fuzz: {sent} requests in {result['elapsed']:.1f} s ({sent / max(result['elapsed'], 1e-9):.0f}/s), "
         f"seed {args.seed}, "
@@ -1244,13 +1467,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {service}: " + ", ".join(f"{k} {v}" for k, v in row.items()))
     if result["fuzzer_bugs"]:
         print(f"requests this script failed to build: {len(result['fuzzer_bugs'])} (first: {result['fuzzer_bugs'][0]})")
+    kept = result["keep_alive"]
+    print(
+        f"keep-alive: {kept['requests']} requests ({kept['HEAD']} HEAD) on {kept['connections']} connections; "
+        f"BadStatusLine: {kept['BadStatusLine']}, desynchronized replies: {kept['stray bytes']}"
+    )
+    for desync in desyncs[: args.show]:
+        print("  " + desync)
     problems = result["problems"]
     print(f"internal errors: {len(problems)}")
     for problem in problems[: args.show]:
         print("  " + problem)
     for trace in tracebacks[: min(args.show, 3)]:
         print("  the emulator's traceback:\n    " + trace.replace("\n", "\n    "))
-    return 1 if problems else 0
+    return 1 if problems or desyncs else 0
 
 
 def _capture_tracebacks() -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import boto3
@@ -71,6 +72,35 @@ def aws_signed_headers(
     request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
     SigV4Auth(Credentials(key, secret, token), service, region).add_auth(request)
     return dict(request.headers)
+
+
+@contextlib.contextmanager
+def cli_server(*arguments: str):
+    """``mockcloud server --port 0 ARGUMENTS`` in a subprocess: yields (the process, its URL); ends it after.
+
+    Its stderr is the process's to read once it has ended (``proc.communicate()``), as a test of its log does.
+    """
+    import re
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockcloud", "server", "--port", "0", *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="surrogateescape",
+    )
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        assert match, line + (proc.stderr.read() if proc.poll() is not None else "")
+        yield proc, match.group(1)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.communicate(timeout=30)
 
 
 def unavailable(reason: str) -> None:

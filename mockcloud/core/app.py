@@ -60,6 +60,8 @@ class Application:
         reply = self.handle_environ(environ)
         if reply.unclaimed:
             reply = _unclaimed_reply(self._request_class(environ)).dated(self._now())
+            if environ["REQUEST_METHOD"] == "HEAD":
+                reply = reply.without_content()
         if reply.delay:
             time.sleep(reply.delay)
         if reply.fault is not None and NETWORK_FAULT in environ:
@@ -71,7 +73,10 @@ class Application:
         return [reply.body]
 
     def handle_environ(self, environ: WSGIEnvironment) -> Reply:
-        return self.handle(self._request_class(environ))
+        reply = self.handle(self._request_class(environ))
+        if environ["REQUEST_METHOD"] == "HEAD":  # the log keeps the body; the client gets none
+            return reply.without_content()
+        return reply
 
     def refuse_too_large(self, environ: WSGIEnvironment, limit: int) -> Reply:
         """A 413 for a request whose body is over ``limit``, in the format of the service it is for.

@@ -79,6 +79,18 @@ class Reply:
             self.headers.append(("Date", http_date(now)))
         return self
 
+    def without_content(self) -> Reply:
+        """This reply as the answer to HEAD (RFC 9110 §9.3.2): the same status and headers, the length a GET
+        would get, and no content (on a keep-alive connection any would be read as the next reply)."""
+        if not self.body:
+            return self
+        headers = self.headers
+        if self.header("Content-Length") is None:
+            headers = [*headers, ("Content-Length", str(len(self.body)))]
+        reply = Reply(self.status, headers, b"", self.unclaimed)
+        reply.delay, reply.fault = self.delay, self.fault
+        return reply
+
     def http_bytes(self, *, close: bool = True) -> bytes:
         """The bytes a server sends for this reply (with Content-Length; Connection: close when asked)."""
         lines = [f"HTTP/1.1 {self.status} {self.reason}"]

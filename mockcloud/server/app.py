@@ -64,7 +64,12 @@ def _json(status: int, payload: object) -> tuple[int, bytes]:
 def _start(
     start_response: StartResponse, status: int, body: bytes, extra: Iterable[tuple[str, str]] = ()
 ) -> list[bytes]:
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra]
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("X-Content-Type-Options", "nosniff"),  # JSON, never sniffed into HTML a browser would run
+        *extra,
+    ]
     start_response(f"{status} {HTTPStatus(status).phrase}", headers)
     return [body]
 
@@ -124,8 +129,16 @@ class AdminApp:
         self.namespace_options: dict[str, Any] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        body = self._answer(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "HEAD":  # RFC 9110 §9.3.2: the headers a GET gets, no content
+            return [b""]
+        return body
+
+    def _answer(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(ADMIN_PREFIX) or path == "/_mockcloud":
+            if environ.get("REQUEST_METHOD") == "HEAD":  # a GET without its body: never a POST's handler
+                environ = {**environ, "REQUEST_METHOD": "GET"}
             if self.state_file is None or environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
                 return self._admin(environ, start_response)
             return self._durably(self._admin, environ, start_response)

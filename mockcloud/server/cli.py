@@ -60,9 +60,12 @@ def _seconds(text: str) -> float:
 
 
 def _one_line(text: str) -> str:
-    """A message on one line: the first, then the details after it, separated by semicolons."""
+    """A message on one line: the first, then the details after it, separated by semicolons; control
+    characters escaped (it may quote a server's answer or a file's content)."""
+    from ..core.text import printable
+
     first, *rest = [line.strip() for line in text.splitlines() if line.strip()] or [text]
-    return " ".join([first, "; ".join(rest)]) if rest else first
+    return printable(" ".join([first, "; ".join(rest)]) if rest else first)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,6 +192,14 @@ def _server_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         help=f"open connections; more wait to be accepted (default {_DEFAULTS.connection_limit})",
     )
     limits.add_argument(
+        "--connections-per-client",
+        type=_positive_int,
+        default=_DEFAULTS.connections_per_client,
+        metavar="N",
+        help="open connections of one client address; a new one beyond closes that client's longest-idle one, "
+        f"or is refused when all are busy (default {_DEFAULTS.connections_per_client})",
+    )
+    limits.add_argument(
         "--request-log-size",
         type=_positive_int,
         default=1000,
@@ -250,7 +261,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
     try:
         for warning in caught:
-            print(f"mockcloud: WARNING: {warning.message}", file=sys.stderr, flush=True)
+            print(_one_line(f"mockcloud: WARNING: {warning.message}"), file=sys.stderr, flush=True)
         if server.admin_token is not None and args.admin_token is None:
             _print_token(server.admin_token)
         store = f"; state in {_shown(args.store)}" if args.store else ""
@@ -269,7 +280,10 @@ def _serve(args: argparse.Namespace) -> int:
 def _cannot_start(args: argparse.Namespace, exc: Exception) -> int:
     """Say on one line why the server cannot start; the exit status for it."""
     if isinstance(exc, OSError):
-        print(f"mockcloud: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"mockcloud: cannot listen on {args.host}:{args.port}: {_one_line(str(exc.strerror or exc))}",
+            file=sys.stderr,
+        )
     else:
         print(f"mockcloud: {_one_line(str(exc) or type(exc).__name__)}", file=sys.stderr)
     return 2
@@ -319,6 +333,7 @@ def _serving_options(args: argparse.Namespace) -> dict[str, Any]:
         "request_timeout": args.request_timeout,
         "threads": args.threads,
         "connection_limit": args.connection_limit,
+        "connections_per_client": args.connections_per_client,
         "allowed_hosts": args.allow_host,
         "namespace_ports": args.namespace_ports,
         "max_namespaces": args.max_namespaces,
@@ -476,11 +491,11 @@ def _client_command(args: argparse.Namespace) -> int:
                 document = remote.snapshot()
                 with open(args.file, "w", encoding="utf-8") as out:
                     json.dump(document, out, indent=2, sort_keys=True)
-                print(f"mockcloud: state of {remote.url} saved to {args.file}")
+                print(_one_line(f"mockcloud: state of {remote.url} saved to {args.file}"))
             else:
                 with open(args.file, encoding="utf-8") as source:
                     remote.restore(json.load(source))
-                print(f"mockcloud: state of {remote.url} loaded from {args.file}")
+                print(_one_line(f"mockcloud: state of {remote.url} loaded from {args.file}"))
         elif args.command == "clock":
             if args.action == "advance":
                 now = remote.clock.advance(args.seconds)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
 from ..core.log import redact_target
+from ..core.text import printable
 from .app import AdminApp, create_app
 from .guard import AdminGuard, is_loopback, off_loopback
 from .namespaces import DEFAULT_LIMIT, Namespaces, PortRange
@@ -59,6 +60,7 @@ class LiveServer:
         request_timeout: float = ServerLimits.request_timeout,
         threads: int = ServerLimits.threads,
         connection_limit: int = ServerLimits.connection_limit,
+        connections_per_client: int = ServerLimits.connections_per_client,
         admin_token: str | None = None,
         allowed_hosts: Iterable[str] = (),
         request_log_size: int = DEFAULT_LOG_SIZE,
@@ -72,7 +74,13 @@ class LiveServer:
         namespaces: bool = True,
     ) -> None:
         self.limits = ServerLimits(
-            max_body_size, max_header_size, idle_timeout, request_timeout, threads, connection_limit
+            max_body_size,
+            max_header_size,
+            idle_timeout,
+            request_timeout,
+            threads,
+            connection_limit,
+            connections_per_client,
         )
         if app is None:
             app = create_app(fixtures, request_log_size=request_log_size, seed=seed, state=state, store=store)
@@ -135,9 +143,9 @@ class LiveServer:
         """Serve in this thread until :meth:`stop` (from another thread) or Ctrl-C."""
         self._serving.set()
         try:
-            self._server.run()  # returns on KeyboardInterrupt too, after stopping the workers
+            self._server.run()  # returns on KeyboardInterrupt too, after stopping the task threads
         finally:
-            self._server.task_dispatcher.shutdown(timeout=5)
+            self._server.task_dispatcher.shutdown(timeout=5)  # before the trigger closes: a task ending pulls it
             if self._server._map:
                 self._server.close_all()
             self._stopped.set()
@@ -152,14 +160,23 @@ class LiveServer:
         server = self._server
         if not self._stopped.is_set():
             if self._serving.is_set():
-                try:
-                    server.trigger.pull_trigger(server.close_all)  # closed in the loop's own thread
-                except OSError:
-                    pass  # the loop already closed its trigger: it is ending
+                # In the loop's own thread: first the listener and the connections; the loop runs on while the
+                # task threads end (one ending pulls the trigger), and only then the trigger, which ends the loop.
+                closed = threading.Event()
+
+                def close_connections() -> None:
+                    server.close_connections()
+                    closed.set()
+
+                if self._pull(close_connections):
+                    closed.wait(timeout=10)
+                    server.task_dispatcher.shutdown(timeout=5)
+                    self._pull(server.close_all)
                 self._stopped.wait(timeout=10)
             else:  # never served (or not yet): no loop runs, so close here; a loop starting now ends at once
-                server.close_all()
+                server.close_connections()
                 server.task_dispatcher.shutdown(timeout=5)
+                server.close_all()
                 self._stopped.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -168,6 +185,17 @@ class LiveServer:
         state_file = getattr(self.app, "state_file", None)
         if state_file is not None:
             state_file.save()
+
+    def _pull(self, thunk: Callable[[], object]) -> bool:
+        """Run ``thunk`` in the loop's thread; False when the loop has already closed its trigger (it is ending)."""
+        trigger = self._server.trigger
+        if trigger._closed:
+            return False
+        try:
+            trigger.pull_trigger(thunk)
+        except OSError:
+            return False
+        return True
 
     def __enter__(self) -> LiveServer:
         return self.start()
@@ -188,11 +216,8 @@ class _AccessLog:
         def logged(
             status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            print(
-                f'{environ.get("REMOTE_ADDR", "-")} "{environ["REQUEST_METHOD"]} {target}" {status.split(" ", 1)[0]}',
-                file=sys.stderr,
-                flush=True,
-            )
+            line = f'{environ.get("REMOTE_ADDR", "-")} "{environ["REQUEST_METHOD"]} {target}" {status.split(" ", 1)[0]}'
+            print(printable(line), file=sys.stderr, flush=True)
             return start_response(status, headers, exc_info)
 
         return self.app(environ, logged)

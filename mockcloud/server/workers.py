@@ -7,6 +7,13 @@ step with the store request by request (:mod:`mockcloud.core.shared`). The
 parent serves nothing: it restarts a worker that dies (a SIGKILL, a crash)
 and passes SIGTERM and SIGINT on to every worker, then waits for them to end.
 
+When the parent dies without that (SIGKILL, an OOM kill, a crash), its
+workers must not serve on as orphans: each watches the read end of a pipe
+whose only write end the parent holds. The parent's death closes it; the
+worker reads end-of-file, stops accepting and ends as on SIGTERM, and is
+made to exit a few seconds later if it has not (a portable stand-in for
+Linux's ``PR_SET_PDEATHSIG``, which only watches the thread that forked).
+
 POSIX only (``os.fork``). The parent stays single-threaded, so forking is safe.
 """
 
@@ -17,6 +24,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -24,6 +32,7 @@ from collections.abc import Callable
 _QUICK_DEATH = 2.0
 _MAX_BACKOFF = 5.0
 _FORWARDED = (signal.SIGTERM, signal.SIGINT)
+_ORPHAN_GRACE = 5.0  # seconds an orphaned worker has to finish its requests before it is made to exit
 
 
 class AcceptBalance:
@@ -62,12 +71,34 @@ class AcceptBalance:
         return may_accept
 
 
-def _worker(index: int, run: Callable[[int], int]) -> None:
-    """In the forked child: serve until told to stop, then leave without the parent's clean-up."""
+def watch_parent(lifeline: int, grace: float = _ORPHAN_GRACE) -> threading.Thread:
+    """In a worker: when the parent dies (``lifeline``, the read end of its pipe, reads end-of-file),
+    stop as on SIGTERM, and exit after ``grace`` seconds whatever is left."""
+
+    def watch() -> None:
+        try:
+            while os.read(lifeline, 64):
+                pass  # the parent never writes; anything read is no death
+        except OSError:
+            pass
+        print(f"mockcloud: worker {os.getpid()}: the server process is gone; stopping", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)  # the worker's own SIGTERM handler: stop accepting, then end
+        time.sleep(grace)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="mockcloud-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _worker(index: int, run: Callable[[int], int], lifeline: tuple[int, int]) -> None:
+    """In the forked child: serve until told to stop or orphaned, then leave without the parent's clean-up."""
     code = 1
     try:
         for sig in _FORWARDED:
             signal.signal(sig, signal.SIG_DFL)
+        os.close(lifeline[1])  # only the parent holds the write end: its death is our end-of-file
+        watch_parent(lifeline[0])
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED)
         code = run(index)
     except BaseException as exc:
@@ -93,6 +124,7 @@ def supervise(
     children: dict[int, tuple[int, float]] = {}  # pid -> (index, when it started)
     failures = dict.fromkeys(range(workers), 0)
     stopping = False
+    lifeline = os.pipe()  # read end: every worker's; write end: ours alone, closed by the kernel when we die
 
     def start(index: int) -> None:
         # signals wait until the child is on the list, so a SIGTERM now reaches it too
@@ -102,7 +134,7 @@ def supervise(
         try:
             pid = os.fork()
             if pid == 0:
-                _worker(index, run)
+                _worker(index, run, lifeline)
             children[pid] = (index, time.monotonic())
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED)
@@ -156,4 +188,6 @@ def supervise(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         listener.close()
+        for end in lifeline:
+            os.close(end)
     return 0

@@ -367,7 +367,7 @@ def _room_for(descriptors: int) -> None:
 def test_a_thousand_idle_connections_do_not_keep_a_new_client_waiting():
     """Each end of 1000 loopback connections is a descriptor in this process: room for both, and some."""
     _room_for(2 * 1000 + 2200)
-    with LiveServer(threads=2) as live:
+    with LiveServer(threads=2, connections_per_client=2048) as live:  # all from one address: not capped here
         idle = []
         try:
             for _ in range(1000):
@@ -411,20 +411,6 @@ def test_worker_pool_is_bounded():
             thread.join(timeout=30)
         assert not errors
         assert max(seen) == before
-
-
-def test_connection_cap_holds_new_connections_until_one_closes():
-    with LiveServer(connection_limit=4, threads=2) as live:
-        held = [socket.create_connection((LOOPBACK, live.port), timeout=5) for _ in range(4)]
-        try:
-            time.sleep(0.3)
-            with pytest.raises(requests.exceptions.ReadTimeout):
-                requests.get(live.url + "/_mockcloud/health", timeout=(2, 0.7))  # connected (backlog), never served
-            held.pop().close()
-            served_within(live.port, 3.0)
-        finally:
-            for sock in held:
-                sock.close()
 
 
 # ---- the LiveServer API ----------------------------------------------------------------
