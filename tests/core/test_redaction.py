@@ -35,6 +35,7 @@ import requests
 
 import mockcloud
 from mockcloud.core import redaction
+from mockcloud.core.otp import totp
 from mockcloud.services import SERVICE_PACKAGES
 from tests.helpers import DEFAULT_LICENSE_ARN as LICENSE_ARN
 from tests.helpers import REGION, cli_server
@@ -353,22 +354,63 @@ def license_manager_journey(url: str, secrets: Secrets) -> str:
     return access
 
 
-def sts_journey(url: str, secrets: Secrets, web_identity_token: str) -> None:
+def sts_journey(url: str, secrets: Secrets, web_identity_token: str, cloud) -> None:
+    """Every STS operation that takes or gives a secret: web identity, SAML, MFA codes, session tokens."""
     sts = aws("sts", url, secrets)
     credentials = sts.assume_role_with_web_identity(
         RoleArn=ROLE, RoleSessionName="app", WebIdentityToken=web_identity_token
     )["Credentials"]
     secrets.add("sts", "SecretAccessKey", credentials["SecretAccessKey"])
     secrets.add("sts", "SessionToken", credentials["SessionToken"])
-    as_role = aws(
-        "sts",
-        url,
-        secrets,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+    as_role = aws("sts", url, secrets, **client_keys(credentials))
     assert as_role.get_caller_identity()["Arn"].endswith("/app")
+    # an IAM user with an MFA device: AssumeRole and GetSessionToken take its one-time codes
+    name = f"redaction-{uuid.uuid4().hex[:8]}"
+    allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    cloud.sts.create_user(name, policies={"all": allow_all})
+    key = cloud.sts.create_access_key(name)
+    secrets.add("sts", "user SecretAccessKey", key.secret_access_key)
+    device = cloud.sts.create_virtual_mfa_device(f"phone-{name}", user_name=name)
+    secrets.add("sts", "MFA seed", device.secret)
+    user = aws("sts", url, secrets, aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:AssumeRole"}],
+    }
+    role = cloud.sts.create_role(f"Redaction-{name}", trust)
+    now = cloud.clock.time()
+    code = secrets.add("sts", "TokenCode (AssumeRole)", totp(device.secret, now))
+    assumed = user.assume_role(
+        RoleArn=role.arn, RoleSessionName="redaction", SerialNumber=device.serial, TokenCode=code
+    )
+    secrets.add("sts", "AssumeRole SessionToken", assumed["Credentials"]["SessionToken"])
+    cloud.clock.advance(30)  # a fresh code
+    code = secrets.add("sts", "TokenCode (GetSessionToken)", totp(device.secret, cloud.clock.time()))
+    session = user.get_session_token(SerialNumber=device.serial, TokenCode=code)["Credentials"]
+    secrets.add("sts", "GetSessionToken SessionToken", session["SessionToken"])
+    federated = user.get_federation_token(Name="fed", Policy=json.dumps(allow_all))["Credentials"]
+    secrets.add("sts", "GetFederationToken SecretAccessKey", federated["SecretAccessKey"])
+    secrets.add("sts", "GetFederationToken SessionToken", federated["SessionToken"])
+    outbound = sts.get_web_identity_token(Audience=["https://verifier.example"], SigningAlgorithm="RS256")
+    secrets.add("sts", "GetWebIdentityToken WebIdentityToken", outbound["WebIdentityToken"])
+    # SAML: a signed assertion of a test IdP
+    from tests.services.sts.test_saml import TestIdP
+    from tests.services.sts.test_saml import trust as saml_trust
+
+    idp = TestIdP()
+    provider = cloud.sts.create_saml_provider(f"idp-{name}", idp.metadata)
+    saml_role = cloud.sts.create_role(f"Saml-{name}", saml_trust(provider.arn))
+    assertion = secrets.add("sts", "SAMLAssertion", idp.response(cloud.clock.time(), saml_role.arn, provider.arn))
+    saml = sts.assume_role_with_saml(RoleArn=saml_role.arn, PrincipalArn=provider.arn, SAMLAssertion=assertion)
+    secrets.add("sts", "AssumeRoleWithSAML SessionToken", saml["Credentials"]["SessionToken"])
+
+
+def client_keys(credentials: dict) -> dict:
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
 
 
 def amplify_journey(url: str, secrets: Secrets, cloud) -> None:
@@ -555,7 +597,7 @@ def test_every_secret_of_every_service_stays_out_of_the_log_the_dashboard_and_ve
     secrets = Secrets()
     secrets.add("mockcloud", "admin token", ADMIN_TOKEN)
     access = license_manager_journey(url, secrets)
-    sts_journey(url, secrets, access)
+    sts_journey(url, secrets, access, cloud)
     amplify_journey(url, secrets, cloud)
     devpay_journey(url, secrets, cloud)
     wuying_journey(url, secrets, cloud)
