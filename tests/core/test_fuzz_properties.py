@@ -87,16 +87,43 @@ JUNK = st.one_of(
 )
 
 
-def from_schema(schema: dict, known: dict | None = None, name: str = ""):
-    """Values that satisfy a (draft 7, mockcloud-sized) JSON schema; ``known`` values stand in for some members."""
-    known = known or {}
-    strategy = _from_schema(schema, known)
-    if name in known:
-        return st.one_of(st.just(known[name]), strategy)
+class Known(str):
+    """Where a drawn document takes the live value of the ``known`` fixture named by this string.
+
+    Strategies are built once per schema (building them, ``from_regex`` above all, costs far more than
+    drawing from them) and hold this placeholder; :func:`with_known` puts the wire's own value in.
+    """
+
+
+# the members the ``known`` fixture holds a live value for (it checks that it holds exactly these)
+KNOWN_NAMES = frozenset(
+    {
+        "LicenseArn",
+        "Token",
+        "AccessToken",
+        "RoleArn",
+        "TokenId",
+        "RegionId",
+        "EndUserId",
+        "OfficeSiteId",
+        "username",
+        "password",
+        "ActivationKey",
+        "ProductToken",
+        "ProductCode",
+    }
+)
+
+
+def from_schema(schema: dict, name: str = ""):
+    """Values that satisfy a (draft 7, mockcloud-sized) JSON schema; some members may be a :class:`Known` value."""
+    strategy = _from_schema(schema)
+    if name in KNOWN_NAMES:
+        return st.one_of(st.just(Known(name)), strategy)
     return strategy
 
 
-def _from_schema(schema: dict, known: dict):
+def _from_schema(schema: dict):
     if "enum" in schema:
         return st.sampled_from(schema["enum"])
     kind = schema.get("type")
@@ -104,12 +131,12 @@ def _from_schema(schema: dict, known: dict):
         properties = schema.get("properties", {})
         required = set(schema.get("required", ()))
         return st.fixed_dictionaries(
-            {k: from_schema(v, known, k) for k, v in properties.items() if k in required},
-            optional={k: from_schema(v, known, k) for k, v in properties.items() if k not in required},
+            {k: from_schema(v, k) for k, v in properties.items() if k in required},
+            optional={k: from_schema(v, k) for k, v in properties.items() if k not in required},
         )
     if kind == "array":
         return st.lists(
-            from_schema(schema.get("items", {}), known),
+            from_schema(schema.get("items", {})),
             min_size=schema.get("minItems", 0),
             max_size=min(schema.get("maxItems", 4), 4),
         )
@@ -123,6 +150,33 @@ def _from_schema(schema: dict, known: dict):
     if "pattern" in schema:
         return st.from_regex(schema["pattern"]).filter(lambda s: low <= len(s) <= schema.get("maxLength", 10**9))
     return st.text(min_size=low, max_size=max(low, high))
+
+
+_STRATEGIES: dict[str, object] = {}
+
+
+def schema_strategy(schema: dict):
+    """:func:`from_schema` of ``schema``, built once for the whole run."""
+    key = json.dumps(schema, sort_keys=True)
+    strategy = _STRATEGIES.get(key)
+    if strategy is None:
+        strategy = _STRATEGIES[key] = from_schema(schema)
+    return strategy
+
+
+def with_known(value, known: dict):
+    """``value`` with each :class:`Known` placeholder replaced by the wire's live value."""
+    if isinstance(value, Known):
+        return known[str(value)]
+    if isinstance(value, dict):
+        return {k: with_known(v, known) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_known(v, known) for v in value]
+    return value
+
+
+def draw_document(data, schema: dict, known: dict, label: str):
+    return with_known(data.draw(schema_strategy(schema), label=label), known)
 
 
 def mutated(data, document: dict) -> dict:
@@ -239,7 +293,7 @@ def known(wire) -> dict:
     token = model.create_token(
         account_id="123456789012", region="us-east-1", license_arn=DEFAULT_LICENSE_ARN, client_token="fuzz"
     )
-    return {
+    values = {
         "LicenseArn": DEFAULT_LICENSE_ARN,
         "Token": token.jwt,
         "AccessToken": model.get_access_token(account_id="123456789012", token=token.jwt),
@@ -254,6 +308,8 @@ def known(wire) -> dict:
         "ProductToken": wire.cloud.devpay.product("6883959E").token,
         "ProductCode": "6883959E",
     }
+    assert set(values) == KNOWN_NAMES
+    return values
 
 
 # ---- one property per service ----------------------------------------------------------------
@@ -264,7 +320,7 @@ LM = schemas("licensemanager")
 def operation_and_document(data, schemas: dict, unknown: str, known: dict) -> tuple[str, dict]:
     """An operation (or one the service does not have) and its parameters, drawn from its schema and mutated."""
     operation = data.draw(st.sampled_from([*sorted(schemas), unknown]), label="operation")
-    document = data.draw(from_schema(schemas.get(operation, {"type": "object"}), known), label="document")
+    document = draw_document(data, schemas.get(operation, {"type": "object"}), known, "document")
     return operation, mutated(data, document)
 
 
@@ -287,18 +343,18 @@ AMPLIFY_PAYLOADS = {
 }
 
 
+PROVIDERS = st.one_of(st.just("figma"), TEXT.filter(lambda s: "/" not in s and "?" not in s and "#" not in s))
+
+
 @FUZZ
 @given(data=st.data())
 def test_amplify_ui_builder_operations(wire, known, data):
     operation = data.draw(st.sampled_from(sorted(AMPLIFY)), label="operation")
     member, template = AMPLIFY_PAYLOADS[operation]
     schema = AMPLIFY[operation]
-    provider = data.draw(
-        st.one_of(st.just("figma"), TEXT.filter(lambda s: "/" not in s and "?" not in s and "#" not in s)),
-        label="provider",
-    )
+    provider = data.draw(PROVIDERS, label="provider")
     path = template.format(provider=quote(provider, safe="", errors="surrogatepass"))
-    payload = mutated(data, data.draw(from_schema(schema["properties"][member], known), label="payload"))
+    payload = mutated(data, draw_document(data, schema["properties"][member], known, "payload"))
     body = json_body(data, payload)
     url = wire.url(f"https://amplifyuibuilder.us-east-1.amazonaws.com{path}", path)
     headers = aws_signed_headers("POST", url, body, "amplifyuibuilder", {"Content-Type": "application/json"})
@@ -472,6 +528,6 @@ def test_user_api_operations(wire, known, data):
         headers["Content-Type"] = data.draw(
             st.sampled_from(["application/json", "application/problem+json", "text/plain"]), label="content type"
         )
-        body = json_body(data, mutated(data, data.draw(from_schema(USERAPI[operation], known), label="body")))
+        body = json_body(data, mutated(data, draw_document(data, USERAPI[operation], known, "body")))
     url = wire.url(f"https://userapi.example.com/User/{operation}", f"/User/{operation}")
     wire.check("userapi", method, url, headers, body)
