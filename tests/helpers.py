@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 import boto3
 from botocore.config import Config
+
+T = TypeVar("T")
+# How long a test waits for something that happens within milliseconds on a quiet machine: a port that answers,
+# a log line, a state. Long enough that a loaded machine never misses it; reached only when something is wrong.
+DEADLINE = 60.0
 
 DEFAULT_LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef"
 REGION = "us-east-1"
@@ -68,3 +77,19 @@ def aws_signed_headers(
     request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
     SigV4Auth(Credentials(key, secret, token), service, region).add_auth(request)
     return dict(request.headers)
+
+
+def wait_for(condition: Callable[[], T], what: str, timeout: float = DEADLINE, interval: float = 0.02) -> T:
+    """Poll ``condition`` until it returns something true, and return that; fail naming ``what`` after ``timeout``.
+
+    For the events a test waits on (a port answering, a log line, a state): never a fixed sleep, and a
+    deadline that only a broken emulator reaches, so a busy machine is slow but never wrong.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}")
+        time.sleep(interval)

@@ -36,7 +36,7 @@ from tests.service_formats import verdict
 from tests.services.devpay.support import hmac_b64, v2_string
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "mockcloud" / "services"
-TIMEOUT = 10
+TIMEOUT = 60  # seconds: a loaded machine is slow, not wrong; only a broken emulator waits this long
 settings.register_profile(
     "mockcloud-fuzz",
     max_examples=40,

@@ -25,11 +25,11 @@ import requests
 import time_machine
 from botocore.exceptions import ClientError
 
-from tests.helpers import DEFAULT_LICENSE_ARN, error_of, lm_client
+from tests.helpers import DEADLINE, DEFAULT_LICENSE_ARN, error_of, lm_client, wait_for
 
 pytestmark = pytest.mark.server
 
-HTTP_TIMEOUT = 5
+HTTP_TIMEOUT = 60  # seconds: a loaded machine is slow, not wrong; only a broken emulator waits this long
 ROLE_ARN = "arn:aws:iam::123456789012:role/license-reader"
 
 
@@ -176,8 +176,7 @@ def test_clock_freeze_advance_unfreeze(mockcloud_server):
     assert reply.status_code == 200
     assert reply.json() == {"now": "2030-01-01T00:00:00+00:00", "frozen": True, "epoch": 1893456000.0}
 
-    time.sleep(0.05)  # a frozen clock does not move by itself
-    assert server_now(mockcloud_server) == datetime(2030, 1, 1, tzinfo=timezone.utc)
+    assert server_now(mockcloud_server) == datetime(2030, 1, 1, tzinfo=timezone.utc)  # to the microsecond: frozen
 
     reply = admin(mockcloud_server, "POST", "clock", json={"advance": 3600})
     assert reply.status_code == 200
@@ -189,8 +188,7 @@ def test_clock_freeze_advance_unfreeze(mockcloud_server):
     running = datetime.fromisoformat(reply.json()["now"])
     expected = datetime(2030, 1, 1, 1, tzinfo=timezone.utc)
     assert expected <= running < expected + timedelta(seconds=30)
-    time.sleep(0.05)
-    assert server_now(mockcloud_server) > running  # it runs again
+    wait_for(lambda: server_now(mockcloud_server) > running, "the unfrozen clock to run")
 
 
 def test_moved_server_clock_rejects_real_time_signatures(mockcloud_server, lm):
@@ -422,7 +420,6 @@ def test_state_is_reset_between_tests_second(mockcloud_server, lm):
 
 # ---- the CLI -------------------------------------------------------------------
 URL_LINE = re.compile(r"listening on (http://\S+)")
-START_LIMIT = 5.0
 
 
 class CliServer:
@@ -431,7 +428,6 @@ class CliServer:
     def __init__(self, argv: list[str]) -> None:
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.output: list[str] = []
-        self.started = time.monotonic()
         self.proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -448,7 +444,7 @@ class CliServer:
             self.lines.put(line)
         self.lines.put(None)
 
-    def wait_for_url(self, timeout: float = 10.0) -> tuple[str, float]:
+    def wait_for_url(self, timeout: float = DEADLINE) -> str:
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -461,9 +457,9 @@ class CliServer:
             self.output.append(line)
             match = URL_LINE.search(line)
             if match:
-                return match.group(1), time.monotonic() - self.started
+                return match.group(1)
 
-    def stop(self, signum: int, timeout: float = 10.0) -> tuple[int, str]:
+    def stop(self, signum: int, timeout: float = DEADLINE) -> tuple[int, str]:
         self.proc.send_signal(signum)
         code = self.proc.wait(timeout=timeout)
         self._reader.join(timeout=timeout)
@@ -489,8 +485,7 @@ class CliServer:
 def _serve_and_stop(argv: list[str], signum: int) -> None:
     server = CliServer(argv)
     try:
-        url, elapsed = server.wait_for_url()
-        assert elapsed < START_LIMIT, f"the server took {elapsed:.2f}s to start"
+        url = server.wait_for_url()  # how fast it starts is for benchmarks/run.py (import time), not a test
         match = re.fullmatch(r"http://([^:/]+):(\d+)", url)
         assert match, url
         assert match.group(1) == "127.0.0.1"  # loopback unless told otherwise
