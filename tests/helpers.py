@@ -13,6 +13,9 @@ T = TypeVar("T")
 # How long a test waits for something that happens within milliseconds on a quiet machine: a port that answers,
 # a log line, a state. Long enough that a loaded machine never misses it; reached only when something is wrong.
 DEADLINE = 60.0
+# pytest plugins of this environment that an inner pytest run (pytester) has no use for: hypothesis's alone
+# costs a second or more of every inner start (on a loaded machine, several)
+UNUSED_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:anyio", "-p", "no:respx")
 
 DEFAULT_LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef"
 REGION = "us-east-1"
