@@ -45,7 +45,9 @@ class Application:
     ) -> None:
         from werkzeug.wrappers import Request  # here, not at import: mockcloud imports in milliseconds
 
-        self._request_class = Request
+        # not put back into its environ (werkzeug's populate_request): that would make each request a reference
+        # cycle, garbage only the cyclic collector frees
+        self._request_class = functools.partial(Request, populate_request=False)
         self.services = services
         self._compiled: Router[str] | None = None
         self._service = services.protocol
