@@ -48,7 +48,7 @@ from mockcloud.core.auth import aws_query_signature as query_auth  # noqa: E402
 from mockcloud.core.auth.sigv4 import signing_key  # noqa: E402
 from mockcloud.services.devpay.protocol import PARAMETERS as DEVPAY_PARAMETERS  # noqa: E402
 from mockcloud.services.devpay.protocol import DevpayProtocol  # noqa: E402
-from tests.service_formats import server_refused_framing, verdict  # noqa: E402
+from tests.service_formats import query_pairs, server_refused_framing, verdict  # noqa: E402
 
 SCHEMAS = ROOT / "mockcloud" / "services"
 KEY = SECRET = "testing"
@@ -57,6 +57,14 @@ LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0
 DESKTOP_KEY, WEB_KEY = "ADMAY7DVLJTWHJ76MMBMQEXAMPLE", "AC6PMWXPBRPDDB426RW4X76I2MXQ"
 FIGMA_CLIENT, FIGMA_REDIRECT = "mockcloud-amplify-figma-client", "https://mockcloud.example/figma/callback"
 USERAPI_USER, USERAPI_PASSWORD = "api_user", "secure_password_123"
+# WUYING's embedded user (a logon for the fuzz's client) and her desktop
+WUYING_LOGON = {
+    "RegionId": "cn-hangzhou",
+    "ClientId": "fuzz-client",
+    "EndUserId": "alice",
+    "Password": "Alice-Passw0rd",
+}
+WUYING_DESKTOP = "ecd-0123456789abcdefg"
 TIMEOUT = 10
 
 # DevPay's actions and their parameters (the License Service has no JSON schemas: Query parameters are strings).
@@ -205,9 +213,12 @@ def sigv4_sign(
     payload_hash: str | None = None,
     token: str | None = None,
     presign: int | None = None,
+    key: tuple[str, str] = (KEY, SECRET),
 ) -> None:
     """Sign the case as an SDK does: an Authorization header (host and x-amz-* headers signed), or with
-    ``presign`` (X-Amz-Expires seconds) the query-string form, as botocore's SigV4QueryAuth."""
+    ``presign`` (X-Amz-Expires seconds) the query-string form, as botocore's SigV4QueryAuth. ``key`` is
+    the (access key id, secret) to sign with: the default test keys unless a role session's."""
+    key_id, secret = key
     date = date or amz_date(now)
     scope = f"{date[:8]}/{REGION}/{scope_service or service}/aws4_request"
     if presign is None:
@@ -225,7 +236,7 @@ def sigv4_sign(
     if presign is not None:
         params = [
             ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
-            ("X-Amz-Credential", f"{KEY}/{scope}"),
+            ("X-Amz-Credential", f"{key_id}/{scope}"),
             ("X-Amz-Date", date),
             ("X-Amz-Expires", str(presign)),
             ("X-Amz-SignedHeaders", ";".join(names)),
@@ -249,14 +260,14 @@ def sigv4_sign(
         f"AWS4-HMAC-SHA256\n{date}\n{scope}\n{hashlib.sha256(canonical.encode('utf-8', 'surrogatepass')).hexdigest()}"
     )
     signature = hmac.new(
-        signing_key(SECRET, date[:8], REGION, scope_service or service),
+        signing_key(secret, date[:8], REGION, scope_service or service),
         to_sign.encode("utf-8", "surrogatepass"),
         "sha256",
     ).hexdigest()
     if presign is None:
         case.header(
             "Authorization",
-            f"AWS4-HMAC-SHA256 Credential={KEY}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}",
+            f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}",
         )
     else:
         case.target += f"&X-Amz-Signature={signature}"
@@ -504,7 +515,11 @@ class Generator:
         """Sign properly, or not at all, or with one thing wrong."""
         rng = self.rng
         roll = rng.random()
-        if roll < 0.55:
+        session = self.known.get("session")
+        if roll < 0.12 and session is not None:  # a role session's keys: the IAM check of every call
+            key_id, secret, token = session
+            sigv4_sign(case, self.host, service, now, token=token, key=(key_id, secret))
+        elif roll < 0.55:
             sigv4_sign(case, self.host, service, now)
         elif roll < 0.62:
             pass
@@ -661,25 +676,28 @@ class Generator:
 
     def sts(self, now: float) -> Case:
         rng = self.rng
-        action = rng.choice([*self.schemas["sts"], "AssumeRole", "MintMoney", ""])
+        if rng.random() < 0.03:  # an outbound issuer's documents beside the API
+            issuer = self.known.get("issuer_host", "nobody.tokens.sts.global.api.aws")
+            path = rng.choice(["/.well-known/jwks.json", "/.well-known/openid-configuration", "/", "/x"])
+            return Case("sts", "STS issuer", rng.choice(["GET", "GET", "POST"]), path, [("Host", issuer)])
+        action = rng.choice([*self.schemas["sts"], "MintMoney", ""])
         pairs = [
             ("Action", action),
             ("Version", rng.choice(["2011-06-15"] * 8 + ["2011-6-15", "\u0662\u0660\u0661\u0661-06-15", ""])),
         ]
         document = self.document("sts", action) if action in self.schemas["sts"] else {}
+        unsigned = action in ("AssumeRoleWithWebIdentity", "AssumeRoleWithSAML")
         if action == "AssumeRoleWithWebIdentity" and rng.random() < 0.5:
             document["WebIdentityToken"] = self.known.get("lm_access", "x") if rng.random() < 0.7 else str(self.weird())
             document["RoleArn"] = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
+        if action == "AssumeRole" and rng.random() < 0.5:
+            document["RoleArn"] = self.known.get("fuzz_role", document.get("RoleArn"))
+        if action == "GetDelegatedAccessToken" and rng.random() < 0.3:
+            document["TradeInToken"] = self.known.get("trade_in", "dt-x")
         for name, value in document.items():
-            if isinstance(value, (list, dict)):
-                pairs.extend(
-                    (f"{name}.member.{i + 1}", str(v))
-                    for i, v in enumerate(value if isinstance(value, list) else value.values())
-                )
-            else:
-                pairs.append((name, str(value)))
+            pairs.extend(query_pairs(name, value))
         case = self.query_case(Case("sts", f"STS {action}", rng.choice(["POST"] * 4 + ["GET"])), query_string(pairs))
-        if action != "AssumeRoleWithWebIdentity" or rng.random() < 0.2:
+        if not unsigned or rng.random() < 0.2:
             self.aws_auth(case, "sts", now)
         return case
 
@@ -752,10 +770,16 @@ class Generator:
 
     def wuying(self, now: float) -> Case:
         rng = self.rng
-        operation = rng.choice([*self.schemas["wuying"], "DescribeRegions"])
+        operation = rng.choice([*self.schemas["wuying"], "DescribeDesktops"])  # an admin API (2020-09-30) action
         document = self.document("wuying", operation)
         pairs = [("Action", operation), ("Version", "2020-10-02" if rng.random() < 0.95 else "2019-01-01")]
-        pairs += [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in document.items()]
+        for key, value in document.items():
+            if isinstance(value, list) and rng.random() < 0.8:  # flattened as the SDKs send lists: Name.1, Name.1.Key
+                for n, item in enumerate(value, 1):
+                    members = item.items() if isinstance(item, dict) else [(None, item)]
+                    pairs += [(f"{key}.{n}" + (f".{m}" if m else ""), self.rpc_text(v)) for m, v in members]
+            else:
+                pairs.append((key, self.rpc_text(value)))
         if rng.random() < 0.3:
             pairs.append(("Format", rng.choice(["XML", "xml", "JSON", "yaml"])))
         if rng.random() < 0.15:
@@ -812,6 +836,10 @@ class Generator:
                 ),
             )
         return case
+
+    @staticmethod
+    def rpc_text(value) -> str:
+        return value if isinstance(value, str) else json.dumps(value)
 
     def userapi(self, now: float) -> Case:
         rng = self.rng
@@ -891,7 +919,13 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
     """Live tokens and keys the generator mixes in, so some requests get past authentication."""
     known: dict = {
         "LicenseArn": LICENSE_ARN,
+        "ResourceArn": LICENSE_ARN,
         "Beneficiary": "arn:aws:iam::123456789012:root",
+        "Principals": ["arn:aws:iam::210987654321:root"],
+        "HomeRegion": "us-east-1",
+        "SourceVersion": "1",
+        "KeyFingerprint": "aws:123456789012:mockcloud:issuer-fingerprint",
+        "ProductSKU": "EXAMPLE-PRO-SKU",
         # WUYING's embedded user (wrong passwords will lock her now and then: that path is fuzzed too)
         "RegionId": "cn-hangzhou",
         "EndUserId": "alice",
@@ -916,6 +950,17 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
         status, _, body = exchange(address, access.wire(host))
         if status == 200:
             known["lm_access"] = json.loads(body)["AccessToken"]  # a web-identity token STS trusts
+    logon = Case(
+        "wuying",
+        "seed",
+        "POST",
+        "/?" + query_string([("Action", "GetLoginToken"), ("Version", "2020-10-02"), *WUYING_LOGON.items()]),
+    )
+    status, _, body = exchange(address, logon.wire(host))
+    if status == 200:  # a live LoginToken takes the fuzz past every client operation's first check
+        answer = json.loads(body)
+        known.update(ClientId=WUYING_LOGON["ClientId"], LoginToken=answer["LoginToken"], SessionId=answer["SessionId"])
+        known.update(dict.fromkeys(("DesktopId", "UserDesktopId", "InstanceId"), WUYING_DESKTOP))
     login = Case(
         "userapi",
         "seed",
@@ -928,11 +973,54 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
     if status == 200:
         tokens = json.loads(body)
         known["userapi_access"], known["userapi_refresh"] = tokens["accessToken"], tokens["refreshToken"]
+    grant = Case("licensemanager", "seed", target="/")
+    grant.header("X-Amz-Target", "AWSLicenseManager.CreateGrant")
+    grant.header("Content-Type", "application/x-amz-json-1.1")
+    grant.body = json.dumps(
+        {
+            "LicenseArn": LICENSE_ARN,
+            "ClientToken": f"fuzz-{time.time()}",
+            "GrantName": "fuzz",
+            "Principals": ["arn:aws:iam::210987654321:root"],
+            "HomeRegion": "us-east-1",
+            "AllowedOperations": ["CheckoutLicense", "CreateGrant"],
+        }
+    ).encode()
+    sigv4_sign(grant, host, "license-manager", time.time())
+    status, _, body = exchange(address, grant.wire(host))
+    if status == 200:
+        known["GrantArn"] = json.loads(body)["GrantArn"]
     if cloud is not None:  # our own server: its models give codes and tokens directly
+        seed_identities(known, cloud)
+        # a Marketplace subscription of the signing account: checkouts without a Beneficiary find it
+        subscription = cloud.licensemanager.subscribe("123456789012", "prod-fuzz")
+        known["KeyFingerprint"], known["ProductSKU"] = subscription.key_fingerprint, "prod-fuzz"
         known["figma_code"] = cloud.amplifyuibuilder.create_authorization_code
         known["desktop_product"] = cloud.devpay.product("6883959E").token
         known["web_product"] = cloud.devpay.product("774F4FF8").token
     return known
+
+
+def seed_identities(known: dict, cloud) -> None:
+    """A role session whose policy allows a little (its calls meet the IAM check), a trade-in token, an issuer."""
+    sts = cloud.sts
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:*"}]}
+    some = {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["license-manager:Get*", "sts:*"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "license-manager:CheckoutLicense", "Resource": "*"},
+        ]
+    }
+    role = sts.create_role(f"Fuzz{time.time_ns()}", trust, policies={"some": some}, max_session_duration=43200)
+    known["fuzz_role"] = role.arn
+    issued = sts.assume_role(access_key_id=KEY, role_arn=role.arn, session_name="fuzz", duration=43200)
+    known["session"] = (issued.key.access_key_id, issued.key.secret_access_key, issued.key.session_token)
+    request = sts.create_delegation_request("123456789012", some)
+    known["trade_in"] = sts.approve_delegation_request(request.delegation_id)
+    known["issuer_host"] = sts.outbound_issuer().removeprefix("https://")
+    known["AccessKeyId"] = issued.key.access_key_id
+    known["TargetPrincipal"] = "210987654321"
+    known["SigningAlgorithm"] = "RS256"
 
 
 def router_of(cloud):

@@ -188,10 +188,19 @@ class MockCloud:
             self.shared = SharedState(self, open_store(store) if isinstance(store, str) else store)
         self._fresh()
 
+    # a server's mock: its clients live in other processes (Clock.host_time); set by serve_other_processes()
+    clients_elsewhere = False
+
+    def serve_other_processes(self) -> None:
+        """This mock answers clients in other processes (a server's): their signatures are also judged fresh
+        at the host's time, which ``clock.advance`` does not move (:func:`mockcloud.core.auth.fresh`)."""
+        self.clients_elsewhere = True
+        self.clock.clients_elsewhere = not self.patch_time
+
     # ---- state ------------------------------------------------------------
     def _fresh(self, document: dict[str, Any] | None = None) -> None:
         self._document = document  # a snapshot being restored: its sections stand in for the fixtures'
-        self.clock = Clock(patch_time=self.patch_time)
+        self.clock = Clock(patch_time=self.patch_time, clients_elsewhere=self.clients_elsewhere)
         self.entropy = Entropy(self.seed)  # every random choice: identifiers, tokens, keys, faults
         self.faults = Faults(self.clock.time, self.service_names, self.entropy.generator)
         self.issuers = TrustedIssuers()  # web-identity token issuers its services register and trust
@@ -220,6 +229,22 @@ class MockCloud:
         if shared is not None:
             shared.forget()  # these objects are the fixtures', not the store's
         self.app = Application(self.services, self.faults, self.requests, self.clock.time, shared)
+        if shared is None and self._binds_keys_to_users():
+            # keys bound to IAM users in the fixtures are evaluated from the first request on: the identity
+            # service binds them when it is built, so it is built now rather than on its first request
+            self.services.access.resolve()
+
+    def _binds_keys_to_users(self) -> bool:
+        if "sts" not in self.service_names:
+            return False
+        from .core import fixtures as fixtures_module
+
+        try:
+            document = self._document or fixtures_module.shared(self.fixtures_path)
+        except MockCloudError:  # a bad fixtures file: start() says so
+            return False
+        section = document.get("sts") or {}
+        return any(isinstance(user, dict) and user.get("access_keys") for user in section.get("users", ()))
 
     def reset(self, *, seed: int | _Keep | None = _KEEP) -> None:
         """Back to the fixtures' state: services, keys, faults, request log and clock.

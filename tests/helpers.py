@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import boto3
+import pytest
 from botocore.config import Config
 
 T = TypeVar("T")
@@ -80,6 +82,13 @@ def aws_signed_headers(
     request = AWSRequest(method, url, data=body, headers=dict(headers or {}))
     SigV4Auth(Credentials(key, secret, token), service, region).add_auth(request)
     return dict(request.headers)
+
+
+def unavailable(reason: str) -> None:
+    """A tool or service the test needs is missing: skip with the reason, or fail in CI (``CI=true``)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI must have it")
+    pytest.skip(reason)
 
 
 def wait_for(condition: Callable[[], T], what: str, timeout: float = DEADLINE, interval: float = 0.02) -> T:

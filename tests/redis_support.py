@@ -18,9 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.helpers import DEADLINE
+from tests.helpers import DEADLINE, unavailable
 
 LOOPBACK = "127.0.0.1"
 
@@ -29,10 +27,7 @@ def need_redis_server() -> str:
     """The path of ``redis-server``; skip the test without it (fail it in CI)."""
     found = shutil.which("redis-server")
     if found is None:
-        message = "redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("redis-server is not installed (apt-get install redis-server)")
     return found
 
 

@@ -11,7 +11,8 @@ service the request was meant for:
 - ``devpay`` (AWS Query): XML, an error an ``ErrorResponse`` with ``Error/Code``; over SOAP an
   Envelope whose error is a ``Fault`` (SOAP 1.1 answers every fault with 500; ``aws:Client.*``
   says it is the client's);
-- ``sts`` (AWS Query): XML, an error an ``ErrorResponse`` with ``Error/Code``;
+- ``sts`` (AWS Query): XML, an error an ``ErrorResponse`` with ``Error/Code``; its outbound token issuers'
+  hosts answer JSON (discovery document, JWKS; an error a ``message``);
 - ``wuying`` (Alibaba RPC): JSON (or XML for ``Format=XML``) with ``RequestId``; an error has
   ``Code`` and ``Message``;
 - ``userapi``: JSON; an error is ``application/problem+json`` with ``type``, ``title``,
@@ -28,7 +29,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 
-__all__ = ["INTERNAL_CODES", "verdict"]
+__all__ = ["INTERNAL_CODES", "query_pairs", "verdict"]
 
 INTERNAL_CODES = frozenset(
     {"InternalFailure", "ServerInternalException", "InternalServerException", "InternalError", "server_error"}
@@ -111,6 +112,11 @@ def _devpay(status: int, headers: dict, body: bytes):
 
 
 def _sts(status: int, headers: dict, body: bytes):
+    if headers.get("content-type") == "application/json":  # an outbound issuer's host
+        payload = _json_object(body)
+        if status >= 300 and not isinstance(payload["message"], str):
+            raise ValueError("an error without a message")
+        return None
     return _query(status, ET.fromstring(body))
 
 
@@ -178,3 +184,22 @@ _CHECKS = {
     "wuying": _alibaba,
     "userapi": _userapi,
 }
+
+
+# ---- what both fuzzers send ----------------------------------------------------------------------------
+def query_pairs(name: str, value: object, depth: int = 0) -> list[tuple[str, str]]:
+    """A member as AWS Query sends it: lists as ``Name.member.N`` (empty: ``Name=``), structures as ``Name.Member``.
+
+    Past 8 levels (a mutation nests deeper) the rest goes as the text of the value.
+    """
+    if isinstance(value, list) and depth < 8:
+        if not value:
+            return [(name, "")]
+        return [pair for i, item in enumerate(value) for pair in query_pairs(f"{name}.member.{i + 1}", item, depth + 1)]
+    if isinstance(value, dict) and depth < 8:
+        return [pair for key, item in value.items() for pair in query_pairs(f"{name}.{key}", item, depth + 1)]
+    if isinstance(value, (list, dict)):
+        return [(name, "nested")]
+    if isinstance(value, bool):
+        return [(name, "true" if value else "false")]
+    return [(name, str(value))]

@@ -5,10 +5,22 @@ service (``mockcloud/services/<name>/schemas``) so the emulator needs no
 botocore at run time.
 
     python tools/aws_shapes_to_jsonschema.py license-manager mockcloud/services/licensemanager/schemas \
-        CreateLicense GetLicense ListLicenses CreateToken GetAccessToken ListTokens DeleteToken \
-        CheckoutLicense CheckoutBorrowLicense ExtendLicenseConsumption CheckInLicense GetLicenseUsage
+        CreateLicense CreateLicenseVersion GetLicense ListLicenses ListLicenseVersions DeleteLicense \
+        CreateGrant CreateGrantVersion GetGrant DeleteGrant AcceptGrant RejectGrant ListDistributedGrants \
+        ListReceivedGrants ListReceivedLicenses ListReceivedGrantsForOrganization \
+        ListReceivedLicensesForOrganization CheckoutLicense CheckoutBorrowLicense ExtendLicenseConsumption \
+        CheckInLicense GetLicenseUsage CreateToken GetAccessToken ListTokens DeleteToken \
+        TagResource UntagResource ListTagsForResource GetServiceSettings UpdateServiceSettings
     python tools/aws_shapes_to_jsonschema.py sts mockcloud/services/sts/schemas \
-        AssumeRoleWithWebIdentity GetCallerIdentity
+        AssumeRole AssumeRoleWithSAML AssumeRoleWithWebIdentity AssumeRoot DecodeAuthorizationMessage \
+        GetAccessKeyInfo GetCallerIdentity GetDelegatedAccessToken GetFederationToken GetSessionToken \
+        GetWebIdentityToken
+    python tools/aws_shapes_to_jsonschema.py amplifyuibuilder mockcloud/services/amplifyuibuilder/schemas \
+        ExchangeCodeForToken RefreshToken
+
+A shape the model marks ``sensitive`` (a token, a secret), and everything
+inside it, carries ``"x-aws-sensitive": true``: validation then never quotes
+its value, as AWS leaves such values out of its messages.
 """
 
 from __future__ import annotations
@@ -20,7 +32,14 @@ from pathlib import Path
 from botocore.loaders import Loader
 
 
-def convert(shapes: dict, name: str, stack: tuple = ()) -> dict:
+def convert(shapes: dict, name: str, stack: tuple = (), sensitive: bool = False) -> dict:
+    out = _convert(shapes, name, stack, sensitive or bool(shapes[name].get("sensitive")))
+    if sensitive or shapes[name].get("sensitive"):
+        out["x-aws-sensitive"] = True
+    return out
+
+
+def _convert(shapes: dict, name: str, stack: tuple, sensitive: bool) -> dict:
     shape = shapes[name]
     kind = shape["type"]
     if name in stack:  # recursive shapes: stop at the second visit
@@ -29,19 +48,19 @@ def convert(shapes: dict, name: str, stack: tuple = ()) -> dict:
     if kind == "structure":
         out = {"type": "object", "properties": {}}
         for member, ref in shape.get("members", {}).items():
-            out["properties"][member] = convert(shapes, ref["shape"], stack)
+            out["properties"][member] = convert(shapes, ref["shape"], stack, sensitive)
         if shape.get("required"):
             out["required"] = list(shape["required"])
         return out
     if kind == "list":
-        out = {"type": "array", "items": convert(shapes, shape["member"]["shape"], stack)}
+        out = {"type": "array", "items": convert(shapes, shape["member"]["shape"], stack, sensitive)}
         if "min" in shape:
             out["minItems"] = shape["min"]
         if "max" in shape:
             out["maxItems"] = shape["max"]
         return out
     if kind == "map":
-        out = {"type": "object", "additionalProperties": convert(shapes, shape["value"]["shape"], stack)}
+        out = {"type": "object", "additionalProperties": convert(shapes, shape["value"]["shape"], stack, sensitive)}
         if "min" in shape:
             out["minProperties"] = shape["min"]
         if "max" in shape:
@@ -55,7 +74,7 @@ def convert(shapes: dict, name: str, stack: tuple = ()) -> dict:
             out["maxLength"] = shape["max"]
         if "pattern" in shape:
             # AWS matches the whole value (Java matches()); jsonschema searches.
-            out["pattern"] = f"^(?:{shape['pattern']})\\Z"
+            out["pattern"] = f"^(?:{python_pattern(shape['pattern'])})\\Z"
             out["x-aws-pattern"] = shape["pattern"]
         if "enum" in shape:
             out["enum"] = list(shape["enum"])
@@ -86,6 +105,36 @@ def convert(shapes: dict, name: str, stack: tuple = ()) -> dict:
     if "max" in shape:
         out["maximum"] = shape["max"]
     return out
+
+
+# What Java's regular expressions mean by these classes, for Python's re: Java's \\w and \\d are ASCII (Python's
+# are Unicode); Python has no \\p{...}, so letters and numbers become word characters, separators white space.
+_JAVA_CLASSES = {"\\w": "a-zA-Z0-9_", "\\d": "0-9", "\\p{L}": "\\w", "\\p{N}": "\\w", "\\p{Z}": "\\s"}
+
+
+def python_pattern(java: str) -> str:
+    """A model's (Java) pattern as Python's re reads it; ``x-aws-pattern`` keeps the original for messages."""
+    out, i, in_class = [], 0, False
+    while i < len(java):
+        c = java[i]
+        if c == "\\":
+            for name, equivalent in _JAVA_CLASSES.items():
+                if java.startswith(name, i):
+                    ascii_range = not equivalent.startswith("\\")
+                    out.append(equivalent if in_class or not ascii_range else f"[{equivalent}]")
+                    i += len(name)
+                    break
+            else:
+                out.append(java[i : i + 2])
+                i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def main(argv: list[str]) -> None:

@@ -173,6 +173,7 @@ class Application:
             exchange.caller = service.authenticate(exchange)
             exchange.params = service.parse(exchange)
             service.validate(exchange)
+            service.authorize(exchange)
             reply = service.render(exchange, service.invoke(exchange))
         except _LostBeforeCommit:
             reply = Reply(0, [], b"")  # the connection fails before the service sees the request

@@ -28,10 +28,25 @@ DEFAULT_SIZE = 1000
 BODY_LIMIT = 4096  # bytes of each request and reply body a record keeps
 REDACTED = "REDACTED"
 # A query parameter whose name (lower case, letters and digits only) contains one of these holds a secret:
-# WUYING's Password/NewPassword/OldPassword, LoginToken, KeepAliveToken, SessionId, AuthenticationCode,
-# TokenCode; DevPay's UserToken, ProductToken, ActivationKey; every Signature and security token.
-_SECRET_WORDS = ("password", "passwd", "secret", "token", "signature", "sessionid", "activationkey", "apikey")
-_SECRET_NAMES = frozenset({"code", "authenticationcode", "tokencode", "mfacode", "otp"})
+# WUYING's Password/NewPassword/OldPassword/EncryptedPassword, LoginToken, KeepAliveToken, SessionId,
+# AuthenticationCode, TokenCode, Ticket/TicketBlackList (connection tickets), the cloud drive mount Token,
+# P2PToken, FingerPrintTemplate/EncryptedFingerPrintTemplate; DevPay's UserToken, ProductToken, ActivationKey;
+# every Signature and security token.
+_SECRET_WORDS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "signature",
+    "sessionid",
+    "activationkey",
+    "apikey",
+    "ticket",
+    "fingerprint",
+)
+# ... or is one of these: WUYING's VerifyCredential Credential (a password, an MFA code or a fingerprint) and
+# EncryptedKey. (A Credential= part of an Authorization header is a key id and scope, not these: see redact_header.)
+_SECRET_NAMES = frozenset({"code", "authenticationcode", "tokencode", "mfacode", "otp", "credential", "encryptedkey"})
 _NOT_SECRET = frozenset(
     {
         "signaturemethod",
@@ -305,7 +320,8 @@ def redact_header(name: str, value: str) -> str:
         parts = []
         for part in rest.split(","):
             key, equals, _ = part.strip().partition("=")
-            parts.append(f"{key}={REDACTED}" if not equals or _is_secret(key) else part.strip())
+            secret = not equals or (_is_secret(key) and key.lower() != "credential")  # the key id and scope stay
+            parts.append(f"{key}={REDACTED}" if secret else part.strip())
         return f"{scheme} {', '.join(parts)}"
     if lower in ("cookie", "set-cookie"):
         return _COOKIE.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}", value)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .clock import Clock
     from .credentials import Credentials
     from .entropy import Entropy
+    from .iam.access import AccessControl
     from .oidc import TrustedIssuers
     from .service import ServiceProtocol
 
@@ -37,6 +38,7 @@ class ServiceRegistry:
         issuers: TrustedIssuers,
         entropy: Entropy,
         lock: Callable[[], Any] = threading.RLock,
+        access: AccessControl | None = None,
     ) -> None:
         self.names = tuple(names)
         self._load = load
@@ -47,6 +49,12 @@ class ServiceRegistry:
         self._issuers = issuers
         self._entropy = entropy
         self._new_lock = lock  # each model's lock, from here: a sharing mock counts how often it is taken
+        if access is None:
+            from .iam.access import AccessControl
+
+            access = AccessControl()
+        self.access = access
+        access.resolve_with(self._build_authority)
         self._depended: set[str] = set()  # services whose state others depend on: their routes, their token issuers
         self._built: dict[str, ServiceProtocol[Any]] = {}
         self._router: Router[str] | None = None
@@ -92,13 +100,26 @@ class ServiceRegistry:
                     issuers=self._issuers,
                     entropy=self._entropy,
                     lock=self._new_lock(),
+                    access=self.access,
                 )
                 package = self._load(name)
                 issuers = len(list(self._issuers))
+                authority = self.access.authority
                 built = self._built[name] = package.build(context)
-                if hasattr(package, "claims") or len(list(self._issuers)) > issuers:
+                if (
+                    hasattr(package, "claims")
+                    or len(list(self._issuers)) > issuers
+                    or self.access.authority is not authority  # every AWS call reads the identities it keeps
+                ):
                     self._depended.add(name)
         return built
+
+    def _build_authority(self) -> None:
+        """Build the service that keeps the mock's identities (its package says ``IDENTITY_AUTHORITY = True``)."""
+        for name in self.names:
+            if getattr(self._load(name), "IDENTITY_AUTHORITY", False):
+                self.protocol(name)
+                return
 
     def rebuild(self, name: str) -> bool:
         """Build a service again from its fixtures section (which now holds newer state).

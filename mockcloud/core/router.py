@@ -27,6 +27,7 @@ class Claims:
 
     hosts: tuple[str, ...] = ()  # exact host names, e.g. "ls.amazonaws.com"
     host_labels: tuple[tuple[str, str], ...] = ()  # (first label, domain), e.g. ("license-manager", "amazonaws.com")
+    subdomains_of: tuple[str, ...] = ()  # any one label under these domains, e.g. "tokens.sts.global.api.aws"
     signing_names: tuple[str, ...] = ()  # SigV4 credential-scope service names
     target_prefixes: tuple[str, ...] = ()  # X-Amz-Target prefix before the dot
     api_versions: tuple[str, ...] = ()  # Version values of Action+Version protocols
@@ -42,6 +43,7 @@ class Router(Generic[T]):
 
     _hosts: dict[str, T] = field(default_factory=dict)
     _labels: dict[str, list[tuple[str, T]]] = field(default_factory=dict)
+    _subdomains: dict[str, T] = field(default_factory=dict)
     _signing: dict[str, T] = field(default_factory=dict)
     _targets: dict[str, T] = field(default_factory=dict)
     _versions: dict[str, T] = field(default_factory=dict)
@@ -61,6 +63,8 @@ class Router(Generic[T]):
             self._hosts[host.lower()] = target
         for label, domain in claims.host_labels:
             self._labels.setdefault(label.lower(), []).append(("." + domain.lower(), target))
+        for domain in claims.subdomains_of:
+            self._subdomains[domain.lower()] = target
         for name in claims.signing_names:
             self._signing[name] = target
         for prefix in claims.target_prefixes:
@@ -80,11 +84,13 @@ class Router(Generic[T]):
         target = self._hosts.get(host)
         if target is not None:
             return target
-        label, dot, _ = host.partition(".")
+        label, dot, rest = host.partition(".")
         if dot:
             for suffix, target in self._labels.get(label, ()):
                 if host.endswith(suffix):
                     return target
+            if self._subdomains:
+                return self._subdomains.get(rest)
         return None
 
     def route(self, request: Request) -> T | None:

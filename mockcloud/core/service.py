@@ -33,6 +33,7 @@ from .clock import Clock
 from .credentials import Credentials
 from .entropy import Entropy
 from .errors import ServiceError
+from .iam.access import AccessControl
 from .oidc import TrustedIssuers
 from .request import Reply, request_body
 from .router import Claims
@@ -56,6 +57,7 @@ class ServiceContext:
     entropy: Entropy = field(default_factory=Entropy)  # every random choice: seeded for repeatable runs
     # the lock that guards every state transition of the model (when shared, it also tells that state may have changed)
     lock: Any = field(default_factory=threading.RLock)
+    access: AccessControl = field(default_factory=AccessControl)  # the mock's IAM check, and its identity authority
 
     def merged_settings(self, defaults: dict[str, Any]) -> dict[str, Any]:
         """The service's defaults, then its fixtures' ``settings``, then the mock's (later ones win).
@@ -225,6 +227,9 @@ class ServiceProtocol(Generic[X]):
 
     def validate(self, exchange: X) -> None:
         """Refuse parameters the operation's schema does not allow, in the service's words."""
+
+    def authorize(self, exchange: X) -> None:
+        """Refuse a call the caller's policies do not allow (AWS's families: IAM, see ``protocols.aws_common``)."""
 
     def invoke(self, exchange: X) -> Any:
         """Carry the operation out: the method its ``@operation`` declared, with the exchange."""

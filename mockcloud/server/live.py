@@ -8,6 +8,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
 from ..core.log import redact_target
 from .app import AdminApp, create_app
 from .guard import AdminGuard, is_loopback, off_loopback
+from .namespaces import DEFAULT_LIMIT, Namespaces, PortRange
 from .serving import ServerLimits, make_server
 
 if TYPE_CHECKING:
@@ -38,6 +40,8 @@ class LiveServer:
     ``redis://127.0.0.1:6379/0``) with every server given the same one;
     ``listener`` is a socket already listening to serve on (a worker's), and
     ``may_accept(open_connections)`` says whether to accept a connection now.
+    ``namespace_ports`` (``"4600-4699"``; default any free port) and ``max_namespaces`` bound the
+    server's namespaces (:mod:`.namespaces`); ``namespaces=False`` makes none (a namespace's own server).
     A busy port raises ``OSError``.
     """
 
@@ -63,6 +67,9 @@ class LiveServer:
         store: str | None = None,
         listener: socket.socket | None = None,
         may_accept: Callable[[int], bool] | None = None,
+        namespace_ports: PortRange | str | None = None,
+        max_namespaces: int = DEFAULT_LIMIT,
+        namespaces: bool = True,
     ) -> None:
         self.limits = ServerLimits(
             max_body_size, max_header_size, idle_timeout, request_timeout, threads, connection_limit
@@ -77,13 +84,17 @@ class LiveServer:
         if admin_token is None and not self.loopback:
             admin_token = secrets.token_urlsafe(32)
         self.admin_token = admin_token
-        allowed_hosts = tuple(allowed_hosts)
+        self.quiet = quiet
+        allowed_hosts = self.allowed_hosts = tuple(allowed_hosts)
         AdminGuard.for_bind(host, port, allowed_hosts=allowed_hosts)  # a bad entry raises ValueError before we bind
         self._server = make_server(_AccessLog(app) if not quiet else app, host, port, self.limits, listener)
         self._server.may_accept = may_accept
         self.port = self._server.port
         app.guard = AdminGuard.for_bind(host, self.port, allowed_hosts=allowed_hosts, token=admin_token)
         app.max_body_size = self.limits.max_body_size
+        if namespaces:
+            ports = PortRange.parse(namespace_ports) if isinstance(namespace_ports, str) else namespace_ports
+            app.namespaces = Namespaces(self._namespace_server, ports or PortRange(), max_namespaces)
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
         self._stopped = threading.Event()
@@ -98,6 +109,27 @@ class LiveServer:
     @property
     def cloud(self) -> MockCloud:
         return self.app.cloud
+
+    def _namespace_server(self, port: int, seed: int | None) -> LiveServer:
+        """The server of a new namespace: a fresh mock like this one's, on ``port``, with this server's limits,
+        host, admin token and allowed names."""
+        options = dict(self.app.namespace_options)
+        if seed is not None:
+            options["seed"] = seed
+        fixtures = options.pop("fixtures", None)
+        app = create_app(fixtures, **options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # off loopback: this server has said so once
+            return LiveServer(
+                self.host,
+                port,
+                app=app,
+                quiet=self.quiet,
+                **asdict(self.limits),
+                admin_token=self.admin_token,
+                allowed_hosts=self.allowed_hosts,
+                namespaces=False,
+            )
 
     def serve_forever(self) -> None:
         """Serve in this thread until :meth:`stop` (from another thread) or Ctrl-C."""
@@ -131,6 +163,8 @@ class LiveServer:
                 self._stopped.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.app.namespaces is not None:
+            self.app.namespaces.close()
         state_file = getattr(self.app, "state_file", None)
         if state_file is not None:
             state_file.save()

@@ -34,6 +34,20 @@ class StateFile:
         self._condition = threading.Condition()
         self.saves = 0  # how many times the file was written (for the curious, and the tests)
 
+    def check_writable(self) -> None:
+        """A path the server could never save to stops it before it listens, rather than failing every write."""
+        where = self.path.parent
+        if self.path.is_dir():
+            raise MockCloudError(f"--state {self.path} is a folder; give a file path in it")
+        if not where.is_dir():
+            raise MockCloudError(f"--state {self.path}: the folder {where} does not exist")
+        probe = where / f".{self.path.name}.{os.getpid()}.probe"
+        try:
+            probe.open("wb").close()
+            probe.unlink()
+        except OSError as exc:
+            raise MockCloudError(f"--state {self.path}: cannot write in {where}: {exc.strerror or exc}") from None
+
     def load(self) -> bool:
         """Restore the state in the file, if there is one; a file that is no snapshot stops the server."""
         if not self.path.exists():

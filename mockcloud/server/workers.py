@@ -80,11 +80,16 @@ def _worker(index: int, run: Callable[[int], int]) -> None:
 
 
 def supervise(
-    workers: int, listener: socket.socket, run: Callable[[int], int], balance: AcceptBalance | None = None
+    workers: int,
+    listener: socket.socket,
+    run: Callable[[int], int],
+    balance: AcceptBalance | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> int:
     """Fork ``workers`` processes that each call ``run(index)`` on the inherited ``listener``; keep them running.
 
-    Returns when SIGTERM or SIGINT came and every worker has ended.
+    ``ready`` is called once the signal handlers are in place (so a stop after what it prints is a clean
+    one). Returns when SIGTERM or SIGINT came and every worker has ended.
     """
     children: dict[int, tuple[int, float]] = {}  # pid -> (index, when it started)
     failures = dict.fromkeys(range(workers), 0)
@@ -114,6 +119,8 @@ def supervise(
 
     previous = {sig: signal.signal(sig, stop) for sig in _FORWARDED}
     try:
+        if ready is not None:
+            ready()
         for index in range(workers):
             start(index)
         while children:

@@ -127,6 +127,7 @@ class AlibabaRpcProtocol(ServiceProtocol[RpcExchange]):
             body=exchange.body,
             query=exchange.query or (),
             window=self.time_window,
+            host_now=self.context.clock.host_time(),
         )
         operation = exchange.operation
         if principal is None and operation in self.operations and operation not in self.anonymous_operations:

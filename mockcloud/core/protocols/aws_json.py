@@ -10,13 +10,13 @@ from ..auth import sigv4
 from ..errors import ServiceError
 from ..request import Reply, json_reply
 from ..service import Exchange, ServiceProtocol
-from .aws_common import http_date, raise_for_violations
+from .aws_common import AwsAuthorization, http_date, raise_for_violations
 
 _CORAL = "com.amazon.coral.service#"
 _CORAL_NS = "com.amazon.coral.service"
 
 
-class AwsJsonProtocol(ServiceProtocol[Exchange]):
+class AwsJsonProtocol(AwsAuthorization, ServiceProtocol[Exchange]):
     """Subclasses set the class attributes and declare one ``@operation`` method per operation.
 
     An operation declared ``@operation(unsigned=True)`` may also come without

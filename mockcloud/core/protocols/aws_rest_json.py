@@ -31,7 +31,7 @@ from ..auth import sigv4
 from ..errors import ServiceError
 from ..request import Reply, json_reply, raw_path
 from ..service import Exchange, Operation, ServiceProtocol
-from .aws_common import raise_for_violations
+from .aws_common import AwsAuthorization, raise_for_violations
 
 
 class _Route(NamedTuple):
@@ -110,7 +110,7 @@ class RestJsonExchange(Exchange):
 R = TypeVar("R", bound=RestJsonExchange)
 
 
-class AwsRestJsonProtocol(ServiceProtocol[R]):
+class AwsRestJsonProtocol(AwsAuthorization, ServiceProtocol[R]):
     """Subclasses set the class attributes and declare one routed ``@operation`` method per operation."""
 
     exchange_type = RestJsonExchange  # type: ignore[assignment]
@@ -126,6 +126,7 @@ class AwsRestJsonProtocol(ServiceProtocol[R]):
     internal_message: str = "An internal error occurred."
     unknown_operation_status: int = 404
     auth_error_status: int = 403
+    access_denied_status = 403
     _route_table: ClassVar[RouteTable] = {}
 
     @classmethod

@@ -31,6 +31,7 @@ class AmplifyUIBuilderProtocol(AwsRestJsonProtocol[AmplifyExchange]):
     model: AmplifyUIBuilderModel
     exchange_type = AmplifyExchange
     signing_name = "amplifyuibuilder"
+    iam_prefix = "amplifyuibuilder"
     schemas = SchemaSet(Path(__file__).with_name("schemas"))
     # "An invalid or out-of-range value was supplied for the input parameter": every bad input.
     validation_code = "InvalidParameterException"
