@@ -587,7 +587,7 @@ def test_any_stop_after_listening_exits_0_with_the_state_saved(tmp_path, signum)
     for _ in range(3):
         server = CliServer([sys.executable, "-m", "mockcloud", "server", "--port", "0", "--state", str(path)])
         try:
-            server.wait_for_url(timeout=60)
+            server.wait_for_url()
             code, output = server.stop(signum, timeout=60)
         finally:
             server.kill()
@@ -603,7 +603,7 @@ def test_options_from_the_environment_as_a_container_sets_them(monkeypatch, tmp_
     monkeypatch.setenv("MOCKCLOUD_STATE", str(tmp_path / "state.json"))
     server = CliServer([sys.executable, "-m", "mockcloud", "server"])
     try:
-        url, _ = server.wait_for_url(timeout=60)
+        url = server.wait_for_url()
         port = url.rsplit(":", 1)[1]
         reset = requests.post(f"{url}/_mockcloud/reset", json={}, timeout=HTTP_TIMEOUT)
         assert reset.json()["seed"] == 5
