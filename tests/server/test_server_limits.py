@@ -21,7 +21,7 @@ import requests
 
 from mockcloud.server import LiveServer
 from mockcloud.server.serving import ServerLimits
-from tests.helpers import DEADLINE
+from tests.helpers import DEADLINE, wait_for
 
 pytestmark = pytest.mark.server
 
@@ -271,6 +271,7 @@ LM = (
     "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: AWSLicenseManager.ListTokens\r\n"
     "Content-Type: application/x-amz-json-1.1\r\n"
 )
+LM_HEADERS = {"X-Amz-Target": "AWSLicenseManager.ListTokens", "Content-Type": "application/x-amz-json-1.1"}
 
 
 @pytest.mark.parametrize(
@@ -414,6 +415,19 @@ def test_worker_pool_is_bounded():
                 thread.join(timeout=0.01)  # a sample every 10 ms until the clients are done
         assert not errors
         assert max(seen) == before
+
+
+def test_a_reply_held_back_by_injected_latency_holds_no_other_client_back():
+    """What may wait (here an injected latency) is answered by a worker, never by the thread that reads requests."""
+    with LiveServer(threads=2) as live:
+        live.cloud.faults.add("licensemanager", "ListTokens", latency=300, count=1)
+        with socket.create_connection((LOOPBACK, live.port), timeout=DEADLINE) as held:
+            held.sendall(request("POST", "/", {**LM_HEADERS, "Content-Length": "2"}, b"{}"))
+            wait_for(lambda: any(r.operation == "ListTokens" for r in live.cloud.requests), "the held request")
+            served(live.port)  # long before the held reply's five minutes are up
+            held.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                held.recv(1)  # still held back
 
 
 def test_connection_cap_holds_new_connections_until_one_closes():
