@@ -62,6 +62,8 @@ except ImportError:  # Windows: no descriptor limit to respect
 _OWN_DESCRIPTORS = 2
 # descriptors kept free below the soft RLIMIT_NOFILE for files, pipes and the temp files of large bodies
 _SPARE_DESCRIPTORS = 64
+# bytes of a reply written before a worker sends them itself (waitress's send_bytes; its socket's buffer is larger)
+_SEND_BYTES = 18000
 
 
 @dataclass(frozen=True)
@@ -351,6 +353,9 @@ def make_server(
             ident="mockcloud",
             backlog=1024,
         )
+        # a reply's head and body leave in one send() (waitress's default of 1 byte sends each write at once:
+        # two system calls, and two packets, per reply); whatever is left is sent when the loop next looks
+        adj.send_bytes = _SEND_BYTES
         # waitress takes whole seconds here; both are only compared with time.time()
         adj.channel_timeout = limits.idle_timeout
         adj.cleanup_interval = max(0.25, min(10.0, limits.idle_timeout / 4, limits.request_timeout / 4))
