@@ -155,26 +155,22 @@ def build_environ(method: str, url: str, headers: RequestHeaders, body: bytes | 
         "mockcloud.in_process": True,
         "mockcloud.body": body,
     }
-    has_host = False
+    known = _ENVIRON_KEYS.get
     for name, given in headers.items() if hasattr(headers, "items") else headers:
-        key = _ENVIRON_KEYS.get(name)
-        if key is None:
-            key = _environ_key(name)
-        if isinstance(given, bytes):
-            value = given.decode("latin-1")
-        elif not given.isascii():
-            value = _wsgi_str(given)
-        else:
-            value = given
+        key = known(name) or _environ_key(name)
         if key is _SKIP:
             continue
-        if key == "HTTP_HOST":
-            has_host = True
-        if key in environ and key.startswith("HTTP_"):
+        if isinstance(given, bytes):
+            value = given.decode("latin-1")
+        elif given.isascii():
+            value = given
+        else:
+            value = _wsgi_str(given)
+        if key in environ and key[:5] == "HTTP_":  # a repeated header (no key of the base above starts so)
             environ[key] = f"{environ[key]},{value}"
         else:
             environ[key] = value
-    if not has_host:
+    if "HTTP_HOST" not in environ:
         default = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
         environ["HTTP_HOST"] = host if default else f"{host}:{port}"
     return environ
