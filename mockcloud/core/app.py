@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .errors import ServiceError
 from .faults import COMMITTING_FAULTS, Faults
 from .log import RequestLog, RequestRecord, capture, next_seq
-from .request import Reply, framing_problem, request_body, request_target
+from .request import Reply, framing_problem, lazy_request_class, request_body, request_target
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -43,11 +43,7 @@ class Application:
         now: Callable[[], float],
         shared: SharedState | None = None,
     ) -> None:
-        from werkzeug.wrappers import Request  # here, not at import: mockcloud imports in milliseconds
-
-        # not put back into its environ (werkzeug's populate_request): that would make each request a reference
-        # cycle, garbage only the cyclic collector frees
-        self._request_class = functools.partial(Request, populate_request=False)
+        self._request_class = lazy_request_class()  # werkzeug's, imported here: mockcloud imports in milliseconds
         self.services = services
         self._compiled: Router[str] | None = None
         self._service = services.protocol
