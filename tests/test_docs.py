@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mockcloud.server.live import LiveServer
+from tests.helpers import UNUSED_PLUGINS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -47,7 +48,7 @@ def test_example_runs(page, number, code, request, monkeypatch, capsys):
     if "def test_" in code and "@mock_cloud" not in code:
         pytester = request.getfixturevalue("pytester")
         pytester.makepyfile(test_docs_example=code)
-        result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+        result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", *UNUSED_PLUGINS)
         result.assert_outcomes(passed=code.count("def test_"))
     elif "MOCKCLOUD_URL" in code:
         with LiveServer() as server:

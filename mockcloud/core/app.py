@@ -15,7 +15,7 @@ from .coverage import NotEmulated
 from .errors import ServiceError
 from .faults import COMMITTING_FAULTS, Faults
 from .log import RequestLog, RequestRecord, capture, next_seq
-from .request import Reply, framing_problem, request_body, request_target
+from .request import Reply, framing_problem, lazy_request_class, request_body, request_target
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -44,9 +44,7 @@ class Application:
         now: Callable[[], float],
         shared: SharedState | None = None,
     ) -> None:
-        from werkzeug.wrappers import Request  # here, not at import: mockcloud imports in milliseconds
-
-        self._request_class = Request
+        self._request_class = lazy_request_class()  # werkzeug's, imported here: mockcloud imports in milliseconds
         self.services = services
         self._compiled: Router[str] | None = None
         self._service = services.protocol

@@ -42,6 +42,8 @@ def same_secret(expected: str | bytes, presented: str | bytes) -> bool:
     ``hmac.compare_digest`` refuses non-ASCII ``str``, and a plain ``.encode()`` fails on a
     lone surrogate, so both sides are compared as bytes that every ``str`` has.
     """
+    if isinstance(expected, str) and isinstance(presented, str) and expected.isascii() and presented.isascii():
+        return hmac.compare_digest(expected, presented)  # the common case, as it is: no copies
     if isinstance(expected, str):
         expected = expected.encode("utf-8", "surrogatepass")
     if isinstance(presented, str):

@@ -196,26 +196,22 @@ def build_environ(method: str, url: str, headers: RequestHeaders, body: bytes | 
         "mockcloud.in_process": True,
         "mockcloud.body": body,
     }
-    has_host = False
+    known = _ENVIRON_KEYS.get
     for name, given in headers.items() if hasattr(headers, "items") else headers:
-        key = _ENVIRON_KEYS.get(name)
-        if key is None:
-            key = _environ_key(name)
-        if isinstance(given, bytes):
-            value = given.decode("latin-1")
-        elif not given.isascii():
-            value = _wsgi_str(given)
-        else:
-            value = given
+        key = known(name) or _environ_key(name)
         if key is _SKIP:
             continue
-        if key == "HTTP_HOST":
-            has_host = True
-        if key in environ and key.startswith("HTTP_"):
+        if isinstance(given, bytes):
+            value = given.decode("latin-1")
+        elif given.isascii():
+            value = given
+        else:
+            value = _wsgi_str(given)
+        if key in environ and key[:5] == "HTTP_":  # a repeated header (no key of the base above starts so)
             environ[key] = f"{environ[key]},{value}"
         else:
             environ[key] = value
-    if not has_host:
+    if "HTTP_HOST" not in environ:
         default = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
         environ["HTTP_HOST"] = host if default else f"{host}:{port}"
     return environ
@@ -240,7 +236,7 @@ def _split_url(url: str) -> tuple[str, str, int, str, str]:
     """scheme, host, port, path, query: the common ``scheme://host[:port]/path?query`` by hand, the rest by urlsplit."""
     scheme, sep, rest = url.partition("://")
     netloc, slash, target = rest.partition("/")
-    if sep and scheme in ("http", "https") and not any(c in netloc for c in "@[?") and "#" not in url:
+    if sep and scheme in ("http", "https") and "#" not in url and not ("@" in netloc or "[" in netloc or "?" in netloc):
         host, colon, port = netloc.partition(":")
         if host and (not colon or port.isdigit()):
             path, _, query = target.partition("?")
@@ -354,6 +350,50 @@ def request_target(request: Request) -> str:
         if environ.get("QUERY_STRING"):
             raw += "?" + environ["QUERY_STRING"]
     return raw
+
+
+_LAZY_REQUEST: type[Request] | None = None
+
+
+def lazy_request_class() -> type[Request]:
+    """werkzeug's ``Request``, but what its constructor works out is worked out when first read.
+
+    The request path reads the environ itself (routing, signatures, the body); of the fields werkzeug fills in
+    at once (the method, the headers, the server, the decoded path, ...) most requests read only the method,
+    if any. Not put back into its environ either (werkzeug's ``populate_request``): that would make each
+    request a reference cycle, garbage only the cyclic collector frees.
+    """
+    global _LAZY_REQUEST
+    if _LAZY_REQUEST is None:
+        from werkzeug.datastructures import EnvironHeaders
+        from werkzeug.utils import cached_property
+        from werkzeug.wrappers import Request
+
+        class LazyRequest(Request):
+            def __init__(self, environ: WSGIEnvironment) -> None:
+                self.environ = environ
+                self.shallow = False
+
+            @cached_property
+            def method(self) -> str:
+                return str(self.environ.get("REQUEST_METHOD", "GET")).upper()
+
+            @cached_property
+            def headers(self) -> EnvironHeaders:  # type: ignore[override]
+                return EnvironHeaders(self.environ)
+
+            def __getattr__(self, name: str) -> Any:
+                # a field werkzeug's constructor fills in (scheme, server, path, ...): all of them, now
+                if name in _REQUEST_FIELDS and "scheme" not in self.__dict__:
+                    Request.__init__(self, self.environ, populate_request=False)
+                    return getattr(self, name)
+                raise AttributeError(name)
+
+        _LAZY_REQUEST = LazyRequest
+    return _LAZY_REQUEST
+
+
+_REQUEST_FIELDS = frozenset({"scheme", "server", "root_path", "path", "query_string", "remote_addr"})
 
 
 def __getattr__(name: str) -> object:

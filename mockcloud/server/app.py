@@ -128,6 +128,12 @@ class AdminApp:
         # what a namespace's own mock is made from (create_app's), the store aside: a namespace is private
         self.namespace_options: dict[str, Any] = {}
 
+    def answers_at_once(self) -> bool:
+        """Whether a request now would be answered without waiting on anything: no state file to save, no
+        shared store to reach, no injected latency to wait out (the server then answers it on its I/O thread)."""
+        cloud = self.cloud
+        return self.state_file is None and cloud.shared is None and not cloud.faults.delays
+
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         body = self._answer(environ, start_response)
         if environ.get("REQUEST_METHOD") == "HEAD":  # RFC 9110 §9.3.2: the headers a GET gets, no content

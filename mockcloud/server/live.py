@@ -22,7 +22,7 @@ from .serving import ServerLimits, make_server
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from ..mock import MockCloud
 
@@ -207,8 +207,9 @@ class LiveServer:
 class _AccessLog:
     """``--verbose``: one line per request on stderr (method, path, status)."""
 
-    def __init__(self, app: WSGIApplication) -> None:
+    def __init__(self, app: AdminApp) -> None:
         self.app = app
+        self.answers_at_once = app.answers_at_once  # printing a line never waits long
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         target = redact_target(environ.get("REQUEST_URI") or environ.get("PATH_INFO", ""))

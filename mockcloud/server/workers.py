@@ -47,10 +47,11 @@ class AcceptBalance:
     _ABSENT = 1 << 30
     _STALE = 3.0  # seconds: a serving worker's loop says how many it has at least every second
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock  # CLOCK_MONOTONIC: one clock for every process (a test passes its own)
         self._memory = mmap.mmap(-1, 16 * workers)  # anonymous and shared: the same pages after fork
         self._counts = memoryview(self._memory)[: 8 * workers].cast("q")
-        self._seen = memoryview(self._memory)[8 * workers :].cast("d")  # CLOCK_MONOTONIC: one clock for all
+        self._seen = memoryview(self._memory)[8 * workers :].cast("d")  # when each worker last said, on the clock
         for index in range(workers):
             self.absent(index)
 
@@ -59,10 +60,10 @@ class AcceptBalance:
 
     def gate(self, index: int) -> Callable[[int], bool]:
         """``may_accept(open_connections)`` of worker ``index``: no other worker that is there has fewer."""
-        counts, seen = self._counts, self._seen
+        counts, seen, clock = self._counts, self._seen, self._clock
 
         def may_accept(open_connections: int) -> bool:
-            now = time.monotonic()
+            now = clock()
             counts[index], seen[index] = open_connections, now
             return all(
                 open_connections <= counts[i] or now - seen[i] > self._STALE for i in range(len(counts)) if i != index

@@ -90,16 +90,23 @@ JUNK = st.one_of(
 )
 
 
-def from_schema(schema: dict, known: dict | None = None, name: str = ""):
-    """Values that satisfy a (draft 7, mockcloud-sized) JSON schema; ``known`` values stand in for some members."""
-    known = known or {}
-    strategy = _from_schema(schema, known)
-    if name in known:
-        return st.one_of(st.just(known[name]), strategy)
+class Known(str):
+    """Where a drawn document takes the live value of the ``known`` fixture named by this string.
+
+    Strategies are built once per schema (building them, ``from_regex`` above all, costs far more than
+    drawing from them) and hold this placeholder; :func:`with_known` puts the wire's own value in.
+    """
+
+
+def from_schema(schema: dict, names: frozenset[str] = frozenset(), name: str = ""):
+    """Values that satisfy a (draft 7, mockcloud-sized) JSON schema; a member in ``names`` may be :class:`Known`."""
+    strategy = _from_schema(schema, names)
+    if name in names:
+        return st.one_of(st.just(Known(name)), strategy)
     return strategy
 
 
-def _from_schema(schema: dict, known: dict):
+def _from_schema(schema: dict, names: frozenset[str]):
     if "enum" in schema:
         return st.sampled_from(schema["enum"])
     kind = schema.get("type")
@@ -107,12 +114,12 @@ def _from_schema(schema: dict, known: dict):
         properties = schema.get("properties", {})
         required = set(schema.get("required", ()))
         return st.fixed_dictionaries(
-            {k: from_schema(v, known, k) for k, v in properties.items() if k in required},
-            optional={k: from_schema(v, known, k) for k, v in properties.items() if k not in required},
+            {k: from_schema(v, names, k) for k, v in properties.items() if k in required},
+            optional={k: from_schema(v, names, k) for k, v in properties.items() if k not in required},
         )
     if kind == "array":
         return st.lists(
-            from_schema(schema.get("items", {}), known),
+            from_schema(schema.get("items", {}), names),
             min_size=schema.get("minItems", 0),
             max_size=min(schema.get("maxItems", 4), 4),
         )
@@ -126,6 +133,33 @@ def _from_schema(schema: dict, known: dict):
     if "pattern" in schema:
         return st.from_regex(schema["pattern"]).filter(lambda s: low <= len(s) <= schema.get("maxLength", 10**9))
     return st.text(min_size=low, max_size=max(low, high))
+
+
+_STRATEGIES: dict[tuple[str, frozenset[str]], object] = {}
+
+
+def schema_strategy(schema: dict, known: dict):
+    """:func:`from_schema` of ``schema`` with the names ``known`` has values for, built once for the whole run."""
+    key = (json.dumps(schema, sort_keys=True), frozenset(known))
+    strategy = _STRATEGIES.get(key)
+    if strategy is None:
+        strategy = _STRATEGIES[key] = from_schema(schema, key[1])
+    return strategy
+
+
+def with_known(value, known: dict):
+    """``value`` with each :class:`Known` placeholder replaced by the wire's live value."""
+    if isinstance(value, Known):
+        return known[str(value)]
+    if isinstance(value, dict):
+        return {k: with_known(v, known) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_known(v, known) for v in value]
+    return value
+
+
+def draw_document(data, schema: dict, known: dict, label: str):
+    return with_known(data.draw(schema_strategy(schema, known), label=label), known)
 
 
 def mutated(data, document: dict) -> dict:
@@ -336,7 +370,7 @@ LM = schemas("licensemanager")
 def operation_and_document(data, schemas: dict, unknown: str, known: dict) -> tuple[str, dict]:
     """An operation (or one the service does not have) and its parameters, drawn from its schema and mutated."""
     operation = data.draw(st.sampled_from([*sorted(schemas), unknown]), label="operation")
-    document = data.draw(from_schema(schemas.get(operation, {"type": "object"}), known), label="document")
+    document = draw_document(data, schemas.get(operation, {"type": "object"}), known, "document")
     return operation, mutated(data, document)
 
 
@@ -366,17 +400,10 @@ AMPLIFY_ROUTES = {op.name: op.options for op in AmplifyUIBuilderProtocol.routed_
 LABEL = TEXT.filter(lambda s: s != "" and "/" not in s)
 
 
-def amplify_member(operation: str, member: str, known: dict):
-    """A strategy for one member of an operation's input, built once per (operation, member)."""
-    key = (operation, member)
-    strategy = _AMPLIFY_MEMBERS.get(key)
-    if strategy is None:
-        schema = AMPLIFY[operation].get("properties", {}).get(member, {})
-        strategy = _AMPLIFY_MEMBERS[key] = from_schema(schema, known, member)
-    return strategy
-
-
-_AMPLIFY_MEMBERS: dict = {}
+def amplify_member(data, operation: str, member: str, known: dict):
+    """A value for one member of an operation's input (its schema's strategy is built once, see draw_document)."""
+    schema = AMPLIFY[operation].get("properties", {}).get(member, {})
+    return draw_document(data, schema, known, member)
 
 
 @FUZZ
@@ -394,14 +421,17 @@ def test_amplify_ui_builder_operations(wire, known, data):
     pairs = []
     for member in route.get("query", ()):
         if data.draw(st.booleans(), label=f"has {member}"):
-            value = data.draw(amplify_member(operation, member, known) | TEXT, label=member)
+            if data.draw(st.booleans(), label=f"{member} as junk text"):
+                value = data.draw(TEXT, label=member)
+            else:
+                value = amplify_member(data, operation, member, known)
             for item in value if isinstance(value, list) else [value]:
                 pairs.append((member, str(item)))
     if "payload" in route:
-        document = data.draw(amplify_member(operation, route["payload"], known), label="payload")
+        document = amplify_member(data, operation, route["payload"], known)
     else:
         members = set(AMPLIFY[operation].get("properties", {})) - set(labels) - set(route.get("query", ()))
-        document = {m: data.draw(amplify_member(operation, m, known), label=m) for m in sorted(members)}
+        document = {m: amplify_member(data, operation, m, known) for m in sorted(members)}
     body = json_body(data, mutated(data, document) if isinstance(document, dict) else document)
     target = path + ("?" + query_string(pairs) if pairs else "")
     url = wire.url(f"https://amplifyuibuilder.us-east-1.amazonaws.com{target}", target)
@@ -562,7 +592,7 @@ def test_wuying_operations(wire, known, data):
 @given(data=st.data())
 def test_each_wuying_operation(wire, known, operation, data):
     """Every operation of the client API meets hostile input, past the LoginToken (a live one is among the values)."""
-    document = data.draw(from_schema(WUYING[operation], known), label="document")
+    document = draw_document(data, WUYING[operation], known, "document")
     check_wuying(wire, data, operation, mutated(data, document))
 
 
@@ -619,6 +649,6 @@ def test_user_api_operations(wire, known, data):
         headers["Content-Type"] = data.draw(
             st.sampled_from(["application/json", "application/problem+json", "text/plain"]), label="content type"
         )
-        body = json_body(data, mutated(data, data.draw(from_schema(USERAPI[operation], known), label="body")))
+        body = json_body(data, mutated(data, draw_document(data, USERAPI[operation], known, "body")))
     url = wire.url(f"https://userapi.example.com/User/{operation}", f"/User/{operation}")
     wire.check("userapi", method, url, headers, body)

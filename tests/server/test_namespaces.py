@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 import mockcloud
 from mockcloud.remote import RemoteError
 from mockcloud.server import LiveServer
-from tests.helpers import DEFAULT_LICENSE_ARN, error_of, lm_client
+from tests.helpers import DEFAULT_LICENSE_ARN, UNUSED_PLUGINS, error_of, lm_client
 
 pytestmark = pytest.mark.server
 
@@ -188,8 +188,9 @@ def test_own_tokens_and_clock(mockcloud_server, hours):
 def run_suite_in_parallel(url: str, directory, workers: int = 4) -> subprocess.CompletedProcess[str]:
     """The plugin's fixtures against one server from ``workers`` pytest-xdist processes."""
     (directory / "test_shared_server.py").write_text(textwrap.dedent(SUITE))
+    options = ("-q", "-p", "no:cacheprovider", *UNUSED_PLUGINS, "-n", str(workers), "--mockcloud-url", url)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers), "--mockcloud-url", url],
+        [sys.executable, "-m", "pytest", *options],
         cwd=directory,
         capture_output=True,
         text=True,

@@ -20,9 +20,9 @@ import pytest
 import requests
 from botocore.config import Config
 
-from tests.helpers import DEFAULT_LICENSE_ARN
+from tests.helpers import DEFAULT_LICENSE_ARN, wait_for
 
-TIMEOUT = 10
+TIMEOUT = 60  # seconds: a loaded machine is slow, not wrong; only a broken emulator waits this long
 VERSION = {"Version": "2.0"}
 
 
@@ -45,7 +45,7 @@ class Server:
 
     def stop(self, how: int) -> int:
         self.process.send_signal(how)
-        code = self.process.wait(timeout=20)
+        code = self.process.wait(timeout=TIMEOUT)
         self.process.stdout.close()
         self.process.stderr.close()
         return code
@@ -165,15 +165,18 @@ def test_a_state_file_that_is_no_snapshot_stops_the_server_before_it_listens(sta
 
 
 def test_saves_coalesce_and_each_change_waits_for_a_save_that_covers_it(tmp_path, monkeypatch):
-    import time
-
     from mockcloud.server.persistence import StateFile
+
+    announced: list[int] = []
 
     class Cloud:
         version = 0
+        saves = 0
 
         def snapshot(self) -> dict:
-            time.sleep(0.05)  # a slow disk: changes pile up while a save runs
+            self.saves += 1
+            if self.saves == 1:  # a slow disk: every change is made while the first save runs
+                wait_for(lambda: len(announced) == 20, "all twenty changes")
             return {"version": self.version}
 
     cloud = Cloud()
@@ -182,6 +185,7 @@ def test_saves_coalesce_and_each_change_waits_for_a_save_that_covers_it(tmp_path
 
     def change(value: int) -> None:
         cloud.version = value
+        announced.append(value)
         state.changed()
         seen.append(json.loads((tmp_path / "state.json").read_text())["version"])
 

@@ -26,11 +26,11 @@ import requests
 import time_machine
 from botocore.exceptions import ClientError
 
-from tests.helpers import DEFAULT_LICENSE_ARN, error_of, lm_client
+from tests.helpers import DEADLINE, DEFAULT_LICENSE_ARN, error_of, lm_client, wait_for
 
 pytestmark = pytest.mark.server
 
-HTTP_TIMEOUT = 5
+HTTP_TIMEOUT = 60  # seconds: a loaded machine is slow, not wrong; only a broken emulator waits this long
 ROLE_ARN = "arn:aws:iam::123456789012:role/license-reader"
 
 
@@ -177,8 +177,7 @@ def test_clock_freeze_advance_unfreeze(mockcloud_server):
     assert reply.status_code == 200
     assert reply.json() == {"now": "2030-01-01T00:00:00+00:00", "frozen": True, "epoch": 1893456000.0}
 
-    time.sleep(0.05)  # a frozen clock does not move by itself
-    assert server_now(mockcloud_server) == datetime(2030, 1, 1, tzinfo=timezone.utc)
+    assert server_now(mockcloud_server) == datetime(2030, 1, 1, tzinfo=timezone.utc)  # to the microsecond: frozen
 
     reply = admin(mockcloud_server, "POST", "clock", json={"advance": 3600})
     assert reply.status_code == 200
@@ -190,8 +189,7 @@ def test_clock_freeze_advance_unfreeze(mockcloud_server):
     running = datetime.fromisoformat(reply.json()["now"])
     expected = datetime(2030, 1, 1, 1, tzinfo=timezone.utc)
     assert expected <= running < expected + timedelta(seconds=30)
-    time.sleep(0.05)
-    assert server_now(mockcloud_server) > running  # it runs again
+    wait_for(lambda: server_now(mockcloud_server) > running, "the unfrozen clock to run")
 
 
 def test_moved_server_clock_keeps_real_time_signatures_and_expires_what_it_issued(mockcloud_server, lm):
@@ -438,7 +436,6 @@ def test_state_is_reset_between_tests_second(mockcloud_server, lm):
 
 # ---- the CLI -------------------------------------------------------------------
 URL_LINE = re.compile(r"listening on (http://\S+)")
-START_LIMIT = 5.0
 
 
 class CliServer:
@@ -447,7 +444,6 @@ class CliServer:
     def __init__(self, argv: list[str]) -> None:
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.output: list[str] = []
-        self.started = time.monotonic()
         self.proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -464,7 +460,7 @@ class CliServer:
             self.lines.put(line)
         self.lines.put(None)
 
-    def wait_for_url(self, timeout: float = 10.0) -> tuple[str, float]:
+    def wait_for_url(self, timeout: float = DEADLINE) -> str:
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -477,9 +473,9 @@ class CliServer:
             self.output.append(line)
             match = URL_LINE.search(line)
             if match:
-                return match.group(1), time.monotonic() - self.started
+                return match.group(1)
 
-    def stop(self, signum: int, timeout: float = 10.0) -> tuple[int, str]:
+    def stop(self, signum: int, timeout: float = DEADLINE) -> tuple[int, str]:
         self.proc.send_signal(signum)
         code = self.proc.wait(timeout=timeout)
         self._reader.join(timeout=timeout)
@@ -505,8 +501,7 @@ class CliServer:
 def _serve_and_stop(argv: list[str], signum: int) -> None:
     server = CliServer(argv)
     try:
-        url, elapsed = server.wait_for_url()
-        assert elapsed < START_LIMIT, f"the server took {elapsed:.2f}s to start"
+        url = server.wait_for_url()  # how fast it starts is for benchmarks/run.py (import time), not a test
         match = re.fullmatch(r"http://([^:/]+):(\d+)", url)
         assert match, url
         assert match.group(1) == "127.0.0.1"  # loopback unless told otherwise
@@ -592,7 +587,7 @@ def test_any_stop_after_listening_exits_0_with_the_state_saved(tmp_path, signum)
     for _ in range(3):
         server = CliServer([sys.executable, "-m", "mockcloud", "server", "--port", "0", "--state", str(path)])
         try:
-            server.wait_for_url(timeout=60)
+            server.wait_for_url()
             code, output = server.stop(signum, timeout=60)
         finally:
             server.kill()
@@ -608,7 +603,7 @@ def test_options_from_the_environment_as_a_container_sets_them(monkeypatch, tmp_
     monkeypatch.setenv("MOCKCLOUD_STATE", str(tmp_path / "state.json"))
     server = CliServer([sys.executable, "-m", "mockcloud", "server"])
     try:
-        url, _ = server.wait_for_url(timeout=60)
+        url = server.wait_for_url()
         port = url.rsplit(":", 1)[1]
         reset = requests.post(f"{url}/_mockcloud/reset", json={}, timeout=HTTP_TIMEOUT)
         assert reset.json()["seed"] == 5

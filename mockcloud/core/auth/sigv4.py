@@ -169,8 +169,9 @@ def canonical_request(request: Request, signed_headers: list[str], body: bytes, 
     """The canonical request AWS computes; a presigned one's query leaves out ``X-Amz-Signature``."""
     environ = request.environ
     lines = []
+    known = _ENVIRON_NAMES.get
     for name in signed_headers:
-        value = environ.get(_environ_name(name)) or ""
+        value = environ.get(known(name) or _environ_name(name)) or ""
         lines.append(f"{name}:{' '.join(value.split())}")
     return "\n".join(
         (

@@ -152,7 +152,9 @@
     try {
       await refresh();
       state.failures = 0;
-      setStatus("live", "live");
+      // a round still in flight when the tab was hidden ends paused, not live
+      if (document.hidden) setStatus("paused", "paused while the tab is hidden");
+      else setStatus("live", "live");
     } catch (error) {
       state.failures += 1;
       if (error.status !== 401) setStatus("error", `${error.message}; retrying in ${Math.round(backoff() / 1000)} s`);
