@@ -38,6 +38,7 @@ def bare_app(body: bytes):
         start_response("200 OK", headers)
         return [body]
 
+    app.answers_at_once = lambda: True  # it never waits: served as mockcloud's own app is (serving.make_server)
     return app
 
 

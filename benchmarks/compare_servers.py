@@ -4,10 +4,11 @@ Informational (always exits 0 unless it crashes). Each candidate serves the
 same mockcloud application in its own subprocess on 127.0.0.1; the probes
 talk to loopback only, with bounded counts and times:
 
-    python benchmarks/compare_servers.py [--seconds 6] [--only waitress,cheroot]
+    python benchmarks/compare_servers.py [--seconds 6] [--only waitress,cheroot] [--pinned]
 
 Per candidate it prints: requests/s of a replayed signed License Manager
-GetAccessToken with wrk (2 threads, 8 keep-alive connections; falls back to
+GetAccessToken with wrk (2 threads, 8 and 64 keep-alive connections, nothing
+pinned unless ``--pinned``; falls back to
 the ``_loadgen`` client processes without wrk), whether one connection serves
 several requests, what ``Content-Length: abc`` and a bad chunk header get,
 what a lying chunked upload (chunk size ``ffffffffffffffffffff``, 3 bytes,
@@ -130,10 +131,10 @@ def probe_idle(port: int, count: int = 1000) -> str:
 
 
 # ---- throughput ---------------------------------------------------------------------
-def throughput(child: Child, seconds: float) -> str:
+def throughput(child: Child, seconds: float, pinned: bool = False) -> str:
     """Requests/s of a replayed signed GetAccessToken: wrk with 8 and 64 connections.
 
-    Each is pinned apart from the server.
+    Nothing pinned, as users run servers; ``pinned``: the server on one CPU, wrk on the others.
     """
     from run import Sizes, run_load, run_wrk, signed_get_access_token, split_cpus
 
@@ -144,21 +145,21 @@ def throughput(child: Child, seconds: float) -> str:
 
         rps = run_load(multiprocessing.get_context("spawn"), child.port, path, body, headers, sizes)["rps"]
         return f"{rps:.0f} req/s (4 keep-alive client processes)"
-    split = split_cpus()
+    split = split_cpus() if pinned else None
     if split:
         child.pin(split[0])
-    rps8 = run_wrk(child.port, path, body, headers, sizes, connections=8)["rps"]
-    rps64 = run_wrk(child.port, path, body, headers, sizes, connections=64)["rps"]
+    rps8 = run_wrk(child.port, path, body, headers, sizes, connections=8, pin=split is not None)["rps"]
+    rps64 = run_wrk(child.port, path, body, headers, sizes, connections=64, pin=split is not None)["rps"]
     return f"{rps8:.0f} req/s (wrk, 2 threads, 8 connections), {rps64:.0f} req/s with 64" + (
-        " (server and wrk on separate CPUs)" if split else ""
+        " (PINNED: server and wrk on separate CPUs)" if split else " (nothing pinned)"
     )
 
 
-def measure(name: str, seconds: float) -> list[str]:
+def measure(name: str, seconds: float, pinned: bool = False) -> list[str]:
     child = Child(name)
     try:
         lines = [
-            f"{name}: {throughput(child, seconds)}",
+            f"{name}: {throughput(child, seconds, pinned)}",
             f"  keep-alive on one connection: {probe_keepalive(child.port)}",
         ]
         for probe, result in probe_framing(child.port).items():
@@ -174,10 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0, help="length of each load run (default 6)")
     parser.add_argument("--only", help="comma-separated candidates (default: all)")
+    parser.add_argument("--pinned", action="store_true", help="each server on one CPU and wrk on the others")
     args = parser.parse_args(argv)
     for name in args.only.split(",") if args.only else CANDIDATES:
         try:
-            for line in measure(name, args.seconds):
+            for line in measure(name, args.seconds, args.pinned):
                 print(line, flush=True)
         except Exception as exc:  # one candidate failing does not hide the others
             print(f"{name}: failed: {exc!r}", flush=True)

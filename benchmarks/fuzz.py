@@ -14,8 +14,17 @@ characters, other scripts' digits), deep nesting, missing and duplicated
 parameters, bad encodings, broken signatures and time stamps, and broken
 framing sent over a raw socket. Every reply is judged by
 ``tests/service_formats.py``: a 5xx internal error, or a reply not in the
-service's own format, is an internal error. It prints the counts by status
-and service and exits 1 when there was any internal error.
+service's own format, is an internal error.
+
+A share of the requests (``--keep-alive``, default 40%) goes over one
+keep-alive connection per worker, a quarter of those as HEAD, each reply read
+by its own framing (RFC 9112 §6.3) as an HTTP client does. A reply that does
+not begin with a status line (``http.client``'s ``BadStatusLine``), or bytes
+that arrive before the next request was sent (a body after a reply to HEAD,
+a Content-Length that lies), mean requests and replies are out of step: a
+desynchronized connection. It prints the counts by status and service, and
+the keep-alive counts, and exits 1 when there was any internal error or
+desynchronized reply.
 
 Standard library and mockcloud only; traffic goes to loopback only, and the
 run stops by itself (``--requests`` and ``--seconds`` bound it).
@@ -31,6 +40,8 @@ import hmac
 import ipaddress
 import json
 import random
+import re
+import select
 import socket
 import sys
 import threading
@@ -46,9 +57,10 @@ sys.path.insert(0, str(ROOT))
 from mockcloud.core.auth import alibaba as alibaba_auth  # noqa: E402
 from mockcloud.core.auth import aws_query_signature as query_auth  # noqa: E402
 from mockcloud.core.auth.sigv4 import signing_key  # noqa: E402
+from mockcloud.services.amplifyuibuilder.protocol import AmplifyUIBuilderProtocol  # noqa: E402
 from mockcloud.services.devpay.protocol import PARAMETERS as DEVPAY_PARAMETERS  # noqa: E402
 from mockcloud.services.devpay.protocol import DevpayProtocol  # noqa: E402
-from tests.service_formats import server_refused_framing, verdict  # noqa: E402
+from tests.service_formats import query_pairs, server_refused_framing, verdict  # noqa: E402
 
 SCHEMAS = ROOT / "mockcloud" / "services"
 KEY = SECRET = "testing"
@@ -57,6 +69,14 @@ LICENSE_ARN = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0
 DESKTOP_KEY, WEB_KEY = "ADMAY7DVLJTWHJ76MMBMQEXAMPLE", "AC6PMWXPBRPDDB426RW4X76I2MXQ"
 FIGMA_CLIENT, FIGMA_REDIRECT = "mockcloud-amplify-figma-client", "https://mockcloud.example/figma/callback"
 USERAPI_USER, USERAPI_PASSWORD = "api_user", "secure_password_123"
+# WUYING's embedded user (a logon for the fuzz's client) and her desktop
+WUYING_LOGON = {
+    "RegionId": "cn-hangzhou",
+    "ClientId": "fuzz-client",
+    "EndUserId": "alice",
+    "Password": "Alice-Passw0rd",
+}
+WUYING_DESKTOP = "ecd-0123456789abcdefg"
 TIMEOUT = 10
 
 # DevPay's actions and their parameters (the License Service has no JSON schemas: Query parameters are strings).
@@ -67,6 +87,9 @@ DEVPAY_ACTIONS = {
     for action, names in DEVPAY_PARAMETERS.items()
 }
 USERAPI_OPERATIONS = {"Login": "POST", "RefreshToken": "POST", "Logout": "POST", "Me": "GET"}
+# every Amplify UI Builder operation as its @operation declares it: method, path template, payload, query members
+AMPLIFY_ROUTES = {op.name: dict(op.options) for op in AmplifyUIBuilderProtocol.routed_operations()}
+AMPLIFY_APP, AMPLIFY_ENV = "dfuzz1", "fuzz"
 
 WEIRD_STRINGS = [
     "",
@@ -137,7 +160,16 @@ class Case:
     def header(self, name: str, value) -> None:
         self.headers.append((name, value))
 
-    def wire(self, host: str) -> bytes:
+    def well_framed(self) -> bool:
+        """Whether its request ends where the server will think it ends: no line break in the target or a
+        header value (an injected header, or a head that ends early), no length or coding of its own."""
+        names = {name.lower() for name, _ in self.headers}
+        texts = [self.target, *(v.decode("latin-1") if isinstance(v, bytes) else v for _, v in self.headers)]
+        return not ({"content-length", "transfer-encoding"} & names) and not any(
+            "\r" in text or "\n" in text for text in texts
+        )
+
+    def wire(self, host: str, keep_alive: bool = False) -> bytes:
         if self.raw is not None:
             return self.raw
         lines = [f"{self.method} {self.target} HTTP/1.1".encode("latin-1")]
@@ -152,7 +184,8 @@ class Case:
             )
         if "content-length" not in names and "transfer-encoding" not in names:
             lines.append(b"Content-Length: " + str(len(self.body)).encode())
-        lines.append(b"Connection: close")
+        if not keep_alive:
+            lines.append(b"Connection: close")
         return b"\r\n".join(lines) + b"\r\n\r\n" + self.body
 
 
@@ -187,6 +220,136 @@ def exchange(address: tuple[str, int], data: bytes) -> tuple[int, list, bytes]:
     return status, headers, body
 
 
+class Desynchronized(Exception):
+    """The connection's replies are out of step with its requests."""
+
+    def __init__(self, kind: str, detail: bytes, previous: bytes = b"") -> None:
+        super().__init__(
+            f"{kind}: {detail[:120]!r}" + (f"\n    after the request: {previous[:300]!r}" if previous else "")
+        )
+        self.kind = kind
+
+
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-5]\d\d)(?: [^\r\n]*)?\r\n")
+
+
+class KeepAlive:
+    """One keep-alive connection: a request, its reply read by its framing, then the next request.
+
+    ``exchange`` raises :class:`Desynchronized` when a reply does not begin with
+    a status line (BadStatusLine) or bytes arrive that no request asked for.
+    """
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.address = address
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+        self.connections = 0
+        self.previous = b""  # the request before: stray bytes are most likely its
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.buffer = None, b""
+
+    def stray(self, wait: float = 0.0) -> bytes:
+        """Bytes the server sent that no request asked for (read without waiting, or ``wait`` seconds)."""
+        if self.sock is None:
+            return b""
+        found = self.buffer
+        while True:
+            readable, _, _ = select.select([self.sock], [], [], wait)
+            if not readable:
+                return found
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                return found
+            if not chunk:  # the server closed it: fine, between requests
+                self.close()
+                return found
+            found += chunk
+            wait = 0.0
+
+    def exchange(self, data: bytes, method: str) -> tuple[int, list, bytes]:
+        if self.sock is not None:
+            early = self.stray()
+            if early:
+                self.close()
+                raise Desynchronized("stray bytes", early, self.previous)
+        if self.sock is None:
+            self.sock = socket.create_connection(self.address, timeout=TIMEOUT)
+            self.connections += 1
+        try:
+            self.sock.sendall(data)
+        except OSError:  # closed by the server meanwhile (idle): once more on a new connection
+            self.close()
+            return self.exchange(data, method)
+        self.previous = data
+        head = self._read_until(b"\r\n\r\n")
+        match = _STATUS_LINE.match(head)
+        if match is None:
+            self.close()
+            raise Desynchronized("BadStatusLine", head, self.previous)
+        status = int(match.group(1))
+        headers = []
+        for line in head[match.end() :].split(b"\r\n"):
+            if line:
+                name, _, value = line.partition(b":")
+                headers.append((name.decode("latin-1").strip(), value.decode("latin-1").strip()))
+        fields = {name.lower(): value for name, value in headers}
+        if method == "HEAD" or status in (204, 304) or status < 200:
+            body = b""
+        elif "chunked" in fields.get("transfer-encoding", "").lower():
+            body = self._read_chunked()
+        elif fields.get("content-length", "").isdigit():
+            body = self._read_exactly(int(fields["content-length"]))
+        else:  # to the end of the connection
+            body = self.buffer + self._read_all()
+            self.close()
+        if "close" in fields.get("connection", "").lower():
+            self.close()
+        return status, headers, body
+
+    def _recv(self) -> bytes:
+        assert self.sock is not None
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection in the middle of a reply")
+        return chunk
+
+    def _read_until(self, marker: bytes) -> bytes:
+        while marker not in self.buffer:
+            self.buffer += self._recv()
+        found, _, self.buffer = self.buffer.partition(marker)
+        return found + b"\r\n"
+
+    def _read_exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self.buffer += self._recv()
+        found, self.buffer = self.buffer[:size], self.buffer[size:]
+        return found
+
+    def _read_chunked(self) -> bytes:
+        body = b""
+        while True:
+            size = int(self._read_until(b"\r\n").strip().split(b";")[0], 16)
+            if size == 0:
+                self._read_until(b"\r\n")  # no trailers here
+                return body
+            body += self._read_exactly(size)
+            self._read_exactly(2)
+
+    def _read_all(self) -> bytes:
+        data = b""
+        try:
+            while chunk := self.sock.recv(65536) if self.sock else b"":
+                data += chunk
+        except OSError:
+            pass
+        return data
+
+
 # ---- signers (from the protocols' own definitions) ----------------------------------
 
 
@@ -205,9 +368,12 @@ def sigv4_sign(
     payload_hash: str | None = None,
     token: str | None = None,
     presign: int | None = None,
+    key: tuple[str, str] = (KEY, SECRET),
 ) -> None:
     """Sign the case as an SDK does: an Authorization header (host and x-amz-* headers signed), or with
-    ``presign`` (X-Amz-Expires seconds) the query-string form, as botocore's SigV4QueryAuth."""
+    ``presign`` (X-Amz-Expires seconds) the query-string form, as botocore's SigV4QueryAuth. ``key`` is
+    the (access key id, secret) to sign with: the default test keys unless a role session's."""
+    key_id, secret = key
     date = date or amz_date(now)
     scope = f"{date[:8]}/{REGION}/{scope_service or service}/aws4_request"
     if presign is None:
@@ -225,7 +391,7 @@ def sigv4_sign(
     if presign is not None:
         params = [
             ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
-            ("X-Amz-Credential", f"{KEY}/{scope}"),
+            ("X-Amz-Credential", f"{key_id}/{scope}"),
             ("X-Amz-Date", date),
             ("X-Amz-Expires", str(presign)),
             ("X-Amz-SignedHeaders", ";".join(names)),
@@ -249,14 +415,14 @@ def sigv4_sign(
         f"AWS4-HMAC-SHA256\n{date}\n{scope}\n{hashlib.sha256(canonical.encode('utf-8', 'surrogatepass')).hexdigest()}"
     )
     signature = hmac.new(
-        signing_key(SECRET, date[:8], REGION, scope_service or service),
+        signing_key(secret, date[:8], REGION, scope_service or service),
         to_sign.encode("utf-8", "surrogatepass"),
         "sha256",
     ).hexdigest()
     if presign is None:
         case.header(
             "Authorization",
-            f"AWS4-HMAC-SHA256 Credential={KEY}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}",
+            f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, SignedHeaders={';'.join(names)}, Signature={signature}",
         )
     else:
         case.target += f"&X-Amz-Signature={signature}"
@@ -480,6 +646,8 @@ class Generator:
             token = self.known.get("figma_access", "x") if rng.random() < 0.5 else str(self.weird())
             case.header("Authorization", rng.choice(["Bearer ", "bearer ", "Basic ", ""]) + token)
             return case
+        if rng.random() < 0.7:  # Amplify Studio's operations, each on its own route
+            return self.amplify_studio(now)
         operation = rng.choice(["ExchangeCodeForToken", "RefreshToken"])
         provider = "figma" if rng.random() < 0.85 else rng.choice(["", "%FF", "%00", "x" * 300, "..", "figma%2F.."])
         path = f"/tokens/{provider}" + ("/refresh" if operation == "RefreshToken" else "")
@@ -500,11 +668,50 @@ class Generator:
         self.aws_auth(case, "amplifyuibuilder", now)
         return case
 
+    def amplify_studio(self, now: float) -> Case:
+        """Any Amplify UI Builder operation but the token ones: its path labels (a real record's now and then),
+        its query members, its payload or body members, from its schema, mutated."""
+        rng = self.rng
+        operation = rng.choice(sorted(set(AMPLIFY_ROUTES) - {"ExchangeCodeForToken", "RefreshToken"}))
+        route, schema = AMPLIFY_ROUTES[operation], self.schemas["amplifyuibuilder"][operation]
+        properties = schema.get("properties", {})
+        path = route["path"]
+        labels = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+        seeded = self.known.get("amplify", {})
+        for label in labels:
+            value = seeded.get(label) if label in seeded and rng.random() < 0.7 else self.weird()
+            text = value if isinstance(value, str) else json.dumps(value)
+            path = path.replace("{" + label + "}", quote(text, safe="", errors="surrogatepass") or "x")
+        pairs = []
+        for member in route.get("query", ()):
+            if rng.random() < 0.5:
+                value = self.value(properties.get(member, {}), member) if rng.random() < 0.8 else self.weird()
+                for item in value if isinstance(value, list) else [value]:
+                    pairs.append(f"{member}={quote(str(item), safe='', errors='surrogatepass')}")
+        if "payload" in route:
+            document = self.value(properties.get(route["payload"], {}))
+        else:
+            members = set(properties) - set(labels) - set(route.get("query", ()))
+            document = {m: self.value(properties[m], m) for m in members}
+        if isinstance(document, dict) and rng.random() < 0.5:
+            document = self.mutate_document(document)
+        target = path + ("?" + "&".join(pairs) if pairs else "")
+        method = route["method"] if rng.random() < 0.9 else rng.choice(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        case = Case("amplifyuibuilder", f"Amplify {operation}", method, target)
+        case.header("Content-Type", "application/json")
+        case.body = self.json_body(document)
+        self.aws_auth(case, "amplifyuibuilder", now)
+        return case
+
     def aws_auth(self, case: Case, service: str, now: float) -> None:
         """Sign properly, or not at all, or with one thing wrong."""
         rng = self.rng
         roll = rng.random()
-        if roll < 0.55:
+        session = self.known.get("session")
+        if roll < 0.12 and session is not None:  # a role session's keys: the IAM check of every call
+            key_id, secret, token = session
+            sigv4_sign(case, self.host, service, now, token=token, key=(key_id, secret))
+        elif roll < 0.55:
             sigv4_sign(case, self.host, service, now)
         elif roll < 0.62:
             pass
@@ -661,25 +868,28 @@ class Generator:
 
     def sts(self, now: float) -> Case:
         rng = self.rng
-        action = rng.choice([*self.schemas["sts"], "AssumeRole", "MintMoney", ""])
+        if rng.random() < 0.03:  # an outbound issuer's documents beside the API
+            issuer = self.known.get("issuer_host", "nobody.tokens.sts.global.api.aws")
+            path = rng.choice(["/.well-known/jwks.json", "/.well-known/openid-configuration", "/", "/x"])
+            return Case("sts", "STS issuer", rng.choice(["GET", "GET", "POST"]), path, [("Host", issuer)])
+        action = rng.choice([*self.schemas["sts"], "MintMoney", ""])
         pairs = [
             ("Action", action),
             ("Version", rng.choice(["2011-06-15"] * 8 + ["2011-6-15", "\u0662\u0660\u0661\u0661-06-15", ""])),
         ]
         document = self.document("sts", action) if action in self.schemas["sts"] else {}
+        unsigned = action in ("AssumeRoleWithWebIdentity", "AssumeRoleWithSAML")
         if action == "AssumeRoleWithWebIdentity" and rng.random() < 0.5:
             document["WebIdentityToken"] = self.known.get("lm_access", "x") if rng.random() < 0.7 else str(self.weird())
             document["RoleArn"] = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
+        if action == "AssumeRole" and rng.random() < 0.5:
+            document["RoleArn"] = self.known.get("fuzz_role", document.get("RoleArn"))
+        if action == "GetDelegatedAccessToken" and rng.random() < 0.3:
+            document["TradeInToken"] = self.known.get("trade_in", "dt-x")
         for name, value in document.items():
-            if isinstance(value, (list, dict)):
-                pairs.extend(
-                    (f"{name}.member.{i + 1}", str(v))
-                    for i, v in enumerate(value if isinstance(value, list) else value.values())
-                )
-            else:
-                pairs.append((name, str(value)))
+            pairs.extend(query_pairs(name, value))
         case = self.query_case(Case("sts", f"STS {action}", rng.choice(["POST"] * 4 + ["GET"])), query_string(pairs))
-        if action != "AssumeRoleWithWebIdentity" or rng.random() < 0.2:
+        if not unsigned or rng.random() < 0.2:
             self.aws_auth(case, "sts", now)
         return case
 
@@ -752,10 +962,16 @@ class Generator:
 
     def wuying(self, now: float) -> Case:
         rng = self.rng
-        operation = rng.choice([*self.schemas["wuying"], "DescribeRegions"])
+        operation = rng.choice([*self.schemas["wuying"], "DescribeDesktops"])  # an admin API (2020-09-30) action
         document = self.document("wuying", operation)
         pairs = [("Action", operation), ("Version", "2020-10-02" if rng.random() < 0.95 else "2019-01-01")]
-        pairs += [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in document.items()]
+        for key, value in document.items():
+            if isinstance(value, list) and rng.random() < 0.8:  # flattened as the SDKs send lists: Name.1, Name.1.Key
+                for n, item in enumerate(value, 1):
+                    members = item.items() if isinstance(item, dict) else [(None, item)]
+                    pairs += [(f"{key}.{n}" + (f".{m}" if m else ""), self.rpc_text(v)) for m, v in members]
+            else:
+                pairs.append((key, self.rpc_text(value)))
         if rng.random() < 0.3:
             pairs.append(("Format", rng.choice(["XML", "xml", "JSON", "yaml"])))
         if rng.random() < 0.15:
@@ -812,6 +1028,10 @@ class Generator:
                 ),
             )
         return case
+
+    @staticmethod
+    def rpc_text(value) -> str:
+        return value if isinstance(value, str) else json.dumps(value)
 
     def userapi(self, now: float) -> Case:
         rng = self.rng
@@ -891,7 +1111,13 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
     """Live tokens and keys the generator mixes in, so some requests get past authentication."""
     known: dict = {
         "LicenseArn": LICENSE_ARN,
+        "ResourceArn": LICENSE_ARN,
         "Beneficiary": "arn:aws:iam::123456789012:root",
+        "Principals": ["arn:aws:iam::210987654321:root"],
+        "HomeRegion": "us-east-1",
+        "SourceVersion": "1",
+        "KeyFingerprint": "aws:123456789012:mockcloud:issuer-fingerprint",
+        "ProductSKU": "EXAMPLE-PRO-SKU",
         # WUYING's embedded user (wrong passwords will lock her now and then: that path is fuzzed too)
         "RegionId": "cn-hangzhou",
         "EndUserId": "alice",
@@ -916,6 +1142,17 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
         status, _, body = exchange(address, access.wire(host))
         if status == 200:
             known["lm_access"] = json.loads(body)["AccessToken"]  # a web-identity token STS trusts
+    logon = Case(
+        "wuying",
+        "seed",
+        "POST",
+        "/?" + query_string([("Action", "GetLoginToken"), ("Version", "2020-10-02"), *WUYING_LOGON.items()]),
+    )
+    status, _, body = exchange(address, logon.wire(host))
+    if status == 200:  # a live LoginToken takes the fuzz past every client operation's first check
+        answer = json.loads(body)
+        known.update(ClientId=WUYING_LOGON["ClientId"], LoginToken=answer["LoginToken"], SessionId=answer["SessionId"])
+        known.update(dict.fromkeys(("DesktopId", "UserDesktopId", "InstanceId"), WUYING_DESKTOP))
     login = Case(
         "userapi",
         "seed",
@@ -928,11 +1165,83 @@ def seed_known(address: tuple[str, int], host: str, cloud) -> dict:
     if status == 200:
         tokens = json.loads(body)
         known["userapi_access"], known["userapi_refresh"] = tokens["accessToken"], tokens["refreshToken"]
+    component = {
+        "name": f"Fuzz{int(time.time() * 1000)}",
+        "componentType": "Flex",
+        "properties": {},
+        "variants": [],
+        "overrides": {},
+        "bindingProperties": {},
+    }
+    create = Case(
+        "amplifyuibuilder",
+        "seed",
+        "POST",
+        f"/app/{AMPLIFY_APP}/environment/{AMPLIFY_ENV}/components",
+        [("Content-Type", "application/json")],
+        json.dumps(component).encode(),
+    )
+    sigv4_sign(create, host, "amplifyuibuilder", time.time())
+    status, _, body = exchange(address, create.wire(host))
+    if status == 200:  # a real record for the Studio operations' path labels and ARNs
+        made = json.loads(body)
+        known["amplify"] = {
+            "appId": AMPLIFY_APP,
+            "environmentName": AMPLIFY_ENV,
+            "id": made["id"],
+            "featureName": "autoGenerateForms",
+            "provider": "figma",
+            "resourceArn": f"arn:aws:amplifyuibuilder:{REGION}:123456789012:app/{AMPLIFY_APP}/environment/"
+            f"{AMPLIFY_ENV}/components/{made['id']}",
+        }
+    grant = Case("licensemanager", "seed", target="/")
+    grant.header("X-Amz-Target", "AWSLicenseManager.CreateGrant")
+    grant.header("Content-Type", "application/x-amz-json-1.1")
+    grant.body = json.dumps(
+        {
+            "LicenseArn": LICENSE_ARN,
+            "ClientToken": f"fuzz-{time.time()}",
+            "GrantName": "fuzz",
+            "Principals": ["arn:aws:iam::210987654321:root"],
+            "HomeRegion": "us-east-1",
+            "AllowedOperations": ["CheckoutLicense", "CreateGrant"],
+        }
+    ).encode()
+    sigv4_sign(grant, host, "license-manager", time.time())
+    status, _, body = exchange(address, grant.wire(host))
+    if status == 200:
+        known["GrantArn"] = json.loads(body)["GrantArn"]
     if cloud is not None:  # our own server: its models give codes and tokens directly
+        seed_identities(known, cloud)
+        # a Marketplace subscription of the signing account: checkouts without a Beneficiary find it
+        subscription = cloud.licensemanager.subscribe("123456789012", "prod-fuzz")
+        known["KeyFingerprint"], known["ProductSKU"] = subscription.key_fingerprint, "prod-fuzz"
         known["figma_code"] = cloud.amplifyuibuilder.create_authorization_code
         known["desktop_product"] = cloud.devpay.product("6883959E").token
         known["web_product"] = cloud.devpay.product("774F4FF8").token
     return known
+
+
+def seed_identities(known: dict, cloud) -> None:
+    """A role session whose policy allows a little (its calls meet the IAM check), a trade-in token, an issuer."""
+    sts = cloud.sts
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:*"}]}
+    some = {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["license-manager:Get*", "sts:*"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "license-manager:CheckoutLicense", "Resource": "*"},
+        ]
+    }
+    role = sts.create_role(f"Fuzz{time.time_ns()}", trust, policies={"some": some}, max_session_duration=43200)
+    known["fuzz_role"] = role.arn
+    issued = sts.assume_role(access_key_id=KEY, role_arn=role.arn, session_name="fuzz", duration=43200)
+    known["session"] = (issued.key.access_key_id, issued.key.secret_access_key, issued.key.session_token)
+    request = sts.create_delegation_request("123456789012", some)
+    known["trade_in"] = sts.approve_delegation_request(request.delegation_id)
+    known["issuer_host"] = sts.outbound_issuer().removeprefix("https://")
+    known["AccessKeyId"] = issued.key.access_key_id
+    known["TargetPrincipal"] = "210987654321"
+    known["SigningAlgorithm"] = "RS256"
 
 
 def router_of(cloud):
@@ -955,7 +1264,26 @@ def router_of(cloud):
     return service_of
 
 
-def run(address: tuple[str, int], host: str, cloud, *, requests: int, seconds: float, seed: int, workers: int) -> dict:
+def judge_head(status: int, headers: list, body: bytes) -> str | None:
+    """A reply to HEAD has no body to judge by its format: an internal error is a 5xx (but for a SOAP client fault)."""
+    if status >= 500 and status != 503:
+        return f"internal error {status} (HEAD)"
+    if not any(name.lower() == "content-length" for name, _ in headers):
+        return f"HEAD answered {status} without Content-Length"
+    return None
+
+
+def run(
+    address: tuple[str, int],
+    host: str,
+    cloud,
+    *,
+    requests: int,
+    seconds: float,
+    seed: int,
+    workers: int,
+    keep_alive: float = 0.4,
+) -> dict:
     known = seed_known(address, host, cloud)
     service_of = router_of(cloud)
     statuses: collections.Counter = collections.Counter()
@@ -963,6 +1291,8 @@ def run(address: tuple[str, int], host: str, cloud, *, requests: int, seconds: f
     problems: list[str] = []
     fuzzer_bugs: list[str] = []
     soap_client_faults = [0]
+    kept = collections.Counter()  # keep-alive: requests, HEAD requests, connections, and each kind of desync
+    desyncs: list[str] = []
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
     counter = iter(range(requests))
@@ -978,24 +1308,58 @@ def run(address: tuple[str, int], host: str, cloud, *, requests: int, seconds: f
             generator.userapi,
             generator.sts,
         ]
+        connection = KeepAlive(address)
+        try:
+            work(rng, generator, kinds, connection)
+        finally:
+            stray = connection.stray(wait=0.5)  # after its last reply, nothing more may come
+            with lock:
+                kept["connections"] += connection.connections
+                if stray:
+                    kept["stray bytes"] += 1
+                    desyncs.append(f"stray bytes after the last reply: {stray[:120]!r}")
+            connection.close()
+
+    def work(rng: random.Random, generator: Generator, kinds: list, connection: KeepAlive) -> None:
         while time.monotonic() < deadline:
             with lock:
                 if next(counter, None) is None:
                     return
             make = generator.framing if rng.random() < 0.03 else rng.choice(kinds)
+            reuse = False
             try:
                 case = make(time.time())
                 if case.raw is None and rng.random() < 0.08:
-                    generator.mutate_wire(case)
+                    generator.mutate_wire(case)  # framing of its own: on a connection of its own
+                elif case.raw is None and case.well_framed() and rng.random() < keep_alive:
+                    reuse = True
+                    if rng.random() < 0.25:
+                        case.method = "HEAD"  # after signing: some fail authentication, as a changed method must
             except Exception as exc:  # a bug of this script's: say so, and go on
                 with lock:
                     fuzzer_bugs.append(f"{make.__name__}: {exc!r}")
                 continue
             try:
-                status, headers, body = exchange(address, case.wire(host))
+                if reuse:
+                    status, headers, body = connection.exchange(case.wire(host, keep_alive=True), case.method)
+                else:
+                    status, headers, body = exchange(address, case.wire(host))
+            except Desynchronized as lost:
+                with lock:
+                    kept[lost.kind] += 1
+                    kept["desynchronized requests"] += 1
+                    desyncs.append(f"{case.label} ({case.method}): {lost}\n    request: {case.wire(host)[:300]!r}")
+                continue
             except OSError as exc:
+                connection.close()
                 status, headers, body = 0, [], repr(exc).encode()
-            if case.raw is not None:  # the server may answer framing itself, or close on a body that never ends
+            if reuse:
+                with lock:
+                    kept["requests"] += 1
+                    kept["HEAD"] += case.method == "HEAD"
+            if case.method == "HEAD" and status:
+                problem = judge_head(status, headers, body)
+            elif case.raw is not None:  # the server may answer framing itself, or close on a body that never ends
                 closed = status == 0 and b"imeout" not in body and b"timed out" not in body  # not a hang
                 refused = server_refused_framing(status, body) or closed
                 problem = None if refused or 400 <= status < 500 else f"framing answered {status}: {body[:120]!r}"
@@ -1027,6 +1391,8 @@ def run(address: tuple[str, int], host: str, cloud, *, requests: int, seconds: f
         "problems": problems,
         "fuzzer_bugs": fuzzer_bugs,
         "soap_client_faults": soap_client_faults[0],
+        "keep_alive": kept,
+        "desyncs": desyncs,
         "elapsed": time.monotonic() - begin,
     }
 
@@ -1043,9 +1409,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4, help="concurrent connections (default 4)")
     parser.add_argument("--url", help="fuzz this server (http on loopback only) instead of starting one")
     parser.add_argument("--show", type=int, default=10, help="how many internal errors to print in full (default 10)")
+    parser.add_argument(
+        "--keep-alive",
+        type=float,
+        default=0.4,
+        metavar="SHARE",
+        help="the share of requests sent over each worker's keep-alive connection, a quarter as HEAD (default 0.4)",
+    )
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.seconds <= 0 or not 1 <= args.workers <= 64:
-        parser.error("--requests and --seconds must be positive, --workers 1..64")
+    if args.requests < 1 or args.seconds <= 0 or not 1 <= args.workers <= 64 or not 0 <= args.keep_alive <= 1:
+        parser.error("--requests and --seconds must be positive, --workers 1..64, --keep-alive 0..1")
 
     server = None
     if args.url:
@@ -1060,12 +1433,20 @@ def main(argv: list[str] | None = None) -> int:
     tracebacks = _capture_tracebacks()  # our own server's: shown with the internal errors, not logged as they come
     try:
         result = run(
-            address, host, cloud, requests=args.requests, seconds=args.seconds, seed=args.seed, workers=args.workers
+            address,
+            host,
+            cloud,
+            requests=args.requests,
+            seconds=args.seconds,
+            seed=args.seed,
+            workers=args.workers,
+            keep_alive=args.keep_alive,
         )
     finally:
         if server is not None:
             server.stop()
-    sent = sum(result["statuses"].values())
+    desyncs = result["desyncs"]
+    sent = sum(result["statuses"].values()) + result["keep_alive"]["desynchronized requests"]
     print(
         f"fuzz: {sent} requests in {result['elapsed']:.1f} s ({sent / max(result['elapsed'], 1e-9):.0f}/s), "
         f"seed {args.seed}, "
@@ -1086,13 +1467,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {service}: " + ", ".join(f"{k} {v}" for k, v in row.items()))
     if result["fuzzer_bugs"]:
         print(f"requests this script failed to build: {len(result['fuzzer_bugs'])} (first: {result['fuzzer_bugs'][0]})")
+    kept = result["keep_alive"]
+    print(
+        f"keep-alive: {kept['requests']} requests ({kept['HEAD']} HEAD) on {kept['connections']} connections; "
+        f"BadStatusLine: {kept['BadStatusLine']}, desynchronized replies: {kept['stray bytes']}"
+    )
+    for desync in desyncs[: args.show]:
+        print("  " + desync)
     problems = result["problems"]
     print(f"internal errors: {len(problems)}")
     for problem in problems[: args.show]:
         print("  " + problem)
     for trace in tracebacks[: min(args.show, 3)]:
         print("  the emulator's traceback:\n    " + trace.replace("\n", "\n    "))
-    return 1 if problems else 0
+    return 1 if problems or desyncs else 0
 
 
 def _capture_tracebacks() -> list[str]:

@@ -3,24 +3,33 @@
 Run from the repository root (``pip install -e '.[test,bench]'`` first: moto is
 the import-time comparison):
 
-    python benchmarks/run.py           # full run, well under a minute on 2 cores
-    python benchmarks/run.py --quick   # smaller counts for CI smoke runs (< 20 s)
+    python benchmarks/run.py                 # full run, a few minutes on 2 cores
+    python benchmarks/run.py --quick         # smaller counts for CI smoke runs
+    python benchmarks/run.py --only server   # one part (call, http-clients, start-stop, import, server,
+                                             # concurrency, scale-out); --pinned adds the pinned comparison
 
 It prints one line per figure with its ratio, target and PASS/FAIL:
 
 1. boto3 License Manager ``get_access_token`` inside ``mock_cloud`` against a
    client answered by a canned ``before-send`` handler (the botocore floor),
    and requests / httpx under ``mock_cloud`` against ``responses`` / ``respx``
-   answering the same signed request;
+   answering the same signed request, each timed in CPU time of the calling
+   thread (``benchmarks/call_profile.py`` shows where the emulator's part goes);
 2. ``mock_cloud()`` start plus stop;
 3. ``import mockcloud`` against ``import moto``, each in fresh subprocesses;
 4. server-mode requests/s of a signed License Manager GetAccessToken on
    mockcloud's stack (``mockcloud server``: waitress) against the same
    application on werkzeug's development server (the stack before), moto_server
    answering a signed ssm.GetParameter, and a bare WSGI app on mockcloud's
-   stack; each server in its own process, loaded by wrk (2 threads, 8
-   keep-alive connections) or, without wrk, keep-alive client processes.
-5. scale-out: the same GetAccessToken on ``mockcloud server`` in memory with
+   stack; each server in its own process with its default options and nothing
+   pinned, as users run them, loaded by wrk (2 threads, 8 keep-alive
+   connections) or, without wrk, keep-alive client processes. ``--pinned``
+   adds the same comparison with each server pinned to one CPU and wrk on the
+   others, labelled ``[pinned]``;
+5. the server under concurrency: ``mockcloud server`` on 1, 8 and 64
+   keep-alive connections (wrk, nothing pinned), for ``/_mockcloud/health``
+   and the signed GetAccessToken: the rate on many against the rate on one;
+6. scale-out: the same GetAccessToken on ``mockcloud server`` in memory with
    one worker, with its state in Redis (a ``redis-server`` of its own on a free
    loopback port) with one worker, and with N workers (N = CPU cores), in one
    run; skipped, saying so, without ``redis-server`` or the redis client.
@@ -88,6 +97,12 @@ QUICK = Sizes(
 )
 
 
+def _cpu() -> float:
+    """Seconds of CPU this thread has used: the in-process figures count what the calls cost, not the time
+    other processes of a busy machine take meanwhile (on a quiet machine the two are the same)."""
+    return time.thread_time()
+
+
 def report(label: str, ratio: float, op: str, target: float) -> str:
     ok = ratio <= target if op == "<=" else ratio >= target
     return f"{label} -> ratio {ratio:.2f} (target {op} {target:.2f}) {'PASS' if ok else 'FAIL'}"
@@ -140,10 +155,10 @@ def bench_call(sizes: Sizes) -> list[str]:
 
     def per_call_us(client, token: str, n: int) -> float:
         call = client.get_access_token
-        begin = time.perf_counter()
+        begin = _cpu()
         for _ in range(n):
             call(Token=token)
-        return (time.perf_counter() - begin) / n * 1e6
+        return (_cpu() - begin) / n * 1e6
 
     def mocked_round(n: int) -> tuple[float, int]:
         # A fresh mock each round, and the floor's rounds outside it: under a mock, mockcloud answers botocore
@@ -216,10 +231,10 @@ def bench_http_clients(sizes: Sizes) -> list[str]:
     session, client = requests.Session(), httpx.Client()
 
     def per_call_us(call, n: int) -> float:
-        begin = time.perf_counter()
+        begin = _cpu()
         for _ in range(n):
             call()
-        return (time.perf_counter() - begin) / n * 1e6
+        return (_cpu() - begin) / n * 1e6
 
     def with_requests():
         assert session.post(url, data=body, headers=headers).content == canned
@@ -458,11 +473,20 @@ def split_cpus() -> tuple[set[int], set[int]] | None:
 
 
 def run_wrk(
-    port: int, path: str, body: bytes, headers: dict, sizes: Sizes, connections: int = 8, *, pin: bool = True
+    port: int,
+    path: str,
+    body: bytes,
+    headers: dict,
+    sizes: Sizes,
+    connections: int = 8,
+    *,
+    pin: bool = False,
+    method: str = "POST",
 ) -> dict:
-    """wrk, 2 threads and ``connections`` keep-alive connections, replaying one request; 200s per second.
+    """wrk, ``connections`` keep-alive connections (on up to 2 threads), replaying one request; 200s per second.
 
-    ``pin``: wrk on the CPUs :func:`split_cpus` leaves it (the server being pinned to the other).
+    ``pin``: wrk on the CPUs :func:`split_cpus` leaves it (for the pinned figures, the server being pinned to the
+    other); by default nothing is pinned, as users run a server.
     """
     import os
     import tempfile
@@ -470,7 +494,9 @@ def run_wrk(
     def lua(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
-    script = ['wrk.method = "POST"', f"wrk.body = {lua(body.decode('latin-1'))}"]
+    script = [f"wrk.method = {lua(method)}"]
+    if body:
+        script.append(f"wrk.body = {lua(body.decode('latin-1'))}")
     script += [f"wrk.headers[{lua(k)}] = {lua(v)}" for k, v in headers.items()]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write("\n".join(script) + "\n")
@@ -479,7 +505,7 @@ def run_wrk(
         out = subprocess.run(
             [
                 "wrk",
-                "-t2",
+                f"-t{min(2, connections)}",
                 f"-c{connections}",
                 f"-d{sizes.load_seconds:g}s",
                 "-s",
@@ -519,15 +545,51 @@ def run_wrk(
 WRK_CONNECTIONS = 8
 
 
-def bench_server(sizes: Sizes) -> list[str]:
-    """Signed GetAccessToken on mockcloud's stack against today's stack, moto_server and a bare app, one run."""
+def _rounds(targets: dict[str, tuple], load, sizes: Sizes) -> dict[str, list[dict]]:
+    """Each target loaded ``sizes.load_rounds`` times after a warm-up, interleaved in a rotating order."""
+    warm = Sizes(**{**sizes.__dict__, "load_seconds": 1.0, "requests_per_client": 200})
+    for target in targets.values():
+        load(*target, warm)
+    runs: dict[str, list[dict]] = {name: [] for name in targets}
+    for round_ in range(sizes.load_rounds):  # drift and the neighbours' load hit every figure alike
+        names = list(targets)
+        names = names[round_ % len(names) :] + names[: round_ % len(names)]
+        for name in names:
+            runs[name].append(load(*targets[name], sizes))
+    return runs
+
+
+def _round_lines(runs: dict[str, list[dict]]) -> list[str]:
+    lines = []
+    for name, rounds in runs.items():
+        for i, r in enumerate(rounds, 1):
+            detail = f"{name} round {i}: {r['sent']} requests in {r['seconds']:.2f} s, {r['rps']:.0f} ok/s"
+            if r["non200"]:
+                detail += f", non-200 {r['non200']}"
+            if r["errors"]:
+                detail += f", connection errors {r['errors']}"
+            lines.append("  " + detail)
+    return lines
+
+
+def bench_server(sizes: Sizes, pinned: bool = False) -> list[str]:
+    """Signed GetAccessToken on mockcloud's stack against today's stack, moto_server and a bare app, one run.
+
+    As users run servers: default options, nothing pinned. ``pinned``: each server on one CPU and wrk on the
+    others (steadier figures on a small machine, but not how anyone runs a server), labelled so.
+    """
     import importlib.util
     import shutil
 
     from _servers import BARE_REPLY_ENV, Child
 
     use_wrk = shutil.which("wrk") is not None
-    load = run_wrk if use_wrk else functools.partial(run_load, multiprocessing.get_context("spawn"))
+    split = split_cpus() if use_wrk and pinned else None
+    load = (
+        functools.partial(run_wrk, pin=split is not None)
+        if use_wrk
+        else functools.partial(run_load, multiprocessing.get_context("spawn"))
+    )
     how = (
         f"wrk, 2 threads, {WRK_CONNECTIONS} keep-alive connections"
         if use_wrk
@@ -551,36 +613,30 @@ def bench_server(sizes: Sizes) -> list[str]:
             moto = Child("moto")
             children.append(moto)
             targets["moto"] = (moto.port, *signed_ssm_get_parameter(moto.url))
-        split = split_cpus() if use_wrk else None
         if split:
             for child in children:
                 child.pin(split[0])
-            how += f"; each server on CPU {min(split[0])}, wrk on the other{'s' if len(split[1]) > 1 else ''}"
-        warm = Sizes(**{**sizes.__dict__, "load_seconds": 1.0, "requests_per_client": 200})
-        for target in targets.values():
-            load(*target, warm)
-        runs: dict[str, list[dict]] = {name: [] for name in targets}
-        for round_ in range(sizes.load_rounds):  # interleaved, in a rotating order: drift hits all alike
-            names = list(targets)
-            names = names[round_ % len(names) :] + names[: round_ % len(names)]
-            for name in names:
-                runs[name].append(load(*targets[name], sizes))
+            how += f"; PINNED: each server on CPU {min(split[0])}, wrk on the other{'s' if len(split[1]) > 1 else ''}"
+        else:
+            how += "; nothing pinned, default options, as users run them"
+        runs = _rounds(targets, load, sizes)
     finally:
         for child in children:
             child.stop()
     rps = {name: statistics.median(r["rps"] for r in rounds) for name, rounds in runs.items()}
     mine = rps["mockcloud"]
     label = f"({how}, {sizes.load_seconds:g} s, median of {sizes.load_rounds})"
+    mark = "[pinned] " if split else ""
     lines = [
         report(
-            f"server GetAccessToken: mockcloud's stack (waitress) {mine:.0f} req/s vs today's stack "
+            f"{mark}server GetAccessToken: mockcloud's stack (waitress) {mine:.0f} req/s vs today's stack "
             f"(werkzeug's development server) {rps['today']:.0f} req/s {label}",
             mine / rps["today"],
             ">=",
             1.5,
         ),
         report(
-            f"server GetAccessToken: mockcloud {mine:.0f} req/s vs a bare WSGI app on the same stack "
+            f"{mark}server GetAccessToken: mockcloud {mine:.0f} req/s vs a bare WSGI app on the same stack "
             f"{rps['bare']:.0f} req/s",
             mine / rps["bare"],
             ">=",
@@ -590,7 +646,7 @@ def bench_server(sizes: Sizes) -> list[str]:
     if "moto" in rps:
         lines.append(
             report(
-                f"server: mockcloud GetAccessToken {mine:.0f} req/s vs moto_server ssm.GetParameter "
+                f"{mark}server: mockcloud GetAccessToken {mine:.0f} req/s vs moto_server ssm.GetParameter "
                 f"{rps['moto']:.0f} req/s",
                 mine / rps["moto"],
                 ">=",
@@ -599,18 +655,51 @@ def bench_server(sizes: Sizes) -> list[str]:
         )
     else:
         lines.append("moto is not installed: no moto_server figure (pip install -e '.[bench]')")
-    for name, rounds in runs.items():
-        for i, r in enumerate(rounds, 1):
-            detail = f"{name} round {i}: {r['sent']} requests in {r['seconds']:.2f} s, {r['rps']:.0f} ok/s"
-            if r["non200"]:
-                detail += f", non-200 {r['non200']}"
-            if r["errors"]:
-                detail += f", connection errors {r['errors']}"
-            lines.append("  " + detail)
-    return lines
+    return lines + _round_lines(runs)
 
 
-# ---- 5. scale-out -------------------------------------------------------------
+CONCURRENCY = (1, 8, 64)
+
+
+def bench_concurrency(sizes: Sizes) -> list[str]:
+    """``mockcloud server`` (default options, nothing pinned) on 1, 8 and 64 keep-alive connections: the rate on
+    many connections against the rate on one, for the health check and a signed GetAccessToken."""
+    import shutil
+
+    from _servers import Child
+
+    if shutil.which("wrk") is None:
+        return ["server concurrency: wrk is not installed: no figure (apt-get install wrk)"]
+    targets: dict[str, tuple] = {}
+    with Child("mockcloud") as server:
+        path, body, headers, _ = signed_get_access_token(server.url)
+        for connections in CONCURRENCY:
+            health = functools.partial(run_wrk, connections=connections, method="GET")
+            targets[f"health c{connections}"] = (health, server.port, "/_mockcloud/health", b"", {})
+            signed = functools.partial(run_wrk, connections=connections)
+            targets[f"GetAccessToken c{connections}"] = (signed, server.port, path, body, headers)
+        runs = _rounds(targets, lambda load, *target: load(*target), sizes)
+    rps = {name: statistics.median(r["rps"] for r in rounds) for name, rounds in runs.items()}
+    how = f"wrk, nothing pinned, default options, {sizes.load_seconds:g} s, median of {sizes.load_rounds}"
+    lines = []
+    for what in ("health", "GetAccessToken"):
+        one = rps[f"{what} c1"]
+        rates = ", ".join(f"{rps[f'{what} c{c}']:.0f} req/s on {c}" for c in CONCURRENCY)
+        lines.append(f"server concurrency, {what}: {rates} keep-alive connections ({how})")
+        for connections in CONCURRENCY[1:]:
+            many = rps[f"{what} c{connections}"]
+            lines.append(
+                report(
+                    f"server concurrency, {what}: {many:.0f} req/s on {connections} connections vs {one:.0f} on 1",
+                    many / one,
+                    ">=",
+                    0.9,
+                )
+            )
+    return lines + _round_lines(runs)
+
+
+# ---- 6. scale-out -------------------------------------------------------------
 def start_redis() -> tuple[subprocess.Popen, str] | None:
     """A redis-server of the benchmark's own on 127.0.0.1 and a free port, without persistence; None without one."""
     import shutil
@@ -676,13 +765,13 @@ def bench_scale_out(sizes: Sizes) -> list[str]:
             targets[name] = (child.port, *signed_get_access_token(child.url)[:3])
         warm = Sizes(**{**sizes.__dict__, "load_seconds": 1.0})
         for target in targets.values():
-            run_wrk(*target, warm, connections=connections, pin=False)
+            run_wrk(*target, warm, connections=connections)
         runs: dict[str, list[dict]] = {name: [] for name in targets}
         for round_ in range(sizes.load_rounds):  # interleaved, in a rotating order: drift hits all alike
             names = list(targets)
             names = names[round_ % len(names) :] + names[: round_ % len(names)]
             for name in names:
-                runs[name].append(run_wrk(*targets[name], sizes, connections=connections, pin=False))
+                runs[name].append(run_wrk(*targets[name], sizes, connections=connections))
     finally:
         for child in children:
             child.stop()
@@ -719,18 +808,33 @@ def bench_scale_out(sizes: Sizes) -> list[str]:
     return lines
 
 
+PARTS = {
+    "call": bench_call,
+    "http-clients": bench_http_clients,
+    "start-stop": bench_start_stop,
+    "import": bench_import,
+    "server": bench_server,
+    "concurrency": bench_concurrency,
+    "scale-out": bench_scale_out,
+}
+PINNED = functools.partial(bench_server, pinned=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts, for CI smoke runs")
-    parser.add_argument("--only", choices=["scale-out"], help="run one part only")
+    parser.add_argument("--only", choices=sorted(PARTS), help="run one part only")
+    parser.add_argument(
+        "--pinned",
+        action="store_true",
+        help="also the server comparison with each server pinned to one CPU and wrk on the others (labelled)",
+    )
     args = parser.parse_args(argv)
     began = time.perf_counter()
     sizes = QUICK if args.quick else FULL
-    benches = (
-        (bench_scale_out,)
-        if args.only == "scale-out"
-        else (bench_call, bench_http_clients, bench_start_stop, bench_import, bench_server, bench_scale_out)
-    )
+    benches = [PARTS[args.only]] if args.only else list(PARTS.values())
+    if args.pinned:
+        benches.insert(benches.index(bench_server) + 1 if bench_server in benches else len(benches), PINNED)
     for bench in benches:
         for line in bench(sizes):
             print(line, flush=True)

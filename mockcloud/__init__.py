@@ -14,6 +14,7 @@ from .version import __version__ as __version__
 __all__ = [
     "MockCloud",
     "MockCloudError",
+    "NotEmulatedError",
     "ServiceError",
     "UnmockedRequestError",
     "connect",
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from typing_extensions import Unpack
 
-    from .core.errors import MockCloudError, ServiceError, UnmockedRequestError
+    from .core.errors import MockCloudError, NotEmulatedError, ServiceError, UnmockedRequestError
     from .mock import MockCloud, MockOptions, current_mock, mock_cloud
     from .remote import connect
 
@@ -90,7 +91,7 @@ def __getattr__(name: str) -> object:
         from .remote import connect
 
         return connect
-    if name in ("MockCloudError", "ServiceError", "UnmockedRequestError"):
+    if name in ("MockCloudError", "NotEmulatedError", "ServiceError", "UnmockedRequestError"):
         from .core import errors
 
         return getattr(errors, name)

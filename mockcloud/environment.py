@@ -6,6 +6,28 @@ import os
 import sys
 from typing import Any
 
+
+def web_identity_configured(env: Any = None) -> bool:
+    """Whether botocore would take the web-identity path: ``AWS_ROLE_ARN`` and ``AWS_WEB_IDENTITY_TOKEN_FILE``,
+    or the active profile's ``role_arn`` with ``web_identity_token_file`` (``AWS_PROFILE``, else ``default``)."""
+    env = os.environ if env is None else env
+    if env.get("AWS_ROLE_ARN") and env.get("AWS_WEB_IDENTITY_TOKEN_FILE"):
+        return True
+    import configparser
+
+    path = os.path.expanduser(env.get("AWS_CONFIG_FILE") or "~/.aws/config")
+    profile = env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+    config = configparser.RawConfigParser()
+    try:
+        config.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError, OSError):
+        return False
+    section = profile if profile == "default" else f"profile {profile}"
+    if not config.has_section(section):
+        return False
+    return config.has_option(section, "role_arn") and config.has_option(section, "web_identity_token_file")
+
+
 MOTO_AWS_KEY = ("FOOBARKEY", "FOOBARSECRET")  # moto's mock_aws puts these in the environment
 
 
@@ -14,9 +36,12 @@ class FakeAwsEnvironment:
 
     Real keys (and any session token) are replaced by the mock's first key
     pair (``testing``/``testing`` by default); moto's fake pair, when found,
-    is kept, and accepted. On stop, each variable goes back to what it was
-    only if it still holds what we set: another mock that changed it since
-    owns it now.
+    is kept, and accepted. When the environment (or the active profile) is
+    set up for web identity (``AWS_ROLE_ARN`` and ``AWS_WEB_IDENTITY_TOKEN_FILE``),
+    no keys are put in front of it: botocore's own web-identity provider then
+    runs against the mock, as in production. On stop, each variable goes back
+    to what it was only if it still holds what we set: another mock that
+    changed it since owns it now.
     """
 
     def __init__(self) -> None:
@@ -27,7 +52,7 @@ class FakeAwsEnvironment:
         env = os.environ
         found = (env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY"))
         wanted: dict[str, str | None] = {}
-        if found not in ((key, secret), MOTO_AWS_KEY):
+        if found not in ((key, secret), MOTO_AWS_KEY) and not web_identity_configured(env):
             wanted = {
                 "AWS_ACCESS_KEY_ID": key,
                 "AWS_SECRET_ACCESS_KEY": secret,

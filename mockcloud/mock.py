@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         request_log_size: int
         seed: int | None
         store: Store | str | None
+        strict: bool
 
     class MockCloudOptions(MockOptions, total=False):
         services: str | Iterable[str] | None
@@ -110,6 +111,9 @@ class MockCloud:
     :param allow_loopback: whether the network guard lets sockets reach loopback.
     :param request_log_size: how many requests ``cloud.requests`` keeps.
     :param seed: make every identifier, token, code, key pair and request id repeat run after run.
+    :param strict: raise :class:`~mockcloud.core.errors.NotEmulatedError` at the call when a client calls an
+        operation the real service has and mockcloud does not emulate, instead of answering it the 501
+        ``NotImplemented`` error in the service's format (in-process clients only: a server always answers the 501).
     :param store: share this emulator with every mock given the same store (a :class:`~mockcloud.state.store.Store`,
         or a URL such as ``redis://127.0.0.1:6379/0``): other processes, other hosts. Needs ``patch_time=False``.
         Its state is the store's: starting this mock joins it (filling an empty store from the fixtures), and
@@ -130,6 +134,7 @@ class MockCloud:
         request_log_size: int = DEFAULT_LOG_SIZE,
         seed: int | None = None,
         store: Store | str | None = None,
+        strict: bool = False,
     ) -> None:
         if isinstance(services, str):  # mock_cloud("licensemanager"): one service, not its letters
             services = (services,)
@@ -154,6 +159,7 @@ class MockCloud:
         self.fake_credentials = fake_credentials
         self.allow_loopback = allow_loopback
         self.request_log_size = request_log_size
+        self.strict = strict
         Entropy(seed)  # a bad seed fails here
         self._depth = 0
         self._lock = threading.RLock()
@@ -198,6 +204,11 @@ class MockCloud:
     @property
     def app(self) -> Application:
         return self.state.world.app
+
+    def serve_other_processes(self) -> None:
+        """This mock answers clients in other processes (a server's): their signatures are also judged fresh
+        at the host's time, which ``clock.advance`` does not move (:func:`mockcloud.core.auth.fresh`)."""
+        self.state.serve_other_processes()
 
     def reset(self, *, seed: int | _Keep | None = _KEEP) -> None:
         """Back to the fixtures' state: services, keys, faults, request log and clock.

@@ -52,7 +52,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--mockcloud-url",
         default=None,
         help="use the mockcloud server at this URL for the mockcloud_server fixture (default: $MOCKCLOUD_URL, "
-        "else one started per session on loopback)",
+        "else one started per session on loopback); each test process gets a namespace of its own there",
+    )
+    parser.addoption(
+        "--mockcloud-shared",
+        action="store_true",
+        default=False,
+        help="with --mockcloud-url: use that server's own state, not a namespace (one test process at a time)",
     )
 
 
@@ -60,13 +66,17 @@ class ServerHandle:
     """What ``mockcloud_server`` gives: ``url``, ``cloud`` (the remote handle), and ``server``.
 
     ``server`` is the :class:`~mockcloud.server.LiveServer` when it runs in
-    this process, else None (a server given by ``--mockcloud-url``).
+    this process, else None (a server given by ``--mockcloud-url``). There,
+    ``url`` is this test process's own namespace on that server, and
+    ``namespace`` its name.
     """
 
-    def __init__(self, url: str, cloud: RemoteCloud, server: LiveServer | None = None) -> None:
+    def __init__(
+        self, url: str, cloud: RemoteCloud, server: LiveServer | None = None, namespace: str | None = None
+    ) -> None:
         from urllib.parse import urlsplit
 
-        self.url, self.cloud, self.server = url, cloud, server
+        self.url, self.cloud, self.server, self.namespace = url, cloud, server, namespace
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
 
@@ -82,7 +92,12 @@ def _mockcloud_live_server(request: pytest.FixtureRequest) -> Iterator[ServerHan
 
     url = request.config.getoption("--mockcloud-url", default=None) or os.environ.get("MOCKCLOUD_URL")
     if url:
-        yield ServerHandle(url.rstrip("/"), connect(url))
+        url = url.rstrip("/")
+        if request.config.getoption("--mockcloud-shared", default=False):
+            yield ServerHandle(url, connect(url))
+            return
+        with connect(url).new_namespace(_process_name(request.config)) as own:
+            yield ServerHandle(own.url, own, namespace=own.namespace)
         return
     from mockcloud.server.live import LiveServer
 
@@ -102,3 +117,12 @@ def mockcloud_server(_mockcloud_live_server: ServerHandle) -> Iterator[ServerHan
     """
     _mockcloud_live_server.cloud.reset()
     yield _mockcloud_live_server
+
+
+def _process_name(config: pytest.Config) -> str:
+    """This test process's part of a namespace name: the xdist worker (gw0...) or "main", and the CI job if any."""
+    import os
+
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    job = os.environ.get("MOCKCLOUD_NAMESPACE_PREFIX", "")
+    return f"{job}-{worker}" if job else worker

@@ -10,10 +10,12 @@ all go over the admin API. Values come back in the forms of
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import socket
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -50,6 +52,7 @@ class RemoteCloud:
         self._host, self._port = parts.hostname, parts.port or 80
         self._token = admin_token if admin_token is not None else os.environ.get("MOCKCLOUD_ADMIN_TOKEN")
         self._timeout = timeout
+        self.namespace: str | None = None  # the name, when this is the handle of a namespace
         self.clock = RemoteClock(self)
         self.faults = RemoteFaults(self)
         self.credentials = RemoteCredentials(self)
@@ -106,6 +109,27 @@ class RemoteCloud:
 
     def restore(self, document: dict[str, Any]) -> None:
         self.call("PUT", "state", document)
+
+    @contextlib.contextmanager
+    def new_namespace(self, prefix: str = "ns", *, seed: int | None = None) -> Iterator[RemoteCloud]:
+        """A namespace on this server for the block: the handle of a private emulator (its own state, clock,
+        faults, request log), whose ``url`` the clients are given; deleted after the block.
+
+        Its name is ``prefix`` and a random part, so that pytest-xdist workers and CI jobs never meet.
+        It is served on a port of its own, on the host name this handle reaches the server by.
+        """
+        import secrets
+
+        name = f"{prefix}-{secrets.token_hex(4)}"
+        port = self.call("POST", "namespaces", {"name": name} if seed is None else {"name": name, "seed": seed})["port"]
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        try:
+            own = RemoteCloud(f"http://{host}:{port}", admin_token=self._token, timeout=self._timeout)
+            own.namespace = name
+            yield own
+        finally:
+            with contextlib.suppress(RemoteError):  # the server is gone already: nothing is left to free
+                self.call("DELETE", f"namespaces/{name}")
 
     def __getattr__(self, name: str) -> RemoteService:
         if name.startswith("_") or name not in self.service_names:
@@ -242,6 +266,11 @@ class RemoteCredentials:
 
     def add_alibaba(self, access_key_id: str, secret: str) -> None:
         self._cloud.call("POST", "credentials", {"alibaba": [{"access_key_id": access_key_id, "secret": secret}]})
+
+    def new_account(self, account_id: str | None = None) -> jsonform.Record:
+        """Root keys of another account on the server (``access_key_id``, ``secret_access_key``, ``account_id``)."""
+        body = {} if account_id is None else {"account_id": account_id}
+        return jsonform.Record("AwsKey", self._cloud.call("POST", "credentials/accounts", body))
 
 
 class RemoteRequests(list[jsonform.Record]):

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+from tests.helpers import DEADLINE, unavailable
 
 LOOPBACK = "127.0.0.1"
 
@@ -27,10 +27,7 @@ def need_redis_server() -> str:
     """The path of ``redis-server``; skip the test without it (fail it in CI)."""
     found = shutil.which("redis-server")
     if found is None:
-        message = "redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("redis-server is not installed (apt-get install redis-server)")
     return found
 
 
@@ -70,7 +67,7 @@ class RedisServer:
             *persistence,
         ]
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + DEADLINE
         while not self.ping():
             if time.monotonic() > deadline or self.process.poll() is not None:
                 self.stop()
@@ -136,7 +133,7 @@ class ServerProcess:
         except OSError:
             return []
 
-    def wait_for_workers(self, count: int, timeout: float = 30) -> list[int]:
+    def wait_for_workers(self, count: int, timeout: float = DEADLINE) -> list[int]:
         """The workers' pids, once ``count`` of them run and the server answers."""
         deadline = time.monotonic() + timeout
         while True:

@@ -11,13 +11,16 @@ service the request was meant for:
 - ``devpay`` (AWS Query): XML, an error an ``ErrorResponse`` with ``Error/Code``; over SOAP an
   Envelope whose error is a ``Fault`` (SOAP 1.1 answers every fault with 500; ``aws:Client.*``
   says it is the client's);
-- ``sts`` (AWS Query): XML, an error an ``ErrorResponse`` with ``Error/Code``;
+- ``sts`` (AWS Query): XML, an error an ``ErrorResponse`` with ``Error/Code``; its outbound token issuers'
+  hosts answer JSON (discovery document, JWKS; an error a ``message``);
 - ``wuying`` (Alibaba RPC): JSON (or XML for ``Format=XML``) with ``RequestId``; an error has
   ``Code`` and ``Message``;
 - ``userapi``: JSON; an error is ``application/problem+json`` with ``type``, ``title``,
   ``status``, ``detail`` and ``error``.
 
-A request no service claims gets mockcloud's own 404 ``NoServiceClaimsRequest``: not an error
+An operation a service's model declares and mockcloud does not emulate gets 501 ``NotImplemented`` in the
+service's format: deliberate, not an internal error. A request no service claims gets mockcloud's own 404
+``NoServiceClaimsRequest``: not an error
 of any service, so it is judged fine; so is the server's own refusal of HTTP it cannot frame
 (``server_refused_framing``).
 """
@@ -28,7 +31,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 
-__all__ = ["INTERNAL_CODES", "verdict"]
+__all__ = ["INTERNAL_CODES", "query_pairs", "verdict"]
 
 INTERNAL_CODES = frozenset(
     {"InternalFailure", "ServerInternalException", "InternalServerException", "InternalError", "server_error"}
@@ -55,6 +58,8 @@ def verdict(
         code = _CHECKS[service](status, headers, body)
     except (ValueError, KeyError, TypeError, AttributeError, ET.ParseError) as exc:
         return f"{status} not in {service}'s format ({type(exc).__name__}: {exc}): {body[:200]!r}"
+    if status == 501 and code == "NotImplemented":  # an operation the model has and mockcloud does not emulate
+        return None
     if code in INTERNAL_CODES or (status >= 500 and code is not _CLIENT_FAULT):
         return f"internal error {status} {code}: {body[:200]!r}"
     return None
@@ -111,6 +116,11 @@ def _devpay(status: int, headers: dict, body: bytes):
 
 
 def _sts(status: int, headers: dict, body: bytes):
+    if headers.get("content-type") == "application/json":  # an outbound issuer's host
+        payload = _json_object(body)
+        if status >= 300 and not isinstance(payload["message"], str):
+            raise ValueError("an error without a message")
+        return None
     return _query(status, ET.fromstring(body))
 
 
@@ -178,3 +188,22 @@ _CHECKS = {
     "wuying": _alibaba,
     "userapi": _userapi,
 }
+
+
+# ---- what both fuzzers send ----------------------------------------------------------------------------
+def query_pairs(name: str, value: object, depth: int = 0) -> list[tuple[str, str]]:
+    """A member as AWS Query sends it: lists as ``Name.member.N`` (empty: ``Name=``), structures as ``Name.Member``.
+
+    Past 8 levels (a mutation nests deeper) the rest goes as the text of the value.
+    """
+    if isinstance(value, list) and depth < 8:
+        if not value:
+            return [(name, "")]
+        return [pair for i, item in enumerate(value) for pair in query_pairs(f"{name}.member.{i + 1}", item, depth + 1)]
+    if isinstance(value, dict) and depth < 8:
+        return [pair for key, item in value.items() for pair in query_pairs(f"{name}.{key}", item, depth + 1)]
+    if isinstance(value, (list, dict)):
+        return [(name, "nested")]
+    if isinstance(value, bool):
+        return [(name, "true" if value else "false")]
+    return [(name, str(value))]

@@ -5,10 +5,23 @@ service (``mockcloud/services/<name>/schemas``) so the emulator needs no
 botocore at run time.
 
     python tools/aws_shapes_to_jsonschema.py license-manager mockcloud/services/licensemanager/schemas \
-        CreateLicense GetLicense ListLicenses CreateToken GetAccessToken ListTokens DeleteToken \
-        CheckoutLicense CheckoutBorrowLicense ExtendLicenseConsumption CheckInLicense GetLicenseUsage
+        CreateLicense CreateLicenseVersion GetLicense ListLicenses ListLicenseVersions DeleteLicense \
+        CreateGrant CreateGrantVersion GetGrant DeleteGrant AcceptGrant RejectGrant ListDistributedGrants \
+        ListReceivedGrants ListReceivedLicenses ListReceivedGrantsForOrganization \
+        ListReceivedLicensesForOrganization CheckoutLicense CheckoutBorrowLicense ExtendLicenseConsumption \
+        CheckInLicense GetLicenseUsage CreateToken GetAccessToken ListTokens DeleteToken \
+        TagResource UntagResource ListTagsForResource GetServiceSettings UpdateServiceSettings
     python tools/aws_shapes_to_jsonschema.py sts mockcloud/services/sts/schemas \
-        AssumeRoleWithWebIdentity GetCallerIdentity
+        AssumeRole AssumeRoleWithSAML AssumeRoleWithWebIdentity AssumeRoot DecodeAuthorizationMessage \
+        GetAccessKeyInfo GetCallerIdentity GetDelegatedAccessToken GetFederationToken GetSessionToken \
+        GetWebIdentityToken
+    python tools/aws_shapes_to_jsonschema.py amplifyuibuilder mockcloud/services/amplifyuibuilder/schemas
+
+Without operation names it writes one for every operation of the model.
+
+A shape the model marks ``sensitive`` (a token, a secret), and everything
+inside it, carries ``"x-aws-sensitive": true``: validation then never quotes
+its value, as AWS leaves such values out of its messages.
 """
 
 from __future__ import annotations
@@ -20,7 +33,14 @@ from pathlib import Path
 from botocore.loaders import Loader
 
 
-def convert(shapes: dict, name: str, stack: tuple = ()) -> dict:
+def convert(shapes: dict, name: str, stack: tuple = (), sensitive: bool = False) -> dict:
+    out = _convert(shapes, name, stack, sensitive or bool(shapes[name].get("sensitive")))
+    if sensitive or shapes[name].get("sensitive"):
+        out["x-aws-sensitive"] = True
+    return out
+
+
+def _convert(shapes: dict, name: str, stack: tuple, sensitive: bool) -> dict:
     shape = shapes[name]
     kind = shape["type"]
     if name in stack:  # recursive shapes: stop at the second visit
@@ -29,19 +49,22 @@ def convert(shapes: dict, name: str, stack: tuple = ()) -> dict:
     if kind == "structure":
         out = {"type": "object", "properties": {}}
         for member, ref in shape.get("members", {}).items():
-            out["properties"][member] = convert(shapes, ref["shape"], stack)
+            out["properties"][member] = convert(shapes, ref["shape"], stack, sensitive)
         if shape.get("required"):
             out["required"] = list(shape["required"])
         return out
     if kind == "list":
-        out = {"type": "array", "items": convert(shapes, shape["member"]["shape"], stack)}
+        out = {"type": "array", "items": convert(shapes, shape["member"]["shape"], stack, sensitive)}
         if "min" in shape:
             out["minItems"] = shape["min"]
         if "max" in shape:
             out["maxItems"] = shape["max"]
         return out
     if kind == "map":
-        out = {"type": "object", "additionalProperties": convert(shapes, shape["value"]["shape"], stack)}
+        out = {"type": "object", "additionalProperties": convert(shapes, shape["value"]["shape"], stack, sensitive)}
+        keys = convert(shapes, shape["key"]["shape"], stack, sensitive)
+        if set(keys) - {"type", "x-aws-sensitive"}:  # a key with constraints (a TagKey's length and pattern)
+            out["propertyNames"] = keys
         if "min" in shape:
             out["minProperties"] = shape["min"]
         if "max" in shape:
@@ -55,7 +78,7 @@ def convert(shapes: dict, name: str, stack: tuple = ()) -> dict:
             out["maxLength"] = shape["max"]
         if "pattern" in shape:
             # AWS matches the whole value (Java matches()); jsonschema searches.
-            out["pattern"] = f"^(?:{shape['pattern']})\\Z"
+            out["pattern"] = f"^(?:{python_pattern(shape['pattern'])})\\Z"
             out["x-aws-pattern"] = shape["pattern"]
         if "enum" in shape:
             out["enum"] = list(shape["enum"])
@@ -88,12 +111,42 @@ def convert(shapes: dict, name: str, stack: tuple = ()) -> dict:
     return out
 
 
+# What Java's regular expressions mean by these classes, for Python's re: Java's \\w and \\d are ASCII (Python's
+# are Unicode); Python has no \\p{...}, so letters and numbers become word characters, separators white space.
+_JAVA_CLASSES = {"\\w": "a-zA-Z0-9_", "\\d": "0-9", "\\p{L}": "\\w", "\\p{N}": "\\w", "\\p{Z}": "\\s"}
+
+
+def python_pattern(java: str) -> str:
+    """A model's (Java) pattern as Python's re reads it; ``x-aws-pattern`` keeps the original for messages."""
+    out, i, in_class = [], 0, False
+    while i < len(java):
+        c = java[i]
+        if c == "\\":
+            for name, equivalent in _JAVA_CLASSES.items():
+                if java.startswith(name, i):
+                    ascii_range = not equivalent.startswith("\\")
+                    out.append(equivalent if in_class or not ascii_range else f"[{equivalent}]")
+                    i += len(name)
+                    break
+            else:
+                out.append(java[i : i + 2])
+                i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def main(argv: list[str]) -> None:
     service, target, *operations = argv
     model = Loader().load_service_model(service, "service-2")
     out_dir = Path(target)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for operation in operations:
+    for operation in operations or list(model["operations"]):
         op = model["operations"][operation]
         schema = convert(model["shapes"], op["input"]["shape"]) if "input" in op else {"type": "object"}
         schema = {"$schema": "http://json-schema.org/draft-07/schema#", "title": f"{operation} input", **schema}

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from time import perf_counter
 from typing import TYPE_CHECKING
 
+from .coverage import NotEmulated
 from .errors import ServiceError, StoreUnavailable
 from .faults import COMMITTING_FAULTS, Faults
 from .log import RequestLog, RequestRecord, capture, next_seq
-from .request import Reply, framing_problem, request_body, request_target
+from .request import Reply, framing_problem, lazy_request_class, request_body, request_target
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -33,9 +34,7 @@ class Application:
     """Route, then fault/throttle, authenticate, parse, validate, invoke, render, log."""
 
     def __init__(self, services: ServiceRegistry, faults: Faults, log: RequestLog, now: Callable[[], float]) -> None:
-        from werkzeug.wrappers import Request  # here, not at import: mockcloud imports in milliseconds
-
-        self._request_class = Request
+        self._request_class = lazy_request_class()  # werkzeug's, imported here: mockcloud imports in milliseconds
         self.services = services
         self._router = services.router
         self._service = services.protocol
@@ -46,7 +45,9 @@ class Application:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         reply = self.handle_environ(environ)
         if reply.unclaimed:
-            reply = _unclaimed_reply(self._request_class(environ))
+            reply = _unclaimed_reply(self._request_class(environ)).dated(self._now())
+            if environ["REQUEST_METHOD"] == "HEAD":
+                reply = reply.without_content()
         if reply.delay:
             time.sleep(reply.delay)
         if reply.fault is not None and NETWORK_FAULT in environ:
@@ -58,7 +59,10 @@ class Application:
         return [reply.body]
 
     def handle_environ(self, environ: WSGIEnvironment) -> Reply:
-        return self.handle(self._request_class(environ))
+        reply = self.handle(self._request_class(environ))
+        if environ["REQUEST_METHOD"] == "HEAD":  # the log keeps the body; the client gets none
+            return reply.without_content()
+        return reply
 
     def refuse_too_large(self, environ: WSGIEnvironment, limit: int) -> Reply:
         """A 413 for a request whose body is over ``limit``, in the format of the service it is for.
@@ -79,11 +83,12 @@ class Application:
                     "message": f"The request body is larger than the limit of {limit} bytes.",
                 }
             ).encode()
-            return Reply(413, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
+            reply = Reply(413, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
+            return reply.dated(self._now())
         service: ServiceProtocol[Exchange] = self._service(name)
         exchange = service.exchange_type(request, name, "mockcloud.in_process" in environ)
         error = service.too_large_error(limit)
-        reply = service.render_error(exchange, error)
+        reply = service.render_error(exchange, error).dated(self._now())
         del environ["mockcloud.body"]  # the log shows the body as unread, not as empty
         self._record(request, name, "", reply, error.code, started)
         return reply
@@ -135,9 +140,14 @@ class Application:
                     raise service.injected_error(verdict.error, verdict.status, verdict.message)
                 if fault is not None and fault not in COMMITTING_FAULTS:
                     raise _LostBeforeCommit
+            if operation not in service.operations:  # the model's but not emulated: 501, whoever signed it
+                missing = service.not_emulated(exchange)
+                if missing is not None:
+                    raise missing
             exchange.caller = service.authenticate(exchange)
             exchange.params = service.parse(exchange)
             service.validate(exchange)
+            service.authorize(exchange)
             reply = service.render(exchange, service.invoke(exchange))
         except StoreUnavailable:  # the state could not be had: the keeper answers the service's 5xx
             raise
@@ -146,6 +156,8 @@ class Application:
         except ServiceError as error:
             error_code = error.code
             reply = service.render_error(exchange, error)
+            if isinstance(error, NotEmulated):
+                reply.not_emulated = error  # for a strict mock's interceptor: raised at the call
         except Exception:  # a bug of ours must still answer in the service's format
             import logging
 
@@ -156,7 +168,7 @@ class Application:
             error_code = failure.code
             reply = service.render_error(exchange, failure)
         reply.delay, reply.fault = delay, fault
-        return reply, exchange.operation, error_code
+        return reply.dated(self._now()), exchange.operation, error_code
 
     def unavailable(self, request: Request, name: str | None) -> Reply:
         """The service's own 5xx for a request whose state could not be had or kept (not logged: nowhere to)."""
@@ -167,7 +179,7 @@ class Application:
             exchange = service.exchange_type(request, name, "mockcloud.in_process" in request.environ)
             with contextlib.suppress(Exception):  # the operation, where the service's format shows it
                 exchange.operation = service.operation_of(exchange)
-            return service.render_error(exchange, service.unavailable_error())
+            return service.render_error(exchange, service.unavailable_error()).dated(self._now())
         except Exception:  # the service itself could not be had: plain JSON still
             message = "The emulator's shared state cannot be reached."
             body = json.dumps({"error": "ServiceUnavailable", "message": message}).encode()

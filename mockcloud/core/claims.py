@@ -11,6 +11,7 @@ class Claims:
 
     hosts: tuple[str, ...] = ()  # exact host names, e.g. "ls.amazonaws.com"
     host_labels: tuple[tuple[str, str], ...] = ()  # (first label, domain), e.g. ("license-manager", "amazonaws.com")
+    subdomains_of: tuple[str, ...] = ()  # any one label under these domains, e.g. "tokens.sts.global.api.aws"
     signing_names: tuple[str, ...] = ()  # SigV4 credential-scope service names
     target_prefixes: tuple[str, ...] = ()  # X-Amz-Target prefix before the dot
     api_versions: tuple[str, ...] = ()  # Version values of Action+Version protocols

@@ -66,8 +66,10 @@ class Clock:
     touches nothing global.
     """
 
-    def __init__(self, *, patch_time: bool = True) -> None:
+    def __init__(self, *, patch_time: bool = True, clients_elsewhere: bool = False) -> None:
         self.patch_time = patch_time
+        # a server's clock: its clients live in other processes, with clocks of their own (see host_time)
+        self.clients_elsewhere = clients_elsewhere and not patch_time
         self._travel: Any = None  # our time_machine.travel while patching
         self._traveller: Any = None  # its entry in time-machine's stack
         self._offset = 0.0
@@ -87,6 +89,13 @@ class Clock:
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.time(), timezone.utc)
+
+    def host_time(self) -> float | None:
+        """The host's own time for a server's clock (its clients live in other processes), else None.
+
+        It is what a client in another process signs with; see :func:`mockcloud.core.auth.fresh`.
+        """
+        return time.time() if self.clients_elsewhere else None
 
     @property
     def frozen(self) -> bool:

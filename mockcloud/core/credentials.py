@@ -15,7 +15,28 @@ from .entropy import Entropy
 from .errors import MockCloudError
 
 DEFAULT_ACCOUNT_ID = "123456789012"
-_KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # what AWS access key ids are made of (base32)
+# An access key id is a prefix (AKIA long-term, ASIA temporary) and 10 bytes in base32; the first six bytes
+# carry the account id in bits 7 to 46, which is how AWS's GetAccessKeyInfo can answer for any key.
+_ACCOUNT_MASK = 0x7FFFFFFFFF80
+
+
+def key_id_for(prefix: str, account_id: str, entropy: Entropy) -> str:
+    """A new access key id that carries ``account_id`` as AWS's do (the rest random)."""
+    head = (entropy.randbelow(2) << 47) | (int(account_id) << 7) | entropy.randbelow(128)
+    raw = head.to_bytes(6, "big") + entropy.token_bytes(4)
+    return prefix + base64.b32encode(raw).decode("ascii")
+
+
+def account_of_key_id(access_key_id: str) -> str | None:
+    """The account an AWS access key id carries (AKIA…/ASIA… of 20 characters), or None if it carries none."""
+    body = access_key_id[4:]
+    if len(access_key_id) != 20 or not access_key_id[:4].isalpha() or len(body) != 16:
+        return None
+    try:
+        raw = base64.b32decode(body)
+    except (ValueError, TypeError):
+        return None
+    return f"{(int.from_bytes(raw[:6], 'big') & _ACCOUNT_MASK) >> 7:012d}"
 
 
 def same_secret(expected: str | bytes, presented: str | bytes) -> bool:
@@ -24,6 +45,8 @@ def same_secret(expected: str | bytes, presented: str | bytes) -> bool:
     ``hmac.compare_digest`` refuses non-ASCII ``str``, and a plain ``.encode()`` fails on a
     lone surrogate, so both sides are compared as bytes that every ``str`` has.
     """
+    if isinstance(expected, str) and isinstance(presented, str) and expected.isascii() and presented.isascii():
+        return hmac.compare_digest(expected, presented)  # the common case, as it is: no copies
     if isinstance(expected, str):
         expected = expected.encode("utf-8", "surrogatepass")
     if isinstance(presented, str):
@@ -129,14 +152,14 @@ class Credentials:
             self.changes += 1
         return key
 
-    def issue_temporary(self, *, account_id: str, expires: float, arn: str, user_id: str) -> AwsKey:
+    def issue_temporary(self, *, account_id: str, expires: float, arn: str | None, user_id: str | None) -> AwsKey:
         """New temporary credentials, as STS hands them out: an ``ASIA…`` key id, a secret and a session token.
 
         All three are random (``secrets``); the key is accepted by every AWS service of the mock
         until ``expires`` on the mock clock, and only with its session token.
         """
         while True:
-            key_id = "ASIA" + "".join(self.entropy.choice(_KEY_ALPHABET) for _ in range(16))
+            key_id = key_id_for("ASIA", account_id, self.entropy)
             if key_id not in self._aws:
                 break
         secret = base64.b64encode(self.entropy.token_bytes(30)).decode()  # 40 characters, as AWS's
@@ -144,6 +167,26 @@ class Credentials:
         return self.add_aws(
             key_id, secret, account_id=account_id, session_token=token, expires=expires, arn=arn, user_id=user_id
         )
+
+    def new_account(self, account_id: str | None = None) -> AwsKey:
+        """Keys of another account: its root keys (``AKIA…``, never limited by IAM), in a new account by default.
+
+        ``account_id`` (12 digits) picks the account; the key id carries it, as AWS's key ids do.
+        """
+        if account_id is None:
+            account_id = f"{100000000000 + self.entropy.randbelow(900000000000):012d}"
+        if not (
+            isinstance(account_id, str) and len(account_id) == 12 and account_id.isascii() and account_id.isdigit()
+        ):
+            from .errors import MockCloudError
+
+            raise MockCloudError(f"an account id is 12 digits, not {account_id!r}")
+        while True:
+            key_id = key_id_for("AKIA", account_id, self.entropy)
+            if key_id not in self._aws:
+                break
+        secret = base64.b64encode(self.entropy.token_bytes(30)).decode()
+        return self.add_aws(key_id, secret, account_id=account_id)
 
     def add_alibaba(self, access_key_id: str, secret: str) -> None:
         with self._lock:

@@ -44,6 +44,19 @@ class StoreUnavailable(MockCloudError):
     """
 
 
+class NotEmulatedError(MockCloudError):
+    """Raised at the call by a strict mock (``mock_cloud(strict=True)``) where the service would answer 501.
+
+    The operation is one the real service has (its model declares it) and
+    mockcloud does not emulate; without ``strict`` the client gets the 501
+    ``NotImplemented`` error in the service's own format instead.
+    """
+
+    def __init__(self, service: str, operation: str, message: str) -> None:
+        super().__init__(message)
+        self.service, self.operation = service, operation
+
+
 class UnmockedRequestError(ConnectionError):
     """A request under the mock that no emulated service claims and no passthrough allows."""
 

@@ -303,6 +303,11 @@ class Faults:
     def limits(self) -> list[RateLimit]:
         return list(self._limits)
 
+    @property
+    def delays(self) -> bool:
+        """Whether a rule may hold a reply back (a latency): a server answers such requests on a thread of their own."""
+        return any(rule.latency is not None for rule in self._rules)
+
     def judge(self, service: str, operation: str) -> Verdict | None:
         """The verdict for one request, or None when nothing applies (the common case)."""
         if not self._rules and not self._limits:

@@ -29,12 +29,23 @@ def b64url(data: bytes) -> str:
 
 
 class JwtSigner:
-    """Signs claims with one key (ES256, RS256 or HS256) and one ``kid``; ES256 deterministically if asked."""
+    """Signs claims with one key (ES256, RS256, PS256, PS384 or HS256) and one ``kid``; ES256 deterministically if
+    asked (RSASSA-PSS signatures are salted: they never repeat)."""
 
-    def __init__(self, key: SigningKey, algorithm: str, kid: str | None = None, *, deterministic: bool = False) -> None:
+    def __init__(
+        self,
+        key: SigningKey,
+        algorithm: str,
+        kid: str | None = None,
+        *,
+        deterministic: bool = False,
+        header: dict[str, Any] | None = None,
+    ) -> None:
+        """``header``: more JOSE header parameters (``x5c``, say), after ``alg``, ``kid`` and ``typ``."""
         self.key = key
         self.algorithm = algorithm
-        header = {"alg": algorithm, "kid": kid, "typ": "JWT"} if kid else {"alg": algorithm, "typ": "JWT"}
+        fixed = {"alg": algorithm, "kid": kid, "typ": "JWT"} if kid else {"alg": algorithm, "typ": "JWT"}
+        header = {**fixed, **(header or {})}
         self._header = b64url(_compact(header).encode())
         if algorithm == "ES256":
             from cryptography.hazmat.primitives import hashes
@@ -57,6 +68,18 @@ class JwtSigner:
 
             def sign(data: bytes) -> bytes:
                 return rsa_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+        elif algorithm in ("PS256", "PS384"):
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.asymmetric import padding
+
+            pss_key = cast("RSAPrivateKey", key)  # the algorithm names the key's type
+            digest = hashes.SHA256() if algorithm == "PS256" else hashes.SHA384()
+            # RFC 7518 3.5: MGF1 with the same hash, a salt as long as the hash's output
+            pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+
+            def sign(data: bytes) -> bytes:
+                return pss_key.sign(data, pss, digest)
 
         elif algorithm == "HS256":
             import hmac

@@ -3,7 +3,9 @@
 A bounded ring buffer (a long-running server must not grow without end), and
 secrets in query strings (passwords, tokens, signatures) are redacted when a
 request is recorded, so that neither the admin API nor a test's failure output
-shows them.
+shows them. What a secret is, each service declares beside its model
+(``services/<name>/sensitive.py``, read through :mod:`.redaction`): a record
+is redacted by its service's list and the protocols' own.
 
 Each record also keeps what the dashboard shows of an exchange: the client,
 the time spent, the request's headers and body and the reply, bodies cut at
@@ -22,32 +24,12 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, overload
-from urllib.parse import unquote_plus
+
+from . import redaction
 
 DEFAULT_SIZE = 1000
 BODY_LIMIT = 4096  # bytes of each request and reply body a record keeps
 REDACTED = "REDACTED"
-# A query parameter whose name (lower case, letters and digits only) contains one of these holds a secret:
-# WUYING's Password/NewPassword/OldPassword, LoginToken, KeepAliveToken, SessionId, AuthenticationCode,
-# TokenCode; DevPay's UserToken, ProductToken, ActivationKey; every Signature and security token.
-_SECRET_WORDS = ("password", "passwd", "secret", "token", "signature", "sessionid", "activationkey", "apikey")
-_SECRET_NAMES = frozenset({"code", "authenticationcode", "tokencode", "mfacode", "otp"})
-_NOT_SECRET = frozenset(
-    {
-        "signaturemethod",
-        "signatureversion",
-        "signaturetype",
-        "signaturenonce",
-        "tokentype",
-        # identifiers and idempotency/pagination tokens that merely contain a secret word
-        "tokenid",
-        "tokenids",
-        "tokenproperties",
-        "nexttoken",
-        "clienttoken",
-        "signedheaders",
-    }
-)
 # One sequence for every log of the process: a number is never reused, not even after a reset, so a
 # reader that asks for what came after the last one it saw never mistakes a new request for an old one.
 next_seq = itertools.count(1).__next__
@@ -105,10 +87,11 @@ class RequestRecord(NamedTuple):
         found = self.as_dict()
         capture = self.capture
         if capture is not None:
-            found["request"] = _message(_environ_headers(capture.headers), capture.body, capture.body_size)
+            rules = redaction.rules(self.service)
+            found["request"] = _message(_environ_headers(capture.headers), capture.body, capture.body_size, rules)
             found["response"] = {
                 "status": self.status,
-                **_message(list(capture.reply_headers), capture.reply_body, capture.reply_size, reply=True),
+                **_message(list(capture.reply_headers), capture.reply_body, capture.reply_size, rules, reply=True),
             }
         return found
 
@@ -194,80 +177,91 @@ def capture(
 _HEAVY = ("wsgi.input", "mockcloud.body", "werkzeug.request")
 
 
-def _is_secret(name: str) -> bool:
-    if "%" in name or "+" in name:
-        name = unquote_plus(name)
-    key = "".join(c for c in name.lower() if c.isalnum())
-    if key in _SECRET_NAMES:
-        return True
-    return key not in _NOT_SECRET and any(word in key for word in _SECRET_WORDS)
+def _secret_in(rules: redaction.Rules) -> Callable[[str], bool]:
+    keys = rules.keys
+    return lambda name: redaction.field_key(name) in keys
 
 
-_HEADER_PREFIXES = ("xamz", "xacs", "xmockcloud", "x")
+def _secret_in_reply(rules: redaction.Rules) -> Callable[[str], bool]:
+    """A secret name in a reply: the same, except a bare ``Code``, which there is an error's code."""
+    keys = rules.keys
+
+    def is_secret(name: str) -> bool:
+        key = redaction.field_key(name)
+        return key in keys and key != "code"
+
+    return is_secret
 
 
-def _is_secret_header(name: str) -> bool:
-    """A header holding a secret (X-Amz-Security-Token), but not one that only names how it signs."""
-    if not _is_secret(name):
-        return False
-    key = "".join(c for c in name.lower() if c.isalnum())
-    return not any(key.startswith(prefix) and key[len(prefix) :] in _NOT_SECRET for prefix in _HEADER_PREFIXES)
+def _param_redactor(is_secret: Callable[[str], bool]) -> Callable[[re.Match[str]], str]:
+    def redact(match: re.Match[str]) -> str:
+        sep, name, value = match.groups()
+        return f"{sep}{name}={REDACTED}" if value and is_secret(name) else match.group(0)
+
+    return redact
 
 
-def _redact_param(match: re.Match[str]) -> str:
-    sep, name, value = match.groups()
-    return f"{sep}{name}={REDACTED}" if value and _is_secret(name) else match.group(0)
+def redact_target(target: str, service: str | None = None) -> str:
+    """``target`` (path and query) with the values of secret query parameters replaced.
 
-
-def redact_target(target: str) -> str:
-    """``target`` (path and query) with the values of secret-looking query parameters replaced."""
+    ``service``: the service that answered (its declared fields and the protocols'); None: any service's.
+    """
     path, mark, query = target.partition("?")
     if not mark:
         return target
-    return path + mark + _PARAM.sub(_redact_param, query)
+    return path + mark + _PARAM.sub(_param_redactor(_secret_in(redaction.rules(service))), query)
 
 
 # ---- redaction of what a record shows: the same rules as for query strings, over headers and bodies ----
-# Safety nets for a secret wherever it stands: anything shaped like a JWT, and DevPay's tokens.
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_.-]*")  # header.payload.signature, or cut short after the header
-_DEVPAY_TOKEN = re.compile(r"\{(UserToken|ProductToken)\}[A-Za-z0-9+/=]+")
 # "name": "value" (or a number), also a string cut short by truncation; <name attrs>text</name> or text to the end
 _JSON_PAIR = re.compile(r'"([^"\\]{1,128})"(\s*:\s*)("(?:[^"\\]|\\.)*(?:"|\Z)|-?\d[\d.eE+-]*)')
 _XML_TEXT = re.compile(r"<((?:[\w.-]+:)?([\w.-]+))(\s[^<>]*)?>([^<]+)(?=</\1>|\Z)")
 _COOKIE = re.compile(r"(^|;\s*)([^=;\s]+)=([^;]*)")
 
 
-def _redact_nets(text: str) -> str:
-    if "eyJ" in text:
-        text = _JWT.sub(REDACTED, text)
-    if "Token}" in text:
-        text = _DEVPAY_TOKEN.sub(lambda m: "{" + m.group(1) + "}" + REDACTED, text)
+def _redact_shapes(text: str, rules: redaction.Rules) -> str:
+    """The declared shapes of secrets (a JWT, DevPay's tokens), wherever they stand."""
+    for pattern in rules.patterns:
+        text = pattern.sub(_shape_redactor, text)
     return text
 
 
-def _in_reply(name: str) -> bool:
-    """A secret name in a reply: the same, except a bare ``Code``, which there is an error's code."""
-    return _is_secret(name) and "".join(c for c in name.lower() if c.isalnum()) != "code"
+def _shape_redactor(match: re.Match[str]) -> str:
+    if "secret" not in match.re.groupindex:
+        return REDACTED
+    start, end = match.span("secret")
+    whole = match.group(0)
+    offset = match.start()
+    return whole[: start - offset] + REDACTED + whole[end - offset :]
 
 
-def _redact_json_value(value: Any, is_secret: Callable[[str], bool], secret: bool = False) -> Any:
+def _redact_json_value(
+    value: Any, is_secret: Callable[[str], bool], rules: redaction.Rules, secret: bool = False
+) -> Any:
     if isinstance(value, dict):
-        return {k: _redact_json_value(v, is_secret, isinstance(k, str) and is_secret(k)) for k, v in value.items()}
+        return {
+            k: _redact_json_value(v, is_secret, rules, isinstance(k, str) and is_secret(k)) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [_redact_json_value(v, is_secret, secret) for v in value]
+        return [_redact_json_value(v, is_secret, rules, secret) for v in value]
     if secret and value is not None and not isinstance(value, bool):
         return REDACTED
-    return _redact_nets(value) if isinstance(value, str) else value
+    return _redact_shapes(value, rules) if isinstance(value, str) else value
 
 
-def redact_text(text: str, content_type: str = "", *, reply: bool = False) -> str:
+def redact_text(text: str, content_type: str = "", *, reply: bool = False, service: str | None = None) -> str:
     """A body's text with its secrets replaced: JSON members, form and query parameters and XML
-    elements whose names hold secrets (as :func:`redact_target` judges names), and JWTs anywhere.
+    elements of the declared fields of ``service`` (None: any service's), and the declared shapes
+    of secrets (JWTs) anywhere.
 
     Whole JSON is parsed and shown indented; a body cut short is redacted by pattern. In a
     ``reply``, a member or element named ``Code`` is the error's code and stays.
     """
-    is_secret = _in_reply if reply else _is_secret
+    return _redact_text(text, content_type, redaction.rules(service), reply=reply)
+
+
+def _redact_text(text: str, content_type: str, rules: redaction.Rules, *, reply: bool = False) -> str:
+    is_secret = _secret_in_reply(rules) if reply else _secret_in(rules)
     kind = content_type.split(";", 1)[0].strip().lower()
     stripped = text.lstrip()
     if "json" in kind or stripped[:1] in ("{", "["):
@@ -276,11 +270,11 @@ def redact_text(text: str, content_type: str = "", *, reply: bool = False) -> st
         except (ValueError, RecursionError):
             pass
         else:
-            return json.dumps(_redact_json_value(parsed, is_secret), indent=2, ensure_ascii=False)
+            return json.dumps(_redact_json_value(parsed, is_secret, rules), indent=2, ensure_ascii=False)
     if kind == "application/x-www-form-urlencoded" or (
         stripped[:1] not in ("{", "[", "<") and "=" in text and not any(c.isspace() for c in stripped)
     ):
-        text = _PARAM.sub(_redact_param, text)
+        text = _PARAM.sub(_param_redactor(is_secret), text)
     if '"' in text:
         text = _JSON_PAIR.sub(
             lambda m: f'"{m.group(1)}"{m.group(2)}"{REDACTED}"' if is_secret(m.group(1)) else m.group(0), text
@@ -289,12 +283,17 @@ def redact_text(text: str, content_type: str = "", *, reply: bool = False) -> st
         text = _XML_TEXT.sub(
             lambda m: f"<{m.group(1)}{m.group(3) or ''}>{REDACTED}" if is_secret(m.group(2)) else m.group(0), text
         )
-    return _redact_nets(text)
+    return _redact_shapes(text, rules)
 
 
-def redact_header(name: str, value: str) -> str:
+def redact_header(name: str, value: str, service: str | None = None) -> str:
     """A header's value with its secrets replaced: a signature but not the key id or scope of an
-    ``Authorization``, a bearer token, cookie values, any header named like a secret."""
+    ``Authorization``, a bearer token, cookie values, a header of a declared field."""
+    return _redact_header(name, value, redaction.rules(service))
+
+
+def _redact_header(name: str, value: str, rules: redaction.Rules) -> str:
+    is_secret = _secret_in(rules)
     lower = name.lower()
     if lower in ("authorization", "proxy-authorization"):
         scheme, space, rest = value.strip().partition(" ")
@@ -305,13 +304,14 @@ def redact_header(name: str, value: str) -> str:
         parts = []
         for part in rest.split(","):
             key, equals, _ = part.strip().partition("=")
-            parts.append(f"{key}={REDACTED}" if not equals or _is_secret(key) else part.strip())
+            secret = not equals or (is_secret(key) and key.lower() != "credential")  # the key id and scope stay
+            parts.append(f"{key}={REDACTED}" if secret else part.strip())
         return f"{scheme} {', '.join(parts)}"
     if lower in ("cookie", "set-cookie"):
         return _COOKIE.sub(lambda m: f"{m.group(1)}{m.group(2)}={REDACTED}", value)
-    if _is_secret_header(name):
+    if is_secret(name):
         return REDACTED if value else value
-    return _redact_nets(value)
+    return _redact_shapes(value, rules)
 
 
 def _header_name(key: str) -> str:
@@ -340,11 +340,16 @@ def _decoded(body: bytes, truncated: bool) -> str | None:
 
 
 def _message(
-    headers: list[tuple[str, str]], body: bytes | None, size: int | None, *, reply: bool = False
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+    size: int | None,
+    rules: redaction.Rules,
+    *,
+    reply: bool = False,
 ) -> dict[str, Any]:
     """One side of an exchange, redacted, for the dashboard."""
     content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
-    shown: dict[str, Any] = {"headers": [[name, redact_header(name, value)] for name, value in headers]}
+    shown: dict[str, Any] = {"headers": [[name, _redact_header(name, value, rules)] for name, value in headers]}
     if body is None:
         shown.update(body=None, body_size=None, truncated=False, note="the emulator did not read the body")
         return shown
@@ -356,7 +361,7 @@ def _message(
     elif truncated:
         note = f"the first {len(body)} of {size} bytes"
     shown.update(
-        body=None if text is None else redact_text(text, content_type, reply=reply),
+        body=None if text is None else _redact_text(text, content_type, rules, reply=reply),
         body_size=size,
         truncated=truncated,
         note=note,
@@ -384,7 +389,7 @@ class RequestLog:
 
     def record(self, record: RequestRecord) -> None:
         if "?" in record.target:  # the common POST to "/" costs one test
-            record = record._replace(target=redact_target(record.target))
+            record = record._replace(target=redact_target(record.target, record.service))
         self._append(record)
         self.last = record.seq
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .credentials import Credentials
     from .entities import Tables
     from .entropy import Entropy
+    from .iam.access import AccessControl
     from .oidc import TrustedIssuers
     from .service import ServiceProtocol
 
@@ -44,6 +45,7 @@ class ServiceRegistry:
         lock: Callable[[], Any] = threading.RLock,
         tables: Callable[[str], Tables] | None = None,
         built: Callable[[str, ServiceProtocol[Any]], None] | None = None,
+        access: AccessControl | None = None,
     ) -> None:
         self.names = tuple(names)
         self._load = load
@@ -56,6 +58,12 @@ class ServiceRegistry:
         self._new_lock = lock  # each model's lock, from here: a sharing mock counts how often it is taken
         self._tables = tables  # each model's tables (None: in memory)
         self._on_built = built
+        if access is None:
+            from .iam.access import AccessControl
+
+            access = AccessControl()
+        self.access = access
+        access.resolve_with(self._build_authority)
         self._depended: set[str] = set()  # services whose state others depend on: their routes, their token issuers
         self._built: dict[str, ServiceProtocol[Any]] = {}
         self._router: Router[str] | None = None
@@ -109,16 +117,29 @@ class ServiceRegistry:
                     entropy=self._entropy,
                     lock=self._new_lock(),
                     tables=None if self._tables is None else self._tables(name),  # type: ignore[arg-type]
+                    access=self.access,
                 )
                 package = self._load(name)
                 issuers = len(list(self._issuers))
+                authority = self.access.authority
                 built = package.build(context)
                 if self._on_built is not None:
                     self._on_built(name, built)  # its state filled before anyone else sees it
                 self._built[name] = built
-                if len(list(self._issuers)) > issuers:
+                if (
+                    hasattr(package, "claims")
+                    or len(list(self._issuers)) > issuers
+                    or self.access.authority is not authority  # every AWS call reads the identities it keeps
+                ):
                     self._depended.add(name)
         return built
+
+    def _build_authority(self) -> None:
+        """Build the service that keeps the mock's identities (its package says ``IDENTITY_AUTHORITY = True``)."""
+        for name in self.names:
+            if getattr(self._load(name), "IDENTITY_AUTHORITY", False):
+                self.protocol(name)
+                return
 
     def rebuild(self, name: str) -> bool:
         """Build a service again from its fixtures section (which now holds newer state).

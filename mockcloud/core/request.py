@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
     from werkzeug.wrappers import Request
 
+    from .coverage import NotEmulated
+
     # a client's request headers: a mapping, or (name, value) pairs, text or latin-1 bytes
     RequestHeaders: TypeAlias = Mapping[str, str] | Mapping[bytes, bytes] | Iterable[tuple[str | bytes, str | bytes]]
 
@@ -29,6 +31,7 @@ __all__ = [
     "Request",
     "build_environ",
     "framing_problem",
+    "http_date",
     "json_reply",
     "raw_path",
     "request_body",
@@ -44,7 +47,7 @@ class Reply:
     both delivered by whoever holds the connection (the server on its socket; an interceptor as
     its client would meet them, honouring the client's own timeout)."""
 
-    __slots__ = ("body", "delay", "fault", "headers", "status", "unclaimed")
+    __slots__ = ("body", "delay", "fault", "headers", "not_emulated", "status", "unclaimed")
 
     def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes, unclaimed: bool = False):
         self.status = status
@@ -53,6 +56,7 @@ class Reply:
         self.unclaimed = unclaimed
         self.delay = 0.0
         self.fault: str | None = None
+        self.not_emulated: NotEmulated | None = None  # the 501 of an operation the model has and mockcloud lacks
 
     @property
     def status_line(self) -> str:
@@ -64,6 +68,28 @@ class Reply:
 
     def header(self, name: str) -> str | None:
         return header_value(self.headers, name)
+
+    def dated(self, now: float) -> Reply:
+        """The reply with a ``Date`` header (RFC 7231 IMF-fixdate) for ``now``, unless it has one already.
+
+        Every service's replies carry one, as AWS's and Alibaba's front doors send it: SDKs that
+        correct clock skew (the AWS SDK for JavaScript, botocore's retries) then follow the mock clock.
+        """
+        if header_value(self.headers, "Date") is None:
+            self.headers.append(("Date", http_date(now)))
+        return self
+
+    def without_content(self) -> Reply:
+        """This reply as the answer to HEAD (RFC 9110 §9.3.2): the same status and headers, the length a GET
+        would get, and no content (on a keep-alive connection any would be read as the next reply)."""
+        if not self.body:
+            return self
+        headers = self.headers
+        if self.header("Content-Length") is None:
+            headers = [*headers, ("Content-Length", str(len(self.body)))]
+        reply = Reply(self.status, headers, b"", self.unclaimed)
+        reply.delay, reply.fault = self.delay, self.fault
+        return reply
 
     def http_bytes(self, *, close: bool = True) -> bytes:
         """The bytes a server sends for this reply (with Content-Length; Connection: close when asked)."""
@@ -78,6 +104,21 @@ class Reply:
         if close:
             lines.append("Connection: close")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
+
+
+_date_cache: tuple[int | None, str] = (None, "")  # (second, its HTTP date), replaced whole: one second shares it
+
+
+def http_date(timestamp: float) -> str:
+    """``Date`` header text (RFC 7231 IMF-fixdate, ``Sun, 06 Nov 1994 08:49:37 GMT``) for an epoch time."""
+    global _date_cache
+    second = int(timestamp)
+    cached = _date_cache
+    if cached[0] != second:
+        from email.utils import formatdate
+
+        cached = _date_cache = (second, formatdate(second, usegmt=True))
+    return cached[1]
 
 
 _ASCII_JSON = json.JSONEncoder(separators=(",", ":")).encode
@@ -155,26 +196,22 @@ def build_environ(method: str, url: str, headers: RequestHeaders, body: bytes | 
         "mockcloud.in_process": True,
         "mockcloud.body": body,
     }
-    has_host = False
+    known = _ENVIRON_KEYS.get
     for name, given in headers.items() if hasattr(headers, "items") else headers:
-        key = _ENVIRON_KEYS.get(name)
-        if key is None:
-            key = _environ_key(name)
-        if isinstance(given, bytes):
-            value = given.decode("latin-1")
-        elif not given.isascii():
-            value = _wsgi_str(given)
-        else:
-            value = given
+        key = known(name) or _environ_key(name)
         if key is _SKIP:
             continue
-        if key == "HTTP_HOST":
-            has_host = True
-        if key in environ and key.startswith("HTTP_"):
+        if isinstance(given, bytes):
+            value = given.decode("latin-1")
+        elif given.isascii():
+            value = given
+        else:
+            value = _wsgi_str(given)
+        if key in environ and key[:5] == "HTTP_":  # a repeated header (no key of the base above starts so)
             environ[key] = f"{environ[key]},{value}"
         else:
             environ[key] = value
-    if not has_host:
+    if "HTTP_HOST" not in environ:
         default = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
         environ["HTTP_HOST"] = host if default else f"{host}:{port}"
     return environ
@@ -199,7 +236,7 @@ def _split_url(url: str) -> tuple[str, str, int, str, str]:
     """scheme, host, port, path, query: the common ``scheme://host[:port]/path?query`` by hand, the rest by urlsplit."""
     scheme, sep, rest = url.partition("://")
     netloc, slash, target = rest.partition("/")
-    if sep and scheme in ("http", "https") and not any(c in netloc for c in "@[?") and "#" not in url:
+    if sep and scheme in ("http", "https") and "#" not in url and not ("@" in netloc or "[" in netloc or "?" in netloc):
         host, colon, port = netloc.partition(":")
         if host and (not colon or port.isdigit()):
             path, _, query = target.partition("?")
@@ -313,6 +350,50 @@ def request_target(request: Request) -> str:
         if environ.get("QUERY_STRING"):
             raw += "?" + environ["QUERY_STRING"]
     return raw
+
+
+_LAZY_REQUEST: type[Request] | None = None
+
+
+def lazy_request_class() -> type[Request]:
+    """werkzeug's ``Request``, but what its constructor works out is worked out when first read.
+
+    The request path reads the environ itself (routing, signatures, the body); of the fields werkzeug fills in
+    at once (the method, the headers, the server, the decoded path, ...) most requests read only the method,
+    if any. Not put back into its environ either (werkzeug's ``populate_request``): that would make each
+    request a reference cycle, garbage only the cyclic collector frees.
+    """
+    global _LAZY_REQUEST
+    if _LAZY_REQUEST is None:
+        from werkzeug.datastructures import EnvironHeaders
+        from werkzeug.utils import cached_property
+        from werkzeug.wrappers import Request
+
+        class LazyRequest(Request):
+            def __init__(self, environ: WSGIEnvironment) -> None:
+                self.environ = environ
+                self.shallow = False
+
+            @cached_property
+            def method(self) -> str:
+                return str(self.environ.get("REQUEST_METHOD", "GET")).upper()
+
+            @cached_property
+            def headers(self) -> EnvironHeaders:  # type: ignore[override]
+                return EnvironHeaders(self.environ)
+
+            def __getattr__(self, name: str) -> Any:
+                # a field werkzeug's constructor fills in (scheme, server, path, ...): all of them, now
+                if name in _REQUEST_FIELDS and "scheme" not in self.__dict__:
+                    Request.__init__(self, self.environ, populate_request=False)
+                    return getattr(self, name)
+                raise AttributeError(name)
+
+        _LAZY_REQUEST = LazyRequest
+    return _LAZY_REQUEST
+
+
+_REQUEST_FIELDS = frozenset({"scheme", "server", "root_path", "path", "query_string", "remote_addr"})
 
 
 def __getattr__(name: str) -> object:

@@ -29,6 +29,7 @@ class Router(Generic[T]):
 
     _hosts: dict[str, T] = field(default_factory=dict)
     _labels: dict[str, list[tuple[str, T]]] = field(default_factory=dict)
+    _subdomains: dict[str, T] = field(default_factory=dict)
     _signing: dict[str, T] = field(default_factory=dict)
     _targets: dict[str, T] = field(default_factory=dict)
     _versions: dict[str, T] = field(default_factory=dict)
@@ -48,6 +49,8 @@ class Router(Generic[T]):
             self._hosts[host.lower()] = target
         for label, domain in claims.host_labels:
             self._labels.setdefault(label.lower(), []).append(("." + domain.lower(), target))
+        for domain in claims.subdomains_of:
+            self._subdomains[domain.lower()] = target
         for name in claims.signing_names:
             self._signing[name] = target
         for prefix in claims.target_prefixes:
@@ -67,11 +70,13 @@ class Router(Generic[T]):
         target = self._hosts.get(host)
         if target is not None:
             return target
-        label, dot, _ = host.partition(".")
+        label, dot, rest = host.partition(".")
         if dot:
             for suffix, target in self._labels.get(label, ()):
                 if host.endswith(suffix):
                     return target
+            if self._subdomains:
+                return self._subdomains.get(rest)
         return None
 
     def route(self, request: Request) -> T | None:

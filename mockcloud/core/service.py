@@ -36,10 +36,12 @@ from .credentials import Credentials
 from .entities import Kind, MemoryTables, Table, Tables
 from .entropy import Entropy
 from .errors import ServiceError
+from .iam.access import AccessControl
 from .oidc import TrustedIssuers
 from .request import Reply, request_body
 
 if TYPE_CHECKING:
+    from .coverage import ModelOperations
     from .request import Request
     from .validation import SchemaSet
 
@@ -62,6 +64,7 @@ class ServiceContext:
     lock: Any = field(default_factory=threading.RLock)
     # where the model's records live: dicts in memory, or a store's entities (see core.entities)
     tables: Tables = None  # type: ignore[assignment]  # set in __post_init__ when not given
+    access: AccessControl = field(default_factory=AccessControl)  # the mock's IAM check, and its identity authority
 
     def __post_init__(self) -> None:
         if self.tables is None:
@@ -151,6 +154,7 @@ class Operation:
     attribute: str  # the protocol method: create_license
     function: Callable[[Any, Any], Any]
     options: Mapping[str, Any]  # the family's per-operation options (a route, "unsigned", ...)
+    notes: str = ""  # where emulation is partial, what it leaves out: shown on the coverage page
 
 
 def camel_case(attribute: str) -> str:
@@ -161,19 +165,21 @@ def camel_case(attribute: str) -> str:
 @overload
 def operation(name: F, /) -> F: ...
 @overload
-def operation(name: str | None = None, /, **options: Any) -> Callable[[F], F]: ...
-def operation(name: Any = None, /, **options: Any) -> Any:
+def operation(name: str | None = None, /, *, notes: str = "", **options: Any) -> Callable[[F], F]: ...
+def operation(name: Any = None, /, *, notes: str = "", **options: Any) -> Any:
     """Declare a protocol method as the operation ``name`` (default: the method's name in CamelCase).
 
     ``options`` are the protocol family's (see its ``operation_options``), e.g.
     a REST-JSON route: ``@operation(method="POST", path="/tokens/{provider}")``.
+    ``notes`` says, in a sentence, what an operation emulated in part leaves
+    out; the coverage page (``docs/coverage.md``) shows it beside the operation.
     The class checks every declaration when it is defined, so a typo, a
     missing schema or two methods for one operation fail at import, not when
     a request arrives.
     """
 
     def mark(function: F) -> F:
-        setattr(function, _MARK, (name, options))
+        setattr(function, _MARK, (name, options, notes))
         return function
 
     if callable(name):  # bare @operation
@@ -210,8 +216,8 @@ class ServiceProtocol(Generic[X]):
             mark = getattr(function, _MARK, None)
             if mark is None:  # overridden by a method that is no operation
                 continue
-            name, options = mark
-            declared = Operation(name or camel_case(attribute), attribute, function, MappingProxyType(options))
+            name, options, notes = mark
+            declared = Operation(name or camel_case(attribute), attribute, function, MappingProxyType(options), notes)
             where = f"{cls.__qualname__}.{attribute}"
             unknown = set(options) - cls.operation_options
             if unknown:
@@ -234,6 +240,19 @@ class ServiceProtocol(Generic[X]):
         cls.compile_operations()
 
     @classmethod
+    def model_operations(cls) -> ModelOperations | None:
+        """What the service's external model declares (``operations.json`` beside the protocol's module), if any."""
+        from .coverage import beside
+
+        return beside(cls.__module__)
+
+    @classmethod
+    def not_emulated_operations(cls) -> list[str]:
+        """The operations the model declares that no ``@operation`` of this class carries out."""
+        model = cls.model_operations()
+        return [name for name in model.operations if name not in cls.operations] if model is not None else []
+
+    @classmethod
     def needs_schema(cls, declared: Operation) -> bool:
         """Whether this operation's input is checked against a schema (when the class has ``schemas``)."""
         return True
@@ -251,6 +270,22 @@ class ServiceProtocol(Generic[X]):
     def operation_of(self, exchange: X) -> str:
         """The operation name as sent (may be unknown: ``parse`` refuses it)."""
         raise NotImplementedError
+
+    def not_emulated(self, exchange: X) -> ServiceError | None:
+        """The 501 for an operation the service's model declares but this protocol does not carry out, else None.
+
+        The application asks it before authentication, for an operation not in ``operations`` only.
+        """
+        model = self.model_operations()
+        if model is None or exchange.operation not in model.operations:
+            return None  # not the model's either: the service's own "unknown operation" answer, from ``parse``
+        return self.not_emulated_error(model.service, exchange.operation)
+
+    def not_emulated_error(self, service: str, operation: str) -> ServiceError:
+        """The family's wording of the 501 (the code and message are the same in every family)."""
+        from .coverage import NotEmulated
+
+        return NotEmulated(service, operation)
 
     def defers(self, exchange: X) -> bool:
         """Whether to leave this request to another mock that lies beyond (moto), when one does.
@@ -270,6 +305,9 @@ class ServiceProtocol(Generic[X]):
 
     def validate(self, exchange: X) -> None:
         """Refuse parameters the operation's schema does not allow, in the service's words."""
+
+    def authorize(self, exchange: X) -> None:
+        """Refuse a call the caller's policies do not allow (AWS's families: IAM, see ``protocols.aws_common``)."""
 
     def invoke(self, exchange: X) -> Any:
         """Carry the operation out: the method its ``@operation`` declared, with the exchange."""

@@ -5,6 +5,10 @@ per operation). A request that passes costs one call of a fastjsonschema-
 compiled function (a few microseconds); one that fails is walked again by
 jsonschema, which lists every violation, and those become neutral
 violations that each protocol words in its service's own style.
+
+A member whose schema says ``"x-aws-sensitive": true`` (a token, a secret:
+what botocore's models mark ``sensitive``) is a violation without its
+value, so no message ever quotes it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class Violation:
     kind: str  # required, maxLength, minLength, maxItems, minItems, maximum, minimum, pattern, enum, type
     limit: Any
     value: Any
+    sensitive: bool = False  # the member holds a secret: its value is never quoted
 
 
 class SchemaSet:
@@ -84,7 +89,10 @@ def _from_error(error: ValidationError) -> list[Violation]:
         return [
             Violation((*path, name), "required", None, None) for name in error.validator_value if name not in instance
         ]
-    limit = error.schema.get("x-aws-pattern", error.validator_value) if kind == "pattern" else error.validator_value
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    sensitive = bool(schema.get("x-aws-sensitive"))
+    value = None if sensitive else error.instance
+    limit = schema.get("x-aws-pattern", error.validator_value) if kind == "pattern" else error.validator_value
     if kind not in {"maxLength", "minLength", "maxItems", "minItems", "maximum", "minimum", "pattern", "enum", "type"}:
         kind = "type"
     elif kind in ("maximum", "minimum") and error.schema.get("x-aws-java") in _JAVA_BITS:
@@ -92,7 +100,7 @@ def _from_error(error: ValidationError) -> list[Violation]:
         bits = _JAVA_BITS[java]
         if not -(2 ** (bits - 1)) <= error.instance < 2 ** (bits - 1):  # cannot even become a Java number
             kind, limit = "type", java
-    return [Violation(path, kind, limit, error.instance)]
+    return [Violation(path, kind, limit, value, sensitive)]
 
 
 _JAVA_BITS = {"integer": 32, "long": 64}  # ``x-aws-java``: what an AWS member deserializes into

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.app import OTHERS_ANSWER
-from ..core.errors import UnmockedRequestError
+from ..core.errors import NotEmulatedError, UnmockedRequestError
 from ..core.request import Reply, build_environ
 from .chain import Interceptor, is_library_own
 
@@ -53,6 +53,9 @@ class ActiveMock(Protocol):
 
     @property
     def allow_loopback(self) -> bool: ...
+
+    @property
+    def strict(self) -> bool: ...
 
 
 _stack: list[ActiveMock] = []  # every active mock, innermost last
@@ -212,6 +215,9 @@ def answer(
 ) -> Reply | None:
     """The emulator's reply, or None when the request is not the emulator's to answer.
 
+    Under a strict mock, an operation the service's model declares and mockcloud does not
+    emulate raises :class:`~mockcloud.core.errors.NotEmulatedError` here, through the client.
+
     None means: hand it on to the next link (a passthrough host, or a host no
     service claims while another mock lies beyond). A host no service claims
     with only the library's own code beyond (``next_link`` is ``library``'s
@@ -246,6 +252,9 @@ def answer(
     if mock.allows_passthrough(host):
         return None
     reply = mock.app.handle_environ(environ)
+    missing = reply.not_emulated
+    if missing is not None and mock.strict:  # fail the test at the call, whatever the client makes of a 501
+        raise NotEmulatedError(missing.service, missing.operation, missing.message)
     if reply.unclaimed:
         if blocked is not None and not others_answer:
             raise blocked(method, url, host)

@@ -22,7 +22,6 @@ from . import answer, misbehave, read_timeout, refuse_unless_passed
 from .chain import Interceptor
 
 _AWSResponse: Any = None
-_HeadersDict: Any = None
 
 
 class RawBody(io.BytesIO):
@@ -100,10 +99,10 @@ class BotocoreInterceptor(Interceptor):
 
     @classmethod
     def install(cls) -> None:
-        global _AWSResponse, _HeadersDict
-        from botocore.awsrequest import AWSResponse, HeadersDict
+        global _AWSResponse
+        from botocore.awsrequest import AWSResponse
 
-        _AWSResponse, _HeadersDict = AWSResponse, HeadersDict
+        _AWSResponse = AWSResponse
         super().install()
 
     @staticmethod
@@ -131,7 +130,8 @@ class BotocoreInterceptor(Interceptor):
                     return endpoint.http_session.send(request)
 
         else:
-            response = _AWSResponse(request.url, reply.status, _HeadersDict(reply.headers), RawBody(reply.body))
+            # the reply's header pairs as they are: AWSResponse makes its own HeadersDict of them
+            response = _AWSResponse(request.url, reply.status, reply.headers, RawBody(reply.body))
         answered = AnsweredEndpoint(endpoint, AnsweredEmitter(endpoint._event_emitter, response))
         return nxt(answered, request, operation_model, context)
 

@@ -23,6 +23,7 @@ from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
 from ..mock import MockCloud
 from . import dashboard
 from .guard import LOOPBACK_NAMES, AdminGuard
+from .namespaces import NamespaceError, Namespaces
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -47,7 +48,9 @@ _FAULT_FIELDS = {
 _LIMIT_FIELDS = {"service", "operation", "rate", "burst"}
 MASK = "********"  # what a listing shows for a secret
 # endpoints that act on the state by themselves (reset, snapshot, restore, the log, the store's health), or read none
-_OWN_SHARING = frozenset({"health", "reset", "state", "requests", "request_detail", "dashboard", "asset"})
+_OWN_SHARING = frozenset(
+    {"health", "reset", "state", "requests", "request_detail", "dashboard", "asset", "namespaces", "namespace"}
+)
 # what bad input raises on its way through json and the mock's setters; each is the client's fault
 _BAD_INPUT = (MockCloudError, ValueError, TypeError, LookupError, OverflowError, AttributeError, RecursionError)
 
@@ -59,7 +62,12 @@ def _json(status: int, payload: object) -> tuple[int, bytes]:
 def _start(
     start_response: StartResponse, status: int, body: bytes, extra: Iterable[tuple[str, str]] = ()
 ) -> list[bytes]:
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra]
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("X-Content-Type-Options", "nosniff"),  # JSON, never sniffed into HTML a browser would run
+        *extra,
+    ]
     start_response(f"{status} {HTTPStatus(status).phrase}", headers)
     return [body]
 
@@ -88,9 +96,12 @@ class AdminApp:
             Rule("/_mockcloud/inventory", endpoint="inventory", methods=["GET"]),
             Rule("/_mockcloud/operations", endpoint="operations", methods=["GET"]),
             Rule("/_mockcloud/credentials", endpoint="credentials", methods=["GET", "POST"]),
+            Rule("/_mockcloud/credentials/accounts", endpoint="accounts", methods=["POST"]),
             Rule("/_mockcloud/jwks", endpoint="jwks", methods=["GET"]),
             Rule("/_mockcloud/jwks/<service>", endpoint="jwks", methods=["GET"]),
             Rule("/_mockcloud/state", endpoint="state", methods=["GET", "PUT"]),
+            Rule("/_mockcloud/namespaces", endpoint="namespaces", methods=["GET", "POST"]),
+            Rule("/_mockcloud/namespaces/<name>", endpoint="namespace", methods=["GET", "DELETE"]),
             Rule("/_mockcloud/services", endpoint="services", methods=["GET"]),
             Rule("/_mockcloud/services/<service>", endpoint="service_helpers", methods=["GET"]),
             Rule("/_mockcloud/services/<service>/<name>", endpoint="service_call", methods=["GET", "POST"]),
@@ -109,10 +120,27 @@ class AdminApp:
         # outside LiveServer (the app mounted in another WSGI server) the loopback names, any port
         self.guard = guard or AdminGuard(frozenset((name, None) for name in LOOPBACK_NAMES))
         self.max_body_size = max_body_size
+        self.namespaces: Namespaces | None = None  # set by the LiveServer that serves this app
+        # what a namespace's own mock is made from (create_app's), the store aside: a namespace is private
+        self.namespace_options: dict[str, Any] = {}
+
+    def answers_at_once(self) -> bool:
+        """Whether a request now would be answered without waiting on anything: no state file to save, no
+        shared store to reach, no injected latency to wait out (the server then answers it on its I/O thread)."""
+        cloud = self.cloud
+        return cloud.state.in_memory and not cloud.faults.delays
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        body = self._answer(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "HEAD":  # RFC 9110 §9.3.2: the headers a GET gets, no content
+            return [b""]
+        return body
+
+    def _answer(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(ADMIN_PREFIX) or path == "/_mockcloud":
+            if environ.get("REQUEST_METHOD") == "HEAD":  # a GET without its body: never a POST's handler
+                environ = {**environ, "REQUEST_METHOD": "GET"}
             return self._admin(environ, start_response)
         if TOO_LARGE in environ or self._declares_too_much(environ):
             reply = self.cloud.app.refuse_too_large(environ, self.max_body_size)
@@ -125,7 +153,7 @@ class AdminApp:
         return bool(length and length.isdigit() and int(length) > self.max_body_size)
 
     def _admin(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        refusal = self.guard.refusal(environ, public=dashboard.is_public(environ))
+        refusal = self.guard.refusal(environ, public=dashboard.is_public(environ) or _is_health_check(environ))
         if refusal is not None:
             status, code, message = refusal
             challenge = [("WWW-Authenticate", 'Bearer realm="mockcloud admin"')] if status == 401 else []
@@ -158,6 +186,8 @@ class AdminApp:
             status, body = _json(
                 405, {"error": "MethodNotAllowed", "message": f"{request.path} takes {', '.join(allowed)}"}
             )
+        except NamespaceError as exc:
+            status, body = _json(exc.status, {"error": exc.code, "message": str(exc)})
         except StoreUnavailable as exc:
             logging.getLogger("mockcloud").error("mockcloud: admin %s %s: %s", request.method, request.path, exc)
             status, body = _json(503, {"error": "StoreUnavailable", "message": str(exc)})
@@ -296,7 +326,8 @@ class AdminApp:
         return _json(200, {"now": now, "entries": entries, "counts": counts})
 
     def on_operations(self, request: Request) -> tuple[int, bytes]:
-        """What each service emulates: its protocol family, the hosts it claims and its operations."""
+        """What each service emulates: its protocol family, the hosts it claims, its operations, and the ones
+        its model declares that it does not emulate."""
         services = {}
         for name in self.cloud.service_names:
             protocol = type(self.cloud.protocol(name))
@@ -305,11 +336,17 @@ class AdminApp:
             family = next(
                 (k.__name__ for k in protocol.__mro__[1:] if k.__module__.startswith("mockcloud.core.protocols")), None
             )
+            model = protocol.model_operations()
             services[name] = {
                 "protocol": protocol.__name__,
                 "family": family,
                 "hosts": hosts,
                 "operations": list(protocol.operations),
+                # what the real service's model declares that is not emulated here: answered 501 NotImplemented
+                "not_emulated": protocol.not_emulated_operations(),
+                "model": None
+                if model is None
+                else {"service": model.service, "title": model.title, "operations": len(model.operations)},
             }
         return _json(200, {"services": services})
 
@@ -346,12 +383,58 @@ class AdminApp:
         self.cloud.credentials.load(body)
         return _json(200, {"ok": True})
 
+    def on_accounts(self, request: Request) -> tuple[int, bytes]:
+        """Root keys of another account (a new one, or ``account_id``): the key pair, secret included, once."""
+        body = self._body(request)
+        _only(body, {"account_id"})
+        account_id = body.get("account_id")
+        if account_id is not None and not isinstance(account_id, str):
+            raise ValueError("account_id is a string of 12 digits")
+        key = self.cloud.credentials.new_account(account_id)
+        return _json(
+            200,
+            {
+                "access_key_id": key.access_key_id,
+                "secret_access_key": key.secret_access_key,
+                "account_id": key.account_id,
+            },
+        )
+
     def on_state(self, request: Request) -> tuple[int, bytes]:
         """The whole emulator as a snapshot (GET), or a snapshot brought back (PUT)."""
         if request.method == "PUT":
             self.cloud.restore(self._body(request))
             return _json(200, {"restored": True})
         return 200, json.dumps(self.cloud.snapshot()).encode()
+
+    def _namespaces(self) -> Namespaces:
+        if self.namespaces is None:
+            raise NamespaceError(
+                404, "NotFound", "this server makes no namespaces (a namespace's own, or an app outside LiveServer)"
+            )
+        return self.namespaces
+
+    def on_namespaces(self, request: Request) -> tuple[int, bytes]:
+        """Private emulators on ports of their own (:mod:`.namespaces`): list them (GET) or make one (POST)."""
+        namespaces = self._namespaces()
+        host = _client_host(request)
+        if request.method == "GET":
+            listing = namespaces.listing()
+            return _json(200, {"namespaces": [_namespace(name, port, host) for name, port in listing.items()]})
+        body = self._body(request)
+        _only(body, {"name", "seed"})
+        if "name" not in body:
+            raise ValueError("POST /_mockcloud/namespaces takes {'name': NAME} and optionally {'seed': N}")
+        server = namespaces.create(body["name"], body.get("seed"))
+        return _json(201, _namespace(body["name"], server.port, host))
+
+    def on_namespace(self, request: Request, name: str) -> tuple[int, bytes]:
+        namespaces = self._namespaces()
+        host = _client_host(request)
+        if request.method == "DELETE":
+            namespaces.delete(name)
+            return _json(200, {"deleted": name})
+        return _json(200, _namespace(name, namespaces.get(name).port, host))
 
     # ---- every helper of every service handle, over HTTP ---------------------------------------
     def _helpers(self, service: str) -> dict[str, Helper] | None:
@@ -418,6 +501,25 @@ def _issued(entry: dict[str, object]) -> float:
     return float(issued) if isinstance(issued, (int, float)) else 0.0
 
 
+def _is_health_check(environ: WSGIEnvironment) -> bool:
+    """``GET /_mockcloud/health`` needs no admin token: a container's HEALTHCHECK, a CI service's health
+    command and a compose healthcheck ask it without one (it tells the version and the service names only)."""
+    return environ.get("PATH_INFO") in ("/_mockcloud/health", "/_mockcloud/health/") and environ.get(
+        "REQUEST_METHOD"
+    ) in ("GET", "HEAD")
+
+
+def _client_host(request: Request) -> str:
+    """The host name (or bracketed IPv6 address) the client reached this server by, without the port."""
+    host = request.host
+    return host[: host.find("]") + 1] if host.startswith("[") else host.partition(":")[0]
+
+
+def _namespace(name: str, port: int, host: str) -> dict[str, object]:
+    """A namespace as the admin API shows it: its URL on the host name the client used."""
+    return {"name": name, "port": port, "url": f"http://{host}:{port}"}
+
+
 def _int_arg(request: Request, name: str, minimum: int) -> int | None:
     """A whole-number query parameter of at least ``minimum``, or None when absent.
 
@@ -467,7 +569,7 @@ def create_app(
 
     The fixtures are loaded and checked now, so that a bad file stops the
     server before it listens rather than failing every request. With a
-    ``store`` (a URL, or a :class:`~mockcloud.core.store.Store`) the mock
+    ``store`` (a URL, or a :class:`~mockcloud.state.store.Store`) the mock
     shares the emulator kept there; it is reached now (``connect``), filled
     from the fixtures and ``seed`` if it is empty, so a bad URL stops the
     server too.
@@ -499,4 +601,8 @@ def create_app(
         state_file.adopt(cloud.state)  # an old file's state converted, then taken
     elif connect:
         cloud.state.start()
-    return AdminApp(cloud, guard=guard, max_body_size=max_body_size)
+    cloud.serve_other_processes()
+    app = AdminApp(cloud, guard=guard, max_body_size=max_body_size)
+    app.namespace_options = {"fixtures": fixtures, "services": services, "settings": settings}
+    app.namespace_options.update(request_log_size=request_log_size, seed=seed)
+    return app

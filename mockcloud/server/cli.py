@@ -10,6 +10,8 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from .namespaces import DEFAULT_LIMIT as DEFAULT_NAMESPACES
+from .namespaces import PortRange
 from .serving import ServerLimits
 
 if TYPE_CHECKING:
@@ -40,6 +42,13 @@ _port = _whole(0, 65535, "a port number", " (0 picks a free port)")
 _positive_int = _whole(1, None, "a whole number")
 
 
+def _port_range(text: str) -> PortRange:
+    try:
+        return PortRange.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -51,9 +60,12 @@ def _seconds(text: str) -> float:
 
 
 def _one_line(text: str) -> str:
-    """A message on one line: the first, then the details after it, separated by semicolons."""
+    """A message on one line: the first, then the details after it, separated by semicolons; control
+    characters escaped (it may quote a server's answer or a file's content)."""
+    from ..core.text import printable
+
     first, *rest = [line.strip() for line in text.splitlines() if line.strip()] or [text]
-    return " ".join([first, "; ".join(rest)]) if rest else first
+    return printable(" ".join([first, "; ".join(rest)]) if rest else first)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,40 +80,74 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _server_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    serve = commands.add_parser("server", help="serve the emulator over HTTP (loopback by default)")
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; use 0.0.0.0 deliberately)"
+    serve = commands.add_parser(
+        "server",
+        help="serve the emulator over HTTP (loopback by default)",
+        description="--host, --port, --fixtures, --state, --seed, --store, --workers, --namespace-ports, "
+        "--max-namespaces, --admin-token and --allow-host (comma-separated) take their default from "
+        "$MOCKCLOUD_<OPTION> (MOCKCLOUD_STATE, MOCKCLOUD_ALLOW_HOST, ...), as a container image or a compose "
+        "file sets them; the command line wins.",
     )
-    serve.add_argument("--port", type=_port, default=4566, help="port (default 4566; 0 picks a free one and prints it)")
-    serve.add_argument("--fixtures", help="JSON file whose sections replace the embedded default state")
+    env = os.environ.get
+    serve.add_argument(
+        "--host",
+        default=env("MOCKCLOUD_HOST", "127.0.0.1"),
+        help="address to bind (default 127.0.0.1; use 0.0.0.0 deliberately)",
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=env("MOCKCLOUD_PORT", "4566"),
+        help="port (default 4566; 0 picks a free one and prints it)",
+    )
+    serve.add_argument(
+        "--fixtures",
+        default=env("MOCKCLOUD_FIXTURES") or None,
+        help="JSON file whose sections replace the embedded default state",
+    )
     serve.add_argument("--verbose", action="store_true", help="log every request")
     serve.add_argument(
         "--state",
         metavar="FILE",
-        default=None,
+        default=env("MOCKCLOUD_STATE") or None,
         help="keep the emulator's state in FILE (a SQLite database, its owner's alone): taken at start when it "
         "exists, each change written as it is made; a JSON snapshot there is converted",
     )
     serve.add_argument(
         "--seed",
         type=int,
-        default=None,
+        default=env("MOCKCLOUD_SEED") or None,
         help="make every identifier, token, code, key pair and request id repeat run after run",
     )
     shared = serve.add_argument_group("scale-out")
     shared.add_argument(
         "--store",
         metavar="URL",
-        default=None,
+        default=env("MOCKCLOUD_STORE") or None,
         help="keep the emulator's state in Redis (redis://HOST:PORT/DB[?prefix=NAME]); every server "
         "given the same store is one emulator. An empty store is filled from --fixtures, --seed",
     )
     shared.add_argument(
         "--workers",
         type=_positive_int,
-        default=1,
+        default=env("MOCKCLOUD_WORKERS", "1"),
         metavar="N",
         help="worker processes on one port (default 1); more than one needs --store",
+    )
+    namespaces = serve.add_argument_group("namespaces (one server shared by many test processes)")
+    namespaces.add_argument(
+        "--namespace-ports",
+        type=_port_range,
+        default=env("MOCKCLOUD_NAMESPACE_PORTS") or None,
+        metavar="LOW-HIGH",
+        help="ports for namespaces, e.g. a container's published range 4600-4699 (default: any free port)",
+    )
+    namespaces.add_argument(
+        "--max-namespaces",
+        type=_positive_int,
+        default=env("MOCKCLOUD_MAX_NAMESPACES", str(DEFAULT_NAMESPACES)),
+        metavar="N",
+        help=f"namespaces held at once (default {DEFAULT_NAMESPACES})",
     )
     limits = serve.add_argument_group("limits")
     limits.add_argument(
@@ -147,6 +193,14 @@ def _server_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         help=f"open connections; more wait to be accepted (default {_DEFAULTS.connection_limit})",
     )
     limits.add_argument(
+        "--connections-per-client",
+        type=_positive_int,
+        default=_DEFAULTS.connections_per_client,
+        metavar="N",
+        help="open connections of one client address; a new one beyond closes that client's longest-idle one, "
+        f"or is refused when all are busy (default {_DEFAULTS.connections_per_client})",
+    )
+    limits.add_argument(
         "--request-log-size",
         type=_positive_int,
         default=1000,
@@ -162,7 +216,7 @@ def _server_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
     admin.add_argument(
         "--allow-host",
         action="append",
-        default=[],
+        default=[name.strip() for name in env("MOCKCLOUD_ALLOW_HOST", "").split(",") if name.strip()],
         metavar="NAME[:PORT]",
         help="another Host name the admin API accepts (repeatable), e.g. the docker-compose service name",
     )
@@ -187,6 +241,7 @@ def _serve(args: argparse.Namespace) -> int:
     raise_open_files_limit(args.connection_limit)
     if args.workers > 1:
         return _serve_workers(args)
+    _stop_on_signals()  # before anything is printed: a stop after "listening" is always a clean one
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -203,34 +258,64 @@ def _serve(args: argparse.Namespace) -> int:
             )
     except (OSError, MockCloudError, ValueError) as exc:
         return _cannot_start(args, exc)
-    for warning in caught:
-        print(f"mockcloud: WARNING: {warning.message}", file=sys.stderr, flush=True)
-    if server.admin_token is not None and args.admin_token is None:
-        _print_token(server.admin_token)
-
-    store = f"; state in {_shown(args.store)}" if args.store else ""
-    _warn_open_store(args.store)
-    names = ", ".join(server.cloud.service_names)
-    print(f"mockcloud server listening on {server.url} (services: {names}{store})", flush=True)
-    _run_until_stopped(server)
+    except KeyboardInterrupt:  # stopped before it listened: nothing was served, nothing to save
+        return 0
+    try:
+        for warning in caught:
+            print(_one_line(f"mockcloud: WARNING: {warning.message}"), file=sys.stderr, flush=True)
+        if server.admin_token is not None and args.admin_token is None:
+            _print_token(server.admin_token)
+        store = f"; state in {_shown(args.store)}" if args.store else ""
+        _warn_open_store(args.store)
+        names = ", ".join(server.cloud.service_names)
+        print(f"mockcloud server listening on {server.url} (services: {names}{store})", flush=True)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        status = _stop(server)
     print("mockcloud server stopped", flush=True)
-    return 0
+    return status
 
 
 def _cannot_start(args: argparse.Namespace, exc: Exception) -> int:
     """Say on one line why the server cannot start; the exit status for it."""
     if isinstance(exc, OSError):
-        print(f"mockcloud: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"mockcloud: cannot listen on {args.host}:{args.port}: {_one_line(str(exc.strerror or exc))}",
+            file=sys.stderr,
+        )
     else:
         print(f"mockcloud: {_one_line(str(exc) or type(exc).__name__)}", file=sys.stderr)
     return 2
 
 
-def _run_until_stopped(server: LiveServer) -> None:
+def _stop_on_signals() -> None:
+    """The first SIGTERM or SIGINT ends ``serve_forever`` by KeyboardInterrupt, wherever the main thread is;
+    later ones are ignored, so that none cuts the stop and the last save short."""
+
     def stop(signum: int, frame: FrameType | None) -> NoReturn:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def _stop(server: LiveServer) -> int:
+    """Stop serving and save the state: 0, or 1 with one line when the state could not be saved."""
+    try:
+        server.stop()
+    except OSError as exc:
+        path = getattr(getattr(server.app, "state_file", None), "path", "?")
+        print(f"mockcloud: the state could not be saved to {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_until_stopped(server: LiveServer) -> None:
+    _stop_on_signals()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -249,7 +334,10 @@ def _serving_options(args: argparse.Namespace) -> dict[str, Any]:
         "request_timeout": args.request_timeout,
         "threads": args.threads,
         "connection_limit": args.connection_limit,
+        "connections_per_client": args.connections_per_client,
         "allowed_hosts": args.allow_host,
+        "namespace_ports": args.namespace_ports,
+        "max_namespaces": args.max_namespaces,
     }
 
 
@@ -333,12 +421,15 @@ def _serve_workers(args: argparse.Namespace) -> int:
 
     host = f"[{args.host}]" if ":" in args.host else args.host
     names = ", ".join(probe.cloud.service_names)
-    print(
-        f"mockcloud server listening on http://{host}:{port} (services: {names}; {args.workers} workers, "
-        f"state in {_shown(args.store)})",
-        flush=True,
-    )
-    supervise(args.workers, listener, run, balance)
+
+    def ready() -> None:
+        print(
+            f"mockcloud server listening on http://{host}:{port} (services: {names}; {args.workers} workers, "
+            f"state in {_shown(args.store)})",
+            flush=True,
+        )
+
+    supervise(args.workers, listener, run, balance, ready)
     print("mockcloud server stopped", flush=True)
     return 0
 
@@ -401,13 +492,13 @@ def _client_command(args: argparse.Namespace) -> int:
 
                 document = remote.snapshot()
                 write_private(args.file, json.dumps(document, indent=2, sort_keys=True).encode())  # it holds secrets
-                print(f"mockcloud: state of {remote.url} saved to {args.file}")
+                print(_one_line(f"mockcloud: state of {remote.url} saved to {args.file}"))
             else:
                 from ..core import jsonbody
 
                 with open(args.file, "rb") as source:
                     remote.restore(jsonbody.loads(source.read()))
-                print(f"mockcloud: state of {remote.url} loaded from {args.file}")
+                print(_one_line(f"mockcloud: state of {remote.url} loaded from {args.file}"))
         elif args.command == "clock":
             if args.action == "advance":
                 now = remote.clock.advance(args.seconds)

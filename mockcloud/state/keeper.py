@@ -37,6 +37,7 @@ class StateKeeper(ABC):
     """One mock's state, and the calls that act on all of it."""
 
     world: World
+    in_memory = False  # whether a request's state is all in this process (nothing to wait for: no disk, no store)
 
     def __init__(self, blueprint: Blueprint, seed: int | None) -> None:
         self.blueprint = blueprint
@@ -74,6 +75,13 @@ class StateKeeper(ABC):
     def health(self) -> dict[str, Any]:
         """Where the state is kept and whether it can be reached now (``ok``)."""
 
+    def serve_other_processes(self) -> None:
+        """Every world from now on answers clients in other processes (a server's); the current one too."""
+        from dataclasses import replace
+
+        self.blueprint = replace(self.blueprint, clients_elsewhere=True)
+        self.world.clock.clients_elsewhere = not self.world.clock.patch_time
+
     def close(self) -> None:
         """Let go of what the state holds outside this process (connections, files)."""
         self.world.close()
@@ -87,6 +95,8 @@ class StateKeeper(ABC):
                 CREDENTIALS.restore(world, world.section("credentials"))
             else:
                 snapshot.restore(world, document)
+            if world.binds_keys_to_users():
+                world.services.access.resolve()  # keys bound to IAM users are judged from the first request
         except BaseException as exc:
             world.close()
             raise _as_mockcloud_error(exc, "the snapshot" if document is not None else "the fixtures") from exc
@@ -112,6 +122,8 @@ def _as_mockcloud_error(exc: BaseException, what: str) -> BaseException:
 
 class MemoryKeeper(StateKeeper):
     """The state in this process's memory: the models' tables are dicts, and requests run straight through."""
+
+    in_memory = True
 
     def __init__(self, blueprint: Blueprint, seed: int | None) -> None:
         super().__init__(blueprint, seed)

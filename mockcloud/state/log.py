@@ -32,7 +32,7 @@ def encode_record(record: RequestRecord) -> str:
     Its number is the store's (given when read back), so numbers grow across every process that shares it.
     """
     if "?" in record.target:
-        record = record._replace(target=redact_target(record.target))
+        record = record._replace(target=redact_target(record.target, record.service))
     fields: list[Any] = list(record)
     fields[_SEQ] = 0
     if record.capture is not None:

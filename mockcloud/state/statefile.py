@@ -36,6 +36,7 @@ class StateFile:
         self.path = Path(path)
         self.document: dict[str, Any] | None = None  # an old file's snapshot, to be written into the database
         self.backup: Path | None = None  # where the old file was moved
+        self._check_writable()
         try:
             head = self._head()
             if head and head[:1] == b"{":
@@ -51,6 +52,20 @@ class StateFile:
         except (OSError, ValueError) as exc:
             self._undo()
             raise MockCloudError(f"state file {self.path} cannot be used: {exc}") from None
+
+    def _check_writable(self) -> None:
+        """A path the server could never write to stops it before it listens, rather than failing every write."""
+        where = self.path.parent
+        if self.path.is_dir():
+            raise MockCloudError(f"--state {self.path} is a folder; give a file path in it")
+        if not where.is_dir():
+            raise MockCloudError(f"--state {self.path}: the folder {where} does not exist")
+        probe = where / f".{self.path.name}.{os.getpid()}.probe"
+        try:
+            probe.open("wb").close()
+            probe.unlink()
+        except OSError as exc:
+            raise MockCloudError(f"--state {self.path}: cannot write in {where}: {exc.strerror or exc}") from None
 
     def _head(self) -> bytes:
         """The file's first bytes, past white space (empty when there is no file, or nothing in it)."""

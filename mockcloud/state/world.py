@@ -42,6 +42,7 @@ class Blueprint:
     settings: dict[str, dict[str, Any]]
     patch_time: bool
     request_log_size: int
+    clients_elsewhere: bool = False  # a server's mock: its clients' signatures also judged at the host's time
 
 
 @dataclass
@@ -94,6 +95,19 @@ class World:
         for name in self.blueprint.service_names:
             self.services.protocol(name)
 
+    def binds_keys_to_users(self) -> bool:
+        """Whether the fixtures give IAM users keys of their own: the identity service then binds them when it is
+        built, so it must be built before the first request is judged."""
+        if "sts" not in self.blueprint.service_names:
+            return False
+        from ..core.errors import MockCloudError
+
+        try:
+            section = self.section("sts") or {}
+        except MockCloudError:  # a bad fixtures file: start() says so
+            return False
+        return any(isinstance(user, dict) and user.get("access_keys") for user in section.get("users", ()))
+
     def close(self) -> None:
         self.clock.close()
 
@@ -118,7 +132,10 @@ def build_world(
     """
     from ..core.app import Application
 
-    clock = Clock(patch_time=blueprint.patch_time if patch_time is None else patch_time)
+    clock = Clock(
+        patch_time=blueprint.patch_time if patch_time is None else patch_time,
+        clients_elsewhere=blueprint.clients_elsewhere,
+    )
     entropy = Entropy(seed)
     faults = Faults(clock.time, blueprint.service_names, entropy.generator)
     issuers = TrustedIssuers()

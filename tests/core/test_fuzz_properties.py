@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import uuid
 from pathlib import Path
 from urllib.parse import quote
 
@@ -30,9 +32,10 @@ from hypothesis import strategies as st
 from mockcloud import mock_cloud
 from mockcloud.core.request import build_environ
 from mockcloud.server.live import LiveServer
+from mockcloud.services.amplifyuibuilder.protocol import AmplifyUIBuilderProtocol
 from mockcloud.services.devpay.protocol import PARAMETERS as DEVPAY_PARAMETERS
 from tests.helpers import DEFAULT_LICENSE_ARN, aws_signed_headers
-from tests.service_formats import verdict
+from tests.service_formats import query_pairs, verdict
 from tests.services.devpay.support import hmac_b64, v2_string
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "mockcloud" / "services"
@@ -87,16 +90,23 @@ JUNK = st.one_of(
 )
 
 
-def from_schema(schema: dict, known: dict | None = None, name: str = ""):
-    """Values that satisfy a (draft 7, mockcloud-sized) JSON schema; ``known`` values stand in for some members."""
-    known = known or {}
-    strategy = _from_schema(schema, known)
-    if name in known:
-        return st.one_of(st.just(known[name]), strategy)
+class Known(str):
+    """Where a drawn document takes the live value of the ``known`` fixture named by this string.
+
+    Strategies are built once per schema (building them, ``from_regex`` above all, costs far more than
+    drawing from them) and hold this placeholder; :func:`with_known` puts the wire's own value in.
+    """
+
+
+def from_schema(schema: dict, names: frozenset[str] = frozenset(), name: str = ""):
+    """Values that satisfy a (draft 7, mockcloud-sized) JSON schema; a member in ``names`` may be :class:`Known`."""
+    strategy = _from_schema(schema, names)
+    if name in names:
+        return st.one_of(st.just(Known(name)), strategy)
     return strategy
 
 
-def _from_schema(schema: dict, known: dict):
+def _from_schema(schema: dict, names: frozenset[str]):
     if "enum" in schema:
         return st.sampled_from(schema["enum"])
     kind = schema.get("type")
@@ -104,12 +114,12 @@ def _from_schema(schema: dict, known: dict):
         properties = schema.get("properties", {})
         required = set(schema.get("required", ()))
         return st.fixed_dictionaries(
-            {k: from_schema(v, known, k) for k, v in properties.items() if k in required},
-            optional={k: from_schema(v, known, k) for k, v in properties.items() if k not in required},
+            {k: from_schema(v, names, k) for k, v in properties.items() if k in required},
+            optional={k: from_schema(v, names, k) for k, v in properties.items() if k not in required},
         )
     if kind == "array":
         return st.lists(
-            from_schema(schema.get("items", {}), known),
+            from_schema(schema.get("items", {}), names),
             min_size=schema.get("minItems", 0),
             max_size=min(schema.get("maxItems", 4), 4),
         )
@@ -123,6 +133,33 @@ def _from_schema(schema: dict, known: dict):
     if "pattern" in schema:
         return st.from_regex(schema["pattern"]).filter(lambda s: low <= len(s) <= schema.get("maxLength", 10**9))
     return st.text(min_size=low, max_size=max(low, high))
+
+
+_STRATEGIES: dict[tuple[str, frozenset[str]], object] = {}
+
+
+def schema_strategy(schema: dict, known: dict):
+    """:func:`from_schema` of ``schema`` with the names ``known`` has values for, built once for the whole run."""
+    key = (json.dumps(schema, sort_keys=True), frozenset(known))
+    strategy = _STRATEGIES.get(key)
+    if strategy is None:
+        strategy = _STRATEGIES[key] = from_schema(schema, key[1])
+    return strategy
+
+
+def with_known(value, known: dict):
+    """``value`` with each :class:`Known` placeholder replaced by the wire's live value."""
+    if isinstance(value, Known):
+        return known[str(value)]
+    if isinstance(value, dict):
+        return {k: with_known(v, known) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_known(v, known) for v in value]
+    return value
+
+
+def draw_document(data, schema: dict, known: dict, label: str):
+    return with_known(data.draw(schema_strategy(schema, known), label=label), known)
 
 
 def mutated(data, document: dict) -> dict:
@@ -232,6 +269,21 @@ def wire(request):
             yield Wire(request.param, cloud)
 
 
+def wuying_logon(cloud) -> dict:
+    """A live WUYING logon of alice's (through the model, as the fixture is built), and her desktop."""
+    logon = cloud.wuying.logon.get_login_token(
+        region_id="cn-hangzhou", client_id="fuzz-client", end_user_id="alice", password="Alice-Passw0rd"
+    )
+    return {
+        "ClientId": "fuzz-client",
+        "LoginToken": logon["LoginToken"],
+        "SessionId": logon["SessionId"],
+        "DesktopId": "ecd-0123456789abcdefg",
+        "UserDesktopId": "ecd-0123456789abcdefg",
+        "InstanceId": "ecd-0123456789abcdefg",
+    }
+
+
 @pytest.fixture(scope="module")
 def known(wire) -> dict:
     """Values that get requests past the first checks (a live refresh token, the fixtures' keys and products)."""
@@ -239,8 +291,42 @@ def known(wire) -> dict:
     token = model.create_token(
         account_id="123456789012", region="us-east-1", license_arn=DEFAULT_LICENSE_ARN, client_token="fuzz"
     )
+    sts = wire.cloud.sts
+    some = {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["license-manager:Get*", "sts:*"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "license-manager:CheckoutLicense", "Resource": "*"},
+        ]
+    }
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sts:*"}]}
+    role = sts.create_role(f"Fuzz{uuid.uuid4().hex[:8]}", trust, policies={"some": some}, max_session_duration=43200)
+    session = sts.assume_role(access_key_id="testing", role_arn=role.arn, session_name="fuzz", duration=43200).key
+    delegation = sts.create_delegation_request("123456789012", some)
+    granted = model.create_grant(
+        account_id="123456789012",
+        client_token="fuzz",
+        grant_name="fuzz",
+        license_arn=DEFAULT_LICENSE_ARN,
+        principals=["arn:aws:iam::210987654321:root"],
+        home_region="us-east-1",
+        allowed_operations=["CheckoutLicense", "CreateGrant"],
+    )
+    subscription = model.subscribe("123456789012", "prod-fuzz")  # checkouts without a Beneficiary find it
     return {
+        "session": (session.access_key_id, session.secret_access_key, session.session_token),
+        "fuzz_role": role.arn,
+        "TradeInToken": sts.approve_delegation_request(delegation.delegation_id),
+        "issuer_host": sts.outbound_issuer().removeprefix("https://"),
+        "TargetPrincipal": "210987654321",
+        "SigningAlgorithm": "RS256",
         "LicenseArn": DEFAULT_LICENSE_ARN,
+        "ResourceArn": DEFAULT_LICENSE_ARN,
+        "GrantArn": granted["GrantArn"],
+        "Principals": ["arn:aws:iam::210987654321:root"],
+        "HomeRegion": "us-east-1",
+        "SourceVersion": "1",
+        "KeyFingerprint": subscription.key_fingerprint,
+        "ProductSKU": "prod-fuzz",
         "Token": token.jwt,
         "AccessToken": model.get_access_token(account_id="123456789012", token=token.jwt),
         "RoleArn": "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole",
@@ -248,11 +334,31 @@ def known(wire) -> dict:
         "RegionId": "cn-hangzhou",
         "EndUserId": "alice",
         "OfficeSiteId": "cn-hangzhou+dir-0123456789",
+        **wuying_logon(wire.cloud),
         "username": "api_user",
         "password": "secure_password_123",
         "ActivationKey": "ADMAY7DVLJTWHJ76MMBMQEXAMPLE",
         "ProductToken": wire.cloud.devpay.product("6883959E").token,
         "ProductCode": "6883959E",
+        "amplify": amplify_records(wire.cloud),
+    }
+
+
+def amplify_records(cloud) -> dict:
+    """Amplify Studio records the fuzzed requests may name: an app environment, a component, a codegen job."""
+    from mockcloud.services.amplifyuibuilder.studio import Scope
+
+    studio = cloud.amplifyuibuilder.studio
+    scope = Scope("123456789012", "us-east-1", "dfuzz1", "fuzz")
+    data = {"name": "Fuzz", "componentType": "Flex", "properties": {}, "variants": [], "overrides": {}}
+    made = studio.create("component", scope, {**data, "bindingProperties": {}}, None, "CreateComponent")
+    return {
+        "appId": scope.app_id,
+        "environmentName": scope.environment_name,
+        "id": made["id"],
+        "provider": "figma",
+        "featureName": "autoGenerateForms",
+        "resourceArn": scope.arn("component", made["id"]),
     }
 
 
@@ -264,8 +370,16 @@ LM = schemas("licensemanager")
 def operation_and_document(data, schemas: dict, unknown: str, known: dict) -> tuple[str, dict]:
     """An operation (or one the service does not have) and its parameters, drawn from its schema and mutated."""
     operation = data.draw(st.sampled_from([*sorted(schemas), unknown]), label="operation")
-    document = data.draw(from_schema(schemas.get(operation, {"type": "object"}), known), label="document")
+    document = draw_document(data, schemas.get(operation, {"type": "object"}), known, "document")
     return operation, mutated(data, document)
+
+
+def signed_as(data, url: str, body: bytes, service: str, headers: dict, known: dict) -> dict:
+    """Headers signed with the default (root) keys, or with a role session's (the IAM check then decides)."""
+    if data.draw(st.booleans(), label="as a role session"):
+        key, secret, token = known["session"]
+        return aws_signed_headers("POST", url, body, service, headers, key=key, secret=secret, token=token)
+    return aws_signed_headers("POST", url, body, service, headers)
 
 
 @FUZZ
@@ -276,33 +390,54 @@ def test_license_manager_operations(wire, known, data):
     url = wire.url("https://license-manager.us-east-1.amazonaws.com/", "/")
     headers = {"X-Amz-Target": f"AWSLicenseManager.{operation}", "Content-Type": "application/x-amz-json-1.1"}
     if data.draw(st.booleans(), label="signed") or wire.server_url:  # the server routes unsigned requests by target too
-        headers = aws_signed_headers("POST", url, body, "license-manager", headers)
+        headers = signed_as(data, url, body, "license-manager", headers, known)
     wire.check("licensemanager", "POST", url, headers, body)
 
 
 AMPLIFY = schemas("amplifyuibuilder")
-AMPLIFY_PAYLOADS = {
-    "ExchangeCodeForToken": ("request", "/tokens/{provider}"),
-    "RefreshToken": ("refreshTokenBody", "/tokens/{provider}/refresh"),
-}
+# every Amplify UI Builder operation as its @operation declares it: route, payload member, query members
+AMPLIFY_ROUTES = {op.name: op.options for op in AmplifyUIBuilderProtocol.routed_operations()}
+LABEL = TEXT.filter(lambda s: s != "" and "/" not in s)
+
+
+def amplify_member(data, operation: str, member: str, known: dict):
+    """A value for one member of an operation's input (its schema's strategy is built once, see draw_document)."""
+    schema = AMPLIFY[operation].get("properties", {}).get(member, {})
+    return draw_document(data, schema, known, member)
 
 
 @FUZZ
 @given(data=st.data())
 def test_amplify_ui_builder_operations(wire, known, data):
-    operation = data.draw(st.sampled_from(sorted(AMPLIFY)), label="operation")
-    member, template = AMPLIFY_PAYLOADS[operation]
-    schema = AMPLIFY[operation]
-    provider = data.draw(
-        st.one_of(st.just("figma"), TEXT.filter(lambda s: "/" not in s and "?" not in s and "#" not in s)),
-        label="provider",
-    )
-    path = template.format(provider=quote(provider, safe="", errors="surrogatepass"))
-    payload = mutated(data, data.draw(from_schema(schema["properties"][member], known), label="payload"))
-    body = json_body(data, payload)
-    url = wire.url(f"https://amplifyuibuilder.us-east-1.amazonaws.com{path}", path)
-    headers = aws_signed_headers("POST", url, body, "amplifyuibuilder", {"Content-Type": "application/json"})
-    wire.check("amplifyuibuilder", "POST", url, headers, body)
+    """Every operation on its own route: path labels (real IDs now and then), query members, the payload."""
+    operation = data.draw(st.sampled_from(sorted(AMPLIFY_ROUTES)), label="operation")
+    route = AMPLIFY_ROUTES[operation]
+    labels = re.findall(r"{(\w+)}", route["path"])
+    path = route["path"]
+    for label in labels:
+        choices = [known["amplify"][label]] if label in known["amplify"] else []
+        value = data.draw(st.sampled_from(choices) | LABEL if choices else LABEL, label=label)
+        path = path.replace("{" + label + "}", quote(value, safe="", errors="surrogatepass"))
+    pairs = []
+    for member in route.get("query", ()):
+        if data.draw(st.booleans(), label=f"has {member}"):
+            if data.draw(st.booleans(), label=f"{member} as junk text"):
+                value = data.draw(TEXT, label=member)
+            else:
+                value = amplify_member(data, operation, member, known)
+            for item in value if isinstance(value, list) else [value]:
+                pairs.append((member, str(item)))
+    if "payload" in route:
+        document = amplify_member(data, operation, route["payload"], known)
+    else:
+        members = set(AMPLIFY[operation].get("properties", {})) - set(labels) - set(route.get("query", ()))
+        document = {m: amplify_member(data, operation, m, known) for m in sorted(members)}
+    body = json_body(data, mutated(data, document) if isinstance(document, dict) else document)
+    target = path + ("?" + query_string(pairs) if pairs else "")
+    url = wire.url(f"https://amplifyuibuilder.us-east-1.amazonaws.com{target}", target)
+    method = data.draw(st.sampled_from([route["method"]] * 9 + ["PUT"]), label="method")
+    headers = aws_signed_headers(method, url, body, "amplifyuibuilder", {"Content-Type": "application/json"})
+    wire.check("amplifyuibuilder", method, url, headers, body)
 
 
 @FUZZ
@@ -394,12 +529,26 @@ def test_devpay_soap_actions(wire, known, data):
 WUYING = schemas("wuying")
 
 
-@FUZZ
-@given(data=st.data())
-def test_wuying_operations(wire, known, data):
-    operation, document = operation_and_document(data, WUYING, "DescribeRegions", known)
-    pairs = [("Action", operation), ("Version", "2020-10-02")]
-    pairs += [(str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in document.items()]
+def _rpc_value(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def rpc_pairs(data, document: dict) -> list[tuple[str, str]]:
+    """The document's members as RPC parameters: a list flattened as the SDKs do (``Name.1``, ``Name.1.Member``), or
+    not (sent as JSON text, which no operation takes)."""
+    pairs = []
+    for key, value in document.items():
+        if isinstance(value, list) and data.draw(st.booleans(), label=f"flatten {key!r}"):
+            for n, item in enumerate(value, 1):
+                members = item.items() if isinstance(item, dict) else [(None, item)]
+                pairs += [(f"{key}.{n}" + (f".{m}" if m is not None else ""), _rpc_value(v)) for m, v in members]
+        else:
+            pairs.append((str(key), _rpc_value(value)))
+    return pairs
+
+
+def check_wuying(wire, data, operation: str, document: dict) -> None:
+    pairs = [("Action", operation), ("Version", "2020-10-02"), *rpc_pairs(data, document)]
     pairs += data.draw(
         st.lists(
             st.tuples(st.sampled_from(["Format", "RegionId", "Action"]), st.sampled_from(["XML", "JSON"]) | TEXT),
@@ -430,6 +579,23 @@ def test_wuying_operations(wire, known, data):
         wire.check("wuying", "GET", url + "?" + encoded, {}, b"")
 
 
+@FUZZ
+@given(data=st.data())
+def test_wuying_operations(wire, known, data):
+    # DescribeDesktops: an admin API (2020-09-30) action, which the client API does not have
+    operation, document = operation_and_document(data, WUYING, "DescribeDesktops", known)
+    check_wuying(wire, data, operation, document)
+
+
+@pytest.mark.parametrize("operation", sorted(WUYING))
+@settings(FUZZ, max_examples=4)
+@given(data=st.data())
+def test_each_wuying_operation(wire, known, operation, data):
+    """Every operation of the client API meets hostile input, past the LoginToken (a live one is among the values)."""
+    document = draw_document(data, WUYING[operation], known, "document")
+    check_wuying(wire, data, operation, mutated(data, document))
+
+
 USERAPI = schemas("userapi")
 
 
@@ -439,24 +605,35 @@ STS = schemas("sts")
 @FUZZ
 @given(data=st.data())
 def test_sts_actions(wire, known, data):
-    action, document = operation_and_document(data, STS, "AssumeRole", known)
+    action, document = operation_and_document(data, STS, "MintMoney", known)
     if action == "AssumeRoleWithWebIdentity" and data.draw(st.booleans(), label="a real token"):
         document["WebIdentityToken"] = known["AccessToken"]
+    if action == "AssumeRole" and data.draw(st.booleans(), label="a real role"):
+        document["RoleArn"] = known["fuzz_role"]
     pairs = [
         ("Action", action),
         ("Version", data.draw(st.sampled_from(["2011-06-15", "2011-06-15", "2011-6-15", ""]), label="version")),
     ]
     for name, value in document.items():
-        members = value if isinstance(value, list) else [value]
-        pairs.extend(
-            (f"{name}.member.{i + 1}" if isinstance(value, list) else name, str(v)) for i, v in enumerate(members)
-        )
+        pairs.extend(query_pairs(name, value))
     body = query_string(pairs).encode("utf-8", "surrogatepass")
     url = wire.url("https://sts.amazonaws.com/", "/")
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    if action != "AssumeRoleWithWebIdentity" or data.draw(st.booleans(), label="signed"):
-        headers = aws_signed_headers("POST", url, body, "sts", headers)
+    if action not in ("AssumeRoleWithWebIdentity", "AssumeRoleWithSAML") or data.draw(st.booleans(), label="signed"):
+        headers = signed_as(data, url, body, "sts", headers, known)
     wire.check("sts", "POST", url, headers, body)
+
+
+@FUZZ
+@given(data=st.data())
+def test_sts_issuer_documents(wire, known, data):
+    host = data.draw(st.sampled_from([known["issuer_host"], "nobody.tokens.sts.global.api.aws"]), label="issuer")
+    path = data.draw(
+        st.sampled_from(["/.well-known/jwks.json", "/.well-known/openid-configuration", "/", "/x"]), label="path"
+    )
+    method = data.draw(st.sampled_from(["GET", "POST", "DELETE"]), label="method")  # HEAD: no body to judge
+    url = wire.url(f"https://{host}{path}", path)
+    wire.check("sts", method, url, {"Host": host} if wire.server_url else {}, b"")
 
 
 @FUZZ
@@ -472,6 +649,6 @@ def test_user_api_operations(wire, known, data):
         headers["Content-Type"] = data.draw(
             st.sampled_from(["application/json", "application/problem+json", "text/plain"]), label="content type"
         )
-        body = json_body(data, mutated(data, data.draw(from_schema(USERAPI[operation], known), label="body")))
+        body = json_body(data, mutated(data, draw_document(data, USERAPI[operation], known, "body")))
     url = wire.url(f"https://userapi.example.com/User/{operation}", f"/User/{operation}")
     wire.check("userapi", method, url, headers, body)

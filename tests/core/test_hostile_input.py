@@ -26,7 +26,7 @@ from mockcloud.core.request import build_environ
 from tests.helpers import DEFAULT_LICENSE_ARN, aws_signed_headers, lm_client
 from tests.service_formats import server_refused_framing
 
-HTTP_TIMEOUT = 5
+HTTP_TIMEOUT = 60  # seconds: a loaded machine is slow, not wrong; only a broken emulator waits this long
 DEEP = b"[" * 100_000 + b"]" * 100_000
 LM_HOST = "https://license-manager.us-east-1.amazonaws.com"
 AMPLIFY_HOST = "https://amplifyuibuilder.us-east-1.amazonaws.com"

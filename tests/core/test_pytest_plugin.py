@@ -12,6 +12,8 @@ from collections import defaultdict
 
 import pytest
 
+from tests.helpers import DEADLINE, UNUSED_PLUGINS
+
 # Shared by the inner test files: an explicit key pair, so that AWS_* variables of
 # the outer environment (a developer's real keys) cannot change what the mock sees.
 CLIENT = """
@@ -35,7 +37,7 @@ def lm_client(endpoint_url=None):
 
 def run_inner(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     pytester.makepyfile(lmclient=CLIENT)
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=60)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *UNUSED_PLUGINS, *args, timeout=DEADLINE * 5)
 
 
 def test_fixture_gives_active_mock_that_ends_with_the_test(pytester):

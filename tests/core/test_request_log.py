@@ -201,7 +201,7 @@ def test_bodies_are_kept_up_to_the_limit_and_secrets_in_a_cut_body_still_go():
         ),
         (
             "application/json",
-            '{"refresh_token": "r1", "token_type": "bearer", "nested": {"Tokens": ["a1", "a2"]}, "n": [1, 2]}',
+            '{"refresh_token": "r1", "token_type": "bearer", "x": {"AdditionalTokens": ["a1", "a2"]}, "n": [1, 2]}',
             ['"token_type": "bearer"', '"n": [\n    1,'],
             ['"r1"', '"a1"', '"a2"'],
         ),

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from tests.helpers import DEFAULT_LICENSE_ARN, REGION, aws_signed_headers, lm_client
 
-HTTP_TIMEOUT = 5
+HTTP_TIMEOUT = 60  # seconds: a loaded machine is slow, not wrong; only a broken emulator waits this long
 LM_TARGET = "AWSLicenseManager.{}"
 JSON_11 = "application/x-amz-json-1.1"
 WEEK = 604800

@@ -196,7 +196,8 @@ def test_mockcloud_hosts_keep_working_when_respx_starts_inside_and_stops_out_of_
 # ---- time libraries -----------------------------------------------------------------------
 
 
-def _agree(cloud, expected: float, tolerance: float = 1.0) -> None:
+def _agree(cloud, expected: float, tolerance: float = 30.0) -> None:
+    # a ticking clock runs on while the test does: a tolerance a loaded machine never uses up, far below the moves
     assert abs(time.time() - expected) < tolerance
     assert abs(datetime.now(timezone.utc).timestamp() - expected) < tolerance
     assert abs(cloud.clock.time() - expected) < tolerance
@@ -239,8 +240,8 @@ def test_a_travel_inside_the_mock_never_undoes_its_moves():
             cloud.clock.advance(60)
             _agree(cloud, datetime(2031, 1, 1, 0, 1, tzinfo=timezone.utc).timestamp())
         assert cloud.clock.frozen
-        _agree(cloud, real + 3660, tolerance=2)
-    _agree(cloud, real, tolerance=2)
+        _agree(cloud, real + 3660)
+    _agree(cloud, real)
 
 
 def test_clock_inside_an_outer_travel_is_taken_back_at_stop():

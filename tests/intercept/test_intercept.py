@@ -30,6 +30,7 @@ from botocore.credentials import Credentials
 
 from mockcloud import UnmockedRequestError, mock_cloud
 from mockcloud.services import SERVICE_PACKAGES
+from tests.helpers import DEADLINE
 from tests.intercept import echo_service
 
 ECHO = f"http://{echo_service.HOST}"
@@ -527,14 +528,16 @@ def test_redirects_as_the_client_handles_them(client, echo):
 
 @by_name
 def test_injected_latency_and_client_timeouts(client, echo):
-    echo.faults.add("echo", latency=0.6)
+    echo.faults.add("echo", latency=DEADLINE, count=1)  # only the client's timeout can end this one in time
     started = time.perf_counter()
     with pytest.raises(client.timed_out):
         client.call("GET", f"{ECHO}/echo", timeout=0.2)
-    assert 0.15 <= time.perf_counter() - started < 0.55
+    assert 0.15 <= time.perf_counter() - started < DEADLINE  # cut short by the client's timeout
+    echo.faults.add("echo", latency=0.6, count=1)
     started = time.perf_counter()
-    assert client.call("GET", f"{ECHO}/echo", timeout=5).status == 200
+    assert client.call("GET", f"{ECHO}/echo", timeout=DEADLINE).status == 200
     assert time.perf_counter() - started >= 0.6
+    assert [record.delay for record in echo.requests] == [DEADLINE, 0.6]
 
 
 @by_name

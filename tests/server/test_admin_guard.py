@@ -22,7 +22,7 @@ from mockcloud.server.guard import AdminGuard
 
 pytestmark = pytest.mark.server
 
-TIMEOUT = 5
+TIMEOUT = 60  # seconds: a loaded machine is slow, not wrong; only a broken emulator waits this long
 JSON = {"Content-Type": "application/json"}
 
 
@@ -226,9 +226,9 @@ def test_cli_off_loopback_warns_and_prints_the_token():
         assert "admin token" in token_line, token_line
         token = token_line.rsplit(" ", 1)[1].strip()
         port = listening_port(listening)
-        assert requests.get(f"http://127.0.0.1:{port}/_mockcloud/health", timeout=TIMEOUT).status_code == 401
+        assert requests.get(f"http://127.0.0.1:{port}/_mockcloud/clock", timeout=TIMEOUT).status_code == 401
         ok = requests.get(
-            f"http://127.0.0.1:{port}/_mockcloud/health", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
+            f"http://127.0.0.1:{port}/_mockcloud/clock", headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
         )
         assert ok.status_code == 200
     finally:
@@ -248,10 +248,10 @@ def test_cli_admin_token_from_the_environment():
     )
     try:
         port = listening_port(proc.stdout.readline())
-        assert requests.get(f"http://127.0.0.1:{port}/_mockcloud/health", timeout=TIMEOUT).status_code == 401
+        assert requests.get(f"http://127.0.0.1:{port}/_mockcloud/clock", timeout=TIMEOUT).status_code == 401
         assert (
             requests.get(
-                f"http://127.0.0.1:{port}/_mockcloud/health",
+                f"http://127.0.0.1:{port}/_mockcloud/clock",
                 headers={"X-Mockcloud-Admin-Token": "from-env"},
                 timeout=TIMEOUT,
             ).status_code
@@ -297,3 +297,13 @@ def test_lone_surrogate_credentials_are_refused_and_not_stored(mockcloud_server)
 def test_unknown_admin_paths_are_json(mockcloud_server, path):
     reply = requests.get(f"{mockcloud_server.url}/_mockcloud/{path}", timeout=TIMEOUT)
     assert reply.status_code in (404, 405) and reply.headers["Content-Type"] == "application/json"
+
+
+def test_the_health_check_needs_no_token_but_still_its_own_host():
+    """A container's HEALTHCHECK and a CI service's health command ask /health without the admin token."""
+    with LiveServer(admin_token="secret") as server:
+        assert requests.get(f"{server.url}/_mockcloud/health", timeout=TIMEOUT).json()["status"] == "ok"
+        assert requests.get(f"{server.url}/_mockcloud/clock", timeout=TIMEOUT).status_code == 401
+        rebound = requests.get(f"{server.url}/_mockcloud/health", headers={"Host": "evil.example"}, timeout=TIMEOUT)
+        assert rebound.status_code == 403
+        assert requests.post(f"{server.url}/_mockcloud/health", timeout=TIMEOUT).status_code != 200

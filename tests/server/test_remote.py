@@ -24,7 +24,7 @@ from mockcloud.remote import RemoteError
 from tests.helpers import DEFAULT_LICENSE_ARN, aws_client, lm_client
 from tests.services.devpay.support import LsClient
 
-TIMEOUT = 10
+TIMEOUT = 60  # seconds: a loaded machine is slow, not wrong; only a broken emulator waits this long
 JSON = {"Content-Type": "application/json"}
 
 

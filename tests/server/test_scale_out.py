@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -24,13 +23,13 @@ from botocore.config import Config
 
 import mockcloud
 from mockcloud.remote import connect
-from tests.helpers import aws_client, lm_client
+from tests.helpers import aws_client, lm_client, wait_for
 from tests.redis_support import RedisServer, ServerProcess
 from tests.service_formats import verdict as oracle
 
 TRIALS = 30
 RACERS = 8
-TIMEOUT = 10
+TIMEOUT = 60  # seconds: a loaded machine is slow, not wrong; only a broken emulator waits this long
 USERAPI_HEADERS = {"Version": "2.0"}
 USER = {"username": "api_user", "password": "secure_password_123"}
 WUYING = {
@@ -286,7 +285,7 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_state(redis_server):
 
         def client() -> None:
             lm = lm_client(server.url)
-            for _ in range(400):  # bounded: 400 requests or until stopped
+            for _ in range(5000):  # bounded: 5000 requests or until stopped
                 if stop.is_set():
                     return
                 try:
@@ -299,11 +298,11 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_state(redis_server):
         threads = [threading.Thread(target=client) for _ in range(4)]
         for thread in threads:
             thread.start()
-        time.sleep(1.0)
+        wait_for(lambda: len(acknowledged) > 20, "tokens acknowledged before the kill")
         victim = server.worker_pids()[0]
         os.kill(victim, signal.SIGKILL)
         before_kill = len(acknowledged)
-        time.sleep(1.0)
+        wait_for(lambda: len(acknowledged) - before_kill > 20, "tokens acknowledged after the kill")
         stop.set()
         for thread in threads:
             thread.join(timeout=60)
@@ -318,7 +317,6 @@ def test_a_worker_killed_under_load_loses_no_acknowledged_state(redis_server):
             if not page.get("NextToken"):
                 break
             kwargs = {"NextToken": page["NextToken"]}
-        assert before_kill > 20 and len(acknowledged) - before_kill > 20, (before_kill, len(acknowledged), failed)
         assert failed[0] <= 4  # at most the requests in flight on the killed worker's connections
         assert set(acknowledged) <= listed, len(set(acknowledged) - listed)
     finally:
@@ -336,7 +334,7 @@ def test_redis_restarted_under_load_gives_the_services_5xx_then_recovers(tmp_pat
 
         def load() -> None:
             session = requests.Session()
-            for _ in range(5000):  # bounded: 5000 requests or until stopped
+            for _ in range(50000):  # bounded: 50000 requests or until stopped
                 if stop.is_set():
                     return
                 reply = session.post(f"{server.url}/User/Login", headers=USERAPI_HEADERS, json=USER, timeout=TIMEOUT)
@@ -345,9 +343,9 @@ def test_redis_restarted_under_load_gives_the_services_5xx_then_recovers(tmp_pat
         loaders = [threading.Thread(target=load) for _ in range(2)]
         for thread in loaders:
             thread.start()
-        time.sleep(0.5)
+        wait_for(lambda: any(status == 200 for status, _ in seen), "the load to be served")
         redis.stop()
-        time.sleep(0.5)
+        wait_for(lambda: any(status == 503 for status, _ in seen), "the load to meet the outage")
         down = [
             (
                 "licensemanager",
@@ -391,11 +389,7 @@ def test_redis_restarted_under_load_gives_the_services_5xx_then_recovers(tmp_pat
             )
         assert b"ServerInternalException" in down[0][1].content
         redis.start()
-        deadline = time.monotonic() + 20
-        while not seen or seen[-1][0] != 200:  # the servers come back by themselves
-            assert time.monotonic() < deadline, seen[-5:]
-            time.sleep(0.1)
-        time.sleep(0.3)
+        wait_for(lambda: seen[-1][0] == 200, f"the servers to come back by themselves (last: {seen[-5:]})")
         stop.set()
         for thread in loaders:
             thread.join(timeout=30)
@@ -413,7 +407,8 @@ def test_workers_share_out_connections_fewest_first():
     """The worker with fewest open connections accepts the next; one starting, gone or silent holds no one back."""
     from mockcloud.server.workers import AcceptBalance
 
-    balance = AcceptBalance(2)
+    now = [1000.0]
+    balance = AcceptBalance(2, clock=lambda: now[0])
     first, second = balance.gate(0), balance.gate(1)
     assert first(0)  # the other is still starting
     assert second(0) and first(0)
@@ -423,5 +418,5 @@ def test_workers_share_out_connections_fewest_first():
     assert first(7)
     second(0)
     assert not first(7)
-    balance._seen[1] -= 10  # not heard from for ten seconds: stopped or stuck
+    now[0] += 10  # the second is not heard from for ten seconds: stopped or stuck
     assert first(7)

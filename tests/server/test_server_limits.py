@@ -21,6 +21,7 @@ import requests
 
 from mockcloud.server import LiveServer
 from mockcloud.server.serving import ServerLimits
+from tests.helpers import DEADLINE, wait_for
 
 pytestmark = pytest.mark.server
 
@@ -74,14 +75,16 @@ def resident_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def served_within(port: int, seconds: float) -> float:
-    """Seconds a new client waits for GET /_mockcloud/health; fails past ``seconds``."""
-    began = time.monotonic()
-    reply = requests.get(f"http://{LOOPBACK}:{port}/_mockcloud/health", timeout=seconds)
-    elapsed = time.monotonic() - began
+def served(port: int) -> None:
+    """A new client gets GET /_mockcloud/health answered.
+
+    The deadline is generous (a loaded machine is slow, not wrong), and it is
+    far shorter than the idle timeout of the servers these tests start: a
+    server that held the new client back until an idle connection timed out
+    would miss it.
+    """
+    reply = requests.get(f"http://{LOOPBACK}:{port}/_mockcloud/health", timeout=(DEADLINE, DEADLINE))
     assert reply.status_code == 200
-    assert elapsed < seconds, f"a new client waited {elapsed:.2f}s"
-    return elapsed
 
 
 @pytest.fixture(scope="module")
@@ -169,12 +172,13 @@ def assert_service_413(service: str, headers: dict[str, str], body: bytes) -> No
 def test_declared_body_over_the_limit_is_a_413_in_the_services_format_without_reading_it(
     server, method, target, headers, service
 ):
-    """A Content-Length over the limit is answered at once: the body is never sent, let alone read."""
-    began = time.monotonic()
+    """A Content-Length over the limit is answered at once: the body is never sent, let alone read.
+
+    (A server that waited for the body would close the connection at the request timeout, unanswered.)
+    """
     reply = exchange(
-        server.port, request(method, target, headers, length=100 * 1024 * 1024), half_close=False, timeout=5
+        server.port, request(method, target, headers, length=100 * 1024 * 1024), half_close=False, timeout=DEADLINE
     )
-    assert time.monotonic() - began < 2
     status, reply_headers, body = parse(reply)
     assert status == 413
     assert reply_headers.get("connection") == "close"
@@ -249,7 +253,8 @@ def test_one_connection_serves_several_requests(server):
 
 
 def test_idle_keep_alive_connection_is_closed_after_the_idle_timeout(server):
-    with socket.create_connection((LOOPBACK, server.port), timeout=10) as sock:
+    with socket.create_connection((LOOPBACK, server.port), timeout=DEADLINE) as sock:
+        began = time.monotonic()  # the server's last sight of this client is later than this
         sock.sendall(request("GET", "/nothing/here", {}))
         reply = b""
         while b"\r\n\r\n" not in reply or len(reply.partition(b"\r\n\r\n")[2]) < int(parse(reply)[1]["content-length"]):
@@ -257,9 +262,8 @@ def test_idle_keep_alive_connection_is_closed_after_the_idle_timeout(server):
             assert data, f"closed before the whole answer: {reply!r}"
             reply += data
         assert parse(reply)[0] == 404
-        began = time.monotonic()
-        assert sock.recv(65536) == b""  # the server closed it
-        assert 1.5 < time.monotonic() - began < 6
+        assert sock.recv(65536) == b""  # the server closed it (or the socket's timeout fails the test)
+        assert time.monotonic() - began >= 2  # not before the idle timeout
 
 
 # ---- hostile framing --------------------------------------------------------------
@@ -267,6 +271,7 @@ LM = (
     "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: AWSLicenseManager.ListTokens\r\n"
     "Content-Type: application/x-amz-json-1.1\r\n"
 )
+LM_HEADERS = {"X-Amz-Target": "AWSLicenseManager.ListTokens", "Content-Type": "application/x-amz-json-1.1"}
 
 
 @pytest.mark.parametrize(
@@ -293,7 +298,7 @@ def test_malformed_framing_is_a_400_from_the_server(server, raw):
     status, headers, body = parse(reply)
     assert status == 400
     assert "html" not in headers.get("content-type", "") and b"<html" not in body.lower()
-    served_within(server.port, 1.0)
+    served(server.port)
 
 
 def test_lying_chunked_upload_costs_bounded_memory_and_cpu(server):
@@ -303,10 +308,10 @@ def test_lying_chunked_upload_costs_bounded_memory_and_cpu(server):
     for _ in range(5):
         with socket.create_connection((LOOPBACK, server.port), timeout=5) as sock:
             sock.sendall(head + b"ffffffffffffffffffff\r\nabc")
-    time.sleep(1.0)
-    assert time.process_time() - cpu < 0.5, "the server kept working on aborted uploads"
+    time.sleep(1.0)  # not a wait for an event: the span in which a server spinning on them would burn CPU
+    assert time.process_time() - cpu < 0.5, "the server kept working on aborted uploads"  # CPU, not wall-clock, time
     assert resident_bytes() - rss < 20 * 1024 * 1024
-    served_within(server.port, 1.0)
+    served(server.port)
 
 
 def test_lying_chunked_upload_that_keeps_sending_stops_at_the_body_limit(server):
@@ -335,9 +340,9 @@ def test_lying_chunked_upload_that_keeps_sending_stops_at_the_body_limit(server)
 def test_stalled_request_is_closed_after_the_request_timeout(server):
     """A client that starts a request and never finishes it loses its connection (request_timeout 2s)."""
     with socket.create_connection((LOOPBACK, server.port), timeout=10) as sock:
-        sock.sendall((LM + "Transfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\nabc").encode())
         began = time.monotonic()
-        stop = time.monotonic() + 8
+        sock.sendall((LM + "Transfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\nabc").encode())
+        stop = time.monotonic() + DEADLINE
         closed = False
         while time.monotonic() < stop:  # trickle a byte every half second: never idle, never done
             try:
@@ -352,7 +357,7 @@ def test_stalled_request_is_closed_after_the_request_timeout(server):
                 closed = True
                 break
         assert closed, "the trickling request was never cut off"
-        assert time.monotonic() - began < 6
+        assert time.monotonic() - began >= 2  # not before the request timeout
 
 
 # ---- many connections --------------------------------------------------------------
@@ -367,15 +372,15 @@ def _room_for(descriptors: int) -> None:
 def test_a_thousand_idle_connections_do_not_keep_a_new_client_waiting():
     """Each end of 1000 loopback connections is a descriptor in this process: room for both, and some."""
     _room_for(2 * 1000 + 2200)
-    with LiveServer(threads=2) as live:
+    # all from one address: not capped here; held back, a client would wait for the idle timeout
+    with LiveServer(threads=2, connections_per_client=2048, idle_timeout=10 * DEADLINE) as live:
         idle = []
         try:
             for _ in range(1000):
-                idle.append(socket.create_connection((LOOPBACK, live.port), timeout=5))
-            time.sleep(0.3)  # let the server accept them all
-            served_within(live.port, 1.0)
+                idle.append(socket.create_connection((LOOPBACK, live.port), timeout=DEADLINE))
+            served(live.port)
             threads_before = threading.active_count()
-            served_within(live.port, 1.0)
+            served(live.port)
             assert threading.active_count() == threads_before  # no thread per connection
         finally:
             for sock in idle:
@@ -388,9 +393,10 @@ def test_worker_pool_is_bounded():
     def server_threads() -> int:
         return sum(1 for t in threading.enumerate() if t.name.startswith("waitress-"))
 
+    others = server_threads()  # of servers this process runs already
     with LiveServer(threads=3) as live:
-        assert len(live._server.task_dispatcher.threads) == 3
         before = server_threads()
+        assert before - others == 3
         errors, seen = [], []
 
         def client():
@@ -404,27 +410,25 @@ def test_worker_pool_is_bounded():
         clients = [threading.Thread(target=client) for _ in range(30)]
         for thread in clients:
             thread.start()
-        while any(thread.is_alive() for thread in clients):
-            seen.append(server_threads())
-            time.sleep(0.01)
         for thread in clients:
-            thread.join(timeout=30)
+            while thread.is_alive():
+                seen.append(server_threads())
+                thread.join(timeout=0.01)  # a sample every 10 ms until the clients are done
         assert not errors
         assert max(seen) == before
 
 
-def test_connection_cap_holds_new_connections_until_one_closes():
-    with LiveServer(connection_limit=4, threads=2) as live:
-        held = [socket.create_connection((LOOPBACK, live.port), timeout=5) for _ in range(4)]
-        try:
-            time.sleep(0.3)
-            with pytest.raises(requests.exceptions.ReadTimeout):
-                requests.get(live.url + "/_mockcloud/health", timeout=(2, 0.7))  # connected (backlog), never served
-            held.pop().close()
-            served_within(live.port, 3.0)
-        finally:
-            for sock in held:
-                sock.close()
+def test_a_reply_held_back_by_injected_latency_holds_no_other_client_back():
+    """What may wait (here an injected latency) is answered by a worker, never by the thread that reads requests."""
+    with LiveServer(threads=2) as live:
+        live.cloud.faults.add("licensemanager", "ListTokens", latency=300, count=1)
+        with socket.create_connection((LOOPBACK, live.port), timeout=DEADLINE) as held:
+            held.sendall(request("POST", "/", {**LM_HEADERS, "Content-Length": "2"}, b"{}"))
+            wait_for(lambda: any(r.operation == "ListTokens" for r in live.cloud.requests), "the held request")
+            served(live.port)  # long before the held reply's five minutes are up
+            held.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                held.recv(1)  # still held back
 
 
 # ---- the LiveServer API ----------------------------------------------------------------
@@ -447,7 +451,7 @@ def test_serve_forever_in_a_thread_stops_when_asked():
     thread = threading.Thread(target=live.serve_forever, daemon=True)
     thread.start()
     try:
-        served_within(live.port, 2.0)
+        served(live.port)
     finally:
         live.stop()
     thread.join(timeout=5)
@@ -461,18 +465,22 @@ def test_busy_port_raises_oserror_not_systemexit():
 
 def test_stop_closes_open_connections():
     live = LiveServer().start()
-    sock = socket.create_connection((LOOPBACK, live.port), timeout=5)
+    sock = socket.create_connection((LOOPBACK, live.port), timeout=DEADLINE)
     try:
-        time.sleep(0.2)
+        sock.sendall(request("GET", "/_mockcloud/health", {}))  # answered: the server holds this connection open
+        reply = b""
+        while b"}" not in reply:
+            data = sock.recv(65536)
+            assert data, reply
+            reply += data
         live.stop()
-        sock.settimeout(5)
         assert sock.recv(10) == b""
     finally:
         sock.close()
 
 
 # ---- the CLI -------------------------------------------------------------------------------
-def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: float = DEADLINE) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "mockcloud", "server", *args],
         check=False,
@@ -532,6 +540,6 @@ def test_cli_verbose_logs_each_request_without_its_secrets():
         assert requests.get(f"http://127.0.0.1:{port}/?{query}", timeout=5).status_code == 400
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=DEADLINE)
     assert '"GET /?Action=GetLoginToken&Version=2020-10-02&Password=REDACTED" 400' in err
     assert "hunter2" not in err

@@ -35,6 +35,7 @@ from ..errors import ServiceError
 from ..request import Request, raw_path
 from ..text import is_ascii_digits
 from ..timestamps import utc_epoch
+from . import fresh
 
 TIME_WINDOW_SECONDS = 900  # "the time stamp is valid for 15 minutes"
 RPC_METHOD = "HMAC-SHA1"
@@ -196,22 +197,34 @@ def verify(
     body: bytes,
     query: Iterable[tuple[str, str]] = (),
     window: float = TIME_WINDOW_SECONDS,
+    host_now: float | None = None,
 ) -> AlibabaPrincipal | None:
     """Check the request's signature, if it carries one; None for an anonymous request.
+
+    The time stamp may be current at ``now`` (the emulator's) or at ``host_now`` (:func:`.fresh`).
 
     ``params`` are the query and form parameters together (for v1); ``query``
     the query's pairs alone (for ACS3, where the body counts by its hash).
     """
     header = request.environ.get("HTTP_AUTHORIZATION")
     if header:
-        return _verify_acs3(request, header, credentials, now, nonces, body=body, query=query, window=window)
+        return _verify_acs3(
+            request, header, credentials, now, nonces, body=body, query=query, window=window, host_now=host_now
+        )
     if "Signature" in params or "AccessKeyId" in params:
-        return _verify_rpc(request.method, params, credentials, now, nonces, window=window)
+        return _verify_rpc(request.method, params, credentials, now, nonces, window=window, host_now=host_now)
     return None
 
 
 def _verify_rpc(
-    method: str, params: Mapping[str, str], credentials: Credentials, now: float, nonces: NonceCache, *, window: float
+    method: str,
+    params: Mapping[str, str],
+    credentials: Credentials,
+    now: float,
+    nonces: NonceCache,
+    *,
+    window: float,
+    host_now: float | None = None,
 ) -> AlibabaPrincipal:
     for name in ("AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "SignatureNonce", "Timestamp"):
         if not params.get(name):
@@ -220,7 +233,7 @@ def _verify_rpc(
         raise _error("InvalidSignatureMethod", "Specified signature method is not valid.")
     if params["SignatureVersion"] != RPC_VERSION:
         raise _error("InvalidSignatureVersion", "Specified signature version is not valid.")
-    signed_at = _check_time(params["Timestamp"], now, window)
+    signed_at = fresh(lambda at: _check_time(params["Timestamp"], at, window), now, host_now)
     key_id = params["AccessKeyId"]
     secret = _secret(credentials, key_id)
     string_to_sign = rpc_string_to_sign(method, params)
@@ -255,6 +268,7 @@ def _verify_acs3(
     body: bytes,
     query: Iterable[tuple[str, str]],
     window: float,
+    host_now: float | None = None,
 ) -> AlibabaPrincipal:
     algorithm, parts = parse_acs3_authorization(header)
     if not algorithm.startswith("ACS3-"):
@@ -271,7 +285,7 @@ def _verify_acs3(
     if not nonce:
         raise missing("SignatureNonce")
     signed_headers = [name.strip().lower() for name in parts["SignedHeaders"].split(";") if name.strip()]
-    signed_at = _check_time(date, now, window)
+    signed_at = fresh(lambda at: _check_time(date, at, window), now, host_now)
     key_id = parts["Credential"]
     secret = _secret(credentials, key_id)
 

@@ -31,6 +31,7 @@ from urllib.parse import quote, unquote, unquote_plus
 from ..errors import ServiceError
 from ..text import is_ascii_digits
 from ..timestamps import utc_iso, valid_offset
+from . import fresh
 
 Pairs = Sequence[tuple[str, str]]
 
@@ -265,6 +266,7 @@ def verify(
     lookup: Callable[[str], str | None],
     now: float,
     rules: QueryAuthRules = QueryAuthRules(),
+    host_now: float | None = None,
 ) -> QuerySigner:
     """Check a signed Query request; return who signed it, or raise the framework's error.
 
@@ -272,7 +274,7 @@ def verify(
     ``hosts`` are the Host values a version-2 signer may have used.
     """
     params = dict(reversed(query.pairs))  # the first of repeated names wins
-    check_time(params, now, rules.max_age)
+    fresh(lambda at: check_time(params, at, rules.max_age), now, host_now)  # at either time (.fresh)
     key_id = params.get("AWSAccessKeyId")
     if not key_id:
         raise _error("MissingClientTokenId", "Request must contain AWSAccessKeyId or X.509 certificate.", 403)

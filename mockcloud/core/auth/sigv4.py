@@ -26,6 +26,7 @@ from ..errors import ServiceError
 from ..request import raw_path, request_body
 from ..text import is_ascii_digits
 from ..timestamps import utc_epoch
+from . import fresh
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -168,8 +169,9 @@ def canonical_request(request: Request, signed_headers: list[str], body: bytes, 
     """The canonical request AWS computes; a presigned one's query leaves out ``X-Amz-Signature``."""
     environ = request.environ
     lines = []
+    known = _ENVIRON_NAMES.get
     for name in signed_headers:
-        value = environ.get(_environ_name(name)) or ""
+        value = environ.get(known(name) or _environ_name(name)) or ""
         lines.append(f"{name}:{' '.join(value.split())}")
     return "\n".join(
         (
@@ -308,8 +310,13 @@ def verify(
     service: str,
     body: bytes,
     max_skew: int = MAX_SKEW_SECONDS,
+    host_now: float | None = None,
 ) -> AwsPrincipal:
-    """Check the request's SigV4 signature (header or presigned query); return who signed it or raise the AWS error."""
+    """Check the request's SigV4 signature (header or presigned query); return who signed it or raise the AWS error.
+
+    ``now`` is the emulator's time; a header signature may also be fresh at ``host_now`` (:func:`.fresh`),
+    while a presigned URL lives its ``X-Amz-Expires`` on the emulator's clock alone.
+    """
     environ = request.environ
     header = environ.get("HTTP_AUTHORIZATION")
     presigned = is_presigned(environ.get("QUERY_STRING", ""))
@@ -361,7 +368,10 @@ def verify(
             f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
             f"'{scope_date}' != '{stamp[:8]}', from '{stamp}'.",
         )
-    _check_time(signed_at, stamp, now, max_skew, presented.expires)
+    # a presigned URL is a credential handed on: its X-Amz-Expires runs on the emulator's clock alone
+    fresh(
+        lambda at: _check_time(signed_at, stamp, at, max_skew, presented.expires), now, None if presigned else host_now
+    )
     signed_headers = presented.signed_headers.split(";")
     if "host" not in signed_headers and ":authority" not in signed_headers:
         raise _error(
@@ -423,7 +433,15 @@ def _at(seconds: float) -> str:
 
 def authenticate(request: Request, context: ServiceContext, service: str) -> AwsPrincipal:
     """``verify`` with a service's own keys and clock (its ``ServiceContext``)."""
-    return verify(request, context.credentials, context.clock.time(), service=service, body=request_body(request))
+    clock = context.clock
+    return verify(
+        request,
+        context.credentials,
+        clock.time(),
+        service=service,
+        body=request_body(request),
+        host_now=clock.host_time(),
+    )
 
 
 def _real_key_hint(key_id: str) -> str:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from xml.etree.ElementTree import Element
 
 from ..errors import ServiceError
+from . import fresh
 from .aws_query_signature import iso, parse_timestamp
 
 if TYPE_CHECKING:
@@ -161,8 +162,12 @@ def verify(
     now: float,
     owner_of: Callable[[Certificate], IdentityT | None],
     rules: WsSecurityRules = WsSecurityRules(),
+    host_now: float | None = None,
 ) -> WsSigner[IdentityT]:
-    """Check the WS-Security header of a SOAP message already parsed safely (``raw`` is its bytes)."""
+    """Check the WS-Security header of a SOAP message already parsed safely (``raw`` is its bytes).
+
+    The certificate is judged at ``now``; the Timestamp may also be current at ``host_now`` (:func:`.fresh`).
+    """
     if security is None:
         raise _error("MissingClientTokenId", "Request must contain AWSAccessKeyId or X.509 certificate.", 403)
     timestamp = _timestamp(security)
@@ -210,12 +215,9 @@ def verify(
         raise _error("ElementNotSigned", "The element Timestamp is not signed.", 403)
     created_el = signed_timestamp.find(f"{{{WSU}}}Created")
     expires_el = signed_timestamp.find(f"{{{WSU}}}Expires")
-    created, expires = check_times(
-        None if created_el is None else (created_el.text or ""),
-        None if expires_el is None else (expires_el.text or ""),
-        now,
-        rules,
-    )
+    created_text = None if created_el is None else (created_el.text or "")
+    expires_text = None if expires_el is None else (expires_el.text or "")
+    created, expires = fresh(lambda at: check_times(created_text, expires_text, at, rules), now, host_now)
     return WsSigner(identity, certificate, frozenset(signed), created, expires)
 
 

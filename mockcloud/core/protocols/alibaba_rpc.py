@@ -127,6 +127,7 @@ class AlibabaRpcProtocol(ServiceProtocol[RpcExchange]):
             body=exchange.body,
             query=exchange.query or (),
             window=self.time_window,
+            host_now=self.context.clock.host_time(),
         )
         operation = exchange.operation
         if principal is None and operation in self.operations and operation not in self.anonymous_operations:
@@ -231,6 +232,12 @@ class AlibabaRpcProtocol(ServiceProtocol[RpcExchange]):
     def malformed_request(self, exchange: RpcExchange, message: str) -> ServiceError:
         """The gateway's generic ``InvalidParameter`` (400), with the reason."""
         return ServiceError("InvalidParameter", f"Specified parameter is not valid. {message}", 400, common=True)
+
+    def not_emulated_error(self, service: str, operation: str) -> ServiceError:
+        """The gateway's error form, its ``Recommend`` link pointing at the coverage page."""
+        from ..coverage import NotEmulated, anchor
+
+        return NotEmulated(service, operation, fields={"Recommend": anchor(service)})
 
     def injected_error(self, code: str | None, status: int | None, message: str | None) -> ServiceError:
         if code is None and status == 503:

@@ -10,13 +10,13 @@ from ..auth import sigv4
 from ..errors import ServiceError
 from ..request import Reply, json_reply
 from ..service import Exchange, ServiceProtocol
-from .aws_common import http_date, raise_for_violations
+from .aws_common import AwsAuthorization, raise_for_violations
 
 _CORAL = "com.amazon.coral.service#"
 _CORAL_NS = "com.amazon.coral.service"
 
 
-class AwsJsonProtocol(ServiceProtocol[Exchange]):
+class AwsJsonProtocol(AwsAuthorization, ServiceProtocol[Exchange]):
     """Subclasses set the class attributes and declare one ``@operation`` method per operation.
 
     An operation declared ``@operation(unsigned=True)`` may also come without
@@ -72,10 +72,7 @@ class AwsJsonProtocol(ServiceProtocol[Exchange]):
         raise_for_violations(self.schemas.violations(exchange.operation, exchange.params))
 
     def _reply(self, status: int, payload: dict[str, Any], extra: Iterable[tuple[str, str]] = ()) -> Reply:
-        headers = [
-            ("x-amzn-RequestId", self.context.entropy.request_id()),
-            ("Date", http_date(self.context.clock.time())),
-        ]
+        headers = [("x-amzn-RequestId", self.context.entropy.request_id())]
         headers.extend(extra)
         return json_reply(status, payload, f"application/x-amz-json-{self.json_version}", headers)
 

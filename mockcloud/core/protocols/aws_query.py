@@ -33,6 +33,7 @@ from ..errors import ErrorTable, ServiceError
 from ..request import Reply, raw_path
 from ..service import Exchange, ServiceProtocol
 from ..text import is_ascii_digits, xml_escape
+from .aws_common import AwsAuthorization
 
 # code -> (HTTP status, message). Statuses are those the AWS Query framework
 # documented (SQS 2008-01-01 "Errors Common to all Actions"); the ones it left
@@ -127,7 +128,7 @@ class QueryExchange(Exchange):
 Q = TypeVar("Q", bound=QueryExchange)
 
 
-class AwsQueryProtocol(ServiceProtocol[Q]):
+class AwsQueryProtocol(AwsAuthorization, ServiceProtocol[Q]):
     """Subclasses set the class attributes and declare one ``@operation`` method per action.
 
     Each method gets the exchange, whose ``params`` are the request's
@@ -160,6 +161,9 @@ class AwsQueryProtocol(ServiceProtocol[Q]):
 
     def throttling_error(self, exchange: Q, retry_after: float | None) -> ServiceError:
         return self.error(self.throttling_code)
+
+    def access_denied_error(self, message: str) -> ServiceError:
+        return self.error("AccessDenied", message)
 
     def internal_error(self) -> ServiceError:
         return self.error("InternalError")
@@ -236,11 +240,31 @@ class AwsQueryProtocol(ServiceProtocol[Q]):
                 lookup=self.secret_for,
                 now=self.context.clock.time(),
                 rules=self.query_auth,
+                host_now=self.context.clock.host_time(),
             )
         except ServiceError as error:  # the status comes from the service's one table
             raise self.error(error.code, error.message) from None
+        self._check_temporary_key(signer.access_key_id, query.first("SecurityToken"))
         exchange.pairs = signer.pairs
         return signer
+
+    def _check_temporary_key(self, access_key_id: str, token: str | None) -> None:
+        """Temporary credentials sign Query requests with their session token (``SecurityToken``), until they expire."""
+        key = self.context.credentials.aws(access_key_id)
+        if key is None:  # a service's own key (secret_for)
+            if token is not None:
+                raise self.error("InvalidClientTokenId", "The security token included in the request is invalid.")
+            return
+        from ..credentials import same_secret
+
+        if key.session_token is None:
+            if token is not None:  # a long-term key never comes with a session token
+                raise self.error("InvalidClientTokenId", "The security token included in the request is invalid.")
+            return
+        if token is None or not same_secret(key.session_token, token):
+            raise self.error("InvalidClientTokenId", "The security token included in the request is invalid.")
+        if key.expires is not None and self.context.clock.time() >= key.expires:
+            raise ServiceError("ExpiredToken", "The security token included in the request is expired", 403)
 
     def parse(self, exchange: Q) -> dict[str, Any]:
         pairs = exchange.pairs
@@ -314,8 +338,7 @@ SIGV4_QUERY_ERRORS: dict[str, tuple[str, int]] = {
 class AwsQuerySigV4Protocol(AwsQueryProtocol[QueryExchange]):
     """The AWS Query protocol of today's Query services (STS, IAM): SigV4 in the Authorization header.
 
-    Replies carry ``x-amzn-RequestId`` (the body's RequestId too) and ``Date``
-    from the mock clock; errors have no ``<Detail/>``, as STS answers them.
+    Replies carry ``x-amzn-RequestId`` (the body's RequestId too); errors have no ``<Detail/>``, as STS answers them.
     """
 
     signing_name: str = ""
@@ -340,9 +363,71 @@ class AwsQuerySigV4Protocol(AwsQueryProtocol[QueryExchange]):
             raise ServiceError(code, error.message, status) from None
 
     def _reply_with_id(self, status: int, text: str, rid: str) -> Reply:
-        from .aws_common import http_date
-
         reply = self._xml_reply(status, text)
         reply.headers.append(("x-amzn-RequestId", rid))
-        reply.headers.append(("Date", http_date(self.context.clock.time())))
         return reply
+
+
+class NotAnInteger(ValueError):
+    """A Query parameter an integer member cannot be read from (``member`` is its lowerCamel path)."""
+
+    def __init__(self, member: str, value: str) -> None:
+        super().__init__(f"{member}: {value!r}")
+        self.member, self.value = member, value
+
+
+def structured(params: Mapping[str, str], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat Query parameters as the members an operation's schema describes.
+
+    AWS Query sends a list as ``Name.member.N`` (an empty one as ``Name=``), a
+    structure's members as ``Name.Member``, numbers and booleans as text; this
+    is the reverse, so a request validates against the same JSON schema the
+    JSON protocols use. Parameters the schema does not name are left out.
+    """
+    out: dict[str, Any] = {}
+    for name, member in schema.get("properties", {}).items():
+        value = _member(params, name, member, name[:1].lower() + name[1:])
+        if value is not _ABSENT:
+            out[name] = value
+    return out
+
+
+_ABSENT = object()
+
+
+def _member(params: Mapping[str, str], prefix: str, schema: Mapping[str, Any], path: str) -> Any:
+    kind = schema.get("type")
+    if kind == "array":
+        if params.get(prefix) == "" and not any(k.startswith(prefix + ".") for k in params):
+            return []
+        head = prefix + ".member."
+        numbers = sorted(
+            {int(k[len(head) :].split(".", 1)[0]) for k in params if k.startswith(head) and _numbered(k[len(head) :])}
+        )
+        if not numbers:
+            return _ABSENT
+        items = schema.get("items", {})
+        found = [_member(params, f"{head}{n}", items, f"{path}.{n}.member") for n in numbers]
+        return [None if item is _ABSENT else item for item in found]
+    if kind == "object" or "properties" in schema:
+        out = {}
+        for name, member in schema.get("properties", {}).items():
+            value = _member(params, f"{prefix}.{name}", member, f"{path}.{name[:1].lower() + name[1:]}")
+            if value is not _ABSENT:
+                out[name] = value
+        return out if out or prefix in params else _ABSENT
+    if prefix not in params:
+        return _ABSENT
+    text = params[prefix]
+    if kind == "integer":
+        if not (is_ascii_digits(text) or (text[:1] == "-" and is_ascii_digits(text[1:]))) or len(text) > 400:
+            raise NotAnInteger(path, text)
+        return int(text)
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(text, text)
+    return text
+
+
+def _numbered(rest: str) -> bool:
+    number = rest.split(".", 1)[0]
+    return is_ascii_digits(number) and len(number) < 7

@@ -5,9 +5,11 @@ A service declares each operation's route on its method::
     @operation(method="POST", path="/tokens/{provider}/refresh", payload="refreshTokenBody")
     def refresh_token(self, x: RestJsonExchange) -> dict[str, Any]: ...
 
-``status`` is the success status (200 by default) and ``payload`` names the
+``status`` is the success status (200 by default), ``payload`` names the
 member that *is* the body when the model binds one (``"payload": "request"``
-in botocore's shape). Path labels in a template use the member names
+in botocore's shape), and ``query`` names the members bound to the query
+string (``query=("nextToken", "maxResults")``): a member whose schema is an
+integer is read as one, an array takes every value of its name. Path labels in a template use the member names
 (``/tokens/{provider}``); a last label written ``{key+}`` takes the rest of
 the path. The templates are compiled once per class into a dictionary keyed
 by method and segment count, so routing a request is one lookup and a
@@ -31,7 +33,7 @@ from ..auth import sigv4
 from ..errors import ServiceError
 from ..request import Reply, json_reply, raw_path
 from ..service import Exchange, Operation, ServiceProtocol
-from .aws_common import raise_for_violations
+from .aws_common import AwsAuthorization, raise_for_violations
 
 
 class _Route(NamedTuple):
@@ -102,6 +104,11 @@ def _match(route: _Route, parts: list[str]) -> dict[str, str] | None:
     return labels
 
 
+def _is_integer(text: str) -> bool:
+    digits = text[1:] if text[:1] == "-" else text
+    return 0 < len(digits) <= 20 and digits.isascii() and digits.isdigit()
+
+
 @dataclass(slots=True, eq=False)
 class RestJsonExchange(Exchange):
     route: RouteMatch | None = None  # the route ``operation_of`` matched, for ``parse`` and ``render``
@@ -110,13 +117,14 @@ class RestJsonExchange(Exchange):
 R = TypeVar("R", bound=RestJsonExchange)
 
 
-class AwsRestJsonProtocol(ServiceProtocol[R]):
+class AwsRestJsonProtocol(AwsAuthorization, ServiceProtocol[R]):
     """Subclasses set the class attributes and declare one routed ``@operation`` method per operation."""
 
     exchange_type = RestJsonExchange  # type: ignore[assignment]
     signing_name: str = ""
-    operation_options = frozenset({"method", "path", "status", "payload"})
+    operation_options = frozenset({"method", "path", "status", "payload", "query"})
     payloads: ClassVar[dict[str, str]] = {}  # operation -> the member bound to the whole body (from ``payload=``)
+    query_members: ClassVar[dict[str, tuple[str, ...]]] = {}  # operation -> members bound to the query string
     validation_code: str = "ValidationException"
     serialization_code: str = "SerializationException"
     throttling_code: str = "ThrottlingException"
@@ -126,7 +134,9 @@ class AwsRestJsonProtocol(ServiceProtocol[R]):
     internal_message: str = "An internal error occurred."
     unknown_operation_status: int = 404
     auth_error_status: int = 403
+    access_denied_status = 403
     _route_table: ClassVar[RouteTable] = {}
+    _model_route_table: ClassVar[RouteTable | None] = None  # every route the model declares, compiled when needed
 
     @classmethod
     def routed_operations(cls) -> Iterable[Operation]:
@@ -142,13 +152,29 @@ class AwsRestJsonProtocol(ServiceProtocol[R]):
                 raise TypeError(f"{cls.__qualname__}.{op.attribute}: a REST-JSON operation needs method= and path=")
             routes[op.name] = (options["method"], options["path"], options.get("status", 200))
         cls._route_table = compile_routes(routes)
-        cls.payloads = {op.name: op.options["payload"] for op in cls.routed_operations() if "payload" in op.options}
+        cls._model_route_table = None
+        routed = list(cls.routed_operations())
+        cls.payloads = {op.name: op.options["payload"] for op in routed if "payload" in op.options}
+        cls.query_members = {op.name: tuple(op.options["query"]) for op in routed if "query" in op.options}
 
     # ---- the steps ------------------------------------------------------------
     def operation_of(self, exchange: R) -> str:
         request = exchange.request
         found = exchange.route = match_route(self._route_table, request.method, raw_path(request))
-        return found[0].operation if found is not None else ""
+        if found is not None:
+            return found[0].operation
+        # not emulated, perhaps: the model's own route names it (``parse`` still refuses it)
+        model = match_route(self._model_routes(), request.method, raw_path(request))
+        return model[0].operation if model is not None else ""
+
+    @classmethod
+    def _model_routes(cls) -> RouteTable:
+        table = cls._model_route_table
+        if table is None:
+            declared = cls.model_operations()
+            routes: dict[str, RouteSpec] = dict(declared.routes()) if declared is not None else {}
+            table = cls._model_route_table = compile_routes(routes)
+        return table
 
     def authenticate(self, exchange: R) -> sigv4.AwsPrincipal:
         try:
@@ -190,7 +216,26 @@ class AwsRestJsonProtocol(ServiceProtocol[R]):
         return params
 
     def bind(self, exchange: R, params: dict[str, Any]) -> None:
-        """Add members bound to headers or the query string (none by default)."""
+        """Add the members bound to the query string (``query=``), typed as their schemas say."""
+        members = self.query_members.get(exchange.operation)
+        if not members:
+            return
+        from urllib.parse import parse_qsl
+
+        raw = exchange.request.environ.get("QUERY_STRING", "")
+        pairs = parse_qsl(raw.encode("latin-1").decode("utf-8", "replace"), keep_blank_values=True)
+        properties = self.schemas.schema(exchange.operation).get("properties", {}) if self.schemas else {}
+        for member in members:
+            values = [value for name, value in pairs if name == member]
+            if not values:
+                continue
+            kind = properties.get(member, {}).get("type")
+            if kind == "array":
+                params[member] = values
+            elif kind == "integer" and _is_integer(values[0]):
+                params[member] = int(values[0])
+            else:  # a string, or an integer that is none: validation words it
+                params[member] = values[0]
 
     def validate(self, exchange: R) -> None:
         if self.schemas is None:

@@ -256,6 +256,7 @@ class AwsQuerySoapProtocol(AwsQueryProtocol[SoapExchange]):
                 security=wssecurity.security_header(message.header),
                 body=message.body,
                 now=self.context.clock.time(),
+                host_now=self.context.clock.host_time(),
                 owner_of=self.certificate_owner,
                 rules=self.ws_security,
             )

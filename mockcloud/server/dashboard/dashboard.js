@@ -152,7 +152,9 @@
     try {
       await refresh();
       state.failures = 0;
-      setStatus("live", "live");
+      // a round still in flight when the tab was hidden ends paused, not live
+      if (document.hidden) setStatus("paused", "paused while the tab is hidden");
+      else setStatus("live", "live");
     } catch (error) {
       state.failures += 1;
       if (error.status !== 401) setStatus("error", `${error.message}; retrying in ${Math.round(backoff() / 1000)} s`);
@@ -291,6 +293,8 @@
       if (!(record.status >= 400 || record.error_code || record.fault)) return false;
     } else if (status === "fault") {
       if (!record.fault) return false;
+    } else if (status === "not-emulated") {
+      if (!notEmulated(record)) return false;
     } else if (status && String(Math.floor(record.status / 100)) !== status) {
       return false;
     }
@@ -303,6 +307,11 @@
     return true;
   }
 
+  // an operation the service's model declares and mockcloud does not emulate: 501 NotImplemented
+  function notEmulated(record) {
+    return record.status === 501 && record.error_code === "NotImplemented";
+  }
+
   function requestRow(record) {
     const total = record.latency === null ? null : record.latency + (record.delay || 0);
     const latencyTitle = record.delay ? `${milliseconds(record.latency || 0)} in the emulator + ${record.delay} s injected latency` : null;
@@ -312,7 +321,12 @@
     const request = `${record.method} ${sameOrigin ? record.url.slice(location.origin.length) : record.url}`;
     return el(
       "tr",
-      { dataset: { seq: record.seq }, class: record.seq === state.selected ? "selected" : null, tabindex: 0 },
+      {
+        dataset: { seq: record.seq },
+        class: [record.seq === state.selected ? "selected" : "", notEmulated(record) ? "not-emulated" : ""].join(" ").trim() || null,
+        title: notEmulated(record) ? `mockcloud does not emulate ${record.service} ${record.operation}: see the Services panel` : null,
+        tabindex: 0,
+      },
       el("td", { title: dateTime(record.time) }, timeOfDay(record.time)),
       el("td", null, record.client || ""),
       el("td", null, record.service || ""),
@@ -605,6 +619,16 @@
           el("div", { class: "muted" }, `${service.protocol}${service.family ? ` (${service.family})` : ""}`),
           service.hosts.length ? el("div", null, "hosts: ", el("span", { class: "id" }, service.hosts.join(", "))) : null,
           el("div", { class: "ops" }, ...service.operations.map((op) => el("span", null, op))),
+          service.model
+            ? el(
+                "div",
+                { class: "muted" },
+                `${service.model.operations - service.not_emulated.length} of ${service.model.operations} operations of ${service.model.title} emulated`,
+              )
+            : null,
+          service.not_emulated.length
+            ? el("div", { class: "ops-missing", title: "declared by the model, answered 501 NotImplemented" }, ...service.not_emulated.map((op) => el("span", null, op)))
+            : null,
         );
       }),
     );

@@ -1,4 +1,7 @@
-"""Amplify UI Builder's Figma tokens and the Figma side that honours them. No HTTP here.
+"""Amplify UI Builder's Figma tokens and the Figma side that honours them; Amplify Studio's records beside.
+
+No HTTP here. Components, themes, forms, codegen jobs, feature flags and tags live in
+:mod:`.studio` (``cloud.amplifyuibuilder.studio``), under the same lock.
 
 Amplify UI Builder's ExchangeCodeForToken and RefreshToken front Figma's own
 OAuth token endpoint, so the state is Figma's: OAuth apps (client id and the
@@ -19,8 +22,10 @@ from ...core.errors import MockCloudError, ServiceError
 from ...core.helpers import reads_only
 from ...core.service import ServiceContext
 from .errors import ERRORS
+from .studio import STUDIO_DEFAULTS, Studio
 
 DEFAULTS: dict[str, Any] = {
+    **STUDIO_DEFAULTS,
     # Figma documents no authorization-code lifetime in the sources we could reach;
     # RFC 6749 §4.1.2 recommends at most 10 minutes.
     "authorization_code_seconds": 600,
@@ -114,6 +119,8 @@ class AmplifyUIBuilderModel:
         if not self.users:  # codes always need someone who authorized them
             self.add_user("1", "mockcloud", "mockcloud@example.com", "https://s3-alpha.figma.com/profile/mockcloud")
         self._load_grants(context.fixtures)
+        # Amplify Studio's components, themes, forms, codegen jobs, flags and tags: an AWS account's, per app
+        self.studio = Studio(self.settings, self.clock, lambda: str(self.entropy.uuid4()), self._lock, context.fixtures)
 
     # ---- snapshots ------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -129,6 +136,7 @@ class AmplifyUIBuilderModel:
                 "authorization_codes": [asdict(code) for code in self._codes.values()],
                 "refresh_tokens": [asdict(token) for token in self._refresh.values()],
                 "access_tokens": [asdict(token) for token in self._access.values()],
+                **self.studio.snapshot(),
             }
             return copy.deepcopy(section)
 
@@ -229,6 +237,14 @@ class AmplifyUIBuilderModel:
             if stored is None:
                 raise MockCloudError("unknown access token")
             stored.revoked = True
+
+    def fail_codegen_job(self, job_id: str, message: str = "Code generation failed.") -> None:
+        """Make a codegen job end ``failed`` with ``statusMessage`` ``message`` (at once, if still in progress)."""
+        self.studio.fail_codegen_job(job_id, message)
+
+    def resource_arn(self, kind: str, resource_id: str) -> str:
+        """The ARN of a ``component``, ``theme``, ``form`` or ``codegen_job``, for TagResource and its kin."""
+        return self.studio.arn_of(kind, resource_id)
 
     @reads_only
     def access_token(self, token: str) -> AccessToken | None:

@@ -39,6 +39,7 @@ class DevpayProtocol(AwsQuerySoapProtocol):
     error_namespace = ERROR_NAMESPACE
     errors = ERRORS
     server_header = "AWSLicenseService"
+    iam_prefix = "devpay"  # DevPay predates IAM: mockcloud's choice of prefix, so a role session is checked here too
     list_params = frozenset({"AdditionalTokens"})
 
     def __init__(self, context: ServiceContext, model: DevpayModel) -> None:

@@ -1,48 +1,50 @@
 """License consumption: CheckoutLicense, ExtendLicenseConsumption, CheckInLicense, GetLicenseUsage and
-CheckoutBorrowLicense.
+CheckoutBorrowLicense, by the license's issuer and by the accounts it was granted to.
+
+CheckoutLicense finds the license by ``KeyFingerprint`` and ``ProductSKU``.
+With a ``Beneficiary`` it looks at the licenses the caller's account created
+(a SaaS ISV checking out for its customer: "License Manager limits the call
+to the repository of licenses created in the SaaS ISV account"); without
+one, at the licenses granted to it (a buyer's product checking its own
+entitlement), and the account that created a license must name a
+beneficiary. A grantee uses a license only through an ACTIVE grant, for the
+operations it allows.
 
 Capacity is counted per license across every consumer: a checkout takes
 units of an entitlement's ``MaxCount`` (``NoEntitlementsAllowedException``
 when they would run out, unless the entitlement allows ``Overage``), a
 check-in gives them back, and a provisional or borrowed checkout gives them
 back by itself when it expires on the mock clock (its license's
-``MaxTimeToLiveInMinutes``, 60 by default) unless it was extended. Nothing
-runs in the background: expiry is read from the clock when capacity is
-counted, so moving the clock is all it takes.
+``MaxTimeToLiveInMinutes``, 60 by default) unless it was extended, or when
+its license is deleted or the grant it was made through stops being active.
+Nothing runs in the background: all of it is read from the clock and the
+records when capacity is counted, so moving the clock is all it takes.
 """
 
 from __future__ import annotations
 
 import hmac
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
-from ...core.errors import MockCloudError
+from ...core.errors import MockCloudError, ServiceError
 from .errors import ERRORS
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-
-    from ...core.clock import Clock
-    from ...core.entropy import Entropy
-    from .model import License
-
-R = TypeVar("R")
+from .issuers import IssuerKeysMixin
+from .records import ENDED_GRANT_STATUSES, Grant, License, iso
 
 DEFAULT_TTL_MINUTES = 60  # "the entitlement is checked back into the pool automatically after 60 minutes"
 
 
-def lm_time(ts: float) -> str:
-    """License Manager's consumption time stamps: ISO 8601 without a zone, as its signed tokens show them."""
+def payload_time(ts: float) -> str:
+    """The times inside a SignedToken's payload, as the user guide's example shows them: without a zone."""
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass
 class Consumption:
-    """One checkout: what it holds of which license, for whom, until when."""
+    """One checkout: what it holds of which license, for whom, until when, and through which grant."""
 
     token: str
     license_arn: str
@@ -59,6 +61,7 @@ class Consumption:
     early_check_in: bool = True
     checked_in: bool = False
     metadata: list[dict[str, str]] = field(default_factory=list)  # CheckoutMetadata: [{"Name": ..., "Value": ...}]
+    grant_arn: str | None = None  # the grant a grantee checked out through; None for the license's issuer
 
     def live(self, now: float) -> bool:
         """Whether its token still answers (not checked in; not expired, unless consumed for good)."""
@@ -73,46 +76,29 @@ class Consumption:
 _CONSUMPTION_FIELDS = tuple(Consumption.__dataclass_fields__)
 
 
-class ConsumptionMixin:
-    """License consumption on :class:`~.model.LicenseManagerModel` (its licenses, lock, clock, keys)."""
-
-    _lock: threading.RLock
-
-    if TYPE_CHECKING:  # what the model brings
-        clock: Clock
-        entropy: Entropy
-        _licenses: dict[str, License]
-
-        @property
-        def key_id(self) -> str: ...
-
-        def license(self, arn: str, account_id: str = ...) -> License | None: ...
-
-        def _sign(self, claims: dict[str, Any]) -> str: ...
-
-        def _idempotent(self, scope: tuple[str, ...], fingerprint: dict[str, Any], create: Callable[[], R]) -> R: ...
-
-    def _consumptions_init(self) -> None:
-        self._consumptions: dict[str, Consumption] = {}
-        self._borrow_key: RSAPrivateKey | None = None
+class ConsumptionMixin(IssuerKeysMixin):
+    """License consumption on :class:`~.model.LicenseManagerModel`."""
 
     # ---- counting ----------------------------------------------------------------------
+    def _in_force(self, c: Consumption, now: float) -> bool:
+        """Whether a checkout still stands: live, its license not deleted, its grant (if any) still active."""
+        if not c.live(now):
+            return False
+        lic = self._licenses.get(c.license_arn)
+        if lic is None or lic.deletion_date is not None:
+            return False
+        grant = self._grants.get(c.grant_arn) if c.grant_arn else None
+        return c.grant_arn is None or (grant is not None and self._grant_active(grant, now))
+
     def _consumed(self, license_arn: str, now: float) -> dict[str, int]:
         used: dict[str, int] = {}
         for c in self._consumptions.values():
             if c.license_arn != license_arn:
                 continue
-            for source in (c.holding(now), c.permanent):
+            for source in (c.held if self._in_force(c, now) else {}, c.permanent):
                 for name, units in source.items():
                     used[name] = used.get(name, 0) + units
         return used
-
-    def _active(self, lic: License, now: float) -> bool:
-        if lic.status != "AVAILABLE":
-            return False
-        begin = datetime.fromisoformat(lic.validity["Begin"].replace("Z", "+00:00")).timestamp()
-        end = lic.validity.get("End")
-        return begin <= now and (not end or now < datetime.fromisoformat(end.replace("Z", "+00:00")).timestamp())
 
     def _take(
         self, lic: License, requested: list[dict[str, Any]], now: float, *, perpetual: bool, borrow: bool
@@ -159,43 +145,29 @@ class ConsumptionMixin:
         return allowed, held, permanent
 
     def _signed_token(self, c: Consumption, lic: License, extra: dict[str, Any], *, borrow: bool) -> str:
+        """The license's issuer signs the checkout: the user guide's payload, and what identifies the license."""
         payload = {
             "entitlementsAllowed": [{k.lower(): v for k, v in e.items()} for e in c.entitlements],
-            "expiration": lm_time(c.expires),
-            "issuedAt": lm_time(c.issued),
+            "expiration": payload_time(c.expires),
+            "issuedAt": payload_time(c.issued),
             "licenseArn": c.license_arn,
             "licenseConsumptionToken": c.token,
             **({"nodeId": c.node_id} if c.node_id else {}),
             **extra,
+            "issuer": dict(lic.issuer),
+            "productName": lic.product_name,
+            "productSKU": lic.product_sku,
+            "licenseVersion": lic.version,
+            "validity": dict(lic.validity),
+            "entitlements": [dict(e) for e in lic.entitlements],
+            "licenseMetadata": [dict(m) for m in lic.metadata],
         }
-        if not borrow:
-            return self._sign(payload)
-        import jwt
+        return self._issuer_sign(lic, payload, borrow=borrow)
 
-        key = self._borrow_signing_key()
-        return jwt.encode(payload, key, algorithm="PS384", headers={"kid": self._borrow_kid()})
+    def _new_consumption_token(self) -> str:
+        return self.entropy.token_hex(16)
 
-    def _borrow_signing_key(self) -> RSAPrivateKey:
-        """The RSA key of the JWT_PS384 signatures CheckoutBorrowLicense returns (made on first use)."""
-        if self._borrow_key is None:
-            with self._lock:
-                if self._borrow_key is None:
-                    self._borrow_key = self.entropy.rsa_private_key(2048)
-        return self._borrow_key
-
-    def _borrow_kid(self) -> str:
-        return f"{self.key_id}-borrow"
-
-    def _borrow_jwk(self) -> dict[str, Any] | None:
-        if self._borrow_key is None:
-            return None
-        from jwt.algorithms import RSAAlgorithm
-
-        jwk = RSAAlgorithm.to_jwk(self._borrow_key.public_key(), as_dict=True)
-        jwk.update({"kid": self._borrow_kid(), "alg": "PS384", "use": "sig"})
-        return jwk
-
-    # ---- operations ----------------------------------------------------------------------
+    # ---- CheckoutLicense --------------------------------------------------------------------
     def checkout_license(
         self,
         *,
@@ -207,6 +179,7 @@ class ConsumptionMixin:
         client_token: str,
         beneficiary: str | None = None,
         node_id: str | None = None,
+        region: str | None = None,
     ) -> dict[str, Any]:
         """CheckoutLicense: take entitlements of the newest license of that issuer and SKU (the response's fields)."""
         params = {
@@ -222,13 +195,49 @@ class ConsumptionMixin:
                 ("CheckoutLicense", account_id, client_token),
                 params,
                 lambda: self._checkout(
-                    account_id, product_sku, checkout_type, key_fingerprint, entitlements, beneficiary, node_id
+                    account_id, region, product_sku, checkout_type, key_fingerprint, entitlements, beneficiary, node_id
                 ),
             )
+
+    def _checkout_candidates(
+        self, account_id: str, key_fingerprint: str, beneficiary: str | None, now: float
+    ) -> list[License]:
+        """The licenses of that issuer a checkout may look at: created by the caller with a Beneficiary, else
+        received (through a grant not rejected or deleted); DELETED licenses are gone."""
+        of_issuer = [
+            lic
+            for lic in self._licenses.values()
+            if lic.fingerprint == key_fingerprint and lic.status_at(now) != "DELETED"
+        ]
+        if beneficiary:
+            found = [lic for lic in of_issuer if lic.account_id == account_id]
+            if not found:
+                raise ERRORS.error(
+                    "ResourceNotFoundException",
+                    f"No license found for key fingerprint {key_fingerprint}: with a Beneficiary, CheckoutLicense "
+                    "looks only at the licenses this account created.",
+                )
+            return found
+        received = {
+            g.license_arn
+            for g in self._received_grants(account_id)
+            if self._grant_status(g, now) not in ENDED_GRANT_STATUSES
+        }
+        found = [lic for lic in of_issuer if lic.arn in received]
+        if not found:
+            if any(lic.account_id == account_id for lic in of_issuer):
+                raise ERRORS.error(
+                    "ValidationException",
+                    "The account that created the license is performing the check out: "
+                    "specify the account as the beneficiary.",
+                )
+            raise ERRORS.error("ResourceNotFoundException", f"No license found for key fingerprint {key_fingerprint}.")
+        return found
 
     def _checkout(
         self,
         account_id: str,
+        region: str | None,
         product_sku: str,
         checkout_type: str,
         key_fingerprint: str,
@@ -237,36 +246,39 @@ class ConsumptionMixin:
         node_id: str | None,
     ) -> dict[str, Any]:
         now = self.clock.time()
-        of_issuer = [
-            lic
-            for lic in self._licenses.values()
-            if lic.account_id == account_id and lic.issuer.get("KeyFingerprint") == key_fingerprint
-        ]
-        if not of_issuer:
-            raise ERRORS.error("ResourceNotFoundException", f"No license found for key fingerprint {key_fingerprint}.")
-        for_sku = [lic for lic in of_issuer if lic.product_sku == product_sku]
+        candidates = self._checkout_candidates(account_id, key_fingerprint, beneficiary, now)
+        for_sku = [lic for lic in candidates if lic.product_sku == product_sku]
         if not for_sku:
             raise ERRORS.error(
                 "InvalidParameterValueException",
                 f"No license of issuer {key_fingerprint} is for product SKU {product_sku}.",
             )
-        usable = [lic for lic in for_sku if self._active(lic, now)]
+        if beneficiary:  # the license made for that beneficiary, if there is one
+            for_sku = [lic for lic in for_sku if lic.beneficiary == beneficiary] or for_sku
+        usable: list[tuple[License, Grant | None]] = []
+        refusal: ServiceError | None = None
+        for lic in sorted(for_sku, key=lambda candidate: candidate.created, reverse=True):  # the newest first
+            try:
+                use = self._use(account_id, lic, "CheckoutLicense", now)
+            except ServiceError as error:  # a grant not active, or not for checkouts: said when nothing else serves
+                refusal = refusal or error
+                continue
+            if lic.usable_at(now):
+                usable.append((lic, use))
         if not usable:
+            if refusal is not None:
+                raise refusal
             raise ERRORS.error("NoEntitlementsAllowedException")
-        lic = max(usable, key=lambda candidate: candidate.created)  # the newest, as AWS checks out (aws/aws-sdk#506)
-        if not beneficiary:
-            raise ERRORS.error(
-                "ValidationException",
-                "The account that created the license is performing the check out: "
-                "specify the account as the beneficiary.",
-            )
+        lic, grant = usable[0]  # the newest, as AWS checks out (aws/aws-sdk#506)
+        if grant is None and region is not None:
+            self._in_home_region(lic.home_region, region, "CheckoutLicense")
         allowed, held, permanent = self._take(
             lic, entitlements, now, perpetual=checkout_type == "PERPETUAL", borrow=False
         )
         provisional = (lic.consumption_configuration or {}).get("ProvisionalConfiguration") or {}
         ttl = 60 * int(provisional.get("MaxTimeToLiveInMinutes") or DEFAULT_TTL_MINUTES)
         consumption = Consumption(
-            self.entropy.token_hex(16),
+            self._new_consumption_token(),
             lic.arn,
             account_id,
             checkout_type,
@@ -278,32 +290,29 @@ class ConsumptionMixin:
             now + ttl,
             beneficiary,
             node_id,
+            grant_arn=grant.arn if grant is not None else None,
         )
-        self._consumptions[consumption.token] = consumption
-        signed = self._signed_token(
-            consumption,
-            lic,
-            {
-                "checkoutType": checkout_type,
-                "keyFingerprint": key_fingerprint,
-                "productSKU": product_sku,
-                "beneficiary": beneficiary,
-            },
-            borrow=False,
-        )
+        extra = {
+            "checkoutType": checkout_type,
+            "keyFingerprint": key_fingerprint,
+            **({"beneficiary": beneficiary} if beneficiary else {}),
+        }
+        signed = self._signed_token(consumption, lic, extra, borrow=False)
+        self._consumptions[consumption.token] = consumption  # kept once nothing can fail
         out: dict[str, Any] = {
             "CheckoutType": checkout_type,
             "LicenseConsumptionToken": consumption.token,
             "EntitlementsAllowed": allowed,
             "SignedToken": signed,
-            "IssuedAt": lm_time(now),
-            "Expiration": lm_time(consumption.expires),
+            "IssuedAt": iso(now),
+            "Expiration": iso(consumption.expires),
             "LicenseArn": lic.arn,
         }
         if node_id:
             out["NodeId"] = node_id
         return out
 
+    # ---- CheckoutBorrowLicense ---------------------------------------------------------------
     def checkout_borrow_license(
         self,
         *,
@@ -313,6 +322,7 @@ class ConsumptionMixin:
         client_token: str,
         node_id: str | None = None,
         checkout_metadata: list[dict[str, str]] | None = None,
+        region: str | None = None,
     ) -> dict[str, Any]:
         """CheckoutBorrowLicense: entitlements of a license with a BorrowConfiguration for offline use, signed PS384."""
         params = {"arn": license_arn, "ent": entitlements, "n": node_id, "m": checkout_metadata}
@@ -320,28 +330,34 @@ class ConsumptionMixin:
             return self._idempotent(
                 ("CheckoutBorrowLicense", account_id, client_token),
                 params,
-                lambda: self._borrow(account_id, license_arn, entitlements, node_id, list(checkout_metadata or [])),
+                lambda: self._borrow(
+                    account_id, region, license_arn, entitlements, node_id, list(checkout_metadata or [])
+                ),
             )
 
     def _borrow(
         self,
         account_id: str,
+        region: str | None,
         license_arn: str,
         entitlements: list[dict[str, Any]],
         node_id: str | None,
         metadata: list[dict[str, str]],
     ) -> dict[str, Any]:
         now = self.clock.time()
-        lic = self.license(license_arn, account_id)
-        if lic is None:
+        lic = self._licenses.get(license_arn)
+        if lic is None or not self._sees(account_id, lic) or lic.status_at(now) == "DELETED":
             raise ERRORS.error("ResourceNotFoundException", f"License is not found: {license_arn}")
+        grant = self._use(account_id, lic, "CheckoutBorrowLicense", now)
+        if grant is None and region is not None:
+            self._in_home_region(lic.home_region, region, "CheckoutBorrowLicense")
         borrow = (lic.consumption_configuration or {}).get("BorrowConfiguration")
-        if not borrow or not self._active(lic, now):
+        if not borrow or not lic.usable_at(now):
             raise ERRORS.error("NoEntitlementsAllowedException")
         allowed, held, _ = self._take(lic, entitlements, now, perpetual=False, borrow=True)
         ttl = 60 * int(borrow["MaxTimeToLiveInMinutes"])
         consumption = Consumption(
-            self.entropy.token_hex(16),
+            self._new_consumption_token(),
             lic.arn,
             account_id,
             "BORROW",
@@ -355,16 +371,18 @@ class ConsumptionMixin:
             node_id,
             bool(borrow.get("AllowEarlyCheckIn")),
             metadata=metadata,
+            grant_arn=grant.arn if grant is not None else None,
         )
-        self._consumptions[consumption.token] = consumption
-        extra = {"checkoutMetadata": {m["Name"]: m.get("Value", "") for m in metadata}} if metadata else {}
+        extra = {"checkoutMetadata": {m.get("Name", ""): m.get("Value", "") for m in metadata}} if metadata else {}
+        signed = self._signed_token(consumption, lic, extra, borrow=True)
+        self._consumptions[consumption.token] = consumption  # kept once nothing can fail
         out: dict[str, Any] = {
             "LicenseArn": lic.arn,
             "LicenseConsumptionToken": consumption.token,
             "EntitlementsAllowed": allowed,
-            "SignedToken": self._signed_token(consumption, lic, extra, borrow=True),
-            "IssuedAt": lm_time(now),
-            "Expiration": lm_time(consumption.expires),
+            "SignedToken": signed,
+            "IssuedAt": iso(now),
+            "Expiration": iso(consumption.expires),
         }
         if node_id:
             out["NodeId"] = node_id
@@ -372,28 +390,37 @@ class ConsumptionMixin:
             out["CheckoutMetadata"] = metadata
         return out
 
-    def _consumption(self, account_id: str, token: str) -> Consumption:
+    # ---- ExtendLicenseConsumption, CheckInLicense ---------------------------------------------
+    def _consumption(self, account_id: str, token: str, operation: str) -> Consumption:
+        """The caller's checkout of that token, still in force, through a grant that allows ``operation``."""
+        now = self.clock.time()
         c = self._consumptions.get(token)
         if c is not None and not hmac.compare_digest(c.token.encode(), token.encode()):
             c = None
-        if c is None or c.account_id != account_id or not c.live(self.clock.time()):
+        if c is None or c.account_id != account_id or not self._in_force(c, now):
             raise ERRORS.error(
                 "ResourceNotFoundException", "License consumption token not found, checked in, or expired."
+            )
+        grant = self._grants.get(c.grant_arn) if c.grant_arn else None
+        if grant is not None and operation not in grant.operations:
+            raise ERRORS.error(
+                "AuthorizationException",
+                f"The grant of license {c.license_arn} to this account does not allow {operation}.",
             )
         return c
 
     def extend_license_consumption(self, *, account_id: str, token: str, dry_run: bool = False) -> dict[str, str]:
         """ExtendLicenseConsumption: the checkout lives its time to live again, from now."""
         with self._lock:
-            c = self._consumption(account_id, token)
+            c = self._consumption(account_id, token, "ExtendConsumptionLicense")
             if not dry_run:
                 c.expires = self.clock.time() + c.ttl
-            return {"LicenseConsumptionToken": c.token, "Expiration": lm_time(c.expires)}
+            return {"LicenseConsumptionToken": c.token, "Expiration": iso(c.expires)}
 
     def check_in_license(self, *, account_id: str, token: str, beneficiary: str | None = None) -> None:
         """CheckInLicense: the units the checkout held go back to the pool."""
         with self._lock:
-            c = self._consumption(account_id, token)
+            c = self._consumption(account_id, token, "CheckInLicense")
             if beneficiary is not None and c.beneficiary is not None and beneficiary != c.beneficiary:
                 raise ERRORS.error(
                     "InvalidParameterValueException", "The beneficiary does not match the checkout's beneficiary."
@@ -404,13 +431,22 @@ class ConsumptionMixin:
                 )
             c.checked_in = True
 
+    # ---- GetLicenseUsage ------------------------------------------------------------------------
     def get_license_usage(self, *, account_id: str, license_arn: str) -> dict[str, list[dict[str, str]]]:
-        """GetLicenseUsage: what every consumer holds of each entitlement now."""
+        """GetLicenseUsage: what every consumer holds of each entitlement now (its issuer, or a grantee whose
+        grant is active)."""
         with self._lock:
-            lic = self.license(license_arn, account_id)
-            if lic is None:
+            now = self.clock.time()
+            lic = self._licenses.get(license_arn)
+            if lic is None or not self._sees(account_id, lic):
                 raise ERRORS.error("InvalidParameterValueException", f"License is not found: {license_arn}")
-            used = self._consumed(lic.arn, self.clock.time())
+            if lic.account_id != account_id and not any(
+                self._grant_active(g, now) for g in self._received_grants(account_id, lic.arn)
+            ):
+                raise ERRORS.error(
+                    "AuthorizationException", f"The grant of license {license_arn} to this account is not active."
+                )
+            used = self._consumed(lic.arn, now)
             usages = []
             for e in lic.entitlements:
                 usage = {"Name": e["Name"], "ConsumedValue": str(used.get(e["Name"], 0)), "Unit": e["Unit"]}
@@ -434,6 +470,8 @@ class ConsumptionMixin:
                 raise MockCloudError(f"licensemanager: a checkout of an unknown license {item['license_arn']}")
             if item["token"] in self._consumptions:
                 raise MockCloudError("licensemanager: a license consumption token appears twice")
+            if item.get("grant_arn") and item["grant_arn"] not in self._grants:
+                raise MockCloudError(f"licensemanager: a checkout through an unknown grant {item['grant_arn']}")
             fields: dict[str, Any] = {name: item.get(name) for name in _CONSUMPTION_FIELDS}
             fields.update(
                 entitlements=list(item["entitlements"]),

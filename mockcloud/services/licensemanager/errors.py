@@ -23,8 +23,13 @@ ERRORS = ErrorTable.of_codes(
         "NoEntitlementsAllowedException": (400, "No Entitlements Allowed"),
         "RateLimitExceededException": (400, "Rate exceeded"),
         "RedirectException": (400, "This is not the correct Region for the resource. Try again."),
+        "ResourceLimitExceededException": (400, "Your resource limits have been exceeded."),
         "ResourceNotFoundException": (400, "The resource cannot be found."),
         "ServerInternalException": (500, "The server experienced an internal error. Try again."),
+        "UnsupportedDigitalSignatureMethodException": (
+            400,
+            "The digital signature method is unsupported. Try your request again.",
+        ),
         "ValidationException": (400, "The provided input is not valid. Try your request again."),
     }
 )

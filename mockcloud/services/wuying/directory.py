@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ...core.entropy import Entropy
@@ -22,12 +22,24 @@ from ...core.sections import password_of, record, user_record
 
 @dataclass
 class OfficeSite:
+    """An office site (office network); its id is also its directory's id (``DirectoryId`` means ``OfficeSiteId``)."""
+
     office_site_id: str
     name: str
     region_id: str
     tenant_id: int
     mfa: bool = False  # MFA required for every user of the site
     secondary_auth: bool = False  # client secondary authentication (an e-mailed code) for every logon
+    office_site_type: str = "SIMPLE"  # the account system: SIMPLE (convenience users) or AD_CONNECTOR
+    desktop_access_type: str = "INTERNET"  # INTERNET, VPC or ANY
+    desktop_vpc_endpoint: str = ""
+    sso_service_url: str = ""
+    provider_id: str = ""
+    biz_type: int = 1
+    # GetLoginToken's "internal" fields, returned as the site sets them
+    industry: str = ""
+    window_display_mode: str = ""
+    props: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,6 +72,14 @@ class EndUser:
         self.password_hash = hashlib.sha256(self.salt + password.encode()).digest()
 
 
+_SITE_DETAILS = frozenset(f.name for f in fields(OfficeSite)) - {
+    "office_site_id",
+    "name",
+    "region_id",
+    "tenant_id",
+    "mfa",
+    "secondary_auth",
+}
 # what a fixtures (or snapshot) user says about the user, as create_user takes it
 _PROFILE = ("mfa", "email", "phone", "nick_name", "label", "must_change_password", "secondary_auth", "mfa_secret")
 # what only a snapshot's user has: where the user's logons stand
@@ -80,14 +100,7 @@ class Directory:
     def load(self, fixtures: dict[str, Any]) -> None:
         """The office sites and users of the fixtures; a snapshot's users come by hash, with their logon state."""
         for item in fixtures.get("office_sites", ()):
-            self.create_office_site(
-                item["office_site_id"],
-                name=item.get("name"),
-                region_id=item.get("region_id"),
-                tenant_id=item.get("tenant_id"),
-                mfa=item.get("mfa", False),
-                secondary_auth=item.get("secondary_auth", False),
-            )
+            self.create_office_site(**item)
         for item in fixtures.get("users", ()):
             profile = {name: item[name] for name in _PROFILE if name in item}
             if "password" in item:
@@ -131,10 +144,19 @@ class Directory:
         tenant_id: int | None = None,
         mfa: bool = False,
         secondary_auth: bool = False,
+        **details: Any,
     ) -> OfficeSite:
-        """Add (or replace) an office site; its region defaults to the id's prefix (``cn-hangzhou+dir-…``)."""
+        """Add (or replace) an office site; its region defaults to the id's prefix (``cn-hangzhou+dir-…``).
+
+        ``details`` are the other fields of :class:`OfficeSite` the client API shows: ``office_site_type``
+        (``SIMPLE`` or ``AD_CONNECTOR``), ``desktop_access_type``, ``sso_service_url``, ``industry``,
+        ``window_display_mode``, ``props``...
+        """
         if not office_site_id:
             raise MockCloudError("office_site_id must be a non-empty string")
+        unknown = set(details) - _SITE_DETAILS
+        if unknown:
+            raise MockCloudError(f"unknown office site field(s) {sorted(unknown)}; known: {sorted(_SITE_DETAILS)}")
         if region_id is None:
             prefix, plus, _ = office_site_id.partition("+")
             region_id = prefix if plus else self.settings["default_region"]
@@ -142,7 +164,9 @@ class Directory:
             if tenant_id is None:
                 known = next(iter(self._sites.values()), None)
                 tenant_id = known.tenant_id if known else 1234567890123456
-            site = OfficeSite(office_site_id, name or office_site_id, region_id, int(tenant_id), mfa, secondary_auth)
+            site = OfficeSite(
+                office_site_id, name or office_site_id, region_id, int(tenant_id), mfa, secondary_auth, **details
+            )
             self._sites[office_site_id] = site
             if self.default_office_site_id is None:
                 self.default_office_site_id = office_site_id

@@ -78,6 +78,7 @@ class LogonSession:
     mfa_secret: str | None = None  # a device being bound (MFABind → MFAVerify)
     email_code: str | None = None
     email_code_expires: float = 0.0
+    email_code_verified: bool = False  # SendTokenCode took the code: TokenVerify then needs none
 
     @property
     def complete(self) -> bool:
@@ -95,6 +96,18 @@ class LoginToken:
     issued: float
     expires: float
     replaced: bool = False
+    revoked: bool = False  # by a password change or a logout: refused from then on
+
+
+@dataclass(frozen=True)
+class Presented:
+    """What a client operation presents of its logon: the LoginToken, its client, and the session and region
+    when the request names them (each is checked against the token's)."""
+
+    login_token: str | None
+    client_id: str
+    session_id: str | None = None
+    region_id: str | None = None
 
 
 @dataclass
@@ -105,6 +118,7 @@ class KeepAliveToken:
     office_site_id: str
     region_id: str
     expires: float
+    revoked: bool = False  # by a password change or a logout
 
 
 class Logon:
@@ -244,9 +258,9 @@ class Logon:
                 user = None
         if user is None or site is None or user.office_site_id != site.office_site_id:
             raise self.errors.error("wrong_password")
-        self._check_not_locked(user, now)
+        self.check_not_locked(user, now)
         if not user.password_is(password):
-            raise self._failed(user, now, "wrong_password")
+            raise self.failed(user, now, "wrong_password")
         user.failed_attempts = 0
         session = LogonSession(
             str(self.entropy.uuid4()),
@@ -284,7 +298,7 @@ class Logon:
         site = self.directory.find_site(session.office_site_id)
         if user is None or site is None or user.office_site_id != site.office_site_id:
             raise self.errors.error("session_not_found")
-        self._check_not_locked(user, now)
+        self.check_not_locked(user, now)
         return session, user, site
 
     def _mfa_bind(self, session: LogonSession, user: EndUser, site: OfficeSite, now: float) -> dict[str, Any]:
@@ -303,28 +317,67 @@ class Logon:
         secret = session.mfa_secret or user.mfa_secret
         if secret is None:
             raise self.errors.error("wrong_stage", detail="No MFA device is bound or being bound.")
-        step = otp.matching_step(secret, code.strip(), now, window=int(self.settings["totp_window"]))
-        if step is None or (self.settings["totp_reject_reuse"] and step <= user.last_totp_step):
-            raise self._failed(user, now, "wrong_mfa_code")
+        if not self.totp_passes(user, secret, code, now):
+            raise self.failed(user, now, "wrong_mfa_code")
         user.failed_attempts = 0
-        user.last_totp_step = step
         if session.mfa_secret:
             user.mfa_secret = session.mfa_secret  # the device is bound once a code from it verified
             session.mfa_secret = None
         return self._next(session, user, site, now, self._user_fields(user, site))
 
+    def totp_passes(self, user: EndUser, secret: str, code: str, now: float) -> bool:
+        """Whether ``code`` is the device's code now (give or take ``totp_window`` steps), and not one used before."""
+        step = otp.matching_step(secret, code.strip(), now, window=int(self.settings["totp_window"]))
+        if step is None or (self.settings["totp_reject_reuse"] and step <= user.last_totp_step):
+            return False
+        user.last_totp_step = step
+        return True
+
     def _token_verify(
         self, code: str | None, session: LogonSession, user: EndUser, site: OfficeSite, now: float
     ) -> dict[str, Any]:
+        if not session.email_code_verified:
+            self._check_email_code(code, session, user, now)
+        session.email_code_verified = False
+        return self._next(session, user, site, now, self._user_fields(user, site))
+
+    def _check_email_code(self, code: str | None, session: LogonSession, user: EndUser, now: float) -> None:
+        """The code e-mailed for the session's TokenVerify stage, once: a wrong one counts towards the lock."""
         if not code:
             raise MissingInput("token_code")
         if session.email_code is None or now >= session.email_code_expires:
             raise self.errors.error("email_code_expired")
         if not same_secret(session.email_code, code.strip()):
-            raise self._failed(user, now, "wrong_email_code")
+            raise self.failed(user, now, "wrong_email_code")
         user.failed_attempts = 0
         session.email_code = None
-        return self._next(session, user, site, now, self._user_fields(user, site))
+
+    # ---- SendTokenCode ------------------------------------------------------------
+    def send_token_code(
+        self,
+        *,
+        client_id: str,
+        token_code: str,
+        session_id: str | None = None,
+        end_user_id: str | None = None,
+        login_token: str | None = None,
+    ) -> dict[str, Any]:
+        """Hand in the code e-mailed for a logon waiting at TokenVerify; that stage then needs no code again."""
+        now = self.clock.time()
+        with self._lock:
+            if login_token:
+                stored = self.authorize(
+                    login_token=login_token,
+                    client_id=client_id,
+                    session_id=session_id,
+                    end_user_id=end_user_id,
+                    now=now,
+                )
+                session_id = stored.session_id
+            session, user, _ = self._session(session_id, client_id, end_user_id, Stage.TOKEN_VERIFY, now)
+            self._check_email_code(token_code, session, user, now)
+            session.email_code_verified = True
+        return {}
 
     def _change_password(
         self, old: str | None, new: str | None, session: LogonSession, user: EndUser, site: OfficeSite, now: float
@@ -334,11 +387,11 @@ class Logon:
         if not new:
             raise MissingInput("new_password")
         if not user.password_is(old):
-            raise self._failed(user, now, "wrong_old_password")
-        problem = self._policy_problem(old, new)
+            raise self.failed(user, now, "wrong_old_password")
+        problem = self.policy_problem(old, new)
         if problem:
             raise self.errors.error(
-                "weak_new_password", fields={"PasswordStrategy": self._password_strategy()}, policy=problem
+                "weak_new_password", fields={"PasswordStrategy": self.password_strategy()}, policy=problem
             )
         user.failed_attempts = 0
         user.set_password(new, self.entropy.token_bytes(16))
@@ -359,13 +412,15 @@ class Logon:
             raise self.errors.error("keep_alive_token_mismatch", what="client")
         if region_id != stored.region_id:
             raise self.errors.error("keep_alive_token_mismatch", what="region")
+        if stored.revoked:
+            raise self.errors.error("keep_alive_token_revoked")
         if now >= stored.expires:
             raise self.errors.error("keep_alive_token_expired")
         user = self.directory.find_user(stored.end_user_id)
         site = self.directory.find_site(stored.office_site_id)
         if user is None or site is None or user.office_site_id != site.office_site_id:
             raise self.errors.error("keep_alive_token_not_found")
-        self._check_not_locked(user, now)
+        self.check_not_locked(user, now)
         session = LogonSession(
             str(self.entropy.uuid4()),
             user.end_user_id,
@@ -401,34 +456,121 @@ class Logon:
         if self.settings["refresh_requires_office_site"] and not office_site_id:
             raise MissingInput("office_site_id")
         with self._lock:
-            stored = self._login_tokens.get(_digest(login_token))
-            if stored is None or not same_secret(stored.token, login_token):
-                raise self.errors.error("login_token_not_found")
-            if office_site_id:
-                site = self.directory.find_site(office_site_id)
-                if site is None or site.region_id != region_id:
-                    raise self.errors.error("office_site_not_found", office_site_id=office_site_id, region_id=region_id)
-                if office_site_id != stored.office_site_id:
-                    raise self.errors.error("login_token_mismatch", what="office site")
-            if end_user_id != stored.end_user_id:
-                raise self.errors.error("login_token_mismatch", what="end user")
-            if not same_secret(stored.client_id, client_id):
-                raise self.errors.error("login_token_mismatch", what="client")
-            if session_id and session_id != stored.session_id:
-                raise self.errors.error("login_token_mismatch", what="session")
-            if region_id != stored.region_id:
-                raise self.errors.error("login_token_mismatch", what="region")
-            if stored.replaced:
-                raise self.errors.error("login_token_replaced")
-            if now >= stored.expires:
-                raise self.errors.error("login_token_expired")
-            site = self.directory.find_site(stored.office_site_id)
-            if site is None:
-                raise self.errors.error("login_token_not_found")
-            token = self._issue_login_token(stored.end_user_id, stored.client_id, stored.session_id, site, now)
+            stored = self.authorize(
+                login_token=login_token,
+                client_id=client_id,
+                end_user_id=end_user_id,
+                session_id=session_id,
+                office_site_id=office_site_id,
+                region_id=region_id,
+                now=now,
+            )
+            token = self.reissue(stored, now)
             if self.settings["refresh_revokes_old"]:
                 stored.replaced = True
         return {"LoginToken": token}
+
+    # ---- the LoginToken that every client operation after logon carries ---------------
+    def authorize(
+        self,
+        *,
+        login_token: str,
+        client_id: str,
+        now: float,
+        session_id: str | None = None,
+        end_user_id: str | None = None,
+        office_site_id: str | None = None,
+        region_id: str | None = None,
+    ) -> LoginToken:
+        """The live LoginToken ``login_token`` names, issued to this client (and session, user, site and region
+        when the request names them); else the error a client gets for it.
+
+        Bindings are checked before liveness, so a token presented by someone else says "not yours" whatever
+        its state. The caller holds the lock (or gets a moment's view).
+        """
+        stored = self._login_tokens.get(_digest(login_token))
+        if stored is None or not same_secret(stored.token, login_token):
+            raise self.errors.error("login_token_not_found")
+        if office_site_id:
+            site = self.directory.find_site(office_site_id)
+            if site is None or (region_id and site.region_id != region_id):
+                raise self.errors.error(
+                    "office_site_not_found", office_site_id=office_site_id, region_id=region_id or stored.region_id
+                )
+            if office_site_id != stored.office_site_id:
+                raise self.errors.error("login_token_mismatch", what="office site")
+        if end_user_id and end_user_id != stored.end_user_id:
+            raise self.errors.error("login_token_mismatch", what="end user")
+        if not same_secret(stored.client_id, client_id):
+            raise self.errors.error("login_token_mismatch", what="client")
+        if session_id and session_id != stored.session_id:
+            raise self.errors.error("login_token_mismatch", what="session")
+        if region_id and region_id != stored.region_id:
+            raise self.errors.error("login_token_mismatch", what="region")
+        if stored.revoked:
+            raise self.errors.error("login_token_revoked")
+        if stored.replaced:
+            raise self.errors.error("login_token_replaced")
+        if now >= stored.expires:
+            raise self.errors.error("login_token_expired")
+        user = self.directory.find_user(stored.end_user_id)
+        if user is None or self.directory.find_site(stored.office_site_id) is None:
+            raise self.errors.error("login_token_not_found")  # its user or site is gone
+        return stored
+
+    def check(
+        self,
+        presented: Presented,
+        now: float,
+        *,
+        end_user_id: str | None = None,
+        office_site_id: str | None = None,
+    ) -> LoginToken:
+        """:meth:`authorize` for what a client operation presents; without a LoginToken, ``MissingLoginToken``."""
+        if not presented.login_token:
+            raise MissingInput("login_token")
+        return self.authorize(
+            login_token=presented.login_token,
+            client_id=presented.client_id,
+            session_id=presented.session_id,
+            region_id=presented.region_id,
+            end_user_id=end_user_id,
+            office_site_id=office_site_id,
+            now=now,
+        )
+
+    def revoke(self, end_user_id: str, *, keep_session: str | None = None) -> list[str]:
+        """Revoke every LoginToken and KeepAliveToken of the user (a password change, a reset, a logout): the
+        sessions other than ``keep_session`` that had a live token, whose tickets and mount tokens go with them."""
+        now = self.clock.time()
+        ended = []
+        for token in self._login_tokens.values():
+            if token.end_user_id != end_user_id or token.revoked:
+                continue
+            if token.session_id != keep_session and not token.replaced and now < token.expires:
+                ended.append(token.session_id)
+            token.revoked = True
+        for keep_alive in self._keep_alive_tokens.values():
+            if keep_alive.end_user_id == end_user_id:
+                keep_alive.revoked = True
+        return list(dict.fromkeys(ended))
+
+    def reissue(self, stored: LoginToken, now: float) -> str:
+        """A new LoginToken for ``stored``'s session (after a password change revoked ``stored``)."""
+        site = self.directory.find_site(stored.office_site_id)
+        if site is None:
+            raise self.errors.error("login_token_not_found")
+        return self._issue_login_token(stored.end_user_id, stored.client_id, stored.session_id, site, now)
+
+    def logout(self, login_token: str) -> str:
+        """Revoke every LoginToken of ``login_token``'s session: the session id (the caller holds the lock)."""
+        stored = self._login_tokens.get(_digest(login_token))
+        if stored is None or not same_secret(stored.token, login_token):
+            raise MockCloudError("no such WUYING LoginToken")
+        for token in self._login_tokens.values():
+            if token.session_id == stored.session_id:
+                token.revoked = True
+        return stored.session_id
 
     # ---- rules shared by the stages ---------------------------------------------
     def _site_for(self, office_site_id: str | None, directory_id: str | None, region_id: str) -> OfficeSite | None:
@@ -442,7 +584,7 @@ class Logon:
             raise self.errors.error("office_site_not_found", office_site_id=site_id, region_id=region_id)
         return site
 
-    def _check_not_locked(self, user: EndUser, now: float) -> None:
+    def check_not_locked(self, user: EndUser, now: float) -> None:
         if user.locked_until > now:
             raise self._locked(user, now)
         if user.locked_until:
@@ -461,7 +603,7 @@ class Logon:
         }
         return self.errors.error("user_locked", fields=info, minutes=max(1, -(-int(left) // 60)))
 
-    def _failed(self, user: EndUser, now: float, case: str) -> ServiceError:
+    def failed(self, user: EndUser, now: float, case: str) -> ServiceError:
         """Count a failed password or code; the attempt that reaches the limit locks the user."""
         user.failed_attempts += 1
         if user.failed_attempts >= self.settings["max_failed_attempts"]:
@@ -491,6 +633,11 @@ class Logon:
             "OfficeSiteId": site.office_site_id,
             "OfficeSiteName": site.name,
             "TenantId": site.tenant_id,
+            # documented as internal: what the office site sets, empty by default
+            "Industry": site.industry,
+            "WindowDisplayMode": site.window_display_mode,
+            "Props": dict(site.props),
+            "Reason": "",
         }
 
     @staticmethod
@@ -521,7 +668,7 @@ class Logon:
                     "LastLockDuration": int(user.last_lock_duration),
                 }
             elif stage is Stage.CHANGE_PASSWORD:
-                result["PasswordStrategy"] = self._password_strategy()
+                result["PasswordStrategy"] = self.password_strategy()
             return result
         return self._complete(session, user, site, now, result)
 
@@ -581,13 +728,13 @@ class Logon:
         live = {t.session_id for t in self._login_tokens.values()}
         self._sessions = {k: s for k, s in self._sessions.items() if s.expires > horizon or k in live}
 
-    def _password_strategy(self) -> dict[str, Any]:
+    def password_strategy(self) -> dict[str, Any]:
         return {
             "TenantPasswordLength": str(self.settings["password_min_length"]),
             "TenantAlternativeChars": [name for name, _ in _CHAR_CLASSES],
         }
 
-    def _policy_problem(self, old: str, new: str) -> str | None:
+    def policy_problem(self, old: str, new: str) -> str | None:
         minimum = self.settings["password_min_length"]
         classes = sum(1 for _, test in _CHAR_CLASSES if any(test(c) for c in new))
         if len(new) < minimum:
@@ -641,7 +788,7 @@ class Logon:
                 t.end_user_id,
                 t.issued,
                 t.expires,
-                state_of(now, t.expires, replaced=t.replaced),
+                state_of(now, t.expires, replaced=t.replaced, revoked=t.revoked),
             )
             for t in login_tokens
         ]
@@ -654,7 +801,7 @@ class Logon:
                 t.end_user_id,
                 t.expires - keep_alive_seconds,
                 t.expires,
-                state_of(now, t.expires),
+                state_of(now, t.expires, revoked=t.revoked),
             )
             for t in keep_alive_tokens
         ]

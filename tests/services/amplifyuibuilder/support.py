@@ -11,7 +11,7 @@ from botocore.config import Config
 
 REGION = "us-east-1"
 AWS_HOST = f"amplifyuibuilder.{REGION}.amazonaws.com"
-HTTP_TIMEOUT = 5
+HTTP_TIMEOUT = 60  # seconds: a loaded machine is slow, not wrong; only a broken emulator waits this long
 
 
 def ui_client(endpoint_url: str | None = None, *, key: str = "testing", secret: str = "testing", validate: bool = True):

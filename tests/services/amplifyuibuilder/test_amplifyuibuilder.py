@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -384,9 +385,17 @@ def test_sigv4_refusals_in_rest_json_form(backend):
     assert reply.json() == {"message": "Missing Authentication Token"}
 
 
-def test_server_clock_far_from_the_signature_is_signature_expired(mockcloud_server):
+def test_a_client_clock_far_from_the_server_is_signature_expired(mockcloud_server, monkeypatch):
+    """The server's clock moved a day: boto3's real-time signature is still fresh; one a day old is not."""
+    import botocore.auth
+
     ui = ui_client(mockcloud_server.url)
     mockcloud_server.cloud.clock.advance(days=1)
+    with pytest.raises(ClientError) as excinfo:
+        exchange(ui, "c")
+    assert error_of(excinfo)[0] != "InvalidSignatureException"  # the code is unknown, the signature fine
+    yesterday = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=1)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: yesterday)
     with pytest.raises(ClientError) as excinfo:
         exchange(ui, "c")
     code, status, message = error_of(excinfo)

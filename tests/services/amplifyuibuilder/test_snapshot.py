@@ -144,3 +144,97 @@ def test_a_seeded_mock_goes_on_with_the_same_sequence_after_a_restore():
                 fresh.amplifyuibuilder.create_authorization_code()
                 == original.amplifyuibuilder.create_authorization_code()
             )
+
+
+# ---- Amplify Studio's records ----------------------------------------------------------------------------
+
+STUDIO_ENV = {"appId": "dsnapshot1", "environmentName": "main"}
+REACT = {"react": {"module": "es2020", "target": "es2015", "script": "jsx"}}
+
+
+def card(name: str) -> dict:
+    return {
+        "name": name,
+        "componentType": "Flex",
+        "properties": {},
+        "variants": [],
+        "overrides": {},
+        "bindingProperties": {},
+        "tags": {"kind": "card"},
+    }
+
+
+def build_studio(backend: Backend, time: FrozenTime) -> dict:
+    ui = backend.client()
+    made = {"card": ui.create_component(**STUDIO_ENV, componentToCreate=card("Card"), clientToken="c-1")["entity"]}
+    time.advance(10)
+    made["updated"] = ui.update_component(**STUDIO_ENV, id=made["card"]["id"], updatedComponent={"name": "Tile"})
+    made["theme"] = ui.create_theme(**STUDIO_ENV, themeToCreate={"name": "dark", "values": []})["entity"]
+    form = {
+        "name": "F",
+        "dataType": {"dataSourceType": "Custom", "dataTypeName": "Thing"},
+        "formActionType": "create",
+        "fields": {},
+        "style": {},
+        "sectionalElements": {},
+        "schemaVersion": "1.0",
+    }
+    made["form"] = ui.create_form(**STUDIO_ENV, formToCreate=form)["entity"]
+    made["done"] = ui.start_codegen_job(**STUDIO_ENV, codegenJobToCreate={"renderConfig": REACT})["entity"]
+    made["failed"] = ui.start_codegen_job(**STUDIO_ENV, codegenJobToCreate={"renderConfig": REACT})["entity"]
+    backend.cloud.amplifyuibuilder.fail_codegen_job(made["failed"]["id"], "broken")
+    time.advance(5)
+    made["running"] = ui.start_codegen_job(**STUDIO_ENV, codegenJobToCreate={"renderConfig": REACT})["entity"]
+    ui.put_metadata_flag(**STUDIO_ENV, featureName="autoGenerateForms", body={"newValue": "true"})
+    made["theme_arn"] = backend.cloud.amplifyuibuilder.resource_arn("theme", made["theme"]["id"])
+    ui.tag_resource(resourceArn=made["theme_arn"], tags={"owner": "snap"})
+    return made
+
+
+def test_studio_records_restore_exactly_and_go_on(backend):
+    cloud, ui = backend.cloud, backend.client()
+    with FrozenTime(cloud, backend.server_url) as time:
+        made = build_studio(backend, time)
+        document = take(cloud)
+        check_document(document, SERVICES)
+        section = document["amplifyuibuilder"]
+        assert [len(section[k]) for k in ("components", "themes", "forms", "codegen_jobs")] == [1, 1, 1, 3]
+        # boto3 sends a fresh clientToken with every create, update and start: each is kept for retries
+        assert {u["token"] for u in section["client_tokens"]} >= {"c-1"} and len(section["feature_flags"]) == 1
+
+        with restored(cloud, backend.server_url, document, SERVICES) as fresh:
+            assert take(fresh) == document
+            env = STUDIO_ENV
+            got = ui.get_component(**env, id=made["card"]["id"])["component"]
+            assert got["name"] == "Tile" and got["modifiedAt"] and got["tags"] == {"kind": "card"}
+            # the clientToken's first answer survives: a retry gets it, and creates nothing
+            replay = ui.create_component(**env, componentToCreate=card("Card"), clientToken="c-1")["entity"]
+            assert replay == made["card"] and len(ui.list_components(**env)["entities"]) == 1
+            jobs = {j["id"]: j for j in ui.list_codegen_jobs(**env)["entities"]}
+            assert list(jobs) == [made["done"]["id"], made["failed"]["id"], made["running"]["id"]]
+            status = {k: ui.get_codegen_job(**env, id=made[k]["id"])["job"]["status"] for k in ("done", "failed")}
+            assert status == {"done": "succeeded", "failed": "failed"}
+            assert ui.get_codegen_job(**env, id=made["running"]["id"])["job"]["status"] == "in_progress"
+            time.advance(5)  # the job still running when the snapshot was taken finishes on time after it
+            assert ui.get_codegen_job(**env, id=made["running"]["id"])["job"]["status"] == "succeeded"
+            assert ui.get_metadata(**env)["features"] == {"autoGenerateForms": "true"}
+            assert ui.list_tags_for_resource(resourceArn=made["theme_arn"])["tags"] == {"owner": "snap"}
+            assert ui.get_form(**env, id=made["form"]["id"])["form"] == made["form"]
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        pytest.param(lambda s: s["components"][0].update(members="not an object"), id="component-members"),
+        pytest.param(lambda s: s["codegen_jobs"][0].update(outcome="maybe"), id="job-outcome"),
+        pytest.param(lambda s: s["client_tokens"][0].update(fingerprint="short"), id="token-fingerprint"),
+        pytest.param(lambda s: s["themes"][0].update(account_id="not-an-account"), id="theme-account"),
+        pytest.param(lambda s: s["feature_flags"][0].update(features={"f": 1}), id="flag-value"),
+    ],
+)
+def test_a_corrupted_studio_section_is_refused_and_the_mock_kept(backend, corrupt):
+    cloud = backend.cloud
+    with FrozenTime(cloud, backend.server_url) as time:
+        build_studio(backend, time)
+        document = take(cloud)
+        assert_refused(cloud, document, "amplifyuibuilder", corrupt)

@@ -33,7 +33,7 @@ WEB_CODE = "774F4FF8"
 DESKTOP_KEY = "ADMAY7DVLJTWHJ76MMBMQEXAMPLE"
 WEB_KEY = "AC6PMWXPBRPDDB426RW4X76I2MXQ"
 OTHER_DEVELOPER = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
-HTTP_TIMEOUT = 5
+HTTP_TIMEOUT = 60  # seconds: a loaded machine is slow, not wrong; only a broken emulator waits this long
 
 
 # ---- the independent signer ------------------------------------------------------------

@@ -150,7 +150,7 @@ def test_soap_refusals_and_fault_shapes(backend, cloud, registered, soap, status
     fault(post_soap(backend.soap_url, body, soap=soap), "InvalidRequest", status)
 
 
-def test_ws_security_timestamp_rules(backend, cloud, registered):
+def test_ws_security_timestamp_rules(backend, cloud, registered, request):
     token = cloud.devpay.product(WEB_CODE).token
     params = [("ActivationKey", WEB_KEY), ("ProductToken", token)]
     now = cloud.clock.now()
@@ -172,6 +172,8 @@ def test_ws_security_timestamp_rules(backend, cloud, registered):
     fault(send(), "WSSecurityTimestampExpiresMissing", 400)  # an empty Timestamp
     fault(send(created=now + timedelta(minutes=20)), "InvalidSecurity", 403)
     assert send(created=now - timedelta(minutes=14)).status == 200  # within 15 minutes of Created
+    if request.node.callspec.params["backend"] == "server":
+        return  # a server's client signs with the host's time, which the server's clock does not move
     # the clock moves past a signed Expires
     body = soap_request(
         "VerifyProductSubscriptionByPid",

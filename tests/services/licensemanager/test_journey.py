@@ -161,9 +161,8 @@ def test_the_whole_journey(world):
         {"Name": "Seats", "Unit": "Count", "Value": "1"},
         {"Name": "Tier", "Unit": "None", "Value": "Pro"},
     ]
-    signed = jwt.decode(
-        out["SignedToken"], jwt.PyJWK(world.cloud.licensemanager.jwks()["keys"][0]).key, algorithms=["ES256"]
-    )
+    keys = {key["kid"]: key for key in world.cloud.licensemanager.jwks()["keys"]}
+    signed = jwt.decode(out["SignedToken"], jwt.PyJWK(keys[FINGERPRINT]), algorithms=["PS256"])
     assert signed["licenseConsumptionToken"] == out["LicenseConsumptionToken"] and signed["nodeId"] == "10.0.21.57"
     consumption = out["LicenseConsumptionToken"]
     with pytest.raises(ClientError) as exc:  # the only seat is taken

@@ -135,10 +135,14 @@ def test_signed_token_verifies_with_the_published_keys(lm):
     out = checkout(lm, NodeId="10.0.21.57")
     keys = {k["kid"]: k for k in lm.cloud.licensemanager.jwks()["keys"]}
     header = jwt.get_unverified_header(out["SignedToken"])
-    claims = jwt.decode(out["SignedToken"], jwt.PyJWK(keys[header["kid"]]).key, algorithms=[header["alg"]])
+    # the issuer's key (it names no SignKey: the key of its fingerprint), RSASSA-PSS SHA-256
+    assert (header["alg"], header["kid"]) == ("PS256", "aws:123456789012:Widget Co:issuer-fingerprint")
+    assert len(out["SignedToken"]) >= 4096  # botocore's SignedToken shape: min 4096
+    claims = jwt.decode(out["SignedToken"], jwt.PyJWK(keys[header["kid"]]), algorithms=["PS256"])
     assert claims["licenseArn"] == arn and claims["licenseConsumptionToken"] == out["LicenseConsumptionToken"]
     assert claims["entitlementsAllowed"] == [{"name": "Seats", "unit": "Count", "value": "1"}]
-    assert (claims["issuedAt"], claims["expiration"], claims["nodeId"]) == (
+    # the user guide's payload shows its times without a zone; the response's carry Z, as the model's pattern asks
+    assert (claims["issuedAt"] + "Z", claims["expiration"] + "Z", claims["nodeId"]) == (
         out["IssuedAt"],
         out["Expiration"],
         "10.0.21.57",
@@ -193,10 +197,16 @@ def test_borrow_needs_the_borrow_configuration_and_signs_ps384(lm):
         LicenseArn=arn, NodeId="host-1", CheckoutMetadata=[{"Name": "Mac", "Value": "ABC"}], **params
     )
     header = jwt.get_unverified_header(out["SignedToken"])
-    assert header["alg"] == "PS384"
+    # the issuer's key (its fingerprint's), in the DigitalSignatureMethod asked for
+    assert (header["alg"], header["kid"]) == ("PS384", f"{FINGERPRINT}#PS384")
     key = next(k for k in lm.cloud.licensemanager.jwks()["keys"] if k["kid"] == header["kid"])
-    claims = jwt.decode(out["SignedToken"], jwt.PyJWK(key).key, algorithms=["PS384"])
+    claims = jwt.decode(out["SignedToken"], jwt.PyJWK(key), algorithms=["PS384"])
     assert claims["checkoutMetadata"] == {"Mac": "ABC"} and claims["licenseArn"] == arn
+    assert out["IssuedAt"].endswith("Z") and out["Expiration"].endswith("Z")
+    unnamed = lm.checkout_borrow_license(  # Metadata's Name is optional in the model
+        LicenseArn=arn, CheckoutMetadata=[{"Value": "x"}], **{**params, "ClientToken": uuid.uuid4().hex}
+    )
+    assert unnamed["CheckoutMetadata"] == [{"Value": "x"}]
     with pytest.raises(ClientError) as exc:  # AllowEarlyCheckIn false
         lm.check_in_license(LicenseConsumptionToken=out["LicenseConsumptionToken"])
     assert code_of(exc) == "ConflictException"

@@ -16,7 +16,17 @@ from botocore.exceptions import ClientError
 
 from mockcloud import mock_cloud
 from tests.helpers import DEFAULT_LICENSE_ARN, lm_client
-from tests.snapshot_helpers import FrozenTime, assert_refused, check_document, restored, started_from, take
+from tests.services.licensemanager.support import BUYER, accept_and_activate, grant, new_license
+from tests.services.licensemanager.support import checkout as checkout_received
+from tests.snapshot_helpers import (
+    FrozenTime,
+    assert_refused,
+    check_document,
+    restored,
+    restored_backend,
+    started_from,
+    take,
+)
 
 SERVICES = ["licensemanager"]
 ROLE = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
@@ -139,7 +149,8 @@ def test_restore_is_exact_and_every_token_keeps_its_rules(backend):
         assert {t["deleted"] for t in section["tokens"]} == {True, False}
         operations = {c["operation"] for c in section["client_tokens"]}
         assert operations == {"CreateLicense", "CreateToken", "CheckoutLicense", "CheckoutBorrowLicense"}
-        assert len(section["consumptions"]) == 4 and "borrow_private_key" in section
+        assert len(section["consumptions"]) == 4 and "certificate_authority" in section
+        assert [key["kid"] for key in section["issuer_keys"]] == ["arn:aws:kms:us-east-1:123456789012:key/snap"]
 
         with restored(cloud, backend.endpoint_url, document, SERVICES) as fresh:
             assert take(fresh) == document
@@ -274,3 +285,111 @@ def test_the_signing_key_and_its_algorithm_come_back(algorithm):
                 assert jwt.get_unverified_header(token)["alg"] == algorithm
                 assert fresh.licensemanager.decode(token)["aud"] == DEFAULT_LICENSE_ARN
                 assert original.licensemanager.decode(token)["aud"] == DEFAULT_LICENSE_ARN
+
+
+# ---- grants, versions, organizations, the Marketplace --------------------------------------------------------
+
+
+def test_grants_versions_and_the_marketplace_come_back_exactly(backend):
+    cloud, seller = backend.cloud, backend.client()
+    buyer = backend.account(BUYER)
+    with FrozenTime(cloud, backend.endpoint_url) as time:
+        cloud.licensemanager.set_organization("o-snaporg1234", BUYER, ["444455556666"], units={"ou-ab12-cdef3456": []})
+        arn = new_license(seller, Tags=[{"Key": "team", "Value": "billing"}])
+        current = seller.get_license(LicenseArn=arn)["License"]
+        seller.create_license_version(
+            LicenseArn=arn,
+            **{
+                k: current[k]
+                for k in ("LicenseName", "ProductName", "HomeRegion", "Validity", "ConsumptionConfiguration")
+            },
+            Issuer={"Name": current["Issuer"]["Name"]},
+            Entitlements=[{"Name": "Seats", "Unit": "Count", "MaxCount": 4, "AllowCheckIn": True}],
+            Status="AVAILABLE",
+            ClientToken=uuid.uuid4().hex,
+        )
+        active = grant(seller, arn, Tags=[{"Key": "customer", "Value": "acme"}])["GrantArn"]
+        accept_and_activate(buyer, active)
+        buyer.reject_grant(GrantArn=grant(seller, arn)["GrantArn"])
+        held = checkout_received(buyer)
+        doomed = new_license(seller, sku="DOOMED")
+        grant(seller, doomed)
+        seller.delete_license(LicenseArn=doomed, SourceVersion="1")  # PENDING_DELETE for an hour
+        subscription = cloud.licensemanager.subscribe(BUYER, "prod-snap", None)
+        seller.update_service_settings(S3BucketArn="arn:aws:s3:::snap-reports")
+        time.advance(60)
+        received = buyer.list_received_licenses()["Licenses"]
+        document = take(cloud)
+        check_document(document, SERVICES)
+        section = document["licensemanager"]
+        for kind in ("license_versions", "grants", "grant_versions", "issuer_keys", "tags", "service_settings"):
+            assert section[kind], kind
+        assert {c["operation"] for c in section["client_tokens"]} >= {
+            "CreateLicenseVersion",
+            "CreateGrant",
+            "CreateGrantVersion",
+        }
+        assert [c.get("grant_arn") for c in section["consumptions"]] == [active]
+
+        with restored_backend(backend, document) as again:
+            fresh, seller_again, buyer_again = again.cloud, again.client(), again.account(BUYER)
+            assert take(fresh) == document
+            assert buyer_again.list_received_licenses()["Licenses"] == received
+            assert buyer_again.get_grant(GrantArn=active, Version="1")["Grant"]["GrantStatus"] == "PENDING_ACCEPT"
+            assert seller_again.get_license(LicenseArn=arn, Version="1")["License"]["Entitlements"][0]["MaxCount"] == 5
+            assert seller_again.list_tags_for_resource(ResourceArn=active)["Tags"] == [
+                {"Key": "customer", "Value": "acme"}
+            ]
+            assert seller_again.get_service_settings()["S3BucketArn"] == "arn:aws:s3:::snap-reports"
+            # the checkout made through the grant still holds its seat, and its SignedToken still verifies
+            assert seats_used(seller_again, arn) == "1"
+            assert verified(held["SignedToken"], fresh.licensemanager.jwks())["licenseArn"] == arn
+            buyer_again.check_in_license(LicenseConsumptionToken=held["LicenseConsumptionToken"])
+            assert checkout_received(
+                buyer_again,
+                sku="prod-snap",
+                fingerprint=subscription.key_fingerprint,
+                Entitlements=[{"Name": "Users", "Unit": "Count", "Value": "1"}],
+            )
+            assert (
+                fresh.licensemanager.issuer_certificate_authority()
+                == cloud.licensemanager.issuer_certificate_authority()
+            )
+            time.advance(3600)  # the deleted license's hour runs out after the restore too
+            assert seller_again.get_license(LicenseArn=doomed)["License"]["Status"] == "DELETED"
+            assert [
+                g["GrantStatus"]
+                for g in seller_again.list_distributed_grants(Filters=[{"Name": "LicenseArn", "Values": [doomed]}])[
+                    "Grants"
+                ]
+            ] == ["DELETED"]
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        pytest.param(lambda s: s["grants"][0].update(license_arn=UNKNOWN_LICENSE), id="grant-of-an-unknown-license"),
+        pytest.param(
+            lambda s: s["grant_versions"][0].update(
+                grant_arn="arn:aws:license-manager::123456789012:grant:g-" + "0" * 32
+            ),
+            id="version-of-an-unknown-grant",
+        ),
+        pytest.param(lambda s: s["tags"][0].update(resource_arn=UNKNOWN_LICENSE), id="tags-of-an-unknown-resource"),
+        pytest.param(
+            lambda s: s["issuer_keys"][0].update(certificate=s["certificate_authority"]["certificate"]),
+            id="key-and-certificate-apart",
+        ),
+        pytest.param(lambda s: s["grants"][0].update(status="SLEEPING"), id="unknown-grant-status"),
+        pytest.param(lambda s: s["grants"].append(s["grants"][0]), id="grant-twice"),
+    ],
+)
+def test_a_corrupted_grant_section_is_refused(backend, corrupt):
+    cloud, seller = backend.cloud, backend.client()
+    buyer = backend.account(BUYER)
+    with FrozenTime(cloud, backend.endpoint_url):
+        arn = new_license(seller, Tags=[{"Key": "team", "Value": "billing"}])
+        accept_and_activate(buyer, grant(seller, arn)["GrantArn"])
+        checkout_received(buyer)
+        document = take(cloud)
+        assert_refused(cloud, document, "licensemanager", corrupt)

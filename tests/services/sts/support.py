@@ -10,6 +10,7 @@ from botocore.config import Config
 from tests.helpers import DEFAULT_LICENSE_ARN, lm_client
 
 ROLE = "arn:aws:iam::123456789012:role/AWSLicenseManagerConsumptionRole"
+CONSUMPTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLicenseManagerConsumptionPolicy"
 NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
@@ -17,14 +18,17 @@ class Backend:
     def __init__(self, cloud, url):
         self.cloud, self.url = cloud, url
 
-    def sts(self, credentials: dict | None = None, **keys):
+    def sts(self, credentials: dict | None = None, region: str = "us-east-1", validate: bool = True, **keys):
         if credentials is not None:
             keys = {
                 "aws_access_key_id": credentials["AccessKeyId"],
                 "aws_secret_access_key": credentials["SecretAccessKey"],
                 "aws_session_token": credentials.get("SessionToken"),
             }
-        return boto3.client("sts", region_name="us-east-1", endpoint_url=self.url, config=NO_RETRY, **keys)
+        elif not keys:  # the default test keys, in-process and against the server alike
+            keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        config = NO_RETRY if validate else NO_RETRY.merge(Config(parameter_validation=False))
+        return boto3.client("sts", region_name=region, endpoint_url=self.url, config=config, **keys)
 
     def lm(self, credentials: dict | None = None):
         if credentials is None:

@@ -13,7 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from mockcloud import mock_cloud
-from tests.services.sts.support import Backend
+from tests.helpers import DEFAULT_LICENSE_ARN
+from tests.services.sts.support import CONSUMPTION_POLICY, Backend
 from tests.snapshot_helpers import FrozenTime, assert_refused, check_document, restored, started_from, take
 
 SERVICES = ["licensemanager", "sts"]
@@ -42,7 +43,12 @@ def error_of(excinfo) -> tuple[str, str]:
 def build(backend: Backend, time: FrozenTime) -> dict:
     """Two roles, a session whose credentials have expired and one whose have not, and web-identity tokens."""
     backend.cloud.sts.create_role(
-        name="SnapApp", trust=APP_TRUST, max_session_duration=7200, path="/apps/", description="snapshots"
+        name="SnapApp",
+        trust=APP_TRUST,
+        max_session_duration=7200,
+        path="/apps/",
+        description="snapshots",
+        managed_policy_arns=[CONSUMPTION_POLICY],
     )
     state = {
         "prod": backend.access_token(roles=(APP_ROLE,), properties=("env:prod",)),
@@ -74,7 +80,7 @@ def test_restore_is_exact_and_sessions_and_roles_keep_their_rules(backend):
             identity = backend.sts(state["long"]["Credentials"]).get_caller_identity()
             assumed = state["long"]["AssumedRoleUser"]
             assert (identity["Arn"], identity["UserId"]) == (assumed["Arn"], assumed["AssumedRoleId"])
-            assert backend.lm(state["long"]["Credentials"]).list_licenses()["Licenses"]
+            assert backend.lm(state["long"]["Credentials"]).get_license(LicenseArn=DEFAULT_LICENSE_ARN)["License"]
             # the expired one stays expired
             with pytest.raises(ClientError) as exc:
                 backend.sts(state["short"]["Credentials"]).get_caller_identity()
@@ -157,3 +163,67 @@ def test_a_seeded_mock_goes_on_with_the_same_sequence_after_a_restore():
             trust = json.loads(APP_TRUST)
             assert fresh.sts.create_role("Next", trust).role_id == original.sts.create_role("Next", trust).role_id
             assert fresh.snapshot()["entropy"] == original.snapshot()["entropy"]
+
+
+def test_iam_identities_and_every_kind_of_session_restore_exactly(backend):
+    """Users with keys and policies, managed policies, MFA devices, SAML providers, accounts' issuers, delegations
+    and sessions of every kind come back as they were, and keep their rules."""
+    import jwt
+
+    from mockcloud.core.otp import totp
+    from tests.services.sts.test_saml import TestIdP
+
+    cloud = backend.cloud
+    sts = cloud.sts
+    with FrozenTime(cloud, backend.url):
+        read = {"Statement": [{"Effect": "Allow", "Action": "license-manager:GetLicense", "Resource": "*"}]}
+        policy = sts.create_policy("Read", read, description="read only")
+        sts.create_user("alice", managed_policy_arns=[policy.arn], tags={"team": "licensing"})
+        alice = sts.create_access_key("alice")
+        alice_keys = {"AccessKeyId": alice.access_key_id, "SecretAccessKey": alice.secret_access_key}
+        device = sts.create_virtual_mfa_device("phone", user_name="alice")
+        idp = TestIdP()
+        provider = sts.create_saml_provider("idp", idp.metadata)
+        partner = cloud.credentials.new_account("210987654321")
+        token = sts.approve_delegation_request(sts.create_delegation_request(partner.account_id, read).delegation_id)
+        session = backend.sts(alice_keys).get_session_token(
+            SerialNumber=device.serial, TokenCode=totp(device.secret, cloud.clock.time())
+        )["Credentials"]
+        federated = backend.sts().get_federation_token(Name="fed", Policy=json.dumps(read))["Credentials"]
+        issued = backend.sts().get_web_identity_token(Audience=["aud"], SigningAlgorithm="RS256")["WebIdentityToken"]
+        sts.disable_region("ap-south-1")
+        document = take(cloud)
+        check_document(document, SERVICES)
+        section = document["sts"]
+        assert {u["name"] for u in section["users"]} == {"alice"}
+        assert {s["kind"] for s in section["sessions"]} >= {"session-token", "federated-user"}
+        with restored(cloud, backend.url, document, SERVICES) as fresh:
+            assert take(fresh) == document
+            again = Backend(fresh, backend.url)
+            # the user's key, still bound to alice and her policy
+            assert again.sts(alice_keys).get_caller_identity()["Arn"] == "arn:aws:iam::123456789012:user/alice"
+            assert again.lm(alice_keys).get_license(LicenseArn=DEFAULT_LICENSE_ARN)["License"]
+            with pytest.raises(ClientError) as exc:
+                again.lm(alice_keys).list_licenses()
+            assert error_of(exc)[0] == "AccessDeniedException"
+            # the MFA code used before the snapshot stays used
+            with pytest.raises(ClientError) as exc:
+                again.sts(alice_keys).get_session_token(
+                    SerialNumber=device.serial, TokenCode=totp(device.secret, fresh.clock.time())
+                )
+            assert error_of(exc)[0] == "AccessDenied"
+            assert again.lm(session).get_license(LicenseArn=DEFAULT_LICENSE_ARN)["License"]
+            with pytest.raises(ClientError) as exc:
+                again.lm(federated).list_licenses()
+            assert "no session policy allows" in error_of(exc)[1]
+            # the delegation's token, the SAML provider and the issuer's keys came back
+            partner_keys = {"AccessKeyId": partner.access_key_id, "SecretAccessKey": partner.secret_access_key}
+            assert again.sts(partner_keys).get_delegated_access_token(TradeInToken=token)["Credentials"]
+            assert fresh.sts.saml_provider(provider.arn).metadata == idp.metadata
+            keys = {k["kid"]: k for k in fresh.sts.jwks("123456789012")["keys"]}
+            kid = jwt.get_unverified_header(issued)["kid"]
+            public = jwt.PyJWK(keys[kid]).key
+            assert jwt.decode(issued, public, algorithms=["RS256"], audience="aud")["sub"].endswith(":root")
+            with pytest.raises(ClientError) as exc:
+                again.sts(region="ap-south-1").get_session_token()
+            assert error_of(exc)[0] == "RegionDisabledException"

@@ -250,7 +250,7 @@ def test_the_trust_policy_is_evaluated(backend):
 
 def test_create_role_refuses_what_it_cannot_evaluate():
     with mock_cloud(services=["sts"]) as cloud:
-        with pytest.raises(MockCloudError, match="unsupported condition operator"):
+        with pytest.raises(MockCloudError, match="Invalid Condition type : DateBefore"):
             cloud.sts.create_role(
                 "R",
                 trust={
@@ -259,17 +259,28 @@ def test_create_role_refuses_what_it_cannot_evaluate():
                             "Effect": "Allow",
                             "Principal": {"Federated": "x"},
                             "Action": "sts:AssumeRoleWithWebIdentity",
-                            "Condition": {"DateLessThan": {"aws:CurrentTime": "2030-01-01"}},
+                            "Condition": {"DateBefore": {"aws:CurrentTime": "2030-01-01"}},
                         }
                     ]
                 },
             )
-        with pytest.raises(MockCloudError, match="NotAction"):
+        with pytest.raises(MockCloudError, match="unknown element"):
             cloud.sts.create_role(
-                "R", trust={"Statement": [{"Effect": "Allow", "Principal": "*", "NotAction": "s3:*"}]}
+                "R", trust={"Statement": [{"Effect": "Allow", "Principal": "*", "Actions": "sts:AssumeRole"}]}
+            )
+        with pytest.raises(MockCloudError, match="Resource"):  # a trust policy names no resource
+            cloud.sts.create_role(
+                "R",
+                trust={
+                    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", "Resource": "*"}]
+                },
             )
         with pytest.raises(MockCloudError, match="3600 to 43200"):
-            cloud.sts.create_role("R", trust={"Statement": []}, max_session_duration=60)
+            cloud.sts.create_role(
+                "R",
+                trust={"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]},
+                max_session_duration=60,
+            )
 
 
 def test_any_registered_issuer_with_exp_nbf_and_audience_on_the_mock_clock(local):
@@ -352,8 +363,8 @@ def test_session_token_is_required_and_verified(backend):
     with pytest.raises(ClientError) as exc:
         backend.sts(bad_secret).get_caller_identity()
     assert error_of(exc)[:2] == ("SignatureDoesNotMatch", 403)
-    # the right three work with every AWS service of the mock
-    assert backend.lm(credentials).list_licenses()["Licenses"]
+    # the right three work with every AWS service of the mock, within the role's policy (AWS's consumption policy)
+    assert backend.lm(credentials).get_license(LicenseArn=DEFAULT_LICENSE_ARN)["License"]
 
 
 def test_temporary_credentials_expire_on_the_mock_clock(local):
@@ -374,12 +385,13 @@ def test_get_caller_identity_must_be_signed_and_unknown_actions_are_named(backen
     reply = requests.post(backend.sts_url, data={"Action": "GetCallerIdentity", "Version": "2011-06-15"}, timeout=10)
     assert reply.status_code == 403
     assert ET.fromstring(reply.content).find(f"{NS}Error/{NS}Code").text == "MissingAuthenticationToken"
-    reply = requests.post(backend.sts_url, data={"Action": "AssumeRoot", "Version": "2011-06-15"}, timeout=10)
+    # an action STS's model does not declare (one it declares and mockcloud lacks answers 501 NotImplemented)
+    reply = requests.post(backend.sts_url, data={"Action": "MintMoney", "Version": "2011-06-15"}, timeout=10)
     assert reply.status_code == 400
     error = ET.fromstring(reply.content).find(f"{NS}Error")
     assert (error.find(f"{NS}Code").text, error.find(f"{NS}Message").text) == (
         "InvalidAction",
-        "Could not find operation AssumeRoot for version 2011-06-15",
+        "Could not find operation MintMoney for version 2011-06-15",
     )
 
 
@@ -411,3 +423,71 @@ def test_every_license_manager_signing_algorithm_is_verified(algorithm):
             with pytest.raises(ClientError) as exc:
                 backend.assume(bad)
             assert error_of(exc)[:2] == ("InvalidIdentityToken", 400)
+
+
+def test_session_policies_packed_policy_size_and_source_identity(local):
+    import json
+
+    cloud = local.cloud
+    idp = OwnIssuer(cloud)
+    cloud.sts.create_role(
+        "Sourced",
+        trust={
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": "idp.example.com"},
+                    "Action": ["sts:AssumeRoleWithWebIdentity", "sts:SetSourceIdentity", "sts:TagSession"],
+                }
+            ]
+        },
+    )
+    role = "arn:aws:iam::123456789012:role/Sourced"
+    now = cloud.clock.time()
+    plain = local.assume(idp.token(now), role=role)
+    assert "PackedPolicySize" not in plain and "SourceIdentity" not in plain
+    token = idp.token(
+        now,
+        **{
+            "https://aws.amazon.com/source_identity": "alice",
+            "https://aws.amazon.com/tags": {"principal_tags": {"team": ["licensing"]}, "transitive_tag_keys": ["team"]},
+        },
+    )
+    policy = json.dumps({"Statement": [{"Effect": "Allow", "Action": "license-manager:GetLicense", "Resource": "*"}]})
+    out = local.assume(token, role=role, Policy=policy)
+    assert out["SourceIdentity"] == "alice" and 0 < out["PackedPolicySize"] <= 100
+    [session] = [s for s in cloud.sts.sessions if s.access_key_id == out["Credentials"]["AccessKeyId"]]
+    assert session.tags == {"team": "licensing"} and session.transitive_tag_keys == ["team"]
+    with pytest.raises(ClientError) as exc:
+        local.assume(idp.token(now), role=role, Policy="{not json")
+    assert error_of(exc)[:2] == ("MalformedPolicyDocument", 400)
+    # a token that sets a source identity needs sts:SetSourceIdentity in the trust policy
+    cloud.sts.create_role(
+        "Unsourced",
+        trust={
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": "idp.example.com"},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                }
+            ]
+        },
+    )
+    unsourced = "arn:aws:iam::123456789012:role/Unsourced"
+    assert local.assume(idp.token(now), role=unsourced)["Credentials"]
+    with pytest.raises(ClientError) as exc:
+        local.assume(idp.token(now, **{"https://aws.amazon.com/source_identity": "bob"}), role=unsourced)
+    assert error_of(exc) == ("AccessDenied", 403, "Not authorized to perform sts:AssumeRoleWithWebIdentity")
+
+
+def test_an_injected_500_is_internal_failure(backend):
+    backend.cloud.faults.add("sts", "GetCallerIdentity", status=500, count=1)
+    with pytest.raises(ClientError) as exc:
+        backend.sts().get_caller_identity()
+    assert error_of(exc) == (
+        "InternalFailure",
+        500,
+        "The request processing has failed because of an unknown error, exception or failure.",
+    )
+    assert backend.sts().get_caller_identity()["Account"] == "123456789012"

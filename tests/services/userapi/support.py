@@ -8,7 +8,7 @@ from mockcloud.services.userapi import split_base_url
 
 DEFAULT_BASE = "https://userapi.example.com"
 USERNAME, PASSWORD = "api_user", "secure_password_123"
-TIMEOUT = 5
+TIMEOUT = 60  # seconds: a loaded machine is slow, not wrong; only a broken emulator waits this long
 
 
 class Backend:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from alibabacloud_ecd20201002.client import Client as EcdClient
 
-from tests.services.wuying.support import Backend
+from tests.services.wuying.support import Backend, Session
 
 
 @pytest.fixture
@@ -26,3 +26,9 @@ def ecd(backend) -> EcdClient:
 @pytest.fixture
 def server(mockcloud_server):
     return Backend(mockcloud_server.cloud, mockcloud_server.url)
+
+
+@pytest.fixture
+def alice(ecd) -> Session:
+    """alice of the default fixtures, logged on with the tea SDK."""
+    return Session.logon(ecd)

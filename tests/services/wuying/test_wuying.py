@@ -36,7 +36,7 @@ from aliyunsdkcore.request import CommonRequest, RpcRequest
 from darabonba.runtime import RuntimeOptions
 
 from mockcloud import MockCloudError, mock_cloud, mock_wuying
-from tests.services.wuying.support import ECD_HOST, REGION, Backend
+from tests.services.wuying.support import ECD_HOST, REGION, Backend, refused, rpc_params
 
 SITE = "cn-hangzhou+dir-0123456789"
 ALICE, ALICE_PASSWORD = "alice", "Alice-Passw0rd"
@@ -75,12 +75,6 @@ def refresh(ecd: EcdClient, token: str, end_user_id: str = ALICE, client_id: str
         region_id=REGION, client_id=client_id, end_user_id=end_user_id, login_token=token, **extra
     )
     return ecd.refresh_login_token(request).body
-
-
-def refused(call, *args, **kwargs) -> ClientException:
-    with pytest.raises(ClientException) as exc:
-        call(*args, **kwargs)
-    return exc.value
 
 
 # ---- ADPassword and RefreshLoginToken ----------------------------------------------------
@@ -570,23 +564,8 @@ def test_helpers_and_defaults():
 # ---- signed requests: ACS3 via the tea client, v1 via tea and aliyunsdkcore ------------------
 
 
-def _get_login_token_params(protocol: str) -> utils_models.Params:
-    """GetLoginToken as the tea SDK's generic call_api describes it: signed (AK), RPC style, form body."""
-    return utils_models.Params(
-        action="GetLoginToken",
-        version="2020-10-02",
-        protocol=protocol,
-        pathname="/",
-        method="POST",
-        auth_type="AK",
-        style="RPC",
-        req_body_type="formData",
-        body_type="json",
-    )
-
-
 def _call_api(ecd: EcdClient, query: dict, *, body: bool = False) -> dict:
-    params = _get_login_token_params("HTTPS")
+    params = rpc_params("GetLoginToken")
     request = (
         utils_models.OpenApiRequest(body=query) if body else utils_models.OpenApiRequest(query=TeaUtils.query(query))
     )
@@ -692,18 +671,29 @@ def test_aliyunsdkcore_signature_errors(server):
     assert (exc.value.get_error_code(), exc.value.get_http_status()) == ("InvalidAccessKeyId.NotFound", 404)
 
 
-def test_time_stamps_more_than_15_minutes_off_are_refused(server):
+def test_time_stamps_more_than_15_minutes_off_are_refused(server, monkeypatch):
+    """A client whose clock is 16 minutes off both the server's clock and the host's time is refused; one that
+    signs with either time is not (the server's clients live in other processes, with clocks of their own)."""
+    from aliyunsdkcore.utils import parameter_helper
+
     client = AcsClient("testing", "testing", REGION)
-    server.cloud.clock.freeze()  # frozen, so the time travel of this (same) process below leaves it alone
-    server.cloud.clock.advance(minutes=14)
+    server.cloud.clock.freeze()
+    server.cloud.clock.advance(minutes=30)  # the host's time is half an hour behind the server's
     assert json.loads(client.do_action_with_exception(_core_request(server, **LOGON_QUERY)))["LoginToken"]
-    server.cloud.clock.advance(minutes=2)
+    server_time = server.cloud.clock.now()
+
+    def signing_at(moment):
+        monkeypatch.setattr(parameter_helper, "get_iso_8061_date", lambda: moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    signing_at(server_time + timedelta(minutes=14))  # a client 14 minutes ahead of the server
+    assert json.loads(client.do_action_with_exception(_core_request(server, **LOGON_QUERY)))["LoginToken"]
+    signing_at(server_time + timedelta(minutes=16))
     with pytest.raises(CoreServerException) as exc:
         client.do_action_with_exception(_core_request(server, **LOGON_QUERY))
     assert (exc.value.get_error_code(), exc.value.get_http_status()) == ("InvalidTimeStamp.Expired", 400)
     assert exc.value.get_error_msg() == "Specified time stamp or date value is expired."
-    with time_machine.travel(server.cloud.clock.now() + timedelta(minutes=1), tick=True):  # a client 1 minute ahead
-        assert json.loads(client.do_action_with_exception(_core_request(server, **LOGON_QUERY)))["LoginToken"]
+    signing_at(server_time - timedelta(minutes=15, seconds=30))  # 14.5 minutes before the host's time: fresh
+    assert json.loads(client.do_action_with_exception(_core_request(server, **LOGON_QUERY)))["LoginToken"]
     # anonymous requests carry no signature to date: the tea client still works
     assert logon(server.client()).login_token
 
@@ -914,7 +904,7 @@ def test_aliyunsdkcore_walks_every_stage_and_error(backend, cloud):
 
 
 def test_async_signed_requests_against_the_server(server):
-    params = _get_login_token_params("HTTP")
+    params = rpc_params("GetLoginToken", "HTTP")
 
     async def flow():
         signed = server.client(access_key_id="testing", access_key_secret="testing")

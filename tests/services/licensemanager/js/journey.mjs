@@ -16,6 +16,7 @@ import {
   GetLicenseUsageCommand,
   LicenseManagerClient,
 } from "@aws-sdk/client-license-manager";
+import { fails, ok, report } from "./steps.mjs";
 import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 
 const url = process.env.MOCKCLOUD_URL;
@@ -50,29 +51,6 @@ async function advance(seconds) {
   assert.equal(reply.status, 200);
   offsetMs += seconds * 1000;
   for (const c of clients) c.config.systemClockOffset = offsetMs;
-}
-
-function report(step, fields) {
-  console.log(JSON.stringify({ step, ...fields }));
-}
-
-async function ok(step, promise) {
-  const out = await promise;
-  report(step, { ok: true });
-  return out;
-}
-
-async function fails(step, promise, code, status) {
-  try {
-    await promise;
-  } catch (error) {
-    const got = { code: error.name, status: error.$metadata?.httpStatusCode, message: error.message };
-    report(step, { ok: false, ...got });
-    assert.equal(got.code, code, `${step}: ${got.message}`);
-    assert.equal(got.status, status, step);
-    return got;
-  }
-  throw new assert.AssertionError({ message: `${step} succeeded; AWS answers ${code}` });
 }
 
 const checkout = (lm) =>
