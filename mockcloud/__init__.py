@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from . import hooks as _hooks
 from .services import SERVICE_PACKAGES as _SERVICES  # a dict of names only: cheap
+from .version import __version__ as __version__
 
 __all__ = [
     "MockCloud",
@@ -62,6 +63,17 @@ if TYPE_CHECKING:  # pragma: no cover
     mock_sts: _ServiceShortcut
     mock_userapi: _ServiceShortcut
     mock_wuying: _ServiceShortcut
+
+
+def _serve_dashboard(cloud: MockCloud) -> object:
+    """``cloud.dashboard()``'s server: the admin app over this very mock, on 127.0.0.1, in a thread."""
+    from .server.app import AdminApp
+    from .server.live import LiveServer
+
+    return LiveServer(app=AdminApp(cloud)).start()
+
+
+_hooks.serve_dashboard = _serve_dashboard
 
 
 def __getattr__(name: str) -> object:

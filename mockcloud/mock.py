@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import sys
 import threading
@@ -10,35 +9,37 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, overload
 
-from . import intercept
-from .core.app import Application
-from .core.clock import Clock
-from .core.credentials import Credentials
+from . import hooks, intercept
 from .core.entropy import Entropy
 from .core.errors import MockCloudError
-from .core.faults import Faults
 from .core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
-from .core.log import RequestLog
-from .core.oidc import TrustedIssuers
 from .core.passthrough import Passthrough
-from .core.registry import ServiceRegistry
-from .environment import MOTO_AWS_KEY, FakeAwsEnvironment
+from .environment import FakeAwsEnvironment
 from .services import SERVICE_PACKAGES, load
+from .state import keeper_for
+from .state.world import Blueprint
 
 if TYPE_CHECKING:
     from unittest import TestCase
 
     from typing_extensions import TypedDict, Unpack  # PEP 692 keyword types (typing's own from 3.11 and 3.12)
 
+    from .core.app import Application
+    from .core.clock import Clock
+    from .core.credentials import Credentials
+    from .core.faults import Faults
+    from .core.log import RequestLog
+    from .core.oidc import TrustedIssuers
+    from .core.registry import ServiceRegistry
     from .core.service import ServiceProtocol
-    from .core.shared import SharedRequestLog, SharedState
-    from .core.store import Store
     from .services.amplifyuibuilder.model import AmplifyUIBuilderModel
     from .services.devpay.model import DevpayModel
     from .services.licensemanager.model import LicenseManagerModel
     from .services.sts.model import StsModel
     from .services.userapi.model import UserApiModel
     from .services.wuying.model import WuyingModel
+    from .state.keeper import StateKeeper
+    from .state.store import Store
 
     class MockOptions(TypedDict, total=False):
         """The options of :class:`MockCloud` that ``mock_cloud(...)`` and every ``mock_<service>(...)`` take."""
@@ -63,24 +64,6 @@ R = TypeVar("R")
 C = TypeVar("C", bound=type)
 
 
-# what a snapshot holds besides the fixtures' sections
-_SNAPSHOT_ONLY = frozenset({"format", "version", "clock", "faults", "entropy"})
-# the attributes that make up a mock's state (what a failed restore puts back)
-_STATE = (
-    "seed",
-    "_document",
-    "clock",
-    "entropy",
-    "faults",
-    "requests",
-    "issuers",
-    "_credentials",
-    "_fixtures",
-    "services",
-    "app",
-)
-
-
 M = TypeVar("M")
 
 
@@ -101,7 +84,7 @@ class ServiceHandle(Generic[M]):
     def __get__(self, cloud: MockCloud | None, owner: type) -> ServiceHandle[M] | M:
         if cloud is None:
             return self
-        return cloud.protocol(self.name).model  # type: ignore[no-any-return]
+        return cloud.state.model(self.name)  # type: ignore[no-any-return]
 
 
 class _Keep:
@@ -131,7 +114,7 @@ class MockCloud:
     :param strict: raise :class:`~mockcloud.core.errors.NotEmulatedError` at the call when a client calls an
         operation the real service has and mockcloud does not emulate, instead of answering it the 501
         ``NotImplemented`` error in the service's format (in-process clients only: a server always answers the 501).
-    :param store: share this emulator with every mock given the same store (a :class:`~mockcloud.core.store.Store`,
+    :param store: share this emulator with every mock given the same store (a :class:`~mockcloud.state.store.Store`,
         or a URL such as ``redis://127.0.0.1:6379/0``): other processes, other hosts. Needs ``patch_time=False``.
         Its state is the store's: starting this mock joins it (filling an empty store from the fixtures), and
         ``reset``, ``snapshot`` and ``restore`` act on the whole shared emulator.
@@ -177,80 +160,55 @@ class MockCloud:
         self.allow_loopback = allow_loopback
         self.request_log_size = request_log_size
         self.strict = strict
-        self.seed = seed
         Entropy(seed)  # a bad seed fails here
         self._depth = 0
         self._lock = threading.RLock()
         self._environment = FakeAwsEnvironment()
-        self.shared: SharedState | None = None
-        if store is not None:
-            if patch_time:
-                raise MockCloudError(
-                    "a mock that shares its state through a store keeps a clock of its own: pass patch_time=False"
-                )
-            from .core.shared import SharedState
-            from .core.store import open_store
+        blueprint = Blueprint(names, load, fixtures, self.settings, patch_time, request_log_size)
+        self.state: StateKeeper = keeper_for(blueprint, seed, store)
 
-            self.shared = SharedState(self, open_store(store) if isinstance(store, str) else store)
-        self._fresh()
+    # ---- state: the keeper's world ----------------------------------------------------------------
+    @property
+    def seed(self) -> int | None:
+        """The seed every identifier, token and key derives from (None: random)."""
+        return self.state.seed
 
-    # a server's mock: its clients live in other processes (Clock.host_time); set by serve_other_processes()
-    clients_elsewhere = False
+    @property
+    def clock(self) -> Clock:
+        return self.state.world.clock
+
+    @property
+    def entropy(self) -> Entropy:
+        return self.state.world.entropy
+
+    @property
+    def faults(self) -> Faults:
+        return self.state.world.faults
+
+    @property
+    def issuers(self) -> TrustedIssuers:
+        return self.state.world.issuers
+
+    @property
+    def requests(self) -> RequestLog:
+        return self.state.world.requests
+
+    @requests.setter
+    def requests(self, log: RequestLog) -> None:  # a test's own log in place of the mock's
+        self.state.world.requests = log
+
+    @property
+    def services(self) -> ServiceRegistry:
+        return self.state.world.services
+
+    @property
+    def app(self) -> Application:
+        return self.state.world.app
 
     def serve_other_processes(self) -> None:
         """This mock answers clients in other processes (a server's): their signatures are also judged fresh
         at the host's time, which ``clock.advance`` does not move (:func:`mockcloud.core.auth.fresh`)."""
-        self.clients_elsewhere = True
-        self.clock.clients_elsewhere = not self.patch_time
-
-    # ---- state ------------------------------------------------------------
-    def _fresh(self, document: dict[str, Any] | None = None) -> None:
-        self._document = document  # a snapshot being restored: its sections stand in for the fixtures'
-        self.clock = Clock(patch_time=self.patch_time, clients_elsewhere=self.clients_elsewhere)
-        self.entropy = Entropy(self.seed)  # every random choice: identifiers, tokens, keys, faults
-        self.faults = Faults(self.clock.time, self.service_names, self.entropy.generator)
-        self.issuers = TrustedIssuers()  # web-identity token issuers its services register and trust
-        self._credentials: Credentials | None = None
-        self._fixtures: dict[str, Any] | None = None
-        shared = self.shared
-        lock: Callable[[], Any] = threading.RLock
-        if shared is None:
-            self.requests: RequestLog | SharedRequestLog = RequestLog(self.request_log_size)
-        else:  # the store's log; models whose locks count, so a request that takes none writes nothing
-            from .core.shared import CountingLock, SharedRequestLog
-
-            self.requests = SharedRequestLog(shared.store, self.request_log_size)
-            lock = CountingLock
-        self.services = ServiceRegistry(
-            self.service_names,
-            load,
-            clock=self.clock,
-            credentials=lambda: self.credentials,
-            fixtures=lambda: self.fixtures,
-            settings=self.settings,
-            issuers=self.issuers,
-            entropy=self.entropy,
-            lock=lock,
-        )
-        if shared is not None:
-            shared.forget()  # these objects are the fixtures', not the store's
-        self.app = Application(self.services, self.faults, self.requests, self.clock.time, shared)
-        if shared is None and self._binds_keys_to_users():
-            # keys bound to IAM users in the fixtures are evaluated from the first request on: the identity
-            # service binds them when it is built, so it is built now rather than on its first request
-            self.services.access.resolve()
-
-    def _binds_keys_to_users(self) -> bool:
-        if "sts" not in self.service_names:
-            return False
-        from .core import fixtures as fixtures_module
-
-        try:
-            document = self._document or fixtures_module.shared(self.fixtures_path)
-        except MockCloudError:  # a bad fixtures file: start() says so
-            return False
-        section = document.get("sts") or {}
-        return any(isinstance(user, dict) and user.get("access_keys") for user in section.get("users", ()))
+        self.state.serve_other_processes()
 
     def reset(self, *, seed: int | _Keep | None = _KEEP) -> None:
         """Back to the fixtures' state: services, keys, faults, request log and clock.
@@ -258,32 +216,15 @@ class MockCloud:
         ``seed`` replaces the mock's seed (None: random again); the same seed
         gives the same identifiers, tokens and keys from here on, every time.
         """
-        if self.shared is not None:  # the whole shared emulator, at once
-            with self.shared.lock, self._lock:
-                self._reset(seed)
-                self.shared.publish()
-            return
-        with self._lock:
-            self._reset(seed)
-
-    def _reset(self, seed: int | _Keep | None) -> None:
         if not isinstance(seed, _Keep):
             Entropy(seed)  # a bad seed fails before anything is reset
-            self.seed = seed
-        self.clock.close()
-        self._fresh()
+        with self._lock:
+            self.state.reset(self.seed if isinstance(seed, _Keep) else seed)
 
     @property
     def fixtures(self) -> dict[str, Any]:
         """This mock's own copy of its fixtures (the embedded defaults, or its file's sections over them)."""
-        if self._fixtures is None:
-            from .core import fixtures
-
-            loaded = fixtures.load(self.fixtures_path)
-            if self._document is not None:
-                loaded.update(copy.deepcopy({k: v for k, v in self._document.items() if k not in _SNAPSHOT_ONLY}))
-            self._fixtures = loaded
-        return self._fixtures
+        return self.state.world.fixtures
 
     # ---- snapshots -------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -292,68 +233,21 @@ class MockCloud:
         It is a fixtures document too (``mock_cloud(fixtures=...)`` starts from it), and
         :meth:`restore` brings it back exactly.
         """
-        from .core import snapshot
-
-        if self.shared is not None:  # one moment of the shared state
-            return self.shared.transaction(lambda: snapshot.take(self))
-        with self._lock:
-            return snapshot.take(self)
+        return self.state.snapshot()
 
     def restore(self, document: dict[str, Any]) -> None:
         """Bring back a :meth:`snapshot`: a refresh token issued before it redeems after, once.
 
-        The document is checked first; a restore that fails leaves the mock as it was.
+        The document is checked first; a restore that fails leaves the mock as it was, and raises
+        :class:`~mockcloud.core.errors.MockCloudError` saying why.
         """
-        from .core import snapshot
-
-        snapshot.check(document)
-        if self.shared is not None:  # the whole shared emulator, at once
-            with self.shared.lock:
-                self._restore(document)
-                try:
-                    self.shared.publish()
-                except BaseException:
-                    self.shared.forget()  # the store may or may not hold it: read it again
-                    raise
-            return
-        self._restore(document)
-
-    def _restore(self, document: dict[str, Any]) -> None:
         with self._lock:
-            before = {name: getattr(self, name) for name in _STATE}
-            try:
-                self.seed = document["entropy"]["seed"]
-                self._fresh(document)
-                self.entropy.load(document["entropy"])
-                self.faults.load(document.get("faults", {}))
-                moment = document["clock"]
-                if moment["frozen"]:
-                    self.clock.freeze(moment["now"])
-                elif abs(moment["now"] - self.clock.time()) > 0.001:
-                    self.clock.advance(moment["now"] - self.clock.time())
-                for name in self.service_names:  # every service built now: a bad section fails here
-                    self.protocol(name)
-            except BaseException:
-                restored_clock = self.clock
-                for name, value in before.items():
-                    setattr(self, name, value)
-                if restored_clock is not self.clock:
-                    restored_clock.close()
-                raise
-            before["clock"].close()
+            self.state.restore(document)
 
     @property
     def credentials(self) -> Credentials:
         """The key pairs the emulated services accept."""
-        if self._credentials is None:
-            with self._lock:
-                if self._credentials is None:
-                    credentials = Credentials(self.entropy)
-                    credentials.load(self.fixtures.get("credentials", {}))
-                    if "moto" in sys.modules and credentials.aws(MOTO_AWS_KEY[0]) is None:
-                        credentials.add_aws(*MOTO_AWS_KEY)  # what a client signs with inside moto's mock_aws
-                    self._credentials = credentials
-        return self._credentials
+        return self.state.world.credentials
 
     def protocol(self, name: str) -> ServiceProtocol[Any]:
         """The wire protocol object of one service; its model is ``.model`` (and ``cloud.<name>``)."""
@@ -370,7 +264,7 @@ class MockCloud:
     def __getattr__(self, name: str) -> Any:
         # a service registered at run time (a test's own) has no property: its model by name
         if name in SERVICE_PACKAGES:
-            return self.protocol(name).model
+            return self.state.model(name)
         raise AttributeError(name)
 
     def allows_passthrough(self, host: str) -> bool:
@@ -392,10 +286,7 @@ class MockCloud:
             self._depth += 1
             if self._depth > 1:
                 return self
-            if self.shared is not None:  # joins the shared emulator as it stands (filling an empty store)
-                self.shared.connect()
-            else:
-                self.reset()
+            self.state.start()  # fresh state; or, sharing, the shared emulator as it stands
             if self.fake_credentials:
                 keys = fixtures.get("credentials", {}).get("aws") or [
                     {"access_key_id": "testing", "secret_access_key": "testing"}
@@ -436,10 +327,10 @@ class MockCloud:
             if not self.active:
                 raise MockCloudError("start the mock first: with mock_cloud() as cloud: print(cloud.dashboard())")
             if self._dashboard_server is None:
-                from .server.app import AdminApp
-                from .server.live import LiveServer
-
-                self._dashboard_server = LiveServer(app=AdminApp(self)).start()
+                serve = hooks.serve_dashboard  # the server's machinery, from above (the mock sits below it)
+                if serve is None:
+                    raise MockCloudError("the dashboard needs mockcloud.server, which is not loaded")
+                self._dashboard_server = serve(self)
             return f"{self._dashboard_server.url}/_mockcloud/"
 
     # ---- decorator --------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import json
 import time
@@ -12,7 +11,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING
 
 from .coverage import NotEmulated
-from .errors import ServiceError
+from .errors import ServiceError, StoreUnavailable
 from .faults import COMMITTING_FAULTS, Faults
 from .log import RequestLog, RequestRecord, capture, next_seq
 from .request import Reply, framing_problem, lazy_request_class, request_body, request_target
@@ -22,9 +21,7 @@ if TYPE_CHECKING:
 
     from .registry import ServiceRegistry
     from .request import Request
-    from .router import Router
     from .service import Exchange, ServiceProtocol
-    from .shared import SharedRequestLog, SharedState
 
 # Set in the environ by an interceptor when another mock (moto, an outer responses) lies beyond it.
 OTHERS_ANSWER = "mockcloud.others_answer"
@@ -36,23 +33,14 @@ NETWORK_FAULT = "mockcloud.network_fault"
 class Application:
     """Route, then fault/throttle, authenticate, parse, validate, invoke, render, log."""
 
-    def __init__(
-        self,
-        services: ServiceRegistry,
-        faults: Faults,
-        log: RequestLog | SharedRequestLog,
-        now: Callable[[], float],
-        shared: SharedState | None = None,
-    ) -> None:
+    def __init__(self, services: ServiceRegistry, faults: Faults, log: RequestLog, now: Callable[[], float]) -> None:
         self._request_class = lazy_request_class()  # werkzeug's, imported here: mockcloud imports in milliseconds
         self.services = services
-        self._compiled: Router[str] | None = None
+        self._router = services.router
         self._service = services.protocol
         self.faults = faults
         self.log = log
         self._now = now
-        if shared is not None:  # each request one transaction on the shared state; the in-memory path stays as it is
-            self.handle = functools.partial(shared.handle, self)  # type: ignore[method-assign]
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         reply = self.handle_environ(environ)
@@ -87,10 +75,7 @@ class Application:
         environ["wsgi.input"] = io.BytesIO(b"")
         environ["mockcloud.body"] = b""  # routing and rendering must not look for a body
         request = self._request_class(environ)
-        router = self._compiled
-        if router is None:
-            router = self._compiled = self.services.router()
-        name = router.route(request)
+        name = self._router().route(request)
         if name is None:
             body = json.dumps(
                 {
@@ -111,10 +96,7 @@ class Application:
     def handle(self, request: Request) -> Reply:
         """One request through its service's steps, each handed the same :class:`Exchange`."""
         started = perf_counter()
-        router = self._compiled
-        if router is None:
-            router = self._compiled = self.services.router()
-        name = router.route(request)
+        name = self._router().route(request)
         if name is None:
             return Reply(404, [], b"", unclaimed=True)
         answered = self._respond(request, name)
@@ -126,26 +108,11 @@ class Application:
 
     def route(self, request: Request) -> str | None:
         """The service that claims ``request``, if any."""
-        router = self._compiled
-        if router is None:
-            router = self._compiled = self.services.router()
-        return router.route(request)
+        return self._router().route(request)
 
     def forget_routes(self) -> None:
         """Compile the routes again before the next request (a service's routes changed with its state)."""
-        self._compiled = None
-
-    def answer(self, request: Request, name: str) -> tuple[Reply, RequestRecord | None]:
-        """The reply of service ``name`` to ``request``, and the record for the log (None: another mock answers).
-
-        The shared state's path: its caller keeps the record in the same step that commits the request's changes.
-        """
-        started = perf_counter()
-        answered = self._respond(request, name)
-        if answered is None:
-            return Reply(404, [], b"", unclaimed=True), None
-        reply, operation, error_code = answered
-        return reply, self._describe(request, name, operation, reply, error_code, started)
+        self.services.forget_router()
 
     def _respond(self, request: Request, name: str) -> tuple[Reply, str, str | None] | None:
         """The reply of service ``name``, the operation and the error code; None when another mock answers."""
@@ -182,6 +149,8 @@ class Application:
             service.validate(exchange)
             service.authorize(exchange)
             reply = service.render(exchange, service.invoke(exchange))
+        except StoreUnavailable:  # the state could not be had: the keeper answers the service's 5xx
+            raise
         except _LostBeforeCommit:
             reply = Reply(0, [], b"")  # the connection fails before the service sees the request
         except ServiceError as error:
@@ -201,8 +170,10 @@ class Application:
         reply.delay, reply.fault = delay, fault
         return reply.dated(self._now()), exchange.operation, error_code
 
-    def unavailable(self, request: Request, name: str) -> Reply:
-        """The service's own 5xx for a request the shared state could not be reached for (not logged: nowhere to)."""
+    def unavailable(self, request: Request, name: str | None) -> Reply:
+        """The service's own 5xx for a request whose state could not be had or kept (not logged: nowhere to)."""
+        if name is None:
+            return Reply(404, [], b"", unclaimed=True)
         try:
             service: ServiceProtocol[Exchange] = self._service(name)
             exchange = service.exchange_type(request, name, "mockcloud.in_process" in request.environ)

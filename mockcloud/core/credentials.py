@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hmac
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from .entities import KEPT_SECONDS, Kind, MemoryTables, Tables
 from .entropy import Entropy
+from .errors import MockCloudError
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 # An access key id is a prefix (AKIA long-term, ASIA temporary) and 10 bytes in base32; the first six bytes
@@ -101,13 +104,34 @@ class AwsKey:
         return self.user_id or self.account_id
 
 
+def _aws_key(data: Any) -> AwsKey:
+    return AwsKey(**data)
+
+
+def _dead_at(key: AwsKey) -> float | None:
+    """A temporary key is dropped a while after it expires (a long-term one never)."""
+    return None if key.expires is None else key.expires + KEPT_SECONDS
+
+
+def _secret(data: Any) -> str:
+    if not isinstance(data, str):
+        raise MockCloudError("an Alibaba Cloud key's secret is text")
+    return data
+
+
+# the records: one AWS key pair by its access key id, one Alibaba Cloud secret by its access key id
+AWS_KEY: Kind[AwsKey] = Kind("aws_key", dataclasses.asdict, _aws_key, _dead_at)
+ALIBABA_KEY: Kind[str] = Kind("alibaba_key", str, _secret)
+
+
 class Credentials:
     """AWS and Alibaba key pairs, registered by fixtures, by the test, or issued by a service (STS)."""
 
-    def __init__(self, entropy: Entropy | None = None) -> None:
+    def __init__(self, entropy: Entropy | None = None, tables: Tables | None = None) -> None:
         self.entropy = entropy or Entropy()
-        self._aws: dict[str, AwsKey] = {}
-        self._alibaba: dict[str, str] = {}
+        tables = tables or MemoryTables(lambda: 0.0)
+        self._aws = tables.table(AWS_KEY)
+        self._alibaba = tables.table(ALIBABA_KEY)
         self._lock = threading.Lock()
         self.changes = 0  # grows with every key added or cleared: a sharing mock writes them back then
 
@@ -176,6 +200,12 @@ class Credentials:
         return self._alibaba.get(access_key_id)
 
     def load(self, data: Mapping[str, Any]) -> None:
+        """Add the key pairs of a fixtures ``credentials`` section; one key id twice in it is refused."""
+        for kind in ("aws", "alibaba"):
+            ids = [item["access_key_id"] for item in data.get(kind, ())]
+            if len(set(ids)) != len(ids):
+                twice = next(i for i in ids if ids.count(i) > 1)
+                raise MockCloudError(f"the {kind} access key id {twice[:24]!r} is given twice")
         for item in data.get("aws", ()):
             self.add_aws(
                 item["access_key_id"],
@@ -191,33 +221,31 @@ class Credentials:
 
     def export(self) -> CredentialsExport:
         """Every key pair, in the fixtures' ``credentials`` form (what ``load`` takes back)."""
-        with self._lock:
-            aws: list[AwsKeyItem] = []
-            for key in self._aws.values():
-                item: AwsKeyItem = {
-                    "access_key_id": key.access_key_id,
-                    "secret_access_key": key.secret_access_key,
-                    "account_id": key.account_id,
-                }
-                if key.session_token is not None:
-                    item["session_token"] = key.session_token
-                if key.expires is not None:
-                    item["expires"] = key.expires
-                if key.arn is not None:
-                    item["arn"] = key.arn
-                if key.user_id is not None:
-                    item["user_id"] = key.user_id
-                aws.append(item)
-            alibaba: list[AlibabaKeyItem] = [{"access_key_id": k, "secret": v} for k, v in self._alibaba.items()]
+        aws: list[AwsKeyItem] = []
+        for key in list(self._aws.values()):  # read without the lock: the table is consistent on its own
+            item: AwsKeyItem = {
+                "access_key_id": key.access_key_id,
+                "secret_access_key": key.secret_access_key,
+                "account_id": key.account_id,
+            }
+            if key.session_token is not None:
+                item["session_token"] = key.session_token
+            if key.expires is not None:
+                item["expires"] = key.expires
+            if key.arn is not None:
+                item["arn"] = key.arn
+            if key.user_id is not None:
+                item["user_id"] = key.user_id
+            aws.append(item)
+        alibaba: list[AlibabaKeyItem] = [{"access_key_id": k, "secret": v} for k, v in list(self._alibaba.items())]
         return {"aws": aws, "alibaba": alibaba}
 
     def clear(self) -> None:
+        self._aws.clear()
+        self._alibaba.clear()
         with self._lock:
-            self._aws.clear()
-            self._alibaba.clear()
             self.changes += 1
 
     def registered(self) -> tuple[list[AwsKey], list[tuple[str, str]]]:
         """Every key pair: the AWS keys, and the Alibaba Cloud (access key id, secret) pairs, for listings."""
-        with self._lock:
-            return list(self._aws.values()), list(self._alibaba.items())
+        return list(self._aws.values()), list(self._alibaba.items())

@@ -37,6 +37,13 @@ class MockCloudError(Exception):
     """Misuse of mockcloud itself (bad options, bad fixtures)."""
 
 
+class StoreUnavailable(MockCloudError):
+    """The store that keeps the state could not be reached, did not answer in time, or holds what cannot be read.
+
+    The request fails with its service's own 5xx and is not acknowledged; nothing it did is kept.
+    """
+
+
 class NotEmulatedError(MockCloudError):
     """Raised at the call by a strict mock (``mock_cloud(strict=True)``) where the service would answer 501.
 

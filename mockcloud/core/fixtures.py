@@ -35,6 +35,13 @@ def _read(path: Path) -> Document:
         raise MockCloudError(f"fixtures file {path} cannot be read: {exc.strerror or exc}") from None
 
 
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def schema() -> dict[str, Any]:
     """The JSON Schema every fixtures file must match: the top level and each service's section."""
     top: dict[str, Any] = json.loads((EMBEDDED / "schema.json").read_text())
@@ -69,16 +76,20 @@ def check(path: str | Path | None = None) -> None:
     shared(path)
 
 
+def _key(path: str | Path | None) -> _CacheKey:
+    """The cache key of a fixtures file's version: its resolved path and mtime (the embedded ones: None)."""
+    if path is None:
+        return (None,)
+    try:
+        mtime = Path(path).stat().st_mtime_ns
+    except OSError:
+        mtime = 0  # _read says what is wrong
+    return (str(Path(path).resolve()), mtime)
+
+
 def shared(path: str | Path | None = None) -> Document:
     """The validated fixtures, shared and read-only: for a look without paying for a copy."""
-    if path is None:
-        key: _CacheKey = (None,)
-    else:
-        try:
-            mtime = Path(path).stat().st_mtime_ns
-        except OSError:
-            mtime = 0  # _read says what is wrong
-        key = (str(Path(path).resolve()), mtime)
+    key = _key(path)
     cached = _cache.get(key)
     if cached is None:
         with _lock:
@@ -86,23 +97,63 @@ def shared(path: str | Path | None = None) -> Document:
             if cached is None:
                 cached = _validated(embedded(), EMBEDDED)
                 if path is not None:
-                    own = _validated(_read(Path(path)), Path(path))
+                    own = _validated(_read(Path(path)), Path(path), _size(Path(path)))
                     cached = {**cached, **own}
                 _cache[key] = cached
     return cached
 
 
-def _validated(data: Document, origin: Path) -> Document:
-    validate(data, f"fixtures {origin}")
+_fingerprints: dict[_CacheKey, str] = {}
+
+
+def fingerprint(path: str | Path | None = None) -> str:
+    """A digest of the fixtures (the embedded defaults, or a file's sections over them): the same for the same."""
+    key = _key(path)
+    found = _fingerprints.get(key)
+    if found is None:
+        import hashlib
+
+        text = json.dumps(shared(path), sort_keys=True, separators=(",", ":"))
+        found = _fingerprints[key] = hashlib.sha256(text.encode()).hexdigest()
+    return found
+
+
+def _validated(data: Document, origin: Path, size: int = 0) -> Document:
+    validate(data, f"fixtures {origin}", values=size // 20 if size > LARGE else None)
     return data
 
 
 _validator: Any = None
+_compiled: Any = None
+LARGE = 1 << 20  # a fixtures file of more bytes than this is checked by compiled code
+DETAILED = 5000  # values up to which a refused document's faults are all listed (up to ten)
 
 
-def validate(data: Any, what: str) -> None:
-    """:class:`MockCloudError` listing where ``data`` breaks the fixtures schema (fixtures and snapshots alike)."""
-    global _validator
+def validate(data: Any, what: str, *, values: int | None = None) -> None:
+    """:class:`MockCloudError` listing where ``data`` breaks the fixtures schema (fixtures and snapshots alike).
+
+    With ``values`` (how many JSON values the document holds: a snapshot,
+    or a large file) it is checked by the schema compiled to code
+    (fastjsonschema: linear in the document, a fraction of a second for
+    megabytes); refused, a large one names its first fault only. A small
+    one is walked by jsonschema, which lists up to ten.
+    """
+    global _validator, _compiled
+    if values is not None:
+        if _compiled is None:
+            import fastjsonschema
+
+            _compiled = fastjsonschema.compile(schema())
+        try:
+            _compiled(data)
+            return
+        except ValueError as exc:  # fastjsonschema.JsonSchemaException
+            if values > DETAILED:
+                where = "/".join(getattr(exc, "path", ())[1:]) or "(top)"
+                message = getattr(exc, "message", str(exc)).replace(getattr(exc, "name", ""), "the value")
+                raise MockCloudError(
+                    f"{what} do not match the fixtures schema (fixtures/*.schema.json):\n  at {where}: {message}"
+                ) from None
     if _validator is None:
         from jsonschema import Draft7Validator, FormatChecker
 

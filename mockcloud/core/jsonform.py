@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import math
+from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -86,7 +87,7 @@ def dump(value: Any) -> Any:
         return {"$datetime": value.isoformat()}
     if isinstance(value, Enum):
         return dump(value.value)
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # a dict, or a model's view of its records (a mount's sessions)
         return {str(k): dump(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [dump(v) for v in value]

@@ -2,6 +2,9 @@
 
 The registry is what the application asks for a request's service; it knows
 services only by name and by a loader it is given, so core still imports none.
+What a service's state starts from is not its business either: whoever made
+the registry is told when a service is built (``built(name, protocol)``), and
+fills its model then (see :mod:`mockcloud.state`).
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from .claims import Claims
 from .errors import MockCloudError
-from .router import Claims, Router
+from .router import Router
 
 if TYPE_CHECKING:
     from .clock import Clock
     from .credentials import Credentials
+    from .entities import Tables
     from .entropy import Entropy
     from .iam.access import AccessControl
     from .oidc import TrustedIssuers
@@ -38,6 +43,8 @@ class ServiceRegistry:
         issuers: TrustedIssuers,
         entropy: Entropy,
         lock: Callable[[], Any] = threading.RLock,
+        tables: Callable[[str], Tables] | None = None,
+        built: Callable[[str, ServiceProtocol[Any]], None] | None = None,
         access: AccessControl | None = None,
     ) -> None:
         self.names = tuple(names)
@@ -49,6 +56,8 @@ class ServiceRegistry:
         self._issuers = issuers
         self._entropy = entropy
         self._new_lock = lock  # each model's lock, from here: a sharing mock counts how often it is taken
+        self._tables = tables  # each model's tables (None: in memory)
+        self._on_built = built
         if access is None:
             from .iam.access import AccessControl
 
@@ -67,16 +76,23 @@ class ServiceRegistry:
             with self._lock:
                 router = self._router
                 if router is None:
-                    router = self._router = Router.build((self._claims(name), name) for name in self.names)
+                    router = self._router = Router.build((self.claims(name), name) for name in self.names)
         return router
 
-    def _claims(self, name: str) -> Claims:
-        package = self._load(name)
-        if hasattr(package, "claims"):  # routes that depend on the service's fixtures (User API mounts)
-            claims: Claims = package.claims(self._fixtures().get(name, {}))
-            return claims
-        declared: Claims = package.CLAIMS
-        return declared
+    def forget_router(self) -> None:
+        """Build the router again before the next request (routes that come from a service's state changed)."""
+        self._router = None
+
+    def claims(self, name: str) -> Claims:
+        """What a service answers to: its package's ``CLAIMS``, or (None there) its model's, from its state."""
+        declared: Claims | None = self._load(name).CLAIMS
+        if declared is None:  # routes from the state (User API mounts): the model says
+            from .service import ServiceModel
+
+            model = self.protocol(name).model
+            declared = model.claims() if isinstance(model, ServiceModel) else None
+            self._depended.add(name)
+        return declared or Claims()
 
     def protocol(self, name: str) -> ServiceProtocol[Any]:
         """The wire protocol object of one service; its model is ``.model``."""
@@ -100,12 +116,16 @@ class ServiceRegistry:
                     issuers=self._issuers,
                     entropy=self._entropy,
                     lock=self._new_lock(),
+                    tables=None if self._tables is None else self._tables(name),  # type: ignore[arg-type]
                     access=self.access,
                 )
                 package = self._load(name)
                 issuers = len(list(self._issuers))
                 authority = self.access.authority
-                built = self._built[name] = package.build(context)
+                built = package.build(context)
+                if self._on_built is not None:
+                    self._on_built(name, built)  # its state filled before anyone else sees it
+                self._built[name] = built
                 if (
                     hasattr(package, "claims")
                     or len(list(self._issuers)) > issuers
@@ -128,7 +148,7 @@ class ServiceRegistry:
         """
         with self._lock:
             self._built.pop(name, None)
-            routes_change = hasattr(self._load(name), "claims")
+            routes_change = self._load(name).CLAIMS is None
             if routes_change:
                 self._router = None
             self.protocol(name)

@@ -24,24 +24,28 @@ a typed field the next step reads, never a key in the WSGI environ.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
+from .claims import Claims
 from .clock import Clock
 from .credentials import Credentials
+from .entities import Kind, MemoryTables, Table, Tables
 from .entropy import Entropy
 from .errors import ServiceError
 from .iam.access import AccessControl
 from .oidc import TrustedIssuers
 from .request import Reply, request_body
-from .router import Claims
 
 if TYPE_CHECKING:
     from .coverage import ModelOperations
     from .request import Request
     from .validation import SchemaSet
+
+E = TypeVar("E")  # a record of a model's (see core.entities)
 
 
 @dataclass
@@ -58,14 +62,25 @@ class ServiceContext:
     entropy: Entropy = field(default_factory=Entropy)  # every random choice: seeded for repeatable runs
     # the lock that guards every state transition of the model (when shared, it also tells that state may have changed)
     lock: Any = field(default_factory=threading.RLock)
+    # where the model's records live: dicts in memory, or a store's entities (see core.entities)
+    tables: Tables = None  # type: ignore[assignment]  # set in __post_init__ when not given
     access: AccessControl = field(default_factory=AccessControl)  # the mock's IAM check, and its identity authority
 
-    def merged_settings(self, defaults: dict[str, Any]) -> dict[str, Any]:
-        """The service's defaults, then its fixtures' ``settings``, then the mock's (later ones win).
+    def __post_init__(self) -> None:
+        if self.tables is None:
+            self.tables = MemoryTables(self.clock.time)
+
+    def table(self, kind: Kind[E]) -> Table[E]:
+        """The model's table of ``kind`` (see :mod:`mockcloud.core.entities`)."""
+        return self.tables.table(kind)
+
+    def merged_settings(self, defaults: dict[str, Any], section: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The service's defaults, then its section's ``settings`` (the fixtures'), then the mock's (later ones win).
 
         Names the defaults do not have are refused, with the list of those they have.
         """
-        merged = {**defaults, **self.fixtures.get("settings", {}), **self.settings}
+        given = (self.fixtures if section is None else section).get("settings", {})
+        merged = {**defaults, **given, **self.settings}
         unknown = set(merged) - set(defaults)
         if unknown:
             from .errors import MockCloudError
@@ -94,6 +109,36 @@ class Exchange:
     def body(self) -> bytes:
         """The request body, read once per request."""
         return request_body(self.request)
+
+
+class ServiceModel(ABC):
+    """What a service's model is to the rest of the mock: its state as a snapshot section and back again.
+
+    ``snapshot()`` gives the service's fixtures section as it stands (what a
+    mock built from it goes on with); ``load(section)`` fills the model's
+    empty tables from such a section (fixtures or a snapshot), refusing with
+    :class:`~.errors.MockCloudError` what it cannot hold. A model builds
+    nothing in its constructor: it takes its tables there, and the mock calls
+    ``load`` when the state is new (a store that holds the state already is
+    not loaded again). ``inventory()`` lists the tokens, codes and sessions
+    it holds for the dashboard (no secrets); ``jwks()`` the public keys it
+    signs with; ``claims()`` the routes its state adds (a User API mount).
+    """
+
+    @abstractmethod
+    def snapshot(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def load(self, section: dict[str, Any]) -> None: ...
+
+    def inventory(self) -> list[dict[str, object]]:
+        return []
+
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        return {"keys": []}
+
+    def claims(self) -> Claims | None:
+        return None
 
 
 X = TypeVar("X", bound=Exchange)

@@ -9,28 +9,26 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime, timezone
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
 from ..core import jsonform
-from ..core.errors import MockCloudError, ServiceError
+from ..core.errors import MockCloudError, ServiceError, StoreUnavailable
 from ..core.helpers import Helper, helpers
 from ..core.helpers import call as call_helper
 from ..core.log import DEFAULT_SIZE as DEFAULT_LOG_SIZE
-from ..core.store import StoreUnavailable
 from ..mock import MockCloud
 from . import dashboard
 from .guard import LOOPBACK_NAMES, AdminGuard
 from .namespaces import NamespaceError, Namespaces
-from .persistence import StateFile
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from ..core.store import Store
+    from ..state.store import Store
 
 ADMIN_PREFIX = "/_mockcloud/"
 DEFAULT_MAX_BODY_SIZE = 10 * 1024 * 1024
@@ -49,7 +47,7 @@ _FAULT_FIELDS = {
 }
 _LIMIT_FIELDS = {"service", "operation", "rate", "burst"}
 MASK = "********"  # what a listing shows for a secret
-# endpoints that share through the store by themselves (reset, snapshot, restore, the log), or read no state
+# endpoints that act on the state by themselves (reset, snapshot, restore, the log, the store's health), or read none
 _OWN_SHARING = frozenset(
     {"health", "reset", "state", "requests", "request_detail", "dashboard", "asset", "namespaces", "namespace"}
 )
@@ -117,10 +115,8 @@ class AdminApp:
         *,
         guard: AdminGuard | None = None,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        state_file: StateFile | None = None,
     ) -> None:
         self.cloud = cloud
-        self.state_file = state_file  # saved after every request that may change state, before it is answered
         # outside LiveServer (the app mounted in another WSGI server) the loopback names, any port
         self.guard = guard or AdminGuard(frozenset((name, None) for name in LOOPBACK_NAMES))
         self.max_body_size = max_body_size
@@ -132,7 +128,7 @@ class AdminApp:
         """Whether a request now would be answered without waiting on anything: no state file to save, no
         shared store to reach, no injected latency to wait out (the server then answers it on its I/O thread)."""
         cloud = self.cloud
-        return self.state_file is None and cloud.shared is None and not cloud.faults.delays
+        return cloud.state.in_memory and not cloud.faults.delays
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         body = self._answer(environ, start_response)
@@ -145,36 +141,12 @@ class AdminApp:
         if path.startswith(ADMIN_PREFIX) or path == "/_mockcloud":
             if environ.get("REQUEST_METHOD") == "HEAD":  # a GET without its body: never a POST's handler
                 environ = {**environ, "REQUEST_METHOD": "GET"}
-            if self.state_file is None or environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-                return self._admin(environ, start_response)
-            return self._durably(self._admin, environ, start_response)
+            return self._admin(environ, start_response)
         if TOO_LARGE in environ or self._declares_too_much(environ):
             reply = self.cloud.app.refuse_too_large(environ, self.max_body_size)
             start_response(reply.status_line, reply.headers)
             return [reply.body]
-        if self.state_file is None:
-            return self.cloud.app(environ, start_response)
-        return self._durably(self.cloud.app, environ, start_response)
-
-    def _durably(
-        self, app: WSGIApplication, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
-        """Answer only once the state the request may have changed is saved (``--state``)."""
-        started: list[tuple[str, list[tuple[str, str]]]] = []
-        # held back until the state is saved; the apps here never write through what start_response returns
-        hold = cast("StartResponse", lambda status, headers, exc_info=None: started.append((status, headers)))
-        body = app(environ, hold)
-        assert self.state_file is not None
-        try:
-            self.state_file.changed()
-        except OSError as exc:
-            logging.getLogger("mockcloud").error(
-                "mockcloud: the state could not be saved to %s: %s", self.state_file.path, exc
-            )
-            message = f"the request was handled, but the state could not be saved: {exc}"
-            return _start(start_response, 503, _json(503, {"error": "StateNotSaved", "message": message})[1])
-        start_response(*started[0])
-        return body
+        return self.cloud.app(environ, start_response)
 
     def _declares_too_much(self, environ: WSGIEnvironment) -> bool:
         length: str | None = environ.get("CONTENT_LENGTH")
@@ -194,11 +166,10 @@ class AdminApp:
         try:
             endpoint, arguments = self.url_map.bind_to_environ(environ).match()
             handler = getattr(self, f"on_{endpoint}")
-            shared = self.cloud.shared
-            if shared is not None and endpoint not in _OWN_SHARING:  # on the shared state now, its changes committed
-                answer = shared.transaction(lambda: handler(request, **arguments))
-            else:
+            if endpoint in _OWN_SHARING:
                 answer = handler(request, **arguments)
+            else:  # one step on the state, its changes kept (or, on a store, committed) at once
+                answer = self.cloud.state.transaction(lambda: handler(request, **arguments))
             if len(answer) == 3:  # a page of the dashboard, with its own headers
                 status, body, headers = answer
                 start_response(f"{status} {HTTPStatus(status).phrase}", headers)
@@ -253,9 +224,20 @@ class AdminApp:
         return dashboard.page(name)
 
     def on_health(self, request: Request) -> tuple[int, bytes]:
-        from .. import __version__
+        """Up, with the state reachable (200), or up with its store out of reach (503, saying why)."""
+        from ..version import __version__
 
-        return _json(200, {"status": "ok", "version": __version__, "services": list(self.cloud.service_names)})
+        state = self.cloud.state.health()
+        status = 200 if state["ok"] else 503
+        return _json(
+            status,
+            {
+                "status": "ok" if state["ok"] else "store_unavailable",
+                "version": __version__,
+                "services": list(self.cloud.service_names),
+                "state": state,
+            },
+        )
 
     def on_reset(self, request: Request) -> tuple[int, bytes]:
         body = self._body(request)
@@ -335,13 +317,10 @@ class AdminApp:
         entries: list[dict[str, object]] = []
         counts: dict[str, int] = {}
         for name in cloud.service_names:
-            inventory = getattr(cloud.protocol(name).model, "inventory", None)
-            if inventory is None:  # a test's own service may keep no tokens
-                continue
-            found = inventory()
+            found = cloud.state.service_model(name).inventory()
             counts[name] = len(found)
             if limit is not None and len(found) > limit:
-                newest = sorted(range(len(found)), key=lambda i: float(found[i]["issued"] or 0))[-limit:]
+                newest = sorted(range(len(found)), key=lambda i: _issued(found[i]))[-limit:]
                 found = [found[i] for i in sorted(newest)]
             entries.extend(found)
         return _json(200, {"now": now, "entries": entries, "counts": counts})
@@ -352,7 +331,7 @@ class AdminApp:
         services = {}
         for name in self.cloud.service_names:
             protocol = type(self.cloud.protocol(name))
-            claims = self.cloud.services._claims(name)  # the package's routes (a User API mount adds its own)
+            claims = self.cloud.services.claims(name)  # the package's routes, or (User API mounts) the model's
             hosts = [*claims.hosts, *(f"{label}.*.{domain}" for label, domain in claims.host_labels)]
             family = next(
                 (k.__name__ for k in protocol.__mro__[1:] if k.__module__.startswith("mockcloud.core.protocols")), None
@@ -512,10 +491,14 @@ class AdminApp:
             return _json(404, {"error": "NotFound", "message": f"no service {service!r}"})
         keys = []
         for name in (service,) if service else cloud.service_names:
-            model = cloud.protocol(name).model
-            if hasattr(model, "jwks"):
-                keys.extend(model.jwks()["keys"])
+            keys.extend(cloud.state.service_model(name).jwks()["keys"])
         return _json(200, {"keys": keys})
+
+
+def _issued(entry: dict[str, object]) -> float:
+    """When an inventory entry was issued (0 when it does not say)."""
+    issued = entry.get("issued")
+    return float(issued) if isinstance(issued, (int, float)) else 0.0
 
 
 def _is_health_check(environ: WSGIEnvironment) -> bool:
@@ -586,7 +569,7 @@ def create_app(
 
     The fixtures are loaded and checked now, so that a bad file stops the
     server before it listens rather than failing every request. With a
-    ``store`` (a URL, or a :class:`~mockcloud.core.store.Store`) the mock
+    ``store`` (a URL, or a :class:`~mockcloud.state.store.Store`) the mock
     shares the emulator kept there; it is reached now (``connect``), filled
     from the fixtures and ``seed`` if it is empty, so a bad URL stops the
     server too.
@@ -598,6 +581,12 @@ def create_app(
             "--state keeps one process's state in a file; with --store the state is the store's: give one of them"
         )
     fixtures_module.check(fixtures)
+    state_file = None
+    if state is not None:
+        from ..state.statefile import StateFile
+
+        state_file = StateFile(state)  # a file that is no state stops the server here
+        store = state_file.store
     cloud = MockCloud(
         services,
         fixtures=fixtures,
@@ -608,15 +597,12 @@ def create_app(
         seed=seed,
         store=store,
     )
+    if state_file is not None:
+        state_file.adopt(cloud.state)  # an old file's state converted, then taken
+    elif connect:
+        cloud.state.start()
     cloud.serve_other_processes()
-    if cloud.shared is not None and connect:
-        cloud.shared.connect()
-    state_file = None
-    if state is not None:
-        state_file = StateFile(state, cloud)
-        state_file.check_writable()
-        state_file.load()  # a file that is no snapshot stops the server here, before it listens
-    app = AdminApp(cloud, guard=guard, max_body_size=max_body_size, state_file=state_file)
+    app = AdminApp(cloud, guard=guard, max_body_size=max_body_size)
     app.namespace_options = {"fixtures": fixtures, "services": services, "settings": settings}
     app.namespace_options.update(request_log_size=request_log_size, seed=seed)
     return app

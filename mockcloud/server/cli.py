@@ -110,7 +110,8 @@ def _server_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         "--state",
         metavar="FILE",
         default=env("MOCKCLOUD_STATE") or None,
-        help="keep the emulator's state in FILE: loaded at start when it exists, saved after every change and at exit",
+        help="keep the emulator's state in FILE (a SQLite database, its owner's alone): taken at start when it "
+        "exists, each change written as it is made; a JSON snapshot there is converted",
     )
     serve.add_argument(
         "--seed",
@@ -387,8 +388,7 @@ def _serve_workers(args: argparse.Namespace) -> int:
     try:
         AdminGuard.for_bind(args.host, args.port, allowed_hosts=args.allow_host)
         probe = create_app(args.fixtures, request_log_size=args.request_log_size, seed=args.seed, store=args.store)
-        assert probe.cloud.shared is not None
-        probe.cloud.shared.store.close()  # reached, and filled if it was empty; workers open their own connections
+        probe.cloud.state.close()  # reached, and filled if it was empty; workers open their own connections
         listener = bind(args.host, args.port)
     except (OSError, MockCloudError, ValueError) as exc:
         return _cannot_start(args, exc)
@@ -488,13 +488,16 @@ def _client_command(args: argparse.Namespace) -> int:
         remote = connect(args.url, admin_token=args.admin_token)
         if args.command == "state":
             if args.action == "save":
+                from ..state.statefile import write_private
+
                 document = remote.snapshot()
-                with open(args.file, "w", encoding="utf-8") as out:
-                    json.dump(document, out, indent=2, sort_keys=True)
+                write_private(args.file, json.dumps(document, indent=2, sort_keys=True).encode())  # it holds secrets
                 print(_one_line(f"mockcloud: state of {remote.url} saved to {args.file}"))
             else:
-                with open(args.file, encoding="utf-8") as source:
-                    remote.restore(json.load(source))
+                from ..core import jsonbody
+
+                with open(args.file, "rb") as source:
+                    remote.restore(jsonbody.loads(source.read()))
                 print(_one_line(f"mockcloud: state of {remote.url} loaded from {args.file}"))
         elif args.command == "clock":
             if args.action == "advance":

@@ -82,6 +82,7 @@ class LiveServer:
             connection_limit,
             connections_per_client,
         )
+        self._own_app = app is None  # its state (a state file's, a store's connections) let go of at stop
         if app is None:
             app = create_app(fixtures, request_log_size=request_log_size, seed=seed, state=state, store=store)
         self.app = app
@@ -156,7 +157,7 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close every connection (saving the state file, if any, last); safe to call twice."""
+        """Stop serving and close every connection (the state file or store's, if it made them, last); safe twice."""
         server = self._server
         if not self._stopped.is_set():
             if self._serving.is_set():
@@ -182,9 +183,8 @@ class LiveServer:
             self._thread.join(timeout=5)
         if self.app.namespaces is not None:
             self.app.namespaces.close()
-        state_file = getattr(self.app, "state_file", None)
-        if state_file is not None:
-            state_file.save()
+        if self._own_app:
+            self.app.cloud.state.close()
 
     def _pull(self, thunk: Callable[[], object]) -> bool:
         """Run ``thunk`` in the loop's thread; False when the loop has already closed its trigger (it is ending)."""

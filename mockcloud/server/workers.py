@@ -3,7 +3,7 @@
 The parent binds the listening socket once, then forks the workers; each
 inherits the socket and accepts from it with its own waitress server, its own
 interpreter (and GIL), and its own local copy of the shared state, kept in
-step with the store request by request (:mod:`mockcloud.core.shared`). The
+step with the store request by request (:mod:`mockcloud.state.shared`). The
 parent serves nothing: it restarts a worker that dies (a SIGKILL, a crash)
 and passes SIGTERM and SIGINT on to every worker, then waits for them to end.
 

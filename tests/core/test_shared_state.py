@@ -17,9 +17,8 @@ from werkzeug.test import Client
 
 from mockcloud import mock_cloud
 from mockcloud.core.errors import MockCloudError
-from mockcloud.core.shared import CountingLock
-from mockcloud.core.store import MemoryStore, Store, StoreUnavailable
 from mockcloud.mock import MockCloud
+from mockcloud.state.store import MemoryStore, Store, StoreUnavailable
 from tests.redis_support import RedisServer
 
 HEADERS = {"Version": "2.0", "Host": "userapi.example.com"}
@@ -58,7 +57,7 @@ def store(request, tmp_path):
     if request.param == "memory":
         yield MemoryStore()
         return
-    from mockcloud.core.redis_store import RedisStore
+    from mockcloud.state.redis_store import RedisStore
 
     redis = RedisServer(tmp_path)
     store = RedisStore(redis.url(prefix="unit"))
@@ -114,15 +113,15 @@ def test_reset_clock_faults_keys_seed_and_log_reach_every_mock(store):
     first.faults.add("userapi", "Me", status=503, count=2)
     first.faults.rate_limit("userapi", "Login", rate=0, burst=2)
     first.credentials.add_aws("AKIASHARED0000000001", "secret")
-    # the transactions bring them in; a direct change is the mock's own until then, so go through one
-    first.shared.publish()
+    # the next transaction of the mock writes them (a direct change is the mock's own until then)
+    first.state.transaction(lambda: None)
     login(second)
     assert second.clock.now().year == 2030
     assert second.credentials.aws("AKIASHARED0000000001") is not None
     pair = login(first)
     assert call(second, "Login", json=USER).status_code == 429  # the bucket of two is shared
     assert [call(m, "Me", token=pair["accessToken"]).status_code for m in (first, second, first)] == [503, 503, 200]
-    assert second.shared.transaction(lambda: second.faults.rules) == []  # the count ran out on both
+    assert second.state.transaction(lambda: second.faults.rules) == []  # the count ran out on both
     assert [r.operation for r in first.requests] == ["Login", "Login", "Login", "Me", "Me", "Me"]
     second.reset(seed=7)
     assert login(first) and first.seed == 7 and not first.clock.frozen
@@ -153,7 +152,7 @@ def test_the_shared_log_numbers_records_across_mocks_and_keeps_each_exchange(sto
 
 def test_sts_keys_issued_through_one_mock_sign_for_another(store):
     first, second = sharing(store)
-    issued = first.shared.transaction(
+    issued = first.state.transaction(
         lambda: first.credentials.issue_temporary(
             account_id="123456789012",
             expires=first.clock.time() + 60,
@@ -161,39 +160,42 @@ def test_sts_keys_issued_through_one_mock_sign_for_another(store):
             user_id="AROA:s",
         )
     )
-    second.shared.transaction(lambda: None)
-    assert second.credentials.aws(issued.access_key_id) == issued
+    assert second.state.transaction(lambda: second.credentials.aws(issued.access_key_id)) == issued
 
 
 def test_a_request_that_changes_nothing_writes_nothing(store):
     first, second = sharing(store)
     pair = login(first)
-    commits = first.shared.commits
+    commits = first.state.commits
     for _ in range(5):
         assert call(first, "Me", token=pair["accessToken"]).status_code == 200
-    assert first.shared.commits == commits
+    assert first.state.commits == commits
     assert refresh(second, pair).status_code == 200
     assert call(first, "Me", token=pair["accessToken"]).status_code == 401  # the rotation revoked it, seen at once
 
 
 class _Busy(MemoryStore):
-    """Another mock writes the User API's part just before each check of a request that only read."""
+    """Another mock writes the session a request reads just before each check of that request (which only read)."""
 
-    def commit(self, instance, expected, texts, records, log_size):
-        if not texts and "userapi" in expected:
+    def commit(self, commit):
+        if not commit.writes:
             with self._lock:
-                self._versions["userapi"] += 1
-        return super().commit(instance, expected, texts, records, log_size)
+                for entity in commit.reads:
+                    if entity.startswith("userapi/session/"):
+                        self._version += 1
+                        _, text, dead_at = self._entities[entity]
+                        self._entities[entity] = (self._version, text, dead_at)
+        return super().commit(commit)
 
 
 def test_a_reader_among_busy_writers_is_answered_at_its_second_try():
     """A read that met newer state is answered from the state the store held then: writers never starve it."""
     (reader,) = sharing(_Busy(), 1)
     pair = login(reader)
-    conflicts = reader.shared.conflicts
+    conflicts = reader.state.conflicts
     for _ in range(5):
         assert call(reader, "Me", token=pair["accessToken"]).status_code == 200
-    assert reader.shared.conflicts - conflicts == 5
+    assert reader.state.conflicts - conflicts == 5
     assert [r.operation for r in reader.requests][-5:] == ["Me"] * 5
 
 
@@ -212,13 +214,13 @@ def test_mocks_of_more_services_join_a_store_filled_by_a_mock_of_fewer():
     (small,) = sharing(store, 1, services=["userapi"])
     big, other = sharing(store)  # License Manager was never in the store: each starts it from its fixtures
     assert login(big) and login(small)
-    big.shared.transaction(lambda: big.licensemanager.create_license(license_name="joined later"))
-    names = other.shared.transaction(lambda: [lic.name for lic in other.licensemanager.licenses])
+    big.licensemanager.create_license(license_name="joined later")  # a helper of a mock on a store: one transaction
+    names = [lic.name for lic in other.licensemanager.licenses]
     assert "joined later" in names and "Example Pro license" in names
 
 
 class _Down(MemoryStore):
-    def read(self, known, wanted):
+    def meta(self):
         raise StoreUnavailable("down")
 
 
@@ -234,26 +236,19 @@ def test_a_shared_mock_needs_its_own_clock():
         MockCloud(store=MemoryStore())
 
 
-def test_a_change_no_lock_saw_is_refused_when_verifying(monkeypatch):
-    """The marks (locks taken, change counts) are what decide a write; verify mode checks they never miss one."""
+def test_a_record_changed_without_being_written_back_is_refused_when_verifying(monkeypatch):
+    """Only what a model writes back is committed; verify mode checks that no change misses its write."""
     monkeypatch.setenv("MOCKCLOUD_SHARED_VERIFY", "1")
     first, _ = sharing(MemoryStore())
     login(first)
-    mount = first.shared.transaction(lambda: first.userapi.get_mount())  # noqa: PLW0108  (the model as it is then)
-    with pytest.raises(MockCloudError, match="without its lock"):
-        first.shared.transaction(mount.sessions.clear)
 
+    def change_without_writing() -> None:
+        sessions = first.protocol("userapi").model._sessions
+        session = next(iter(sessions.values()))
+        session.revoked_reason = "logout"
 
-def test_counting_lock_counts_and_excludes():
-    lock = CountingLock()
-    with lock, lock:
-        pass
-    assert lock.taken == 2
-    assert lock.acquire(timeout=0.1)
-    held = threading.Event()
-    threading.Thread(target=lambda: held.set() if not lock.acquire(timeout=0.05) else None).start()
-    assert held.wait(5)
-    lock.release()
+    with pytest.raises(MockCloudError, match="without being written back"):
+        first.state.transaction(change_without_writing)
 
 
 def test_in_memory_mocks_never_import_redis():

@@ -17,16 +17,17 @@ import copy
 import hashlib
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...core.credentials import same_secret
+from ...core.entities import KEPT_SECONDS, Kind, compound
 from ...core.entropy import Entropy
 from ...core.errors import MockCloudError
 from ...core.helpers import reads_only
 from ...core.sections import keyed, record
-from ...core.service import ServiceContext
+from ...core.service import ServiceContext, ServiceModel
 from ...core.text import is_ascii_digits
 from .errors import ERRORS
 
@@ -61,6 +62,7 @@ _PRODUCT_CODE = re.compile(r"[A-Z0-9]{8}\Z")
 _DURATION = re.compile(
     r"(-)?P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?\Z", re.ASCII
 )
+T = TypeVar("T")
 MAX_DURATION_SECONDS = 10**12  # ~31,700 years: a longer token lifetime never ends on any mock clock either
 
 
@@ -199,6 +201,71 @@ class Certificate:
     pem: str
 
 
+def _activation_key_dump(key: ActivationKey) -> dict[str, Any]:
+    return {
+        "key": str(key),
+        "product_code": key.product_code,
+        "customer_id": key.customer_id,
+        "created": key.created,
+        "expires": key.expires,
+        "used": key.used,
+    }
+
+
+def _activation_key_load(data: dict[str, Any]) -> ActivationKey:
+    key = ActivationKey(data["key"], data["customer_id"], data["product_code"], data["created"], data["expires"])
+    key.used = bool(data.get("used", False))
+    return key
+
+
+def _activation_key_dead_at(key: ActivationKey) -> float:
+    return key.expires + KEPT_SECONDS
+
+
+def _user_token_dead_at(user: UserToken) -> float | None:
+    return None if user.expires is None else user.expires + KEPT_SECONDS
+
+
+def _of(cls: type[T]) -> Callable[[Any], T]:
+    def load(data: Any) -> T:
+        return cls(**data)
+
+    return load
+
+
+def _text(data: Any) -> str:
+    return str(data)
+
+
+def _number(data: Any) -> int:
+    return int(data)
+
+
+def _pair(code: str, customer_id: str) -> str:
+    """The key of what one customer has of one product (the code has no spaces: it comes first)."""
+    return f"{code} {customer_id}"
+
+
+# the records, by key: the settings (""), the customer counter (""), a product (its code), a product by
+# its token (-> code), a subscription ("<code> <customer>"), an activation key, a user token, a desktop key
+# pair (its access key id), a customer's pair ("<code> <customer>" -> access key id), a certificate (its
+# fingerprint), a PID (-> [owner, customer]) and a customer's PID at a developer ([owner, customer] -> PID)
+SETTINGS: Kind[dict[str, Any]] = Kind("settings", dict, dict, whole=True)
+CUSTOMERS: Kind[int] = Kind("customers", int, _number)
+PRODUCT: Kind[Product] = Kind("product", record, _of(Product), whole=True)
+PRODUCT_TOKEN: Kind[str] = Kind("product_token", str, _text)
+SUBSCRIPTION: Kind[Subscription] = Kind("subscription", record, _of(Subscription))
+ACTIVATION_KEY: Kind[ActivationKey] = Kind(
+    "activation_key", _activation_key_dump, _activation_key_load, _activation_key_dead_at
+)
+USER_TOKEN: Kind[UserToken] = Kind("user_token", record, _of(UserToken), _user_token_dead_at)
+DESKTOP_KEY: Kind[DesktopKey] = Kind("desktop_key", record, _of(DesktopKey))
+DESKTOP_OF: Kind[str] = Kind("desktop_of", str, _text)
+CERTIFICATE: Kind[Certificate] = Kind("certificate", record, _of(Certificate))
+PID: Kind[list[str]] = Kind("pid", list, list)
+PID_OF: Kind[str] = Kind("pid_of", str, _text)
+
+
 @dataclass
 class Activation:
     user_token: str
@@ -207,48 +274,59 @@ class Activation:
     secret_access_key: str | None = None
 
 
-class DevpayModel:
+class DevpayModel(ServiceModel):
     """``cloud.devpay``: the License Service's state, and helpers for tests."""
 
     def __init__(self, context: ServiceContext) -> None:
         self.entropy = context.entropy
         self.clock = context.clock
         self.credentials = context.credentials
-        self.settings = _settings(context)
+        self.context = context
         self._lock = context.lock
-        self._products: dict[str, Product] = {}  # code -> product
-        self._by_product_token: dict[str, Product] = {}
-        self._subscriptions: dict[tuple[str, str], Subscription] = {}  # (customer, code)
-        self._activation_keys: dict[str, ActivationKey] = {}
-        self._pids: dict[tuple[str, str], str] = {}  # (owner key, customer) -> PID
-        self._pid_owner: dict[str, tuple[str, str]] = {}
-        self._user_tokens: dict[str, UserToken] = {}
-        self._desktop_keys: dict[str, DesktopKey] = {}  # access key id -> pair
-        self._desktop_by_customer: dict[tuple[str, str], DesktopKey] = {}  # (customer, code) -> pair
-        self._certificates: dict[str, Certificate] = {}
-        self._customer_counter = 0
-        fixtures = context.fixtures
-        for item in fixtures.get("products", ()):
-            self.create_product(
-                item["kind"],
-                item.get("owner_access_key_id", "testing"),
-                code=item["code"],
-                token=item["token"],
-                name=item.get("name", ""),
-            )
-        for item in fixtures.get("activation_keys", ()):
-            key = self.create_activation_key(
-                item["product_code"],
-                item.get("customer_id"),
-                key=item["key"],
-                payment_pending=item.get("status") == "payment_pending",
-            )
-            key.created = item.get("created", key.created)
-            key.expires = item.get("expires", key.created + self.settings["activation_key_seconds"])
-            key.used = item.get("used", False)
-        for item in fixtures.get("certificates", ()):
-            self.register_certificate(item["pem"], item.get("owner_access_key_id", "testing"))
-        self._load_state(fixtures)
+        self._settings = context.table(SETTINGS)
+        self._customers = context.table(CUSTOMERS)
+        self._products = context.table(PRODUCT)
+        self._by_product_token = context.table(PRODUCT_TOKEN)
+        self._subscriptions = context.table(SUBSCRIPTION)
+        self._activation_keys = context.table(ACTIVATION_KEY)
+        self._user_tokens = context.table(USER_TOKEN)
+        self._desktop_keys = context.table(DESKTOP_KEY)
+        self._desktop_by_customer = context.table(DESKTOP_OF)
+        self._certificates = context.table(CERTIFICATE)
+        self._pid_owner = context.table(PID)
+        self._pids = context.table(PID_OF)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The service's settings: its defaults, the fixtures' and the mock's (see ``DEFAULTS``)."""
+        return self._settings.get("") or dict(DEFAULTS)
+
+    def load(self, section: dict[str, Any]) -> None:
+        """Products, activation keys and certificates of the fixtures; what else a snapshot holds."""
+        with self._lock:
+            self._settings[""] = self.context.merged_settings(DEFAULTS, section)
+            for item in section.get("products", ()):
+                self.create_product(
+                    item["kind"],
+                    item.get("owner_access_key_id", "testing"),
+                    code=item["code"],
+                    token=item["token"],
+                    name=item.get("name", ""),
+                )
+            for item in section.get("activation_keys", ()):
+                key = self.create_activation_key(
+                    item["product_code"],
+                    item.get("customer_id"),
+                    key=item["key"],
+                    payment_pending=item.get("status") == "payment_pending",
+                )
+                key.created = item.get("created", key.created)
+                key.expires = item.get("expires", key.created + self.settings["activation_key_seconds"])
+                key.used = item.get("used", False)
+                self._activation_keys[str(key)] = key
+            for item in section.get("certificates", ()):
+                self.register_certificate(item["pem"], item.get("owner_access_key_id", "testing"))
+            self._load_state(section)
 
     # ---- snapshots ------------------------------------------------------------------
     @reads_only
@@ -262,17 +340,7 @@ class DevpayModel:
             return {
                 "settings": copy.deepcopy(self.settings),
                 "products": [record(p) for p in self._products.values()],
-                "activation_keys": [
-                    {
-                        "key": str(k),
-                        "product_code": k.product_code,
-                        "customer_id": k.customer_id,
-                        "created": k.created,
-                        "expires": k.expires,
-                        "used": k.used,
-                    }
-                    for k in self._activation_keys.values()
-                ],
+                "activation_keys": [_activation_key_dump(k) for k in self._activation_keys.values()],
                 "certificates": [
                     {"pem": c.pem, "owner_access_key_id": c.owner_access_key_id} for c in self._certificates.values()
                 ],
@@ -283,7 +351,7 @@ class DevpayModel:
                     {"persistent_identifier": pid, "owner_access_key_id": owner, "customer_id": customer}
                     for pid, (owner, customer) in self._pid_owner.items()
                 ],
-                "customer_counter": self._customer_counter,
+                "customer_counter": self._customers.get("", 0),
             }
 
     def _load_state(self, section: dict[str, Any]) -> None:
@@ -293,7 +361,11 @@ class DevpayModel:
         """
         if "subscriptions" in section:  # the statuses now, over the ones the activation keys implied
             subscriptions = [Subscription(**item) for item in section["subscriptions"]]
-            self._subscriptions = keyed(subscriptions, lambda s: (s.customer_id, s.product_code), "subscriptions")
+            given = keyed(subscriptions, lambda s: _pair(s.product_code, s.customer_id), "subscriptions")
+            for key in list(self._subscriptions):
+                del self._subscriptions[key]
+            for key, subscription in given.items():
+                self._subscriptions[key] = subscription
         tokens = keyed((UserToken(**item) for item in section.get("user_tokens", ())), lambda u: u.token, "user tokens")
         pairs = keyed(
             (DesktopKey(**item) for item in section.get("desktop_keys", ())), lambda k: k.access_key_id, "desktop keys"
@@ -304,18 +376,26 @@ class DevpayModel:
         for user in tokens.values():
             if user.upgraded_to is not None and user.upgraded_to not in tokens:
                 raise MockCloudError(f"user token {user.token[:24]}... was upgraded to one the section does not have")
-        self._user_tokens.update(tokens)
-        self._desktop_keys.update(pairs)
-        by_customer = keyed(pairs.values(), lambda k: (k.customer_id, k.product_code), "key pairs of one customer")
-        self._desktop_by_customer.update(by_customer)
+        by_customer = keyed(pairs.values(), lambda k: _pair(k.product_code, k.customer_id), "key pairs of one customer")
         identifiers = section.get("persistent_identifiers", ())
         owners = keyed(identifiers, lambda i: i["persistent_identifier"], "persistent identifiers")
         customers = keyed(
-            identifiers, lambda i: (i["owner_access_key_id"], i["customer_id"]), "PIDs of one customer at one developer"
+            identifiers,
+            lambda i: compound(i["owner_access_key_id"], i["customer_id"]),
+            "PIDs of one customer at one developer",
         )
-        self._pid_owner.update({pid: (i["owner_access_key_id"], i["customer_id"]) for pid, i in owners.items()})
-        self._pids.update({at: i["persistent_identifier"] for at, i in customers.items()})
-        self._customer_counter = section.get("customer_counter", self._customer_counter)
+        for token, user in tokens.items():
+            self._user_tokens[token] = user
+        for access_key_id, pair in pairs.items():
+            self._desktop_keys[access_key_id] = pair
+        for at, pair in by_customer.items():
+            self._desktop_by_customer[at] = pair.access_key_id
+        for pid, item in owners.items():
+            self._pid_owner[pid] = [item["owner_access_key_id"], item["customer_id"]]
+        for at, item in customers.items():
+            self._pids[at] = item["persistent_identifier"]
+        if "customer_counter" in section:
+            self._customers[""] = section["customer_counter"]
 
     # ---- test-side helpers ------------------------------------------------------------
     def create_product(
@@ -342,7 +422,7 @@ class DevpayModel:
                 raise MockCloudError("a product token starts with {ProductToken} and is unique")
             product = Product(code, token, kind, owner_access_key_id, name)
             self._products[code] = product
-            self._by_product_token[token] = product
+            self._by_product_token[token] = code
             return product
 
     def create_activation_key(
@@ -361,8 +441,9 @@ class DevpayModel:
         with self._lock:
             self.product(product_code)
             if customer_id is None:
-                self._customer_counter += 1
-                customer_id = f"customer-{self._customer_counter:04d}-{self.entropy.token_hex(3)}"
+                counter = self._customers.get("", 0) + 1
+                self._customers[""] = counter
+                customer_id = f"customer-{counter:04d}-{self.entropy.token_hex(3)}"
             key = key or new_activation_key(self.entropy)
             if not _ACTIVATION_KEY.match(key) or key in self._activation_keys:
                 raise MockCloudError(f"activation key {key!r} is not 1-30 characters A-Z 0-9, or is taken")
@@ -370,11 +451,12 @@ class DevpayModel:
             created = ActivationKey(key, customer_id, product_code, now, now + self.settings["activation_key_seconds"])
             self._activation_keys[key] = created
             status = "payment_pending" if payment_pending else "active"
-            subscription = self._subscriptions.get((customer_id, product_code))
+            at = _pair(product_code, customer_id)
+            subscription = self._subscriptions.get(at)
             if subscription is None:
-                self._subscriptions[(customer_id, product_code)] = Subscription(customer_id, product_code, status)
-            else:
-                subscription.status = status
+                subscription = Subscription(customer_id, product_code, status)
+            subscription.status = status
+            self._subscriptions[at] = subscription
             return created
 
     def cancel_subscription(self, product_code: str, customer_id: str) -> None:
@@ -386,16 +468,18 @@ class DevpayModel:
         if status not in SUBSCRIPTION_STATES:
             raise MockCloudError(f"status must be one of {SUBSCRIPTION_STATES}, not {status!r}")
         with self._lock:
-            subscription = self._subscriptions.get((customer_id, product_code))
+            at = _pair(product_code, customer_id)
+            subscription = self._subscriptions.get(at)
             if subscription is None:
                 raise MockCloudError(f"customer {customer_id!r} has no subscription to product {product_code!r}")
             subscription.status = status
+            self._subscriptions[at] = subscription
 
     def issue_legacy_user_token(self, product_code: str, customer_id: str) -> str:
         """A user token of the old version (before 2008-05-15), which RefreshUserToken upgrades."""
         with self._lock:
             self.product(product_code)
-            if (customer_id, product_code) not in self._subscriptions:
+            if _pair(product_code, customer_id) not in self._subscriptions:
                 raise MockCloudError(f"customer {customer_id!r} has no subscription to product {product_code!r}")
             return self._issue_user_token(customer_id, product_code, None, LEGACY_USER_TOKEN_VERSION).token
 
@@ -431,7 +515,7 @@ class DevpayModel:
 
     @reads_only
     def subscription(self, product_code: str, customer_id: str) -> Subscription | None:
-        return self._subscriptions.get((customer_id, product_code))
+        return self._subscriptions.get(_pair(product_code, customer_id))
 
     @reads_only
     def user_token(self, token: str) -> UserToken | None:
@@ -443,7 +527,7 @@ class DevpayModel:
 
     @reads_only
     def persistent_identifier(self, owner_access_key_id: str, customer_id: str) -> str | None:
-        return self._pids.get((owner_access_key_id, customer_id))
+        return self._pids.get(compound(owner_access_key_id, customer_id))
 
     # ---- what the protocol asks ---------------------------------------------------------
     @reads_only
@@ -464,7 +548,8 @@ class DevpayModel:
         """Unsigned: a desktop customer's user token and DevPay-only key pair."""
         with self._lock:
             key, product, lifetime = self._activation(activation_key, product_token, token_expiration, signer=None)
-            pair = self._desktop_by_customer.get((key.customer_id, product.code))
+            at = _pair(product.code, key.customer_id)
+            pair = self._desktop_pair(at)
             if pair is None:
                 access_key_id = _random_key(self.entropy, 20)
                 while access_key_id in self._desktop_keys or self.credentials.aws(access_key_id) is not None:
@@ -472,8 +557,8 @@ class DevpayModel:
                 secret = base64.b64encode(self.entropy.token_bytes(30)).decode("ascii")
                 pair = DesktopKey(access_key_id, secret, key.customer_id, product.code)
                 self._desktop_keys[access_key_id] = pair
-                self._desktop_by_customer[(key.customer_id, product.code)] = pair
-            key.used = True
+                self._desktop_by_customer[at] = access_key_id
+            self._use(key)
             user = self._issue_user_token(key.customer_id, product.code, lifetime)
             return Activation(user.token, access_key_id=pair.access_key_id, secret_access_key=pair.secret_access_key)
 
@@ -483,14 +568,15 @@ class DevpayModel:
         """Signed by the product's owner: the customer's user token and persistent identifier."""
         with self._lock:
             key, product, lifetime = self._activation(activation_key, product_token, token_expiration, signer=signer)
-            pid = self._pids.get((signer, key.customer_id))
+            at = compound(signer, key.customer_id)
+            pid = self._pids.get(at)
             if pid is None:
                 pid = new_persistent_identifier(self.entropy)
                 while pid in self._pid_owner:
                     pid = new_persistent_identifier(self.entropy)
-                self._pids[(signer, key.customer_id)] = pid
-                self._pid_owner[pid] = (signer, key.customer_id)
-            key.used = True
+                self._pids[at] = pid
+                self._pid_owner[pid] = [signer, key.customer_id]
+            self._use(key)
             user = self._issue_user_token(key.customer_id, product.code, lifetime)
             return Activation(user.token, persistent_identifier=pid)
 
@@ -577,9 +663,9 @@ class DevpayModel:
             if user.version == CURRENT_USER_TOKEN_VERSION:
                 return user.token
             if user.upgraded_to is None:
-                upgraded = self._issue_user_token(user.customer_id, user.product_code, None)
-                upgraded.expires = user.expires
+                upgraded = self._issue_user_token(user.customer_id, user.product_code, None, expires=user.expires)
                 user.upgraded_to = upgraded.token
+                self._user_tokens[user.token] = user
             return user.upgraded_to
 
     # ---- rules -----------------------------------------------------------------------
@@ -616,7 +702,8 @@ class DevpayModel:
         return key, product, lifetime
 
     def _product_by_token(self, token: str) -> Product:
-        product = self._by_product_token.get(token)
+        code = self._by_product_token.get(token)
+        product = None if code is None else self._products.get(code)
         if product is None or not _same(product.token, token):
             raise ERRORS.error("InvalidProductToken")
         return product
@@ -629,8 +716,18 @@ class DevpayModel:
             raise ERRORS.error("InvalidUserToken", "The user token has expired.")
         return user
 
+    def _desktop_pair(self, at: str) -> DesktopKey | None:
+        """A customer's key pair for a product (``_pair(code, customer)``), if it has one."""
+        access_key_id = self._desktop_by_customer.get(at)
+        return None if access_key_id is None else self._desktop_keys.get(access_key_id)
+
+    def _use(self, key: ActivationKey) -> None:
+        if not key.used:
+            key.used = True
+            self._activation_keys[str(key)] = key
+
     def _check_desktop_signer(self, signer: str, user: UserToken) -> None:
-        pair = self._desktop_by_customer.get((user.customer_id, user.product_code))
+        pair = self._desktop_pair(_pair(user.product_code, user.customer_id))
         if pair is None or not _same(pair.access_key_id, signer):
             raise ERRORS.error(
                 "InvalidUserToken", "The user token is invalid for the signer: sign with the customer's key pair."
@@ -646,15 +743,23 @@ class DevpayModel:
         return owner[1]
 
     def _active(self, customer_id: str, product_code: str) -> bool:
-        subscription = self._subscriptions.get((customer_id, product_code))
+        subscription = self._subscriptions.get(_pair(product_code, customer_id))
         return subscription is not None and subscription.status == "active"
 
     def _issue_user_token(
-        self, customer_id: str, product_code: str, lifetime: float | None, version: int = CURRENT_USER_TOKEN_VERSION
+        self,
+        customer_id: str,
+        product_code: str,
+        lifetime: float | None,
+        version: int = CURRENT_USER_TOKEN_VERSION,
+        *,
+        expires: float | None = None,
     ) -> UserToken:
         now = self.clock.time()
         token = new_user_token(self.entropy, version)
-        user = UserToken(token, customer_id, product_code, version, now, None if lifetime is None else now + lifetime)
+        if lifetime is not None:
+            expires = now + lifetime
+        user = UserToken(token, customer_id, product_code, version, now, expires)
         self._user_tokens[token] = user
         return user
 
@@ -698,7 +803,3 @@ class DevpayModel:
                 )
             )
         return found
-
-
-def _settings(context: ServiceContext) -> dict[str, Any]:
-    return context.merged_settings(DEFAULTS)

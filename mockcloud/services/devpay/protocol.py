@@ -44,7 +44,14 @@ class DevpayProtocol(AwsQuerySoapProtocol):
 
     def __init__(self, context: ServiceContext, model: DevpayModel) -> None:
         super().__init__(context, model)
-        settings = model.settings
+        self._configured: dict[str, Any] | None = None  # the settings the rules below were made from
+        self._configure()
+
+    def _configure(self) -> None:
+        """The signature rules, codes and HTTPS rule of the service's settings (made again when they change)."""
+        settings = self.model.settings
+        if settings is self._configured or settings == self._configured:
+            return
         bad_signature = settings["bad_signature_code"]
         unknown_key = settings["unknown_key_code"]
         self.query_auth = QueryAuthRules(
@@ -63,6 +70,11 @@ class DevpayProtocol(AwsQuerySoapProtocol):
         )
         self.throttling_code = settings["throttling_code"]
         self._require_https = settings["require_https"]
+        self._configured = settings
+
+    def operation_of(self, exchange: SoapExchange) -> str:
+        self._configure()  # the first step of every request: the rules are the settings' before any is used
+        return super().operation_of(exchange)
 
     # ---- who may sign ------------------------------------------------------------------
     def secret_for(self, access_key_id: str) -> str | None:

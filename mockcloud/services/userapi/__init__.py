@@ -10,7 +10,7 @@ and always at the host-qualified path (``/vendor.example/api/User/Login``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from ...core.errors import MockCloudError
@@ -43,15 +43,7 @@ def mount_claims(base_url: str) -> Claims:
     return Claims(hosts=(host,), server_path_prefixes=(path + OPERATIONS_PATH, f"/{host}{path}{OPERATIONS_PATH}"))
 
 
-def claims(fixtures: dict[str, Any]) -> Claims:
-    """Routes of the mounts in the fixtures (mounts added at run time claim theirs when added)."""
-    hosts: list[str] = []
-    prefixes: list[str] = []
-    for mount in fixtures.get("mounts", ()):
-        routes = mount_claims(mount["base_url"])
-        hosts.extend(routes.hosts)
-        prefixes.extend(routes.server_path_prefixes)
-    return Claims(hosts=tuple(hosts), server_path_prefixes=tuple(prefixes))
+CLAIMS = None  # the routes are the mounts', from the model's state (UserApiModel.claims)
 
 
 def build(context: ServiceContext) -> UserApiProtocol:

@@ -12,24 +12,28 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import hashlib
 import hmac
 import json
 import math
 import os
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import jwt
 
-from ...core.entropy import Entropy
+from ...core.claims import Claims
+from ...core.entities import KEPT_SECONDS, Kind, Table
 from ...core.errors import MockCloudError
 from ...core.fixtures import check_settings
 from ...core.helpers import reads_only
 from ...core.jwt_signing import JwtSigner, b64url
-from ...core.sections import b64, keyed, password_of, record, unb64, user_record
-from ...core.service import ServiceContext
+from ...core.sections import b64, keyed, password_of, unb64, user_record
+from ...core.sections import record as record_of
+from ...core.service import ServiceContext, ServiceModel
 from . import mount_claims, split_base_url
 from .errors import ERRORS, invalid_token
 
@@ -74,15 +78,16 @@ def _hash_password(password: str, salt: bytes) -> bytes:
     return hashlib.pbkdf2_hmac("sha256", password.encode("utf-8", "surrogatepass"), salt, _PBKDF2_ITERATIONS)
 
 
-def _digest(refresh_token: str) -> bytes:
-    """Refresh tokens are kept only as their SHA-256, as a real server would store them."""
-    return hashlib.sha256(refresh_token.encode("utf-8", "surrogatepass")).digest()
+def _digest(refresh_token: str) -> str:
+    """Refresh tokens are kept only as their SHA-256 (base64: the record's key), as a real server would store them."""
+    return b64(hashlib.sha256(refresh_token.encode("utf-8", "surrogatepass")).digest())
 
 
 _DUMMY_HASH = _hash_password("mockcloud: no such user", _DUMMY_SALT)
+T = TypeVar("T")
 
 
-@dataclass(eq=False)
+@dataclass(slots=True, eq=False)
 class User:
     username: str
     user_id: str
@@ -90,74 +95,172 @@ class User:
     roles: list[Any]  # any JSON: the Roles claim is their JSON text
     salt: bytes = field(repr=False)
     password_hash: bytes = field(repr=False)
+    mount: str = ""  # the key of its mount
 
     def describe(self) -> dict[str, Any]:
         """The body of ``GET /User/Me``."""
         return {"userID": self.user_id, "username": self.username, "instanceID": self.instance_id, "roles": self.roles}
 
 
-@dataclass(eq=False)
+@dataclass(slots=True, eq=False)
 class Session:
     """One login and every token rotated from it (the token family)."""
 
     sid: str
-    user: User
+    mount: str  # the key of its mount
+    username: str
     created: float
     access_jti: str = ""  # the one live access token
     revoked_at: float | None = None
     revoked_reason: str | None = None  # "logout", "reuse"
+    expires: float = 0.0  # when its newest token expires: the family is of use until then
 
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
 
 
-@dataclass(eq=False)
+@dataclass(slots=True, eq=False)
 class RefreshRecord:
-    session: Session
+    sid: str  # the session it belongs to
     issued: float
     expires: float
     access_jti: str = ""  # the access token issued with it: the one a retry of its rotation presents
     used_at: float | None = None  # set when rotated: the token is retired
-    successor: bytes | None = None  # digest of the refresh token its rotation issued
+    successor: str | None = None  # key (digest) of the refresh token its rotation issued
     replaced: bool = False  # issued by a rotation whose reply a retry within the grace period replaced
 
 
+@dataclass(slots=True, eq=False)
+class MountRecord:
+    """One mount's own state: its base URL, effective settings, random key and next user id."""
+
+    base_url: str
+    order: int  # mounting order: the first mount is the default, and keeps a plain path two mounts share
+    settings: dict[str, Any]
+    random_key: str  # the key when no signing_key is set; a snapshot's is given back, not drawn again
+    next_user_id: int = 1
+    revision: int = 0  # grows with each change of settings: views of the mount are made again
+
+
+def _mount_dump(record: MountRecord) -> dict[str, Any]:
+    entry = record_of(record)
+    key = record.settings["signing_key"]
+    if isinstance(key, (bytes, bytearray)):  # JSON has no bytes: base64 beside
+        entry["settings"] = {**record.settings, "signing_key": None}
+        entry["signing_key_base64"] = b64(bytes(key))
+    return entry
+
+
+def _mount_load(data: dict[str, Any]) -> MountRecord:
+    data = dict(data)
+    encoded = data.pop("signing_key_base64", None)
+    if encoded is not None:
+        data["settings"] = {**data["settings"], "signing_key": unb64(encoded, "a mount's signing key")}
+    return MountRecord(**data)
+
+
+def _user_dump(user: User) -> dict[str, Any]:
+    return user_record(user)
+
+
+def _user_load(data: dict[str, Any]) -> User:
+    salt, password_hash = password_of(data, f"user {data.get('username')!r}")
+    return User(**{**data, "salt": salt, "password_hash": password_hash})
+
+
+def _session_dead_at(session: Session) -> float:
+    return session.expires + KEPT_SECONDS
+
+
+def _refresh_dead_at(refresh: RefreshRecord) -> float:
+    return refresh.expires + KEPT_SECONDS
+
+
+def _session_load(data: dict[str, Any]) -> Session:
+    return Session(**data)
+
+
+def _refresh_load(data: dict[str, Any]) -> RefreshRecord:
+    return RefreshRecord(**data)
+
+
+def _settings_load(data: Any) -> dict[str, Any]:
+    return dict(data)
+
+
+def _username_load(data: Any) -> str:
+    return str(data)
+
+
+# the records, by key: the shared settings (""), a mount (its host and path), a user ("<mount> <username>"),
+# a user id taken ("<mount> <user id>" -> username), a session (its sid), a refresh token (its digest, base64)
+SETTINGS: Kind[dict[str, Any]] = Kind("settings", dict, _settings_load, whole=True)
+MOUNT: Kind[MountRecord] = Kind("mount", _mount_dump, _mount_load, whole=True)
+USER: Kind[User] = Kind("user", _user_dump, _user_load)
+USER_ID: Kind[str] = Kind("user_id", str, _username_load)
+SESSION: Kind[Session] = Kind("session", record_of, _session_load, _session_dead_at)
+REFRESH: Kind[RefreshRecord] = Kind("refresh", record_of, _refresh_load, _refresh_dead_at)
+
+
+def _mount_key(host: str, path: str) -> str:
+    return host + path
+
+
+class _Records(Mapping[str, T]):
+    """A mount's records of one table: ``mount.users[username]``, ``mount.sessions[sid]``."""
+
+    def __init__(self, table: Table[T], mount: str, key: Callable[[str], str]) -> None:
+        self._table, self._mount, self._key = table, mount, key
+
+    def __getitem__(self, name: str) -> T:
+        found = self._table.get(self._key(name))
+        if found is None or getattr(found, "mount", self._mount) != self._mount:
+            raise KeyError(name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        prefix = self._key("")
+        for key, record in list(self._table.items()):
+            if getattr(record, "mount", None) == self._mount:
+                yield key[len(prefix) :]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _signing_key(settings: dict[str, Any], random_key: str) -> str | bytes:
+    """The mount's HS256 key: its ``signing_key`` setting, else its random key; too short a key is refused."""
+    key: str | bytes | None = settings["signing_key"]
+    if key is None:
+        key = random_key
+    size = len(key.encode() if isinstance(key, str) else key)
+    if size < MIN_KEY_BYTES:
+        raise MockCloudError(
+            f"signing_key must have at least {MIN_KEY_BYTES} bytes for HS256 (RFC 7518 §3.2), not {size}"
+        )
+    return key
+
+
 class Mount:
-    """One base URL with its own users, signing key, settings and sessions."""
+    """One base URL with its own users, signing key, settings and sessions: a view of its record and tables."""
 
-    def __init__(
-        self, base_url: str, settings: dict[str, Any], entropy: Entropy, random_key: str | None = None
-    ) -> None:
-        self.host, self.path = split_base_url(base_url)
-        scheme = base_url.strip().split("://", 1)[0].lower()
-        netloc = base_url.strip().split("://", 1)[1].split("/", 1)[0]
-        self.base_url = f"{scheme}://{netloc.lower()}{self.path}"
-        self.users: dict[str, User] = {}
-        self.sessions: dict[str, Session] = {}
-        self._refresh: dict[bytes, RefreshRecord] = {}
-        self._user_ids: set[str] = set()
-        self._next_user_id = 1
-        # the key when no signing_key is set; a snapshot's is given back, not drawn again
-        self._random_key = entropy.token_urlsafe(MIN_KEY_BYTES) if random_key is None else random_key
-        self.configure(settings)
-
-    def configure(self, settings: dict[str, Any]) -> None:
-        """Apply settings (a new key invalidates every token signed with the old one)."""
-        key: str | bytes | None = settings["signing_key"]
-        if key is None:
-            key = self._random_key
-        size = len(key.encode() if isinstance(key, str) else key)
-        if size < MIN_KEY_BYTES:
-            raise MockCloudError(
-                f"signing_key must have at least {MIN_KEY_BYTES} bytes for HS256 (RFC 7518 §3.2), not {size}"
-            )
-        self.settings = dict(settings)
+    def __init__(self, record: MountRecord, users: Table[User], sessions: Table[Session]) -> None:
+        self.record = record
+        self.host, self.path = split_base_url(record.base_url)
+        self.key_name = _mount_key(self.host, self.path)
+        self.base_url = record.base_url
+        settings = record.settings
+        key = _signing_key(settings, record.random_key)
+        self.settings = settings
         self.key = key
         self.issuer = settings["issuer"] or self.base_url
         self.audience = settings["audience"] or self.base_url
         self.versions = frozenset(settings["versions"])
         self._signer = JwtSigner(key, ALGORITHM)  # no kid: tokens carry {"alg": "HS256", "typ": "JWT"}
+        mount = self.key_name
+        self.users: Mapping[str, User] = _Records(users, mount, lambda name: f"{mount} {name}")
+        self.sessions: Mapping[str, Session] = _Records(sessions, mount, lambda sid: sid)
 
     def sign(self, claims: dict[str, Any]) -> str:
         return self._signer.sign(claims)
@@ -166,72 +269,24 @@ class Mount:
         raw = self.key.encode() if isinstance(self.key, str) else self.key
         return {"kty": "oct", "k": b64url(raw), "alg": ALGORITHM, "use": "sig", "kid": self.base_url}
 
-    def new_user_id(self) -> str:
-        while str(self._next_user_id) in self._user_ids:
-            self._next_user_id += 1
-        return str(self._next_user_id)
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mount) and other.key_name == self.key_name
 
-    def snapshot(self) -> dict[str, Any]:
-        """The mount as a fixtures ``mounts`` entry: settings, keys, users, sessions, and refresh tokens by digest.
-
-        A refresh token is known here only by its SHA-256, and so it is in the
-        snapshot: a restored mount redeems the token its client still holds.
-        """
-        settings = dict(self.settings)
-        key = settings["signing_key"]
-        entry: dict[str, Any] = {"base_url": self.base_url, "settings": settings}
-        if isinstance(key, (bytes, bytearray)):  # a key given in code as bytes: JSON has no bytes, so base64 beside
-            settings["signing_key"] = None
-            entry["signing_key_base64"] = b64(bytes(key))
-        entry["random_key"] = self._random_key
-        entry["next_user_id"] = self._next_user_id
-        entry["users"] = [user_record(user) for user in self.users.values()]
-        entry["sessions"] = [{**record(s, omit=("user",)), "username": s.user.username} for s in self.sessions.values()]
-        entry["refresh_tokens"] = [
-            {
-                "digest": b64(digest),
-                "sid": r.session.sid,
-                **record(r, omit=("session", "successor")),
-                **({} if r.successor is None else {"successor": b64(r.successor)}),
-            }
-            for digest, r in self._refresh.items()
-        ]
-        return entry
-
-    def load(self, entry: dict[str, Any]) -> None:
-        """A snapshot's sessions and refresh tokens (after its users), each tied to what it names."""
-        sessions = []
-        for item in entry.get("sessions", ()):
-            user = self.users.get(item["username"])
-            if user is None:
-                raise MockCloudError(f"a session at {self.base_url} is of user {item['username']!r}, who is not there")
-            sessions.append(Session(**{k: v for k, v in item.items() if k != "username"}, user=user))
-        by_sid = keyed(sessions, lambda s: s.sid, f"sessions at {self.base_url}")
-        records: dict[bytes, RefreshRecord] = {}
-        for item in entry.get("refresh_tokens", ()):
-            digest = unb64(item["digest"], f"a refresh token's digest at {self.base_url}", size=32)
-            session = by_sid.get(item["sid"])
-            if session is None:
-                raise MockCloudError(f"a refresh token at {self.base_url} is of session {item['sid']!r}, not there")
-            if digest in records:
-                raise MockCloudError(f"two refresh tokens at {self.base_url} have one digest")
-            fields = {k: v for k, v in item.items() if k not in ("digest", "sid", "successor")}
-            successor = item.get("successor")
-            if successor is not None:
-                successor = unb64(successor, "a refresh token's successor", size=32)
-            records[digest] = RefreshRecord(session, successor=successor, **fields)
-        for rotated in records.values():
-            if rotated.successor is not None and rotated.successor not in records:
-                raise MockCloudError(f"a refresh token at {self.base_url} was rotated into one that is not there")
-        self.sessions.update(by_sid)
-        self._refresh.update(records)
-        self._next_user_id = entry.get("next_user_id", self._next_user_id)
+    def __hash__(self) -> int:
+        return hash(self.key_name)
 
     def __repr__(self) -> str:
-        return f"<userapi mount {self.base_url} users={sorted(self.users)}>"
+        return f"<userapi mount {self.base_url}>"
 
 
-class UserApiModel:
+def _normalized(base_url: str) -> str:
+    _, path = split_base_url(base_url)
+    scheme = base_url.strip().split("://", 1)[0].lower()
+    netloc = base_url.strip().split("://", 1)[1].split("/", 1)[0]
+    return f"{scheme}://{netloc.lower()}{path}"
+
+
+class UserApiModel(ServiceModel):
     """``cloud.userapi``: the mounts and their state, and helpers for tests."""
 
     def __init__(self, context: ServiceContext) -> None:
@@ -239,36 +294,112 @@ class UserApiModel:
         self.context = context
         self.clock = context.clock
         self._lock = context.lock
-        self._mounts: dict[tuple[str, str], Mount] = {}
-        self._by_host: dict[str, list[Mount]] = {}  # longest path first
-        self._server_prefixes: list[tuple[str, Mount]] = []  # longest first
-        shared = context.fixtures.get("settings", {})
-        _check_settings(shared, "fixtures settings")
         _check_settings(context.settings, "settings")
-        self._shared = {**DEFAULTS, **shared}
-        for item in context.fixtures.get("mounts", ()):
-            own = dict(item.get("settings", {}))
-            if "signing_key_base64" in item:
-                if own.get("signing_key") is not None:
-                    raise MockCloudError(f"the mount {item['base_url']} has a signing_key and a signing_key_base64")
-                own["signing_key"] = unb64(item["signing_key_base64"], f"the signing key of {item['base_url']}")
-            settings = {**self._shared, **own, **context.settings}
-            mount = self._add_mount(item["base_url"], settings, item.get("random_key"))
-            for user in item.get("users", ()):
-                if "password" in user:
-                    self._add_user(mount, **user)
-                else:  # a snapshot's user: the hash and salt, never the password
-                    salt, password_hash = password_of(user, f"user {user['username']!r} at {item['base_url']}")
-                    ids = (user.get("user_id"), user.get("instance_id"), user.get("roles"))
-                    self._put_user(mount, user["username"], salt, password_hash, *ids)
-            mount.load(item)
+        self._settings = context.table(SETTINGS)
+        self._mounts = context.table(MOUNT)
+        self._users = context.table(USER)
+        self._user_ids = context.table(USER_ID)
+        self._sessions = context.table(SESSION)
+        self._refresh = context.table(REFRESH)
+        self._views: dict[str, Mount] = {}  # by mount key: made again when its record's revision moves
+        self._routing: tuple[tuple[tuple[str, int], ...], _Routes] | None = None
+
+    def load(self, section: dict[str, Any]) -> None:
+        """Mounts, users, sessions and refresh tokens of a fixtures section or a snapshot's."""
+        shared = section.get("settings", {})
+        _check_settings(shared, "fixtures settings")
+        with self._lock:
+            self._settings[""] = {**DEFAULTS, **shared}
+            for item in section.get("mounts", ()):
+                own = dict(item.get("settings", {}))
+                if "signing_key_base64" in item:
+                    if own.get("signing_key") is not None:
+                        raise MockCloudError(f"the mount {item['base_url']} has a signing_key and a signing_key_base64")
+                    own["signing_key"] = unb64(item["signing_key_base64"], f"the signing key of {item['base_url']}")
+                settings = {**self._shared(), **own, **self.context.settings}
+                mount = self._add_mount(item["base_url"], settings, item.get("random_key"))
+                for user in item.get("users", ()):
+                    if "password" in user:
+                        self._add_user(mount, **user)
+                    else:  # a snapshot's user: the hash and salt, never the password
+                        salt, password_hash = password_of(user, f"user {user['username']!r} at {item['base_url']}")
+                        ids = (user.get("user_id"), user.get("instance_id"), user.get("roles"))
+                        self._put_user(mount, user["username"], salt, password_hash, *ids)
+                self._load_tokens(mount, item)
+
+    def _load_tokens(self, mount: Mount, entry: dict[str, Any]) -> None:
+        """A snapshot's sessions and refresh tokens (after its users), each tied to what it names."""
+        sessions = []
+        for item in entry.get("sessions", ()):
+            if f"{mount.key_name} {item['username']}" not in self._users:
+                raise MockCloudError(f"a session at {mount.base_url} is of user {item['username']!r}, who is not there")
+            sessions.append(Session(**item, mount=mount.key_name))
+        by_sid = keyed(sessions, lambda s: s.sid, f"sessions at {mount.base_url}")
+        records: dict[str, RefreshRecord] = {}
+        for item in entry.get("refresh_tokens", ()):
+            digest = item["digest"]
+            unb64(digest, f"a refresh token's digest at {mount.base_url}", size=32)
+            if item["sid"] not in by_sid:
+                raise MockCloudError(f"a refresh token at {mount.base_url} is of session {item['sid']!r}, not there")
+            if digest in records or digest in self._refresh:
+                raise MockCloudError(f"two refresh tokens at {mount.base_url} have one digest")
+            fields = {k: v for k, v in item.items() if k != "digest"}
+            if fields.get("successor") is not None:
+                unb64(fields["successor"], "a refresh token's successor", size=32)
+            records[digest] = RefreshRecord(**fields)
+        for rotated in records.values():
+            if rotated.successor is not None and rotated.successor not in records:
+                raise MockCloudError(f"a refresh token at {mount.base_url} was rotated into one that is not there")
+        access_seconds = mount.settings["access_token_seconds"]
+        for refresh in records.values():  # a family is of use as long as its newest token
+            session = by_sid[refresh.sid]
+            session.expires = max(session.expires, refresh.expires, refresh.issued + access_seconds)
+        for sid, session in by_sid.items():
+            if sid in self._sessions:
+                raise MockCloudError(f"two sessions have the sid {sid[:24]!r}")
+            self._sessions[sid] = session
+        for digest, refresh in records.items():
+            self._refresh[digest] = refresh
+        next_user_id = entry.get("next_user_id")
+        if next_user_id is not None:
+            record = mount.record
+            record.next_user_id = next_user_id
+            self._mounts[mount.key_name] = record
 
     @reads_only
     def snapshot(self) -> dict[str, Any]:
         """The whole state as this service's fixtures section: shared settings, then every mount in mounting order."""
         with self._lock:
-            mounts = [copy.deepcopy(m.snapshot()) for m in self._mounts.values()]
-            return {"settings": copy.deepcopy(self._shared), "mounts": mounts}
+            mounts: dict[str, dict[str, Any]] = {}
+            for record in self._records():
+                entry = _mount_dump(record)
+                entry.pop("order"), entry.pop("revision")
+                entry["users"], entry["sessions"], entry["refresh_tokens"] = [], [], []
+                mounts[_mount_key(*split_base_url(record.base_url))] = entry
+            for user in self._users.values():
+                mounts[user.mount]["users"].append(user_record(user, omit=("mount",)))
+            of_session: dict[str, str] = {}
+            for session in self._sessions.values():
+                of_session[session.sid] = session.mount
+                mounts[session.mount]["sessions"].append(record_of(session, omit=("mount", "expires")))
+            for digest, refresh in self._refresh.items():
+                mounts[of_session[refresh.sid]]["refresh_tokens"].append({"digest": digest, **record_of(refresh)})
+            return copy.deepcopy({"settings": self._shared(), "mounts": list(mounts.values())})
+
+    def _shared(self) -> dict[str, Any]:
+        """The settings every mount starts from (the fixtures' top-level ``settings`` over the defaults)."""
+        return self._settings.get("") or dict(DEFAULTS)
+
+    def _records(self) -> list[MountRecord]:
+        """Every mount's record, in mounting order."""
+        return sorted(self._mounts.values(), key=lambda record: record.order)
+
+    def _view(self, record: MountRecord) -> Mount:
+        key = _mount_key(*split_base_url(record.base_url))
+        view = self._views.get(key)
+        if view is None or view.record.revision != record.revision or view.record.random_key != record.random_key:
+            view = self._views[key] = Mount(record, self._users, self._sessions)
+        return view
 
     # ---- mounts -----------------------------------------------------------
     def mount(self, base_url: str, **settings: Any) -> Mount:
@@ -280,55 +411,89 @@ class UserApiModel:
         _check_settings(settings, "mount() settings")
         host, path = split_base_url(base_url)
         with self._lock:
-            existing = self._mounts.get((host, path))
+            existing = self._mounts.get(_mount_key(host, path))
             if existing is not None:
-                existing.configure({**existing.settings, **settings})
-                return existing
-            mount = self._add_mount(base_url, {**self._shared, **self.context.settings, **settings})
+                merged = {**existing.settings, **settings}
+                _signing_key(merged, existing.random_key)  # a bad key fails before the change
+                changed = dataclasses.replace(existing, settings=merged, revision=existing.revision + 1)
+                self._mounts[_mount_key(host, path)] = changed
+                return self._view(changed)
+            mount = self._add_mount(base_url, {**self._shared(), **self.context.settings, **settings})
         self.context.claim(mount_claims(base_url))
         return mount
 
     def _add_mount(self, base_url: str, settings: dict[str, Any], random_key: str | None = None) -> Mount:
-        mount = Mount(base_url, settings, self.entropy, random_key)
-        with self._lock:
-            self._mounts[(mount.host, mount.path)] = mount
-            by_host = dict(self._by_host)
-            by_host[mount.host] = sorted([*by_host.get(mount.host, []), mount], key=lambda m: -len(m.path))
-            prefixes, seen = [], set()
-            for each in self._mounts.values():  # in mounting order: the first mount keeps a shared plain path
-                for prefix in (each.path, f"/{each.host}{each.path}"):
-                    if prefix not in seen:
-                        seen.add(prefix)
-                        prefixes.append((prefix, each))
-            # each table replaced in one step: requests read them without the lock
-            self._by_host = by_host
-            self._server_prefixes = sorted(prefixes, key=lambda item: -len(item[0]))
+        host, path = split_base_url(base_url)
+        key = _mount_key(host, path)
+        if key in self._mounts:
+            raise MockCloudError(f"the User API is mounted at {base_url!r} twice")
+        order = 1 + max((record.order for record in self._mounts.values()), default=0)
+        if random_key is None:
+            random_key = self.entropy.token_urlsafe(MIN_KEY_BYTES)
+        record = MountRecord(_normalized(base_url), order, dict(settings), random_key)
+        mount = self._view(record)  # a bad key fails here, before the mount is kept
+        self._mounts[key] = record
         return mount
 
     @property
     def mounts(self) -> list[Mount]:
-        return list(self._mounts.values())
+        return [self._view(record) for record in self._records()]
 
     @reads_only
     def get_mount(self, base_url: str | None = None) -> Mount:
         """The mount at ``base_url``; None means the default mount (the first one)."""
         if base_url is None:
-            for first in self._mounts.values():
-                return first
+            for first in self._records():
+                return self._view(first)
             raise MockCloudError("the User API has no mount: add one with cloud.userapi.mount(base_url)")
-        mount = self._mounts.get(split_base_url(base_url))
-        if mount is None:
-            known = [m.base_url for m in self._mounts.values()]
+        record = self._mounts.get(_mount_key(*split_base_url(base_url)))
+        if record is None:
+            known = [r.base_url for r in self._records()]
             raise MockCloudError(f"no User API is mounted at {base_url!r}; mounted: {known}")
-        return mount
+        return self._view(record)
+
+    def claims(self) -> Claims:
+        """The routes of every mount (its host in-process; its plain and host-qualified paths on the server)."""
+        hosts: list[str] = []
+        prefixes: list[str] = []
+        for record in self._records():
+            routes = mount_claims(record.base_url)
+            hosts.extend(routes.hosts)
+            prefixes.extend(routes.server_path_prefixes)
+        return Claims(hosts=tuple(hosts), server_path_prefixes=tuple(prefixes))
+
+    def _routes(self) -> _Routes:
+        """The mounts by host, and the server's path prefixes, made again only when the mounts change."""
+        records = self._records()
+        signature = tuple((record.base_url, record.revision) for record in records)
+        cached = self._routing
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        mounts = [self._view(record) for record in records]
+        by_host: dict[str, list[Mount]] = {}
+        for mount in mounts:
+            by_host.setdefault(mount.host, []).append(mount)
+        for host, listed in by_host.items():
+            by_host[host] = sorted(listed, key=lambda m: -len(m.path))  # longest path first
+        prefixes: list[tuple[str, Mount]] = []
+        seen: set[str] = set()
+        for each in mounts:  # in mounting order: the first mount keeps a shared plain path
+            for prefix in (each.path, f"/{each.host}{each.path}"):
+                if prefix not in seen:
+                    seen.add(prefix)
+                    prefixes.append((prefix, each))
+        routes = _Routes(by_host, sorted(prefixes, key=lambda item: -len(item[0])))
+        self._routing = (signature, routes)
+        return routes
 
     def resolve(self, host: str, path: str, via_server: bool) -> tuple[Mount, str] | None:
         """The mount a request is for and the rest of its path: by host, else (on the server) by path."""
-        for mount in self._by_host.get(host, ()):
+        routes = self._routes()
+        for mount in routes.by_host.get(host, ()):
             if path == mount.path or path.startswith(mount.path + "/"):
                 return mount, path[len(mount.path) :]
         if via_server:
-            for prefix, mount in self._server_prefixes:
+            for prefix, mount in routes.server_prefixes:
                 if path.startswith(prefix + "/"):
                     return mount, path[len(prefix) :]
         return None
@@ -373,16 +538,23 @@ class UserApiModel:
         """A user whose password is known by its salted hash: a new one's, or a snapshot's."""
         roles = list(roles or [])
         json.dumps(roles)  # the Roles claim is their JSON: refuse what cannot be serialized now
+        name = mount.key_name
         with self._lock:
-            if username in mount.users:
+            if f"{name} {username}" in self._users:
                 raise MockCloudError(f"user {username!r} already exists at {mount.base_url}")
-            user_id = mount.new_user_id() if user_id is None else str(user_id)
-            if user_id in mount._user_ids:
+            record = self._mounts[name]
+            if user_id is None:
+                while f"{name} {record.next_user_id}" in self._user_ids:
+                    record.next_user_id += 1
+                self._mounts[name] = record
+                user_id = str(record.next_user_id)
+            user_id = str(user_id)
+            if f"{name} {user_id}" in self._user_ids:
                 raise MockCloudError(f"user id {user_id!r} is already taken at {mount.base_url}")
             instance_id = str(mount.settings["instance_id"] if instance_id is None else instance_id)
-            user = User(username, user_id, instance_id, roles, salt, password_hash)
-            mount.users[username] = user
-            mount._user_ids.add(user_id)
+            user = User(username, user_id, instance_id, roles, salt, password_hash, name)
+            self._users[f"{name} {username}"] = user
+            self._user_ids[f"{name} {user_id}"] = username
         return user
 
     # ---- keys -------------------------------------------------------------
@@ -403,16 +575,15 @@ class UserApiModel:
     # ---- the operations -------------------------------------------------
     def login(self, mount: Mount, username: str, password: str) -> tuple[str, str]:
         """A new session for valid credentials: its first token pair."""
-        user = mount.users.get(username)
+        user = self._users.get(f"{mount.key_name} {username}")
         salt, expected = (user.salt, user.password_hash) if user is not None else (_DUMMY_SALT, _DUMMY_HASH)
         matches = hmac.compare_digest(_hash_password(password, salt), expected)  # same cost for unknown users
         if user is None or not matches:
             raise ERRORS.error("invalid_credentials")
         now = self.clock.time()
         with self._lock:
-            session = Session(str(self.entropy.uuid4()), user, now)
-            mount.sessions[session.sid] = session
-            return self._issue(mount, session, now)
+            session = Session(str(self.entropy.uuid4()), mount.key_name, user.username, now)
+            return self._issue(mount, session, user, now)
 
     def verify_access(self, mount: Mount, token: str, *, allow_expired: bool = False) -> dict[str, Any]:
         """The claims of an access token of this mount: signature, issuer, audience, and expiry unless allowed."""
@@ -454,10 +625,10 @@ class UserApiModel:
         digest = _digest(refresh_token)
         now = self.clock.time()
         with self._lock:
-            record = mount._refresh.get(digest)
-            if record is None:
+            record = self._refresh.get(digest)
+            session = None if record is None else self._sessions.get(record.sid)
+            if record is None or session is None or session.mount != mount.key_name:
                 raise invalid_token("unknown", "The refresh token is invalid.")
-            session = record.session
             if session.revoked:
                 raise invalid_token("revoked", "The refresh token has been revoked.")
             if record.replaced:
@@ -470,7 +641,8 @@ class UserApiModel:
                 raise invalid_token(
                     "reused", "The refresh token was already used: every token of its session has been revoked."
                 )
-            if session.sid != claims["sid"] or session.user.user_id != str(claims["UserID"]):
+            user = self._users.get(f"{mount.key_name} {session.username}")
+            if user is None or session.sid != claims["sid"] or user.user_id != str(claims["UserID"]):
                 raise invalid_token("mismatch", "The refresh token does not belong to the session of the access token.")
             if now >= record.expires:
                 raise invalid_token("expired", f"The refresh token expired at {iso(record.expires)}.")
@@ -478,24 +650,29 @@ class UserApiModel:
                 raise invalid_token("revoked", "The access token has been revoked.")
             if retry:  # the first rotation's reply was lost: its pair gives way to this one
                 # a retry in grace: the rotation it repeats set the successor (_retry_in_grace found it)
-                mount._refresh[cast(bytes, record.successor)].replaced = True
+                successor = cast(str, record.successor)
+                given_way = self._refresh[successor]
+                given_way.replaced = True
+                self._refresh[successor] = given_way
             else:
                 record.used_at = now
-            access, refresh = self._issue(mount, session, now)
+            access, refresh = self._issue(mount, session, user, now)
             record.successor = _digest(refresh)
+            self._refresh[digest] = record
             return access, refresh
 
-    @staticmethod
-    def _retry_in_grace(mount: Mount, record: RefreshRecord, claims: dict[str, Any], now: float) -> bool:
+    def _retry_in_grace(self, mount: Mount, record: RefreshRecord, claims: dict[str, Any], now: float) -> bool:
         """A client retrying a rotation whose reply it never saw, within ``reuse_grace_seconds``.
 
         As Auth0's reuse interval and Cognito's retry grace period: only the
         latest rotated token (its successor unused), presented with its own
         access token, is exchanged again.
         """
-        if record.used_at is None or now - record.used_at >= mount.settings["reuse_grace_seconds"]:
+        # how long ago it was rotated, either way: a worker whose clock read a moment earlier than the
+        # rotating one's (a request that raced it) is as close to it as one that read a moment later
+        if record.used_at is None or abs(now - record.used_at) >= mount.settings["reuse_grace_seconds"]:
             return False
-        successor = mount._refresh.get(record.successor or b"")
+        successor = self._refresh.get(record.successor or "")
         return successor is not None and successor.used_at is None and record.access_jti == claims["jti"]
 
     def logout(self, mount: Mount, claims: dict[str, Any]) -> None:
@@ -506,12 +683,17 @@ class UserApiModel:
 
     def me(self, mount: Mount, claims: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            return self._live_session(mount, claims).user.describe()
+            session = self._live_session(mount, claims)
+            user = self._users.get(f"{mount.key_name} {session.username}")
+            if user is None:
+                raise invalid_token("unknown", "The access token does not belong to a session of this API.")
+            return user.describe()
 
     # ---- inside -----------------------------------------------------------
-    def _issue(self, mount: Mount, session: Session, now: float) -> tuple[str, str]:
-        user = session.user
+    def _issue(self, mount: Mount, session: Session, user: User, now: float) -> tuple[str, str]:
+        """A new pair for the session (written back, with the pair's refresh token)."""
         jti = str(self.entropy.uuid4())
+        access_expires = int(now + mount.settings["access_token_seconds"])
         access = mount.sign(
             {
                 NAMEIDENTIFIER: user.username,
@@ -520,28 +702,29 @@ class UserApiModel:
                 "Roles": json.dumps(user.roles, separators=(",", ":")),
                 "sid": session.sid,
                 "jti": jti,
-                "exp": int(now + mount.settings["access_token_seconds"]),
+                "exp": access_expires,
                 "iss": mount.issuer,
                 "aud": mount.audience,
             }
         )
         refresh = base64.b64encode(self.entropy.token_bytes(64)).decode("ascii")
-        mount._refresh[_digest(refresh)] = RefreshRecord(
-            session, now, now + mount.settings["refresh_token_seconds"], jti
-        )
+        expires = now + mount.settings["refresh_token_seconds"]
+        self._refresh[_digest(refresh)] = RefreshRecord(session.sid, now, expires, jti)
         session.access_jti = jti  # the previous access token is revoked from here on
+        session.expires = max(session.expires, expires, access_expires)
+        self._sessions[session.sid] = session
         return access, refresh
 
-    @staticmethod
-    def _revoke(session: Session, now: float, reason: str) -> None:
+    def _revoke(self, session: Session, now: float, reason: str) -> None:
         if not session.revoked:
             session.revoked_at = now
             session.revoked_reason = reason
+            self._sessions[session.sid] = session
 
-    @staticmethod
-    def _live_session(mount: Mount, claims: dict[str, Any]) -> Session:
-        session = mount.sessions.get(claims["sid"])
-        if session is None or session.user.user_id != str(claims["UserID"]):
+    def _live_session(self, mount: Mount, claims: dict[str, Any]) -> Session:
+        session = self._sessions.get(claims["sid"])
+        user = None if session is None else self._users.get(f"{mount.key_name} {session.username}")
+        if session is None or session.mount != mount.key_name or user is None or user.user_id != str(claims["UserID"]):
             raise invalid_token("unknown", "The access token does not belong to a session of this API.")
         if session.revoked or session.access_jti != claims["jti"]:
             raise invalid_token("revoked", "The access token has been revoked.")
@@ -559,66 +742,77 @@ class UserApiModel:
 
         now = self.clock.time()
         with self._lock:
-            mounts = [(m, list(m.sessions.values()), list(m._refresh.items())) for m in self._mounts.values()]
+            mounts = {_mount_key(*split_base_url(r.base_url)): r for r in self._records()}
+            sessions = list(self._sessions.values())
+            records = list(self._refresh.items())
         several = len(mounts) > 1
+        family: dict[str, list[tuple[str, RefreshRecord]]] = {}
+        for digest, rec in sorted(records, key=lambda item: item[1].issued):
+            hexdigest = base64.b64decode(digest).hex()
+            family.setdefault(rec.sid, []).append((hexdigest[:ID_DIGITS], rec))
         found = []
-        for mount, sessions, records in mounts:
-            family: dict[str, list[tuple[str, RefreshRecord]]] = {}
-            for digest, rec in records:
-                family.setdefault(rec.session.sid, []).append((digest.hex()[:ID_DIGITS], rec))
+        for session in sessions:
+            mount = mounts.get(session.mount)
+            if mount is None:
+                continue
+            who = f"{session.username} @ {mount.base_url}" if several else session.username
+            chain = family.get(session.sid, [])
+            last = chain[-1][1] if chain else None
+            expires = None if last is None else last.expires  # the family lives as long as its newest refresh token
+            found.append(
+                entry(
+                    "userapi",
+                    "session",
+                    session.sid[:ID_DIGITS],
+                    who,
+                    session.created,
+                    expires,
+                    state_of(now, expires, revoked=session.revoked),
+                    [rid for rid, _ in chain],
+                )
+            )
             access_seconds = mount.settings["access_token_seconds"]
-            for session in sessions:
-                who = f"{session.user.username} @ {mount.base_url}" if several else session.user.username
-                chain = family.get(session.sid, [])
-                last = chain[-1][1] if chain else None
-                expires = None if last is None else last.expires  # the family lives as long as its newest refresh token
+            for rid, rec in chain:
                 found.append(
                     entry(
                         "userapi",
-                        "session",
-                        session.sid[:ID_DIGITS],
+                        "refresh_token",
+                        rid,
                         who,
-                        session.created,
-                        expires,
-                        state_of(now, expires, revoked=session.revoked),
-                        [rid for rid, _ in chain],
+                        rec.issued,
+                        rec.expires,
+                        state_of(
+                            now,
+                            rec.expires,
+                            revoked=session.revoked,
+                            replaced=rec.replaced,
+                            used=rec.used_at is not None,
+                        ),
                     )
                 )
-                for rid, rec in chain:
+            for _, rec in chain:
+                if rec.access_jti:
+                    expires = float(int(rec.issued + access_seconds))  # as signed: exp is whole seconds
                     found.append(
                         entry(
                             "userapi",
-                            "refresh_token",
-                            rid,
+                            "access_token",
+                            rec.access_jti[:ID_DIGITS],
                             who,
                             rec.issued,
-                            rec.expires,
+                            expires,
                             state_of(
-                                now,
-                                rec.expires,
-                                revoked=session.revoked,
-                                replaced=rec.replaced,
-                                used=rec.used_at is not None,
+                                now, expires, revoked=session.revoked, replaced=rec.access_jti != session.access_jti
                             ),
                         )
                     )
-                for _, rec in chain:
-                    if rec.access_jti:
-                        expires = float(int(rec.issued + access_seconds))  # as signed: exp is whole seconds
-                        found.append(
-                            entry(
-                                "userapi",
-                                "access_token",
-                                rec.access_jti[:ID_DIGITS],
-                                who,
-                                rec.issued,
-                                expires,
-                                state_of(
-                                    now, expires, revoked=session.revoked, replaced=rec.access_jti != session.access_jti
-                                ),
-                            )
-                        )
         return found
+
+
+@dataclass(frozen=True)
+class _Routes:
+    by_host: dict[str, list[Mount]]  # longest path first
+    server_prefixes: list[tuple[str, Mount]]  # longest first
 
 
 def _check_settings(settings: dict[str, Any], where: str) -> None:

@@ -290,6 +290,15 @@ def test_past_the_grace_period_a_retry_is_reuse(backend, api):
     problem(backend.me(rotated["accessToken"]), 401, "invalid_token", "revoked")
 
 
+def test_without_a_grace_period_a_second_presentation_is_reuse_even_on_a_clock_a_moment_behind(backend):
+    """A worker whose clock reads a moment before the rotation it races (the mock clock, moved back) sees reuse."""
+    original = backend.tokens()
+    rotated = backend.refresh(original).json()
+    backend.cloud.clock.advance(seconds=-5)
+    problem(backend.refresh(original), 401, "invalid_token", "reused")
+    problem(backend.me(rotated["accessToken"]), 401, "invalid_token", "revoked")
+
+
 # ---- expiry on the mock clock ---------------------------------------------------------------------
 def test_an_expired_access_token_still_refreshes_but_nothing_else(backend):
     backend.cloud.clock.freeze(int(backend.cloud.clock.time()))  # a whole second: exp is exact

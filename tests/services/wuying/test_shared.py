@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from werkzeug.test import Client
 
 from mockcloud import MockCloud
-from mockcloud.core.store import MemoryStore
+from mockcloud.state.store import MemoryStore
 
 DESKTOP = "ecd-0123456789abcdefg"
 
@@ -52,7 +52,7 @@ def test_one_emulator_behind_several_mocks():
 
         task = call(clouds[1], "GetConnectionTicket", **mine, DesktopId=DESKTOP).json
         assert task["TaskStatus"] == "RUNNING"
-        clouds[2].shared.transaction(lambda: clouds[2].clock.advance(seconds=30))  # the clock is shared too
+        clouds[2].state.transaction(lambda: clouds[2].clock.advance(seconds=30))  # the clock is shared too
         done = call(clouds[3], "GetConnectionTicket", **mine, TaskId=task["TaskId"]).json
         assert done["TaskStatus"] == "FINISHED" and done["Ticket"]
         assert call(clouds[0], "GetConnectionTicket", **mine, TaskId=task["TaskId"]).json["Ticket"] == done["Ticket"]

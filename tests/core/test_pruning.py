@@ -1,0 +1,131 @@
+"""Expired state is dropped on the mock clock, in memory and in every store, and the space comes back.
+
+A record past every use (its ``dead_at``: an expired token's expiry and a day, in which it still answers
+"expired" or "reused") is dropped a few at a time as new records are written, and all at once before a
+snapshot. The same mechanism serves every kind that says when its records are past use.
+"""
+
+from __future__ import annotations
+
+import pytest
+from werkzeug.test import Client
+
+from mockcloud import mock_cloud
+from mockcloud.core.entities import KEPT_SECONDS, ExpiringTable, Kind, MemoryTables
+from mockcloud.mock import MockCloud
+from mockcloud.state.store import MemoryStore
+from tests.redis_support import RedisServer
+
+HEADERS = {"Version": "2.0"}
+USER = {"username": "api_user", "password": "secure_password_123"}
+DAY = 86400
+
+
+def login(cloud: MockCloud) -> dict:
+    reply = Client(cloud.app).post(
+        "https://userapi.example.com/User/Login", json=USER, headers={**HEADERS, "Host": "userapi.example.com"}
+    )
+    assert reply.status_code == 200, reply.text
+    return reply.json
+
+
+def refresh(cloud: MockCloud, pair: dict):
+    headers = {**HEADERS, "Host": "userapi.example.com", "Authorization": f"Bearer {pair['accessToken']}"}
+    return Client(cloud.app).post(
+        "https://userapi.example.com/User/RefreshToken", json={"refreshToken": pair["refreshToken"]}, headers=headers
+    )
+
+
+def test_a_table_drops_what_is_past_use_a_few_records_per_write():
+    now = [0.0]
+    kind: Kind[dict] = Kind("token", dict, dict, lambda record: record["dead_at"])
+    table = MemoryTables(lambda: now[0]).table(kind)
+    assert isinstance(table, ExpiringTable)
+    for i in range(1000):
+        table[f"old-{i}"] = {"dead_at": 100.0}
+    table["kept"] = {"dead_at": 100.0}
+    table["kept"] = {"dead_at": 10_000.0}  # written again later: its first note is stale
+    now[0] = 5_000.0
+    for i in range(200):
+        table[f"new-{i}"] = {"dead_at": 10_000.0}
+    assert len(table) == 201 and "kept" in table  # the thousand old ones went while two hundred came
+    now[0] = 20_000.0
+    assert table.prune(now[0]) == 201 and len(table) == 0
+
+
+def test_expired_user_api_sessions_are_dropped_and_a_snapshot_holds_none_of_them():
+    with mock_cloud(services=["userapi"], intercept=False, patch_time=False) as cloud:
+        cloud.userapi.mount("https://userapi.example.com", refresh_token_seconds=3600)
+        pairs = [login(cloud) for _ in range(100)]
+        rotated = refresh(cloud, pairs[0]).json
+        model = cloud.protocol("userapi").model
+        assert len(model._sessions) == 100 and len(model._refresh) == 101
+        cloud.clock.advance(3600 + 60)  # expired, not yet past use: it still says so
+        assert refresh(cloud, rotated).json["reason"] == "expired"
+        assert refresh(cloud, pairs[1]).json["reason"] == "expired"
+        cloud.clock.advance(KEPT_SECONDS)  # past every use
+        for _ in range(20):
+            login(cloud)
+        assert len(model._sessions) < 100  # the old go as the new come
+        document = cloud.snapshot()
+        mount = document["userapi"]["mounts"][0]
+        assert len(mount["sessions"]) == 20 and len(mount["refresh_tokens"]) == 20
+        assert refresh(cloud, pairs[2]).json["reason"] == "unknown"
+
+
+def test_expired_devpay_keys_and_tokens_and_temporary_aws_keys_are_dropped():
+    with mock_cloud(services=["devpay"], intercept=False, patch_time=False) as cloud:
+        for _ in range(50):
+            cloud.devpay.create_activation_key("6883959E")
+        key = cloud.credentials.add_aws("ASIATEMPORARY0000001", "s", session_token="t", expires=cloud.clock.time() + 60)
+        cloud.clock.advance(2 * DAY)
+        document = cloud.snapshot()
+        assert document["devpay"]["activation_keys"] == []
+        assert key.access_key_id not in [k["access_key_id"] for k in document["credentials"]["aws"]]
+        assert "testing" in [k["access_key_id"] for k in document["credentials"]["aws"]]  # long-term keys stay
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store(request, tmp_path):
+    if request.param == "memory":
+        yield MemoryStore()
+    elif request.param == "sqlite":
+        from mockcloud.state.sqlite_store import SqliteStore
+
+        store = SqliteStore(tmp_path / "state.db")
+        yield store
+        store.close()
+    else:
+        from mockcloud.state.redis_store import RedisStore
+
+        redis = RedisServer(tmp_path)
+        store = RedisStore(redis.url(prefix="prune"))
+        yield store
+        store.close()
+        redis.stop()
+
+
+def test_every_store_drops_what_is_past_use_on_the_shared_clock(store):
+    cloud = MockCloud(services=["userapi"], store=store, patch_time=False, intercept=False)
+    cloud.start()
+    try:
+        cloud.userapi.mount("https://userapi.example.com", refresh_token_seconds=3600)
+        pairs = [login(cloud) for _ in range(40)]
+
+        def held(kind: str) -> int:
+            dumped = store.dump()
+            assert dumped is not None
+            return sum(1 for entity, _ in dumped[1] if entity.startswith(f"userapi/{kind}/"))
+
+        assert held("session") == 40 and held("refresh") == 40
+        cloud.clock.advance(3600 + KEPT_SECONDS + 60)  # the clock is shared: the next transaction writes it
+        for _ in range(10):
+            login(cloud)
+        assert held("session") < 40 and held("refresh") < 40  # each commit drops a few
+        for _ in range(10):
+            login(cloud)
+        assert held("session") == 20 and held("refresh") == 20
+        assert refresh(cloud, pairs[0]).json["reason"] == "unknown"
+    finally:
+        cloud.stop()
+        cloud.state.close()
