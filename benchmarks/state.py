@@ -19,7 +19,13 @@ its target and PASS/FAIL (informational: it always exits 0 unless it crashes):
    Redis at least half the in-memory rate.
 3. ``workers``: refreshes only, each connection rotating its own token family
    (writes, not reads), Redis with two workers against one: at least 1.6 times.
-4. ``memory``: 1,000,000 live sessions in one process in memory fit in 2 GiB
+4. ``checkout``: License Manager CheckoutLicense, sequential (wrk, one
+   connection, each request signed beforehand with its own ClientToken), with
+   no checkout and with 100,000 live ones of the same license (one made
+   through the model, the rest copies of it under their own tokens, carried to
+   the server as a snapshot), in memory, with ``--state`` and with ``--store
+   redis://``: at most 1.5 times the cost with none, in each.
+5. ``memory``: 1,000,000 live sessions in one process in memory fit in 2 GiB
    of RSS; once they expire and the clock moves past them, a second million
    adds at most a quarter of the RSS the first added.
 
@@ -113,6 +119,146 @@ def start_redis(folder: str) -> tuple[subprocess.Popen, str] | None:
     return None
 
 
+SKU = "BENCH-SEAT"
+ISSUER = "Bench Co"
+
+
+def checkouts_snapshot(count: int) -> dict:
+    """A snapshot of a license with ``count`` live PROVISIONAL checkouts (a day each): one made through the model,
+    the others copies of it under tokens of their own."""
+    import secrets
+
+    from mockcloud import mock_cloud
+
+    with mock_cloud(services=["licensemanager"], intercept=False, patch_time=False) as cloud:
+        cloud.licensemanager.create_license(
+            product_sku=SKU,
+            issuer={"Name": ISSUER},
+            entitlements=[{"Name": "Seats", "Unit": "Count", "MaxCount": 100_000_000, "AllowCheckIn": True}],
+            consumption_configuration={
+                "RenewType": "None",
+                "ProvisionalConfiguration": {"MaxTimeToLiveInMinutes": 1440},
+            },
+        )
+        document = cloud.snapshot()
+        if count:
+            made = cloud.licensemanager.checkout_license(**checkout_params(cloud.licensemanager.licenses[0].account_id))
+            document = cloud.snapshot()
+            (one,) = document["licensemanager"]["consumptions"]
+            assert one["token"] == made["LicenseConsumptionToken"]
+            copies = [{**one, "token": secrets.token_hex(16)} for _ in range(count - 1)]
+            document["licensemanager"]["consumptions"].extend(copies)
+        return document
+
+
+def checkout_params(account_id: str) -> dict:
+    import uuid
+
+    return {
+        "account_id": account_id,
+        "product_sku": SKU,
+        "checkout_type": "PROVISIONAL",
+        "key_fingerprint": f"aws:{account_id}:{ISSUER}:issuer-fingerprint",
+        "beneficiary": "user@example.com",
+        "entitlements": [{"Name": "Seats", "Unit": "Count", "Value": "1"}],
+        "client_token": uuid.uuid4().hex,
+    }
+
+
+def signed_checkouts(port: int, count: int, path: str) -> None:
+    """A wrk script of ``count`` CheckoutLicense requests signed now (SigV4, the default test keys), each with a
+    ClientToken of its own, sent in turn."""
+    import uuid
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    signer = SigV4Auth(Credentials("testing", "testing"), "license-manager", "us-east-1")
+    fingerprint = f"aws:123456789012:{ISSUER}:issuer-fingerprint"
+    entries = []
+    for _ in range(count):
+        body = json.dumps(
+            {
+                "ProductSKU": SKU,
+                "CheckoutType": "PROVISIONAL",
+                "KeyFingerprint": fingerprint,
+                "Beneficiary": "user@example.com",
+                "Entitlements": [{"Name": "Seats", "Unit": "Count", "Value": "1"}],
+                "ClientToken": uuid.uuid4().hex,
+            }
+        )
+        request = AWSRequest(
+            "POST",
+            f"http://127.0.0.1:{port}/",
+            data=body,
+            headers={
+                "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": "AWSLicenseManager.CheckoutLicense",
+            },
+        )
+        signer.add_auth(request)
+        headers = ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in request.headers.items() if k != "Host")
+        entries.append(f"{{body = {json.dumps(body)}, headers = {{{headers}}}}}")
+    script = "local requests = {\n" + ",\n".join(entries) + "\n}\n" + _IN_TURN
+    Path(path).write_text(script)
+
+
+_IN_TURN = r"""
+local i = 0
+function request()
+  i = i + 1
+  if i > #requests then i = 1 end
+  local r = requests[i]
+  return wrk.format("POST", "/", r.headers, r.body)
+end
+"""
+
+
+def bench_checkouts(sizes: argparse.Namespace, folder: str, redis_url: str) -> list[str]:
+    began = time.monotonic()
+    document = checkouts_snapshot(sizes.checkouts)
+    empty = checkouts_snapshot(0)
+    lines = [f"  {sizes.checkouts} checkouts in a snapshot in {time.monotonic() - began:.1f} s"]
+    script = str(Path(folder) / "checkout.lua")
+    wide = ("--max-body-size", str(1 << 30), "--request-log-size", "1000")
+    modes = {
+        "in memory": wide,
+        "--state": (*wide, "--state", str(Path(folder) / "checkout.db")),
+        "--store redis": (*wide, "--store", f"{redis_url}?prefix=checkout"),
+    }
+    for name, args in modes.items():
+        with Child("mockcloud", args=args, start_timeout=120) as child:
+            cost = {}
+            for label, state in (("0", empty), (f"{sizes.checkouts}", document), ("0 again", empty)):
+                began = time.monotonic()
+                load(child, state)
+                loaded = time.monotonic() - began
+                signed_checkouts(child.port, 500, script)
+                wrk(child.port, 1.0, 1, "", script)  # warm
+                signed_checkouts(child.port, sizes.signed, script)  # signed now (the server's clock), none sent yet
+                found = wrk(child.port, sizes.seconds, 1, "", script)
+                cost[label] = 1e6 / found["rps"] if found["rps"] else float("inf")
+                repeated = (
+                    " (more requests than were signed: some were retries)" if found["requests"] > sizes.signed else ""
+                )
+                lines.append(
+                    f"  {name}, N = {label}: {cost[label]:.0f} µs per CheckoutLicense "
+                    f"({found['requests']} requests, {found['failed']} failed; state put in {loaded:.1f} s){repeated}"
+                )
+            floor = min(cost["0"], cost["0 again"])
+            lines.append(
+                report(
+                    f"checkout, {name}: CheckoutLicense with {sizes.checkouts} checkouts "
+                    f"{cost[str(sizes.checkouts)]:.0f} µs vs none {floor:.0f} µs",
+                    cost[str(sizes.checkouts)] / floor,
+                    "<=",
+                    1.5,
+                )
+            )
+    return lines
+
+
 def load(child: Child, document: dict | None) -> None:
     """Put ``document`` into the server's state (the whole emulator), or reset it."""
     import urllib.request
@@ -158,6 +304,8 @@ def bench_servers(sizes: argparse.Namespace, only: str | None) -> list[str]:
     lines = []
     wide = ("--max-body-size", str(1 << 30), "--request-log-size", "1000")
     try:
+        if only in (None, "checkout"):
+            lines.extend(bench_checkouts(sizes, folder, redis_url))
         if only in (None, "flat"):
             began = time.monotonic()
             document = sessions_snapshot(sizes.sessions)
@@ -294,10 +442,12 @@ def bench_memory(sizes: argparse.Namespace) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts and shorter loads")
-    parser.add_argument("--only", choices=["flat", "redis", "workers", "memory"], help="one figure only")
+    parser.add_argument("--only", choices=["flat", "redis", "workers", "checkout", "memory"], help="one figure only")
     args = parser.parse_args(argv)
     sizes = argparse.Namespace(
         sessions=20_000 if args.quick else 100_000,
+        checkouts=20_000 if args.quick else 100_000,
+        signed=3_000 if args.quick else 6_000,
         million=200_000 if args.quick else 1_000_000,
         seconds=3.0 if args.quick else 8.0,
     )

@@ -14,65 +14,111 @@ import hmac
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from ...core.entities import Table, compound
 from .errors import ERRORS
-from .records import Grant, License, Organization, account_root
+from .records import (
+    Consumption,
+    Grant,
+    GrantVersion,
+    Idempotent,
+    IssuerKey,
+    License,
+    LicenseVersion,
+    Organization,
+    ServiceSettings,
+    Token,
+    Usage,
+    account_root,
+)
 
 if TYPE_CHECKING:
     from ...core.clock import Clock
     from ...core.entropy import Entropy
-    from ...core.jwt_signing import JwtSigner
-    from .consumption import Consumption
-    from .issuers import IssuerKey
-    from .records import GrantVersion, LicenseVersion, ServiceSettings
+    from ...core.service import ServiceContext
 
 R = TypeVar("R")
 
+DEFAULTS = {
+    "access_token_seconds": 3600,  # "Access tokens are valid for one hour."
+    "default_expiration_days": 365,  # CreateToken ExpirationInDays default
+    "client_token_seconds": 600,  # "Idempotency token, valid for 10 minutes."
+    "jwt_algorithm": "ES256",  # or RS256 (slow to sign) or HS256 (fastest; the JWKS then carries the secret)
+    "license_deletion_seconds": 3600,  # how long a deleted license with grants in use stays PENDING_DELETE
+}
 
-@dataclass
-class Idempotent:
-    at: float
-    fingerprint: str
-    result: Any  # what the operation of its scope returned: a License, a Token, or a response
+
+def added(index: Table[list[str]], key: str, value: str) -> None:
+    """Add ``value`` to the index record ``key`` (a list of keys), written back."""
+    values = index.get(key) or []
+    if value not in values:
+        index[key] = [*values, value]
 
 
 class LicenseManagerBase:
-    """The model's state, one dict of records per kind (see :mod:`.records`), and the rules every part applies."""
+    """The model's tables, one per kind of record (see :mod:`.records`), and the rules every part applies."""
 
     clock: Clock
     entropy: Entropy
-    settings: dict[str, Any]
+    context: ServiceContext
     _lock: threading.RLock
-    _licenses: dict[str, License]  # by ARN
-    _license_versions: dict[str, LicenseVersion]  # by "<ARN>#<version>": the versions before the current one
-    _grants: dict[str, Grant]  # by ARN
-    _grant_versions: dict[str, GrantVersion]  # by "<ARN>#<version>"
-    _consumptions: dict[str, Consumption]  # by LicenseConsumptionToken
-    _client_tokens: dict[tuple[str, ...], Idempotent]  # (operation, account id, ClientToken) ->
-    _issuer_keys: dict[str, IssuerKey]  # by kid
-    _issuer_signers: dict[str, JwtSigner]
-    _tags: dict[str, dict[str, str]]  # resource ARN -> its tags, in the order they were set
-    _service_settings: dict[str, ServiceSettings]  # by "<account>/<region>"
-    _organizations: dict[str, Organization]  # by organization id
+    _settings: Table[dict[str, Any]]
+    _signing_keys: Table[dict[str, str]]
+    _authority_keys: Table[IssuerKey]
+    _licenses: Table[License]  # by ARN
+    _license_versions: Table[LicenseVersion]  # by "<ARN>#<version>": the versions before the current one
+    _issuer_licenses: Table[list[str]]  # key fingerprint -> the ARNs of its licenses
+    _usage: Table[Usage]  # by license ARN
+    _grants: Table[Grant]  # by ARN
+    _grant_versions: Table[GrantVersion]  # by "<ARN>#<version>"
+    _grants_to: Table[list[str]]  # grantee principal ARN -> the ARNs of the grants to it
+    _license_grants: Table[list[str]]  # license ARN -> the ARNs of its grants
+    _consumptions: Table[Consumption]  # by LicenseConsumptionToken
+    _tokens: Table[Token]  # by TokenId
+    _client_tokens: Table[Idempotent]  # by ["<operation>","<account id>","<ClientToken>"]
+    _issuer_keys: Table[IssuerKey]  # by kid
+    _tags: Table[dict[str, str]]  # resource ARN -> its tags, in the order they were set
+    _service_settings: Table[ServiceSettings]  # by "<account>/<region>"
+    _organizations: Table[Organization]  # by organization id
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The service's settings: its defaults, the fixtures' and the mock's (see ``DEFAULTS``)."""
+        return self._settings.get("") or self.context.merged_settings(DEFAULTS, {})
 
     # ---- idempotency ------------------------------------------------------
-    def _idempotent(self, scope: tuple[str, ...], fingerprint: dict[str, Any], create: Callable[[], R]) -> R:
+    def _idempotent(self, scope: tuple[str, str, str], fingerprint: dict[str, Any], create: Callable[[], R]) -> R:
         """Return the earlier result for a reused client token within its window, else create."""
-        now = self.clock.time()
+        key = compound(*scope)
         digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()
-        earlier = self._client_tokens.get(scope)
-        if earlier is not None and now - earlier.at < self.settings["client_token_seconds"]:
+        earlier = self._client_tokens.get(key)
+        now = self.clock.time()  # after the record it is compared with
+        if earlier is not None and now - earlier.at < earlier.window:
             if not hmac.compare_digest(earlier.fingerprint, digest):
                 raise ERRORS.error(
                     "ValidationException",
                     "ClientToken was already used with different parameters within the last 10 minutes.",
                 )
-            return cast("R", earlier.result)  # the same operation (it is in the scope) made it
+            return cast("R", self._earlier_result(earlier))  # the same operation (it is in the scope) made it
         result = create()
-        self._client_tokens[scope] = Idempotent(now, digest, result)
+        used = Idempotent(now, digest, window=float(self.settings["client_token_seconds"]))
+        if isinstance(result, License):
+            used.license_arn = result.arn
+        elif isinstance(result, Token):
+            used.token_id = result.token_id
+        else:
+            used.response = result
+        self._client_tokens[key] = used
         return result
+
+    def _earlier_result(self, used: Idempotent) -> Any:
+        """What a retried call answers again: the license or token it made (as they are now), or its response."""
+        if used.license_arn is not None:
+            return self._licenses[used.license_arn]
+        if used.token_id is not None:
+            return self._tokens[used.token_id]
+        return used.response
 
     # ---- Regions ----------------------------------------------------------
     @staticmethod
@@ -99,12 +145,37 @@ class LicenseManagerBase:
                     return frozenset(members) - {grant.account_id}
         return frozenset()
 
+    def _principals_of(self, account_id: str) -> list[str]:
+        """What a grant to this account names: the account, or an organization or OU the account belongs to."""
+        found = [account_root(account_id)]
+        for org in self._organizations.values():
+            if account_id in org.accounts:
+                found.append(org.arn)
+            found.extend(org.unit_arn(unit) for unit, members in org.units.items() if account_id in members)
+        return found
+
     def _received_grants(self, account_id: str, license_arn: str | None = None) -> list[Grant]:
-        return [
-            g
-            for g in self._grants.values()
-            if (license_arn is None or g.license_arn == license_arn) and account_id in self._receivers(g)
-        ]
+        """The grants that reach this account (of one license, or of any), found through the grants-to index."""
+        arns = dict.fromkeys(arn for p in self._principals_of(account_id) for arn in self._grants_to.get(p) or ())
+        found = []
+        for arn in arns:
+            grant = self._grants.get(arn)
+            if (
+                grant is not None
+                and (license_arn is None or grant.license_arn == license_arn)
+                and account_id in self._receivers(grant)
+            ):
+                found.append(grant)
+        return found
+
+    def _put_new_grant(self, grant: Grant) -> None:
+        """Keep a new grant, and its entries in the indexes of grants by grantee and by license."""
+        self._grants[grant.arn] = grant
+        added(self._grants_to, grant.grantee, grant.arn)
+        added(self._license_grants, grant.license_arn, grant.arn)
+
+    def _grants_of(self, license_arn: str) -> list[Grant]:
+        return [g for arn in self._license_grants.get(license_arn) or () if (g := self._grants.get(arn)) is not None]
 
     def _grant_status(self, grant: Grant, now: float) -> str:
         """The status a caller sees: a grant of a license being deleted is PENDING_DELETE, then DELETED with it."""

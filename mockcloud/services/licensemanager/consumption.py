@@ -24,15 +24,15 @@ records when capacity is counted, so moving the clock is all it takes.
 from __future__ import annotations
 
 import hmac
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from ...core.errors import MockCloudError, ServiceError
 from .errors import ERRORS
 from .issuers import IssuerKeysMixin
-from .records import ENDED_GRANT_STATUSES, Grant, License, iso
+from .records import ENDED_GRANT_STATUSES, Consumption, Grant, License, Usage, iso
 
 DEFAULT_TTL_MINUTES = 60  # "the entitlement is checked back into the pool automatically after 60 minutes"
 
@@ -42,38 +42,10 @@ def payload_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-@dataclass
-class Consumption:
-    """One checkout: what it holds of which license, for whom, until when, and through which grant."""
-
-    token: str
-    license_arn: str
-    account_id: str
-    checkout_type: str  # PROVISIONAL, PERPETUAL or BORROW
-    entitlements: list[dict[str, Any]]  # EntitlementsAllowed as answered
-    held: dict[str, int]  # entitlement name -> units given back on check-in or expiry
-    permanent: dict[str, int]  # entitlement name -> units consumed for good (PERPETUAL, no AllowCheckIn)
-    ttl: int  # seconds a checkout lives, and an extension adds from now
-    issued: float
-    expires: float
-    beneficiary: str | None = None
-    node_id: str | None = None
-    early_check_in: bool = True
-    checked_in: bool = False
-    metadata: list[dict[str, str]] = field(default_factory=list)  # CheckoutMetadata: [{"Name": ..., "Value": ...}]
-    grant_arn: str | None = None  # the grant a grantee checked out through; None for the license's issuer
-
-    def live(self, now: float) -> bool:
-        """Whether its token still answers (not checked in; not expired, unless consumed for good)."""
-        if self.checked_in:
-            return False
-        return self.checkout_type == "PERPETUAL" or now < self.expires
-
-    def holding(self, now: float) -> dict[str, int]:
-        return self.held if self.live(now) else {}
-
-
-_CONSUMPTION_FIELDS = tuple(Consumption.__dataclass_fields__)
+def expiry(now: float, ttl: int) -> float:
+    """When a checkout made or extended at ``now`` ends: its time to live on, to the whole second its Expiration
+    shows (so its license's usage counts it by the second)."""
+    return float(math.ceil(now + ttl))
 
 
 class ConsumptionMixin(IssuerKeysMixin):
@@ -90,22 +62,43 @@ class ConsumptionMixin(IssuerKeysMixin):
         grant = self._grants.get(c.grant_arn) if c.grant_arn else None
         return c.grant_arn is None or (grant is not None and self._grant_active(grant, now))
 
-    def _consumed(self, license_arn: str, now: float) -> dict[str, int]:
-        used: dict[str, int] = {}
-        for c in self._consumptions.values():
-            if c.license_arn != license_arn:
-                continue
-            for source in (c.held if self._in_force(c, now) else {}, c.permanent):
-                for name, units in source.items():
-                    used[name] = used.get(name, 0) + units
+    def _consumed(self, lic: License, now: float) -> dict[str, int]:
+        """What the license's checkouts take now: for good, and held by those in force (from its usage record)."""
+        usage = self._usage.get(lic.arn)
+        if usage is None:
+            return {}
+        used = dict(usage.permanent)
+        if lic.deletion_date is not None:
+            return used
+        for grant_arn, buckets in usage.held.items():
+            if grant_arn:
+                grant = self._grants.get(grant_arn)
+                if grant is None or not self._grant_active(grant, now):
+                    continue
+            for bucket, units in buckets.items():
+                if bucket.isdigit() and now >= int(bucket):
+                    continue  # expired
+                for name, count in units.items():
+                    used[name] = used.get(name, 0) + count
         return used
+
+    def _count(self, c: Consumption, now: float, sign: int = 1, *, new: bool = False) -> None:
+        """Count a checkout's held units in (or out of) its license's usage, and a ``new`` one's permanent units,
+        written back; expired buckets go on the way."""
+        usage = self._usage.get(c.license_arn) or Usage()
+        usage.drop_expired(now)
+        if new:
+            for name, units in c.permanent.items():
+                usage.permanent[name] = usage.permanent.get(name, 0) + units
+        usage.add(c, sign)
+        self._usage[c.license_arn] = usage
 
     def _take(
         self, lic: License, requested: list[dict[str, Any]], now: float, *, perpetual: bool, borrow: bool
     ) -> tuple[list[dict[str, Any]], dict[str, int], dict[str, int]]:
         """The entitlements allowed and the units they take (held, permanent), or the error AWS answers."""
         by_name = {e["Name"]: e for e in lic.entitlements}
-        used = self._consumed(lic.arn, now)
+        used = self._consumed(lic, now)
         allowed: list[dict[str, Any]] = []
         held: dict[str, int] = {}
         permanent: dict[str, int] = {}
@@ -206,8 +199,10 @@ class ConsumptionMixin(IssuerKeysMixin):
         received (through a grant not rejected or deleted); DELETED licenses are gone."""
         of_issuer = [
             lic
-            for lic in self._licenses.values()
-            if lic.fingerprint == key_fingerprint and lic.status_at(now) != "DELETED"
+            for arn in self._issuer_licenses.get(key_fingerprint) or ()
+            if (lic := self._licenses.get(arn)) is not None
+            and lic.fingerprint == key_fingerprint
+            and lic.status_at(now) != "DELETED"
         ]
         if beneficiary:
             found = [lic for lic in of_issuer if lic.account_id == account_id]
@@ -287,7 +282,7 @@ class ConsumptionMixin(IssuerKeysMixin):
             permanent,
             ttl,
             now,
-            now + ttl,
+            expiry(now, ttl),
             beneficiary,
             node_id,
             grant_arn=grant.arn if grant is not None else None,
@@ -299,6 +294,7 @@ class ConsumptionMixin(IssuerKeysMixin):
         }
         signed = self._signed_token(consumption, lic, extra, borrow=False)
         self._consumptions[consumption.token] = consumption  # kept once nothing can fail
+        self._count(consumption, now, new=True)
         out: dict[str, Any] = {
             "CheckoutType": checkout_type,
             "LicenseConsumptionToken": consumption.token,
@@ -366,7 +362,7 @@ class ConsumptionMixin(IssuerKeysMixin):
             {},
             ttl,
             now,
-            now + ttl,
+            expiry(now, ttl),
             None,
             node_id,
             bool(borrow.get("AllowEarlyCheckIn")),
@@ -376,6 +372,7 @@ class ConsumptionMixin(IssuerKeysMixin):
         extra = {"checkoutMetadata": {m.get("Name", ""): m.get("Value", "") for m in metadata}} if metadata else {}
         signed = self._signed_token(consumption, lic, extra, borrow=True)
         self._consumptions[consumption.token] = consumption  # kept once nothing can fail
+        self._count(consumption, now, new=True)
         out: dict[str, Any] = {
             "LicenseArn": lic.arn,
             "LicenseConsumptionToken": consumption.token,
@@ -393,8 +390,8 @@ class ConsumptionMixin(IssuerKeysMixin):
     # ---- ExtendLicenseConsumption, CheckInLicense ---------------------------------------------
     def _consumption(self, account_id: str, token: str, operation: str) -> Consumption:
         """The caller's checkout of that token, still in force, through a grant that allows ``operation``."""
-        now = self.clock.time()
         c = self._consumptions.get(token)
+        now = self.clock.time()  # after the checkout it is compared with
         if c is not None and not hmac.compare_digest(c.token.encode(), token.encode()):
             c = None
         if c is None or c.account_id != account_id or not self._in_force(c, now):
@@ -414,7 +411,11 @@ class ConsumptionMixin(IssuerKeysMixin):
         with self._lock:
             c = self._consumption(account_id, token, "ExtendConsumptionLicense")
             if not dry_run:
-                c.expires = self.clock.time() + c.ttl
+                now = self.clock.time()
+                self._count(c, now, -1)
+                c.expires = expiry(now, c.ttl)
+                self._consumptions[c.token] = c
+                self._count(c, now)
             return {"LicenseConsumptionToken": c.token, "Expiration": iso(c.expires)}
 
     def check_in_license(self, *, account_id: str, token: str, beneficiary: str | None = None) -> None:
@@ -429,7 +430,9 @@ class ConsumptionMixin(IssuerKeysMixin):
                 raise ERRORS.error(
                     "ConflictException", "The license's BorrowConfiguration does not allow early check-in."
                 )
+            self._count(c, self.clock.time(), -1)
             c.checked_in = True
+            self._consumptions[c.token] = c
 
     # ---- GetLicenseUsage ------------------------------------------------------------------------
     def get_license_usage(self, *, account_id: str, license_arn: str) -> dict[str, list[dict[str, str]]]:
@@ -446,7 +449,7 @@ class ConsumptionMixin(IssuerKeysMixin):
                 raise ERRORS.error(
                     "AuthorizationException", f"The grant of license {license_arn} to this account is not active."
                 )
-            used = self._consumed(lic.arn, now)
+            used = self._consumed(lic, now)
             usages = []
             for e in lic.entitlements:
                 usage = {"Name": e["Name"], "ConsumedValue": str(used.get(e["Name"], 0)), "Unit": e["Unit"]}
@@ -457,14 +460,12 @@ class ConsumptionMixin(IssuerKeysMixin):
 
     # ---- snapshots ------------------------------------------------------------------------
     def _consumptions_state(self) -> list[dict[str, Any]]:
-        """Every checkout, checked in or expired too: they still count (PERPETUAL units) or still refuse."""
-        states = []
-        for c in self._consumptions.values():
-            state = {name: getattr(c, name) for name in _CONSUMPTION_FIELDS}
-            states.append({k: v for k, v in state.items() if v is not None})
-        return states
+        """Every checkout not yet past use, checked in or expired too: they still count (PERPETUAL units) or still
+        refuse."""
+        return [c.state() for c in self._consumptions.values()]
 
     def _load_consumptions(self, items: Iterable[dict[str, Any]]) -> None:
+        """A snapshot's checkouts, and each license's usage counted again from them."""
         for item in items:
             if item["license_arn"] not in self._licenses:
                 raise MockCloudError(f"licensemanager: a checkout of an unknown license {item['license_arn']}")
@@ -472,14 +473,14 @@ class ConsumptionMixin(IssuerKeysMixin):
                 raise MockCloudError("licensemanager: a license consumption token appears twice")
             if item.get("grant_arn") and item["grant_arn"] not in self._grants:
                 raise MockCloudError(f"licensemanager: a checkout through an unknown grant {item['grant_arn']}")
-            fields: dict[str, Any] = {name: item.get(name) for name in _CONSUMPTION_FIELDS}
-            fields.update(
-                entitlements=list(item["entitlements"]),
-                held=dict(item["held"]),
-                permanent=dict(item["permanent"]),
-                metadata=list(item.get("metadata", ())),
-            )
-            self._consumptions[item["token"]] = Consumption(**fields)
+            c = Consumption.from_state(item)
+            self._consumptions[c.token] = c
+            usage = self._usage.get(c.license_arn) or Usage()
+            for name, units in c.permanent.items():
+                usage.permanent[name] = usage.permanent.get(name, 0) + units
+            if not c.checked_in:
+                usage.add(c)
+            self._usage[c.license_arn] = usage
 
     # ---- for tests -------------------------------------------------------------------------
     @property

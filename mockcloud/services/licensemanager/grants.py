@@ -119,7 +119,7 @@ class GrantsMixin(LicenseManagerBase):
             # "If the management account for an organization ... distributes licenses to member accounts, the
             # licenses are automatically accepted in the member accounts" (it has linked the organization)
             grant.status = "DISABLED"
-        self._grants[grant.arn] = grant
+        self._put_new_grant(grant)
         return grant
 
     @staticmethod
@@ -187,6 +187,7 @@ class GrantsMixin(LicenseManagerBase):
                 )
             self._next_grant_version(grant, now)
             grant.status = status
+            self._grants[grant.arn] = grant
             return self._answer(grant, status)
 
     def delete_grant(
@@ -208,6 +209,7 @@ class GrantsMixin(LicenseManagerBase):
                 raise ERRORS.error("ValidationException", f"Grant {grant_arn} is already {current}.")
             self._next_grant_version(grant, now)
             grant.status, grant.status_reason = "DELETED", status_reason or grant.status_reason
+            self._grants[grant.arn] = grant
             return self._answer(grant, "DELETED")
 
     # ---- CreateGrantVersion ------------------------------------------------
@@ -302,6 +304,7 @@ class GrantsMixin(LicenseManagerBase):
         if status is not None and status != current:
             grant.status = status
             grant.disabled_by_grantor = grantor and status == "DISABLED"
+        self._grants[grant.arn] = grant
         return self._answer(grant, grant.status)
 
     @staticmethod
@@ -348,6 +351,7 @@ class GrantsMixin(LicenseManagerBase):
             self._next_grant_version(other_grant, now)
             other_grant.status = "DISABLED"
             other_grant.status_reason = f"Replaced by grant {grant.arn}"
+            self._grants[other_grant.arn] = other_grant
 
     # ---- lists -------------------------------------------------------------
     def _grant_filters(self, *names: str) -> GrantFilters:

@@ -21,17 +21,18 @@ is as large as AWS's model says AWS's are (at least 4096 characters).
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from ...core.errors import MockCloudError
 from .base import LicenseManagerBase
+from .records import IssuerKey
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
     from cryptography.x509 import Certificate
 
+    from ...core.jwt_signing import JwtSigner
     from .records import License
 
 BORROW_SUFFIX = "#PS384"  # the kid of an issuer key's PS384 entry: CheckoutBorrowLicense's signatures
@@ -39,66 +40,49 @@ CA_NAME = "mockcloud AWS License Manager issuer CA"
 CERTIFICATE_YEARS = 10
 
 
-@dataclass
-class IssuerKey:
-    """An RSA key and its certificate: an issuer's (``kid`` its SignKey, or its fingerprint), or the CA's."""
+class KeyMaterial:
+    """An :class:`IssuerKey`'s PEM read once in this process: the key, the certificate and what comes of them."""
 
-    kid: str
-    account_id: str
-    private_key: RSAPrivateKey
-    certificate: Certificate
+    __slots__ = ("certificate", "certificate_pem", "private_key", "thumbprint", "x5c")
 
-    def x5c(self) -> str:
-        from cryptography.hazmat.primitives import serialization
+    def __init__(self, key: IssuerKey) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
 
-        return base64.b64encode(self.certificate.public_bytes(serialization.Encoding.DER)).decode("ascii")
+        try:
+            private = serialization.load_pem_private_key(key.private_key.encode("ascii"), password=None)
+            certificate = x509.load_pem_x509_certificate(key.certificate.encode("ascii"))
+        except (ValueError, TypeError, UnicodeEncodeError):
+            private = None
+        if not isinstance(private, rsa.RSAPrivateKey) or certificate.public_key() != private.public_key():
+            raise MockCloudError(
+                f"licensemanager: issuer key {key.kid!r} is not an unencrypted RSA PEM key with its certificate"
+            )
+        self.certificate_pem = key.certificate
+        self.private_key: RSAPrivateKey = private
+        self.certificate: Certificate = certificate
+        self.x5c = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode("ascii")
+        digest = certificate.fingerprint(hashes.SHA256())  # x5t#S256 (RFC 7515 4.1.8)
+        self.thumbprint = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
-    def thumbprint(self) -> str:
-        """``x5t#S256``: the base64url SHA-256 of the certificate (RFC 7515 4.1.8)."""
-        from cryptography.hazmat.primitives import hashes
-
-        digest = self.certificate.fingerprint(hashes.SHA256())
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-    def jwks(self, chain: list[str]) -> list[dict[str, Any]]:
+    def jwks(self, kid: str, chain: list[str]) -> list[dict[str, Any]]:
         from jwt.algorithms import RSAAlgorithm
 
         public = {**RSAAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True), "use": "sig", "x5c": chain}
         return [
-            {**public, "kid": self.kid, "alg": "PS256"},
-            {**public, "kid": self.kid + BORROW_SUFFIX, "alg": "PS384"},
+            {**public, "kid": kid, "alg": "PS256"},
+            {**public, "kid": kid + BORROW_SUFFIX, "alg": "PS384"},
         ]
 
-    def state(self) -> dict[str, Any]:
-        from cryptography.hazmat.primitives import serialization
 
-        pem = self.private_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        certificate = self.certificate.public_bytes(serialization.Encoding.PEM)
-        return {
-            "kid": self.kid,
-            "account_id": self.account_id,
-            "private_key": pem.decode("ascii"),
-            "certificate": certificate.decode("ascii"),
-        }
+def pem_of(private_key: RSAPrivateKey, certificate: Certificate) -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
 
-    @classmethod
-    def from_state(cls, item: dict[str, Any]) -> IssuerKey:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        try:
-            key = serialization.load_pem_private_key(item["private_key"].encode("ascii"), password=None)
-            certificate = x509.load_pem_x509_certificate(item["certificate"].encode("ascii"))
-        except (ValueError, TypeError, UnicodeEncodeError):
-            key = None
-        if not isinstance(key, rsa.RSAPrivateKey) or certificate.public_key() != key.public_key():
-            raise MockCloudError(
-                f"licensemanager: issuer key {item['kid']!r} is not an unencrypted RSA PEM key with its certificate"
-            )
-        return cls(item["kid"], item["account_id"], key, certificate)
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem.decode("ascii"), certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
 def issuer_kid(lic: License) -> str:
@@ -106,23 +90,30 @@ def issuer_kid(lic: License) -> str:
 
 
 class IssuerKeysMixin(LicenseManagerBase):
-    """Issuer keys on :class:`~.model.LicenseManagerModel` (``_issuer_signers``: a signer per kid, made on demand)."""
+    """Issuer keys on :class:`~.model.LicenseManagerModel`: records of PEM text; read once per process
+    (``_material``) and a signer per kid (``_issuer_signers``), each checked against the record it came of."""
 
-    _certificate_authority: IssuerKey | None
+    _material: dict[str, KeyMaterial]  # kid (CA_NAME for the CA) -> what its record's PEM gives
+    _issuer_signers: dict[str, tuple[str, JwtSigner]]  # kid -> (the certificate it signs under, the signer)
+
+    def _material_of(self, key: IssuerKey) -> KeyMaterial:
+        material = self._material.get(key.kid)
+        if material is None or material.certificate_pem != key.certificate:  # another worker's key won a race
+            material = self._material[key.kid] = KeyMaterial(key)
+        return material
 
     def _authority(self) -> IssuerKey:
-        """The CA that certifies issuer keys (made on first use, under the lock)."""
-        ca = self._certificate_authority
+        """The CA that certifies issuer keys (made on first use)."""
+        ca = self._authority_keys.get("")
         if ca is None:
             key = self.entropy.rsa_private_key(2048)
-            ca = self._certificate_authority = IssuerKey(
-                CA_NAME, "", key, self._certificate(key.public_key(), CA_NAME, None, key)
-            )
+            pem, certificate = pem_of(key, self._certificate(key.public_key(), CA_NAME, False, key))
+            ca = IssuerKey(CA_NAME, "", pem, certificate)
+            self._authority_keys[""] = ca
         return ca
 
-    def _certificate(
-        self, public_key: Any, subject: str, issuer: IssuerKey | None, signer: RSAPrivateKey
-    ) -> Certificate:
+    def _certificate(self, public_key: Any, subject: str, certified: bool, signer: RSAPrivateKey) -> Certificate:
+        """An issuer key's certificate from the CA (``certified``), or the CA's own, self-signed."""
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes
         from cryptography.x509.oid import NameOID
@@ -139,21 +130,21 @@ class IssuerKeysMixin(LicenseManagerBase):
         builder = (
             x509.CertificateBuilder()
             .subject_name(name(subject))
-            .issuer_name(name(CA_NAME) if issuer is not None else name(subject))
+            .issuer_name(name(CA_NAME) if certified else name(subject))
             .public_key(public_key)
             .serial_number(1 + self.entropy.randbelow(2**63))
             .not_valid_before(now - timedelta(days=1))
             .not_valid_after(now + timedelta(days=365 * CERTIFICATE_YEARS))
-            .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
+            .add_extension(x509.BasicConstraints(ca=not certified, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=issuer is not None,
+                    digital_signature=certified,
                     content_commitment=False,
                     key_encipherment=False,
                     data_encipherment=False,
                     key_agreement=False,
-                    key_cert_sign=issuer is None,
-                    crl_sign=issuer is None,
+                    key_cert_sign=not certified,
+                    crl_sign=not certified,
                     encipher_only=False,
                     decipher_only=False,
                 ),
@@ -169,40 +160,50 @@ class IssuerKeysMixin(LicenseManagerBase):
             with self._lock:
                 key = self._issuer_keys.get(kid)
                 if key is None:
-                    ca = self._authority()
+                    ca = self._material_of(self._authority())
                     private = self.entropy.rsa_private_key(2048)
-                    certificate = self._certificate(private.public_key(), kid, ca, ca.private_key)
-                    key = self._issuer_keys[kid] = IssuerKey(kid, lic.account_id, private, certificate)
+                    certificate = self._certificate(private.public_key(), kid, True, ca.private_key)
+                    key = IssuerKey(kid, lic.account_id, *pem_of(private, certificate))
+                    self._issuer_keys[kid] = key
         return key
 
     def _issuer_sign(self, lic: License, claims: dict[str, Any], *, borrow: bool = False) -> str:
         """A compact JWS of ``claims`` by the license's issuer: PS256, or PS384 for a borrow; ``x5c`` its chain."""
         key = self._issuer_key(lic)
         kid = key.kid + BORROW_SUFFIX if borrow else key.kid
-        signer = self._issuer_signers.get(kid)
-        if signer is None:
+        cached = self._issuer_signers.get(kid)
+        if cached is None or cached[0] != key.certificate:
             from ...core.jwt_signing import JwtSigner
 
-            chain = [key.x5c(), self._authority().x5c()]
+            material = self._material_of(key)
+            chain = [material.x5c, self._material_of(self._authority()).x5c]
             algorithm = "PS384" if borrow else "PS256"
-            header = {"x5c": chain, "x5t#S256": key.thumbprint()}
-            signer = self._issuer_signers[kid] = JwtSigner(key.private_key, algorithm, kid, header=header)
-        return signer.sign(claims)
+            header = {"x5c": chain, "x5t#S256": material.thumbprint}
+            cached = self._issuer_signers[kid] = (
+                key.certificate,
+                JwtSigner(material.private_key, algorithm, kid, header=header),
+            )
+        return cached[1].sign(claims)
 
     def _issuer_jwks(self) -> list[dict[str, Any]]:
-        ca = self._certificate_authority
+        ca = self._authority_keys.get("")
         if ca is None:
             return []
-        return [jwk for key in list(self._issuer_keys.values()) for jwk in key.jwks([key.x5c(), ca.x5c()])]
+        authority = self._material_of(ca).x5c
+        found = []
+        for key in self._issuer_keys.values():
+            material = self._material_of(key)
+            found.extend(material.jwks(key.kid, [material.x5c, authority]))
+        return found
 
     def issuer_public_key(self, key_fingerprint: str, sign_key: str | None = None) -> Any:
         """The public key that verifies an issuer's SignedTokens (its SignKey's when it names one), once it has
         signed; None before."""
         key = self._issuer_keys.get(sign_key or key_fingerprint)
-        return None if key is None else key.private_key.public_key()
+        return None if key is None else self._material_of(key).private_key.public_key()
 
     def issuer_certificate_authority(self) -> Any:
         """The certificate that issuer certificates chain to (the last of a SignedToken's ``x5c``), once one has
         signed; None before. Pin it to verify a SignedToken offline."""
-        ca = self._certificate_authority
-        return None if ca is None else ca.certificate
+        ca = self._authority_keys.get("")
+        return None if ca is None else self._material_of(ca).certificate

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TypedDict
 from ...core.credentials import DEFAULT_ACCOUNT_ID
 from ...core.helpers import reads_only
 from .account import tags_of
-from .base import LicenseManagerBase
+from .base import LicenseManagerBase, added
 from .errors import ERRORS
 from .records import DEFAULT_REGION, License, LicenseVersion, account_root, fingerprint_of, iso, moment, version_id
 
@@ -127,6 +127,7 @@ class LicensesMixin(LicenseManagerBase):
                 **fields,
             )
             self._licenses[arn] = lic
+            added(self._issuer_licenses, lic.fingerprint, arn)
             if tagged:
                 self._tags[arn] = tagged
             return lic
@@ -209,11 +210,18 @@ class LicensesMixin(LicenseManagerBase):
                 earlier = LicenseVersion(lic.arn, lic.version, lic.describe(now))
                 self._license_versions[earlier.id] = earlier
                 lic.name, lic.product_name = license_name, product_name
+                earlier_fingerprint = lic.fingerprint
                 lic.issuer = self._issuer_details(lic.account_id, issuer)
+                if lic.fingerprint != earlier_fingerprint:
+                    self._issuer_licenses[earlier_fingerprint] = [
+                        arn for arn in self._issuer_licenses.get(earlier_fingerprint) or () if arn != lic.arn
+                    ]
+                    added(self._issuer_licenses, lic.fingerprint, lic.arn)
                 lic.validity, lic.entitlements = dict(validity), list(entitlements)
                 lic.consumption_configuration = dict(consumption_configuration)
                 lic.metadata = list(license_metadata or [])
                 lic.status, lic.version = status, str(int(lic.version) + 1)
+                self._licenses[lic.arn] = lic
                 if reset_usage:
                     self._reset_usage(lic.arn)
                 return {"LicenseArn": lic.arn, "Version": lic.version, "Status": lic.status}
@@ -222,9 +230,13 @@ class LicensesMixin(LicenseManagerBase):
 
     def _reset_usage(self, license_arn: str) -> None:
         """ResetUsage: every checkout of the license ends, and what it consumed for good is given back."""
-        for c in self._consumptions.values():
-            if c.license_arn == license_arn:
+        if license_arn not in self._usage:
+            return  # never checked out
+        for c in self._consumptions.values():  # a scan of every checkout: rare, as resets are
+            if c.license_arn == license_arn and (not c.checked_in or c.permanent):
                 c.checked_in, c.permanent = True, {}
+                self._consumptions[c.token] = c
+        del self._usage[license_arn]
 
     # ---- GetLicense, ListLicenses, ListLicenseVersions ---------------------
     def get_license(self, account_id: str, arn: str, version: str | None = None) -> dict[str, Any]:
@@ -290,10 +302,9 @@ class LicensesMixin(LicenseManagerBase):
                 )
             if lic.deletion_date is not None:
                 raise ERRORS.error("ConflictException", f"License {license_arn} is already {lic.status_at(now)}.")
-            in_use = any(
-                g.license_arn == lic.arn and g.status not in ("REJECTED", "DELETED") for g in self._grants.values()
-            )
+            in_use = any(g.status not in ("REJECTED", "DELETED") for g in self._grants_of(lic.arn))
             lic.deletion_date = now + self.settings["license_deletion_seconds"] if in_use else now
+            self._licenses[lic.arn] = lic
             return {"Status": lic.status_at(now), "DeletionDate": iso(lic.deletion_date)}
 
 

@@ -107,7 +107,7 @@ class MarketplaceMixin(LicensesMixin):
             )
             if self._active_for_product(buyer_account, product_sku, now):
                 grant.status = "DISABLED"  # "You can't activate two licenses for the same product ... at the same time"
-            self._grants[grant.arn] = grant
+            self._put_new_grant(grant)
         return Subscription(lic.arn, grant.arn, buyer_account, product_sku, MARKETPLACE_FINGERPRINT, grant.status)
 
     def _active_for_product(self, account_id: str, product_sku: str, now: float) -> bool:

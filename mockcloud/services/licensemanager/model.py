@@ -11,28 +11,51 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 from typing import TYPE_CHECKING, Any
 
 from ...core.credentials import DEFAULT_ACCOUNT_ID
+from ...core.entities import Table, compound
 from ...core.errors import MockCloudError
 from ...core.helpers import reads_only
-from ...core.service import ServiceContext
+from ...core.service import ServiceContext, ServiceModel
 from .account import AccountMixin
-from .base import Idempotent
+from .base import DEFAULTS
 from .consumption import ConsumptionMixin
 from .grants import GrantsMixin
-from .issuers import CA_NAME, IssuerKey
+from .issuers import CA_NAME, KeyMaterial
 from .marketplace import MARKETPLACE_FINGERPRINT, MarketplaceMixin
 from .records import (
+    AUTHORITY,
+    CHECKOUT,
+    CLIENT_TOKEN,
     DEFAULT_REGION,
+    GRANT,
+    GRANT_VERSION,
+    GRANTS_TO,
+    ISSUER_KEY,
+    ISSUER_LICENSES,
+    LICENSE,
+    LICENSE_GRANTS,
+    LICENSE_VERSION,
+    ORGANIZATION,
+    SERVICE_SETTINGS,
+    SETTINGS,
+    SIGNING_KEY,
+    TAGS,
+    TOKEN,
+    USAGE,
     Grant,
     GrantVersion,
+    Idempotent,
+    IssuerKey,
     License,
     LicenseVersion,
     Organization,
     ServiceSettings,
+    Token,
 )
-from .tokens import ACCESS_TOKEN_ISSUER, PROVIDER, Token, TokensMixin
+from .tokens import ACCESS_TOKEN_ISSUER, PROVIDER, TokensMixin
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -50,14 +73,6 @@ if TYPE_CHECKING:
     VerifyingKey: TypeAlias = EllipticCurvePublicKey | RSAPublicKey | bytes
 
 __all__ = ["MARKETPLACE_FINGERPRINT", "LicenseManagerModel"]
-
-DEFAULTS = {
-    "access_token_seconds": 3600,  # "Access tokens are valid for one hour."
-    "default_expiration_days": 365,  # CreateToken ExpirationInDays default
-    "client_token_seconds": 600,  # "Idempotency token, valid for 10 minutes."
-    "jwt_algorithm": "ES256",  # or RS256 (slow to sign) or HS256 (fastest; the JWKS then carries the secret)
-    "license_deletion_seconds": 3600,  # how long a deleted license with grants in use stays PENDING_DELETE
-}
 
 
 def _pem(key: EllipticCurvePrivateKey | RSAPrivateKey) -> str:
@@ -96,57 +111,45 @@ def _load_secret(text: str) -> bytes:
     return secret
 
 
+def _stored_key(stored: dict[str, Any], algorithm: str) -> SigningKey:
+    """The key of a signing-key record (or a snapshot's ``signing_key``)."""
+    return _load_secret(stored["secret"]) if algorithm == "HS256" else _load_pem(stored["private_key"], algorithm)
+
+
 def _key_state(key: SigningKey) -> dict[str, str]:
     return {"secret": base64.b64encode(key).decode("ascii")} if isinstance(key, bytes) else {"private_key": _pem(key)}
 
 
-def _idempotent_state(scope: tuple[str, ...], record: Idempotent) -> dict[str, Any]:
-    """A ClientToken's record; its result by reference (a license, a token) or as the response it was."""
-    operation, account_id, client_token = scope
-    state: dict[str, Any] = {
-        "operation": operation,
-        "account_id": account_id,
-        "client_token": client_token,
-        "at": record.at,
-        "fingerprint": record.fingerprint,
-    }
-    if isinstance(record.result, License):
-        state["license_arn"] = record.result.arn
-    elif isinstance(record.result, Token):
-        state["token_id"] = record.result.token_id
-    else:
-        state["response"] = record.result
-    return state
-
-
-class LicenseManagerModel(MarketplaceMixin, GrantsMixin, ConsumptionMixin, TokensMixin, AccountMixin):
+class LicenseManagerModel(MarketplaceMixin, GrantsMixin, ConsumptionMixin, TokensMixin, AccountMixin, ServiceModel):
     """``cloud.licensemanager``: the service's state, and helpers for tests."""
 
     def __init__(self, context: ServiceContext) -> None:
         self.entropy = context.entropy
         self.clock = context.clock
-        self.settings = context.merged_settings(DEFAULTS)
+        self.context = context
         self._lock = context.lock
-        self._licenses = {}
-        self._license_versions = {}
-        self._grants = {}
-        self._grant_versions = {}
-        self._consumptions = {}
-        self._tokens = {}
-        self._by_jwt = {}
-        self._client_tokens = {}
-        self._issuer_keys = {}
+        self._settings = context.table(SETTINGS)
+        self._signing_keys = context.table(SIGNING_KEY)
+        self._authority_keys = context.table(AUTHORITY)
+        self._licenses = context.table(LICENSE)
+        self._license_versions = context.table(LICENSE_VERSION)
+        self._issuer_licenses = context.table(ISSUER_LICENSES)
+        self._usage = context.table(USAGE)
+        self._grants = context.table(GRANT)
+        self._grant_versions = context.table(GRANT_VERSION)
+        self._grants_to = context.table(GRANTS_TO)
+        self._license_grants = context.table(LICENSE_GRANTS)
+        self._consumptions = context.table(CHECKOUT)
+        self._tokens = context.table(TOKEN)
+        self._client_tokens = context.table(CLIENT_TOKEN)
+        self._issuer_keys = context.table(ISSUER_KEY)
+        self._tags = context.table(TAGS)
+        self._service_settings = context.table(SERVICE_SETTINGS)
+        self._organizations = context.table(ORGANIZATION)
+        # what this process made of the records' keys (read once, checked against the record each use)
+        self._material = {}
         self._issuer_signers = {}
-        self._certificate_authority = None
-        self._tags = {}
-        self._service_settings = {}
-        self._organizations = {}
-        self._key: SigningKey | None = None
-        self._key_id: str | None = None  # set with _key
-        self._signer: JwtSigner | None = None
-        for item in context.fixtures.get("licenses", ()):
-            self._add_license_from_fixture(item)
-        self._load_state(context.fixtures)
+        self._signer: tuple[str, SigningKey, JwtSigner | None] | None = None  # (key id, key, signer)
         # STS verifies our access tokens with our published keys; the audience must be one of our licenses
         context.issuers.register(
             ACCESS_TOKEN_ISSUER,
@@ -165,36 +168,38 @@ class LicenseManagerModel(MarketplaceMixin, GrantsMixin, ConsumptionMixin, Token
     @property
     def signing_key(self) -> SigningKey:
         """The private key that signs refresh and access tokens (a ``cryptography`` key; for HS256 the secret)."""
-        key = self._key
-        if key is None:
-            key = self._make_key()[0]
-        return key
+        return self._key()[1]
 
     @property
     def key_id(self) -> str:
-        key_id = self._key_id
-        if key_id is None:
-            key_id = self._make_key()[1]
-        return key_id
+        return self._key()[0]
 
-    def _make_key(self) -> tuple[SigningKey, str]:
-        """The signing key and its id, made on first use (once: under the lock)."""
-        with self._lock:
-            key, key_id = self._key, self._key_id
-            if key is None or key_id is None:
-                if self.algorithm == "RS256":
-                    key = self.entropy.rsa_private_key(2048)
-                elif self.algorithm == "ES256":
-                    from cryptography.hazmat.primitives.asymmetric import ec
+    def _key(self) -> tuple[str, SigningKey]:
+        """The signing key's id and the key, made on first use (its record then holds it, as PEM or base64)."""
+        stored = self._signing_keys.get("")
+        if stored is None:
+            with self._lock:
+                stored = self._signing_keys.get("")
+                if stored is None:
+                    stored = self._signing_keys[""] = self._new_key()
+        cached = self._signer
+        if cached is None or cached[0] != stored["key_id"]:  # another worker's key may have won a race
+            cached = self._signer = (stored["key_id"], _stored_key(stored, self.algorithm), None)
+        return cached[0], cached[1]
 
-                    key = self.entropy.ec_private_key(ec.SECP256R1())
-                elif self.algorithm == "HS256":
-                    key = self.entropy.token_bytes(32)
-                else:
-                    raise ValueError(f"unsupported jwt_algorithm {self.algorithm!r}; use ES256, RS256 or HS256")
-                key_id = self._key_id = self.entropy.uuid4().hex
-                self._key = key
-            return key, key_id
+    def _new_key(self) -> dict[str, str]:
+        key: SigningKey
+        if self.algorithm == "RS256":
+            key = self.entropy.rsa_private_key(2048)
+        elif self.algorithm == "ES256":
+            from cryptography.hazmat.primitives.asymmetric import ec
+
+            key = self.entropy.ec_private_key(ec.SECP256R1())
+        elif self.algorithm == "HS256":
+            key = self.entropy.token_bytes(32)
+        else:
+            raise ValueError(f"unsupported jwt_algorithm {self.algorithm!r}; use ES256, RS256 or HS256")
+        return {"algorithm": self.algorithm, "key_id": self.entropy.uuid4().hex, **_key_state(key)}
 
     @property
     def public_key(self) -> VerifyingKey:
@@ -215,18 +220,21 @@ class LicenseManagerModel(MarketplaceMixin, GrantsMixin, ConsumptionMixin, Token
         return {"keys": [jwk, *self._issuer_jwks()]}
 
     def _sign(self, claims: dict[str, Any]) -> str:
-        signer = self._signer
+        key_id, key = self._key()
+        cached = self._signer
+        assert cached is not None
+        signer = cached[2]
         if signer is None:
             from ...core.jwt_signing import JwtSigner
 
-            signer = self._signer = JwtSigner(
-                self.signing_key, self.algorithm, self.key_id, deterministic=self.entropy.seeded
-            )
+            signer = JwtSigner(key, self.algorithm, key_id, deterministic=self.entropy.seeded)
+            self._signer = (key_id, key, signer)
         return signer.sign(claims)
 
     # ---- snapshots --------------------------------------------------------
+    @reads_only
     def snapshot(self) -> dict[str, Any]:
-        """Everything needed to go on exactly, as this service's fixtures section (``__init__`` reads it back).
+        """Everything needed to go on exactly, as this service's fixtures section (``load`` reads it back).
 
         Refresh tokens are kept whole: the model keeps them whole, since a CreateToken
         retried with its ClientToken answers the same token again.
@@ -239,7 +247,7 @@ class LicenseManagerModel(MarketplaceMixin, GrantsMixin, ConsumptionMixin, Token
                 "grants": [g.state() for g in self._grants.values()],
                 "grant_versions": [v.state() for v in self._grant_versions.values()],
                 "tokens": [token.state() for token in self._tokens.values()],
-                "client_tokens": [_idempotent_state(scope, record) for scope, record in self._client_tokens.items()],
+                "client_tokens": [used.state(json.loads(key)) for key, used in self._client_tokens.items()],
                 "consumptions": self._consumptions_state(),
                 "issuer_keys": [key.state() for key in self._issuer_keys.values()],
                 "tags": [
@@ -249,24 +257,37 @@ class LicenseManagerModel(MarketplaceMixin, GrantsMixin, ConsumptionMixin, Token
                 "service_settings": [s.state() for s in self._service_settings.values()],
                 "organizations": [o.state() for o in self._organizations.values()],
             }
-            if self._certificate_authority is not None:
-                ca = self._certificate_authority.state()
-                section["certificate_authority"] = {"private_key": ca["private_key"], "certificate": ca["certificate"]}
-            if self._key is not None:
-                section["signing_key"] = {"algorithm": self.algorithm, "key_id": self._key_id, **_key_state(self._key)}
+            ca = self._authority_keys.get("")
+            if ca is not None:
+                section["certificate_authority"] = {"private_key": ca.private_key, "certificate": ca.certificate}
+            key = self._signing_keys.get("")
+            if key is not None:
+                section["signing_key"] = dict(key)
             return copy.deepcopy(section)
 
+    def load(self, section: dict[str, Any]) -> None:
+        """The fixtures' licenses and settings; what else a snapshot holds (each part absent in a hand-written
+        file). Each record must name records that are there, under a key no other record of its kind has."""
+        with self._lock:
+            self._settings[""] = self.context.merged_settings(DEFAULTS, section)
+            for item in section.get("licenses", ()):
+                self._add_license_from_fixture(item)
+            self._load_state(section)
+
     def _load_state(self, section: dict[str, Any]) -> None:
-        """The running state a snapshot adds to the fixtures (each part absent in a hand-written file)."""
         self._load_signing_key(section.get("signing_key"))
         for item in section.get("license_versions", ()):
             version = LicenseVersion.from_state(item)
             self._unique(self._license_versions, version.id, version, item["license_arn"])
         for item in section.get("organizations", ()):
             organization = Organization.from_state(item)
+            if organization.organization_id in self._organizations:
+                raise MockCloudError(f"licensemanager: organization {organization.organization_id} appears twice")
             self._organizations[organization.organization_id] = organization
         for item in section.get("grants", ()):
-            self._unique(self._grants, item["arn"], Grant.from_state(item), item["license_arn"])
+            grant = Grant.from_state(item)
+            self._unique(self._grants, grant.arn, grant, item["license_arn"])
+            self._put_new_grant(grant)
         for item in section.get("grant_versions", ()):
             if item["grant_arn"] not in self._grants:
                 raise MockCloudError(f"licensemanager: a version of an unknown grant {item['grant_arn']}")
@@ -275,14 +296,14 @@ class LicenseManagerModel(MarketplaceMixin, GrantsMixin, ConsumptionMixin, Token
         for item in section.get("tokens", ()):
             token = Token.from_state(item)
             self._unique(self._tokens, token.token_id, token, item["license_arn"])
-            self._by_jwt[token.jwt] = token
         self._load_consumptions(section.get("consumptions", ()))
         if "certificate_authority" in section:
-            self._certificate_authority = IssuerKey.from_state(
-                {"kid": CA_NAME, "account_id": "", **section["certificate_authority"]}
-            )
+            ca = IssuerKey(CA_NAME, "", **section["certificate_authority"])
+            KeyMaterial(ca)  # refused here if it is no key with its certificate
+            self._authority_keys[""] = ca
         for item in section.get("issuer_keys", ()):
-            key = IssuerKey.from_state(item)
+            key = IssuerKey(item["kid"], item["account_id"], item["private_key"], item["certificate"])
+            KeyMaterial(key)
             self._issuer_keys[key.kid] = key
         for item in section.get("tags", ()):
             arn = item["resource_arn"]
@@ -292,9 +313,26 @@ class LicenseManagerModel(MarketplaceMixin, GrantsMixin, ConsumptionMixin, Token
         for item in section.get("service_settings", ()):
             settings = ServiceSettings.from_state(item)
             self._service_settings[settings.id] = settings
+        window = float(self.settings["client_token_seconds"])
         for item in section.get("client_tokens", ()):
-            scope = (item["operation"], item["account_id"], item["client_token"])
-            self._client_tokens[scope] = Idempotent(item["at"], item["fingerprint"], self._idempotent_result(item))
+            used = Idempotent(
+                item["at"],
+                item["fingerprint"],
+                item.get("license_arn"),
+                item.get("token_id"),
+                item.get("response"),
+                window,
+            )
+            if "response" not in item:
+                found: object = (
+                    self._licenses.get(used.license_arn) if used.license_arn else self._tokens.get(used.token_id or "")
+                )
+                if found is None:
+                    what = used.license_arn or used.token_id
+                    raise MockCloudError(
+                        f"licensemanager: client token {item['client_token']!r} refers to an unknown {what}"
+                    )
+            self._client_tokens[compound(item["operation"], item["account_id"], item["client_token"])] = used
 
     def _load_signing_key(self, key: dict[str, Any] | None) -> None:
         if key is None:
@@ -304,31 +342,16 @@ class LicenseManagerModel(MarketplaceMixin, GrantsMixin, ConsumptionMixin, Token
                 f"licensemanager: the snapshot's signing key is {key['algorithm']}, "
                 f"but jwt_algorithm is {self.algorithm}"
             )
-        self._key = (
-            _load_secret(key["secret"]) if self.algorithm == "HS256" else _load_pem(key["private_key"], self.algorithm)
-        )
-        self._key_id = key["key_id"]
+        _stored_key(key, self.algorithm)  # refused here if it is no key of that algorithm
+        self._signing_keys[""] = dict(key)
 
-    def _unique(self, records: dict[str, Any], key: str, record: Any, license_arn: str) -> None:
+    def _unique(self, records: Table[Any], key: str, record: Any, license_arn: str) -> None:
         """Add a snapshot's record of a license, refusing one of an unknown license or one seen twice."""
         if license_arn not in self._licenses:
             raise MockCloudError(f"licensemanager: {key} belongs to an unknown license {license_arn}")
         if key in records:
             raise MockCloudError(f"licensemanager: {key} appears twice")
         records[key] = record
-
-    def _idempotent_result(self, item: dict[str, Any]) -> Any:
-        """What a retried call answers again: the very license or token it made, or the response it gave."""
-        if "response" in item:
-            return item["response"]
-        if "license_arn" in item:
-            found: Any = self._licenses.get(item["license_arn"])
-        else:
-            found = self._tokens.get(item["token_id"])
-        if found is None:
-            what = item.get("license_arn") or item.get("token_id")
-            raise MockCloudError(f"licensemanager: client token {item['client_token']!r} refers to an unknown {what}")
-        return found
 
     def _add_license_from_fixture(self, item: dict[str, Any]) -> None:
         # a snapshot's license carries its Validity as CreateLicense took it, and what the API set on it
@@ -359,6 +382,7 @@ class LicenseManagerModel(MarketplaceMixin, GrantsMixin, ConsumptionMixin, Token
         lic.status = item.get("status", lic.status)
         lic.version = item.get("version", lic.version)
         lic.deletion_date = item.get("deletion_date")
+        self._licenses[lic.arn] = lic
 
     # ---- for tests --------------------------------------------------------
     @property

@@ -1,18 +1,25 @@
-"""License Manager's records: one dataclass per kind of entity, each with a stable id, referring to others by id.
+"""License Manager's records: one dataclass per kind of entity, each with a stable key, referring to others by key.
 
-The model keeps each kind in a dict by id (``LicenseManagerModel._licenses``
-and so on) and changes them only under its lock; a snapshot writes every
-record in its own form (``state()``) and reads it back (``from_state``), so a
-restored mock holds the very same records.
+Each kind is a :class:`~mockcloud.core.entities.Kind` (at the end of this
+module): the model reads and writes them through its tables
+(``context.table(LICENSE)``), and writes back every record it changes. The
+indexes (an issuer's licenses, the grants to a principal, a license's grants)
+are kinds of their own, written with the records they index; a license's
+usage is a record too, so counting capacity reads one record, not every
+checkout. A snapshot writes every record in the fixtures' form (``state()``)
+and reads it back (``from_state``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from ...core.entities import KEPT_SECONDS, Kind
+from ...core.sections import record
 from ...core.timestamps import utc_iso
 
 DEFAULT_REGION = "us-east-1"
@@ -59,7 +66,7 @@ def account_root(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:root"
 
 
-@dataclass
+@dataclass(slots=True)
 class License:
     """A license as its current version has it (earlier versions are :class:`LicenseVersion` records)."""
 
@@ -140,7 +147,7 @@ class License:
         return state
 
 
-@dataclass
+@dataclass(slots=True)
 class LicenseVersion:
     """An earlier version of a license, as GetLicense described it while it was current."""
 
@@ -164,7 +171,7 @@ def version_id(arn: str, version: str) -> str:
     return f"{arn}#{version}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Grant:
     """A grant of a license's use to an account, an organization or an organizational unit."""
 
@@ -216,7 +223,7 @@ class Grant:
 _GRANT_FIELDS = tuple(Grant.__dataclass_fields__)
 
 
-@dataclass
+@dataclass(slots=True)
 class GrantVersion:
     """An earlier version of a grant, as GetGrant described it while it was current."""
 
@@ -236,7 +243,7 @@ class GrantVersion:
         return cls(item["grant_arn"], item["version"], dict(item["description"]))
 
 
-@dataclass
+@dataclass(slots=True)
 class Organization:
     """An AWS Organizations organization, as far as License Manager sees one: who belongs where.
 
@@ -270,7 +277,7 @@ class Organization:
         return cls(item["organization_id"], item["management_account_id"], list(item["accounts"]), units)
 
 
-@dataclass
+@dataclass(slots=True)
 class ServiceSettings:
     """One account's License Manager settings in one Region (GetServiceSettings, UpdateServiceSettings)."""
 
@@ -303,3 +310,231 @@ _SETTINGS_FIELDS = tuple(ServiceSettings.__dataclass_fields__)
 
 def settings_id(account_id: str, region: str) -> str:
     return f"{account_id}/{region}"
+
+
+@dataclass(slots=True)
+class Token:
+    """A refresh token (CreateToken): the JWT itself is kept, since a retried CreateToken answers it again."""
+
+    token_id: str
+    account_id: str
+    license_arn: str
+    home_region: str
+    role_arns: list[str]
+    token_properties: list[str]
+    created: float
+    expires: float
+    jwt: str
+    deleted: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "TokenId": self.token_id,
+            "TokenType": "REFRESH_TOKEN",
+            "LicenseArn": self.license_arn,
+            "ExpirationTime": iso(self.expires),
+            "TokenProperties": list(self.token_properties),
+            "RoleArns": list(self.role_arns),
+            "Status": "AVAILABLE",
+        }
+
+    def state(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _TOKEN_FIELDS}
+
+    @classmethod
+    def from_state(cls, item: dict[str, Any]) -> Token:
+        fields = {name: item[name] for name in _TOKEN_FIELDS}
+        fields.update(role_arns=list(item["role_arns"]), token_properties=list(item["token_properties"]))
+        return cls(**fields)
+
+
+_TOKEN_FIELDS = tuple(Token.__dataclass_fields__)
+
+PERPETUAL = "perpetual"  # the usage bucket of checkouts that do not expire
+
+
+@dataclass(slots=True)
+class Consumption:
+    """One checkout: what it holds of which license, for whom, until when, and through which grant."""
+
+    token: str
+    license_arn: str
+    account_id: str
+    checkout_type: str  # PROVISIONAL, PERPETUAL or BORROW
+    entitlements: list[dict[str, Any]]  # EntitlementsAllowed as answered
+    held: dict[str, int]  # entitlement name -> units given back on check-in or expiry
+    permanent: dict[str, int]  # entitlement name -> units consumed for good (PERPETUAL, no AllowCheckIn)
+    ttl: int  # seconds a checkout lives, and an extension adds from now
+    issued: float
+    expires: float
+    beneficiary: str | None = None
+    node_id: str | None = None
+    early_check_in: bool = True
+    checked_in: bool = False
+    metadata: list[dict[str, str]] = field(default_factory=list)  # CheckoutMetadata: [{"Name": ..., "Value": ...}]
+    grant_arn: str | None = None  # the grant a grantee checked out through; None for the license's issuer
+
+    def live(self, now: float) -> bool:
+        """Whether its token still answers (not checked in; not expired, unless consumed for good)."""
+        if self.checked_in:
+            return False
+        return self.checkout_type == "PERPETUAL" or now < self.expires
+
+    @property
+    def bucket(self) -> str:
+        """Where its held units are counted in its license's :class:`Usage`: the whole second it expires at."""
+        return PERPETUAL if self.checkout_type == "PERPETUAL" else str(math.ceil(self.expires))
+
+    def state(self) -> dict[str, Any]:
+        return record(self)
+
+    @classmethod
+    def from_state(cls, item: dict[str, Any]) -> Consumption:
+        fields: dict[str, Any] = {name: item.get(name) for name in _CONSUMPTION_FIELDS}
+        fields.update(
+            entitlements=list(item["entitlements"]),
+            held=dict(item["held"]),
+            permanent=dict(item["permanent"]),
+            metadata=list(item.get("metadata", ())),
+            early_check_in=item.get("early_check_in", True),
+            checked_in=item.get("checked_in", False),
+        )
+        return cls(**fields)
+
+
+_CONSUMPTION_FIELDS = tuple(Consumption.__dataclass_fields__)
+
+
+@dataclass(slots=True)
+class Usage:
+    """What a license's checkouts take of its entitlements: CheckoutLicense counts capacity from this one record.
+
+    ``permanent`` is what PERPETUAL checkouts consumed for good; ``held`` what
+    the others hold, by the grant they came through ("" for the issuer) and the
+    whole second they expire at (``PERPETUAL``: never), so that expired
+    buckets stop counting on the mock clock and a grant that stops being
+    active stops its checkouts counting, as each checkout alone would.
+    """
+
+    permanent: dict[str, int] = field(default_factory=dict)
+    held: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # grant -> bucket -> name -> units
+
+    def add(self, c: Consumption, sign: int = 1) -> None:
+        """Count a checkout's held units in (or, with ``sign`` -1, out of) its bucket."""
+        if not c.held:
+            return
+        buckets = self.held.setdefault(c.grant_arn or "", {})
+        units = buckets.setdefault(c.bucket, {})
+        for name, count in c.held.items():
+            units[name] = units.get(name, 0) + sign * count
+            if units[name] <= 0:
+                del units[name]
+        if not units:
+            del buckets[c.bucket]
+        if not buckets:
+            del self.held[c.grant_arn or ""]
+
+    def drop_expired(self, now: float) -> None:
+        """Forget the buckets the clock has passed (they count for nothing any more)."""
+        for grant in list(self.held):
+            buckets = self.held[grant]
+            for bucket in [b for b in buckets if b != PERPETUAL and now >= int(b)]:
+                del buckets[bucket]
+            if not buckets:
+                del self.held[grant]
+
+
+@dataclass(slots=True)
+class IssuerKey:
+    """An RSA key and its certificate, as PEM: an issuer's (``kid`` its SignKey, or its fingerprint), or the CA's."""
+
+    kid: str
+    account_id: str
+    private_key: str
+    certificate: str
+
+    def state(self) -> dict[str, Any]:
+        return record(self)
+
+
+@dataclass(slots=True)
+class Idempotent:
+    """A ClientToken's use: when, with what parameters, and what it made (by key) or answered."""
+
+    at: float
+    fingerprint: str
+    license_arn: str | None = None
+    token_id: str | None = None
+    response: Any = None
+    window: float = 600.0  # client_token_seconds when it was used: how long a retry answers the same
+
+    def state(self, scope: list[str]) -> dict[str, Any]:
+        operation, account_id, client_token = scope
+        state: dict[str, Any] = {
+            "operation": operation,
+            "account_id": account_id,
+            "client_token": client_token,
+            "at": self.at,
+            "fingerprint": self.fingerprint,
+        }
+        if self.license_arn is not None:
+            state["license_arn"] = self.license_arn
+        elif self.token_id is not None:
+            state["token_id"] = self.token_id
+        else:
+            state["response"] = self.response
+        return state
+
+
+# ---- the kinds ----------------------------------------------------------------------------------------------
+def _of(cls: Callable[..., Any]) -> Callable[[Any], Any]:
+    def load(data: Any) -> Any:
+        return cls(**data)
+
+    return load
+
+
+def _keys(data: Any) -> list[str]:
+    return [str(key) for key in data]
+
+
+def _token_dead_at(token: Token) -> float:
+    return token.expires + KEPT_SECONDS
+
+
+def _consumption_dead_at(c: Consumption) -> float | None:
+    """Past use a day after it expired; a PERPETUAL checkout not checked in answers for ever."""
+    if c.checkout_type == "PERPETUAL" and (not c.checked_in or c.permanent):
+        return None  # its token still answers, or what it consumed for good still counts (snapshots rebuild usage)
+    return c.expires + KEPT_SECONDS
+
+
+def _idempotent_dead_at(used: Idempotent) -> float:
+    return used.at + used.window + KEPT_SECONDS
+
+
+# the records, by key: the settings (""), the service's signing key (""), the issuers' certificate authority
+# (""), a license (its ARN), an earlier license version ("<ARN>#<version>"), an issuer's licenses (its key
+# fingerprint -> ARNs), a license's usage (its ARN), a grant (its ARN), an earlier grant version, the grants
+# to a principal (its ARN -> grant ARNs), a license's grants (its ARN -> grant ARNs), a checkout (its
+# LicenseConsumptionToken), a refresh token (its TokenId), an issuer key (its kid), a ClientToken's use
+# (["<operation>","<account>","<client token>"]), a resource's tags (its ARN), an account's settings in a
+# Region ("<account>/<region>") and an organization (its id)
+SETTINGS: Kind[dict[str, Any]] = Kind("settings", dict, dict, whole=True)
+SIGNING_KEY: Kind[dict[str, str]] = Kind("signing_key", dict, dict, whole=True)
+AUTHORITY: Kind[IssuerKey] = Kind("authority", record, _of(IssuerKey))
+LICENSE: Kind[License] = Kind("license", record, _of(License))
+LICENSE_VERSION: Kind[LicenseVersion] = Kind("license_version", record, _of(LicenseVersion))
+ISSUER_LICENSES: Kind[list[str]] = Kind("issuer_licenses", list, _keys)
+USAGE: Kind[Usage] = Kind("usage", record, _of(Usage))
+GRANT: Kind[Grant] = Kind("grant", record, _of(Grant))
+GRANT_VERSION: Kind[GrantVersion] = Kind("grant_version", record, _of(GrantVersion))
+GRANTS_TO: Kind[list[str]] = Kind("grants_to", list, _keys)
+LICENSE_GRANTS: Kind[list[str]] = Kind("license_grants", list, _keys)
+CHECKOUT: Kind[Consumption] = Kind("checkout", record, _of(Consumption), _consumption_dead_at)
+TOKEN: Kind[Token] = Kind("token", record, _of(Token), _token_dead_at)
+ISSUER_KEY: Kind[IssuerKey] = Kind("issuer_key", record, _of(IssuerKey))
+CLIENT_TOKEN: Kind[Idempotent] = Kind("client_token", record, _of(Idempotent), _idempotent_dead_at)
+TAGS: Kind[dict[str, str]] = Kind("tags", dict, dict)
+SERVICE_SETTINGS: Kind[ServiceSettings] = Kind("service_settings", record, _of(ServiceSettings))
+ORGANIZATION: Kind[Organization] = Kind("organization", record, _of(Organization), whole=True)

@@ -10,7 +10,6 @@ granted to through an active grant that allows ``CreateToken``.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...core import jsonbody
@@ -18,7 +17,7 @@ from ...core.credentials import same_secret
 from ...core.helpers import reads_only
 from .base import LicenseManagerBase
 from .errors import ERRORS
-from .records import iso
+from .records import Token, iso
 
 # Access tokens are web-identity tokens for STS: their issuer is the federated provider that the consumption
 # role's trust policy names, and their amr claim carries the token issuer's account, which that policy checks.
@@ -27,65 +26,8 @@ PROVIDER = "openid-license-manager.amazonaws.com"
 ISSUER_ACCOUNT_AMR = "aws:license-manager:token-issuer-account-id:{}"
 
 
-@dataclass
-class Token:
-    token_id: str
-    account_id: str
-    license_arn: str
-    home_region: str
-    role_arns: list[str]
-    token_properties: list[str]
-    created: float
-    expires: float
-    jwt: str
-    deleted: bool = False
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "TokenId": self.token_id,
-            "TokenType": "REFRESH_TOKEN",
-            "LicenseArn": self.license_arn,
-            "ExpirationTime": iso(self.expires),
-            "TokenProperties": list(self.token_properties),
-            "RoleArns": list(self.role_arns),
-            "Status": "AVAILABLE",
-        }
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "token_id": self.token_id,
-            "account_id": self.account_id,
-            "license_arn": self.license_arn,
-            "home_region": self.home_region,
-            "role_arns": self.role_arns,
-            "token_properties": self.token_properties,
-            "created": self.created,
-            "expires": self.expires,
-            "jwt": self.jwt,
-            "deleted": self.deleted,
-        }
-
-    @classmethod
-    def from_state(cls, item: dict[str, Any]) -> Token:
-        return cls(
-            item["token_id"],
-            item["account_id"],
-            item["license_arn"],
-            item["home_region"],
-            list(item["role_arns"]),
-            list(item["token_properties"]),
-            item["created"],
-            item["expires"],
-            item["jwt"],
-            item["deleted"],
-        )
-
-
 class TokensMixin(LicenseManagerBase):
     """The token operations of :class:`~.model.LicenseManagerModel`."""
-
-    _tokens: dict[str, Token]  # by TokenId
-    _by_jwt: dict[str, Token]  # the refresh token's text -> it (rebuilt from _tokens)
 
     if TYPE_CHECKING:  # what the model brings
 
@@ -149,7 +91,6 @@ class TokensMixin(LicenseManagerBase):
                     self._sign(claims),
                 )
                 self._tokens[token_id] = token
-                self._by_jwt[token.jwt] = token
                 return token
 
             fingerprint = {"arn": license_arn, "roles": role_arns, "days": days, "props": token_properties}
@@ -157,9 +98,6 @@ class TokensMixin(LicenseManagerBase):
 
     def _presented(self, token_string: str) -> Token:
         """The stored token this string is, or the reason it is refused."""
-        stored = self._by_jwt.get(token_string)
-        if stored is not None and same_secret(stored.jwt, token_string):
-            return stored
         parts = token_string.split(".")
         try:
             if len(parts) != 3:
@@ -242,6 +180,7 @@ class TokensMixin(LicenseManagerBase):
                 raise ERRORS.error("ResourceNotFoundException", f"Token not found: {token_id}")
             self._in_home_region(token.home_region, region, "DeleteToken")
             token.deleted = True
+            self._tokens[token_id] = token
 
     # ---- for tests --------------------------------------------------------
     @property
