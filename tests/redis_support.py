@@ -124,7 +124,11 @@ class ServerProcess:
             raise RuntimeError(f"the server did not start: {line!r}")
         self.port = int(match.group(1))
         self.url = f"http://{LOOPBACK}:{self.port}"
-        self.wait_for_workers(workers)
+        try:
+            self.wait_for_workers(workers)
+        except BaseException:  # a server that never became ready is not left running
+            self.stop()
+            raise
 
     def worker_pids(self) -> list[int]:
         pid = self.process.pid
