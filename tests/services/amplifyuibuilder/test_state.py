@@ -1,15 +1,15 @@
-"""Amplify UI Builder's records in a shared store: two servers, one emulator, and expired records dropped.
+"""Amplify UI Builder's records in a shared store: two servers, one emulator; and expired records dropped.
 
 Two live servers (each its own mock) share one ``MemoryStore``, as server workers on one Redis do; boto3
 and Figma's ``/v1/me`` (over requests) drive them. Requests on different records both succeed; of racers
-on one record (a single-use code, a name in an app environment) exactly one wins.
+on one record (a single-use code, a name in an app environment) exactly one wins. That every store
+drops expired codes and tokens is shown in ``tests/core/test_pruning.py``.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from mockcloud.mock import MockCloud
 from mockcloud.server.app import create_app
 from mockcloud.server.live import LiveServer
 from mockcloud.state.store import MemoryStore
-from tests.redis_support import RedisServer
+from tests.helpers import race
 from tests.services.amplifyuibuilder.support import HTTP_TIMEOUT, ui_client
 
 REDIRECT_URI = "https://mockcloud.example/figma/callback"
@@ -43,26 +43,6 @@ def servers() -> Iterator[list[LiveServer]]:
     for server in started:
         server.stop()
         server.cloud.state.close()
-
-
-def race(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Every call at once, each in its own thread; their results (or exceptions) in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait(timeout=HTTP_TIMEOUT)
-        try:
-            results[i] = calls[i]()
-        except Exception as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=HTTP_TIMEOUT * 3)
-    return results
 
 
 def exchange(ui, code: str) -> dict:
@@ -194,60 +174,3 @@ def test_expired_codes_and_tokens_are_dropped_in_memory():
 def me_in_process(token: str) -> int:
     reply = requests.get("https://api.figma.com/v1/me", headers={"X-Figma-Token": token}, timeout=HTTP_TIMEOUT)
     return reply.status_code
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request, tmp_path):
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        from mockcloud.state.sqlite_store import SqliteStore
-
-        store = SqliteStore(tmp_path / "state.db")
-        yield store
-        store.close()
-    else:
-        from mockcloud.state.redis_store import RedisStore
-
-        redis = RedisServer(tmp_path)
-        store = RedisStore(redis.url(prefix="prune"))
-        yield store
-        store.close()
-        redis.stop()
-
-
-def test_every_store_drops_expired_codes_and_tokens_and_forgotten_client_tokens(store):
-    settings = {"amplifyuibuilder": {"refresh_token_seconds": 3600}}
-    app = create_app(services=["amplifyuibuilder"], settings=settings, store=store)
-    server = LiveServer(app=app, namespaces=False).start()
-    cloud = server.cloud
-    try:
-        ui, model = ui_client(server.url), cloud.amplifyuibuilder
-        grants = [exchange(ui, model.create_authorization_code()) for _ in range(3)]
-        for _ in range(20):
-            model.create_authorization_code()
-        ui.create_theme(**ENV, themeToCreate={"name": "kept", **THEME}, clientToken="once")
-
-        def count(kind: str) -> int:
-            dumped = store.dump()
-            assert dumped is not None
-            return sum(1 for entity, _ in dumped[1] if entity.startswith(f"amplifyuibuilder/{kind}/"))
-
-        assert [count(k) for k in ("authorization_code", "refresh_token", "access_token", "client_token")] == [
-            23,
-            3,
-            3,
-            1,
-        ]
-        cloud.state.transaction(lambda: cloud.clock.advance(3600 + 90 * DAY + KEPT_SECONDS + 60))
-        for _ in range(40):  # each commit drops a few
-            model.create_authorization_code()
-        assert [count(k) for k in ("refresh_token", "access_token", "client_token")] == [0, 0, 0]
-        assert count("authorization_code") == 40  # the new ones only
-        assert count("theme") == 1  # Studio's records do not expire
-        with pytest.raises(ClientError) as excinfo:
-            ui.refresh_token(provider="figma", refreshTokenBody={"token": grants[0]["refreshToken"]})
-        assert error_of(excinfo.value)[1] == "The refresh token is not valid."  # gone: unknown now
-    finally:
-        server.stop()
-        cloud.state.close()
