@@ -242,9 +242,9 @@ def fingerprint(*parts: Any) -> str:
 
 
 def fields_of(item: Any, omit: Iterable[str] = ()) -> dict[str, Any]:
-    """A record's fields as a section's entry, None-valued ones too (the schema requires them), deep-copied."""
+    """A record's fields as a section's entry, None-valued ones too (the schema requires them); not copied."""
     skipped = set(omit)
-    return {f.name: copy.deepcopy(getattr(item, f.name)) for f in dataclasses.fields(item) if f.name not in skipped}
+    return {f.name: getattr(item, f.name) for f in dataclasses.fields(item) if f.name not in skipped}
 
 
 def of(cls: type[T]) -> Callable[[Any], T]:
@@ -336,7 +336,7 @@ class Studio:
             self.client_tokens[key] = use
 
     def snapshot(self) -> dict[str, Any]:
-        """The sections of this part of the state (the caller holds the lock)."""
+        """The sections of this part of the state, not copied (the caller holds the lock, and copies them)."""
         out: dict[str, Any] = {}
         for kind in KINDS:
             out[PLURALS[kind]] = [fields_of(r, omit=("kind",)) for r in self._of(kind).values()]
