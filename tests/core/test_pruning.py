@@ -129,3 +129,46 @@ def test_every_store_drops_what_is_past_use_on_the_shared_clock(store):
     finally:
         cloud.stop()
         cloud.state.close()
+
+
+def test_every_store_drops_expired_amplify_codes_and_tokens_and_forgotten_client_tokens(store):
+    from mockcloud.server.app import create_app
+    from mockcloud.server.live import LiveServer
+    from tests.services.amplifyuibuilder.support import ui_client
+
+    settings = {"amplifyuibuilder": {"refresh_token_seconds": 3600}}
+    server = LiveServer(app=create_app(services=["amplifyuibuilder"], settings=settings, store=store), namespaces=False)
+    cloud = server.start().cloud
+    try:
+        ui, model = ui_client(server.url), cloud.amplifyuibuilder
+        redirect = {"redirectUri": "https://mockcloud.example/figma/callback"}
+        grants = [
+            ui.exchange_code_for_token(
+                provider="figma", request={"code": model.create_authorization_code(), **redirect}
+            )
+            for _ in range(3)
+        ]
+        for _ in range(20):
+            model.create_authorization_code()
+        ui.create_theme(
+            appId="d1", environmentName="dev", themeToCreate={"name": "kept", "values": []}, clientToken="c"
+        )
+
+        def held(*kinds: str) -> list[int]:
+            dumped = store.dump()
+            assert dumped is not None
+            return [sum(1 for e, _ in dumped[1] if e.startswith(f"amplifyuibuilder/{kind}/")) for kind in kinds]
+
+        expiring = ("authorization_code", "refresh_token", "access_token", "client_token")
+        assert held(*expiring) == [23, 3, 3, 1]
+        # past the refresh tokens' hour, their access tokens' 90 days and the day after: the clock is shared
+        cloud.state.transaction(lambda: cloud.clock.advance(3600 + 90 * DAY + KEPT_SECONDS + 60))
+        for _ in range(40):  # each commit drops a few
+            model.create_authorization_code()
+        assert held(*expiring) == [40, 0, 0, 0]  # the new codes only
+        assert held("theme") == [1]  # Studio's records do not expire
+        with pytest.raises(Exception, match="The refresh token is not valid"):  # gone: unknown now
+            ui.refresh_token(provider="figma", refreshTokenBody={"token": grants[0]["refreshToken"]})
+    finally:
+        server.stop()
+        cloud.state.close()

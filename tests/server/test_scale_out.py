@@ -23,7 +23,7 @@ from botocore.config import Config
 
 import mockcloud
 from mockcloud.remote import connect
-from tests.helpers import aws_client, lm_client, wait_for
+from tests.helpers import aws_client, lm_client, race, wait_for
 from tests.redis_support import RedisServer, ServerProcess
 from tests.service_formats import verdict as oracle
 
@@ -78,26 +78,6 @@ def verdict(service: str, status: int, headers: Any, body: bytes) -> str | None:
     """None for a reply in the service's own format, including its 503 (which the fuzz oracle calls internal)."""
     problem = oracle(service, status, headers, body)
     return None if problem is not None and problem.startswith("internal error 503 ") else problem
-
-
-def race(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Every call at once (each in its own thread, released together); their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait(timeout=TIMEOUT)
-        try:
-            results[i] = calls[i]()
-        except Exception as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=TIMEOUT * 3)
-    return results
 
 
 # ---- each rotating service: make a thing to redeem through one server, redeem it through all -----------------

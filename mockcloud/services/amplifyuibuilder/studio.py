@@ -4,9 +4,11 @@ No HTTP here. Every record belongs to the AWS account and Region of the caller
 that created it, and to an Amplify app (``appId``) and backend environment
 (``environmentName``); mockcloud does not emulate Amplify itself, so any app ID
 and environment name are accepted (codegen jobs check the app ID's pattern, as
-the model does). Records are kept one dict per kind, by their own ID; each
-names its account, Region, app and environment, so nothing here is an index
-that could not be rebuilt from the records.
+the model does). Records are kept one table per kind, by their own ID; each
+names its account, Region, app and environment. What an app environment holds
+of one kind (its IDs in creation order, its names) is an index of its own, a
+:class:`Listing`, written with the records it lists: a request reads the
+records it names and its environment's listing, never a whole table.
 
 ``clientToken`` makes Create*, Update* and StartCodegenJob idempotent: a retry
 with the same token and the same request gets the first answer again and
@@ -17,15 +19,20 @@ changes nothing; the same token with another request is a
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
+from ...core.entities import Kind, Table, Tables, compound
 from ...core.errors import MockCloudError, ServiceError
+from ...core.sections import keyed
 from ...core.timestamps import utc_iso
 from .errors import ERRORS
+
+T = TypeVar("T")
 
 STUDIO_DEFAULTS: dict[str, Any] = {
     # seconds on the mock clock a codegen job stays in_progress before it succeeds (ours: the API documents none)
@@ -67,7 +74,7 @@ def not_found(kind: str, identifier: str) -> ServiceError:
     return ERRORS.error("ResourceNotFoundException", f"{TITLES[kind]} {identifier} not found.")
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class Resource:
     """A component, theme or form: its own members as the client sent them, and what the service adds."""
 
@@ -102,7 +109,7 @@ class Resource:
         return out
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class CodegenJob:
     """A code generation job: in progress until ``completes_at`` on the mock clock, then its outcome."""
 
@@ -155,7 +162,7 @@ class CodegenJob:
         )
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class FeatureFlags:
     """GetMetadata's ``features`` of one app environment, as PutMetadataFlag set them."""
 
@@ -167,9 +174,13 @@ class FeatureFlags:
     features: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class ClientTokenUse:
-    """A request made with a ``clientToken``: a retry with the same request gets ``response`` again."""
+    """A request made with a ``clientToken``: a retry with the same request gets ``response`` again.
+
+    ``forget_at`` (``created_at`` and the ``client_token_seconds`` of then; not in a snapshot, which
+    gives it again from the settings) is when a retry acts anew: the record is past use and dropped.
+    """
 
     id: str  # account/region/operation/token
     account_id: str
@@ -179,6 +190,15 @@ class ClientTokenUse:
     fingerprint: str  # the request's SHA-256 (its app, environment, path ID and body)
     response: dict[str, Any]
     created_at: float
+    forget_at: float = 0.0
+
+
+@dataclass(slots=True, eq=False)
+class Listing:
+    """What one app environment holds of one kind: its IDs in creation order and, but for jobs, its names."""
+
+    ids: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # name -> id
 
 
 @dataclass(frozen=True)
@@ -197,6 +217,10 @@ class Scope:
             self.app_id,
             self.environment_name,
         )
+
+    def listing(self, kind: str) -> str:
+        """The key of the :class:`Listing` of ``kind`` in this app environment."""
+        return compound(self.account_id, self.region, self.app_id, self.environment_name, kind)
 
     def arn(self, kind: str, identifier: str) -> str:
         return (
@@ -217,45 +241,112 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def fields_of(item: Any, omit: Iterable[str] = ()) -> dict[str, Any]:
+    """A record's fields as a section's entry, None-valued ones too (the schema requires them); not copied."""
+    skipped = set(omit)
+    return {f.name: getattr(item, f.name) for f in dataclasses.fields(item) if f.name not in skipped}
+
+
+def of(cls: type[T]) -> Callable[[Any], T]:
+    def load(data: Any) -> T:
+        return cls(**data)
+
+    return load
+
+
+def _client_token_dead_at(use: ClientTokenUse) -> float:
+    return use.forget_at  # nothing answers for it once forgotten: a retry then acts anew
+
+
+# the records, by key: a component, theme or form (its ID, one kind each), a codegen job (its ID), an
+# app environment's feature flags ("account/region/app/environment"), a clientToken use
+# ("account/region/operation/token") and what an app environment holds of one kind (Scope.listing)
+RESOURCES: dict[str, Kind[Resource]] = {kind: Kind(kind, fields_of, of(Resource)) for kind in KINDS}
+CODEGEN_JOB: Kind[CodegenJob] = Kind("codegen_job", fields_of, of(CodegenJob))
+FEATURE_FLAGS: Kind[FeatureFlags] = Kind("feature_flags", fields_of, of(FeatureFlags))
+CLIENT_TOKEN: Kind[ClientTokenUse] = Kind("client_token", fields_of, of(ClientTokenUse), _client_token_dead_at)
+LISTING: Kind[Listing] = Kind("listing", fields_of, of(Listing))
+
+
 class Studio:
     """``cloud.amplifyuibuilder.studio``: Amplify Studio's records, and the operations on them."""
 
     def __init__(
-        self, settings: dict[str, Any], clock: Any, new_id: Callable[[], str], lock: Any, section: dict[str, Any]
+        self, tables: Tables, settings: Callable[[], dict[str, Any]], clock: Any, new_id: Callable[[], str], lock: Any
     ) -> None:
-        self.settings = settings
+        self._settings = settings
         self.clock = clock
         self._new_id = new_id
         self._lock = lock
-        self.components: dict[str, Resource] = {}
-        self.themes: dict[str, Resource] = {}
-        self.forms: dict[str, Resource] = {}
-        self.codegen_jobs: dict[str, CodegenJob] = {}
-        self.feature_flags: dict[str, FeatureFlags] = {}
-        self.client_tokens: dict[str, ClientTokenUse] = {}
-        for kind in KINDS:
-            for item in section.get(PLURALS[kind], ()):
-                record = Resource(kind=kind, **item)
+        self.components = tables.table(RESOURCES["component"])
+        self.themes = tables.table(RESOURCES["theme"])
+        self.forms = tables.table(RESOURCES["form"])
+        self.codegen_jobs = tables.table(CODEGEN_JOB)
+        self.feature_flags = tables.table(FEATURE_FLAGS)
+        self.client_tokens = tables.table(CLIENT_TOKEN)
+        self._listings = tables.table(LISTING)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self._settings()
+
+    def load(self, section: dict[str, Any]) -> None:
+        """A section's records, refusing two under one ID (of a kind) or two of one name in an app environment."""
+        listings: dict[str, Listing] = {}
+
+        def listed(kind: str, record: Resource | CodegenJob, name: str | None) -> None:
+            scope = Scope(record.account_id, record.region, record.app_id, record.environment_name)
+            listing = listings.setdefault(scope.listing(kind), Listing())
+            if name is not None:
+                if name in listing.names:
+                    raise MockCloudError(
+                        f"amplifyuibuilder: two {PLURALS[kind]} named {name!r} in app {record.app_id} "
+                        f"environment {record.environment_name}"
+                    )
+                listing.names[name] = record.id
+            listing.ids.append(record.id)
+
+        resources = {
+            kind: keyed(
+                (Resource(kind=kind, **item) for item in section.get(PLURALS[kind], ())), lambda r: r.id, PLURALS[kind]
+            )
+            for kind in KINDS
+        }
+        jobs = keyed((CodegenJob(**item) for item in section.get("codegen_jobs", ())), lambda j: j.id, "codegen jobs")
+        flags = keyed(
+            (FeatureFlags(**item) for item in section.get("feature_flags", ())), lambda f: f.id, "feature flag sets"
+        )
+        window = self.settings["client_token_seconds"]
+        uses = keyed(
+            (ClientTokenUse(**item) for item in section.get("client_tokens", ())), lambda u: u.id, "clientToken uses"
+        )
+        for kind, records in resources.items():
+            for record in sorted(records.values(), key=lambda r: r.created_at):
+                listed(kind, record, record.name)
                 self._of(kind)[record.id] = record
-        for item in section.get("codegen_jobs", ()):
-            self.codegen_jobs[item["id"]] = CodegenJob(**item)
-        for item in section.get("feature_flags", ()):
-            self.feature_flags[item["id"]] = FeatureFlags(**item)
-        for item in section.get("client_tokens", ()):
-            self.client_tokens[item["id"]] = ClientTokenUse(**item)
+        for job in sorted(jobs.values(), key=lambda j: j.created_at):
+            listed("codegen_job", job, None)
+            self.codegen_jobs[job.id] = job
+        for key, listing in listings.items():
+            self._listings[key] = listing
+        for key, flag_set in flags.items():
+            self.feature_flags[key] = flag_set
+        for key, use in uses.items():
+            use.forget_at = use.created_at + window
+            self.client_tokens[key] = use
 
     def snapshot(self) -> dict[str, Any]:
-        """The sections of this part of the state (the caller holds the lock)."""
+        """The sections of this part of the state, not copied (the caller holds the lock, and copies them)."""
         out: dict[str, Any] = {}
         for kind in KINDS:
-            out[PLURALS[kind]] = [{k: v for k, v in asdict(r).items() if k != "kind"} for r in self._of(kind).values()]
-        out["codegen_jobs"] = [asdict(job) for job in self.codegen_jobs.values()]
-        out["feature_flags"] = [asdict(flags) for flags in self.feature_flags.values()]
-        out["client_tokens"] = [asdict(use) for use in self.client_tokens.values()]
+            out[PLURALS[kind]] = [fields_of(r, omit=("kind",)) for r in self._of(kind).values()]
+        out["codegen_jobs"] = [fields_of(job) for job in self.codegen_jobs.values()]
+        out["feature_flags"] = [fields_of(flags) for flags in self.feature_flags.values()]
+        out["client_tokens"] = [fields_of(use, omit=("forget_at",)) for use in self.client_tokens.values()]
         return out
 
-    def _of(self, kind: str) -> dict[str, Resource]:
-        stores: dict[str, dict[str, Resource]] = {
+    def _of(self, kind: str) -> Table[Resource]:
+        stores: dict[str, Table[Resource]] = {
             "component": self.components,
             "theme": self.themes,
             "form": self.forms,
@@ -276,9 +367,9 @@ class Studio:
             return act()
         key = f"{scope.account_id}/{scope.region}/{operation}/{token}"
         digest = fingerprint(scope.app_id, scope.environment_name, request)
-        now = self.clock.time()
         used = self.client_tokens.get(key)
-        if used is not None and now - used.created_at >= self.settings["client_token_seconds"]:
+        now = self.clock.time()  # after the read: another worker's clock may be a moment ahead
+        if used is not None and now >= used.forget_at:
             used = None  # forgotten: the request acts anew
         if used is not None:
             if used.fingerprint != digest:
@@ -288,9 +379,6 @@ class Studio:
                 )
             return copy.deepcopy(used.response)
         response = act()
-        window = self.settings["client_token_seconds"]
-        for stale in [k for k, u in self.client_tokens.items() if now - u.created_at >= window]:
-            del self.client_tokens[stale]
         self.client_tokens[key] = ClientTokenUse(
             key,
             scope.account_id,
@@ -300,6 +388,7 @@ class Studio:
             digest,
             copy.deepcopy(response),
             now,
+            now + self.settings["client_token_seconds"],
         )
         return response
 
@@ -310,17 +399,20 @@ class Studio:
             raise not_found(kind, identifier)
         return record
 
+    def _listing(self, kind: str, scope: Scope) -> Listing:
+        return self._listings.get(scope.listing(kind)) or Listing()
+
     def _in_scope(self, kind: str, scope: Scope) -> list[Resource]:
-        found = [r for r in self._of(kind).values() if scope.holds(r)]
+        table = self._of(kind)
+        found = [r for r in map(table.get, self._listing(kind, scope).ids) if r is not None]
         return sorted(found, key=lambda r: r.created_at)  # stable: creation order among equal times
 
-    def _check_name(self, kind: str, scope: Scope, name: str, other_than: str | None = None) -> None:
-        for record in self._in_scope(kind, scope):
-            if record.name == name and record.id != other_than:
-                raise ERRORS.error(
-                    "ResourceConflictException",
-                    f"A {kind} named {name} already exists in app {scope.app_id} environment {scope.environment_name}.",
-                )
+    def _check_name(self, kind: str, listing: Listing, scope: Scope, name: str, other_than: str | None = None) -> None:
+        if listing.names.get(name, other_than) != other_than:
+            raise ERRORS.error(
+                "ResourceConflictException",
+                f"A {kind} named {name} already exists in app {scope.app_id} environment {scope.environment_name}.",
+            )
 
     def create(
         self, kind: str, scope: Scope, data: dict[str, Any], client_token: str | None, operation: str
@@ -331,12 +423,13 @@ class Studio:
 
     def _create(self, kind: str, scope: Scope, data: dict[str, Any]) -> dict[str, Any]:
         limit = self.settings[f"max_{PLURALS[kind]}"]
-        if len(self._in_scope(kind, scope)) >= limit:
+        listing = self._listing(kind, scope)
+        if len(listing.ids) >= limit:
             raise ERRORS.error(
                 "ServiceQuotaExceededException",
                 f"The app environment has the most {PLURALS[kind]} it may have ({limit}).",
             )
-        self._check_name(kind, scope, data["name"])
+        self._check_name(kind, listing, scope, data["name"])
         members = {k: copy.deepcopy(v) for k, v in data.items() if k not in ("name", "tags")}
         record = Resource(
             kind,
@@ -352,6 +445,9 @@ class Studio:
             dict(data.get("tags") or {}),
         )
         self._of(kind)[record.id] = record
+        listing.ids.append(record.id)
+        listing.names[record.name] = record.id
+        self._listings[scope.listing(kind)] = listing
         return record.describe()
 
     def get(self, kind: str, scope: Scope, identifier: str) -> dict[str, Any]:
@@ -382,18 +478,30 @@ class Studio:
         if data.get("id") not in (None, identifier):
             raise invalid(f"The {kind} id in the request body does not match the id in the path ({identifier}).")
         name = data.get("name")
-        if name is not None:
-            self._check_name(kind, scope, name, other_than=identifier)
+        if name is not None and name != record.name:  # a new name: the listing's names change with it
+            listing = self._listing(kind, scope)
+            self._check_name(kind, listing, scope, name, other_than=identifier)
+            if listing.names.get(record.name) == identifier:
+                del listing.names[record.name]
+            listing.names[name] = identifier
+            self._listings[scope.listing(kind)] = listing
             record.name = name
         for member, value in data.items():
             if member not in ("id", "name"):
                 record.members[member] = copy.deepcopy(value)
         record.modified_at = self.clock.time()
+        self._of(kind)[identifier] = record
         return record.describe()
 
     def delete(self, kind: str, scope: Scope, identifier: str) -> None:
         with self._lock:
-            self._find(kind, scope, identifier)
+            record = self._find(kind, scope, identifier)
+            listing = self._listing(kind, scope)
+            if identifier in listing.ids:
+                listing.ids.remove(identifier)
+            if listing.names.get(record.name) == identifier:
+                del listing.names[record.name]
+            self._listings[scope.listing(kind)] = listing
             del self._of(kind)[identifier]
 
     def summaries(self, kind: str, scope: Scope) -> list[dict[str, Any]]:
@@ -434,6 +542,9 @@ class Studio:
             dict(data.get("tags") or {}),
         )
         self.codegen_jobs[job.id] = job
+        listing = self._listing("codegen_job", scope)
+        listing.ids.append(job.id)
+        self._listings[scope.listing("codegen_job")] = listing
         return job.describe(now)
 
     def get_codegen_job(self, scope: Scope, identifier: str) -> dict[str, Any]:
@@ -444,9 +555,10 @@ class Studio:
             return job.describe(self.clock.time())
 
     def list_codegen_jobs(self, scope: Scope) -> list[dict[str, Any]]:
-        now = self.clock.time()
         with self._lock:
-            jobs = sorted((j for j in self.codegen_jobs.values() if scope.holds(j)), key=lambda j: j.created_at)
+            found = map(self.codegen_jobs.get, self._listing("codegen_job", scope).ids)
+            jobs = sorted((j for j in found if j is not None), key=lambda j: j.created_at)
+            now = self.clock.time()
             return [job.summary(now) for job in jobs]
 
     def fail_codegen_job(self, identifier: str, message: str = "Code generation failed.") -> None:
@@ -457,6 +569,7 @@ class Studio:
                 raise MockCloudError(f"no codegen job {identifier!r}")
             job.outcome, job.status_message = "failed", message
             job.completes_at = min(job.completes_at, self.clock.time())
+            self.codegen_jobs[identifier] = job
 
     # ---- metadata ---------------------------------------------------------------------
     def _flags_id(self, scope: Scope) -> str:
@@ -474,13 +587,13 @@ class Studio:
             key = self._flags_id(scope)
             flags = self.feature_flags.get(key)
             if flags is None:
-                flags = self.feature_flags[key] = FeatureFlags(
-                    key, scope.account_id, scope.region, scope.app_id, scope.environment_name
-                )
+                flags = FeatureFlags(key, scope.account_id, scope.region, scope.app_id, scope.environment_name)
             flags.features[feature] = value
+            self.feature_flags[key] = flags
 
     # ---- tags ---------------------------------------------------------------------------
-    def _tagged(self, account_id: str, arn: str) -> Resource | CodegenJob:
+    def _tagged(self, account_id: str, arn: str) -> tuple[Table[Any], Resource | CodegenJob]:
+        """The table and record an ARN names."""
         parts = arn.split(":", 5)
         if len(parts) != 6 or parts[0] != "arn" or parts[2] != "amplifyuibuilder":
             raise invalid(f"The resource ARN {arn} is not valid.")
@@ -494,30 +607,37 @@ class Studio:
             raise invalid(f"The resource ARN {arn} is not valid.")
         kind = next(k for k, plural in PLURALS.items() if plural == resource[4])
         scope = Scope(account, region, resource[1], resource[3])
-        record = self.codegen_jobs.get(resource[5]) if kind == "codegen_job" else self._of(kind).get(resource[5])
+        table = self._table(kind)
+        record = table.get(resource[5])
         if record is None or account != account_id or not scope.holds(record) or partition(region) != parts[1]:
             raise ERRORS.error("ResourceNotFoundException", f"The resource {arn} was not found.")
-        return record
+        return table, record
+
+    def _table(self, kind: str) -> Table[Any]:
+        return self.codegen_jobs if kind == "codegen_job" else self._of(kind)
 
     def tag(self, account_id: str, arn: str, tags: dict[str, str]) -> None:
         with self._lock:
-            self._tagged(account_id, arn).tags.update(tags)
+            table, record = self._tagged(account_id, arn)
+            record.tags.update(tags)
+            table[record.id] = record
 
     def untag(self, account_id: str, arn: str, keys: Iterable[str]) -> None:
         with self._lock:
-            record = self._tagged(account_id, arn)
+            table, record = self._tagged(account_id, arn)
             for key in keys:
                 record.tags.pop(key, None)
+            table[record.id] = record
 
     def tags(self, account_id: str, arn: str) -> dict[str, str]:
         with self._lock:
-            return dict(self._tagged(account_id, arn).tags)
+            return dict(self._tagged(account_id, arn)[1].tags)
 
     # ---- helpers for tests and the dashboard -----------------------------------------------------
     def arn_of(self, kind: str, identifier: str) -> str:
         """The ARN of a component, theme, form or codegen job (``kind``: component, theme, form, codegen_job)."""
         with self._lock:
-            record = self.codegen_jobs.get(identifier) if kind == "codegen_job" else self._of(kind).get(identifier)
+            record = self._table(kind).get(identifier)
             if record is None:
                 raise MockCloudError(f"no {kind} {identifier!r}")
             return Scope(record.account_id, record.region, record.app_id, record.environment_name).arn(kind, identifier)

@@ -122,6 +122,10 @@ def test_a_saved_snapshot_is_a_fixtures_file(backend, tmp_path):
             id="access-of-an-unknown-refresh-token",
         ),
         pytest.param(lambda s: s["access_tokens"][0].update(scope="files:read"), id="unknown-property"),
+        pytest.param(lambda s: s["refresh_tokens"].append(s["refresh_tokens"][0]), id="two-refresh-tokens-in-one"),
+        pytest.param(lambda s: s["authorization_codes"].append(s["authorization_codes"][0]), id="two-codes-in-one"),
+        pytest.param(lambda s: s["users"].append(s["users"][0]), id="two-users-of-one-id"),
+        pytest.param(lambda s: s["apps"].append(s["apps"][0]), id="two-apps-of-one-client-id"),
     ],
 )
 def test_a_corrupted_section_is_refused_and_the_mock_kept(backend, corrupt):
@@ -230,6 +234,12 @@ def test_studio_records_restore_exactly_and_go_on(backend):
         pytest.param(lambda s: s["client_tokens"][0].update(fingerprint="short"), id="token-fingerprint"),
         pytest.param(lambda s: s["themes"][0].update(account_id="not-an-account"), id="theme-account"),
         pytest.param(lambda s: s["feature_flags"][0].update(features={"f": 1}), id="flag-value"),
+        pytest.param(lambda s: s["components"].append(s["components"][0]), id="two-components-of-one-id"),
+        pytest.param(
+            lambda s: s["themes"].append({**s["themes"][0], "id": "00000000-0000-4000-8000-000000000000"}),
+            id="two-themes-of-one-name-in-one-environment",
+        ),
+        pytest.param(lambda s: s["codegen_jobs"].append(s["codegen_jobs"][0]), id="two-jobs-of-one-id"),
     ],
 )
 def test_a_corrupted_studio_section_is_refused_and_the_mock_kept(backend, corrupt):
