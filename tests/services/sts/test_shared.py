@@ -22,7 +22,6 @@ from mockcloud.server.app import create_app
 from mockcloud.server.live import LiveServer
 from mockcloud.state.store import MemoryStore, Store
 from tests.helpers import DEFAULT_LICENSE_ARN, error_of
-from tests.redis_support import RedisServer
 from tests.services.sts.support import Backend
 
 ACCOUNT = "123456789012"
@@ -146,26 +145,6 @@ def held(store: Store, prefix: str) -> int:
     dumped = store.dump()
     assert dumped is not None
     return sum(1 for entity, _ in dumped[1] if entity.startswith(prefix))
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store(request, tmp_path):
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        from mockcloud.state.sqlite_store import SqliteStore
-
-        store = SqliteStore(tmp_path / "state.db")
-        yield store
-        store.close()
-    else:
-        from mockcloud.state.redis_store import RedisStore
-
-        redis = RedisServer(tmp_path)
-        store = RedisStore(redis.url(prefix="sts-prune"))
-        yield store
-        store.close()
-        redis.stop()
 
 
 def test_every_store_drops_expired_sessions_and_their_temporary_keys_on_the_shared_clock(store):
