@@ -14,10 +14,13 @@ import threading
 import uuid
 from collections.abc import Iterator
 
+import jwt
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from mockcloud import mock_cloud
+from mockcloud.core.otp import totp
 from mockcloud.server.app import create_app
 from mockcloud.server.live import LiveServer
 from mockcloud.state.store import MemoryStore, Store
@@ -138,6 +141,38 @@ def test_of_partners_racing_to_trade_one_delegation_token_through_both_servers_e
         assert sorted(outcomes) == ["ExpiredTradeInTokenException"] * 7 + ["credentials"]
         assert [d.state for d in backends[1].cloud.sts.delegations] == ["REDEEMED"]
         assert len([s for s in backends[1].cloud.sts.sessions if s.kind == "delegated"]) == 1
+
+
+def test_users_mfa_codes_regions_and_issuers_are_the_emulators_not_one_servers():
+    with sharing(MemoryStore()) as (first, second):
+        sts = first.cloud.sts
+        name = f"user-{uuid.uuid4().hex[:6]}"
+        sts.create_user(name, policies={"lm": allow("license-manager:GetLicense")})
+        user = keys_of(sts.create_access_key(name))
+        assert second.sts(user).get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/{name}"
+        with pytest.raises(ClientError) as exc:  # the user's policies, through the other server
+            second.lm(user).list_licenses()
+        assert error_of(exc)[0] == "AccessDeniedException"
+
+        device = sts.create_virtual_mfa_device(f"phone-{uuid.uuid4().hex[:6]}", user_name=name)
+        code = totp(device.secret, first.cloud.clock.time())
+        assert first.sts(user).get_session_token(SerialNumber=device.serial, TokenCode=code)["Credentials"]
+        with pytest.raises(ClientError) as exc:  # a code works once, on any server
+            second.sts(user).get_session_token(SerialNumber=device.serial, TokenCode=code)
+        assert error_of(exc)[:2] == ("AccessDenied", 403)
+
+        sts.disable_region("eu-west-3")
+        with pytest.raises(ClientError) as exc:
+            second.sts(user, region="eu-west-3").get_session_token()
+        assert error_of(exc)[0] == "RegionDisabledException"
+
+        token = first.sts().get_web_identity_token(Audience=["https://api.example.com"], SigningAlgorithm="ES384")
+        issuer = second.cloud.sts.outbound_issuer(ACCOUNT)  # the account's one issuer, made through the first
+        host = issuer.removeprefix("https://")
+        keys = requests.get(f"{second.url}/.well-known/jwks.json", headers={"Host": host}, timeout=10).json()
+        key = jwt.PyJWK(keys["keys"][0]).key
+        claims = jwt.decode(token["WebIdentityToken"], key, algorithms=["ES384"], audience="https://api.example.com")
+        assert claims["iss"] == issuer
 
 
 # ---- pruning ---------------------------------------------------------------------------------------------------
