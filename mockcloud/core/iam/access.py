@@ -13,6 +13,10 @@ does not know. For any other caller the decision is IAM's, within one
 account: an explicit Deny in any identity-based or session policy wins;
 otherwise an identity-based policy must allow, and, when the session has
 session policies, one of those must allow too.
+
+The authority keeps no copy of what it knows: each question reads its
+records as they are, inside the request's transaction when the state is
+shared, so a policy changed through one worker holds at once in every other.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ class Authority(Protocol):
 
     def encode_denial(self, denial: Denial) -> str:
         """The denial as an encoded authorization message (what DecodeAuthorizationMessage decodes)."""
+
+    def encodes_messages(self) -> bool:
+        """Whether every denial carries AWS's "Encoded authorization failure message" (a setting it keeps)."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,6 @@ class AccessControl:
         self.authority: Authority | None = None
         self._resolve: Callable[[], object] | None = None  # builds the authority's service, when not yet built
         self._lock = threading.Lock()
-        self.encode_messages = False  # append AWS's "Encoded authorization failure message" to every denial
 
     def register(self, authority: Authority) -> None:
         """Make ``authority`` the keeper of principals (the identity service does, when it is built)."""
@@ -170,10 +176,10 @@ class AccessControl:
         return None
 
     def message_of(self, denial: Denial) -> str:
-        """The denial's message, with the encoded authorization message when the mock is set to add it."""
+        """The denial's message, with the encoded authorization message when the authority is set to add it."""
         text = denial.message()
         authority = self.authority
-        if self.encode_messages and authority is not None:
+        if authority is not None and authority.encodes_messages():
             text += f". Encoded authorization failure message: {authority.encode_denial(denial)}"
         return text
 

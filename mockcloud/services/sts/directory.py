@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from ...core.clock import Clock
 from ...core.credentials import DEFAULT_ACCOUNT_ID, AwsKey, Credentials
+from ...core.entities import Table, compound
 from ...core.entropy import Entropy
 from ...core.errors import MockCloudError
 from ...core.helpers import reads_only
@@ -36,7 +37,13 @@ from .identities import (
 )
 from .managed import AWS_MANAGED
 
+DEFAULTS: dict[str, Any] = {
+    "default_duration_seconds": 3600,  # DurationSeconds of AssumeRole* when the request has none
+    "encode_authorization_messages": False,  # denials carry AWS's "Encoded authorization failure message"
+    "trade_in_token_seconds": 3600,  # how long a temporary-delegation token may be exchanged
+}
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+PARSED_CACHE_SIZE = 4096  # parsed policy documents kept at hand
 N = TypeVar("N", Role, User)
 
 
@@ -51,11 +58,14 @@ class Directory:
     entropy: Entropy
     clock: Clock
     credentials: Credentials
-    settings: dict[str, Any]
     _lock: threading.RLock
     _state: Records
     _parsed: dict[tuple[str, ...], iam.Policy]
-    _user_of_key: dict[str, str]
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The service's settings: its defaults, the fixtures' and the mock's (see ``DEFAULTS``)."""
+        return self._state.settings.get("") or dict(DEFAULTS)
 
     # ---- ids ------------------------------------------------------------------------------
     def _new_id(self, prefix: str) -> str:
@@ -63,9 +73,12 @@ class Directory:
 
     # ---- policies ---------------------------------------------------------------------------
     def _parse(self, key: tuple[str, ...], document: Document, kind: iam.PolicyKind = "identity") -> iam.Policy:
+        """A document parsed, from the cache while it holds the same one (a shared store's copy is equal, not it)."""
         parsed = self._parsed.get(key)
-        if parsed is None or parsed.source is not document:
+        if parsed is None or (parsed.source is not document and parsed.source != document):
             parsed = iam.parse(document, kind, name=key[-1])
+            if len(self._parsed) >= PARSED_CACHE_SIZE:  # a cache, not state: it never outgrows what it is worth
+                self._parsed.clear()
             self._parsed[key] = parsed
         return parsed
 
@@ -200,14 +213,16 @@ class Directory:
             inline,
             dict(item.get("tags", {})),
         )
+        named = compound(role.account_id, role.name)
         with self._lock:
-            if any(r.name == role.name and r.account_id == role.account_id for r in self._state.roles.values()):
+            if named in self._state.role_named:
                 raise MockCloudError(f"role {role.name!r} already exists in account {role.account_id}")
             self._state.roles[role.arn] = role
+            self._state.role_named[named] = role.arn
         return role
 
     def _role_named(self, name: str, account_id: str) -> Role:
-        return _named(self._state.roles, name, account_id, "role")
+        return _named(self._state.role_named, self._state.roles, name, account_id, "role")
 
     def put_role_policy(
         self, role_name: str, policy_name: str, document: Document, *, account_id: str = DEFAULT_ACCOUNT_ID
@@ -230,11 +245,13 @@ class Directory:
         self._check_document(document)
         with self._lock:
             holder.inline_policies[policy_name] = document
+            self._save(holder)
 
     def _delete_policy(self, holder: Role | User, policy_name: str) -> None:
         with self._lock:
             if holder.inline_policies.pop(policy_name, None) is None:
                 raise MockCloudError(f"{holder.arn} has no inline policy {policy_name!r}")
+            self._save(holder)
 
     def _attach(self, holder: Role | User, policy_arn: str) -> None:
         if self._managed(policy_arn) is None:
@@ -242,12 +259,21 @@ class Directory:
         with self._lock:
             if policy_arn not in holder.managed_policies:
                 holder.managed_policies.append(policy_arn)
+                self._save(holder)
 
     def _detach(self, holder: Role | User, policy_arn: str) -> None:
         with self._lock:
             if policy_arn not in holder.managed_policies:
                 raise MockCloudError(f"policy {policy_arn} is not attached to {holder.arn}")
             holder.managed_policies.remove(policy_arn)
+            self._save(holder)
+
+    def _save(self, holder: Role | User) -> None:
+        """Write a changed role or user back: its sessions' next calls are evaluated with what it holds now."""
+        if isinstance(holder, Role):
+            self._state.roles[holder.arn] = holder
+        else:
+            self._state.users[holder.arn] = holder
 
     @reads_only
     def role(self, arn: str) -> Role | None:
@@ -296,10 +322,12 @@ class Directory:
             {name: self._check_document(doc) for name, doc in item.get("inline_policies", {}).items()},
             dict(item.get("tags", {})),
         )
+        named = compound(user.account_id, user.name)
         with self._lock:
-            if any(u.name == user.name and u.account_id == user.account_id for u in self._state.users.values()):
+            if named in self._state.user_named:
                 raise MockCloudError(f"user {user.name!r} already exists in account {user.account_id}")
             self._state.users[user.arn] = user
+            self._state.user_named[named] = user.arn
         for key in item.get("access_keys", ()):
             if isinstance(key, str):
                 self._bind_key(user, key, None)
@@ -308,7 +336,7 @@ class Directory:
         return user
 
     def _user_named(self, name: str, account_id: str) -> User:
-        return _named(self._state.users, name, account_id, "user")
+        return _named(self._state.user_named, self._state.users, name, account_id, "user")
 
     def create_access_key(
         self,
@@ -341,12 +369,16 @@ class Directory:
             access_key_id, secret, account_id=user.account_id, arn=user.arn, user_id=user.user_id
         )
         with self._lock:
-            for other in self._state.users.values():
-                if access_key_id in other.access_keys and other is not user:
-                    other.access_keys.remove(access_key_id)
+            state = self._state
+            before = state.user_of_key.get(access_key_id)
+            other = None if before is None or before == user.arn else state.users.get(before)
+            if other is not None and access_key_id in other.access_keys:  # a key belongs to one user at a time
+                other.access_keys.remove(access_key_id)
+                state.users[other.arn] = other
             if access_key_id not in user.access_keys:
                 user.access_keys.append(access_key_id)
-            self._user_of_key[access_key_id] = user.arn
+                state.users[user.arn] = user
+            state.user_of_key[access_key_id] = user.arn
         return key
 
     def put_user_policy(
@@ -413,10 +445,9 @@ class Directory:
         return self._state.saml_providers.get(arn)
 
     def _account(self, account_id: str) -> Account:
+        """An account's record (a new one when it has none yet: write it back once changed)."""
         found = self._state.accounts.get(account_id)
-        if found is None:
-            found = self._state.accounts[account_id] = Account(account_id)
-        return found
+        return Account(account_id) if found is None else found
 
     def disable_region(self, region: str, *, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
         """Deactivate STS in a Region for an account: its credential requests there get RegionDisabledException."""
@@ -424,12 +455,14 @@ class Directory:
             account = self._account(account_id)
             if region not in account.disabled_regions:
                 account.disabled_regions.append(region)
+                self._state.accounts[account_id] = account
 
     def enable_region(self, region: str, *, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
         with self._lock:
             account = self._account(account_id)
             if region in account.disabled_regions:
                 account.disabled_regions.remove(region)
+                self._state.accounts[account_id] = account
 
     def set_outbound_web_identity_federation(self, enabled: bool, *, account_id: str = DEFAULT_ACCOUNT_ID) -> None:
         """Enable or disable GetWebIdentityToken for an account (IAM's Enable/DisableOutboundWebIdentityFederation).
@@ -437,7 +470,9 @@ class Directory:
         Enabled by default in the emulator, so the API works without a set-up call.
         """
         with self._lock:
-            self._account(account_id).outbound_federation = bool(enabled)
+            account = self._account(account_id)
+            account.outbound_federation = bool(enabled)
+            self._state.accounts[account_id] = account
 
     # ---- outbound identity issuers ----------------------------------------------------------------
     def _issuer_of(self, account_id: str) -> Account:
@@ -445,6 +480,8 @@ class Directory:
             account = self._account(account_id)
             if account.issuer_id is None:
                 account.issuer_id = str(self.entropy.uuid4())
+                self._state.accounts[account_id] = account
+                self._state.issuers[account.issuer_id] = account_id
             return account
 
     def _signing_key(self, account: Account, algorithm: str) -> str:
@@ -452,6 +489,7 @@ class Directory:
             pem = account.signing_keys.get(algorithm)
             if pem is None:
                 pem = account.signing_keys[algorithm] = outbound.new_key(algorithm, self.entropy)
+                self._state.accounts[account.account_id] = account
             return pem
 
     def outbound_issuer(self, account_id: str = DEFAULT_ACCOUNT_ID) -> str:
@@ -470,7 +508,12 @@ class Directory:
 
         An issuer publishes a key once it has signed with it (the first GetWebIdentityToken of each algorithm).
         """
-        accounts = [a for a in self._state.accounts.values() if account_id in (None, a.account_id) and a.signing_keys]
+        if account_id is None:
+            accounts = list(self._state.accounts.values())
+        else:
+            found = self._state.accounts.get(account_id)
+            accounts = [] if found is None else [found]
+        accounts = [a for a in accounts if a.signing_keys]
         return {
             "keys": [
                 outbound.jwk(pem, algorithm) for a in accounts for algorithm, pem in sorted(a.signing_keys.items())
@@ -483,12 +526,13 @@ class Directory:
         issuer_id, _, domain = label.partition(".")
         if domain != outbound.ISSUER_DOMAIN:
             return None
-        for account in list(self._state.accounts.values()):
-            if account.issuer_id == issuer_id:
-                if path == outbound.DISCOVERY_PATH:
-                    return self.openid_configuration(account.account_id)
-                if path == outbound.JWKS_PATH:
-                    return self.jwks(account.account_id)
+        account_id = self._state.issuers.get(issuer_id)
+        if account_id is None:
+            return None
+        if path == outbound.DISCOVERY_PATH:
+            return self.openid_configuration(account_id)
+        if path == outbound.JWKS_PATH:
+            return self.jwks(account_id)
         return None
 
     # ---- helpers: temporary delegation ------------------------------------------------------------
@@ -537,6 +581,8 @@ class Directory:
             delegation.approver_arn = approver
             delegation.token_digest = hashlib.sha256(token.encode()).hexdigest()
             delegation.token_expires = self.clock.time() + self.settings["trade_in_token_seconds"]
+            self._state.delegations[delegation_id] = delegation
+            self._state.trade_ins[delegation.token_digest] = [delegation_id, delegation.token_expires]
         return token
 
     @property
@@ -552,7 +598,7 @@ class Directory:
         state = self._state
         session = state.sessions.get(access_key_id)
         if session is None:
-            user_arn = self._user_of_key.get(access_key_id)
+            user_arn = state.user_of_key.get(access_key_id)
             user = state.users.get(user_arn) if user_arn else None
             if user is None:
                 return None
@@ -565,7 +611,6 @@ class Directory:
                 **_tag_keys(user.tags),
             }
             return Principal(user.arn, user.account_id, self._policies_of(user.arn), None, keys, user.user_id)
-        now = self.clock.time()
         kind = session.kind
         keys = {
             "aws:principalaccount": (session.account_id,),
@@ -573,8 +618,8 @@ class Directory:
             "aws:tokenissuetime": (iso(session.issued),),
             "aws:multifactorauthpresent": ("true" if session.mfa else "false",),
         }
-        if session.mfa:
-            keys["aws:multifactorauthage"] = (str(max(0, int(now - session.issued))),)
+        if session.mfa:  # the clock read after the session: another worker's may be a moment behind
+            keys["aws:multifactorauthage"] = (str(max(0, int(self.clock.time() - session.issued))),)
         if session.source_identity:
             keys["aws:sourceidentity"] = (session.source_identity,)
         if session.provider:
@@ -617,11 +662,12 @@ def _aws_managed(arn: str) -> ManagedPolicy | None:
     return ManagedPolicy(name, "aws", policy_id, document, path, description)
 
 
-def _named(records: Mapping[str, N], name: str, account_id: str, what: str) -> N:
-    for found in records.values():
-        if found.name == name and found.account_id == account_id:
-            return found
-    raise MockCloudError(f"no {what} {name!r} in account {account_id}")
+def _named(named: Table[str], records: Table[N], name: str, account_id: str, what: str) -> N:
+    arn = named.get(compound(account_id, name))
+    found = None if arn is None else records.get(arn)
+    if found is None:
+        raise MockCloudError(f"no {what} {name!r} in account {account_id}")
+    return found
 
 
 def _check_path(path: str) -> None:

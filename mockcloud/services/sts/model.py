@@ -34,10 +34,10 @@ from ...core.helpers import reads_only
 from ...core.iam import policy as iam
 from ...core.iam.access import Denial, Principal, decide
 from ...core.oidc import TokenRejected
-from ...core.sections import keyed, record
-from ...core.service import ServiceContext
+from ...core.sections import keyed, record, unb64
+from ...core.service import ServiceContext, ServiceModel
 from . import outbound, saml
-from .directory import Directory
+from .directory import DEFAULTS, Directory
 from .errors import ERRORS
 from .identities import (
     Account,
@@ -52,12 +52,6 @@ from .identities import (
 )
 from .managed import ROOT_TASK_POLICIES
 
-DEFAULTS = {
-    "default_duration_seconds": 3600,  # DurationSeconds of AssumeRole* when the request has none
-    "encode_authorization_messages": False,  # denials carry AWS's "Encoded authorization failure message"
-    "trade_in_token_seconds": 3600,  # how long a temporary-delegation token may be exchanged
-}
-_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 NOT_AUTHORIZED = "Not authorized to perform sts:{}"
 PACKED_LIMIT = 1024  # bytes of packed (compressed) session policies and tags: 100 %
 POLICY_PLAINTEXT_LIMIT = 2048  # "can't exceed 2,048 characters"
@@ -129,8 +123,11 @@ class _Authority:
     def encode_denial(self, denial: Denial) -> str:
         return self.model._encode_message(denial.document(), denial.principal.account_id)
 
+    def encodes_messages(self) -> bool:
+        return bool(self.model.settings["encode_authorization_messages"])
 
-class StsModel(Directory):
+
+class StsModel(Directory, ServiceModel):
     """``cloud.sts``: IAM's roles, users, policies and providers, STS's sessions, and the helpers tests use."""
 
     def __init__(self, context: ServiceContext) -> None:
@@ -138,22 +135,12 @@ class StsModel(Directory):
         self.clock = context.clock
         self.credentials = context.credentials
         self.issuers = context.issuers
-        self.settings = context.merged_settings(DEFAULTS)
+        self.context = context
         self._lock = context.lock
-        self._state = Records()
+        self._state = Records(context)
         self._parsed: dict[tuple[str, ...], iam.Policy] = {}  # a cache of parsed documents, rebuilt on demand
-        self._user_of_key: dict[str, str] = {}  # access key id -> user ARN: rebuilt from the users' records
-        section = context.fixtures
-        key = section.get("message_key")
-        self._message_key = base64.b64decode(key) if key else self.entropy.token_bytes(32)
-        try:
-            self._load(section)
-        except iam.MalformedPolicy as exc:
-            raise MockCloudError(f"sts: {exc}") from None
         self.authority = _Authority(self)
-        self._access = context.access
         context.access.register(self.authority)
-        context.access.encode_messages = bool(self.settings["encode_authorization_messages"])
 
     # ---- encoded authorization messages ----------------------------------------------------------------
     def encode_authorization_messages(self, enabled: bool = True) -> None:
@@ -162,8 +149,14 @@ class StsModel(Directory):
         The same as the setting ``encode_authorization_messages``; DecodeAuthorizationMessage decodes them.
         """
         with self._lock:
-            self.settings["encode_authorization_messages"] = bool(enabled)
-            self._access.encode_messages = bool(enabled)
+            settings = self.settings
+            settings["encode_authorization_messages"] = bool(enabled)
+            self._state.settings[""] = settings
+
+    @property
+    def _message_key(self) -> bytes:
+        """The key that seals encoded authorization messages: one per emulator, so any worker opens any message."""
+        return base64.b64decode(self._state.message_key[""])
 
     def _encode_message(self, document: dict[str, Any], account_id: str) -> str:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -196,7 +189,7 @@ class StsModel(Directory):
         if session is not None:
             user = self._state.users.get(session.principal_arn)
             return Caller(session.kind, session.account_id, session.arn, key, session, user)
-        user_arn = self._user_of_key.get(access_key_id)
+        user_arn = self._state.user_of_key.get(access_key_id)
         user = self._state.users.get(user_arn) if user_arn else None
         if user is not None:
             return Caller("user", user.account_id, user.arn, key, None, user)
@@ -401,6 +394,7 @@ class StsModel(Directory):
                     "AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code."
                 )
             device.last_step = step
+            self._state.mfa_devices[serial] = device
         return True
 
     def _role_for(self, role_arn: str, action: str) -> Role:
@@ -822,8 +816,9 @@ class StsModel(Directory):
         caller = self._caller(access_key_id)
         digest = hashlib.sha256(trade_in_token.encode("utf-8", "surrogatepass")).hexdigest()
         with self._lock:
-            found = next((d for d in self._state.delegations.values() if d.token_digest == digest), None)
-            if found is None or found.partner_account_id != caller.account_id:
+            entry = self._state.trade_ins.get(digest)
+            found = None if entry is None else self._state.delegations.get(entry[0])
+            if found is None or found.token_digest != digest or found.partner_account_id != caller.account_id:
                 raise ERRORS.error("AccessDenied", "The trade-in token is not valid for this account.")
             if found.state == "REDEEMED" or (
                 found.token_expires is not None and self.clock.time() >= found.token_expires
@@ -834,6 +829,7 @@ class StsModel(Directory):
                     "credentials.",
                 )
             found.state = "REDEEMED"
+            self._state.delegations[found.delegation_id] = found
         approver = found.approver_arn or f"arn:aws:iam::{found.owner_account_id}:root"
         user = self._state.users.get(approver)
         role = self._state.roles.get(approver)
@@ -946,7 +942,7 @@ class StsModel(Directory):
             state = self._state
             section = {
                 "settings": dict(self.settings),
-                "message_key": base64.b64encode(self._message_key).decode(),
+                "message_key": state.message_key[""],
                 "policies": [record(p, omit=("arn",)) for p in state.policies.values()],
                 "roles": [record(r, omit=("arn",)) for r in state.roles.values()],
                 "users": [record(u, omit=("arn",)) for u in state.users.values()],
@@ -958,6 +954,24 @@ class StsModel(Directory):
             }
             return copy.deepcopy(section)
 
+    def load(self, section: dict[str, Any]) -> None:
+        """The directory, the sessions and the delegations of a fixtures or snapshot section, into empty tables.
+
+        A record under the key of another, or naming one the section does not have, is refused.
+        """
+        with self._lock:
+            self._state.settings[""] = self.context.merged_settings(DEFAULTS, section)
+            key = section.get("message_key")
+            if key:
+                unb64(key, "sts: the message_key", size=32)
+            else:
+                key = base64.b64encode(self.entropy.token_bytes(32)).decode()
+            self._state.message_key[""] = key
+            try:
+                self._load(section)
+            except iam.MalformedPolicy as exc:
+                raise MockCloudError(f"sts: {exc}") from None
+
     def _load(self, section: Mapping[str, Any]) -> None:
         state = self._state
         policies = []
@@ -967,7 +981,8 @@ class StsModel(Directory):
                 raise MockCloudError(f"sts: {created.arn}: AWS managed policies are built in, not fixtures")
             self._check_document(created.document)
             policies.append(created)
-        state.policies.update(keyed(policies, _policy_arn, "policies"))
+        for arn, policy in keyed(policies, _policy_arn, "policies").items():
+            state.policies[arn] = policy
         for item in section.get("roles", ()):
             self._add_role(item)
         for item in section.get("users", ()):
@@ -976,12 +991,19 @@ class StsModel(Directory):
         for device in devices.values():
             if device.user_arn is not None and device.user_arn not in state.users:
                 raise MockCloudError(f"sts: MFA device {device.serial} of an unknown user {device.user_arn}")
-        state.mfa_devices.update(devices)
+        for serial, device in devices.items():
+            state.mfa_devices[serial] = device
         providers = keyed((SamlProvider(**item) for item in section.get("saml_providers", ())), _arn, "SAML providers")
         for provider in providers.values():
             saml.read_metadata(provider.metadata)
-        state.saml_providers.update(providers)
-        state.accounts.update(keyed((Account(**item) for item in section.get("accounts", ())), _account_id, "accounts"))
+        for arn, provider in providers.items():
+            state.saml_providers[arn] = provider
+        accounts = keyed((Account(**item) for item in section.get("accounts", ())), _account_id, "accounts")
+        issued = [a for a in accounts.values() if a.issuer_id is not None]
+        for issuer_id, account in keyed(issued, _issuer_id, "accounts' outbound issuers").items():
+            state.issuers[issuer_id] = account.account_id
+        for account_id, account in accounts.items():
+            state.accounts[account_id] = account
         sessions = keyed((_session(item) for item in section.get("sessions", ())), _key_id, "sessions")
         for session in sessions.values():
             if session.kind == "assumed-role" and session.principal_arn not in state.roles:
@@ -992,10 +1014,16 @@ class StsModel(Directory):
                 or session.principal_arn.endswith(":root")
             ):
                 raise MockCloudError(f"sts: a session of an unknown principal {session.principal_arn}")
-        state.sessions.update(sessions)
-        state.delegations.update(
-            keyed((Delegation(**item) for item in section.get("delegations", ())), _delegation_id, "delegations")
+        for key_id, session in sessions.items():
+            state.sessions[key_id] = session
+        delegations = keyed(
+            (Delegation(**item) for item in section.get("delegations", ())), _delegation_id, "delegations"
         )
+        traded = [d for d in delegations.values() if d.token_digest is not None]
+        for digest, delegation in keyed(traded, _token_digest, "delegations' trade-in tokens").items():
+            state.trade_ins[digest] = [delegation.delegation_id, delegation.token_expires]
+        for delegation_id, delegation in delegations.items():
+            state.delegations[delegation_id] = delegation
 
     def inventory(self) -> list[dict[str, object]]:
         """The sessions it issued (temporary credentials, by their non-secret access key id), for the dashboard.
@@ -1004,9 +1032,9 @@ class StsModel(Directory):
         """
         from ...core.inventory import entry, state_of
 
-        now = self.clock.time()
         with self._lock:
             sessions = list(self._state.sessions.values())
+        now = self.clock.time()  # after the records: they may be a moment newer than this worker's clock
         kinds = {
             "assumed-role": "role_session",
             "federated-user": "federated_user",
@@ -1059,6 +1087,14 @@ def _key_id(session: Session) -> str:
 
 def _delegation_id(delegation: Delegation) -> str:
     return delegation.delegation_id
+
+
+def _token_digest(delegation: Delegation) -> str | None:
+    return delegation.token_digest
+
+
+def _issuer_id(account: Account) -> str | None:
+    return account.issuer_id
 
 
 _SESSION_FIELDS = frozenset(f.name for f in fields(Session))

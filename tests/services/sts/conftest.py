@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.core.test_pruning import store  # noqa: F401  # the memory, SQLite and Redis stores, each a test
 from tests.services.sts.support import Backend
 
 
