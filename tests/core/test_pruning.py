@@ -172,3 +172,79 @@ def test_every_store_drops_expired_amplify_codes_and_tokens_and_forgotten_client
     finally:
         server.stop()
         cloud.state.close()
+
+
+def test_expired_wuying_logons_tickets_mount_tokens_and_resets_are_dropped(store):
+    """LoginTokens and their sessions, KeepAliveTokens, connection tasks and tickets, mount tokens, password
+    resets and client token uses go once past use, from memory and from every store; desktops and users stay."""
+    from alibabacloud_ecd20201002 import models
+
+    from tests.services.wuying.support import Backend, Session
+
+    def held(cloud: MockCloud) -> dict[str, int]:
+        document = cloud.snapshot()["wuying"]
+        return {name: len(document.get(name, ())) for name in EXPIRING_WUYING}
+
+    with mock_cloud(services=["wuying"], patch_time=False) as cloud:
+        ecd = Backend(cloud).client()
+        alice = Session.logon(ecd)
+        alice.call("start_desktops", desktop_id=["ecd-0123456789abcdefg"], client_token="once")
+        cloud.clock.advance(seconds=60)
+        alice.ticket(cloud, "ecd-0123456789abcdefg")
+        alice.call("get_cloud_drive_service_mount_token")
+        ecd.reset_password(
+            models.ResetPasswordRequest(
+                region_id="cn-hangzhou",
+                client_id="client-1",
+                end_user_id="alice",
+                office_site_id="cn-hangzhou+dir-0123456789",
+                email="alice@example.com",
+            )
+        )
+        alice.refresh()
+        assert all(held(cloud).values())
+        document = cloud.snapshot()
+        cloud.clock.advance(days=400)
+        assert held(cloud) == dict.fromkeys(EXPIRING_WUYING, 0)
+        gone = cloud.snapshot()["wuying"]
+        assert [u["end_user_id"] for u in gone["users"]] == ["alice"] and len(gone["desktops"]) == 1
+
+    shared = MockCloud(services=["wuying"], store=store, patch_time=False, intercept=False)
+    shared.start()
+    try:
+        shared.restore(document)  # the records of before, in the store one entity each
+
+        def stored() -> int:
+            dumped = store.dump()
+            assert dumped is not None
+            return sum(1 for entity, _ in dumped[1] if entity.split("/")[1] in EXPIRING_KINDS)
+
+        assert stored() >= 8
+        shared.state.transaction(lambda: shared.clock.advance(days=400))
+        for i in range(40):  # each commit drops a few of what is past use
+            shared.wuying.create_user(f"later-{i}", "Later-Passw0rd")
+        assert stored() == 0
+    finally:
+        shared.stop()
+        shared.state.close()
+
+
+EXPIRING_WUYING = (
+    "sessions",
+    "login_tokens",
+    "connection_tasks",
+    "connection_tickets",
+    "mount_tokens",
+    "password_resets",
+    "client_tokens",
+)
+EXPIRING_KINDS = {
+    "logon_session",
+    "login_token",
+    "keep_alive_token",
+    "connection_task",
+    "connection_ticket",
+    "mount_token",
+    "password_reset",
+    "client_token",
+}

@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.credentials import same_secret
+from ...core.entities import KEPT_SECONDS, Kind, compound
 from ...core.errors import MockCloudError
 from ...core.sections import b64, keyed, record, unb64
+from ...core.service import ServiceContext
 from ...core.timestamps import utc_iso
 from .directory import EndUser
 from .errors import MissingInput
 from .logon import LoginToken, Presented
-from .part import ModelPart, Shared
+from .part import ModelPart, Shared, add_key, drop_key, keys, of, text
 
 CREDENTIAL_TYPES = ("Password", "MfaPasscode", "FingerPrint")
 _ENCRYPTED = b"\x01"  # the first byte of an EncryptedPassword: the format's version
@@ -35,7 +37,7 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-@dataclass
+@dataclass(slots=True)
 class FingerPrintTemplate:
     end_user_id: str
     index: int
@@ -47,7 +49,7 @@ class FingerPrintTemplate:
     last_login: float | None = None  # the last VerifyCredential it passed
 
 
-@dataclass
+@dataclass(slots=True)
 class MountToken:
     token: str
     end_user_id: str
@@ -58,7 +60,7 @@ class MountToken:
     revoked: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class PasswordReset:
     reset_id: str
     end_user_id: str
@@ -69,16 +71,34 @@ class PasswordReset:
     used: bool = False
 
 
+def _expires_dead_at(item: MountToken | PasswordReset) -> float:
+    return item.expires + KEPT_SECONDS
+
+
+def _template_key(end_user_id: str, index: int) -> str:
+    return compound(end_user_id, str(index))
+
+
+# the records, by key: a fingerprint template ([end user, index]), a user's templates (end user -> their keys),
+# a mount token (the SHA-256 of the token), a password reset (its id), the EncryptedPassword key ("", base64)
+FINGERPRINT: Kind[FingerPrintTemplate] = Kind("fingerprint_template", record, of(FingerPrintTemplate))
+FINGERPRINTS_OF: Kind[list[str]] = Kind("fingerprints_of", list, keys)
+MOUNT_TOKEN: Kind[MountToken] = Kind("mount_token", record, of(MountToken), _expires_dead_at)
+PASSWORD_RESET: Kind[PasswordReset] = Kind("password_reset", record, of(PasswordReset), _expires_dead_at)
+ENCRYPTION_KEY: Kind[str] = Kind("encryption_key", str, text)
+
+
 class Account(ModelPart):
     """What a logged-on user does with their account; the model's lock guards every change."""
 
-    def __init__(self, shared: Shared, end_sessions: Callable[[Iterable[str]], None]) -> None:
+    def __init__(self, shared: Shared, context: ServiceContext, end_sessions: Callable[[Iterable[str]], None]) -> None:
         super().__init__(shared)
         self._end_other_sessions = end_sessions  # the workspace's: revoke the tickets of ended sessions
-        self._templates: dict[tuple[str, int], FingerPrintTemplate] = {}
-        self._mount_tokens: dict[str, MountToken] = {}  # by SHA-256 of the token
-        self._resets: dict[str, PasswordReset] = {}
-        self._key: bytes | None = None  # the EncryptedPassword key, made at its first use
+        self._templates = context.table(FINGERPRINT)
+        self._templates_of = context.table(FINGERPRINTS_OF)
+        self._mount_tokens = context.table(MOUNT_TOKEN)  # by SHA-256 of the token
+        self._resets = context.table(PASSWORD_RESET)
+        self._keys = context.table(ENCRYPTION_KEY)  # the EncryptedPassword key, made at its first use
 
     # ---- snapshots ----------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -88,9 +108,15 @@ class Account(ModelPart):
                 "mount_tokens": [record(t) for t in self._mount_tokens.values()],
                 "password_resets": [record(r) for r in self._resets.values()],
             }
-            if self._key is not None:
-                found["encryption_key"] = b64(self._key)
+            key = self._keys.get("")
+            if key is not None:
+                found["encryption_key"] = key
             return found
+
+    def _templates_of_user(self, end_user_id: str) -> list[FingerPrintTemplate]:
+        """The user's templates by index, through the index written with them."""
+        found = (self._templates.get(key) for key in self._templates_of.get(end_user_id) or ())
+        return sorted((t for t in found if t is not None), key=lambda t: t.index)
 
     def load(self, section: dict[str, Any]) -> None:
         templates = [FingerPrintTemplate(**item) for item in section.get("fingerprint_templates", ())]
@@ -100,26 +126,38 @@ class Account(ModelPart):
         for end_user_id in dict.fromkeys([*owners, *(r.end_user_id for r in resets)]):
             self.directory.user(end_user_id)
         key = section.get("encryption_key")
+        if key is not None:
+            unb64(key, "the EncryptedPassword key", size=32)
         with self._lock:
-            self._templates.update(keyed(templates, lambda t: (t.end_user_id, t.index), "fingerprint templates"))
-            self._mount_tokens.update(keyed(mount_tokens, lambda t: _digest(t.token), "mount tokens"))
-            self._resets.update(keyed(resets, lambda r: r.reset_id, "password resets"))
+            for template_key, template in keyed(
+                templates, lambda t: _template_key(t.end_user_id, t.index), "fingerprint templates"
+            ).items():
+                self._templates[template_key] = template
+                add_key(self._templates_of, template.end_user_id, template_key)
+            for digest, mount in keyed(mount_tokens, lambda t: _digest(t.token), "mount tokens").items():
+                self._mount_tokens[digest] = mount
+            for reset_id, reset in keyed(resets, lambda r: r.reset_id, "password resets").items():
+                self._resets[reset_id] = reset
             if key is not None:
-                self._key = unb64(key, "the EncryptedPassword key", size=32)
+                self._keys[""] = key
 
     # ---- ending sessions --------------------------------------------------------------
     def end_sessions(self, session_ids: Iterable[str]) -> None:
         """Revoke what ended logon sessions hold here and in the workspace (the caller holds the lock)."""
         ended = set(session_ids)
-        for token in self._mount_tokens.values():
-            if token.session_id in ended:
+        if not ended:
+            return
+        for key, token in self._mount_tokens.items():  # a scan: rare (a password changed or reset, a logout)
+            if token.session_id in ended and not token.revoked:
                 token.revoked = True
+                self._mount_tokens[key] = token
         self._end_other_sessions(ended)
 
     def _new_password(self, user: EndUser, new_password: str) -> None:
         user.set_password(new_password, self.entropy.token_bytes(16))
         user.must_change_password = False
         user.failed_attempts = 0
+        self.directory.save(user)
 
     # ---- passwords ----------------------------------------------------------------------
     def change_password(
@@ -186,8 +224,6 @@ class Account(ModelPart):
                         now,
                         now + self.settings["password_reset_seconds"],
                     )
-                    if len(self._resets) >= 4096:  # a long-running server forgets the dead ones
-                        self._resets = {k: r for k, r in self._resets.items() if now < r.expires and not r.used}
                     self._resets[reset.reset_id] = reset
                 return {}
 
@@ -200,6 +236,7 @@ class Account(ModelPart):
         with self._lock:
             user = self.directory.user(end_user_id)
             live = [r for r in self._resets.values() if r.end_user_id == end_user_id and not r.used and now < r.expires]
+            live.sort(key=lambda r: r.requested)
             if not live:
                 raise MockCloudError(f"no live password reset for {end_user_id!r}: call ResetPassword first")
             problem = self.logon.policy_problem("", new_password)
@@ -207,22 +244,24 @@ class Account(ModelPart):
                 raise MockCloudError(f"the new password must have {problem}")
             for reset in live:  # the newest one is taken; the others die with it
                 reset.used = True
-            self._new_password(user, new_password)
+                self._resets[reset.reset_id] = reset
             user.locked_until = 0.0
+            self._new_password(user, new_password)
             self.end_sessions(self.logon.revoke(end_user_id))
             return live[-1]
 
     def password_resets(self, end_user_id: str) -> list[PasswordReset]:
         with self._lock:
-            return [r for r in self._resets.values() if r.end_user_id == end_user_id]
+            return sorted((r for r in self._resets.values() if r.end_user_id == end_user_id), key=lambda r: r.requested)
 
     # ---- credentials ------------------------------------------------------------------------
     def _cipher(self) -> Any:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        if self._key is None:
-            self._key = self.entropy.token_bytes(32)
-        return AESGCM(self._key)
+        key = self._keys.get("")
+        if key is None:
+            key = self._keys[""] = b64(self.entropy.token_bytes(32))
+        return AESGCM(unb64(key, "the EncryptedPassword key", size=32))
 
     def _encrypt(self, user: EndUser, password: str) -> str:
         nonce = self.entropy.token_bytes(12)
@@ -236,7 +275,7 @@ class Account(ModelPart):
             data = base64.b64decode(encrypted.encode("ascii"), validate=True)
         except (binascii.Error, UnicodeEncodeError, ValueError):
             return None
-        if len(data) < 29 or data[:1] != _ENCRYPTED or self._key is None:
+        if len(data) < 29 or data[:1] != _ENCRYPTED or self._keys.get("") is None:
             return None
         try:
             plain: bytes = self._cipher().decrypt(data[1:13], data[13:], user.end_user_id.encode())
@@ -285,14 +324,16 @@ class Account(ModelPart):
                 if kind == "FingerPrint":
                     raise self.errors.error("wrong_credential")
                 raise self.logon.failed(user, now, "wrong_credential")
-            user.failed_attempts = 0
+            self.logon.succeeded(user)
+            self.directory.save(user)
         return {}
 
     def _fingerprint_passes(self, user: EndUser, template: str, now: float) -> bool:
         presented = _digest(template)
-        for stored in self._templates.values():
-            if stored.end_user_id == user.end_user_id and hmac.compare_digest(stored.template_sha256, presented):
+        for stored in self._templates_of_user(user.end_user_id):
+            if hmac.compare_digest(stored.template_sha256, presented):
                 stored.last_login = now
+                self._templates[_template_key(stored.end_user_id, stored.index)] = stored
                 return True
         return False
 
@@ -323,13 +364,16 @@ class Account(ModelPart):
                 self.logon.check_not_locked(user, now)
                 if not user.password_is(password):
                     raise self.logon.failed(user, now, "wrong_password")
-                user.failed_attempts = 0
-                taken = {i for (owner, i) in self._templates if owner == user.end_user_id}
+                self.logon.succeeded(user)
+                self.directory.save(user)
+                taken = {t.index for t in self._templates_of_user(user.end_user_id)}
                 limit = int(self.settings["fingerprint_templates_per_user"])
                 index = next((i for i in range(1, limit + 1) if i not in taken), None)
                 if index is None:
                     raise self.errors.error("fingerprint_quota", limit=limit)
-                self._templates[(user.end_user_id, index)] = FingerPrintTemplate(
+                key = _template_key(user.end_user_id, index)
+                add_key(self._templates_of, user.end_user_id, key)
+                self._templates[key] = FingerPrintTemplate(
                     user.end_user_id,
                     index,
                     token.office_site_id,
@@ -346,7 +390,7 @@ class Account(ModelPart):
             )
 
     def _template(self, token: LoginToken, index: int) -> FingerPrintTemplate:
-        found = self._templates.get((token.end_user_id, index))
+        found = self._templates.get(_template_key(token.end_user_id, index))
         if found is None:
             raise self.errors.error("fingerprint_not_found", index=index)
         return found
@@ -359,7 +403,9 @@ class Account(ModelPart):
             token = self.logon.check(presented, now)
 
             def describe() -> dict[str, Any]:
-                self._template(token, index).description = description
+                template = self._template(token, index)
+                template.description = description
+                self._templates[_template_key(token.end_user_id, index)] = template
                 return {}
 
             request = {"Index": index, "Description": description}
@@ -371,9 +417,7 @@ class Account(ModelPart):
         now = self.clock.time()
         with self._lock:
             token = self.logon.check(presented, now)
-            mine = sorted(
-                (t for t in self._templates.values() if t.end_user_id == token.end_user_id), key=lambda t: t.index
-            )
+            mine = self._templates_of_user(token.end_user_id)
             templates = []
             for t in mine:
                 shown = {
@@ -398,7 +442,9 @@ class Account(ModelPart):
 
             def delete() -> dict[str, Any]:
                 self._template(token, index)
-                del self._templates[(token.end_user_id, index)]
+                key = _template_key(token.end_user_id, index)
+                del self._templates[key]
+                drop_key(self._templates_of, token.end_user_id, key)
                 return {}
 
             return self.client_tokens.once(
@@ -407,7 +453,7 @@ class Account(ModelPart):
 
     def fingerprint_templates(self, end_user_id: str) -> list[FingerPrintTemplate]:
         with self._lock:
-            return sorted((t for t in self._templates.values() if t.end_user_id == end_user_id), key=lambda t: t.index)
+            return self._templates_of_user(end_user_id)
 
     # ---- the cloud drive -----------------------------------------------------------------------------
     def get_cloud_drive_service_mount_token(
@@ -426,9 +472,6 @@ class Account(ModelPart):
                 now + self.settings["mount_token_seconds"],
             )
             self._mount_tokens[_digest(mount.token)] = mount
-            if len(self._mount_tokens) % 1024 == 0:  # forget the long-dead ones now and then
-                horizon = now - 86400
-                self._mount_tokens = {k: t for k, t in self._mount_tokens.items() if t.expires > horizon}
         return {
             "Token": {
                 "Token": mount.token,

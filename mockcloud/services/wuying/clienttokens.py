@@ -15,11 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...core.errors import ErrorTable
+from ...core.entities import KEPT_SECONDS, Kind
 from ...core.sections import keyed, record
+from ...core.service import ServiceContext
+from .part import Config, Configured, of
 
 
-@dataclass
+@dataclass(slots=True)
 class ClientTokenUse:
     operation: str
     end_user_id: str
@@ -37,14 +39,21 @@ def key_of(operation: str, end_user_id: str, client_token: str) -> str:
     return hashlib.sha256(json.dumps([operation, end_user_id, client_token]).encode()).hexdigest()
 
 
-class ClientTokens:
+def _dead_at(use: ClientTokenUse) -> float:
+    return use.expires + KEPT_SECONDS
+
+
+# a use of a client token, by key_of(operation, end user, token)
+CLIENT_TOKEN: Kind[ClientTokenUse] = Kind("client_token", record, of(ClientTokenUse), _dead_at)
+
+
+class ClientTokens(Configured):
     """The uses of client tokens; the model's lock guards every change."""
 
-    def __init__(self, settings: dict[str, Any], errors: ErrorTable, lock: threading.RLock) -> None:
-        self.settings = settings
-        self.errors = errors
+    def __init__(self, context: ServiceContext, config: Config, lock: threading.RLock) -> None:
+        self.config = config
         self._lock = lock
-        self._uses: dict[str, ClientTokenUse] = {}
+        self._uses = context.table(CLIENT_TOKEN)
 
     def once(
         self,
@@ -69,8 +78,6 @@ class ClientTokens:
                 raise self.errors.error("idempotent_mismatch")
             return copy.deepcopy(use.result)
         result = action()
-        if len(self._uses) >= 4096:  # a long-running server forgets the expired ones
-            self._uses = {k: u for k, u in self._uses.items() if now < u.expires}
         self._uses[key] = ClientTokenUse(
             operation,
             end_user_id,
@@ -87,4 +94,5 @@ class ClientTokens:
     def load(self, items: list[dict[str, Any]]) -> None:
         uses = keyed([ClientTokenUse(**item) for item in items], lambda u: u.key, "client token uses")
         with self._lock:
-            self._uses.update(uses)
+            for key, use in uses.items():
+                self._uses[key] = use

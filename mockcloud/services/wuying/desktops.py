@@ -29,13 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...core.credentials import same_secret
+from ...core.entities import KEPT_SECONDS, Kind
 from ...core.errors import MockCloudError, ServiceError
 from ...core.pagination import BadPageToken, paginate
 from ...core.sections import keyed, record
+from ...core.service import ServiceContext
 from ...core.timestamps import utc_iso
 from .errors import InvalidInput, MissingInput
 from .logon import LoginToken, Presented
-from .part import ModelPart, Shared
+from .part import ModelPart, Shared, add_key, drop_key, keys, of, text
 
 # DescribeGlobalDesktops' DesktopStatus values (the ecd SDKs' documentation), and Failed (a creation that failed)
 DESKTOP_STATUSES = (
@@ -67,7 +69,7 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-@dataclass
+@dataclass(slots=True)
 class Desktop:
     desktop_id: str
     office_site_id: str
@@ -127,7 +129,7 @@ class Desktop:
         self.status = settled
 
 
-@dataclass
+@dataclass(slots=True)
 class DesktopSnapshot:
     snapshot_id: str
     desktop_id: str
@@ -148,7 +150,7 @@ class DesktopSnapshot:
         return "ACCOMPLISHED" if now >= self.ready else "PROGRESSING"
 
 
-@dataclass
+@dataclass(slots=True)
 class ConnectionTask:
     task_id: str
     desktop_id: str
@@ -161,9 +163,10 @@ class ConnectionTask:
     ticket_id: str | None = None  # the ticket it answered (its GWToken's SHA-256)
     code: str | None = None  # why it failed
     message: str | None = None
+    ticket_expires: float | None = None  # when its last ticket expires (not in a snapshot: from its ticket)
 
 
-@dataclass
+@dataclass(slots=True)
 class ConnectionTicket:
     gw_token: str  # the secret the desktop's gateway takes
     task_id: str
@@ -224,37 +227,90 @@ SNAPSHOT_FIELDS = frozenset(
 )
 
 
+def _desktop_dump(desktop: Desktop) -> dict[str, Any]:
+    return {
+        **record(desktop),
+        "phases": [list(p) for p in desktop.phases],
+        "sessions": [dict(s) for s in desktop.sessions],
+    }
+
+
+def _task_dead_at(task: ConnectionTask) -> float:
+    """A task is polled until its ticket is past use (or, without one, a day after it was set up)."""
+    return max(task.ready, task.ticket_expires or 0.0) + KEPT_SECONDS
+
+
+def _ticket_dead_at(ticket: ConnectionTicket) -> float:
+    return ticket.expires + KEPT_SECONDS
+
+
+# the records, by key: a desktop (its id), a user's desktops (end user id -> desktop ids), a desktop by its ECS
+# instance id (-> desktop id), a snapshot (its id), a desktop's snapshots (desktop id -> snapshot ids), a
+# connection task (its id), a connection ticket (the SHA-256 of its GWToken)
+DESKTOP: Kind[Desktop] = Kind("desktop", _desktop_dump, of(Desktop))
+DESKTOPS_OF: Kind[list[str]] = Kind("desktops_of", list, keys)
+INSTANCE: Kind[str] = Kind("instance", str, text)
+DESKTOP_SNAPSHOT: Kind[DesktopSnapshot] = Kind("desktop_snapshot", record, of(DesktopSnapshot))
+SNAPSHOTS_OF: Kind[list[str]] = Kind("snapshots_of", list, keys)
+CONNECTION_TASK: Kind[ConnectionTask] = Kind("connection_task", record, of(ConnectionTask), _task_dead_at)
+CONNECTION_TICKET: Kind[ConnectionTicket] = Kind("connection_ticket", record, of(ConnectionTicket), _ticket_dead_at)
+
+
 class Workspace(ModelPart):
     """Desktops, their snapshots, and connection tasks and tickets; the model's lock guards every change."""
 
-    def __init__(self, shared: Shared) -> None:
+    def __init__(self, shared: Shared, context: ServiceContext) -> None:
         super().__init__(shared)
-        self._desktops: dict[str, Desktop] = {}
-        self._snapshots: dict[str, DesktopSnapshot] = {}
-        self._tasks: dict[str, ConnectionTask] = {}
-        self._tickets: dict[str, ConnectionTicket] = {}  # by the SHA-256 of the GWToken
+        self._desktops = context.table(DESKTOP)
+        self._desktops_of = context.table(DESKTOPS_OF)
+        self._instances = context.table(INSTANCE)
+        self._snapshots = context.table(DESKTOP_SNAPSHOT)
+        self._snapshots_of = context.table(SNAPSHOTS_OF)
+        self._tasks = context.table(CONNECTION_TASK)
+        self._tickets = context.table(CONNECTION_TICKET)  # by the SHA-256 of the GWToken
 
     # ---- snapshots ----------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
-                "desktops": [
-                    {**record(d), "phases": [list(p) for p in d.phases], "sessions": [dict(s) for s in d.sessions]}
-                    for d in self._desktops.values()
-                ],
+                "desktops": [_desktop_dump(d) for d in self._desktops.values()],
                 "desktop_snapshots": [record(s) for s in self._snapshots.values()],
-                "connection_tasks": [record(t) for t in self._tasks.values()],
+                "connection_tasks": [record(t, omit=("ticket_expires",)) for t in self._tasks.values()],
                 "connection_tickets": [record(t) for t in self._tickets.values()],
             }
 
+    def save(self, desktop: Desktop) -> None:
+        """Write a desktop back, with the indexes of its users and its ECS instance."""
+        old = self._desktops.get(desktop.desktop_id)
+        if old is not None and old is not desktop:
+            self._unindex(old)
+        self._desktops[desktop.desktop_id] = desktop
+        for end_user_id in desktop.assigned:
+            add_key(self._desktops_of, end_user_id, desktop.desktop_id)
+        if desktop.ecs_instance_id and self._instances.get(desktop.ecs_instance_id) != desktop.desktop_id:
+            self._instances[desktop.ecs_instance_id] = desktop.desktop_id
+
+    def _unindex(self, desktop: Desktop) -> None:
+        for end_user_id in desktop.assigned:
+            drop_key(self._desktops_of, end_user_id, desktop.desktop_id)
+        if desktop.ecs_instance_id and self._instances.get(desktop.ecs_instance_id) == desktop.desktop_id:
+            del self._instances[desktop.ecs_instance_id]
+
+    def desktops_of(self, end_user_id: str) -> list[Desktop]:
+        """The user's desktops, by the index written with them."""
+        found = (self._desktops.get(desktop_id) for desktop_id in self._desktops_of.get(end_user_id) or ())
+        return [d for d in found if d is not None and end_user_id in d.assigned]
+
     def load(self, section: dict[str, Any]) -> None:
         """Desktops and snapshots of fixtures (made as the helpers make them) or of a snapshot (as they were)."""
+        keyed([item for item in section.get("desktops", ()) if "desktop_id" in item], _id("desktop_id"), "desktops")
+        keyed(section.get("desktop_snapshots", ()), _id("snapshot_id"), "desktop snapshots")
         for item in section.get("desktops", ()):
             if "created" in item:  # a snapshot's desktop: every field as it was
                 desktop = Desktop(**item)
                 self._check_desktop(desktop)
                 with self._lock:
-                    self._desktops[desktop.desktop_id] = desktop
+                    self.save(desktop)
             else:
                 self.create_desktop(**item)
         for item in section.get("desktop_snapshots", ()):
@@ -263,17 +319,35 @@ class Workspace(ModelPart):
                 if snapshot.desktop_id not in self._desktops:
                     raise MockCloudError(f"the snapshot {snapshot.snapshot_id!r} is of a desktop that is not there")
                 with self._lock:
-                    self._snapshots[snapshot.snapshot_id] = snapshot
+                    self._save_snapshot(snapshot)
             else:
                 self.create_snapshot(**item)
-        tasks = [ConnectionTask(**item) for item in section.get("connection_tasks", ())]
-        tickets = [ConnectionTicket(**item) for item in section.get("connection_tickets", ())]
-        for desktop_id in {*(t.desktop_id for t in tasks), *(t.desktop_id for t in tickets)}:
+        tasks = keyed(
+            [ConnectionTask(**item) for item in section.get("connection_tasks", ())],
+            lambda t: t.task_id,
+            "connection tasks",
+        )
+        tickets = keyed(
+            [ConnectionTicket(**item) for item in section.get("connection_tickets", ())],
+            lambda t: t.ticket_id,
+            "connection tickets",
+        )
+        for desktop_id in {*(t.desktop_id for t in tasks.values()), *(t.desktop_id for t in tickets.values())}:
             if desktop_id not in self._desktops:
                 raise MockCloudError(f"a connection is to a desktop {desktop_id!r} that is not there")
+        for ticket in tickets.values():
+            task = tasks.get(ticket.task_id)
+            if task is not None:
+                task.ticket_expires = max(task.ticket_expires or 0.0, ticket.expires)
         with self._lock:
-            self._tasks.update(keyed(tasks, lambda t: t.task_id, "connection tasks"))
-            self._tickets.update(keyed(tickets, lambda t: t.ticket_id, "connection tickets"))
+            for task_id, task in tasks.items():
+                self._tasks[task_id] = task
+            for ticket_id, ticket in tickets.items():
+                self._tickets[ticket_id] = ticket
+
+    def _save_snapshot(self, snapshot: DesktopSnapshot) -> None:
+        self._snapshots[snapshot.snapshot_id] = snapshot
+        add_key(self._snapshots_of, snapshot.desktop_id, snapshot.snapshot_id)
 
     def _check_desktop(self, desktop: Desktop) -> None:
         if self.directory.find_site(desktop.office_site_id) is None:
@@ -332,7 +406,7 @@ class Workspace(ModelPart):
             if desktop.status == "Running" and desktop.last_start is None:
                 desktop.last_start = now
             self._check_desktop(desktop)
-            self._desktops[desktop_id] = desktop
+            self.save(desktop)
         return desktop
 
     def bind_desktop(self, desktop_id: str, end_user_id: str) -> Desktop:
@@ -340,6 +414,7 @@ class Workspace(ModelPart):
         with self._lock:
             desktop = self.desktop(desktop_id)
             desktop.assigned.setdefault(end_user_id, self.clock.time())
+            self.save(desktop)
             return desktop
 
     def update_desktop(self, desktop_id: str, **details: Any) -> Desktop:
@@ -352,15 +427,17 @@ class Workspace(ModelPart):
                 if details["status"] not in DESKTOP_STATUSES:
                     raise MockCloudError(f"no desktop status {details['status']!r}; known: {DESKTOP_STATUSES}")
                 desktop.phases = []
+            self._unindex(desktop)
             for name, value in details.items():
                 setattr(desktop, name, value)
+            self.save(desktop)
             return desktop
 
     def desktop(self, desktop_id: str) -> Desktop:
         try:
             return self._desktops[desktop_id]
         except KeyError:
-            raise MockCloudError(f"no WUYING desktop {desktop_id!r}; known: {sorted(self._desktops)}") from None
+            raise MockCloudError(f"no WUYING desktop {desktop_id!r}; known: {sorted(self._desktops.keys())}") from None
 
     @property
     def desktops(self) -> list[Desktop]:
@@ -377,14 +454,16 @@ class Workspace(ModelPart):
             self.desktop(desktop_id)
             now = self.clock.time()
             snapshot = DesktopSnapshot(snapshot_id or self.new_id("s-", 20), desktop_id, now, now + seconds, **details)
-            self._snapshots[snapshot.snapshot_id] = snapshot
+            self._save_snapshot(snapshot)
             return snapshot
 
     def snapshot_of(self, snapshot_id: str) -> DesktopSnapshot:
         try:
             return self._snapshots[snapshot_id]
         except KeyError:
-            raise MockCloudError(f"no WUYING snapshot {snapshot_id!r}; known: {sorted(self._snapshots)}") from None
+            raise MockCloudError(
+                f"no WUYING snapshot {snapshot_id!r}; known: {sorted(self._snapshots.keys())}"
+            ) from None
 
     def connection_ticket(self, ticket: str) -> ConnectionTicket:
         found = self._tickets.get(_digest(gw_token_of(ticket)))
@@ -417,17 +496,22 @@ class Workspace(ModelPart):
             if problem or desktop is None:
                 raise MockCloudError(f"the connection ticket is refused: {problem}")
             found.used = True
+            self._tickets[found.ticket_id] = found
             desktop.sessions.append(
                 {"end_user_id": found.end_user_id, "session_id": found.session_id, "established": now}
             )
+            self.save(desktop)
             return found
 
     def end_sessions(self, session_ids: Iterable[str]) -> None:
         """Revoke the connection tickets of logon sessions that ended (the caller holds the lock)."""
         ended = set(session_ids)
-        for ticket in self._tickets.values():
-            if ticket.session_id in ended:
+        if not ended:
+            return
+        for key, ticket in self._tickets.items():  # a scan: rare (a password changed or reset, a logout)
+            if ticket.session_id in ended and not ticket.revoked:
                 ticket.revoked = True
+                self._tickets[key] = ticket
 
     # ---- rules shared by the operations -------------------------------------------
     def _own(self, token: LoginToken, desktop_id: str) -> Desktop:
@@ -449,10 +533,13 @@ class Workspace(ModelPart):
     def _start(self, desktop: Desktop, now: float) -> None:
         desktop.go(now, [("Starting", self.settings["desktop_start_seconds"])], "Running")
         desktop.last_start = now + self.settings["desktop_start_seconds"]
+        self._desktops[desktop.desktop_id] = desktop
 
     def _went_down(self, desktop: Desktop) -> None:
+        """The desktop stopped (or goes through a stop): its sessions and recording end; it is written back."""
         desktop.sessions = []
         desktop.recording = None
+        self._desktops[desktop.desktop_id] = desktop
 
     # ---- discovery of the user's resources ------------------------------------------
     def describe_global_desktops(
@@ -485,9 +572,8 @@ class Workspace(ModelPart):
             wanted = set(desktop_ids)
             found = [
                 d
-                for d in self._desktops.values()
-                if token.end_user_id in d.assigned
-                and (not wanted or d.desktop_id in wanted)
+                for d in self.desktops_of(token.end_user_id)
+                if (not wanted or d.desktop_id in wanted)
                 and (desktop_name is None or d.desktop_name == desktop_name)
                 and (desktop_status is None or d.status_at(now) == desktop_status)
                 and (not site_id or d.office_site_id == site_id)
@@ -535,9 +621,8 @@ class Workspace(ModelPart):
             ids, sites = set(resource_ids), set(office_site_ids)
             found = [
                 d
-                for d in self._desktops.values()
-                if token.end_user_id in d.assigned
-                and (not resource_types or "Desktop" in resource_types)
+                for d in self.desktops_of(token.end_user_id)
+                if (not resource_types or "Desktop" in resource_types)
                 and (not product_types or "CloudDesktop" in product_types)
                 and (not ids or d.desktop_id in ids)
                 and (not sites or d.office_site_id in sites)
@@ -583,14 +668,9 @@ class Workspace(ModelPart):
             token = self.logon.check(presented, now)
             if desktop_id:
                 self._own(token, desktop_id)
-            mine = {d.desktop_id for d in self._desktops.values() if token.end_user_id in d.assigned}
-            found = [
-                s
-                for s in self._snapshots.values()
-                if s.desktop_id in mine
-                and (not desktop_id or s.desktop_id == desktop_id)
-                and (not snapshot_id or s.snapshot_id == snapshot_id)
-            ]
+            mine = [desktop_id] if desktop_id else [d.desktop_id for d in self.desktops_of(token.end_user_id)]
+            ids = [i for d in mine for i in self._snapshots_of.get(d) or () if not snapshot_id or i == snapshot_id]
+            found = [s for s in (self._snapshots.get(i) for i in ids) if s is not None and s.desktop_id in mine]
             found.sort(key=lambda s: (-s.created, s.snapshot_id))  # the newest first
             scope = json.dumps([token.end_user_id, desktop_id, snapshot_id])
             page, following = self._page(found, max_results, next_token, default=100, largest=100, scope=scope)
@@ -675,6 +755,7 @@ class Workspace(ModelPart):
             elif current != "Stopped":
                 raise self._wrong_status()
             desktop.restored_snapshot_id = snapshot.snapshot_id
+            self._desktops[desktop.desktop_id] = desktop
         return {}
 
     def unbind_user_desktop(self, presented: Presented, *, user_desktop_id: str, force: bool = False) -> dict[str, Any]:
@@ -687,12 +768,15 @@ class Workspace(ModelPart):
             if connected and not force:
                 raise self.errors.error("desktop_in_use", desktop_id=user_desktop_id)
             del desktop.assigned[token.end_user_id]
+            drop_key(self._desktops_of, token.end_user_id, desktop.desktop_id)
             desktop.sessions = [s for s in desktop.sessions if s["end_user_id"] != token.end_user_id]
             if desktop.recording and desktop.recording["end_user_id"] == token.end_user_id:
                 desktop.recording = None
-            for ticket in self._tickets.values():
+            self._desktops[desktop.desktop_id] = desktop
+            for key, ticket in self._tickets.items():  # a scan: rare (a user gives a desktop up)
                 if ticket.desktop_id == user_desktop_id and ticket.end_user_id == token.end_user_id:
                     ticket.revoked = True
+                    self._tickets[key] = ticket
         return {}
 
     def approve_fota_update(self, presented: Presented, *, desktop_id: str | None, app_version: str) -> dict[str, Any]:
@@ -752,9 +836,11 @@ class Workspace(ModelPart):
                     now,
                     now + self.settings["connection_task_seconds"],
                 )
+            before = None if not task_id else record(task)
+            result = self._poll(task, token, now, set(ticket_black_list))
+            if record(task) != before:  # a new task, or one that moved on
                 self._tasks[task.task_id] = task
-                self._prune_connections(now)
-            return self._poll(task, token, now, set(ticket_black_list))
+            return result
 
     def _poll(self, task: ConnectionTask, token: LoginToken, now: float, black_list: set[str]) -> dict[str, Any]:
         desktop = self._desktops.get(task.desktop_id)
@@ -796,17 +882,8 @@ class Workspace(ModelPart):
             now + self.settings["connection_ticket_seconds"],
         )
         self._tickets[ticket.ticket_id] = ticket
-        task.ticket_id = ticket.ticket_id
+        task.ticket_id, task.ticket_expires = ticket.ticket_id, ticket.expires
         return ticket
-
-    def _prune_connections(self, now: float) -> None:
-        """Forget tasks and tickets dead for a day, now and then, so a long-running server stays small."""
-        if len(self._tasks) % 1024:
-            return
-        horizon = now - 86400
-        self._tickets = {k: t for k, t in self._tickets.items() if t.expires > horizon}
-        live = {t.task_id for t in self._tickets.values()}
-        self._tasks = {k: t for k, t in self._tasks.items() if t.ready > horizon or k in live}
 
     # ---- recording, and what the desktop's agent reports ---------------------------------------
     def start_record_content(
@@ -821,6 +898,7 @@ class Workspace(ModelPart):
             if desktop.recording is not None:
                 raise self.errors.error("record_started", desktop_id=desktop_id)
             desktop.recording = {"end_user_id": token.end_user_id, "file_path": file_path or "", "started": now}
+            self._desktops[desktop_id] = desktop
         return {}
 
     def stop_record_content(self, presented: Presented, *, desktop_id: str) -> dict[str, Any]:
@@ -831,16 +909,16 @@ class Workspace(ModelPart):
             if desktop.recording is None:
                 raise self.errors.error("record_not_started", desktop_id=desktop_id)
             desktop.recording = None
+            self._desktops[desktop_id] = desktop
         return {}
 
     def _instance(self, instance_id: str | None, desktop_id: str | None = None, ali_uid: int | None = None) -> Desktop:
         """The desktop an agent names, by its id or its ECS instance id (and its tenant, when given)."""
         if not (instance_id or desktop_id):
             raise MissingInput("desktop_id")
-        found = self._desktops.get(desktop_id or "") or next(
-            (d for d in self._desktops.values() if instance_id and instance_id in (d.desktop_id, d.ecs_instance_id)),
-            None,
-        )
+        found = self._desktops.get(desktop_id or "")
+        if found is None and instance_id:
+            found = self._desktops.get(instance_id) or self._desktops.get(self._instances.get(instance_id) or "")
         if found is not None and instance_id and instance_id not in (found.desktop_id, found.ecs_instance_id):
             found = None
         if found is not None and ali_uid is not None:
@@ -872,13 +950,15 @@ class Workspace(ModelPart):
                 for s in desktop.sessions
                 if s["session_id"] == session_id and (not end_user_id or s["end_user_id"] == end_user_id)
             ]
-            if session_status in _SESSION_DOWN:
+            if session_status in _SESSION_DOWN and ours:
                 desktop.sessions = [s for s in desktop.sessions if s not in ours]
+                self._desktops[desktop.desktop_id] = desktop
             elif session_status in _SESSION_UP and not ours:
                 user = end_user_id or next(iter(desktop.assigned), "")
                 desktop.sessions.append(
                     {"end_user_id": user, "session_id": session_id, "established": session_change_time / 1000}
                 )
+                self._desktops[desktop.desktop_id] = desktop
         return {}
 
     def report_eds_agent_info(
@@ -894,6 +974,7 @@ class Workspace(ModelPart):
         with self._lock:
             desktop = self._instance(ecs_instance_id, desktop_id, ali_uid)
             desktop.agent_info, desktop.agent_reported = eds_agent_info, self.clock.time()
+            self._desktops[desktop.desktop_id] = desktop
         return {}
 
     def query_eds_agent_report_config(
@@ -1085,6 +1166,10 @@ class Workspace(ModelPart):
             )
             for t in tickets
         ]
+
+
+def _id(name: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda item: item[name]
 
 
 def _matches(wanted: str, *texts: str) -> bool:

@@ -14,13 +14,16 @@ import uuid
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ...core.entities import Kind
 from ...core.entropy import Entropy
 from ...core.errors import MockCloudError
 from ...core.helpers import reads_only
-from ...core.sections import password_of, record, user_record
+from ...core.sections import keyed, password_of, record, user_record
+from ...core.service import ServiceContext
+from .part import Config, Configured, of, text
 
 
-@dataclass
+@dataclass(slots=True)
 class OfficeSite:
     """An office site (office network); its id is also its directory's id (``DirectoryId`` means ``OfficeSiteId``)."""
 
@@ -42,7 +45,7 @@ class OfficeSite:
     props: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class EndUser:
     end_user_id: str
     office_site_id: str
@@ -72,6 +75,17 @@ class EndUser:
         self.password_hash = hashlib.sha256(self.salt + password.encode()).digest()
 
 
+def _user_load(data: dict[str, Any]) -> EndUser:
+    salt, password_hash = password_of(data, f"end user {data.get('end_user_id')!r}")
+    return EndUser(**{**data, "salt": salt, "password_hash": password_hash})
+
+
+# the records, by key: an office site (its id; few, read by every request), the default site's id (""),
+# an end user (its id)
+OFFICE_SITE: Kind[OfficeSite] = Kind("office_site", record, of(OfficeSite), whole=True)
+DEFAULT_SITE: Kind[str] = Kind("default_site", str, text, whole=True)
+END_USER: Kind[EndUser] = Kind("end_user", user_record, _user_load)
+
 _SITE_DETAILS = frozenset(f.name for f in fields(OfficeSite)) - {
     "office_site_id",
     "name",
@@ -86,19 +100,25 @@ _PROFILE = ("mfa", "email", "phone", "nick_name", "label", "must_change_password
 _LOGON_STATE = ("failed_attempts", "locked_until", "last_lock_duration", "last_totp_step", "last_email_code")
 
 
-class Directory:
+class Directory(Configured):
     """Office sites and end users by id; the first site is the default one."""
 
-    def __init__(self, settings: dict[str, Any], lock: threading.RLock, entropy: Entropy) -> None:
-        self.settings = settings
+    def __init__(self, context: ServiceContext, config: Config, lock: threading.RLock, entropy: Entropy) -> None:
+        self.config = config
         self.entropy = entropy
         self._lock = lock
-        self._sites: dict[str, OfficeSite] = {}
-        self._users: dict[str, EndUser] = {}
-        self.default_office_site_id: str | None = None
+        self._sites = context.table(OFFICE_SITE)
+        self._default_site = context.table(DEFAULT_SITE)
+        self._users = context.table(END_USER)
+
+    @property
+    def default_office_site_id(self) -> str | None:
+        return self._default_site.get("")
 
     def load(self, fixtures: dict[str, Any]) -> None:
         """The office sites and users of the fixtures; a snapshot's users come by hash, with their logon state."""
+        keyed(fixtures.get("office_sites", ()), lambda item: item["office_site_id"], "office sites")
+        keyed(fixtures.get("users", ()), lambda item: item["end_user_id"], "end users")
         for item in fixtures.get("office_sites", ()):
             self.create_office_site(**item)
         for item in fixtures.get("users", ()):
@@ -109,18 +129,24 @@ class Directory:
                 with self._lock:
                     user = self._new_user(item["end_user_id"], item.get("office_site_id"), **profile)
                     user.salt, user.password_hash = password_of(item, f"end user {user.end_user_id!r}")
-                    self._users[user.end_user_id] = user
             for name in _LOGON_STATE:
                 if name in item:
                     setattr(user, name, item[name])
+            self._users[user.end_user_id] = user
 
     def snapshot(self) -> dict[str, Any]:
         """The sites and users as fixtures sections: users with their password's salted hash and their logon state."""
         with self._lock:
-            return {
-                "office_sites": [record(site) for site in self._sites.values()],
+            sites = list(self._sites.values())
+            default = self.default_office_site_id
+            return {  # the default site first: it is the first one again when restored
+                "office_sites": [record(site) for site in sorted(sites, key=lambda s: s.office_site_id != default)],
                 "users": [user_record(user, omit=("wy_id",)) for user in self._users.values()],  # wy_id: from the id
             }
+
+    def save(self, user: EndUser) -> None:
+        """Write back a user whose logon state changed."""
+        self._users[user.end_user_id] = user
 
     # ---- look-ups for the logon rules (None when absent: a logon answers its own error) ----
     @reads_only
@@ -161,15 +187,16 @@ class Directory:
             prefix, plus, _ = office_site_id.partition("+")
             region_id = prefix if plus else self.settings["default_region"]
         with self._lock:
+            default = self.default_office_site_id
             if tenant_id is None:
-                known = next(iter(self._sites.values()), None)
+                known = None if default is None else self._sites.get(default)
                 tenant_id = known.tenant_id if known else 1234567890123456
             site = OfficeSite(
                 office_site_id, name or office_site_id, region_id, int(tenant_id), mfa, secondary_auth, **details
             )
             self._sites[office_site_id] = site
-            if self.default_office_site_id is None:
-                self.default_office_site_id = office_site_id
+            if default is None:
+                self._default_site[""] = office_site_id
         return site
 
     def create_user(
@@ -218,9 +245,11 @@ class Directory:
     ) -> EndUser:
         """A user without a password yet, not yet in the directory; its office site made on the way if need be."""
         if office_site_id is None:
-            if self.default_office_site_id is None:
-                self.create_office_site(f"{self.settings['default_region']}+dir-0000000000")
             office_site_id = self.default_office_site_id
+            if office_site_id is None:
+                office_site_id = self.create_office_site(
+                    f"{self.settings['default_region']}+dir-0000000000"
+                ).office_site_id
         assert office_site_id is not None  # the default site exists by now
         if office_site_id not in self._sites:
             self.create_office_site(office_site_id)
@@ -239,14 +268,16 @@ class Directory:
         try:
             return self._users[end_user_id]
         except KeyError:
-            raise MockCloudError(f"no WUYING end user {end_user_id!r}; known: {sorted(self._users)}") from None
+            raise MockCloudError(f"no WUYING end user {end_user_id!r}; known: {sorted(self._users.keys())}") from None
 
     @reads_only
     def office_site(self, office_site_id: str) -> OfficeSite:
         try:
             return self._sites[office_site_id]
         except KeyError:
-            raise MockCloudError(f"no WUYING office site {office_site_id!r}; known: {sorted(self._sites)}") from None
+            raise MockCloudError(
+                f"no WUYING office site {office_site_id!r}; known: {sorted(self._sites.keys())}"
+            ) from None
 
     @reads_only
     def email_code(self, end_user_id: str) -> str:
@@ -261,6 +292,7 @@ class Directory:
             user = self.user(end_user_id)
             user.locked_until = 0.0
             user.failed_attempts = 0
+            self.save(user)
 
     @property
     def users(self) -> list[EndUser]:

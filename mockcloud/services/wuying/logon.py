@@ -23,10 +23,13 @@ from typing import Any
 from ...core import otp
 from ...core.clock import Clock
 from ...core.credentials import same_secret
-from ...core.errors import ErrorTable, MockCloudError, ServiceError
+from ...core.entities import KEPT_SECONDS, Kind
+from ...core.errors import MockCloudError, ServiceError
 from ...core.sections import keyed, record
+from ...core.service import ServiceContext
 from .directory import Directory, EndUser, OfficeSite
 from .errors import MissingInput
+from .part import Config, Configured, of
 
 
 class Stage(str, Enum):
@@ -65,7 +68,7 @@ def _mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
-@dataclass
+@dataclass(slots=True)
 class LogonSession:
     session_id: str
     end_user_id: str
@@ -79,13 +82,14 @@ class LogonSession:
     email_code: str | None = None
     email_code_expires: float = 0.0
     email_code_verified: bool = False  # SendTokenCode took the code: TokenVerify then needs none
+    tokens_until: float = 0.0  # when the newest LoginToken issued in it expires (not in a snapshot: from its tokens)
 
     @property
     def complete(self) -> bool:
         return not self.pending
 
 
-@dataclass
+@dataclass(slots=True)
 class LoginToken:
     token: str
     end_user_id: str
@@ -110,7 +114,7 @@ class Presented:
     region_id: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class KeepAliveToken:
     token: str
     end_user_id: str
@@ -121,35 +125,55 @@ class KeepAliveToken:
     revoked: bool = False  # by a password change or a logout
 
 
-class Logon:
+def _session_dump(session: LogonSession) -> dict[str, Any]:
+    return {**record(session, omit=("pending",)), "pending": [stage.value for stage in session.pending]}
+
+
+def _session_load(data: dict[str, Any]) -> LogonSession:
+    return LogonSession(**{**data, "pending": [Stage(stage) for stage in data["pending"]]})
+
+
+def _session_dead_at(session: LogonSession) -> float:
+    """A session is of use while its stages may be taken, and while a LoginToken of it lives."""
+    return max(session.expires, session.tokens_until) + KEPT_SECONDS
+
+
+def _token_dead_at(token: LoginToken | KeepAliveToken) -> float:
+    return token.expires + KEPT_SECONDS
+
+
+# the records, by key: a logon session (its id), a LoginToken and a KeepAliveToken (the SHA-256 of the token)
+LOGON_SESSION: Kind[LogonSession] = Kind("logon_session", _session_dump, _session_load, _session_dead_at)
+LOGIN_TOKEN: Kind[LoginToken] = Kind("login_token", record, of(LoginToken), _token_dead_at)
+KEEP_ALIVE_TOKEN: Kind[KeepAliveToken] = Kind("keep_alive_token", record, of(KeepAliveToken), _token_dead_at)
+
+
+class Logon(Configured):
     """Logon sessions over a directory; the model's lock guards every transition."""
 
     def __init__(
-        self, directory: Directory, clock: Clock, settings: dict[str, Any], errors: ErrorTable, lock: threading.RLock
+        self, context: ServiceContext, directory: Directory, clock: Clock, config: Config, lock: threading.RLock
     ) -> None:
         self.directory = directory
         self.entropy = directory.entropy
         self.clock = clock
-        self.settings = settings
-        self.errors = errors
+        self.config = config
         self._lock = lock
-        self._sessions: dict[str, LogonSession] = {}
-        self._login_tokens: dict[str, LoginToken] = {}  # by SHA-256 of the token
-        self._keep_alive_tokens: dict[str, KeepAliveToken] = {}
-        self._issued = 0
+        self._sessions = context.table(LOGON_SESSION)
+        self._login_tokens = context.table(LOGIN_TOKEN)  # by SHA-256 of the token
+        self._keep_alive_tokens = context.table(KEEP_ALIVE_TOKEN)
 
     # ---- snapshots ----------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        """Logons under way, the LoginTokens and KeepAliveTokens issued, and the count that paces pruning."""
+        """Logons under way, and the LoginTokens and KeepAliveTokens issued."""
         with self._lock:
             return {
                 "sessions": [
-                    {**record(s, omit=("pending",)), "pending": [stage.value for stage in s.pending]}
+                    {key: value for key, value in _session_dump(s).items() if key != "tokens_until"}
                     for s in self._sessions.values()
                 ],
                 "login_tokens": [record(t) for t in self._login_tokens.values()],
                 "keep_alive_tokens": [record(t) for t in self._keep_alive_tokens.values()],
-                "login_tokens_issued": self._issued,
             }
 
     def load(self, section: dict[str, Any]) -> None:
@@ -165,13 +189,18 @@ class Logon:
             self.directory.user(end_user_id)
         by_id = keyed(sessions, lambda s: s.session_id, "logon sessions")
         for token in login_tokens:
-            if token.session_id not in by_id:
+            session = by_id.get(token.session_id)
+            if session is None:
                 raise MockCloudError(f"a LoginToken of {token.end_user_id!r} is of a session that is not there")
+            session.tokens_until = max(session.tokens_until, token.expires)
+        # login_tokens_issued (of snapshots before records expired on their own) paced a pruning now done by kind
         with self._lock:
-            self._sessions.update(by_id)
-            self._login_tokens.update(keyed(login_tokens, lambda t: _digest(t.token), "LoginTokens"))
-            self._keep_alive_tokens.update(keyed(keep_alive_tokens, lambda t: _digest(t.token), "KeepAliveTokens"))
-            self._issued = section.get("login_tokens_issued", self._issued)
+            for session_id, session in by_id.items():
+                self._sessions[session_id] = session
+            for key, token in keyed(login_tokens, lambda t: _digest(t.token), "LoginTokens").items():
+                self._login_tokens[key] = token
+            for key, keep in keyed(keep_alive_tokens, lambda t: _digest(t.token), "KeepAliveTokens").items():
+                self._keep_alive_tokens[key] = keep
 
     # ---- for tests ----------------------------------------------------------
     def totp_code(self, end_user_id: str) -> str:
@@ -261,7 +290,7 @@ class Logon:
         self.check_not_locked(user, now)
         if not user.password_is(password):
             raise self.failed(user, now, "wrong_password")
-        user.failed_attempts = 0
+        self.succeeded(user)
         session = LogonSession(
             str(self.entropy.uuid4()),
             user.end_user_id,
@@ -319,7 +348,7 @@ class Logon:
             raise self.errors.error("wrong_stage", detail="No MFA device is bound or being bound.")
         if not self.totp_passes(user, secret, code, now):
             raise self.failed(user, now, "wrong_mfa_code")
-        user.failed_attempts = 0
+        self.succeeded(user)
         if session.mfa_secret:
             user.mfa_secret = session.mfa_secret  # the device is bound once a code from it verified
             session.mfa_secret = None
@@ -349,7 +378,7 @@ class Logon:
             raise self.errors.error("email_code_expired")
         if not same_secret(session.email_code, code.strip()):
             raise self.failed(user, now, "wrong_email_code")
-        user.failed_attempts = 0
+        self.succeeded(user)
         session.email_code = None
 
     # ---- SendTokenCode ------------------------------------------------------------
@@ -377,6 +406,8 @@ class Logon:
             session, user, _ = self._session(session_id, client_id, end_user_id, Stage.TOKEN_VERIFY, now)
             self._check_email_code(token_code, session, user, now)
             session.email_code_verified = True
+            self._sessions[session.session_id] = session
+            self.directory.save(user)
         return {}
 
     def _change_password(
@@ -468,6 +499,7 @@ class Logon:
             token = self.reissue(stored, now)
             if self.settings["refresh_revokes_old"]:
                 stored.replaced = True
+                self._login_tokens[_digest(stored.token)] = stored
         return {"LoginToken": token}
 
     # ---- the LoginToken that every client operation after logon carries ---------------
@@ -511,7 +543,7 @@ class Logon:
             raise self.errors.error("login_token_revoked")
         if stored.replaced:
             raise self.errors.error("login_token_replaced")
-        if now >= stored.expires:
+        if max(now, self.clock.time()) >= stored.expires:  # the clock read after the token (another worker's)
             raise self.errors.error("login_token_expired")
         user = self.directory.find_user(stored.end_user_id)
         if user is None or self.directory.find_site(stored.office_site_id) is None:
@@ -542,17 +574,20 @@ class Logon:
     def revoke(self, end_user_id: str, *, keep_session: str | None = None) -> list[str]:
         """Revoke every LoginToken and KeepAliveToken of the user (a password change, a reset, a logout): the
         sessions other than ``keep_session`` that had a live token, whose tickets and mount tokens go with them."""
-        now = self.clock.time()
         ended = []
-        for token in self._login_tokens.values():
+        tokens = self._login_tokens.items()  # a scan: rare (a password changed or reset, a logout)
+        now = self.clock.time()
+        for key, token in tokens:
             if token.end_user_id != end_user_id or token.revoked:
                 continue
             if token.session_id != keep_session and not token.replaced and now < token.expires:
                 ended.append(token.session_id)
             token.revoked = True
-        for keep_alive in self._keep_alive_tokens.values():
-            if keep_alive.end_user_id == end_user_id:
+            self._login_tokens[key] = token
+        for key, keep_alive in self._keep_alive_tokens.items():
+            if keep_alive.end_user_id == end_user_id and not keep_alive.revoked:
                 keep_alive.revoked = True
+                self._keep_alive_tokens[key] = keep_alive
         return list(dict.fromkeys(ended))
 
     def reissue(self, stored: LoginToken, now: float) -> str:
@@ -567,9 +602,10 @@ class Logon:
         stored = self._login_tokens.get(_digest(login_token))
         if stored is None or not same_secret(stored.token, login_token):
             raise MockCloudError("no such WUYING LoginToken")
-        for token in self._login_tokens.values():
-            if token.session_id == stored.session_id:
+        for key, token in self._login_tokens.items():
+            if token.session_id == stored.session_id and not token.revoked:
                 token.revoked = True
+                self._login_tokens[key] = token
         return stored.session_id
 
     # ---- rules shared by the stages ---------------------------------------------
@@ -590,6 +626,11 @@ class Logon:
         if user.locked_until:
             user.locked_until = 0.0
             user.failed_attempts = 0
+            self.directory.save(user)
+
+    def succeeded(self, user: EndUser) -> None:
+        """A right password or code: the count of failed ones starts again (the caller writes the user back)."""
+        user.failed_attempts = 0
 
     def _locked(self, user: EndUser, now: float) -> ServiceError:
         left = max(0.0, user.locked_until - now)
@@ -610,7 +651,9 @@ class Logon:
             user.failed_attempts = 0
             user.last_lock_duration = int(self.settings["lock_seconds"])
             user.locked_until = now + self.settings["lock_seconds"]
+            self.directory.save(user)
             return self._locked(user, now)
+        self.directory.save(user)
         return self.errors.error(case)
 
     def _stages_for(self, user: EndUser, site: OfficeSite) -> list[Stage]:
@@ -654,7 +697,15 @@ class Logon:
     def _next(
         self, session: LogonSession, user: EndUser, site: OfficeSite, now: float, result: dict[str, Any]
     ) -> dict[str, Any]:
-        """Finish the current stage: announce the next one, or issue the LoginToken."""
+        """Finish the current stage: announce the next one, or issue the LoginToken (and write both back)."""
+        result = self._finish_stage(session, user, site, now, result)
+        self._sessions[session.session_id] = session
+        self.directory.save(user)
+        return result
+
+    def _finish_stage(
+        self, session: LogonSession, user: EndUser, site: OfficeSite, now: float, result: dict[str, Any]
+    ) -> dict[str, Any]:
         session.pending.pop(0)
         if session.pending:
             stage = session.pending[0]
@@ -692,7 +743,7 @@ class Logon:
         self, end_user_id: str, client_id: str, session_id: str, site: OfficeSite, now: float
     ) -> str:
         token = "v1" + self.entropy.token_hex(47)
-        self._login_tokens[_digest(token)] = LoginToken(
+        issued = LoginToken(
             token,
             end_user_id,
             client_id,
@@ -702,7 +753,11 @@ class Logon:
             now,
             now + self.settings["login_token_seconds"],
         )
-        self._prune(now)
+        self._login_tokens[_digest(token)] = issued
+        session = self._sessions.get(session_id)
+        if session is not None and session.tokens_until < issued.expires:  # the session lives as long as its tokens
+            session.tokens_until = issued.expires
+            self._sessions[session_id] = session
         return token
 
     def _issue_keep_alive_token(self, session: LogonSession, now: float) -> str:
@@ -716,17 +771,6 @@ class Logon:
             now + self.settings["keep_alive_token_seconds"],
         )
         return token
-
-    def _prune(self, now: float) -> None:
-        """Forget long-dead tokens and sessions now and then, so a long-running server stays small."""
-        self._issued += 1
-        if self._issued % 1024:
-            return
-        horizon = now - 86400
-        self._login_tokens = {k: t for k, t in self._login_tokens.items() if t.expires > horizon}
-        self._keep_alive_tokens = {k: t for k, t in self._keep_alive_tokens.items() if t.expires > horizon}
-        live = {t.session_id for t in self._login_tokens.values()}
-        self._sessions = {k: s for k, s in self._sessions.items() if s.expires > horizon or k in live}
 
     def password_strategy(self) -> dict[str, Any]:
         return {

@@ -10,14 +10,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...core.helpers import reads_only
-from ...core.service import ServiceContext
+from ...core.service import ServiceContext, ServiceModel
 from .account import Account, FingerPrintTemplate, MountToken, PasswordReset
 from .clienttokens import ClientTokens
 from .desktops import ConnectionTicket, Desktop, DesktopSnapshot, Workspace
 from .directory import Directory
-from .errors import ERRORS
 from .logon import LoginToken, Logon
-from .part import Shared
+from .part import SETTINGS, Config, Shared
 
 # The regions of the SDK's endpoint map (alibabacloud_ecd20201002.client), as DescribeRegions lists them.
 SDK_REGIONS = (
@@ -79,26 +78,36 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class WuyingModel(Directory):
+class WuyingModel(Directory, ServiceModel):
     """``cloud.wuying``: the directory of sites and users, their logons (``logon``), desktops (``workspace``),
-    account actions (``account``), and helpers for tests."""
+    account actions (``account``), and helpers for tests.
+
+    Its state is records (each part declares its kinds): the settings, office sites and users; logon
+    sessions, LoginTokens and KeepAliveTokens; desktops, their snapshots, connection tasks and tickets;
+    fingerprint templates, mount tokens, password resets and the EncryptedPassword key; client token uses.
+    """
 
     def __init__(self, context: ServiceContext) -> None:
         self.clock = context.clock
-        settings = context.merged_settings(DEFAULTS)
-        self.errors = ERRORS.renamed(settings["error_codes"])
-        super().__init__(settings, context.lock, context.entropy)
-        self.logon = Logon(self, self.clock, settings, self.errors, self._lock)
-        client_tokens = ClientTokens(settings, self.errors, self._lock)
+        self.context = context
+        config = Config(context.table(SETTINGS), DEFAULTS)
+        super().__init__(context, config, context.lock, context.entropy)
+        self.logon = Logon(context, self, self.clock, config, self._lock)
+        client_tokens = ClientTokens(context, config, self._lock)
         self._client_tokens = client_tokens
-        shared = Shared(self, self.logon, client_tokens, self.clock, settings, self.errors, self._lock, self.entropy)
-        self.workspace = Workspace(shared)
-        self.account = Account(shared, self.workspace.end_sessions)
-        self.load(context.fixtures)
-        self.logon.load(context.fixtures)
-        self.workspace.load(context.fixtures)
-        self.account.load(context.fixtures)
-        self._client_tokens.load(context.fixtures.get("client_tokens", []))
+        shared = Shared(self, self.logon, client_tokens, self.clock, config, self._lock, self.entropy)
+        self.workspace = Workspace(shared, context)
+        self.account = Account(shared, context, self.workspace.end_sessions)
+
+    def load(self, section: dict[str, Any]) -> None:
+        """The settings, sites, users and desktops of the fixtures; what else a snapshot holds."""
+        with self._lock:
+            self.config.settings = self.context.merged_settings(DEFAULTS, section)
+            super().load(section)
+            self.logon.load(section)
+            self.workspace.load(section)
+            self.account.load(section)
+            self._client_tokens.load(section.get("client_tokens", []))
 
     @reads_only
     def snapshot(self) -> dict[str, Any]:
