@@ -76,7 +76,10 @@ def test_the_keep_alive_reader_detects_replies_out_of_step(reply, kind):
                 for _ in range(2):
                     received = b""
                     while b"\r\n\r\n" not in received:
-                        received += connection.recv(65536)
+                        chunk = connection.recv(65536)
+                        if not chunk:  # the reader gave up on the connection: nothing more to answer
+                            return
+                        received += chunk
                     connection.sendall(reply)
 
         server = threading.Thread(target=serve, daemon=True)

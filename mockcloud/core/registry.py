@@ -141,19 +141,6 @@ class ServiceRegistry:
                 self.protocol(name)
                 return
 
-    def rebuild(self, name: str) -> bool:
-        """Build a service again from its fixtures section (which now holds newer state).
-
-        Returns whether its routes come from its state; if so, the router is built again too.
-        """
-        with self._lock:
-            self._built.pop(name, None)
-            routes_change = self._load(name).CLAIMS is None
-            if routes_change:
-                self._router = None
-            self.protocol(name)
-        return routes_change
-
     def depended_on(self) -> set[str]:
         """The services (built so far) whose state requests to others read: routes from state, token issuers."""
         return self._depended

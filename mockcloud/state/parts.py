@@ -8,11 +8,11 @@ service's section. Every part says, over a :class:`~.world.World`:
 - ``restore(world, section)``: its state from a section, into a world built for it;
 - ``entities(world)``: its state as a store keeps it, one entity per record.
 
-A part is kept in one of two ways. A :class:`TablesPart` (the credentials, a
-service whose model is a :class:`~mockcloud.core.service.ServiceModel`) is
+A part is kept in one of two ways. A :class:`TablesPart` (the credentials, every
+service: its model is a :class:`~mockcloud.core.service.ServiceModel`) is
 its tables' records, one entity each, read and written one at a time. A
-:class:`DocumentPart` (the clock, the entropy, the faults, and a service not
-converted yet) is one JSON document, written whole when it changes; it says
+:class:`DocumentPart` (the clock, the entropy, the faults) is one small JSON
+document, written whole when it changes; it says
 besides how to ``export`` and ``take`` that document, and its ``mark``: what
 moves when it may have changed, cheap to read, so an unchanged part costs no
 document.
@@ -207,9 +207,7 @@ class ServicePart(TablesPart):
         self.name = name
 
     def model(self, world: World) -> ServiceModel:
-        model = world.model(self.name)
-        assert isinstance(model, ServiceModel)
-        return model
+        return service_model(world, self.name)
 
     def snapshot(self, world: World) -> Any:
         return self.model(world).snapshot()
@@ -218,49 +216,15 @@ class ServicePart(TablesPart):
         self.model(world).load(section)
 
 
-class LegacyServicePart(DocumentPart):
-    """A service whose model is not converted to tables yet: its whole section is one document.
-
-    It is rebuilt from a section to take one, and its lock (a counting lock,
-    when shared) tells whether it may have changed. Phase B of the per-entity
-    work converts the last of these and removes this class.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def snapshot(self, world: World) -> Any:
-        model = world.model(self.name)
-        export = getattr(model, "snapshot", None)
-        if export is None:
-            raise MockCloudError(f"the {self.name} service cannot be snapshotted")
-        return export()
-
-    def restore(self, world: World, section: Any) -> None:
-        """Nothing: its constructor read its section."""
-
-    def export(self, world: World) -> Any:
-        return self.snapshot(world)
-
-    def take(self, world: World, data: Any) -> None:
-        world.fixtures[self.name] = data
-        if world.services.rebuild(self.name):
-            world.app.forget_routes()
-
-    def mark(self, world: World) -> Hashable:
-        protocol = world.services.built().get(self.name)
-        return None if protocol is None else (id(protocol), protocol.context.lock.taken)
-
-
 CLOCK, ENTROPY, FAULTS, CREDENTIALS = ClockPart(), EntropyPart(), FaultsPart(), CredentialsPart()
 CORE_PARTS: tuple[Part, ...] = (CLOCK, ENTROPY, FAULTS, CREDENTIALS)
 DOCUMENT_PARTS: tuple[DocumentPart, ...] = (CLOCK, ENTROPY, FAULTS)
 
 
-def service_part(world: World, name: str) -> ServicePart | LegacyServicePart:
-    """The part of service ``name`` (built now if it was not): tables for a converted model, a document if not."""
-    model = world.model(name)
-    return ServicePart(name) if isinstance(model, ServiceModel) else LegacyServicePart(name)
+def service_part(world: World, name: str) -> ServicePart:
+    """The part of service ``name`` (built now if it was not)."""
+    service_model(world, name)
+    return ServicePart(name)
 
 
 def parts_of(world: World) -> list[Part]:
@@ -269,29 +233,9 @@ def parts_of(world: World) -> list[Part]:
     return [*CORE_PARTS, *(service_part(world, name) for name in world.blueprint.service_names)]
 
 
-class LegacyModel(ServiceModel):
-    """A not-yet-converted model seen as a :class:`ServiceModel` (its ``inventory`` and ``jwks`` if it has them)."""
-
-    def __init__(self, model: Any) -> None:
-        self.wrapped = model
-
-    def snapshot(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.wrapped.snapshot()
-        return result
-
-    def load(self, section: dict[str, Any]) -> None:
-        raise MockCloudError("a model not converted to tables reads its section when it is built")
-
-    def inventory(self) -> list[dict[str, object]]:
-        found = getattr(self.wrapped, "inventory", None)
-        return [] if found is None else list(found())
-
-    def jwks(self) -> dict[str, list[dict[str, Any]]]:
-        found = getattr(self.wrapped, "jwks", None)
-        return {"keys": []} if found is None else dict(found())
-
-
 def service_model(world: World, name: str) -> ServiceModel:
-    """Service ``name``'s model as the declared model type (converted or not)."""
+    """Service ``name``'s model, which keeps its records in tables (see ``docs/architecture.md``)."""
     model = world.model(name)
-    return model if isinstance(model, ServiceModel) else LegacyModel(model)
+    if not isinstance(model, ServiceModel):
+        raise MockCloudError(f"the {name} service's model is no ServiceModel: its state cannot be kept")
+    return model

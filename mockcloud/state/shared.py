@@ -1,8 +1,8 @@
 """A mock whose state is in a store: each request one transaction over exactly the entities it touches.
 
 The mock keeps a cache of the entities it has seen (each with its version)
-and the objects of its in-object parts (the clock, the faults, the entropy,
-the models not converted yet), taken from their documents. Each request is
+and the objects of its in-object parts (the clock, the faults, the entropy),
+taken from their documents. Each request is
 one optimistic transaction:
 
 1. under the keeper's lock, the request is handled as in memory; each record
@@ -22,7 +22,7 @@ one optimistic transaction:
 So two requests on different entities never conflict: of racers redeeming one
 refresh token one commits, and the others, handled again, meet a used token.
 A transaction that changed an in-object part (a fault's count, a seeded draw,
-a model not converted yet) keeps the lock until its commit is answered, so no
+the clock) keeps the lock until its commit is answered, so no
 other request sees what may not be kept; every other one lets it go, and a
 store that hangs holds each request for at most the store's timeout.
 
@@ -61,7 +61,6 @@ from .parts import (
     DOCUMENT_PARTS,
     MARKER,
     DocumentPart,
-    LegacyServicePart,
     dumps,
     entity_id,
     parts_of,
@@ -104,7 +103,6 @@ class Transaction:
     deletes: set[str] = field(default_factory=set)
     records: list[RequestRecord] = field(default_factory=list)
     marks: dict[str, Hashable] = field(default_factory=dict)  # in-object part -> its mark when last taken
-    legacy: set[str] = field(default_factory=set)  # not-converted services taken in this transaction
     changed_parts: bool = False  # an in-object part changed: the lock is kept until the commit is answered
     pinned: int = 0  # inside a service's or the router's building: the lock is kept through store round trips
     holds: bool = False  # whether this transaction holds the keeper's lock now
@@ -217,28 +215,22 @@ class SharedTables:
         return table
 
 
-class MarkingLock:
-    """A model's lock in a mock on a store: counts how often it is taken, and excludes no one.
+class NoLock:
+    """A model's lock in a mock on a store: it excludes no one.
 
     The keeper's lock already runs one model at a time (but while a
-    transaction waits for the store); the count is the mark of a model not
-    converted yet, which tells that it may have changed.
+    transaction waits for the store), and the store's versions judge the rest.
     """
 
-    __slots__ = ("taken",)
-
-    def __init__(self) -> None:
-        self.taken = 0
+    __slots__ = ()
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        self.taken += 1
         return True
 
     def release(self) -> None:
         pass
 
-    def __enter__(self) -> MarkingLock:
-        self.taken += 1
+    def __enter__(self) -> NoLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -258,10 +250,6 @@ class SharedRegistry(ServiceRegistry):
         if built is None:
             with keeper.pinned():  # its lock held while it builds: no other transaction comes in meanwhile
                 return keeper.build_service(name, super().protocol)
-        if name in keeper.legacy and keeper.current() is not None:
-            with keeper.pinned():
-                keeper.take_legacy(name)
-            return self._built[name]
         return built
 
     def router(self) -> Router[str]:
@@ -305,7 +293,6 @@ class SharedKeeper(StateKeeper):
         self._cache: dict[str, Stored] = {}
         self._whole: dict[str, tuple[int, dict[str, Stored]]] = {}  # kind id -> (membership version, its entities)
         self._taken: dict[str, _Taken] = {}  # in-object part -> as taken
-        self.legacy: set[str] = set()  # services not converted yet (one document each)
         self.verify = os.environ.get(VERIFY_ENV) == "1"
         self.commits = self.conflicts = 0  # for the curious and the tests
         self._fallback: Application | None = None  # a world of the fixtures: what answers while the store is away
@@ -330,7 +317,7 @@ class SharedKeeper(StateKeeper):
             self.blueprint,
             seed=self.seed,
             tables=lambda part, now: SharedTables(self, part),
-            lock=MarkingLock,
+            lock=NoLock,
             log=log,
             application=application,
             registry=registry,
@@ -360,50 +347,22 @@ class SharedKeeper(StateKeeper):
         return txn
 
     def build_service(self, name: str, build: Callable[[str], ServiceProtocol[Any]]) -> ServiceProtocol[Any]:
-        """Service ``name`` built on its part as the store holds it, or (not there) filled from the fixtures."""
+        """Service ``name`` built on its records as the store holds them, or (not there) filled from the fixtures."""
         txn = self.current()
         if txn is None:
             return self.transaction(lambda: self.build_service(name, build))
         world = txn.world
-        stored = self._lookup(txn, entity_id(name, DOCUMENT))
-        if stored is not None:  # a model not converted yet, kept as its section
-            world.fixtures[name] = self._json(stored, name)
         protocol = build(name)
         model = protocol.model
-        if isinstance(model, ServiceModel):
-            marker = entity_id(name, MARKER)
-            if self._lookup(txn, marker) is None:  # the store never held it: from this mock's fixtures
-                model.load(world.section(name))
-                txn.objects[marker] = 1
-                txn.kinds[marker] = _MARKER_KIND
-                txn.writes.add(marker)
-            return protocol
-        self.legacy.add(name)
-        part = LegacyServicePart(name)
-        with self._cache_lock:
-            if stored is None:  # kept as a section from now on, made from this mock's fixtures
-                self._taken[name] = _Taken(0, "", object())  # a mark nothing equals: written at the end
-            else:
-                self._taken[name] = _Taken(stored.version, stored.text, part.mark(world))
-        txn.legacy.add(name)
+        if not isinstance(model, ServiceModel):
+            raise MockCloudError(f"the {name} service's model is no ServiceModel: a store cannot keep its state")
+        marker = entity_id(name, MARKER)
+        if self._lookup(txn, marker) is None:  # the store never held it: from this mock's fixtures
+            model.load(world.section(name))
+            txn.objects[marker] = 1
+            txn.kinds[marker] = _MARKER_KIND
+            txn.writes.add(marker)
         return protocol
-
-    def take_legacy(self, name: str) -> None:
-        """Bring a not-converted service (and those its requests depend on) up to the store's, in this transaction."""
-        txn = self.current()
-        if txn is None or name in txn.legacy:
-            return
-        txn.legacy.add(name)
-        registry = txn.world.services
-        stored = self._lookup(txn, entity_id(name, DOCUMENT))
-        taken = self._taken.get(name)
-        if taken is None or stored is None or stored.version != taken.version:
-            if stored is None:  # the store lost it: from this mock's fixtures again
-                txn.world.fixtures[name] = txn.world.own_section(name)
-            registry.rebuild(name)  # through build_service: built on the section the store holds
-        for other in registry.depended_on():
-            if other in self.legacy and other != name:
-                self.take_legacy(other)
 
     # ---- reading, within a transaction --------------------------------------------------------
     @staticmethod
@@ -532,8 +491,8 @@ class SharedKeeper(StateKeeper):
                 return True
         return False
 
-    def _object_parts(self, txn: Transaction) -> list[DocumentPart]:
-        return [*DOCUMENT_PARTS, *(LegacyServicePart(name) for name in sorted(txn.legacy))]
+    def _object_parts(self, txn: Transaction) -> tuple[DocumentPart, ...]:
+        return DOCUMENT_PARTS
 
     def _remember(self, entity: str, stored: Stored) -> None:
         cache = self._cache
@@ -806,7 +765,6 @@ class SharedKeeper(StateKeeper):
             _log.warning("mockcloud: %s", message)
         with self._cache_lock:
             self._cache, self._whole, self._taken = {}, {}, {}
-            self.legacy = set()
         old = self.world
         self.instance = meta.instance
         self.world = self._shared_world()
@@ -895,11 +853,9 @@ class SharedKeeper(StateKeeper):
             if isinstance(model, ServiceModel) and name not in present:  # a part the store never held
                 model.load(world.section(name))
 
-        legacy = {name: value for name, value in documents.items() if name in self.blueprint.service_names}
         world = build_world(
             self.blueprint,
             seed=None,
-            sections=legacy,
             tables=lambda part, now: MemoryTables(now, stored.pop(part, {})),
             built=built,
             patch_time=False,
