@@ -95,7 +95,9 @@ def shared(path: str | Path | None = None) -> Document:
         with _lock:
             cached = _cache.get(key)
             if cached is None:
-                cached = _validated(embedded(), EMBEDDED)
+                # the package's own fixtures are checked by its tests, not at every start (jsonschema's import
+                # and walk were a third of a server's time to its first answer)
+                cached = embedded()
                 if path is not None:
                     own = _validated(_read(Path(path)), Path(path), _size(Path(path)))
                     cached = {**cached, **own}
