@@ -28,6 +28,8 @@ OTHERS_ANSWER = "mockcloud.others_answer"
 # Present in the environ when the server can fail a connection on its socket; the application puts the
 # faulted reply there, and the server delivers the fault instead of an HTTP answer.
 NETWORK_FAULT = "mockcloud.network_fault"
+# Set in the environ by a server: how to wait out an injected latency (it ends early when the server stops).
+LATENCY_WAIT = "mockcloud.latency_wait"
 
 
 class Application:
@@ -49,7 +51,7 @@ class Application:
             if environ["REQUEST_METHOD"] == "HEAD":
                 reply = reply.without_content()
         if reply.delay:
-            time.sleep(reply.delay)
+            environ.get(LATENCY_WAIT, time.sleep)(reply.delay)
         if reply.fault is not None and NETWORK_FAULT in environ:
             # the server fails the connection as the fault says, instead of sending this reply
             environ[NETWORK_FAULT] = reply

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from datetime import datetime, timezone
@@ -16,6 +17,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
 from ..core import jsonform
+from ..core.app import LATENCY_WAIT
 from ..core.errors import MockCloudError, ServiceError, StoreUnavailable
 from ..core.helpers import Helper, helpers
 from ..core.helpers import call as call_helper
@@ -123,6 +125,7 @@ class AdminApp:
         self.namespaces: Namespaces | None = None  # set by the LiveServer that serves this app
         # what a namespace's own mock is made from (create_app's), the store aside: a namespace is private
         self.namespace_options: dict[str, Any] = {}
+        self.stopping = threading.Event()  # set by the server as it stops: an injected latency ends then
 
     def answers_at_once(self) -> bool:
         """Whether a request now would be answered without waiting on anything: no state file to save, no
@@ -146,6 +149,7 @@ class AdminApp:
             reply = self.cloud.app.refuse_too_large(environ, self.max_body_size)
             start_response(reply.status_line, reply.headers)
             return [reply.body]
+        environ[LATENCY_WAIT] = self.stopping.wait
         return self.cloud.app(environ, start_response)
 
     def _declares_too_much(self, environ: WSGIEnvironment) -> bool:

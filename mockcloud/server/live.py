@@ -152,6 +152,7 @@ class LiveServer:
             self._stopped.set()
 
     def start(self) -> LiveServer:
+        self.app.stopping.clear()
         self._thread = threading.Thread(target=self.serve_forever, name=f"mockcloud-server-{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -159,6 +160,7 @@ class LiveServer:
     def stop(self) -> None:
         """Stop serving and close every connection (the state file or store's, if it made them, last); safe twice."""
         server = self._server
+        self.app.stopping.set()  # a reply held back by an injected latency goes now (to a closing connection)
         if not self._stopped.is_set():
             if self._serving.is_set():
                 # In the loop's own thread: first the listener and the connections; the loop runs on while the
