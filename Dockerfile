@@ -29,7 +29,7 @@ FROM ${BASE}
 COPY --from=build /opt/mockcloud /opt/mockcloud
 COPY --from=build --chown=10001:10001 /data /data
 # Every server option can come from the environment ($MOCKCLOUD_<OPTION>), so a compose file or a CI
-# service sets them without repeating the command: MOCKCLOUD_STATE=/data/state.json, MOCKCLOUD_STORE,
+# service sets them without repeating the command: MOCKCLOUD_STATE=/data/state.db, MOCKCLOUD_STORE,
 # MOCKCLOUD_WORKERS, MOCKCLOUD_ALLOW_HOST, MOCKCLOUD_ADMIN_TOKEN (else one is made and printed) ...
 ENV PATH=/opt/mockcloud/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

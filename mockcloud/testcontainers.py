@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .remote import RemoteCloud
 
 PORT = 4566
-STATE_FILE = "state.json"
+STATE_FILE = "state.db"
 
 
 class MockCloudContainer(DockerContainer):

@@ -119,7 +119,7 @@ def test_mockcloudcontainer_passes_seed_fixtures_and_state_through(image, volume
 
 def test_restart_on_the_same_state_volume_and_sigterm_within_two_seconds(image, run_container, volume):
     port = images.free_port()
-    env = loopback(port, MOCKCLOUD_STATE="/data/state.json")
+    env = loopback(port, MOCKCLOUD_STATE="/data/state.db")
     first = run_container(image, env=env, volumes=(f"{volume}:/data",))
     first.wait_until_answering(port)
     url = f"http://127.0.0.1:{port}"
@@ -141,11 +141,11 @@ def test_restart_on_the_same_state_volume_and_sigterm_within_two_seconds(image, 
 
 def test_a_state_folder_the_user_cannot_write_stops_it_with_one_line(image, run_container, tmp_path):
     port = images.free_port()
-    container = run_container(image, env=loopback(port, MOCKCLOUD_STATE="/data/missing/state.json"))
+    container = run_container(image, env=loopback(port, MOCKCLOUD_STATE="/data/missing/state.db"))
     status = int(images.docker("wait", container.id, timeout=120).stdout)
     assert status == 2
     assert container.logs().strip().splitlines() == [
-        "mockcloud: --state /data/missing/state.json: the folder /data/missing does not exist"
+        "mockcloud: --state /data/missing/state.db: the folder /data/missing does not exist"
     ]
 
 
