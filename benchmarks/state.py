@@ -215,6 +215,15 @@ end
 """
 
 
+def storage_modes(options: tuple[str, ...], folder: str, redis_url: str, name: str) -> dict[str, tuple[str, ...]]:
+    """The server's options for each place the state can be kept: memory, a ``--state`` file, Redis."""
+    return {
+        "in memory": options,
+        "--state": (*options, "--state", str(Path(folder) / f"{name}.db")),
+        "--store redis": (*options, "--store", f"{redis_url}?prefix={name}"),
+    }
+
+
 def bench_checkouts(sizes: argparse.Namespace, folder: str, redis_url: str) -> list[str]:
     began = time.monotonic()
     document = checkouts_snapshot(sizes.checkouts)
@@ -222,11 +231,7 @@ def bench_checkouts(sizes: argparse.Namespace, folder: str, redis_url: str) -> l
     lines = [f"  {sizes.checkouts} checkouts in a snapshot in {time.monotonic() - began:.1f} s"]
     script = str(Path(folder) / "checkout.lua")
     wide = ("--max-body-size", str(1 << 30), "--request-log-size", "1000")
-    modes = {
-        "in memory": wide,
-        "--state": (*wide, "--state", str(Path(folder) / "checkout.db")),
-        "--store redis": (*wide, "--store", f"{redis_url}?prefix=checkout"),
-    }
+    modes = storage_modes(wide, folder, redis_url, "checkout")
     for name, args in modes.items():
         with Child("mockcloud", args=args, start_timeout=120) as child:
             cost = {}
@@ -310,11 +315,7 @@ def bench_servers(sizes: argparse.Namespace, only: str | None) -> list[str]:
             began = time.monotonic()
             document = sessions_snapshot(sizes.sessions)
             lines.append(f"  {sizes.sessions} sessions made through the model in {time.monotonic() - began:.1f} s")
-            modes = {
-                "in memory": wide,
-                "--state": (*wide, "--state", str(Path(folder) / "state.db")),
-                "--store redis": (*wide, "--store", f"{redis_url}?prefix=flat"),
-            }
+            modes = storage_modes(wide, folder, redis_url, "flat")
             for name, args in modes.items():
                 with Child("mockcloud", args=args, start_timeout=120) as child:
                     cost = {}

@@ -64,7 +64,6 @@ class ServiceRegistry:
             access = AccessControl()
         self.access = access
         access.resolve_with(self._build_authority)
-        self._depended: set[str] = set()  # services whose state others depend on: their routes, their token issuers
         self._built: dict[str, ServiceProtocol[Any]] = {}
         self._router: Router[str] | None = None
         self._lock = threading.RLock()
@@ -91,7 +90,6 @@ class ServiceRegistry:
 
             model = self.protocol(name).model
             declared = model.claims() if isinstance(model, ServiceModel) else None
-            self._depended.add(name)
         return declared or Claims()
 
     def protocol(self, name: str) -> ServiceProtocol[Any]:
@@ -119,19 +117,10 @@ class ServiceRegistry:
                     tables=None if self._tables is None else self._tables(name),  # type: ignore[arg-type]
                     access=self.access,
                 )
-                package = self._load(name)
-                issuers = len(list(self._issuers))
-                authority = self.access.authority
-                built = package.build(context)
+                built = self._load(name).build(context)
                 if self._on_built is not None:
                     self._on_built(name, built)  # its state filled before anyone else sees it
                 self._built[name] = built
-                if (
-                    hasattr(package, "claims")
-                    or len(list(self._issuers)) > issuers
-                    or self.access.authority is not authority  # every AWS call reads the identities it keeps
-                ):
-                    self._depended.add(name)
         return built
 
     def _build_authority(self) -> None:
@@ -140,10 +129,6 @@ class ServiceRegistry:
             if getattr(self._load(name), "IDENTITY_AUTHORITY", False):
                 self.protocol(name)
                 return
-
-    def depended_on(self) -> set[str]:
-        """The services (built so far) whose state requests to others read: routes from state, token issuers."""
-        return self._depended
 
     def built(self) -> dict[str, ServiceProtocol[Any]]:
         """The services built so far (what a reset or a snapshot has to consider)."""

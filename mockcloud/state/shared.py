@@ -60,7 +60,6 @@ from .parts import (
     DOCUMENT,
     DOCUMENT_PARTS,
     MARKER,
-    DocumentPart,
     dumps,
     entity_id,
     parts_of,
@@ -485,14 +484,11 @@ class SharedKeeper(StateKeeper):
     def _parts_changed(self, txn: Transaction) -> bool:
         """Whether an in-object part moved since it was last taken (this transaction changed it, so far)."""
         world = txn.world
-        for part in self._object_parts(txn):
+        for part in DOCUMENT_PARTS:
             taken = self._taken.get(part.name)
             if taken is not None and part.mark(world) != taken.mark:
                 return True
         return False
-
-    def _object_parts(self, txn: Transaction) -> tuple[DocumentPart, ...]:
-        return DOCUMENT_PARTS
 
     def _remember(self, entity: str, stored: Stored) -> None:
         cache = self._cache
@@ -538,7 +534,7 @@ class SharedKeeper(StateKeeper):
             writes[entity] = (text, None if kind.dead_at is None else kind.dead_at(record))
         if self.verify:
             self._verify(txn)
-        for part in self._object_parts(txn):
+        for part in DOCUMENT_PARTS:
             taken = self._taken[part.name]
             mark = part.mark(world)
             if mark == taken.mark:
@@ -659,7 +655,7 @@ class SharedKeeper(StateKeeper):
                 for entity in outcome.pruned:
                     self._cache.pop(entity, None)
                     self._drop_whole(entity)
-                for part in self._object_parts(txn):
+                for part in DOCUMENT_PARTS:
                     if part.id in commit.writes:
                         self._taken[part.name] = _Taken(version, commit.writes[part.id][0], part.mark(world))
         if not self.store.keeps_log and txn.records:
@@ -710,7 +706,7 @@ class SharedKeeper(StateKeeper):
     def _retake(self, txn: Transaction) -> None:
         """(under the cache lock) The in-object parts this transaction changed: taken again before next use."""
         world = txn.world
-        for part in self._object_parts(txn):
+        for part in DOCUMENT_PARTS:
             taken = self._taken.get(part.name)
             if taken is not None and part.mark(world) != taken.mark:
                 self._taken[part.name] = _Taken(-1, "", None)
